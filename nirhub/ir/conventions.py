@@ -1,0 +1,105 @@
+"""What NIR does not store but conversions need, kept under the ``nirhub`` metadata namespace.
+
+NIR files carry neither the time step a model was trained at nor, before nir 1.0.6, the reset
+mode. nirhub records both in metadata under the key ``"nirhub"`` (a nested group in the file),
+which older readers carry along as opaque metadata:
+
+``graph.metadata["nirhub"]["dt"]``
+    float, seconds: the time step the model was trained or exported at.
+``graph.metadata["nirhub"]["reset"]`` / ``node.metadata["nirhub"]["reset"]``
+    ``"zero"`` (reset to ``v_reset``, 0 when absent) or ``"subtract"`` (``v -= v_threshold``).
+    A node's own entry wins over the graph's.
+``graph.metadata["nirhub"]["source"]``
+    the backend the graph was exported from (informational).
+
+Resolution order of the reset mode of a spiking node (see :func:`reset_mode`): the caller's
+override, the node's entry, the enclosing graphs' entries (innermost first), then ``"zero"`` —
+what nir >= 1.0.6 reads a missing ``v_reset`` as.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from nirhub.errors import IRError, UsageError
+
+NAMESPACE = "nirhub"
+ResetMode = Literal["zero", "subtract"]
+RESET_MODES: tuple[str, ...] = ("zero", "subtract")
+
+
+def namespace(metadata: dict[str, Any]) -> dict[str, Any]:
+    value = metadata.get(NAMESPACE)
+    return value if isinstance(value, dict) else {}
+
+
+def get_dt(graph: Any) -> float | None:
+    """The time step recorded in the graph's metadata, or None."""
+    dt = namespace(graph.metadata).get("dt")
+    if dt is None:
+        return None
+    try:
+        value = float(dt)
+    except (TypeError, ValueError):
+        raise IRError(f"graph metadata nirhub.dt is not a number: {dt!r}") from None
+    if not value > 0:
+        raise IRError(f"graph metadata nirhub.dt must be > 0, got {value}")
+    return value
+
+
+def set_dt(metadata: dict[str, Any], dt: float) -> None:
+    if not float(dt) > 0:
+        raise UsageError(f"dt must be > 0 seconds, got {dt}")
+    ns = dict(namespace(metadata))
+    ns["dt"] = float(dt)
+    metadata[NAMESPACE] = ns
+
+
+def check_reset(mode: str | None) -> ResetMode | None:
+    if mode is None:
+        return None
+    if isinstance(mode, bytes):
+        mode = mode.decode()
+    if mode not in RESET_MODES:
+        raise UsageError(f"reset mode must be one of {', '.join(RESET_MODES)}; got {mode!r}")
+    return mode  # type: ignore[return-value]
+
+
+def set_reset(metadata: dict[str, Any], mode: str) -> None:
+    checked = check_reset(mode)
+    ns = dict(namespace(metadata))
+    ns["reset"] = checked
+    metadata[NAMESPACE] = ns
+
+
+def reset_mode(graph: Any, path: str, override: str | None = None) -> ResetMode:
+    """Reset mode of the spiking node at ``path`` (dotted) inside ``graph``."""
+    if override is not None:
+        return check_reset(override)  # type: ignore[return-value]
+    chain = [graph]
+    node = graph
+    remaining = path
+    from nirhub.ir.graph import Graph
+
+    # walk down the dotted path, collecting enclosing graphs (exact names win)
+    while isinstance(node, Graph) and remaining:
+        if remaining in node.nodes:
+            node = node.nodes[remaining]
+            remaining = ""
+            break
+        for i, ch in enumerate(remaining):
+            if ch == "." and isinstance(node.nodes.get(remaining[:i]), Graph):
+                node = node.nodes[remaining[:i]]
+                chain.append(node)
+                remaining = remaining[i + 1 :]
+                break
+        else:
+            raise IRError(f"no node named {path!r}", node=path)
+    mode = namespace(getattr(node, "metadata", {})).get("reset")
+    if mode is not None:
+        return check_reset(mode)  # type: ignore[return-value]
+    for g in reversed(chain):
+        mode = namespace(g.metadata).get("reset")
+        if mode is not None:
+            return check_reset(mode)  # type: ignore[return-value]
+    return "zero"

@@ -1,0 +1,580 @@
+"""The graph type: named nodes, directed edges, nested subgraphs.
+
+Semantics (documented in ``docs/ir.md``):
+
+* An edge ``(a, b)`` is an identity connection: ``b`` receives ``a``'s output.
+* **Fan-in is summation**: a node with several incoming edges receives the sum of their signals
+  (all must have the same shape). Fan-out copies.
+* Cycles are allowed. They carry no implied delay in the IR; discrete-time execution reads a
+  back-edge from the previous step (see the simulator's conventions).
+* A nested :class:`Graph` is a node. An edge naming the subgraph connects to its single
+  ``Input`` (as a destination) or its single ``Output`` (as a source); with several ports, name
+  the port: ``"sub.in_b"``. Nodes inside subgraphs are addressed ``outer.inner``. A name that
+  exists verbatim (real files use names like ``"lif1.lif"``) always wins over the dotted form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from nirhub.errors import IRError, Problem, ShapeError
+from nirhub.ir.nodes import (
+    NODE_TYPES,
+    Input,
+    Linear,
+    Node,
+    Output,
+    _copy_metadata,
+    _values_equal,
+    check_node,
+)
+from nirhub.ir.params import Shape
+
+Edge = tuple[str, str]
+
+
+class Graph(Node):
+    """A NIR graph (``NIRGraph`` in files); also usable as a node inside another graph."""
+
+    type_name = "NIRGraph"
+    fields = ("nodes", "edges")
+
+    def __init__(
+        self,
+        nodes: dict[str, Node],
+        edges: Iterable[Iterable[str]] = (),
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(nodes, dict):
+            raise IRError(f"Graph nodes must be a dict of name -> node, got {type(nodes).__name__}")
+        self.nodes: dict[str, Node] = {}
+        for name, node in nodes.items():
+            if not isinstance(name, str) or not name:
+                raise IRError(f"node names must be non-empty strings, got {name!r}")
+            self.nodes[name] = check_node(node, name)
+        self.edges: list[Edge] = []
+        for edge in edges:
+            pair = tuple(edge)
+            if len(pair) != 2 or not all(isinstance(x, str) for x in pair):
+                raise IRError(f"an edge must be a (source, destination) pair of names, got {edge!r}")
+            self.edges.append((pair[0], pair[1]))
+        self.metadata = _copy_metadata(metadata, "NIRGraph")
+
+    # -- construction helpers ---------------------------------------------------------------
+    @classmethod
+    def from_list(cls, *nodes: Node, metadata: dict[str, Any] | None = None) -> Graph:
+        """A chain. Names are the lower-cased type names (``linear``, ``linear_1``, ...).
+
+        An ``Input`` named ``input`` is prepended unless the first node is an Input (its shape is
+        the first node's declared input shape), and an ``Output`` named ``output`` appended
+        unless the last node is one.
+        """
+        if len(nodes) == 1 and isinstance(nodes[0], (list, tuple)):
+            nodes = tuple(nodes[0])
+        items = list(nodes)
+        if not items:
+            raise IRError("Graph.from_list needs at least one node")
+        if not isinstance(items[0], Input):
+            shape = items[0].declared_input_shape()
+            if shape is None:
+                raise IRError(
+                    f"cannot add an Input before {items[0].type_name}: its input shape is unknown",
+                    hint="Put an explicit Input node first.",
+                )
+            items.insert(0, Input(shape))
+        if not isinstance(items[-1], Output):
+            items.append(Output(None))
+        named: dict[str, Node] = {}
+        counts: dict[str, int] = {}
+        for node in items:
+            base = node.type_name.lower() if not isinstance(node, Graph) else "graph"
+            n = counts.get(base, 0)
+            counts[base] = n + 1
+            named[base if n == 0 else f"{base}_{n}"] = node
+        names = list(named)
+        return cls(named, list(zip(names[:-1], names[1:])), metadata)
+
+    def copy(self) -> Graph:
+        """A shallow structural copy (nodes are shared; dicts and lists are new)."""
+        return Graph(dict(self.nodes), list(self.edges), dict(self.metadata))
+
+    def replace(self, **changes: Any) -> Graph:
+        kwargs: dict[str, Any] = {
+            "nodes": dict(self.nodes),
+            "edges": list(self.edges),
+            "metadata": dict(self.metadata),
+        }
+        kwargs.update(changes)
+        return Graph(**kwargs)
+
+    # -- queries ----------------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        return {"nodes": self.nodes, "edges": self.edges}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Graph):
+            return NotImplemented
+        return (
+            self.nodes.keys() == other.nodes.keys()
+            and all(self.nodes[k] == other.nodes[k] for k in self.nodes)
+            and self.edges == other.edges
+            and _values_equal(self.metadata, other.metadata)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Graph({len(self.nodes)} nodes, {len(self.edges)} edges)"
+
+    @property
+    def inputs(self) -> list[str]:
+        """Names of this graph's Input nodes."""
+        return [k for k, v in self.nodes.items() if isinstance(v, Input)]
+
+    @property
+    def outputs(self) -> list[str]:
+        """Names of this graph's Output nodes."""
+        return [k for k, v in self.nodes.items() if isinstance(v, Output)]
+
+    def walk(self, prefix: str = "") -> Iterator[tuple[str, Node]]:
+        """Every node, depth first, with its dotted path (subgraphs included)."""
+        for name, node in self.nodes.items():
+            path = prefix + name
+            yield path, node
+            if isinstance(node, Graph):
+                yield from node.walk(path + ".")
+
+    def find(self, path: str) -> Node:
+        """The node at a dotted path (exact names win over dotted nesting)."""
+        found = self._lookup(path)
+        if found is None:
+            raise IRError(f"no node named {path!r} in the graph", node=path)
+        return found
+
+    def _lookup(self, path: str) -> Node | None:
+        if path in self.nodes:
+            return self.nodes[path]
+        for i in range(len(path)):
+            if path[i] == "." and path[:i] in self.nodes:
+                sub = self.nodes[path[:i]]
+                if isinstance(sub, Graph):
+                    hit = sub._lookup(path[i + 1 :])
+                    if hit is not None:
+                        return hit
+        return None
+
+    def num_neurons(self) -> int:
+        return sum(n.num_neurons() for _, n in self.walk() if not isinstance(n, Graph))
+
+    def num_synapses(self) -> int:
+        return sum(n.num_synapses() for _, n in self.walk() if not isinstance(n, Graph))
+
+    def declared_input_shape(self) -> Shape | None:
+        ins = self.inputs
+        if len(ins) == 1:
+            return self.nodes[ins[0]].declared_input_shape()
+        return None
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        shapes = infer_shapes(self, input_shapes={self.inputs[0]: input_shape} if self.inputs else None)
+        outs = self.outputs
+        if len(outs) != 1:
+            raise ShapeError(f"subgraph has {len(outs)} outputs; name the port")
+        out = shapes.output(outs[0])
+        if out is None:
+            raise ShapeError("subgraph output shape could not be inferred")
+        return out
+
+    # -- editing (explicit, in place) -------------------------------------------------------
+    def add_node(self, name: str, node: Node) -> None:
+        if name in self.nodes:
+            raise IRError(f"a node named {name!r} already exists", node=name)
+        self.nodes[name] = check_node(node, name)
+
+    def add_edge(self, source: str, destination: str) -> None:
+        self.edges.append((source, destination))
+
+    def remove_node(self, name: str) -> None:
+        """Remove a node and every edge that touches it."""
+        if name not in self.nodes:
+            raise IRError(f"no node named {name!r}", node=name)
+        del self.nodes[name]
+        self.edges = [e for e in self.edges if name not in e]
+
+    def rename_node(self, old: str, new: str) -> None:
+        if old not in self.nodes:
+            raise IRError(f"no node named {old!r}", node=old)
+        if new in self.nodes:
+            raise IRError(f"a node named {new!r} already exists", node=new)
+        self.nodes = {(new if k == old else k): v for k, v in self.nodes.items()}
+        self.edges = [(new if s == old else s, new if d == old else d) for s, d in self.edges]
+
+    # -- validation and shapes --------------------------------------------------------------
+    def problems(self) -> list[Problem]:
+        """Every structural and shape problem of the graph (empty when valid)."""
+        flat = flatten(self)
+        problems = list(flat.problems)
+        problems += _structure_problems(self, "")
+        problems += _infer_flat(flat, None).problems
+        return _dedupe(problems)
+
+    def validate(self) -> Graph:
+        """Raise :class:`IRError` listing *all* problems, or return the graph unchanged."""
+        problems = self.problems()
+        if problems:
+            listing = "\n".join(f"  - {p}" for p in problems)
+            raise IRError(
+                f"the graph is invalid ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n"
+                f"{listing}",
+                problems=problems,
+            )
+        return self
+
+    def infer_shapes(self, *, inplace: bool = False) -> ShapeInfo:
+        """Shapes of every node's input and output, without touching the graph.
+
+        With ``inplace=True`` the inferred shapes are also written into fields that hold them
+        (``Output.shape``, Conv ``input_shape``, ``Flatten.input_type``); no node or edge is
+        ever added. Raises :class:`ShapeError` listing every shape problem.
+        """
+        info = infer_shapes(self)
+        if info.problems:
+            listing = "\n".join(f"  - {p}" for p in info.problems)
+            raise ShapeError(
+                f"shape inference failed ({len(info.problems)} problem(s)):\n{listing}",
+                problems=info.problems,
+            )
+        if inplace:
+            apply_shapes(self, info)
+        return info
+
+    # structural neuron-count helpers for the CLI
+    def summary(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, node in self.walk():
+            counts[node.type_name] = counts.get(node.type_name, 0) + 1
+        return counts
+
+
+NODE_TYPES["NIRGraph"] = Graph
+
+
+# --------------------------------------------------------------------------------------------
+# Flattening: nested graphs -> one level with dotted names
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FlatGraph:
+    """A nested graph unrolled into one level; used by shape inference and the simulator.
+
+    Inner Input/Output nodes of subgraphs become *relays* (identity nodes). ``inputs`` and
+    ``outputs`` are the top-level port names.
+    """
+
+    nodes: dict[str, Node]
+    edges: list[Edge]
+    inputs: list[str]
+    outputs: list[str]
+    relays: set[str] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+
+    def predecessors(self) -> dict[str, list[str]]:
+        pred: dict[str, list[str]] = {n: [] for n in self.nodes}
+        for s, d in self.edges:
+            if d in pred and s in self.nodes:
+                pred[d].append(s)
+        return pred
+
+
+def _port(graph: Graph, prefix: str, name: str, as_source: bool) -> tuple[str | None, str | None]:
+    """Resolve an edge endpoint to a flat node path, or (None, reason)."""
+    if name in graph.nodes:
+        node = graph.nodes[name]
+        if isinstance(node, Graph):
+            ports = node.outputs if as_source else node.inputs
+            kind = "Output" if as_source else "Input"
+            if len(ports) == 1:
+                return f"{prefix}{name}.{ports[0]}", None
+            return None, (
+                f"subgraph {prefix}{name!s} has {len(ports)} {kind} nodes; name the port as "
+                f"'{name}.<{kind.lower()} name>'"
+            )
+        return prefix + name, None
+    for i, ch in enumerate(name):
+        if ch == "." and name[:i] in graph.nodes and isinstance(graph.nodes[name[:i]], Graph):
+            sub = graph.nodes[name[:i]]
+            assert isinstance(sub, Graph)
+            rest = name[i + 1 :]
+            if rest in sub.nodes:
+                inner = sub.nodes[rest]
+                want = Output if as_source else Input
+                if isinstance(inner, want):
+                    return f"{prefix}{name}", None
+                return None, (
+                    f"{prefix}{name} is not an {want.__name__} of subgraph {prefix}{name[:i]}; "
+                    "edges can only enter a subgraph through its Input nodes and leave through its "
+                    "Output nodes"
+                )
+    return None, f"names {prefix}{name!s}, which does not exist"
+
+
+def flatten(graph: Graph) -> FlatGraph:
+    flat = FlatGraph({}, [], list(graph.inputs), list(graph.outputs))
+    _flatten_into(graph, "", flat, top=True)
+    return flat
+
+
+def _flatten_into(graph: Graph, prefix: str, flat: FlatGraph, top: bool) -> None:
+    for name, node in graph.nodes.items():
+        path = prefix + name
+        if isinstance(node, Graph):
+            _flatten_into(node, path + ".", flat, top=False)
+        else:
+            flat.nodes[path] = node
+            if not top and isinstance(node, (Input, Output)):
+                flat.relays.add(path)
+    for s, d in graph.edges:
+        src, why_s = _port(graph, prefix, s, as_source=True)
+        dst, why_d = _port(graph, prefix, d, as_source=False)
+        where = prefix.rstrip(".") or "<graph>"
+        if src is None:
+            flat.problems.append(
+                Problem(where, f"edge ({s!r} -> {d!r}) source {why_s}", kind="dangling-edge")
+            )
+        if dst is None:
+            flat.problems.append(
+                Problem(where, f"edge ({s!r} -> {d!r}) destination {why_d}", kind="dangling-edge")
+            )
+        if src is not None and dst is not None:
+            flat.edges.append((src, dst))
+
+
+def _structure_problems(graph: Graph, prefix: str) -> list[Problem]:
+    problems: list[Problem] = []
+    where = prefix.rstrip(".") or "<graph>"
+    ins, outs = graph.inputs, graph.outputs
+    if not ins:
+        problems.append(Problem(where, "has no Input node", kind="missing-port"))
+    if not outs:
+        problems.append(Problem(where, "has no Output node", kind="missing-port"))
+    seen: set[Edge] = set()
+    for s, d in graph.edges:
+        if (s, d) in seen:
+            problems.append(
+                Problem(where, f"duplicate edge ({s!r} -> {d!r}); fan-in sums, so it would count "
+                        "twice", kind="duplicate-edge")
+            )
+        seen.add((s, d))
+        if isinstance(graph.nodes.get(d), Input):
+            problems.append(
+                Problem(prefix + d, "is an Input but has an incoming edge from "
+                        f"{prefix + s!r}", kind="edge-into-input")
+            )
+        if isinstance(graph.nodes.get(s), Output):
+            problems.append(
+                Problem(prefix + s, f"is an Output but has an outgoing edge to {prefix + d!r}",
+                        kind="edge-from-output")
+            )
+    # reachability within this level (edges that resolve at this level)
+    succ: dict[str, set[str]] = {n: set() for n in graph.nodes}
+    pred: dict[str, set[str]] = {n: set() for n in graph.nodes}
+
+    def base(name: str) -> str | None:
+        if name in graph.nodes:
+            return name
+        for i, ch in enumerate(name):
+            if ch == "." and name[:i] in graph.nodes:
+                return name[:i]
+        return None
+
+    for s, d in graph.edges:
+        bs, bd = base(s), base(d)
+        if bs is not None and bd is not None:
+            succ[bs].add(bd)
+            pred[bd].add(bs)
+    fwd = _reach(ins, succ)
+    bwd = _reach(outs, pred)
+    if ins:
+        for n in graph.nodes:
+            if n not in fwd:
+                problems.append(
+                    Problem(prefix + n, "is not reachable from any Input", kind="unreachable")
+                )
+    if outs:
+        for n in graph.nodes:
+            if n not in bwd and n in fwd:
+                problems.append(
+                    Problem(prefix + n, "has no path to any Output (its result is unused)",
+                            kind="dead-end")
+                )
+    for name, node in graph.nodes.items():
+        if isinstance(node, Graph):
+            problems += _structure_problems(node, prefix + name + ".")
+    return problems
+
+
+def _reach(starts: list[str], adj: dict[str, set[str]]) -> set[str]:
+    seen = set(starts)
+    stack = list(starts)
+    while stack:
+        n = stack.pop()
+        for m in adj.get(n, ()):
+            if m not in seen:
+                seen.add(m)
+                stack.append(m)
+    return seen
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    out, seen = [], set()
+    for p in problems:
+        key = (p.where, p.field, p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Shape inference
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ShapeInfo:
+    """Input and output shape of every node, keyed by dotted path (subgraph ports included)."""
+
+    inputs: dict[str, Shape | None]
+    outputs: dict[str, Shape | None]
+    problems: list[Problem] = field(default_factory=list)
+
+    def input(self, path: str) -> Shape | None:
+        return self.inputs.get(path)
+
+    def output(self, path: str) -> Shape | None:
+        return self.outputs.get(path)
+
+    def __getitem__(self, path: str) -> tuple[Shape | None, Shape | None]:
+        if path not in self.inputs:
+            raise KeyError(path)
+        return self.inputs[path], self.outputs[path]
+
+
+def infer_shapes(graph: Graph, input_shapes: dict[str, Shape] | None = None) -> ShapeInfo:
+    """Infer every node's shapes; problems are collected in the result, never raised."""
+    flat = flatten(graph)
+    info = _infer_flat(flat, input_shapes)
+    info.problems = _dedupe(flat.problems + info.problems)
+    return info
+
+
+def _shape_preserving(node: Node, path: str, flat: FlatGraph) -> bool:
+    return node.elementwise or isinstance(node, Output) or path in flat.relays
+
+
+def _infer_flat(flat: FlatGraph, input_shapes: dict[str, Shape] | None) -> ShapeInfo:
+    ins: dict[str, Shape | None] = {n: None for n in flat.nodes}
+    outs: dict[str, Shape | None] = {n: None for n in flat.nodes}
+    problems: list[Problem] = []
+    failed: set[str] = set()
+
+    def compute(path: str) -> None:
+        node = flat.nodes[path]
+        shape = ins[path]
+        if shape is None or outs[path] is not None or path in failed:
+            return
+        try:
+            outs[path] = tuple(node.output_shape(shape))
+        except IRError as exc:
+            failed.add(path)
+            problems.append(Problem(path, exc.message, kind="shape"))
+
+    for path, node in flat.nodes.items():
+        declared = node.declared_input_shape()
+        if input_shapes and path in input_shapes:
+            declared = tuple(input_shapes[path])
+        if declared is not None:
+            ins[path] = tuple(declared)
+        if isinstance(node, Linear):
+            outs[path] = node.declared_output_shape()
+        elif isinstance(node, Input):
+            outs[path] = ins[path]
+        else:
+            compute(path)
+
+    changed = True
+    while changed:
+        changed = False
+        for s, d in flat.edges:
+            if outs[s] is not None and ins[d] is None:
+                ins[d] = outs[s]
+                compute(d)
+                changed = True
+            if ins[d] is not None and outs[s] is None and _shape_preserving(
+                flat.nodes[s], s, flat
+            ) and (ins[s] is None or ins[s] == ins[d]):
+                outs[s] = ins[d]
+                if ins[s] is None:
+                    ins[s] = ins[d]
+                changed = True
+
+    for s, d in flat.edges:
+        a, b = outs[s], ins[d]
+        if a is not None and b is not None and tuple(a) != tuple(b):
+            problems.append(
+                Problem(
+                    d,
+                    f"shape mismatch on edge {s} -> {d}: {s} outputs {list(a)}, {d} expects "
+                    f"{list(b)}",
+                    kind="shape-mismatch",
+                )
+            )
+    for path in flat.nodes:
+        if path in failed:
+            continue
+        if ins[path] is None or outs[path] is None:
+            problems.append(
+                Problem(path, "shape could not be inferred (no Input reaches it with a known "
+                        "shape, and its parameters do not fix it)", kind="shape-unknown")
+            )
+    _add_subgraph_shapes(flat, ins, outs)
+    return ShapeInfo(ins, outs, problems)
+
+
+def _add_subgraph_shapes(
+    flat: FlatGraph, ins: dict[str, Shape | None], outs: dict[str, Shape | None]
+) -> None:
+    """Give every subgraph path the shape of its single Input / Output relay."""
+    groups: dict[str, dict[str, list[str]]] = {}
+    for relay in flat.relays:
+        parent = relay.rsplit(".", 1)[0]
+        kind = "in" if isinstance(flat.nodes[relay], Input) else "out"
+        groups.setdefault(parent, {"in": [], "out": []})[kind].append(relay)
+    for parent, ports in groups.items():
+        if len(ports["in"]) == 1:
+            ins[parent] = ins[ports["in"][0]]
+        else:
+            ins.setdefault(parent, None)
+        if len(ports["out"]) == 1:
+            outs[parent] = outs[ports["out"][0]]
+        else:
+            outs.setdefault(parent, None)
+
+
+def apply_shapes(graph: Graph, info: ShapeInfo, prefix: str = "") -> None:
+    """Write inferred shapes into the fields that hold them (in place, nodes replaced)."""
+    from nirhub.ir.nodes import Flatten, _Conv
+
+    for name, node in list(graph.nodes.items()):
+        path = prefix + name
+        if isinstance(node, Graph):
+            apply_shapes(node, info, path + ".")
+        elif isinstance(node, Output) and node.shape is None and info.inputs.get(path):
+            graph.nodes[name] = node.replace(shape=info.inputs[path])
+        elif isinstance(node, _Conv) and node.input_shape is None and info.inputs.get(path):
+            graph.nodes[name] = node.replace(input_shape=info.inputs[path][1:])  # type: ignore[index]
+        elif isinstance(node, Flatten) and node.input_type is None and info.inputs.get(path):
+            graph.nodes[name] = node.replace(input_type=info.inputs[path])
