@@ -7,8 +7,13 @@ which older readers carry along as opaque metadata:
 ``graph.metadata["nirhub"]["dt"]``
     float, seconds: the time step the model was trained or exported at.
 ``graph.metadata["nirhub"]["reset"]`` / ``node.metadata["nirhub"]["reset"]``
-    ``"zero"`` (reset to ``v_reset``, 0 when absent) or ``"subtract"`` (``v -= v_threshold``).
-    A node's own entry wins over the graph's.
+    ``"zero"`` (reset to ``v_reset``, 0 when absent), ``"subtract"`` (``v -= v_threshold`` in
+    the spike step), or one of two framework variants that exported models need to be
+    reproduced spike for spike (formulas in ``docs/simulator.md``):
+    ``"subtract-delayed"`` (snnTorch's default ``reset_delay=True``: the threshold is
+    subtracted one step late, undecayed) and ``"subtract-guarded"`` (snnTorch's
+    ``reset_delay=False``: a neuron still above threshold after a subtraction is not reset
+    twice). A node's own entry wins over the graph's.
 ``graph.metadata["nirhub"]["source"]``
     the backend the graph was exported from (informational).
 
@@ -24,8 +29,8 @@ from typing import Any, Literal
 from nirhub.errors import IRError, UsageError
 
 NAMESPACE = "nirhub"
-ResetMode = Literal["zero", "subtract"]
-RESET_MODES: tuple[str, ...] = ("zero", "subtract")
+ResetMode = Literal["zero", "subtract", "subtract-delayed", "subtract-guarded"]
+RESET_MODES: tuple[str, ...] = ("zero", "subtract", "subtract-delayed", "subtract-guarded")
 
 
 def namespace(metadata: dict[str, Any]) -> dict[str, Any]:

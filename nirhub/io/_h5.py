@@ -1,0 +1,244 @@
+"""Guarded low-level access to HDF5 objects of untrusted ``.nir`` files.
+
+Everything here goes through h5py's low-level API (``h5py.h5o``/``h5d``/``h5l``): it is an order
+of magnitude faster per object than the high-level ``Group``/``Dataset`` wrappers, which matters
+for graphs with thousands of small nodes, and it lets us look at each link and dataset *before*
+following or reading it:
+
+* soft, external and user-defined links are refused (never followed);
+* a group reached twice (hard-link cycles) is refused;
+* virtual datasets and datasets with external raw storage are refused;
+* a dataset's declared size (and chunk size) is checked against a byte budget before any
+  memory is allocated for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+from h5py import h5d, h5l, h5o, h5s
+
+from nirhub.errors import FileFormatError
+
+#: Default cap on the bytes of all datasets a file may make the reader allocate.
+DEFAULT_MAX_BYTES = 4 * 1024**3
+#: Bytes counted per element of a variable-length string (pointer plus a short string).
+_VLEN_ELEMENT_BYTES = 64
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Limits that keep an untrusted file from exhausting memory or recursing forever.
+
+    ``max_bytes`` caps the total declared size of all datasets read (a dataset is checked
+    *before* it is read). ``max_elements`` caps the element count of any shape a file declares
+    as a value (Input/Output ``shape``, Conv ``input_shape``, Flatten ``input_type``): such
+    shapes later size simulator buffers. ``max_depth`` caps graph and metadata nesting.
+    """
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_elements: int = DEFAULT_MAX_BYTES // 4
+    max_depth: int = 64
+
+
+class Budget:
+    """Running total of bytes the reader has allocated for datasets."""
+
+    def __init__(self, path: str, limits: ReadLimits) -> None:
+        self.path = path
+        self.limits = limits
+        self.used = 0
+        self.groups_seen: set[int] = set()
+
+    def error(self, message: str, location: str, hint: str | None = None) -> FileFormatError:
+        return FileFormatError(message, path=self.path, location=location, hint=hint)
+
+    def charge(self, nbytes: int, location: str) -> None:
+        self.used += nbytes
+        if self.used > self.limits.max_bytes:
+            raise self.error(
+                f"declares {nbytes:,} bytes of data, which exceeds the reader's budget of "
+                f"{self.limits.max_bytes:,} bytes for the whole file",
+                location,
+                hint="If the file is trusted, raise max_bytes (nirhub.read(..., max_bytes=N)).",
+            )
+
+
+def list_links(gid: h5py.h5g.GroupID, location: str, budget: Budget) -> list[str]:
+    """Names of a group's members (creation order if tracked, else name order).
+
+    Refuses every link that is not a hard link, and hard links to groups already visited.
+    """
+    entries: list[tuple[bytes, int, Any]] = []
+
+    def collect(name: bytes, info: Any) -> None:
+        entries.append((name, info.type, info.u if info.type == h5l.TYPE_HARD else None))
+
+    index = h5py.h5.INDEX_NAME
+    try:
+        if gid.get_create_plist().get_link_creation_order() & h5py.h5p.CRT_ORDER_TRACKED:
+            index = h5py.h5.INDEX_CRT_ORDER
+    except Exception:  # noqa: BLE001 - an odd property list just means name order
+        index = h5py.h5.INDEX_NAME
+    gid.links.iterate(collect, idx_type=index, info=True)
+    names = []
+    for raw, kind, _addr in entries:
+        name = _decode_name(raw, location, budget)
+        if kind != h5l.TYPE_HARD:
+            what = {h5l.TYPE_SOFT: "a soft link", h5l.TYPE_EXTERNAL: "an external link"}.get(
+                kind, "a user-defined link"
+            )
+            raise budget.error(
+                f"is {what}; nirhub does not follow links in .nir files (they could point "
+                "outside the file or form cycles)",
+                f"{location.rstrip('/')}/{name}",
+            )
+        names.append(name)
+    return names
+
+
+def _decode_name(raw: bytes, location: str, budget: Budget) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise budget.error(f"holds a member whose name is not UTF-8: {raw!r}", location) from None
+
+
+def open_dataset(gid: h5py.h5g.GroupID, name: str, location: str, budget: Budget) -> Any:
+    """Open a member expected to be a dataset (fast path); anything else as open_object."""
+    try:
+        return h5d.open(gid, name.encode("utf-8"))
+    except Exception:  # noqa: BLE001 - not a dataset: let open_object say what it is
+        return open_object(gid, name, location, budget)
+
+
+def open_object(gid: h5py.h5g.GroupID, name: str, location: str, budget: Budget) -> Any:
+    """Open a member: a GroupID (checked for cycles) or a DatasetID; others are refused."""
+    obj = h5o.open(gid, name.encode("utf-8"))
+    if isinstance(obj, h5py.h5g.GroupID):
+        addr = h5o.get_info(obj).addr
+        if addr in budget.groups_seen:
+            raise budget.error(
+                "is a group that appears more than once in the file (a hard-link cycle or "
+                "alias); refusing to read it twice",
+                location,
+            )
+        budget.groups_seen.add(addr)
+        return obj
+    if isinstance(obj, h5d.DatasetID):
+        return obj
+    raise budget.error(
+        f"is a {type(obj).__name__.replace('ID', '')} object, expected a group or a dataset",
+        location,
+    )
+
+
+def read_dataset(dsid: h5d.DatasetID, location: str, budget: Budget) -> Any:
+    """Read a whole dataset after checking its storage, type and declared size.
+
+    Returns a numpy array (0-d for scalars) with native byte order; strings come back as
+    ``str`` (scalar) or an object array of ``str``; a null dataspace (``h5py.Empty``) as None.
+    """
+    space = dsid.get_space()
+    if space.get_simple_extent_type() == h5s.NULL:
+        return None
+    dcpl = dsid.get_create_plist()
+    layout = dcpl.get_layout()
+    if layout == h5d.VIRTUAL:
+        raise budget.error(
+            "is a virtual dataset (it maps data from other files); refused", location
+        )
+    if dcpl.get_external_count() > 0:
+        raise budget.error(
+            "stores its data in external files; refused (nirhub only reads data inside the "
+            ".nir file)",
+            location,
+        )
+    try:
+        dtype = dsid.dtype
+    except Exception as exc:  # noqa: BLE001 - h5py cannot map some HDF5 types at all
+        raise budget.error(f"has an HDF5 datatype nirhub cannot read ({exc})", location) from None
+    shape = space.shape
+    count = 1
+    for n in shape:
+        count *= int(n)
+    string_info = h5py.check_string_dtype(dtype)
+    if dtype.kind == "O":
+        if string_info is None:
+            raise budget.error(
+                "holds variable-length data or references that are not strings; not supported",
+                location,
+            )
+        itemsize = _VLEN_ELEMENT_BYTES
+    else:
+        itemsize = dtype.itemsize
+    nbytes = count * max(itemsize, 1)
+    if nbytes > budget.limits.max_bytes:
+        raise budget.error(
+            f"declares shape {tuple(shape)} of {dtype} ({nbytes:,} bytes), more than the "
+            f"reader's limit of {budget.limits.max_bytes:,} bytes",
+            location,
+            hint="If the file is trusted, raise max_bytes (nirhub.read(..., max_bytes=N)).",
+        )
+    if layout == h5d.CHUNKED:
+        chunk = dcpl.get_chunk()
+        chunk_bytes = max(itemsize, 1)
+        for n in chunk:
+            chunk_bytes *= int(n)
+        if chunk_bytes > max(nbytes, 1 << 24):
+            raise budget.error(
+                f"declares chunks of {chunk_bytes:,} bytes for {nbytes:,} bytes of data; refused",
+                location,
+            )
+    budget.charge(nbytes, location)
+    if dtype.kind not in "OS":
+        dtype = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
+    out = np.empty(shape, dtype=dtype)
+    if count:
+        dsid.read(h5s.ALL, h5s.ALL, out)
+    if string_info is not None or dtype.kind == "S":
+        return _decode_strings(out, location, budget)
+    return out
+
+
+def _decode_strings(arr: np.ndarray, location: str, budget: Budget) -> Any:
+    def one(v: Any) -> str:
+        if isinstance(v, str):
+            return v
+        try:
+            return bytes(v).decode("utf-8")
+        except UnicodeDecodeError:
+            raise budget.error(
+                f"holds a string that is not UTF-8: {bytes(v)[:40]!r}", location
+            ) from None
+
+    if arr.ndim == 0:
+        return one(arr[()])
+    out = np.empty(arr.shape, dtype=object)
+    flat_in, flat_out = arr.reshape(-1), out.reshape(-1)
+    for i in range(flat_in.size):
+        flat_out[i] = one(flat_in[i])
+    return out
+
+
+def num_attrs(obj: Any) -> int:
+    return int(h5o.get_info(obj).num_attrs)
+
+
+def read_str_attr(obj: Any, name: str) -> str | None:
+    """A short string attribute (used for nirhub's own metadata type markers), else None."""
+    try:
+        if not h5py.h5a.exists(obj, name.encode()):
+            return None
+        attr = h5py.h5a.open(obj, name.encode())
+        if attr.shape != () or h5py.check_string_dtype(attr.dtype) is None:
+            return None
+        buf = np.empty((), dtype=attr.dtype)
+        attr.read(buf)
+        value = buf[()]
+        return value.decode() if isinstance(value, bytes) else str(value)
+    except Exception:  # noqa: BLE001 - a malformed marker is treated as absent
+        return None

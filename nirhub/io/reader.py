@@ -1,0 +1,555 @@
+"""Reading ``.nir`` (HDF5) files into a :class:`~nirhub.ir.graph.Graph`.
+
+Reads every layout written by released nir versions (0.1 through 1.0.8, spec §2.7). Two modes:
+
+* strict (default): any unexpected content (unknown dataset, wrong dtype, ...) is a
+  :class:`~nirhub.errors.FileFormatError` naming the HDF5 path, and the graph must pass
+  :meth:`Graph.validate`; otherwise :class:`InvalidGraphFileError` lists *every* problem.
+* tolerant: the same file problems become :class:`ReadWarning` entries, known defects of real
+  files are repaired (see :mod:`nirhub.io.repair`), and remaining graph problems are reported
+  as warnings; the result is a :class:`ReadResult`. Nothing is printed.
+
+Problems that leave nothing sensible to return (not HDF5, truncated, unknown node type,
+missing required parameter, over-limit sizes, links) raise in both modes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal, overload
+
+import h5py
+import numpy as np
+from h5py import h5d, h5g
+
+from nirhub.errors import FileFormatError, IRError, Problem
+from nirhub.io import _h5
+from nirhub.io._h5 import Budget, ReadLimits
+from nirhub.io.schema import FIELD_NAMES, FIELDS, REQUIRED
+from nirhub.ir.graph import Graph
+from nirhub.ir.nodes import NODE_TYPES, Node
+
+#: metadata marker attribute written by nirhub for values h5py would otherwise change type
+PYTYPE_ATTR = "nirhub_pytype"
+#: attribute on a field dataset that nirhub wrote only because reference readers require it
+INFERRED_ATTR = "nirhub_inferred"
+#: optional fields that nirhub's writer may fill in (tagged with INFERRED_ATTR)
+_FILLABLE = frozenset({"input_shape", "bias", "input_type", "shape"})
+
+
+@dataclass(frozen=True)
+class ReadWarning:
+    """One problem a tolerant read found, and what the reader did about it."""
+
+    #: HDF5 path inside the file (``/node/nodes/lif1/edges``)
+    location: str
+    #: what is wrong
+    message: str
+    #: what the reader assumed or did instead
+    assumed: str
+    #: short category: ``unknown-field``, ``dangling-edge``, ``shape-replaced``, ...
+    kind: str = "invalid"
+    #: dotted node path, when the warning is about one node
+    node: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}; {self.assumed}"
+
+
+@dataclass
+class ReadResult:
+    """What a tolerant read returns: the graph and every warning (in file order)."""
+
+    graph: Graph
+    warnings: list[ReadWarning] = field(default_factory=list)
+    #: the file's ``/version`` string (None for 0.1 files that have none); informational only
+    version: str | None = None
+
+
+class InvalidGraphFileError(FileFormatError):
+    """A file was read but its graph is invalid (strict mode); ``problems`` lists them all."""
+
+    def __init__(
+        self, message: str, *, path: str, location: str | None, problems: list[Problem]
+    ) -> None:
+        super().__init__(
+            message,
+            path=path,
+            location=location,
+            hint="Read it with nirhub.read(path, strict=False) to load it anyway, with warnings.",
+        )
+        self.problems = problems
+
+
+@overload
+def read(
+    path: str | os.PathLike[str],
+    *,
+    strict: Literal[True] = True,
+    max_bytes: int = ...,
+    limits: ReadLimits | None = ...,
+) -> Graph: ...
+@overload
+def read(
+    path: str | os.PathLike[str],
+    *,
+    strict: Literal[False],
+    max_bytes: int = ...,
+    limits: ReadLimits | None = ...,
+) -> ReadResult: ...
+def read(
+    path: str | os.PathLike[str],
+    *,
+    strict: bool = True,
+    max_bytes: int = _h5.DEFAULT_MAX_BYTES,
+    limits: ReadLimits | None = None,
+) -> Graph | ReadResult:
+    """Read a ``.nir`` file.
+
+    ``strict=True`` returns the :class:`Graph` and raises on any problem (a
+    :class:`FileFormatError` naming the path inside the file; :class:`InvalidGraphFileError`,
+    also a FileFormatError, listing every graph problem). ``strict=False`` returns a
+    :class:`ReadResult` with the (repaired) graph and a list of :class:`ReadWarning`.
+
+    ``max_bytes`` caps the data an untrusted file may make the reader allocate (default 4 GiB);
+    ``limits`` sets all limits at once (see :class:`ReadLimits`).
+    """
+    if limits is None:
+        limits = ReadLimits(max_bytes=max_bytes, max_elements=max(max_bytes // 4, 1))
+    reader = _Reader(os.fspath(path), strict, limits)
+    graph = reader.run()
+    if strict:
+        reader.check_graph(graph)
+        return graph
+    from nirhub.io.repair import repair
+
+    repair(graph, reader.warnings, reader.locations)
+    return ReadResult(graph, reader.warnings, reader.version)
+
+
+def read_version(path: str | os.PathLike[str]) -> str | None:
+    """The ``/version`` string of a file (None when absent, as in nir 0.1 files)."""
+    reader = _Reader(os.fspath(path), False, ReadLimits())
+    with reader.open() as f:
+        return reader.read_version(f)
+
+
+class _Reader:
+    def __init__(self, path: str, strict: bool, limits: ReadLimits) -> None:
+        self.path = path
+        self.strict = strict
+        self.limits = limits
+        self.budget = Budget(path, limits)
+        self.warnings: list[ReadWarning] = []
+        #: dotted node path ("" for the root graph) -> HDF5 location of its group
+        self.locations: dict[str, str] = {}
+        self.version: str | None = None
+        self.where = "/"
+
+    # -- helpers ----------------------------------------------------------------------------
+    def error(self, message: str, location: str, hint: str | None = None) -> FileFormatError:
+        return FileFormatError(message, path=self.path, location=location, hint=hint)
+
+    def complain(
+        self, location: str, message: str, assumed: str, kind: str, node: str | None = None
+    ) -> None:
+        """A problem that strict mode refuses and tolerant mode works around."""
+        if self.strict:
+            raise self.error(
+                message, location, hint="Read with strict=False to " + assumed.split(";")[0] + "."
+            )
+        self.warnings.append(ReadWarning(location, message, assumed, kind, node))
+
+    def open(self) -> h5py.File:
+        if os.path.isdir(self.path):
+            raise self.error("is a directory, not a .nir file", "/")
+        if not os.path.exists(self.path):
+            raise FileFormatError("no such file", path=self.path)
+        try:
+            return h5py.File(self.path, "r")
+        except OSError as exc:
+            text = str(exc)
+            if "signature" in text:
+                msg = "is not an HDF5 file (a .nir file is HDF5)"
+            elif "truncated" in text or "eof" in text.lower():
+                msg = "is truncated (the HDF5 file ends early)"
+            else:
+                msg = f"cannot be opened as HDF5 ({text})"
+            raise FileFormatError(msg, path=self.path) from None
+
+    # -- entry point ------------------------------------------------------------------------
+    def run(self) -> Graph:
+        with self.open() as f:
+            try:
+                return self._run(f)
+            except FileFormatError:
+                raise
+            except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+                # libhdf5 reports corrupt structures as assorted exceptions
+                raise self.error(
+                    f"the file is corrupt or not a valid .nir file ({type(exc).__name__}: {exc})",
+                    self.where,
+                ) from None
+
+    def read_version(self, f: h5py.File) -> str | None:
+        root = f.id
+        gid = h5g.open(root, b"/")
+        names = _h5.list_links(gid, "/", self.budget)
+        if "version" not in names:
+            return None
+        obj = _h5.open_object(gid, "version", "/version", self.budget)
+        value = (
+            _h5.read_dataset(obj, "/version", self.budget)
+            if isinstance(obj, h5d.DatasetID)
+            else None
+        )
+        if isinstance(value, np.ndarray) and value.size == 1 and value.dtype == object:
+            value = value.reshape(-1)[0]
+        if not isinstance(value, str):
+            self.complain(
+                "/version",
+                "is not a string",
+                "ignored it (the version string is informational)",
+                "bad-version",
+            )
+            return None
+        return value
+
+    def _run(self, f: h5py.File) -> Graph:
+        gid = h5g.open(f.id, b"/")
+        self.where = "/"
+        names = _h5.list_links(gid, "/", self.budget)
+        if "node" not in names:
+            if "nodes" in names and "edges" in names:
+                raise self.error(
+                    "uses the nir 0.0.x layout (root 'nodes' and 'edges'), which no released "
+                    "reader supports",
+                    "/",
+                    hint="Re-export the model with a current tool.",
+                )
+            raise self.error(
+                "has no '/node' group, so it is not a .nir file", "/", hint=f"Members: {names}"
+            )
+        self.version = self.read_version(f)
+        for name in names:
+            if name not in ("node", "version"):
+                self.complain(
+                    "/" + name,
+                    "is not part of the .nir layout",
+                    "ignored it",
+                    "unknown-member",
+                )
+        node_obj = _h5.open_object(gid, "node", "/node", self.budget)
+        if not isinstance(node_obj, h5g.GroupID):
+            raise self.error("must be a group", "/node")
+        root = self._node(node_obj, "/node", "", 0)
+        if isinstance(root, Graph):
+            return root
+        return self._wrap_root(root)
+
+    def _wrap_root(self, node: Node) -> Graph:
+        """A file whose root is not a graph (spec §4.15): wrap the node in a chain graph."""
+        name = node.type_name.lower()
+        shape = node.declared_input_shape()
+        from nirhub.ir.nodes import Input, Output
+
+        if isinstance(node, Input):
+            graph = Graph({"input": node, "output": Output(None)}, [("input", "output")])
+        elif shape is None:
+            if self.strict:
+                raise self.error(
+                    f"the root node is a {node.type_name}, not a graph, and its input shape is "
+                    "unknown, so it cannot be wrapped into a graph",
+                    "/node",
+                )
+            graph = Graph({name: node})
+        else:
+            graph = Graph(
+                {"input": Input(shape), name: node, "output": Output(None)},
+                [("input", name), (name, "output")],
+            )
+        self.locations = {"": "/node", name: "/node"}
+        if not self.strict:
+            self.warnings.append(
+                ReadWarning(
+                    "/node",
+                    f"the root node is a {node.type_name}, not a NIRGraph",
+                    f"wrapped it in a graph as node {name!r}"
+                    + (" between an Input and an Output" if len(graph.nodes) > 1 else ""),
+                    "root-wrapped",
+                )
+            )
+        return graph
+
+    # -- nodes ------------------------------------------------------------------------------
+    def _node(self, gid: h5g.GroupID, loc: str, dotted: str, depth: int) -> Node:
+        if depth > self.limits.max_depth:
+            raise self.error(f"graphs are nested more than {self.limits.max_depth} deep", loc)
+        self.where = loc
+        self.locations[dotted] = loc
+        names = _h5.list_links(gid, loc, self.budget)
+        if "type" not in names:
+            raise self.error("is a node group without a 'type' dataset", loc)
+        type_name = self._string(gid, "type", f"{loc}/type")
+        if type_name == "NIRGraph":
+            return self._graph(gid, names, loc, dotted, depth)
+        cls = NODE_TYPES.get(type_name)
+        if cls is None or type_name not in FIELDS:
+            known = ", ".join(sorted(FIELDS) + ["NIRGraph"])
+            raise self.error(
+                f"has unknown node type {type_name!r}",
+                f"{loc}/type",
+                hint=f"Known types: {known}.",
+            )
+        allowed = FIELD_NAMES[type_name]
+        kwargs: dict[str, Any] = {}
+        metadata: dict[str, Any] | None = None
+        for name in names:
+            if name == "type":
+                continue
+            member_loc = f"{loc}/{name}"
+            if name == "metadata":
+                metadata = self._metadata_member(gid, member_loc, dotted, depth)
+                continue
+            if name not in allowed:
+                self.complain(
+                    member_loc,
+                    f"is not a field of {type_name} (node {dotted!r})",
+                    "ignored it",
+                    "unknown-field",
+                    dotted,
+                )
+                continue
+            obj = _h5.open_dataset(gid, name, member_loc, self.budget)
+            if not isinstance(obj, h5d.DatasetID):
+                raise self.error(f"must be a dataset (field of {type_name})", member_loc)
+            self.where = member_loc
+            if name in _FILLABLE and _h5.num_attrs(obj) and _h5.read_str_attr(obj, INFERRED_ATTR):
+                continue  # written by nirhub only for reference readers: absent in the graph
+            kwargs[name] = _h5.read_dataset(obj, member_loc, self.budget)
+        for spec in FIELDS[type_name]:
+            value = kwargs.get(spec.name)
+            if spec.name not in kwargs:
+                if spec.default is REQUIRED:
+                    raise self.error(
+                        f"{type_name} node {dotted!r} lacks its required field {spec.name!r}",
+                        loc,
+                    )
+                if not spec.optional:
+                    self.complain(
+                        f"{loc}/{spec.name}",
+                        f"is missing ({type_name} node {dotted!r})",
+                        f"used the default {spec.default!r}",
+                        "missing-field",
+                        dotted,
+                    )
+                kwargs[spec.name] = spec.default
+                continue
+            kwargs[spec.name] = self._check_value(value, spec.kind, f"{loc}/{spec.name}", dotted)
+        try:
+            return cls(**kwargs, metadata=metadata)
+        except IRError as exc:
+            where = loc if exc.field is None else f"{loc}/{exc.field}"
+            raise self.error(f"node {dotted!r}: {exc.message}", where, hint=exc.hint) from None
+
+    def _check_value(self, value: Any, kind: str, loc: str, dotted: str) -> Any:
+        if value is None:
+            raise self.error("is an empty (null) dataset", loc)
+        if isinstance(value, str):
+            if kind == "padding":
+                return value
+            raise self.error(f"must be numeric, got the string {value!r}", loc)
+        if value.dtype == object:
+            raise self.error("must be numeric, got strings", loc)
+        if value.dtype.kind not in "iuf":
+            raise self.error(f"must be numeric, got dtype {value.dtype}", loc)
+        if kind == "shape" and value.ndim == 0:
+            value = value.reshape(1)  # Conv1d stores its input_shape as a scalar
+        if kind == "shape" and value.size and value.ndim <= 1:
+            flat = value.reshape(-1)
+            if value.dtype.kind in "iu" or bool(np.all(np.isfinite(flat))):
+                total = 1
+                for v in flat:
+                    total *= abs(int(v))
+                if total > self.limits.max_elements:
+                    raise self.error(
+                        f"declares the shape {[int(v) for v in flat]} ({total:,} elements), more "
+                        f"than the reader's limit of {self.limits.max_elements:,}",
+                        loc,
+                        hint="If the file is trusted, raise max_bytes.",
+                    )
+        return value
+
+    def _string(self, gid: h5g.GroupID, name: str, loc: str) -> str:
+        obj = _h5.open_dataset(gid, name, loc, self.budget)
+        if not isinstance(obj, h5d.DatasetID):
+            raise self.error("must be a string dataset", loc)
+        value = _h5.read_dataset(obj, loc, self.budget)
+        if isinstance(value, np.ndarray) and value.dtype == object and value.size == 1:
+            value = value.reshape(-1)[0]
+        if not isinstance(value, str):
+            raise self.error("must be a string", loc)
+        return value
+
+    # -- graphs -----------------------------------------------------------------------------
+    def _graph(
+        self, gid: h5g.GroupID, names: list[str], loc: str, dotted: str, depth: int
+    ) -> Graph:
+        prefix = dotted + "." if dotted else ""
+        nodes: dict[str, Node] = {}
+        edges: list[tuple[str, str]] = []
+        metadata: dict[str, Any] | None = None
+        if "nodes" not in names:
+            raise self.error("is a NIRGraph without a 'nodes' group", loc)
+        for name in names:
+            member_loc = f"{loc}/{name}"
+            if name in ("type", "nodes"):
+                continue
+            if name == "edges":
+                edges = self._edges(gid, member_loc)
+            elif name == "metadata":
+                metadata = self._metadata_member(gid, member_loc, dotted, depth)
+            else:
+                self.complain(
+                    member_loc,
+                    f"is not part of a NIRGraph (graph {dotted or '<root>'!r})",
+                    "ignored it",
+                    "unknown-field",
+                    dotted or None,
+                )
+        if "edges" not in names:
+            self.complain(
+                f"{loc}/edges",
+                "is missing",
+                "assumed the graph has no edges",
+                "missing-field",
+                dotted or None,
+            )
+        nodes_loc = f"{loc}/nodes"
+        nodes_gid = _h5.open_object(gid, "nodes", nodes_loc, self.budget)
+        if not isinstance(nodes_gid, h5g.GroupID):
+            raise self.error("must be a group", nodes_loc)
+        for name in _h5.list_links(nodes_gid, nodes_loc, self.budget):
+            child_loc = f"{nodes_loc}/{name}"
+            child = _h5.open_object(nodes_gid, name, child_loc, self.budget)
+            if not isinstance(child, h5g.GroupID):
+                self.complain(
+                    child_loc,
+                    "is a dataset where a node group was expected",
+                    "ignored it",
+                    "unknown-member",
+                    dotted or None,
+                )
+                continue
+            nodes[name] = self._node(child, child_loc, prefix + name, depth + 1)
+        self.where = loc
+        return Graph(nodes, edges, metadata)
+
+    def _edges(self, gid: h5g.GroupID, loc: str) -> list[tuple[str, str]]:
+        obj = _h5.open_object(gid, "edges", loc, self.budget)
+        if not isinstance(obj, h5d.DatasetID):
+            raise self.error("must be a dataset of (source, destination) name pairs", loc)
+        value = _h5.read_dataset(obj, loc, self.budget)
+        if value is None or isinstance(value, str):
+            raise self.error("must be an (E, 2) dataset of node names", loc)
+        if value.size == 0 and (value.ndim == 1 or (value.ndim == 2 and value.shape[1] == 2)):
+            return []  # nir writes an empty edge list as a (0,) float64 dataset
+        if value.ndim != 2 or value.shape[1] != 2:
+            raise self.error(
+                f"must have shape (E, 2) (source, destination), got {value.shape}", loc
+            )
+        if value.dtype != object:
+            raise self.error(f"must hold node names (strings), got dtype {value.dtype}", loc)
+        return [(str(a), str(b)) for a, b in value.tolist()]
+
+    # -- metadata ---------------------------------------------------------------------------
+    def _metadata_member(self, gid: h5g.GroupID, loc: str, dotted: str, depth: int) -> dict:
+        obj = _h5.open_object(gid, "metadata", loc, self.budget)
+        if not isinstance(obj, h5g.GroupID):
+            self.complain(loc, "must be a group", "ignored it", "bad-metadata", dotted or None)
+            return {}
+        return self._metadata(obj, loc, dotted, depth + 1)
+
+    def _metadata(self, gid: h5g.GroupID, loc: str, dotted: str, depth: int) -> dict[str, Any]:
+        if depth > self.limits.max_depth:
+            raise self.error(f"metadata is nested more than {self.limits.max_depth} deep", loc)
+        out: dict[str, Any] = {}
+        for name in _h5.list_links(gid, loc, self.budget):
+            member_loc = f"{loc}/{name}"
+            obj = _h5.open_object(gid, name, member_loc, self.budget)
+            if isinstance(obj, h5g.GroupID):
+                out[name] = self._metadata(obj, member_loc, dotted, depth + 1)
+                continue
+            try:
+                value = _h5.read_dataset(obj, member_loc, self.budget)
+            except FileFormatError as exc:
+                if self.strict or "budget" in exc.message or "limit" in exc.message:
+                    raise
+                self.warnings.append(
+                    ReadWarning(
+                        member_loc,
+                        exc.message,
+                        "skipped this metadata value",
+                        "bad-metadata",
+                        dotted or None,
+                    )
+                )
+                continue
+            marker = _h5.read_str_attr(obj, PYTYPE_ATTR) if _h5.num_attrs(obj) else None
+            out[name] = _metadata_value(value, marker)
+        return out
+
+    # -- validation -------------------------------------------------------------------------
+    def check_graph(self, graph: Graph) -> None:
+        problems = graph.problems()
+        if not problems:
+            return
+        listing = "\n".join(f"  - {p}" for p in problems)
+        n = len(problems)
+        raise InvalidGraphFileError(
+            f"the graph is invalid ({n} problem{'s' if n > 1 else ''}):\n{listing}",
+            path=self.path,
+            location=problem_location(problems[0], self.locations),
+            problems=problems,
+        )
+
+
+def problem_location(problem: Problem, locations: dict[str, str]) -> str:
+    """The HDF5 path a graph problem refers to (best effort)."""
+    where = "" if problem.where == "<graph>" else problem.where
+    if problem.kind in ("dangling-edge", "duplicate-edge") and where in locations:
+        return locations[where] + "/edges"
+    if where in locations:
+        loc = locations[where]
+        return f"{loc}/{problem.field}" if problem.field else loc
+    # a dotted path not registered verbatim: walk up to the longest known prefix
+    parts = where.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:i])
+        if head in locations:
+            return locations[head]
+    return locations.get("", "/node")
+
+
+def _metadata_value(value: Any, marker: str | None) -> Any:
+    """Python value of a metadata dataset (see docs/file-format.md, "metadata")."""
+    if value is None or isinstance(value, str):
+        return value
+    if value.dtype == object:  # strings (already decoded)
+        items = value.tolist()
+        return tuple(items) if marker == "tuple" else items
+    if marker == "list":
+        return value.tolist()
+    if marker == "tuple":
+        return tuple(value.tolist())
+    if value.ndim == 0 and marker != "ndarray":
+        scalar = value[()]
+        if value.dtype == np.bool_:
+            return bool(scalar)
+        if value.dtype == np.int64:
+            return int(scalar)
+        if value.dtype == np.float64:
+            return float(scalar)
+        return scalar
+    return value

@@ -1,0 +1,180 @@
+"""Repairs a tolerant read applies to known defects of real ``.nir`` files (spec §2.7, §8).
+
+Each repair is reported as a :class:`~nirhub.io.reader.ReadWarning` saying what was wrong and
+what was assumed. Repairs are deliberately narrow; anything else is left as read and reported.
+
+* **Dangling edge endpoints** (the paper's ``*_subgraph.nir`` files name the inner node
+  ``"lif"`` where it is called ``"lif1"``): an endpoint that names no node is resolved to the
+  *unique* node of the same graph that no edge touches and whose name extends the missing name
+  (or is a prefix of it). Without exactly one such node the edge is dropped.
+* **Output shape with the right element count but the wrong layout** (``lif_rockpool.nir``:
+  Output ``[1, 1, 1]`` after a LIF of shape ``[1]``): the inferred shape is taken.
+* **Input shape with a leading batch dimension of 1** (old NIRTorch/snnTorch exports,
+  ``[1, N]`` feeding a node that takes ``[N]``): the batch dimension is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+
+from nirhub.io.reader import ReadWarning, problem_location
+from nirhub.ir.graph import Graph, flatten, infer_shapes
+from nirhub.ir.nodes import Input, Node, Output
+
+
+def repair(graph: Graph, warnings: list[ReadWarning], locations: dict[str, str]) -> None:
+    """Apply the repairs in place and append a warning for each, then for what remains."""
+    _fix_dangling(graph, "", warnings, locations)
+    _fix_shapes(graph, warnings, locations)
+    for problem in graph.problems():
+        warnings.append(
+            ReadWarning(
+                problem_location(problem, locations),
+                str(problem),
+                "kept the graph as read (it is not valid; simulation or conversion may refuse it)",
+                problem.kind,
+                None if problem.where == "<graph>" else problem.where,
+            )
+        )
+
+
+# -- dangling edges -------------------------------------------------------------------------
+
+
+def _exists(graph: Graph, name: str) -> str | None:
+    """The node of this level an endpoint refers to (itself or a subgraph), or None."""
+    if name in graph.nodes:
+        return name
+    for i, ch in enumerate(name):
+        if ch == "." and isinstance(graph.nodes.get(name[:i]), Graph):
+            sub = graph.nodes[name[:i]]
+            assert isinstance(sub, Graph)
+            if name[i + 1 :] in sub.nodes:
+                return name[:i]
+    return None
+
+
+def _fix_dangling(
+    graph: Graph, dotted: str, warnings: list[ReadWarning], locations: dict[str, str]
+) -> None:
+    for name, node in graph.nodes.items():
+        if isinstance(node, Graph):
+            _fix_dangling(node, f"{dotted}.{name}" if dotted else name, warnings, locations)
+    connected = {b for e in graph.edges for b in map(lambda n: _exists(graph, n), e) if b}
+    missing = sorted({n for e in graph.edges for n in e if _exists(graph, n) is None})
+    if not missing:
+        return
+    loc = locations.get(dotted, "/node") + "/edges"
+    where = f"graph {dotted!r}" if dotted else "the root graph"
+    mapping: dict[str, str] = {}
+    for name in missing:
+        candidates = [
+            n
+            for n in graph.nodes
+            if n not in connected and (n.startswith(name) or name.startswith(n))
+        ]
+        if len(candidates) == 1:
+            mapping[name] = candidates[0]
+            warnings.append(
+                ReadWarning(
+                    loc,
+                    f"edges of {where} name {name!r}, which is not a node",
+                    f"connected them to {candidates[0]!r}, the only unconnected node whose "
+                    "name matches",
+                    "dangling-edge",
+                    dotted or None,
+                )
+            )
+    edges: list[tuple[str, str]] = []
+    for s, d in graph.edges:
+        s2, d2 = mapping.get(s, s), mapping.get(d, d)
+        if _exists(graph, s2) is None or _exists(graph, d2) is None:
+            bad = s2 if _exists(graph, s2) is None else d2
+            warnings.append(
+                ReadWarning(
+                    loc,
+                    f"edge ({s!r} -> {d!r}) of {where} names {bad!r}, which is not a node "
+                    "(and no unconnected node matches it uniquely)",
+                    "dropped the edge",
+                    "dangling-edge",
+                    dotted or None,
+                )
+            )
+            continue
+        edges.append((s2, d2))
+    graph.edges = edges
+
+
+# -- shapes ---------------------------------------------------------------------------------
+
+
+def _resolve(graph: Graph, path: str) -> tuple[Graph, str] | None:
+    """(parent graph, name) of the node at a dotted path; exact names win, as in the IR."""
+    if path in graph.nodes:
+        return graph, path
+    for i, ch in enumerate(path):
+        if ch == "." and isinstance(graph.nodes.get(path[:i]), Graph):
+            sub = graph.nodes[path[:i]]
+            assert isinstance(sub, Graph)
+            hit = _resolve(sub, path[i + 1 :])
+            if hit is not None:
+                return hit
+    return None
+
+
+def _set(graph: Graph, path: str, node: Node) -> bool:
+    hit = _resolve(graph, path)
+    if hit is None:
+        return False
+    parent, name = hit
+    parent.nodes[name] = node
+    return True
+
+
+def _fix_shapes(graph: Graph, warnings: list[ReadWarning], locations: dict[str, str]) -> None:
+    for _ in range(8):  # each pass fixes what the previous one revealed; real files need one
+        flat = flatten(graph)
+        info = infer_shapes(graph)
+        changed = False
+        for s, d in flat.edges:
+            got, want = info.outputs.get(s), info.inputs.get(d)
+            if got is None or want is None or tuple(got) == tuple(want):
+                continue
+            src, dst = flat.nodes[s], flat.nodes[d]
+            if (
+                isinstance(dst, Output)
+                and dst.shape is not None
+                and math.prod(got) == math.prod(dst.shape)
+            ):
+                if _set(graph, d, dst.replace(shape=tuple(got))):
+                    warnings.append(
+                        ReadWarning(
+                            locations.get(d, "/node") + "/shape",
+                            f"Output {d!r} declares shape {list(dst.shape)} but receives "
+                            f"{list(got)} from {s!r} (same number of elements)",
+                            f"used the inferred shape {list(got)}",
+                            "shape-replaced",
+                            d,
+                        )
+                    )
+                    changed = True
+            elif (
+                isinstance(src, Input)
+                and len(src.shape) == len(want) + 1
+                and src.shape[0] == 1
+                and tuple(src.shape[1:]) == tuple(want)
+            ):
+                if _set(graph, s, src.replace(shape=tuple(want))):
+                    warnings.append(
+                        ReadWarning(
+                            locations.get(s, "/node") + "/shape",
+                            f"Input {s!r} declares shape {list(src.shape)} but {d!r} takes "
+                            f"{list(want)}: a leading batch dimension (old exporters added one)",
+                            f"dropped it and used {list(want)}",
+                            "shape-replaced",
+                            s,
+                        )
+                    )
+                    changed = True
+        if not changed:
+            return

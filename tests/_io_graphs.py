@@ -1,0 +1,101 @@
+"""Graphs used by the file-format tests: one with every primitive, random small chains."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import nirhub as nh
+
+
+def every_primitive_graph(*, cuba_li: bool = True, v_reset: bool = True) -> nh.Graph:
+    """A valid graph that uses every NIR primitive once (keyword arguments throughout).
+
+    Chain: input [2,10,10] -> conv2d -> sumpool -> avgpool -> flatten -> affine -> lif -> linear
+    -> scale -> delay -> threshold -> i -> if -> li -> cubalif -> cubali -> output; Conv1d needs a
+    (C, L) input, so it sits on its own input. The kernel is square because nir's type inference
+    gets non-square kernels wrong (spec §4.1), and nir must be able to read this graph.
+    """
+    rng = np.random.default_rng(1)
+    f32 = np.float32
+    nodes: dict[str, nh.Node] = {
+        "input": nh.Input(shape=[2, 10, 10]),
+        "conv2d": nh.Conv2d(
+            input_shape=(10, 10),
+            weight=rng.standard_normal((4, 2, 3, 3)).astype(f32),
+            stride=(1, 1),
+            padding=(1, 1),
+            dilation=1,
+            groups=1,
+            bias=np.zeros(4, f32),
+        ),
+        "sumpool": nh.SumPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0)),
+        "avgpool": nh.AvgPool2d(kernel_size=(1, 1), stride=(1, 1), padding=(0, 0)),
+        "flatten": nh.Flatten(input_type=[4, 5, 5], start_dim=0, end_dim=-1),
+        "affine": nh.Affine(weight=rng.standard_normal((8, 100)), bias=rng.standard_normal(8)),
+        "lif": nh.LIF(
+            tau=np.full(8, 0.01),
+            r=np.ones(8),
+            v_leak=np.zeros(8),
+            v_threshold=np.ones(8),
+            v_reset=np.full(8, 0.1) if v_reset else None,
+        ),
+        "linear": nh.Linear(weight=rng.standard_normal((6, 8)).astype(f32)),
+        "scale": nh.Scale(scale=np.arange(1, 7, dtype=np.float64)),
+        "delay": nh.Delay(delay=np.full(6, 1e-3)),
+        "threshold": nh.Threshold(threshold=np.full(6, 0.5)),
+        "i": nh.I(r=np.ones(6)),
+        "if": nh.IF(r=np.ones(6), v_threshold=np.ones(6), v_reset=np.zeros(6) if v_reset else None),
+        "li": nh.LI(tau=np.full(6, 0.02), r=np.ones(6), v_leak=np.zeros(6)),
+        "cubalif": nh.CubaLIF(
+            tau_syn=np.full(6, 0.005),
+            tau_mem=np.full(6, 0.01),
+            r=np.ones(6),
+            v_leak=np.zeros(6),
+            v_threshold=np.ones(6),
+            v_reset=np.zeros(6) if v_reset else None,
+            w_in=np.full(6, 2.0),
+        ),
+        "output": nh.Output(shape=[6]),
+        "input1d": nh.Input(shape=[3, 20]),
+        "conv1d": nh.Conv1d(
+            input_shape=20,
+            weight=rng.standard_normal((2, 3, 4)),
+            stride=2,
+            padding=1,
+            dilation=1,
+            groups=1,
+            bias=np.ones(2),
+        ),
+        "output1d": nh.Output(shape=[2, 10]),
+    }
+    chain = [
+        "input",
+        "conv2d",
+        "sumpool",
+        "avgpool",
+        "flatten",
+        "affine",
+        "lif",
+        "linear",
+        "scale",
+        "delay",
+        "threshold",
+        "i",
+        "if",
+        "li",
+        "cubalif",
+    ]
+    edges = list(zip(chain[:-1], chain[1:], strict=False))
+    if cuba_li:
+        nodes["cubali"] = nh.CubaLI(
+            tau_syn=np.full(6, 0.005),
+            tau_mem=np.full(6, 0.01),
+            r=np.ones(6),
+            v_leak=np.zeros(6),
+            w_in=np.ones(6),
+        )
+        edges += [("cubalif", "cubali"), ("cubali", "output")]
+    else:
+        edges += [("cubalif", "output")]
+    edges += [("input1d", "conv1d"), ("conv1d", "output1d")]
+    return nh.Graph(nodes, edges)
