@@ -19,8 +19,16 @@ from nirhub.errors import (
     UnsupportedError,
     UsageError,
 )
-from nirhub.ir import *  # noqa: F403
-from nirhub.ir import __all__ as _ir_all
+
+#: The IR's public names (``nirhub.ir.__all__``; tests/test_cli_startup.py keeps the two equal).
+#: They are imported on first access like the rest: ``nirhub.ir`` imports numpy, which
+#: ``nirhub --help`` must not pay for.
+_ir_all: tuple[str, ...] = (
+    "IF", "LI", "LIF", "NEURON_TYPES", "NODE_TYPES", "SPIKING_TYPES", "Affine", "AvgPool2d",
+    "Conv1d", "Conv2d", "CubaLI", "CubaLIF", "Delay", "Flatten", "FlatGraph", "Graph", "I",
+    "Input", "Linear", "Node", "Output", "Scale", "ShapeInfo", "SumPool2d", "Threshold",
+    "flatten", "get_dt", "infer_shapes", "reset_mode", "set_dt", "set_reset",
+)  # fmt: skip
 
 __version__ = "0.1.0"
 
@@ -34,7 +42,15 @@ _LAZY: dict[str, str] = {
     "simulate": "nirhub.sim",
     "SimulationResult": "nirhub.sim",
     "metrics": "nirhub.metrics",
+    "to_ir": "nirhub.hub.api",
+    "from_ir": "nirhub.hub.api",
+    "convert": "nirhub.hub.api",
+    "backends": "nirhub.hub.api",
+    "make_registry": "nirhub.hub.api",
 }
+
+
+_LAZY.update(dict.fromkeys(_ir_all, "nirhub.ir"))
 
 
 def __getattr__(name: str) -> Any:
@@ -45,6 +61,10 @@ def __getattr__(name: str) -> Any:
     value = mod if module.endswith("." + name) else getattr(mod, name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

@@ -206,19 +206,31 @@ def test_from_list_naming_and_edges():
         nh.Affine(np.ones((4, 4)), np.zeros(4)),
     )
     assert list(g.nodes) == [
-        "input", "linear", "linear_1", "affine", "affine_1", "affine_2", "affine_3", "output",
+        "input",
+        "linear",
+        "linear_1",
+        "affine",
+        "affine_1",
+        "affine_2",
+        "affine_3",
+        "output",
     ]
     assert g.edges[0] == ("input", "linear") and g.edges[-1] == ("affine_3", "output")
     shapes = g.infer_shapes()
     assert shapes.output("input") == (2,) and shapes.input("output") == (4,)
     assert nh.Graph.from_list([nh.Linear(np.ones((3, 2)))]).edges == [
-        ("input", "linear"), ("linear", "output"),
+        ("input", "linear"),
+        ("linear", "output"),
     ]
 
 
 def test_inference_does_not_mutate_unless_asked():
-    g = nh.Graph.from_list(nh.Input((1, 8, 8)), nh.Conv2d(None, np.ones((2, 1, 3, 3))),
-                           nh.Flatten(start_dim=0), nh.Output())
+    g = nh.Graph.from_list(
+        nh.Input((1, 8, 8)),
+        nh.Conv2d(None, np.ones((2, 1, 3, 3))),
+        nh.Flatten(start_dim=0),
+        nh.Output(),
+    )
     before = (list(g.nodes), list(g.edges))
     g.infer_shapes()
     assert (list(g.nodes), list(g.edges)) == before
@@ -231,8 +243,13 @@ def test_inference_does_not_mutate_unless_asked():
 
 
 def test_graph_without_ports_reports_them_missing_instead_of_adding_nodes():
-    g = nh.Graph({"a": nh.Affine(np.ones((3, 2)), np.zeros(3)),
-                  "b": nh.Affine(np.ones((2, 3)), np.zeros(2))}, [("a", "b")])
+    g = nh.Graph(
+        {
+            "a": nh.Affine(np.ones((3, 2)), np.zeros(3)),
+            "b": nh.Affine(np.ones((2, 3)), np.zeros(2)),
+        },
+        [("a", "b")],
+    )
     kinds = {p.kind for p in g.problems()}
     assert "missing-port" in kinds
     assert list(g.nodes) == ["a", "b"]
@@ -251,8 +268,13 @@ def test_validate_reports_all_problems_at_once():
     with pytest.raises(IRError) as info:
         g.validate()
     kinds = [p.kind for p in info.value.problems]
-    for kind in ("dangling-edge", "shape-mismatch", "unreachable", "edge-into-input",
-                 "edge-from-output"):
+    for kind in (
+        "dangling-edge",
+        "shape-mismatch",
+        "unreachable",
+        "edge-into-input",
+        "edge-from-output",
+    ):
         assert kind in kinds, kinds
     text = str(info.value)
     assert "ghost" in text and "orphan" in text
@@ -349,9 +371,7 @@ def test_nested_graph_shapes_and_addressing():
 
 def test_nested_graph_with_untyped_input_gets_shape_from_outside():
     g = nested_graph()
-    inner = g.nodes["rnn"].replace(
-        nodes={**g.nodes["rnn"].nodes, "output": nh.Output(None)}
-    )
+    inner = g.nodes["rnn"].replace(nodes={**g.nodes["rnn"].nodes, "output": nh.Output(None)})
     g = g.replace(nodes={**g.nodes, "rnn": inner})
     assert g.infer_shapes().output("out") == (4,)
 

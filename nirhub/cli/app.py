@@ -1,0 +1,679 @@
+"""The ``nirhub`` command line.
+
+Every command does three things only: parse its arguments, call **one** function of the Python
+API (``nirhub.hub.convert``, ``nirhub.summary``, ``nirhub.validation``, ...), and render the
+result or the error through the :class:`~nirhub.cli.output.Output` object. All checks and all
+work happen in the API, so the command line and Python behave the same.
+
+Start-up time matters (``nirhub --help`` must stay far below ``import torch``): the API modules,
+numpy and the plugins are imported inside the commands, never at module level here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from nirhub.cli.options import Dt, Force, Json, KeyValues, OutputPath
+from nirhub.cli.output import Output
+from nirhub.errors import ExitCode, UsageError
+
+_NO_PLUGINS_META = "nirhub.no_plugins"
+
+
+class State:
+    """Per-invocation state shared by the root callback and the commands (``ctx.obj``)."""
+
+    def __init__(self, out: Output, *, no_plugins: bool) -> None:
+        self.out = out
+        self.no_plugins = no_plugins
+        self._registry: Any = None
+
+    def registry(self) -> Any:
+        """The backend registry: the process default, or built-ins only with --no-plugins."""
+        if self._registry is None:
+            from nirhub.hub.registry import default_registry, make_registry
+
+            self._registry = make_registry(plugins=False) if self.no_plugins else default_registry()
+        return self._registry
+
+    def registry_warnings(self) -> None:
+        if self._registry is None:
+            return
+        for text in dict.fromkeys(getattr(self._registry, "warnings", [])):
+            self.out.warning(text)
+
+
+def _is_control_flow(exc: BaseException) -> bool:
+    """click/typer exceptions (usage errors, exit, abort) and broken pipes pass through."""
+    module = type(exc).__module__ or ""
+    return module.split(".")[0] in ("click", "typer") or isinstance(exc, BrokenPipeError)
+
+
+class _PassThrough:
+    """Coercion of the ``--help`` flag's value (None or True), which needs none."""
+
+    def coerce(self, value: Any, param: Any = None, ctx: Any = None) -> Any:
+        return value
+
+
+class _CheapHelp:
+    """typer >= 0.27 coerces every parameter through a pydantic TypeAdapter, built on first
+    use; for ``--help`` (value None when not given) that imports pydantic on *every* run,
+    about 0.1 s of ``nirhub list-backends``. The help flag needs no coercion, so it gets a
+    pass-through (only where typer has that lazy slot; other typer versions are untouched)."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None and getattr(option, "_runtime_param", "absent") is None:
+            option._runtime_param = _PassThrough()
+        return option
+
+
+class NirhubCommand(_CheapHelp, TyperCommand):
+    """A sub-command (see :class:`_CheapHelp`)."""
+
+
+class EnvGroup(_CheapHelp, TyperGroup):
+    """The ``env`` sub-group (see :class:`_CheapHelp`)."""
+
+
+class NirhubGroup(_CheapHelp, TyperGroup):
+    """The root command group: turns exceptions into messages + exit codes and adds plugin
+    commands (hook ``nirhub_cli_commands``) when they are first needed."""
+
+    _plugin_commands_loaded = False
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if _is_control_flow(exc):
+                raise
+            raise typer.Exit(_report(ctx, exc)) from None
+
+    # -- plugin commands --------------------------------------------------------------------
+    def _load_plugin_commands(self, ctx: Any) -> None:
+        if self._plugin_commands_loaded:
+            return
+        self._plugin_commands_loaded = True
+        if _plugins_disabled(ctx) or not _plugin_commands_possible():
+            return  # the built-in plugins add no commands: no need to load the registry
+        from nirhub.hub.registry import default_registry
+
+        out = _output(ctx)
+        try:
+            contributed = default_registry().cli_commands()
+        except Exception as exc:  # listing plugin commands must never break `nirhub --help`
+            out.warning(f"plugin commands are unavailable: {type(exc).__name__}: {exc}")
+            return
+        for name, obj in contributed:
+            if name in self.commands:
+                out.warning(f"a plugin command named {name!r} clashes with a nirhub command")
+                continue
+            try:
+                self.commands[name] = _as_click_command(name, obj)
+            except Exception as exc:  # a broken plugin must not break the hub
+                out.warning(f"plugin command {name!r} could not be added: {exc}")
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None:
+            self._load_plugin_commands(ctx)
+            cmd = super().get_command(ctx, cmd_name)
+        return cmd
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        self._load_plugin_commands(ctx)
+        return list(self.commands)
+
+
+#: the entry-point group of plugins (``nirhub.hub.hookspecs.ENTRY_POINT_GROUP``, which imports
+#: pluggy; a test keeps the two equal)
+ENTRY_POINT_GROUP = "nirhub.backends"
+
+
+def _plugin_commands_possible() -> bool:
+    """Can a plugin add commands? Only if a plugin distribution is installed (read from package
+    metadata, nothing imported) or a registry was already built in this process (tests, or a
+    program embedding the CLI). Otherwise `nirhub --help` need not load the registry."""
+    if "nirhub.hub.registry" in sys.modules:
+        return True
+    from importlib.metadata import entry_points
+
+    return bool(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _plugins_disabled(ctx: Any) -> bool:
+    import os
+
+    root = ctx.find_root()
+    if root.meta.get(_NO_PLUGINS_META) or root.params.get("no_plugins"):
+        return True
+    return os.environ.get("NIRHUB_NO_PLUGINS", "").strip() not in ("", "0", "false", "no")
+
+
+def _as_click_command(name: str, obj: Any) -> Any:
+    if isinstance(obj, typer.Typer):
+        return typer.main.get_command(obj)
+    if hasattr(obj, "invoke") and hasattr(obj, "make_context"):  # already a click command
+        return obj
+    if callable(obj):
+        single = typer.Typer()
+        single.command(name)(obj)
+        return typer.main.get_command(single)
+    raise TypeError(f"expected a typer.Typer or a function, got {type(obj).__name__}")
+
+
+def _output(ctx: Any) -> Output:
+    obj = ctx.find_root().obj if ctx is not None else None
+    if isinstance(obj, State):
+        return obj.out
+    return Output()
+
+
+def _report(ctx: Any, exc: BaseException) -> int:
+    """Print an exception the way the Output object decides; return the exit code."""
+    return _output(ctx).error(exc)
+
+
+app = typer.Typer(
+    cls=NirhubGroup,
+    name="nirhub",
+    help=(
+        "Move spiking neural networks between simulators and neuromorphic chips through "
+        "the Neuromorphic Intermediate Representation (NIR)."
+    ),
+    epilog="Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid input, 4 unsupported, "
+    "5 backend unavailable, 6 refused, 70 internal error. Docs: docs/cli.md",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+# --------------------------------------------------------------------------------------------
+# global options
+# --------------------------------------------------------------------------------------------
+
+
+def _no_plugins_callback(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        ctx.meta[_NO_PLUGINS_META] = True
+    return value
+
+
+def _version_callback(ctx: typer.Context, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    out = Output()
+    try:
+        from nirhub.cli import render
+        from nirhub.hub.registry import make_registry
+
+        disabled = _plugins_disabled(ctx)
+        registry = make_registry(plugins=False if disabled else None, environments=False)
+        render.version(out, registry.plugins(), disabled=disabled)
+    except Exception as exc:
+        raise typer.Exit(out.error(exc)) from None
+    raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Show nirhub's version and the installed plugins, then exit.",
+            callback=_version_callback,
+            is_eager=True,
+        ),
+    ] = False,
+    no_plugins: Annotated[
+        bool,
+        typer.Option(
+            "--no-plugins",
+            help="Use only the built-in backends (for when a plugin misbehaves).",
+            callback=_no_plugins_callback,
+            is_eager=True,
+        ),
+    ] = False,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the full traceback of errors.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only results and errors.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print more details.")] = False,
+) -> None:
+    """Move spiking neural networks between simulators and neuromorphic chips through NIR."""
+    out = Output(quiet=quiet, verbose=int(verbose), show_traceback=traceback)
+    ctx.obj = State(out, no_plugins=no_plugins)
+
+
+def _state(ctx: typer.Context, json_mode: bool = False) -> State:
+    state = ctx.find_root().obj
+    if not isinstance(state, State):  # pragma: no cover - the callback always runs first
+        state = State(Output(), no_plugins=False)
+        ctx.find_root().obj = state
+    state.out.json_mode = json_mode
+    return state
+
+
+# --------------------------------------------------------------------------------------------
+# commands
+# --------------------------------------------------------------------------------------------
+
+
+@app.command("list-backends", cls=NirhubCommand)
+def list_backends(ctx: typer.Context, json_: Json = False) -> None:
+    """List the backends and whether each can be used.
+
+    One row per backend: its kind, the directions it converts (to-ir: export a framework model
+    to NIR; from-ir: import NIR), its status (ok, missing dependency with the install command,
+    broken with the reason), the framework version, the distribution providing it, and where
+    it runs (local, or a worker environment).
+    """
+    state = _state(ctx, json_)
+    from nirhub.cli import render
+
+    rows = state.registry().statuses()  # = nirhub.backends(); skips importing the converter
+    state.out.result(
+        lambda: {"backends": [row.to_json() for row in rows]},
+        lambda: render.backends(state.out, rows),
+    )
+    for clash in state.registry().clashes():
+        state.out.warning(clash)
+    state.registry_warnings()
+
+
+@app.command("convert", cls=NirhubCommand)
+def convert(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Model to convert: a .nir file, a framework file, or a Python reference "
+            "path/to/file.py:name or package.module:name.",
+            metavar="MODEL",
+            show_default=False,
+        ),
+    ],
+    to: Annotated[
+        str, typer.Option("--to", "-t", help="Target backend (see `nirhub list-backends`).")
+    ],
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="Source backend (detected from the source when omitted)."),
+    ] = None,
+    output: OutputPath = None,
+    dt: Dt = None,
+    option: KeyValues = None,
+    force: Force = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", "-n", help="Check that the conversion is possible; write nothing."
+        ),
+    ] = False,
+    json_: Json = False,
+    weights: Annotated[
+        Path | None,
+        typer.Option("--weights", help="State dict (.pt) to load into a Python model reference."),
+    ] = None,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Allow a whole-module .pt file to run code while loading (only for files "
+            "you trust).",
+        ),
+    ] = False,
+) -> None:
+    """Convert a model to another backend.
+
+    The model is exported to the NIR graph, checked against everything the target can express
+    (every node it cannot is listed, not only the first), imported into the target and saved
+    atomically. Nothing is overwritten without --force; --dry-run only checks.
+    """
+    state = _state(ctx, json_)
+    from nirhub.cli import render
+    from nirhub.hub.convert import convert as convert_model
+
+    with state.out.progress(f"Converting {source} to {to}"):
+        report = convert_model(
+            source,
+            to=to,
+            from_=from_,
+            output=output,
+            dt=dt,
+            options=parse_key_values(option),
+            force=force,
+            dry_run=dry_run,
+            weights=weights,
+            trust_pickle=trust_pickle,
+            registry=state.registry(),
+        )
+    state.out.result(report.to_json, lambda: render.conversion(state.out, report))
+    if not state.out.json_mode:
+        render.conversion_messages(state.out, report)
+    state.registry_warnings()
+    if report.problems:
+        raise typer.Exit(int(ExitCode.UNSUPPORTED))
+
+
+@app.command("inspect", cls=NirhubCommand)
+def inspect(
+    ctx: typer.Context,
+    source: Annotated[
+        Path, typer.Argument(help="The .nir file to show.", metavar="FILE", show_default=False)
+    ],
+    json_: Json = False,
+) -> None:
+    """Show a graph's nodes, shapes and parameters.
+
+    A tree of the nodes (nested graphs included) with their input and output shapes, neuron
+    and synapse counts, and each parameter's dtype, shape, min/max/mean; then the edges and
+    the metadata. The file is read tolerantly: repairs are reported as warnings.
+    """
+    state = _state(ctx, json_)
+    from nirhub.cli import render
+    from nirhub.summary import summarize
+
+    summary = summarize(source)
+    state.out.result(summary.to_json, lambda: render.summary(state.out, summary))
+
+
+@app.command("validate", cls=NirhubCommand)
+def validate(
+    ctx: typer.Context,
+    source: Annotated[
+        Path, typer.Argument(help="The .nir file to check.", metavar="FILE", show_default=False)
+    ],
+    tolerant: Annotated[
+        bool,
+        typer.Option(
+            "--tolerant",
+            help="Accept the known defects of real files that a tolerant read repairs "
+            "(each repair is listed).",
+        ),
+    ] = False,
+    json_: Json = False,
+) -> None:
+    """Check a .nir file; list every problem.
+
+    Exits 0 when the file is valid and 1 when it is not, listing every problem at once (with
+    what --tolerant reading would do about each).
+    """
+    state = _state(ctx, json_)
+    from nirhub.cli import render
+    from nirhub.validation import validate_file
+
+    report = validate_file(source, tolerant=tolerant)
+    state.out.result(report.to_json, lambda: render.validation(state.out, report))
+    if not report.valid:
+        raise typer.Exit(1)
+
+
+@app.command("simulate", cls=NirhubCommand)
+def simulate(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The model to run: a .nir file, or any source `nirhub convert` accepts.",
+            metavar="MODEL",
+            show_default=False,
+        ),
+    ],
+    input_: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Input spikes/currents: .npy (one Input node) or .npz (one array per Input "
+            "node), time first.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Where to write the results (.npz).", show_default=False
+        ),
+    ],
+    dt: Dt = None,
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="Discretisation of the neuron ODEs: euler or exact."),
+    ] = None,
+    reset: Annotated[
+        str | None,
+        typer.Option(
+            "--reset",
+            help="Reset mode of every spiking node: zero, subtract, ... (docs/simulator.md). "
+            "Default: the mode recorded in the file, else zero.",
+            show_default=False,
+        ),
+    ] = None,
+    record: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--record",
+            "-r",
+            help="Also record the state of this node (repeatable): NODE.spikes, NODE.v, NODE.I.",
+            show_default=False,
+        ),
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            "-b",
+            help="Run in this backend instead of nirhub's reference simulator.",
+            show_default=False,
+        ),
+    ] = None,
+    option: KeyValues = None,
+    tolerant: Annotated[
+        bool,
+        typer.Option(
+            "--tolerant",
+            help="Read a damaged .nir file anyway, repairing its known defects (with warnings).",
+        ),
+    ] = False,
+    force: Force = False,
+    json_: Json = False,
+) -> None:
+    """Run a graph and save its outputs (.npz).
+
+    The .npz holds one array per Output node (by name, time first) and NODE.spikes, NODE.v and
+    NODE.I for every node given with --record. The reference simulator runs unless --backend
+    names a backend that can run graphs.
+    """
+    state = _state(ctx, json_)
+    from nirhub.cli import render
+    from nirhub.simulation import simulate_file
+
+    with state.out.progress(f"Simulating {source}"):
+        run = simulate_file(
+            source,
+            input_,
+            output=output,
+            dt=dt,
+            method=method,
+            reset=reset,
+            record=tuple(record or ()),
+            backend=backend,
+            options=parse_key_values(option),
+            force=force,
+            tolerant=tolerant,
+            registry=state.registry() if backend else None,
+        )
+    state.out.result(run.to_json, lambda: render.simulation(state.out, run))
+
+
+# --------------------------------------------------------------------------------------------
+# env: backends in other Python environments
+# --------------------------------------------------------------------------------------------
+
+env_app = typer.Typer(
+    cls=EnvGroup,
+    name="env",
+    help="Manage environments for backends that need another Python.\n\n"
+    "A worker environment is a Python interpreter with nirhub and some plugins installed; "
+    "nirhub runs the backends it provides there (for a framework that needs another Python "
+    "version or conflicting dependencies).",
+    no_args_is_help=True,
+)
+app.add_typer(env_app, name="env")
+
+
+@env_app.command("list", cls=NirhubCommand)
+def env_list(ctx: typer.Context, json_: Json = False) -> None:
+    """List the configured environments."""
+    state = _state(ctx, json_)
+    from nirhub.cli import render
+    from nirhub.hub.workers import environments
+
+    envs = list(environments().values())
+    state.out.result(
+        lambda: {"environments": [render.environment_json(e) for e in envs]},
+        lambda: render.environments(state.out, envs),
+    )
+
+
+@env_app.command("add", cls=NirhubCommand)
+def env_add(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(help="A name for the environment.", metavar="NAME", show_default=False)
+    ],
+    python: Annotated[
+        Path,
+        typer.Argument(
+            help="Its Python interpreter (nirhub and the plugins must be installed in it).",
+            metavar="PYTHON",
+            show_default=False,
+        ),
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Replace an environment of the same name.")
+    ] = False,
+    json_: Json = False,
+) -> None:
+    """Register an existing Python environment that has nirhub and some plugins installed."""
+    state = _state(ctx, json_)
+    from nirhub.cli import render
+    from nirhub.hub.workers import add_environment
+
+    env = add_environment(name, python, force=force)
+    state.out.result(
+        lambda: render.environment_json(env), lambda: render.environment_added(state.out, env)
+    )
+
+
+@env_app.command("create", cls=NirhubCommand)
+def env_create(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(help="A name for the environment.", metavar="NAME", show_default=False)
+    ],
+    python: Annotated[
+        str,
+        typer.Option(
+            "--python",
+            help="Python version (3.10) or interpreter path to create the environment with.",
+            show_default=False,
+        ),
+    ],
+    plugin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--plugin",
+            "-p",
+            help="Plugin to install into it: a distribution name or a local path (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            "--path",
+            help="Folder for the new environment (default: NIRHUB_ENVS_DIR/NAME).",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", "-f", help="Replace an environment (and its folder) of the same name."
+        ),
+    ] = False,
+    json_: Json = False,
+) -> None:
+    """Create a virtual environment with nirhub and the given plugins, and register it."""
+    state = _state(ctx, json_)
+    from nirhub.cli import render
+    from nirhub.hub.workers import create_environment
+
+    with state.out.progress(f"Creating environment {name} (Python {python})"):
+        env = create_environment(name, python, plugins=list(plugin or ()), path=path, force=force)
+    state.out.result(
+        lambda: render.environment_json(env), lambda: render.environment_added(state.out, env)
+    )
+
+
+@env_app.command("remove", cls=NirhubCommand)
+def env_remove(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(help="The environment to forget.", metavar="NAME", show_default=False)
+    ],
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep the folder of an environment nirhub created."),
+    ] = False,
+    json_: Json = False,
+) -> None:
+    """Forget an environment; delete its folder if `nirhub env create` made it."""
+    state = _state(ctx, json_)
+    from nirhub.cli import render
+    from nirhub.hub.workers import remove_environment
+
+    env = remove_environment(name, delete=not keep)
+    state.out.result(
+        lambda: {"removed": render.environment_json(env)},
+        lambda: state.out.info(f"removed environment {name}"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def parse_key_values(items: list[str] | None) -> dict[str, str]:
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}`` (argument parsing, not validation)."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(
+                f"backend option {item!r} is not KEY=VALUE",
+                hint="Example: -O nir_version=1.0.4 (`nirhub list-backends --json` lists each "
+                "backend's options).",
+            )
+        out[key.strip()] = value
+    return out

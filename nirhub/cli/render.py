@@ -1,0 +1,281 @@
+"""Human-readable rendering of API results (the ``--json`` forms come from ``to_json()``).
+
+Data goes to stdout through ``out.print``/``out.line``; remarks about the data (warnings,
+what was written) go to stderr through ``out.info``/``out.warning``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from nirhub.cli.output import Output
+
+_STATUS_STYLE = {
+    "ok": "green",
+    "missing-dependency": "yellow",
+    "broken": "red",
+    "remote": "cyan",
+}
+
+
+def _fmt_shape(shape: Any) -> str:
+    if shape is None:
+        return "?"
+    return "[" + ", ".join(str(int(x)) for x in shape) + "]"
+
+
+def _fmt_num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}"
+
+
+# -- --version ----------------------------------------------------------------------------------
+
+
+def version(out: Output, plugins: list[dict[str, str]], *, disabled: bool = False) -> None:
+    from nirhub import __version__
+
+    py = ".".join(str(x) for x in sys.version_info[:3])
+    out.line(f"nirhub {__version__} (Python {py})")
+    if disabled:
+        out.line("plugins: disabled (--no-plugins or NIRHUB_NO_PLUGINS)")
+        return
+    external = [p for p in plugins if p.get("distribution") != "nirhub"]
+    if not external:
+        out.line("plugins: none installed")
+        return
+    out.line("plugins:")
+    seen: set[tuple[str, str]] = set()
+    for p in external:
+        key = (p.get("distribution", ""), p.get("module", ""))
+        if key in seen:
+            continue
+        seen.add(key)
+        line = f"  {p.get('distribution')} {p.get('version') or '(version unknown)'}"
+        line += f" ({p.get('module')})"
+        if p.get("error"):
+            line += f" BROKEN: {p['error']}"
+        out.line(line)
+
+
+# -- list-backends ------------------------------------------------------------------------------
+
+
+def backends(out: Output, rows: list[Any]) -> None:
+    headers = ["backend", "kind", "directions", "status", "version", "distribution", "location"]
+    cells, styles = [], {}
+    for i, row in enumerate(rows):
+        name = row.name + (f" ({', '.join(row.aliases)})" if row.aliases else "")
+        cells.append(
+            [
+                name,
+                row.kind,
+                ", ".join(row.directions) or "-",
+                row.status.replace("-", " "),
+                row.version or "-",
+                row.distribution or "-",
+                row.location,
+            ]
+        )
+        styles[(i, 3)] = _STATUS_STYLE.get(row.status, "")
+    out.table(headers, cells, styles)
+    notes = [r for r in rows if r.status not in ("ok", "remote")]
+    for row in notes:
+        out.line(f"{row.name}: {row.status.replace('-', ' ')}: {row.reason}")
+        if row.install_hint:
+            out.line(f"  fix: {row.install_hint}")
+
+
+# -- convert ------------------------------------------------------------------------------------
+
+
+def conversion(out: Output, report: Any) -> None:
+    """stdout: the files written (one per line), or the dry run's verdict."""
+    if report.dry_run:
+        verdict = "possible" if not report.problems else "NOT possible"
+        out.line(
+            f"{report.source} ({report.source_backend}) -> {report.target_backend}: "
+            f"conversion {verdict}"
+        )
+        for p in report.problems:
+            out.line(f"  - {p}")
+        if report.passes_applied:
+            out.line("  passes: " + ", ".join(report.passes_applied))
+        return
+    for path in report.outputs:
+        out.line(os.fspath(path))
+
+
+def conversion_messages(out: Output, report: Any) -> None:
+    """stderr: warnings and a one-line summary of what happened."""
+    for text in report.warnings:
+        out.warning(text)
+    if report.problems and report.dry_run:
+        n = len(report.problems)
+        out.stderr.print(
+            f"error: {report.target_backend!r} cannot express {n} "
+            f"node{'s' if n != 1 else ''} of {report.source}",
+            markup=False,
+        )
+        return
+    graph = report.graph
+    nodes = sum(1 for _ in graph.walk()) if graph is not None else 0
+    if not report.dry_run:
+        out.info(
+            f"converted {report.source} ({report.source_backend}, {nodes} nodes) to "
+            f"{report.target_backend}"
+        )
+    if report.passes_applied:
+        out.detail("passes applied: " + ", ".join(report.passes_applied))
+    for key, value in (report.report or {}).items():
+        out.detail(f"{key}: {value}")
+
+
+# -- inspect ------------------------------------------------------------------------------------
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_value_text(v) for v in value) + "]"
+    return repr(value)
+
+
+def _param_text(p: Any) -> str:
+    if not p.is_array:
+        return f"{p.name} = {_value_text(p.value)}"
+    shape = _fmt_shape(p.shape)
+    if p.min is None:
+        return f"{p.name}  {p.dtype} {shape}"
+    if p.min == p.max:
+        return f"{p.name}  {p.dtype} {shape}  all {_fmt_num(p.min)}"
+    return (
+        f"{p.name}  {p.dtype} {shape}  min {_fmt_num(p.min)}  max {_fmt_num(p.max)}  "
+        f"mean {_fmt_num(p.mean)}"
+    )
+
+
+def summary(out: Output, s: Any) -> None:
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    version = f", NIR file version {s.file_version}" if s.file_version else ""
+    out.line(f"{s.source}{version}")
+    types = ", ".join(f"{n} {t}" for t, n in sorted(s.type_counts.items()))
+    out.line(
+        f"{_plural(len(s.nodes), 'node')} ({types}), {_plural(len(s.edges), 'top-level edge')}, "
+        f"{_plural(s.neurons, 'neuron')}, {_plural(s.synapses, 'synapse')}, "
+        f"{_plural(s.parameters, 'parameter')}"
+    )
+    ins = ", ".join(f"{k} {_fmt_shape(v)}" for k, v in s.inputs.items()) or "none"
+    outs = ", ".join(f"{k} {_fmt_shape(v)}" for k, v in s.outputs.items()) or "none"
+    out.line(f"inputs: {ins}; outputs: {outs}")
+    out.line(
+        f"dt: {s.dt if s.dt is not None else 'not recorded'}; "
+        f"reset: {s.reset if s.reset is not None else 'not recorded (zero is assumed)'}"
+    )
+    by_path = {n.path: n for n in s.nodes}
+    tree = Tree("graph", guide_style="dim")
+
+    def add(parent: Any, path: str) -> None:
+        node = by_path[path]
+        name = path.rsplit(".", 1)[-1] if "." in path and path not in s.top_level else path
+        label = f"[bold]{escape(name)}[/] {node.type}  {_fmt_shape(node.input_shape)} -> "
+        label += _fmt_shape(node.output_shape)
+        counts = []
+        if node.neurons:
+            counts.append(_plural(node.neurons, "neuron"))
+        if node.synapses:
+            counts.append(_plural(node.synapses, "synapse"))
+        if counts:
+            label += f"  ({', '.join(counts)})"
+        branch = parent.add(label)
+        for p in node.params:
+            branch.add(escape(_param_text(p)))
+        if node.metadata:
+            branch.add(escape(f"metadata: {_short(node.metadata)}"))
+        for child in node.children:
+            add(branch, child)
+
+    for name in s.top_level:
+        add(tree, name)
+    out.print(tree)
+    out.line("edges: " + ", ".join(f"{a} -> {b}" for a, b in s.edges))
+    if s.metadata:
+        out.line(f"metadata: {_short(s.metadata)}")
+    for w in s.warnings:
+        out.warning(w)
+    if s.problems:
+        out.warning(f"the graph is not valid ({len(s.problems)} problems); see `nirhub validate`")
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- validate -----------------------------------------------------------------------------------
+
+
+def validation(out: Output, report: Any) -> None:
+    if report.valid:
+        n_rep = len(report.repaired)
+        extra = f" after {n_rep} repair{'s' if n_rep != 1 else ''}" if n_rep else ""
+        out.line(
+            f"{report.path}: valid ({report.mode}{extra}; {report.nodes} nodes, "
+            f"{report.edges} edges)"
+        )
+    else:
+        n = len(report.problems)
+        out.line(f"{report.path}: INVALID ({report.mode}), {n} problem{'s' if n != 1 else ''}:")
+        for p in report.problems:
+            out.line(f"  - {p}")
+            if p.tolerant_action:
+                out.line(f"    with --tolerant: {p.tolerant_action}")
+    if report.repaired:
+        out.line("repaired (--tolerant):")
+        for p in report.repaired:
+            out.line(f"  - {p}")
+            out.line(f"    {p.tolerant_action}")
+
+
+# -- simulate -----------------------------------------------------------------------------------
+
+
+def simulation(out: Output, run: Any) -> None:
+    """stdout: the file written; stderr: what was run and what the file holds."""
+    for text in run.warnings:
+        out.warning(text)
+    out.line(os.fspath(run.output))
+    how = run.runner if run.method is None else f"{run.runner}, {run.method}"
+    batch = "" if run.batch_size is None else f" x {run.batch_size} samples"
+    out.info(f"simulated {run.steps} steps of {run.dt:g} s{batch} ({how}); the file holds:")
+    for key, shape, dtype in run.arrays:
+        out.info(f"  {key}: {dtype} {_fmt_shape(shape)}")
+
+
+# -- env ----------------------------------------------------------------------------------------
+
+
+def environment_json(env: Any) -> dict[str, Any]:
+    data = env.to_json() if hasattr(env, "to_json") else {"python": os.fspath(env.python)}
+    return {"name": env.name, **data}
+
+
+def environments(out: Output, envs: list[Any]) -> None:
+    if not envs:
+        out.info("no environments configured; add one with `nirhub env add NAME PYTHON`")
+        return
+    for env in envs:
+        made = "\tcreated by nirhub" if getattr(env, "created", False) else ""
+        out.line(f"{env.name}\t{os.fspath(env.python)}{made}")
+
+
+def environment_added(out: Output, env: Any) -> None:
+    out.line(f"{env.name}\t{os.fspath(env.python)}")

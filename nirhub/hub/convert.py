@@ -1,0 +1,584 @@
+"""Conversion routing: source -> IR -> legality and exact rewrites -> target -> artifact.
+
+This is the Python API behind ``nirhub convert`` (the command only parses its arguments and
+calls :func:`convert`). The steps, each of which fails with a typed error that says what to do:
+
+1. identify and load the source (:mod:`nirhub.hub.sources`);
+2. export it to the IR with the source backend, record ``dt``, validate the graph;
+3. legalize for the target: exact rewrites (:mod:`nirhub.passes`) where they help, then collect
+   *every* node the target still cannot import, with a hint per node (not only the first);
+4. the target's own checks (``backend.check``: chip limits, parameter ranges);
+5. import into the target (``backend.from_ir``) and save its artifact atomically: files are
+   written into a temporary folder beside the output and moved into place; an existing file is
+   only replaced with ``force``.
+
+``dry_run`` does steps 1-4 (and the target's resource report when it can), reports the
+problems instead of raising, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nirhub.errors import (
+    BackendUnavailableError,
+    IRError,
+    Problem,
+    RefusedError,
+    UnsupportedError,
+    UsageError,
+)
+from nirhub.hub.descriptor import BackendDescriptor
+from nirhub.hub.registry import BackendStatus, Registry, default_registry
+from nirhub.ir.conventions import get_dt, set_dt
+from nirhub.ir.graph import Graph
+from nirhub.passes import PORT_TYPES, legalize
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from nirhub.hub.backend import Backend
+    from nirhub.sim import SimulationResult
+
+
+@dataclass
+class ConversionReport:
+    """What :func:`convert` did (or, on a dry run, would do)."""
+
+    source: str
+    source_backend: str
+    target_backend: str
+    #: the IR that was imported (after the rewrites)
+    graph: Graph
+    #: files written (empty on a dry run)
+    outputs: list[Path]
+    #: every problem that makes the conversion impossible (empty when legal)
+    problems: list[Problem]
+    passes_applied: list[str]
+    warnings: list[str]
+    #: ``backend.report()``: the target's resource report (neurons, bit widths, ...)
+    report: dict[str, Any]
+    dry_run: bool
+    #: one line per rewrite the passes made
+    notes: list[str] = field(default_factory=list)
+    #: the time step used (seconds), None when neither given nor recorded
+    dt: float | None = None
+    #: where the artifact goes (also set on a dry run)
+    planned_output: Path | None = None
+    #: the imported framework object (Python API only; not in the JSON)
+    model: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "source_backend": self.source_backend,
+            "target_backend": self.target_backend,
+            "ok": self.ok,
+            "dry_run": self.dry_run,
+            "outputs": [str(p) for p in self.outputs],
+            "planned_output": None if self.planned_output is None else str(self.planned_output),
+            "dt": self.dt,
+            "graph": graph_summary(self.graph),
+            "problems": [problem_to_json(p) for p in self.problems],
+            "passes_applied": list(self.passes_applied),
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
+            "report": _json_ready(self.report),
+        }
+
+
+def problem_to_json(p: Problem) -> dict[str, Any]:
+    return {"where": p.where, "message": p.message, "field": p.field, "kind": p.kind}
+
+
+def graph_summary(graph: Graph) -> dict[str, Any]:
+    return {
+        "nodes": graph.summary(),
+        "edges": len(graph.edges),
+        "inputs": graph.inputs,
+        "outputs": graph.outputs,
+        "neurons": graph.num_neurons(),
+        "synapses": graph.num_synapses(),
+    }
+
+
+def _json_ready(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, Mapping):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Python API
+# --------------------------------------------------------------------------------------------
+
+
+def backends(registry: Registry | None = None) -> list[BackendStatus]:
+    """Every backend nirhub can reach, with its status (``nirhub list-backends``)."""
+    return (registry or default_registry()).statuses()
+
+
+def to_ir(
+    model_or_path: Any,
+    backend: str | None = None,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    trust_pickle: bool = False,
+    dt: float | None = None,
+    registry: Registry | None = None,
+    **options: Any,
+) -> Graph:
+    """Export a model (object, file or ``file.py:name`` reference) to a validated graph.
+
+    ``backend`` forces the source backend (else detected). ``dt`` (seconds) is passed to
+    backends that take it and recorded in the graph's metadata.
+    """
+    registry = registry or default_registry()
+    graph, _, _ = _export(
+        model_or_path, backend, weights, trust_pickle, dt, registry, dict(options), warn=[]
+    )
+    return graph
+
+
+def from_ir(
+    graph: Graph,
+    backend: str,
+    *,
+    dt: float | None = None,
+    registry: Registry | None = None,
+    **options: Any,
+) -> Any:
+    """Import a graph into a backend's framework; returns the framework object.
+
+    Raises :class:`UnsupportedError` listing every node the backend cannot take (after exact
+    rewrites), and whatever the backend's own checks find.
+    """
+    registry = registry or default_registry()
+    if not isinstance(graph, Graph):
+        raise UsageError(
+            f"from_ir needs a nirhub Graph, got {type(graph).__name__}",
+            hint="Use nirhub.from_nir() for objects of the nir package.",
+        )
+    graph.validate()
+    desc = registry.descriptor(backend)
+    opts = _target_options(desc, options)
+    legal, _, _, problems = _legalize(graph, desc, registry)
+    if problems:
+        raise _unsupported(desc, problems)
+    be = registry.get(backend)
+    problems = list(be.check(legal, **opts))
+    if problems:
+        raise _unsupported(desc, problems)
+    dt = _resolve_dt(dt, legal, desc, [])
+    return be.from_ir(legal, **_with_dt(desc, opts, dt))
+
+
+def check_legality(graph: Graph, descriptor: BackendDescriptor) -> list[Problem]:
+    """Every node ``descriptor``'s backend cannot import, by dotted path, with a hint."""
+    problems = []
+    accepted = set(descriptor.from_ir) | PORT_TYPES
+    if not descriptor.from_ir:
+        return [
+            Problem(
+                "<graph>",
+                f"backend {descriptor.name!r} cannot import graphs (it only exports to NIR)",
+                kind="unsupported",
+            )
+        ]
+    for path, node in graph.walk():
+        t = node.type_name
+        if t not in accepted:
+            problems.append(
+                Problem(
+                    path,
+                    f"{t} is not supported by {descriptor.name!r}{_hint(t, node, descriptor)}",
+                    kind="unsupported",
+                )
+            )
+    return problems
+
+
+def _hint(type_name: str, node: Any, desc: BackendDescriptor) -> str:
+    types = set(desc.from_ir)
+    if type_name == "Scale" and types & {"Linear", "Affine"}:
+        return (
+            "; a Scale is folded into a Linear/Affine only when it feeds that node alone "
+            "and nothing else feeds it"
+        )
+    if type_name == "Affine" and "Linear" in types:
+        return f"; its bias is non-zero and {desc.name!r} has Linear (no bias) only"
+    if type_name == "NIRGraph":
+        return "; the nested graph could not be inlined (a name clash or a doubled edge)"
+    accepted = ", ".join(sorted(types - PORT_TYPES)) or "nothing"
+    return f"; it imports: {accepted}"
+
+
+def convert(
+    source: Any,
+    *,
+    to: str,
+    from_: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+    dt: float | None = None,
+    options: Mapping[str, Any] | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    weights: str | os.PathLike[str] | None = None,
+    trust_pickle: bool = False,
+    registry: Registry | None = None,
+) -> ConversionReport:
+    """Convert a model to backend ``to`` and save its artifact (see the module docstring).
+
+    ``options`` are ``-O key=value`` pairs; each goes to the backend(s) that declare it.
+    Raises :class:`UnsupportedError` (with ``problems`` listing every node) when the target
+    cannot take the graph, unless ``dry_run``, which reports them instead.
+    """
+    registry = registry or default_registry()
+    if dt is not None and not (isinstance(dt, (int, float)) and dt > 0 and math.isfinite(dt)):
+        raise UsageError(f"dt must be a positive number of seconds, got {dt!r}")
+    target = registry.status(to)
+    if target.descriptor is None:
+        raise registry._unavailable(target)
+    desc = target.descriptor
+    if not desc.from_ir:
+        raise UsageError(f"backend {desc.name!r} cannot import graphs (it only exports to NIR)")
+    options = dict(options or {})
+    planned = _plan_output(source, output, desc, force, dry_run)
+    caught_messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        graph, src, src_desc = _export(
+            source,
+            from_,
+            weights,
+            trust_pickle,
+            dt,
+            registry,
+            options,
+            warn=caught_messages,
+            target=desc,
+        )
+        unknown = [
+            k for k in options if k not in _option_names(desc) and k not in _option_names(src_desc)
+        ]
+        if unknown:
+            raise UsageError(
+                f"unknown option(s) {', '.join(unknown)} for {src_desc.name!r} -> {desc.name!r}",
+                hint=f"{desc.name} options: {', '.join(_option_names(desc)) or 'none'}; "
+                f"{src_desc.name} options: {', '.join(_option_names(src_desc)) or 'none'}.",
+            )
+        opts = _target_options(desc, {k: v for k, v in options.items() if k in _option_names(desc)})
+        legal, applied, notes, problems = _legalize(graph, desc, registry)
+        used_dt = _resolve_dt(dt, legal, desc, caught_messages)
+        opts = _with_dt(desc, opts, used_dt)
+        report = ConversionReport(
+            source=src.description,
+            source_backend=src.backend,
+            target_backend=desc.name,
+            graph=legal,
+            outputs=[],
+            problems=problems,
+            passes_applied=applied,
+            warnings=caught_messages,
+            report={},
+            dry_run=dry_run,
+            notes=notes,
+            dt=used_dt,
+            planned_output=planned,
+        )
+        be = _target_backend(registry, desc.name, dry_run, report)
+        if be is not None and not problems:
+            report.problems = problems = list(be.check(legal, **opts))
+        if problems and not dry_run:
+            raise _unsupported(desc, problems)
+        if be is not None and not problems:
+            obj = be.from_ir(legal, **opts)
+            report.model = obj
+            if not dry_run and planned is not None:
+                report.outputs = save_atomically(be, obj, planned, force=force, **opts)
+            report.report = dict(be.report(obj, **opts) or {})
+    report.warnings = caught_messages + [str(w.message) for w in caught]
+    return report
+
+
+def simulate_with_backend(
+    graph: Graph,
+    inputs: Mapping[str, np.ndarray] | np.ndarray,
+    dt: float,
+    backend: str,
+    *,
+    record: tuple[str, ...] | list[str] = (),
+    registry: Registry | None = None,
+    **options: Any,
+) -> SimulationResult:
+    """Run ``graph`` with a backend's run hook (``nirhub simulate --backend NAME``).
+
+    Returns a :class:`~nirhub.sim.SimulationResult` with the reference simulator's conventions.
+    """
+    import numpy as np
+
+    registry = registry or default_registry()
+    desc = registry.descriptor(backend)
+    if not desc.can_run:
+        runnable = [s.name for s in registry.statuses() if s.descriptor and s.descriptor.can_run]
+        raise UsageError(
+            f"backend {desc.name!r} cannot run graphs (no run hook)",
+            hint=f"Backends that can: {', '.join(runnable) or 'none'}.",
+        )
+    if not isinstance(inputs, Mapping):
+        if len(graph.inputs) != 1:
+            raise UsageError(
+                f"the graph has {len(graph.inputs)} inputs; give a dict keyed by Input name"
+            )
+        inputs = {graph.inputs[0]: np.asarray(inputs)}
+    # as the reference simulator: an unused branch or an unfed node does not stop a run
+    invalid = [p for p in graph.problems() if p.kind not in ("dead-end", "unreachable")]
+    if invalid:
+        raise IRError(
+            "the graph is invalid:\n" + "\n".join(f"  - {p}" for p in invalid), problems=invalid
+        )
+    opts = _target_options(desc, options)
+    legal, _, _, problems = _legalize(graph, desc, registry)
+    if problems:
+        raise _unsupported(desc, problems)
+    be = registry.get(backend)
+    problems = list(be.check(legal, **opts))
+    if problems:
+        raise _unsupported(desc, problems)
+    return be.run(legal, dict(inputs), float(dt), record=tuple(record), **opts)
+
+
+# --------------------------------------------------------------------------------------------
+# steps
+# --------------------------------------------------------------------------------------------
+
+
+def _option_names(desc: BackendDescriptor) -> list[str]:
+    return [o.name for o in desc.options]
+
+
+def _target_options(desc: BackendDescriptor, options: Mapping[str, Any]) -> dict[str, Any]:
+    return desc.parse_options(dict(options))
+
+
+def _with_dt(desc: BackendDescriptor, opts: dict[str, Any], dt: float | None) -> dict[str, Any]:
+    if dt is not None and "dt" in _option_names(desc):
+        return {**opts, "dt": dt}
+    return opts
+
+
+def _export(
+    source: Any,
+    backend: str | None,
+    weights: Any,
+    trust_pickle: bool,
+    dt: float | None,
+    registry: Registry,
+    options: dict[str, Any],
+    *,
+    warn: list[str],
+    target: BackendDescriptor | None = None,
+) -> tuple[Graph, Any, BackendDescriptor]:
+    from nirhub.hub.sources import resolve_source
+
+    src = resolve_source(
+        source,
+        registry=registry,
+        backend=backend,
+        weights=weights,
+        trust_pickle=trust_pickle,
+        options=options,
+    )
+    be = registry.get(src.backend)
+    desc = be.descriptor
+    if not desc.to_ir:
+        raise UsageError(f"backend {desc.name!r} cannot export to NIR (it only imports)")
+    own = {k: v for k, v in options.items() if k in _option_names(desc)}
+    if target is None:
+        unknown = [k for k in options if k not in own]
+        if unknown:
+            raise UsageError(
+                f"backend {desc.name!r} has no option(s) {', '.join(unknown)}",
+                hint=f"Its options: {', '.join(_option_names(desc)) or 'none'}.",
+            )
+    opts = _with_dt(desc, desc.parse_options(own), dt)
+    graph = be.to_ir(src.model, **opts)
+    if not isinstance(graph, Graph):
+        raise IRError(
+            f"backend {desc.name!r} returned a {type(graph).__name__} from to_ir, not a Graph",
+            hint="This is a bug in the plugin; report it to its authors.",
+        )
+    recorded = get_dt(graph)
+    if dt is not None:
+        if recorded is not None and not math.isclose(recorded, dt, rel_tol=1e-9):
+            warn.append(f"the model records dt={recorded:g} s; using dt={dt:g} s as given")
+        if recorded != dt:
+            graph = graph.replace()
+            set_dt(graph.metadata, dt)
+    graph.validate()
+    return graph, src, desc
+
+
+def _legalize(
+    graph: Graph, desc: BackendDescriptor, registry: Registry
+) -> tuple[Graph, list[str], list[str], list[Problem]]:
+    passes = registry.passes(loaded_only=True)
+    legal, applied, notes = legalize(graph, desc, passes)
+    return legal, applied, notes, check_legality(legal, desc)
+
+
+def _resolve_dt(
+    dt: float | None, graph: Graph, desc: BackendDescriptor, warn: list[str]
+) -> float | None:
+    """The time step for the target: given, else recorded in the graph, else the default."""
+    if dt is not None:
+        return float(dt)
+    recorded = get_dt(graph)
+    if recorded is not None:
+        return recorded
+    if "dt" in _option_names(desc):
+        default = desc.option("dt").default
+        if default is not None:
+            warn.append(
+                f"no dt given and none recorded in the graph; {desc.name!r} uses its default "
+                f"dt={default:g} s. Pass --dt to be explicit."
+            )
+            return float(default)
+    return None
+
+
+def _unsupported(desc: BackendDescriptor, problems: list[Problem]) -> UnsupportedError:
+    listing = "\n".join(f"  - {p}" for p in problems)
+    n = len(problems)
+    return UnsupportedError(
+        f"backend {desc.name!r} cannot take this graph ({n} problem{'s' if n > 1 else ''}):\n"
+        f"{listing}",
+        problems=problems,
+        hint="Run with --dry-run to see the full report, or pick another target "
+        "(`nirhub list-backends`).",
+    )
+
+
+def _target_backend(
+    registry: Registry, name: str, dry_run: bool, report: ConversionReport
+) -> Backend | None:
+    if not dry_run:
+        return registry.get(name)
+    try:
+        return registry.get(name)
+    except BackendUnavailableError as exc:
+        report.warnings.append(
+            f"{exc.message} Only the node types were checked (no backend checks, no resource "
+            "report)."
+        )
+        return None
+
+
+def default_output(source: Any, desc: BackendDescriptor) -> Path:
+    """Where the artifact goes when no output is given: ``./<source stem><suffix>``."""
+    if not desc.writes:
+        raise UsageError(f"backend {desc.name!r} writes no files")
+    suffix = desc.writes[0]
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        path = Path(text)
+        if path.is_file():
+            return Path.cwd() / (path.stem + suffix)
+        if ":" in text:
+            return Path.cwd() / (text.rsplit(":", 1)[1].split(".")[-1] + suffix)
+    raise UsageError(
+        "no output given for an in-memory model",
+        hint="Pass output=PATH (-o PATH).",
+    )
+
+
+def _plan_output(
+    source: Any, output: Any, desc: BackendDescriptor, force: bool, dry_run: bool
+) -> Path | None:
+    if not desc.writes:
+        if output is not None:
+            raise UsageError(
+                f"backend {desc.name!r} writes no files, so -o/output cannot be used",
+                hint="Use the Python API (nirhub.from_ir) to get the framework object.",
+            )
+        return None
+    path = Path(output) if output is not None else default_output(source, desc)
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_file():
+        if path.resolve() == Path(source).resolve():
+            raise UsageError(
+                f"the output {path} is the source file itself",
+                hint="Give another output path with -o.",
+            )
+    if path.is_dir():
+        raise UsageError(f"the output {path} is a directory; give a file name")
+    if path.exists() and not force and not dry_run:
+        raise RefusedError(f"{path} already exists", hint="Pass --force to overwrite it.")
+    return path
+
+
+def save_atomically(be: Backend, obj: Any, path: Path, *, force: bool, **opts: Any) -> list[Path]:
+    """Let the backend write into a temporary folder beside ``path``, then move files in.
+
+    Nothing is left behind when saving fails, and no existing file is replaced without
+    ``force`` (checked for every file the backend wrote, not only ``path``).
+    """
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: the folder {parent} does not exist")
+    tmp = Path(tempfile.mkdtemp(prefix=".nirhub-", dir=parent))
+    try:
+        written = be.save(obj, tmp / path.name, **opts)
+        files = [Path(f) for f in (written or [])]
+        if not files:
+            files = [f for f in tmp.rglob("*") if f.is_file()]
+        finals = []
+        for f in files:
+            try:
+                rel = f.resolve().relative_to(tmp.resolve())
+            except ValueError:
+                raise UsageError(
+                    f"backend {be.descriptor.name!r} wrote {f} outside the folder it was given",
+                    hint="This is a bug in the plugin; report it to its authors.",
+                ) from None
+            if not f.is_file():
+                raise UsageError(
+                    f"backend {be.descriptor.name!r} reported {f} but did not write it"
+                )
+            finals.append((f, parent / rel))
+        existing = [str(final) for _, final in finals if final.exists()]
+        if existing and not force:
+            raise RefusedError(
+                f"{', '.join(existing)} already exist(s)", hint="Pass --force to overwrite."
+            )
+        for f, final in finals:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, final)
+        return [final for _, final in finals]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,762 @@
+"""Backends that live in another Python environment ("workers").
+
+Some frameworks cannot share an interpreter: lava-nc and lava-dl install only on Python 3.10,
+Spyx only on 3.11 and later, and Sinabs/Rockpool pin an older ``nir`` than snnTorch needs.
+nirhub reaches such a backend through another interpreter that has nirhub and the backend's
+plugin installed:
+
+* ``add_environment(name, python)`` registers an interpreter the user set up;
+* ``create_environment(name, python="3.10", plugins=[...])`` makes a virtual environment,
+  installs this very nirhub (the same source tree, or the same version from PyPI) and the
+  plugins (paths or requirement strings) into it, and registers it.
+
+The environments are kept in a small JSON file (``$NIRHUB_CONFIG``, else
+``~/.config/nirhub/environments.json``): ``{name: {"python": path, ...}}``.
+
+Every operation runs as a subprocess, ``python -m nirhub.hub.worker OP request.json``; the
+graph travels as a ``.nir`` file and the results as ``.json``/``.npz`` files in a temporary
+folder. :class:`RemoteBackend` wraps this behind the ordinary :class:`Backend` interface, so
+``convert()`` and ``simulate_with_backend()`` work unchanged; errors raised in the worker come
+back as the same nirhub error types.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nirhub import errors
+from nirhub.errors import (
+    BackendUnavailableError,
+    ExitCode,
+    NirhubError,
+    Problem,
+    RefusedError,
+    UsageError,
+)
+from nirhub.hub.backend import Backend, ConversionWarning
+from nirhub.hub.descriptor import BackendDescriptor
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from nirhub.hub.registry import BackendStatus
+    from nirhub.ir.graph import Graph
+    from nirhub.sim import SimulationResult
+
+#: bumped when the request/response format changes
+PROTOCOL = 1
+ENV_CONFIG = "NIRHUB_CONFIG"
+ENV_ENVS_DIR = "NIRHUB_ENVS_DIR"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: seconds; a conversion in a worker may import torch and build a big model
+DEFAULT_TIMEOUT = 3600.0
+DESCRIBE_TIMEOUT = 120.0
+
+
+class WorkerError(NirhubError):
+    """A worker environment failed in a way that is not one of nirhub's own errors."""
+
+    exit_code = ExitCode.INTERNAL
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A Python interpreter that runs nirhub backends for us."""
+
+    name: str
+    python: Path
+    #: made by :func:`create_environment` (then ``path`` is its folder, deleted on removal)
+    created: bool = False
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"python": str(self.python)}
+        if self.created:
+            out["created"] = True
+        if self.path is not None:
+            out["path"] = str(self.path)
+        out.update(self.extra)
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# configuration
+# --------------------------------------------------------------------------------------------
+
+
+def config_path() -> Path:
+    """The environments file: ``$NIRHUB_CONFIG``, else ``$XDG_CONFIG_HOME/nirhub/...``."""
+    override = os.environ.get(ENV_CONFIG)
+    if override:
+        return Path(override).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "nirhub" / "environments.json"
+
+
+def envs_dir() -> Path:
+    """Where :func:`create_environment` puts new environments."""
+    override = os.environ.get(ENV_ENVS_DIR)
+    if override:
+        return Path(override).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "nirhub" / "envs"
+
+
+def _read_config() -> dict[str, dict[str, Any]]:
+    path = config_path()
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(
+            f"cannot read the environments file {path}: {exc}",
+            hint=f"Fix or delete it (or point {ENV_CONFIG} at another file).",
+        ) from None
+    if not isinstance(data, dict) or not all(
+        isinstance(v, dict) and isinstance(v.get("python"), str) for v in data.values()
+    ):
+        raise UsageError(
+            f"the environments file {path} is malformed: expected "
+            '{"name": {"python": "/path/to/python"}, ...}'
+        )
+    return data
+
+
+def _write_config(data: dict[str, dict[str, Any]]) -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".environments.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def environments() -> dict[str, Environment]:
+    """The configured worker environments, by name."""
+    out = {}
+    for name, entry in _read_config().items():
+        extra = {k: v for k, v in entry.items() if k not in ("python", "created", "path")}
+        out[name] = Environment(
+            name,
+            Path(entry["python"]),
+            bool(entry.get("created", False)),
+            Path(entry["path"]) if entry.get("path") else None,
+            extra,
+        )
+    return out
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise UsageError(
+            f"environment name {name!r} must start with a letter or digit and contain only "
+            "letters, digits, '.', '_' and '-'"
+        )
+
+
+def add_environment(
+    name: str, python: str | os.PathLike[str], *, force: bool = False
+) -> Environment:
+    """Register an existing interpreter (that has nirhub installed) as a worker environment."""
+    _check_name(name)
+    config = _read_config()
+    if name in config and not force:
+        raise RefusedError(
+            f"an environment named {name!r} already exists",
+            hint="Pass --force to replace it, or pick another name.",
+        )
+    path = _interpreter(python)
+    env = Environment(name, path)
+    rows = describe_environment(env, strict=True)
+    config[name] = env.to_json()
+    _write_config(config)
+    del rows
+    return env
+
+
+def remove_environment(name: str, *, delete: bool = True) -> Environment:
+    """Forget an environment; delete its folder if nirhub created it (and ``delete``)."""
+    config = _read_config()
+    if name not in config:
+        known = ", ".join(sorted(config)) or "none"
+        raise UsageError(f"no environment named {name!r} (environments: {known})")
+    env = environments()[name]
+    del config[name]
+    _write_config(config)
+    if delete and env.created and env.path is not None and (env.path / "pyvenv.cfg").is_file():
+        shutil.rmtree(env.path, ignore_errors=True)
+    return env
+
+
+def _interpreter(python: str | os.PathLike[str]) -> Path:
+    path = Path(python).expanduser()
+    if not path.exists():
+        found = shutil.which(str(python))
+        if found is None:
+            raise UsageError(f"no Python interpreter at {python}")
+        path = Path(found)
+    return path.absolute()
+
+
+# --------------------------------------------------------------------------------------------
+# creating environments
+# --------------------------------------------------------------------------------------------
+
+
+def find_python(version: str) -> Path:
+    """The real interpreter of Python ``version`` (``"3.10"``), via PATH or pyenv."""
+    if not re.fullmatch(r"\d+\.\d+", version):
+        raise UsageError(f"a Python version looks like 3.10, got {version!r}")
+    candidates: list[str] = []
+    found = shutil.which(f"python{version}")
+    if found:
+        candidates.append(found)
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        proc = subprocess.run(
+            [pyenv, "which", f"python{version}"],
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "PYENV_VERSION": _pyenv_versions(pyenv, version)
+                or os.environ.get("PYENV_VERSION", ""),
+            },
+        )
+        if proc.returncode == 0 and proc.stdout.strip():
+            candidates.append(proc.stdout.strip())
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += [str(p) for p in sorted((root / "versions").glob(f"{version}.*/bin/python"))]
+    for cand in candidates:
+        proc = subprocess.run(
+            [
+                cand,
+                "-c",
+                "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.executable)",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        lines = proc.stdout.split()
+        if proc.returncode == 0 and len(lines) == 2 and lines[0] == version:
+            return Path(lines[1])
+    raise BackendUnavailableError(
+        f"Python {version} was not found (looked for python{version} on PATH and in pyenv)",
+        hint=f"Install it (e.g. `pyenv install {version}`) or pass the interpreter's path.",
+    )
+
+
+def _pyenv_versions(pyenv: str, version: str) -> str:
+    """The installed pyenv versions matching ``version`` (``3.10`` -> ``3.10.13``)."""
+    proc = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True)
+    matches = [
+        v.strip()
+        for v in proc.stdout.splitlines()
+        if re.fullmatch(re.escape(version) + r"\.\d+", v.strip())
+    ]
+    return matches[-1] if matches else ""
+
+
+def nirhub_requirement() -> str:
+    """What to ``pip install`` to get this nirhub: its source tree, else ``nirhub==version``."""
+    import nirhub
+
+    try:
+        dist = metadata.distribution("nirhub")
+        direct = dist.read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        direct = None
+    if direct:
+        url = json.loads(direct).get("url", "")
+        if url.startswith("file://"):
+            from urllib.parse import unquote, urlparse
+
+            local = Path(unquote(urlparse(url).path))
+            if (local / "pyproject.toml").is_file():
+                return str(local)
+    root = Path(nirhub.__file__).resolve().parent.parent
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and re.search(
+        r'^name\s*=\s*"nirhub"', pyproject.read_text(), re.MULTILINE
+    ):
+        return str(root)
+    return f"nirhub=={nirhub.__version__}"
+
+
+def create_environment(
+    name: str,
+    python: str | os.PathLike[str] = "3.10",
+    plugins: list[str] | tuple[str, ...] = (),
+    *,
+    path: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    pip_args: tuple[str, ...] = (),
+) -> Environment:
+    """Create a virtual environment with nirhub and ``plugins`` and register it.
+
+    ``python`` is a version (``"3.10"``, found on PATH or through pyenv) or an interpreter
+    path. ``plugins`` are local folders (plugin source trees) or requirement strings. The new
+    environment goes to ``path`` (default: ``NIRHUB_ENVS_DIR/name``).
+    """
+    _check_name(name)
+    config = _read_config()
+    if name in config and not force:
+        raise RefusedError(
+            f"an environment named {name!r} already exists",
+            hint="Pass --force to replace it, or pick another name.",
+        )
+    base = (
+        find_python(str(python)) if re.fullmatch(r"\d+\.\d+", str(python)) else _interpreter(python)
+    )
+    folder = Path(path) if path is not None else envs_dir() / name
+    folder = folder.absolute()
+    if folder.exists():
+        if not force:
+            raise RefusedError(
+                f"{folder} already exists",
+                hint="Pass --force to replace it, or choose another path.",
+            )
+        if not (folder / "pyvenv.cfg").is_file():
+            raise RefusedError(f"{folder} exists and is not a virtual environment; not deleting it")
+        shutil.rmtree(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    requirements = [nirhub_requirement()]
+    for plugin in plugins:
+        p = Path(plugin).expanduser()
+        requirements.append(str(p.absolute()) if p.exists() else str(plugin))
+    try:
+        _run([str(base), "-m", "venv", str(folder)], f"creating the environment {folder}")
+        py = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        _run(
+            [
+                str(py),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--quiet",
+                *pip_args,
+                *requirements,
+            ],
+            f"installing {' '.join(requirements)} into {folder}",
+        )
+        env = Environment(name, py, True, folder)
+        describe_environment(env, strict=True)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    config = _read_config()
+    config[name] = env.to_json()
+    _write_config(config)
+    return env
+
+
+def _run(cmd: list[str], what: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip()[-3000:]
+        raise BackendUnavailableError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+
+
+# --------------------------------------------------------------------------------------------
+# talking to a worker
+# --------------------------------------------------------------------------------------------
+
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)  # the worker must use its own site-packages, not ours
+    env.pop("PYTHONHOME", None)
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def describe_environment(env: Environment, *, strict: bool = False) -> list[BackendStatus]:
+    """Ask a worker which backends it has (``python -m nirhub.hub.worker describe``).
+
+    Returns one row per backend it provides (the built-in ``nir`` excluded), located at
+    ``env.name``. When the worker cannot be asked, returns a single ``broken`` row named after
+    the environment (or raises, with ``strict``).
+    """
+    from nirhub.hub.registry import BUILTIN_DISTRIBUTION, BackendStatus
+
+    problem = ""
+    try:
+        proc = subprocess.run(
+            [str(env.python), "-m", "nirhub.hub.worker", "describe"],
+            capture_output=True,
+            text=True,
+            timeout=DESCRIBE_TIMEOUT,
+            env=_worker_env(),
+        )
+        if proc.returncode != 0:
+            tail = proc.stderr.strip().splitlines()[-1:] or ["(no error output)"]
+            problem = f"`{env.python} -m nirhub.hub.worker describe` failed: {tail[0]}"
+        else:
+            data = json.loads(proc.stdout)
+            if data.get("protocol") != PROTOCOL:
+                problem = (
+                    f"its nirhub speaks worker protocol {data.get('protocol')}, this one "
+                    f"{PROTOCOL}; install the same nirhub version in both"
+                )
+    except FileNotFoundError:
+        problem = f"its interpreter {env.python} does not exist"
+    except subprocess.TimeoutExpired:
+        problem = f"it did not answer within {DESCRIBE_TIMEOUT:.0f} s"
+    except ValueError as exc:
+        problem = f"it answered with something that is not JSON ({exc})"
+    if problem:
+        if strict:
+            raise BackendUnavailableError(
+                f"environment {env.name!r} cannot run nirhub: {problem}",
+                hint=f"Install nirhub there ({env.python} -m pip install nirhub) or use "
+                "`nirhub env create`.",
+            )
+        return [
+            BackendStatus(
+                name=env.name,
+                aliases=(),
+                kind="unknown",
+                directions=(),
+                status="broken",
+                reason=f"environment {env.name!r}: {problem}",
+                install_hint=f"Recreate it (nirhub env create {env.name} ...) or remove it "
+                f"(nirhub env remove {env.name}).",
+                version="",
+                distribution="",
+                location=env.name,
+                descriptor=None,
+            )
+        ]
+    rows = [BackendStatus.from_json(r, location=env.name) for r in data.get("backends", [])]
+    return [r for r in rows if r.distribution != BUILTIN_DISTRIBUTION]
+
+
+@dataclass
+class RemoteSource:
+    """A model source handed to a worker unopened: a path or a ``file.py:name`` reference."""
+
+    spec: str
+    weights: str | None = None
+    trust_pickle: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RemoteModel:
+    """What :meth:`RemoteBackend.from_ir` returns: the graph to import, kept until ``save``."""
+
+    backend: str
+    environment: str
+    graph: Graph
+    options: dict[str, Any]
+    report: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"RemoteModel({self.backend}@{self.environment}, {self.graph!r})"
+
+
+class RemoteBackend(Backend):
+    """A backend of a worker environment, behind the local :class:`Backend` interface.
+
+    Framework objects cannot cross the process boundary, so ``from_ir`` returns a
+    :class:`RemoteModel` and the import happens in the worker when the model is saved (or
+    reported on); ``load`` returns a :class:`RemoteSource` that the worker opens in ``to_ir``.
+    """
+
+    remote = True
+
+    def __init__(
+        self,
+        descriptor: BackendDescriptor,
+        environment: Environment,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.descriptor = descriptor  # type: ignore[misc] - per instance, not per class
+        self.environment = environment
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"RemoteBackend({self.descriptor.name!r} in {self.environment.name!r})"
+
+    # -- Backend interface --------------------------------------------------------------------
+    def owns(self, model: Any) -> bool:
+        return isinstance(model, RemoteSource)
+
+    def load(
+        self, path: Any, *, weights: Path | None = None, trust_pickle: bool = False, **options: Any
+    ) -> RemoteSource:
+        text = os.fspath(path)
+        if Path(text).exists():
+            text = str(Path(text).absolute())
+        elif ":" in text:
+            target, _, attr = text.rpartition(":")
+            if target.endswith(".py") and Path(target).exists():
+                text = f"{Path(target).absolute()}:{attr}"
+        return RemoteSource(
+            text,
+            None if weights is None else str(Path(weights).absolute()),
+            trust_pickle,
+            dict(options),
+        )
+
+    def to_ir(self, model: Any, **options: Any) -> Graph:
+        if not isinstance(model, RemoteSource):
+            if isinstance(model, (str, os.PathLike)):
+                model = self.load(model)
+            else:
+                raise UsageError(
+                    f"backend {self.descriptor.name!r} runs in environment "
+                    f"{self.environment.name!r}; give a file or a model reference, not a "
+                    f"{type(model).__name__} object"
+                )
+        with _Workdir() as work:
+            out = work / "graph.nir"
+            self._call(
+                "to_ir",
+                work,
+                {
+                    "source": model.spec,
+                    "weights": model.weights,
+                    "trust_pickle": model.trust_pickle,
+                    "options": {**model.options, **options},
+                    "graph_out": str(out),
+                },
+            )
+            from nirhub.io import read
+
+            return read(out)
+
+    def from_ir(self, graph: Graph, **options: Any) -> RemoteModel:
+        return RemoteModel(self.descriptor.name, self.environment.name, graph, dict(options))
+
+    def check(self, graph: Graph, **options: Any) -> list[Problem]:
+        with _Workdir() as work:
+            response = self._call(
+                "check", work, {"graph": self._graph_file(graph, work), "options": options}
+            )
+        return [Problem(**p) for p in response.get("problems", [])]
+
+    def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
+        model = self._model(obj)
+        with _Workdir() as work:
+            response = self._call(
+                "save",
+                work,
+                {
+                    "graph": self._graph_file(model.graph, work),
+                    "options": {**model.options, **options},
+                    "output": str(Path(path).absolute()),
+                },
+            )
+        model.report = response.get("report", {})
+        return [Path(p) for p in response.get("files", [])]
+
+    def report(self, obj: Any, **options: Any) -> dict[str, Any]:
+        model = self._model(obj)
+        if model.report is None:
+            with _Workdir() as work:
+                response = self._call(
+                    "report",
+                    work,
+                    {
+                        "graph": self._graph_file(model.graph, work),
+                        "options": {**model.options, **options},
+                    },
+                )
+            model.report = response.get("report", {})
+        return dict(model.report)
+
+    def run(
+        self,
+        graph: Graph,
+        inputs: dict[str, np.ndarray],
+        dt: float,
+        *,
+        record: tuple[str, ...] = (),
+        **options: Any,
+    ) -> SimulationResult:
+        import numpy as np
+
+        with _Workdir() as work:
+            arrays = {f"a{i}": np.asarray(v) for i, v in enumerate(inputs.values())}
+            np.savez(work / "inputs.npz", **arrays)
+            response = self._call(
+                "run",
+                work,
+                {
+                    "graph": self._graph_file(graph, work),
+                    "inputs": {name: f"a{i}" for i, name in enumerate(inputs)},
+                    "inputs_file": str(work / "inputs.npz"),
+                    "dt": float(dt),
+                    "record": list(record),
+                    "options": options,
+                    "result": str(work / "result.npz"),
+                },
+            )
+            return _read_result(work / "result.npz", response["result"])
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _model(self, obj: Any) -> RemoteModel:
+        if not isinstance(obj, RemoteModel):
+            raise UsageError(f"expected the object returned by from_ir, got {type(obj).__name__}")
+        return obj
+
+    def _graph_file(self, graph: Graph, work: Path) -> str:
+        from nirhub.io import write
+
+        path = work / f"graph-{len(list(work.iterdir()))}.nir"
+        write(graph, path)
+        return str(path)
+
+    def _call(self, op: str, work: Path, request: dict[str, Any]) -> dict[str, Any]:
+        request = {
+            "protocol": PROTOCOL,
+            "backend": self.descriptor.name,
+            "response": str(work / "response.json"),
+            **request,
+        }
+        request_path = work / "request.json"
+        request_path.write_text(json.dumps(request, default=_json_default), encoding="utf-8")
+        try:
+            proc = subprocess.run(
+                [str(self.environment.python), "-m", "nirhub.hub.worker", op, str(request_path)],
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                env=_worker_env(),
+            )
+        except FileNotFoundError:
+            raise BackendUnavailableError(
+                f"environment {self.environment.name!r}: its interpreter "
+                f"{self.environment.python} does not exist",
+                hint=f"Recreate or remove it (nirhub env remove {self.environment.name}).",
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise WorkerError(
+                f"backend {self.descriptor.name!r} in environment {self.environment.name!r} "
+                f"did not finish {op} within {self.timeout:.0f} s"
+            ) from None
+        response_path = work / "response.json"
+        if not response_path.is_file():
+            tail = (proc.stderr or proc.stdout).strip()[-2000:]
+            raise WorkerError(
+                f"the worker in environment {self.environment.name!r} died during {op} "
+                f"(exit {proc.returncode}):\n{tail}",
+                hint="Run with --traceback, or run the worker by hand to debug it.",
+            )
+        response = json.loads(response_path.read_text(encoding="utf-8"))
+        if "error" in response:
+            raise rebuild_error(response["error"], self.environment.name)
+        for message in response.get("warnings", []):
+            warnings.warn(f"[{self.environment.name}] {message}", ConversionWarning, stacklevel=3)
+        return response
+
+
+class _Workdir:
+    def __enter__(self) -> Path:
+        self.path = Path(tempfile.mkdtemp(prefix="nirhub-worker-"))
+        return self.path
+
+    def __exit__(self, *exc: Any) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot send a {type(value).__name__} to a worker")
+
+
+def error_to_json(exc: BaseException) -> dict[str, Any]:
+    """What the worker sends back for an error (see :func:`rebuild_error`)."""
+    if isinstance(exc, NirhubError):
+        return {
+            "type": type(exc).__name__,
+            "message": exc.message,
+            "hint": exc.hint,
+            "exit_code": int(exc.exit_code),
+            "problems": [
+                {"where": p.where, "message": p.message, "field": p.field, "kind": p.kind}
+                for p in getattr(exc, "problems", []) or []
+            ],
+        }
+    import traceback
+
+    return {
+        "type": "internal",
+        "message": f"{type(exc).__name__}: {exc}",
+        "hint": None,
+        "exit_code": int(ExitCode.INTERNAL),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "problems": [],
+    }
+
+
+def rebuild_error(data: dict[str, Any], environment: str) -> NirhubError:
+    """The worker's error as the same nirhub error type, marked with the environment."""
+    cls = getattr(errors, str(data.get("type")), None)
+    where = f"(in worker environment {environment!r})"
+    if data.get("type") == "internal":
+        tb = data.get("traceback", "")
+        return WorkerError(
+            f"the backend failed in worker environment {environment!r}: {data['message']}\n"
+            f"{tb}".rstrip(),
+            hint="This is a bug in the plugin or in nirhub; report it with the traceback.",
+        )
+    if not (isinstance(cls, type) and issubclass(cls, NirhubError)):
+        cls = WorkerError
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, data.get("message", ""))
+    exc.message = data.get("message", "")
+    hint = data.get("hint")
+    exc.hint = f"{hint} {where}" if hint else where
+    exc.problems = [Problem(**p) for p in data.get("problems", [])]
+    for attr in ("node", "field", "path", "location"):
+        if not hasattr(exc, attr):
+            setattr(exc, attr, None)
+    if cls is WorkerError or int(exc.exit_code) != data.get("exit_code", exc.exit_code):
+        exc.exit_code = ExitCode(data.get("exit_code", int(ExitCode.INTERNAL)))
+    return exc
+
+
+def _read_result(path: Path, meta: dict[str, Any]) -> SimulationResult:
+    import numpy as np
+
+    from nirhub.sim import SimulationResult
+
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    outputs = {name: arrays[key] for name, key in meta["outputs"].items()}
+    recorded = {
+        node: {var: arrays[key] for var, key in variables.items()}
+        for node, variables in meta["recorded"].items()
+    }
+    return SimulationResult(
+        outputs=outputs,
+        recorded=recorded,
+        dt=meta["dt"],
+        method=meta["method"],
+        steps=meta["steps"],
+        batch_size=meta["batch_size"],
+        conventions=meta.get("conventions", {}),
+    )

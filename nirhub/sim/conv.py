@@ -1,0 +1,123 @@
+"""Convolution and pooling in numpy (im2col through stride tricks, then one matrix product).
+
+All functions take a leading sample axis ``N`` (batch, or batch x time steps) followed by the
+node's own shape (channels first): ``(N, C, L)`` or ``(N, C, H, W)``.
+
+Padding follows PyTorch: symmetric ints, ``"valid"`` = 0, and ``"same"`` (stride 1 only) pads
+``dilation*(k - 1)`` in total, the odd extra cell on the right/bottom.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
+    pads = []
+    for k, d in zip(kernel, dilation, strict=True):
+        total = d * (k - 1)
+        pads.append((total // 2, total - total // 2))
+    return pads
+
+
+def resolve_padding(
+    padding: int | tuple[int, ...] | str, kernel: tuple[int, ...], dilation: tuple[int, ...]
+) -> list[tuple[int, int]]:
+    """Per spatial dimension ``(before, after)`` padding."""
+    if padding == "same":
+        return same_padding(kernel, dilation)
+    if padding == "valid":
+        return [(0, 0)] * len(kernel)
+    if isinstance(padding, int):
+        return [(padding, padding)] * len(kernel)
+    return [(int(p), int(p)) for p in padding]
+
+
+def windows(
+    x: np.ndarray,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    pads: list[tuple[int, int]],
+) -> np.ndarray:
+    """A read-only view ``(N, C, *out, *kernel)`` of the (zero-padded) sliding windows."""
+    nd = len(kernel)
+    if any(p != (0, 0) for p in pads):
+        x = np.pad(x, [(0, 0), (0, 0), *pads])
+    spatial = x.shape[2:]
+    out = tuple(
+        (spatial[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(nd)
+    )
+    st = x.strides
+    shape = (*x.shape[:2], *out, *kernel)
+    strides = (
+        *st[:2],
+        *(st[2 + i] * stride[i] for i in range(nd)),
+        *(st[2 + i] * dilation[i] for i in range(nd)),
+    )
+    return as_strided(x, shape=shape, strides=strides, writeable=False)
+
+
+class ConvOp:
+    """A Conv1d/Conv2d with its weight pre-arranged for ``cols @ W``."""
+
+    def __init__(
+        self,
+        weight: np.ndarray,
+        bias: np.ndarray | None,
+        stride: tuple[int, ...],
+        padding: int | tuple[int, ...] | str,
+        dilation: tuple[int, ...],
+        groups: int,
+        dtype: np.dtype,
+    ) -> None:
+        self.c_out = int(weight.shape[0])
+        self.c_in_g = int(weight.shape[1])
+        self.kernel = tuple(int(k) for k in weight.shape[2:])
+        self.stride, self.dilation, self.groups = tuple(stride), tuple(dilation), int(groups)
+        self.pads = resolve_padding(padding, self.kernel, self.dilation)
+        g, cog = self.groups, self.c_out // self.groups
+        kprod = self.c_in_g * math.prod(self.kernel)
+        # (G, C_in/G * prod(K), C_out/G): rows ordered (c, k...) like the im2col columns below
+        w = np.asarray(weight, dtype=dtype).reshape(g, cog, kprod)
+        self.w = np.ascontiguousarray(w.transpose(0, 2, 1))
+        self.bias = None if bias is None else np.asarray(bias, dtype=dtype)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n, nd, g = x.shape[0], len(self.kernel), self.groups
+        win = windows(x, self.kernel, self.stride, self.dilation, self.pads)
+        out = win.shape[2 : 2 + nd]
+        p = math.prod(out)
+        # (N, G, Cg, *out, *K); per group -> (N, *out, Cg, *K) -> rows of the im2col matrix
+        win = win.reshape(n, g, self.c_in_g, *out, *self.kernel)
+        order = (0, *range(2, 2 + nd), 1, *range(2 + nd, 2 + 2 * nd))
+        if g == 1:
+            y = win[:, 0].transpose(order).reshape(n * p, -1) @ self.w[0]
+        else:
+            cog = self.c_out // g
+            y = np.empty((n * p, g, cog), dtype=self.w.dtype)
+            for gi in range(g):
+                y[:, gi, :] = win[:, gi].transpose(order).reshape(n * p, -1) @ self.w[gi]
+        y = y.reshape(n, *out, self.c_out)
+        if self.bias is not None:
+            y += self.bias
+        return np.moveaxis(y, -1, 1)
+
+
+def pool2d(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    average: bool,
+) -> np.ndarray:
+    """Sum (or mean, padded cells counted: ``count_include_pad``) over each window."""
+    pads = [(p, p) for p in padding]
+    win = windows(x, kernel, stride, (1, 1), pads)
+    y = win.sum(axis=(-2, -1))
+    if average:
+        y /= kernel[0] * kernel[1]
+    return y

@@ -1,0 +1,240 @@
+"""Stateful neuron populations (I, IF, LI, LIF, CubaLI, CubaLIF), vectorised over batch and neurons.
+
+One object per neuron node. ``step`` advances one time step; ``run`` advances a chunk of steps
+whose input is already known (nodes outside a recurrent loop) and shares ``step``'s arithmetic
+exactly, so chunked and step-by-step execution give identical numbers.
+
+Per step ``t`` with input ``x[t]`` (the sum of all incoming edges):
+
+1. the state is advanced with the input of step ``t`` (``nirhub.sim.discretize``);
+2. spiking nodes emit ``s[t] = v > v_threshold`` (strict), a spike being the value 1 for this one
+   step;
+3. spiking nodes reset where ``s[t]``: to ``v_reset`` (0 when absent) or by subtracting
+   ``v_threshold`` once.
+
+Recorded ``v`` is the membrane potential at the end of the step, after the reset; ``I`` the
+synaptic current at the end of the step. The initial state is ``v = v_leak`` (rest; 0 for I/IF)
+and ``I = 0``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nirhub.ir.nodes import IF, LI, LIF, CubaLI, CubaLIF, I, Node
+from nirhub.ir.params import Shape
+from nirhub.sim.discretize import cuba_exact, leak
+
+#: state variables each type can record, in the order they are reported
+RECORDABLE: dict[str, tuple[str, ...]] = {
+    "I": ("v",),
+    "IF": ("spikes", "v"),
+    "LI": ("v",),
+    "LIF": ("spikes", "v"),
+    "CubaLI": ("v", "I"),
+    "CubaLIF": ("spikes", "v", "I"),
+}
+
+
+class Population:
+    """Base class: state ``v`` (and ``I``), spike/reset logic and recording."""
+
+    spiking: bool = False
+    has_current: bool = False
+
+    def __init__(
+        self,
+        node: Node,
+        shape: Shape,
+        batch: int,
+        dtype: np.dtype,
+        reset: str,
+        steps: int,
+        record: bool,
+    ) -> None:
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.reset = reset
+        full = (batch, *self.shape)
+        self.v = np.zeros(full, dtype=dtype)
+        self.i_syn = np.zeros(full, dtype=dtype) if self.has_current else None
+        if self.spiking:
+            thr = np.broadcast_to(np.asarray(node.v_threshold, dtype=dtype), self.shape)
+            self.thr = np.ascontiguousarray(thr)
+            v_reset = getattr(node, "v_reset", None)
+            vr = np.zeros((), dtype=dtype) if v_reset is None else np.asarray(v_reset, dtype=dtype)
+            self.v_reset = np.ascontiguousarray(np.broadcast_to(vr, self.shape))
+            self._spk = np.zeros(full, dtype=bool)
+        self.rec: dict[str, np.ndarray] = {}
+        if record:
+            for var in RECORDABLE[node.type_name]:
+                self.rec[var] = np.zeros((steps, *full), dtype=bool if var == "spikes" else dtype)
+
+    # -- per-step pieces ---------------------------------------------------------------------
+    def _fire(self, out: np.ndarray) -> None:
+        """Spike test, output and reset on ``self.v`` (after the state update)."""
+        s = np.greater(self.v, self.thr, out=self._spk)
+        out[...] = s
+        if self.reset == "zero":
+            np.copyto(self.v, self.v_reset, where=s)
+        else:
+            np.subtract(self.v, self.thr, out=self.v, where=s)
+
+    def _emit(self, out: np.ndarray, t: int) -> None:
+        if self.spiking:
+            self._fire(out)
+        else:
+            out[...] = self.v
+        if self.rec:
+            for var, buf in self.rec.items():
+                if var == "v":
+                    buf[t] = self.v
+                elif var == "I":
+                    buf[t] = self.i_syn
+                else:
+                    buf[t] = self._spk
+
+    def step(self, x: np.ndarray, t: int, out: np.ndarray) -> None:
+        """Advance one step with input ``x`` (batch, *shape); write the output into ``out``."""
+        raise NotImplementedError  # pragma: no cover
+
+    def run(self, x: np.ndarray, t0: int, out: np.ndarray) -> None:
+        """Advance ``len(x)`` steps starting at global step ``t0``."""
+        for i in range(x.shape[0]):
+            self.step(x[i], t0 + i, out[i])
+
+
+class Integrator(Population):
+    """I and IF: ``v <- v + (dt*r)*x`` (exact for a held input, so both methods agree)."""
+
+    def __init__(self, node: I | IF, shape: Shape, dt: float, method: str, **kw) -> None:
+        self.spiking = isinstance(node, IF)
+        super().__init__(node, shape, **kw)
+        self.g = np.asarray(dt * np.asarray(node.r, dtype=np.float64), dtype=self.dtype)
+
+    def step(self, x: np.ndarray, t: int, out: np.ndarray) -> None:
+        self.v += self.g * x
+        self._emit(out, t)
+
+    def run(self, x: np.ndarray, t0: int, out: np.ndarray) -> None:
+        drive = self.g * x
+        for i in range(x.shape[0]):
+            self.v += drive[i]
+            self._emit(out[i], t0 + i)
+
+
+class Leaky(Population):
+    """LI and LIF: ``v <- a*v + (g*x + c)``."""
+
+    def __init__(self, node: LI | LIF, shape: Shape, dt: float, method: str, **kw) -> None:
+        self.spiking = isinstance(node, LIF)
+        super().__init__(node, shape, **kw)
+        f64 = np.float64
+        co = leak(
+            np.asarray(node.tau, f64),
+            np.asarray(node.r, f64),
+            np.asarray(node.v_leak, f64),
+            dt,
+            method,
+        )
+        self.a = co.a.astype(self.dtype)
+        self.g = co.g.astype(self.dtype)
+        self.c = co.c.astype(self.dtype)
+        self.v[...] = np.asarray(node.v_leak, dtype=self.dtype)
+
+    def step(self, x: np.ndarray, t: int, out: np.ndarray) -> None:
+        drive = self.g * x
+        drive += self.c
+        self.v *= self.a
+        self.v += drive
+        self._emit(out, t)
+
+    def run(self, x: np.ndarray, t0: int, out: np.ndarray) -> None:
+        drive = self.g * x
+        drive += self.c
+        for i in range(x.shape[0]):
+            self.v *= self.a
+            self.v += drive[i]
+            self._emit(out[i], t0 + i)
+
+
+class Cuba(Population):
+    """CubaLI and CubaLIF.
+
+    Euler (spec order: the membrane uses the *updated* current)::
+
+        I <- a_s*I + g_s*x              a_s = 1 - dt/tau_syn, g_s = (dt/tau_syn)*w_in
+        v <- a_m*v + (g_m*I + c_m)      a_m = 1 - dt/tau_mem, g_m = (dt/tau_mem)*r,
+                                        c_m = (dt/tau_mem)*v_leak
+
+    Exact: see :class:`nirhub.sim.discretize.CubaExact`.
+    """
+
+    has_current = True
+
+    def __init__(self, node: CubaLI | CubaLIF, shape: Shape, dt: float, method: str, **kw) -> None:
+        self.spiking = isinstance(node, CubaLIF)
+        super().__init__(node, shape, **kw)
+        f64, d = np.float64, self.dtype
+        w_in = np.ones(()) if node.w_in is None else np.asarray(node.w_in, f64)
+        tau_syn, tau_mem = np.asarray(node.tau_syn, f64), np.asarray(node.tau_mem, f64)
+        r, v_leak = np.asarray(node.r, f64), np.asarray(node.v_leak, f64)
+        self.exact = method == "exact"
+        if self.exact:
+            co = cuba_exact(tau_syn, tau_mem, r, v_leak, dt)
+            self.w_in = w_in.astype(d)
+            self.e_s, self.b_s = co.e_s.astype(d), co.b_s.astype(d)
+            self.e_m, self.c_m = co.e_m.astype(d), co.c.astype(d)
+            self.g_m, self.k = co.g.astype(d), co.k.astype(d)
+        else:
+            syn = leak(tau_syn, w_in, np.zeros(()), dt, "euler")
+            mem = leak(tau_mem, r, v_leak, dt, "euler")
+            self.a_s, self.g_s = syn.a.astype(d), syn.g.astype(d)
+            self.a_m, self.g_m, self.c_m = mem.a.astype(d), mem.g.astype(d), mem.c.astype(d)
+        self.v[...] = np.asarray(node.v_leak, dtype=d)
+
+    def _advance(self, x: np.ndarray) -> None:
+        if self.exact:
+            u = self.w_in * x
+            drive = self.g_m * u
+            drive += self.c_m
+            diff = self.i_syn - u
+            diff *= self.k
+            drive += diff
+            self.v *= self.e_m
+            self.v += drive
+            self.i_syn *= self.e_s
+            self.i_syn += self.b_s * u
+        else:
+            self.i_syn *= self.a_s
+            self.i_syn += self.g_s * x
+            drive = self.g_m * self.i_syn
+            drive += self.c_m
+            self.v *= self.a_m
+            self.v += drive
+
+    def step(self, x: np.ndarray, t: int, out: np.ndarray) -> None:
+        self._advance(x)
+        self._emit(out, t)
+
+
+def make_population(
+    node: Node,
+    shape: Shape,
+    *,
+    dt: float,
+    method: str,
+    reset: str,
+    batch: int,
+    dtype: np.dtype,
+    steps: int,
+    record: bool,
+) -> Population:
+    kw = {"batch": batch, "dtype": dtype, "reset": reset, "steps": steps, "record": record}
+    if isinstance(node, (I, IF)):
+        return Integrator(node, shape, dt, method, **kw)
+    if isinstance(node, (LI, LIF)):
+        return Leaky(node, shape, dt, method, **kw)
+    if isinstance(node, (CubaLI, CubaLIF)):
+        return Cuba(node, shape, dt, method, **kw)
+    raise TypeError(f"not a neuron node: {node.type_name}")  # pragma: no cover

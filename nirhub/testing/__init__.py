@@ -1,0 +1,71 @@
+"""``nirhub.testing``: what a plugin's (and nirhub's own) tests use.
+
+* :class:`BackendConformance`: the conformance suite; subclass it and set ``backend_name``.
+* :func:`isolated_registry`: a registry with only the built-ins and the plugins you pass, no
+  installed plugins and no worker environments.
+* :func:`primitive_graph` / :func:`primitive_graphs` / :data:`PRIMITIVES`: one small valid
+  graph per NIR primitive; :func:`random_inputs`, :func:`behaviour_difference`: compare graphs
+  by what they compute.
+* pytest fixtures in :mod:`nirhub.testing.fixtures`, opt in with
+  ``pytest_plugins = ["nirhub.testing.fixtures"]`` in a ``conftest.py`` (they are deliberately
+  not registered through a ``pytest11`` entry point, so installing nirhub changes no one's
+  test session).
+
+This package imports pytest; nirhub itself never imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from nirhub.hub.registry import Registry, make_registry
+from nirhub.testing.graphs import (
+    DT,
+    PRIMITIVES,
+    STEPS,
+    behaviour_difference,
+    compare_outputs,
+    graphs_equal,
+    primitive_graph,
+    primitive_graphs,
+    random_inputs,
+    simulate_outputs,
+)
+
+
+def isolated_registry(
+    *plugins: Any, installed: bool = False, environments: dict[str, Any] | None = None
+) -> Registry:
+    """A registry independent of the machine: built-ins + ``plugins`` (modules or objects).
+
+    ``installed=True`` also discovers installed plugins; ``environments`` gives worker
+    environments (``name -> python``) instead of none.
+    """
+    return make_registry(
+        plugins=installed, extra=list(plugins), environments=environments if environments else False
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BackendConformance":  # imports pytest
+        from nirhub.testing.conformance import BackendConformance
+
+        return BackendConformance
+    raise AttributeError(f"module 'nirhub.testing' has no attribute {name!r}")
+
+
+__all__: Sequence[str] = [
+    "DT",
+    "PRIMITIVES",
+    "STEPS",
+    "BackendConformance",
+    "behaviour_difference",
+    "compare_outputs",
+    "graphs_equal",
+    "isolated_registry",
+    "primitive_graph",
+    "primitive_graphs",
+    "random_inputs",
+    "simulate_outputs",
+]

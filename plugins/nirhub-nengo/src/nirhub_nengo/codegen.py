@@ -1,0 +1,286 @@
+"""A :class:`~nirhub_nengo.lower.NetSpec` -> the source of a standalone Python module.
+
+The module needs numpy and nengo only. It defines ``build_network(inputs=None, weights=None)``
+(a ``nengo.Network`` with ``net.feeders``, ``net.probe_map`` and ``net.by_label``) and
+``run(inputs)``; the arrays live in an ``.npz`` next to it (or are passed as a dict, which is
+how the importer builds the in-memory network from the very same code).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from nirhub_nengo import runtime
+from nirhub_nengo.lower import Conn, NetSpec, Obj
+
+
+def _runtime_source() -> str:
+    src = inspect.getsource(runtime)
+    # drop the module docstring; keep the code
+    body = src.split('"""', 2)[2].lstrip("\n")
+    return body
+
+
+def _num(x: float) -> str:
+    return repr(float(x))
+
+
+def _list(xs: list[float]) -> str:
+    return "[" + ", ".join(_num(x) for x in xs) + "]"
+
+
+def _tuple(xs: Any) -> str:
+    xs = [int(x) for x in xs]
+    return "(" + ", ".join(map(str, xs)) + ("," if len(xs) == 1 else "") + ")"
+
+
+def _w(key: str) -> str:
+    return f"w[{key!r}]"
+
+
+def _obj_code(o: Obj) -> str:
+    lab = f"label={o.label!r}"
+    p = o.params
+    if o.kind == "input":
+        return (f"{o.name} = nengo.Node(Feeder(inputs.get({o.label!r}), DT, {o.size}), "
+                f"size_out={o.size}, {lab})")
+    if o.kind == "passthrough":
+        return f"{o.name} = nengo.Node(size_in={o.size}, {lab})"
+    if o.kind == "const":
+        return f"{o.name} = nengo.Node({_w(p['value'])}, {lab})"
+    if o.kind == "threshold":
+        return (f"{o.name} = nengo.Node(Threshold({_w(p['threshold'])}, {_w(p['offset'])}), "
+                f"size_in={o.size}, size_out={o.size}, {lab})")
+    if o.kind == "filter":
+        if p["synapse"] == "lowpass":
+            syn = f"nengo.synapses.Lowpass({_num(p['tau'])})"
+        elif p["synapse"] == "analog":
+            syn = f"nengo.synapses.LinearFilter({_list(p['num'])}, {_list(p['den'])})"
+        else:
+            syn = (f"nengo.synapses.LinearFilter({_list(p['num'])}, {_list(p['den'])}, "
+                   "analog=False)")
+        return f"{o.name} = nengo.Node({syn}, size_in={o.size}, size_out={o.size}, {lab})"
+    if o.kind == "ensemble":
+        nt = p["neuron"]
+        init = f"initial_state={{'voltage': {_w(p['z0'])}}}"
+        if nt["type"] == "LIF":
+            neuron = (f"nengo.LIF(tau_rc={_num(nt['tau_rc'])}, tau_ref=0.0, "
+                      f"min_voltage=-np.inf, amplitude=DT, {init})")
+        elif nt["type"] == "SubtractiveLIF":
+            neuron = f"SubtractiveLIF(tau_rc={_num(nt['tau_rc'])}, amplitude=DT, {init})"
+        else:
+            neuron = f"IntegrateAndFire(amplitude=DT, subtract={bool(nt['subtract'])}, {init})"
+        return (f"{o.name} = nengo.Ensemble({o.size}, 1, neuron_type={neuron},\n"
+                f"        gain={_w(p['gain'])}, bias={_w(p['bias'])}, {lab})")
+    raise ValueError(f"unknown object kind {o.kind!r}")  # pragma: no cover
+
+
+def _end(name: str, attr: str | None, idx: str | None) -> str:
+    ref = name if attr is None else f"{name}.{attr}"
+    if idx is not None:
+        ref = f"{ref}[{_w(idx)}.tolist()]"
+    return ref
+
+
+def _transform(t: dict[str, Any] | None) -> str | None:
+    if t is None:
+        return None
+    kind = t["kind"]
+    if kind in ("dense", "elementwise"):
+        return _w(t["init"])
+    if kind == "sparse":
+        return (f"nengo.transforms.Sparse({_tuple(t['shape'])}, indices={_w(t['indices'])}, "
+                f"init={_w(t['init'])})")
+    if kind == "conv":
+        shape = f"nengo.transforms.ChannelShape({_tuple(t['input_shape'])}, channels_last=False)"
+        return (f"nengo.transforms.Convolution({t['n_filters']}, {shape}, "
+                f"kernel_size={_tuple(t['kernel_size'])}, strides={_tuple(t['strides'])}, "
+                f"padding={t['padding']!r}, channels_last=False, init={_w(t['init'])}, "
+                f"groups={t['groups']})")
+    raise ValueError(f"unknown transform {kind!r}")  # pragma: no cover
+
+
+def synapse_code(steps: int) -> str:
+    """A connection synapse that delays by ``steps`` (>= 1) time steps exactly."""
+    den = [1.0] if steps == 1 else [1.0] + [0.0] * steps
+    return f"nengo.synapses.LinearFilter([1.0], {_list(den)}, analog=False)"
+
+
+def _conn_code(c: Conn) -> str:
+    pre = _end(c.pre, c.pre_attr, c.pre_idx)
+    post = _end(c.post, c.post_attr, c.post_idx)
+    args = [pre, post]
+    tr = _transform(c.transform)
+    if tr is not None:
+        args.append(f"transform={tr}")
+    args.append("synapse=None" if not c.delayed else f"synapse={synapse_code(c.delayed)}")
+    return f"nengo.Connection({', '.join(args)})"
+
+
+MARKER = "# nirhub artifact: backend=nengo format=nengo-network-v1"
+SPEC_PREFIX = "# nirhub-spec: "
+
+
+def spec_to_json(spec: NetSpec) -> str:
+    """The parts of a spec that rebuild the network (arrays are in the .npz), as JSON."""
+    import json
+
+    def conv(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [conv(x) for x in v]
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [conv(x) for x in v]
+        if hasattr(v, "item"):
+            return v.item()
+        return v
+
+    data = {
+        "dt": spec.dt, "label": spec.label,
+        "objects": [conv(vars(o)) for o in spec.objects],
+        "conns": [conv(vars(c)) for c in spec.conns],
+        "inputs": {k: [o, list(s)] for k, (o, s) in spec.inputs.items()},
+        "outputs": {k: [o, list(s)] for k, (o, s) in spec.outputs.items()},
+        "arrays": sorted(spec.arrays),
+    }
+    return json.dumps(data, separators=(",", ":"))
+
+
+def spec_from_json(text: str, arrays: dict[str, Any]) -> NetSpec:
+    """Inverse of :func:`spec_to_json`; ``arrays`` come from the .npz."""
+    import json
+
+    data = json.loads(text)
+    spec = NetSpec(dt=float(data["dt"]), label=str(data["label"]))
+    for o in data["objects"]:
+        spec.objects.append(Obj(**o))
+    for c in data["conns"]:
+        if c.get("transform"):
+            c["transform"] = {k: tuple(v) if isinstance(v, list) else v
+                              for k, v in c["transform"].items()}
+        spec.conns.append(Conn(**c))
+    spec.inputs = {k: (v[0], tuple(v[1])) for k, v in data["inputs"].items()}
+    spec.outputs = {k: (v[0], tuple(v[1])) for k, v in data["outputs"].items()}
+    missing = [k for k in data["arrays"] if k not in arrays]
+    if missing:
+        raise KeyError(f"the weights file lacks {', '.join(missing[:5])}")
+    spec.arrays = {k: arrays[k] for k in data["arrays"]}
+    return spec
+
+
+def generate(spec: NetSpec, *, source: str = "", weights_name: str = "model.npz",
+             version: str = "", embed_spec: bool = False) -> str:
+    """The module's source code (``embed_spec``: append the JSON spec for ``load``)."""
+    ins = "{" + ", ".join(f"{k!r}: {_tuple(s)}" for k, (_, s) in spec.inputs.items()) + "}"
+    outs = "{" + ", ".join(f"{k!r}: {_tuple(s)}" for k, (_, s) in spec.outputs.items()) + "}"
+    lines = [
+        MARKER,
+        f'"""Nengo network generated by nirhub{(" " + version) if version else ""} from a NIR '
+        "graph" + (f" ({source})" if source else "") + ".",
+        "",
+        "Needs numpy and nengo only (not nirhub). The weights are in the .npz next to this file.",
+        "",
+        "    import model                       # this file",
+        "    out = model.run({'input': x})      # x: (T, *shape) per Input; time step DT",
+        "",
+        "or build it yourself: ``net = model.build_network({'input': x})``, then",
+        "``nengo.Simulator(net, dt=model.DT)``; ``net.probe_map[name]`` holds each output.",
+        "",
+        "Conventions (see nirhub's docs/backends/nengo.md): spikes have amplitude DT (the",
+        "value 1 for one step); voltages are normalised to fire at 1; the network reproduces",
+        "nirhub's reference simulator with method='exact'.",
+        '"""',
+        "",
+        "import os",
+        "",
+        "import nengo",
+        "import numpy as np",
+        "",
+        "# --- neuron types and node functions NIR needs (copied from nirhub_nengo.runtime) ---",
+        "",
+        _runtime_source().rstrip(),
+        "",
+        "",
+        "# --- the network ---",
+        "",
+        f"DT = {_num(spec.dt)}",
+        f"LABEL = {spec.label!r}",
+        f"INPUTS = {ins}",
+        f"OUTPUTS = {outs}",
+        '_HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else "."',
+        f"WEIGHTS = os.path.join(_HERE, {weights_name!r})",
+        "",
+        "",
+        "def _weights(weights):",
+        "    if weights is None:",
+        "        weights = WEIGHTS",
+        "    if isinstance(weights, dict):",
+        "        return weights",
+        "    with np.load(weights, allow_pickle=False) as data:",
+        "        return {k: data[k] for k in data.files}",
+        "",
+        "",
+        "def build_network(inputs=None, weights=None, probes=True):",
+        '    """The network. ``inputs``: {Input name: (T, *shape) array} (zeros if absent);',
+        "    ``weights``: path of the .npz or a dict of arrays. Each Input is a Node playing",
+        "    its array (``net.feeders[name].data`` can be replaced between runs).",
+        '    """',
+        "    w = _weights(weights)",
+        "    inputs = dict(inputs or {})",
+        "    net = nengo.Network(label=LABEL)",
+        "    net.nirhub_dt = DT  # the step the network was made for (read by nirhub's export)",
+        "    net.nirhub_shapes = {**INPUTS, **OUTPUTS}  # NIR shapes of the flat Nengo signals",
+        "    net.feeders = {}",
+        "    net.probe_map = {}",
+        "    net.by_label = {}",
+        "    with net:",
+    ]
+    body: list[str] = []
+    for o in spec.objects:
+        body.extend(_obj_code(o).splitlines())
+    body.append("")
+    for c in spec.conns:
+        body.append(_conn_code(c))
+    body.append("")
+    body.append("if probes:")
+    for name, (obj, _) in spec.outputs.items():
+        body.append(f"    net.probe_map[{name!r}] = nengo.Probe({obj}, synapse=None, "
+                    f"label={name!r})")
+    if not spec.outputs:
+        body.append("    pass")
+    for key, (obj, attr, var) in spec.probes.items():
+        target = obj if attr is None else f"{obj}.{attr}"
+        body.append(f"    net.probe_map[{key!r}] = nengo.Probe({target}, {var!r}, synapse=None)")
+    lines += ["        " + b if b else "" for b in body]
+    lines.append("")
+    for name, (obj, _) in spec.inputs.items():
+        lines.append(f"    net.feeders[{name!r}] = {obj}.output")
+    lines.append("    net.by_label.update({")
+    for o in spec.objects:
+        lines.append(f"        {o.label!r}: {o.name},")
+    lines.append("    })")
+    lines += [
+        "    return net",
+        "",
+        "",
+        "def run(inputs, steps=None, weights=None):",
+        '    """Simulate ``inputs`` ({name: (T, *shape)}); returns {output: (T, *shape)}."""',
+        "    inputs = {k: np.asarray(v) for k, v in inputs.items()}",
+        "    if steps is None:",
+        "        steps = max(v.shape[0] for v in inputs.values())",
+        "    net = build_network(inputs, weights)",
+        "    with nengo.Simulator(net, dt=DT, progress_bar=False) as sim:",
+        "        sim.run_steps(steps)",
+        "    return {k: sim.data[net.probe_map[k]].reshape(steps, *OUTPUTS[k]) for k in OUTPUTS}",
+        "",
+    ]
+    if embed_spec:
+        lines += [
+            "",
+            "# The line below lets nirhub read this network back without running this file.",
+            SPEC_PREFIX + spec_to_json(spec),
+            "",
+        ]
+    return "\n".join(lines)

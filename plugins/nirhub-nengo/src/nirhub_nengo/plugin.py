@@ -1,0 +1,148 @@
+"""The ``nengo`` backend: NIR graphs to and from Nengo networks.
+
+Cheap to import: nengo is imported inside the methods only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nirhub.hub.backend import Backend
+from nirhub.hub.descriptor import BackendDescriptor, Option, Requirement
+from nirhub.hub.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from nirhub.ir.graph import Graph
+
+_TYPES = frozenset({
+    "Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
+    "AvgPool2d", "Flatten", "Delay", "Threshold", "I", "IF", "LI", "LIF", "CubaLI", "CubaLIF",
+    "NIRGraph",
+})
+#: first line of every generated network module
+MARKER = "# nirhub artifact: backend=nengo format=nengo-network-v1"
+
+
+def _method(graph: Graph, options: dict[str, Any]) -> str:
+    """The reference discretisation to reproduce: option, else the graph's, else exact."""
+    from nirhub.ir.conventions import namespace
+
+    method = options.get("method") or namespace(graph.metadata).get("method") or "exact"
+    if isinstance(method, bytes):
+        method = method.decode()
+    if method not in ("exact", "euler"):
+        from nirhub.errors import UsageError
+
+        raise UsageError(f"method must be 'exact' or 'euler', got {method!r}")
+    return str(method)
+
+
+class NengoBackend(Backend):
+    """Nengo networks: ensembles of LIF neurons, synapse filters and transforms."""
+
+    descriptor = BackendDescriptor(
+        name="nengo",
+        kind="simulator",
+        summary="Nengo: exact (zero-order hold) integration; reproduces the reference "
+        "simulator's exact or Euler mode step for step",
+        to_ir=_TYPES,
+        from_ir=_TYPES,
+        reads=(".py",),
+        writes=(".py",),
+        requires=(Requirement("nengo", min_version="4.0"),),
+        install_hint='pip install "nirhub-nengo[framework]"',
+        options=(
+            Option("dt", "float", "time step in seconds (import: the step the network runs "
+                   "at, default the graph's nirhub.dt; export: the step it is simulated at)"),
+            Option("method", "choice", "reference discretisation the Nengo network reproduces "
+                   "(default: the graph's nirhub.method, else exact)", choices=("exact", "euler")),
+            Option("reset", "choice", "reset mode of every spiking node (default: each node's "
+                   "recorded mode, else zero)", choices=("zero", "subtract")),
+            Option("approximate", "bool", "export: drop refractory periods and voltage floors "
+                   "(with a warning) instead of refusing them", default=False),
+        ),
+        can_run=True,
+        limitations=(
+            "export reads only the pieces nirhub maps (LIF/IF ensembles, synapse filters, "
+            "Dense/Sparse/Convolution transforms); no Python function nodes, no learning",
+            "refractory periods (tau_ref) and voltage floors have no NIR field",
+        ),
+        modules=("nengo",),
+        python=">=3.8",
+        docs_url="https://www.nengo.ai/nengo/",
+        extra={"marker": MARKER},
+    )
+
+    def claims(self, path: Path) -> bool:
+        """True for a network module this plugin generated (its first line is the marker)."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.readline().strip() == MARKER
+        except (OSError, UnicodeDecodeError):
+            return False
+
+    # -- framework -> IR -----------------------------------------------------------------
+    def load(self, path: Path, *, weights: Path | None = None, trust_pickle: bool = False,
+             **options: Any) -> Any:
+        from nirhub_nengo.artifact import load_network
+
+        return load_network(Path(path), weights=weights)
+
+    def to_ir(self, model: Any, **options: Any) -> Graph:
+        from nirhub_nengo.export import export_network
+
+        return export_network(model, dt=options.get("dt"),
+                              approximate=bool(options.get("approximate")))
+
+    # -- IR -> framework -----------------------------------------------------------------
+    def from_ir(self, graph: Graph, **options: Any) -> Any:
+        from nirhub_nengo.importer import build_network
+
+        return build_network(graph, _dt(graph, options), method=_method(graph, options),
+                             reset=options.get("reset"))
+
+    def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
+        from nirhub_nengo.artifact import save_network
+
+        return save_network(obj, Path(path), force=bool(options.get("force")),
+                            dt=options.get("dt"))
+
+    def report(self, obj: Any, **options: Any) -> dict[str, Any]:
+        gen = getattr(obj, "nirhub_generated", None)
+        if gen is None:
+            return {}
+        spec = gen.spec
+        return {
+            "ensembles": sum(1 for o in spec.objects if o.kind == "ensemble"),
+            "neurons": sum(o.size for o in spec.objects if o.kind == "ensemble"),
+            "nodes": sum(1 for o in spec.objects if o.kind != "ensemble"),
+            "connections": len(spec.conns),
+            "dt": spec.dt,
+        }
+
+    # -- run hook ------------------------------------------------------------------------
+    def run(self, graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
+            record: tuple[str, ...] = (), **options: Any) -> Any:
+        from nirhub_nengo.importer import run
+
+        return run(graph, inputs, dt, record=record, method=_method(graph, options),
+                   reset=options.get("reset"))
+
+
+def _dt(graph: Graph, options: dict[str, Any]) -> float:
+    from nirhub.errors import UsageError
+    from nirhub.ir.conventions import get_dt
+
+    dt = options.get("dt") or get_dt(graph)
+    if dt is None:
+        raise UsageError("no time step: pass dt (seconds); the graph records none",
+                         hint="e.g. --dt 1e-4 for the NIR paper's graphs")
+    return float(dt)
+
+
+@hookimpl
+def nirhub_backends() -> list[type[Backend]]:
+    return [NengoBackend]

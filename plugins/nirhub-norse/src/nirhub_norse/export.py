@@ -1,0 +1,432 @@
+"""norse model -> NIR graph (the *export* direction).
+
+Norse's parameters are inverse time constants and its cells integrate with forward Euler at
+their ``dt``. The mapping (the inverse of :mod:`nirhub_norse.lowering`), exact under nirhub's
+reference simulator with method ``"euler"`` at that ``dt``:
+
+============================  ===================================================================
+norse                          NIR
+============================  ===================================================================
+LIFBoxCell / reset_value       LIF(tau = 1/tau_mem_inv, r = 1, v_leak, v_threshold = v_th, v_reset)
+LIFBoxCell / reset_subtract    the same, v_reset absent, reset "subtract" in the node's metadata
+LIBoxCell                      LI(tau = 1/tau_mem_inv, r = 1, v_leak)
+LIFCell, LIF                   CubaLIF(tau_syn = 1/tau_syn_inv, tau_mem = 1/tau_mem_inv, r = 1,
+                               v_leak, v_th, v_reset, w_in = 1/(dt*tau_syn_inv))
+LICell, LI                     CubaLI(tau_syn, tau_mem, r = 1, v_leak, w_in = 1/(dt*tau_syn_inv))
+IAFCell, IAF                   IF(r = 1/dt, v_threshold = v_th, v_reset)
+LIFRecurrentCell, LIFRecurrent  a subgraph input -> w_in (Linear) -> lif (CubaLIF) -> output with
+                               lif -> w_rec (Linear) -> lif
+torch Linear / Conv1d / Conv2d  Affine or Linear / Conv1d / Conv2d
+torch Flatten(s, e)            Flatten(s - 1, e - 1) (NIR shapes have no batch axis: norse#438)
+AvgPool2d / LPPool2d(1)        AvgPool2d / SumPool2d (AvgPool2d(divisor_override=1) is a sum)
+============================  ===================================================================
+
+``tau = 1/tau_inv`` (seconds): not norse 1.1.0's ``dt/tau_inv`` (norse#411). The ``w_in`` and
+IF ``r`` carry the ``1/dt`` of norse's current jumps (an input ``x`` adds ``x`` to ``i`` or
+``v``). Every module nothing maps is reported, all at once, by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from nirhub.errors import Problem, UnsupportedError, UsageError
+from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset
+from nirhub.ir.graph import Graph
+from nirhub.ir.nodes import (
+    IF,
+    LI,
+    LIF,
+    Affine,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    CubaLI,
+    CubaLIF,
+    Flatten,
+    Input,
+    Linear,
+    Node,
+    Output,
+    Scale,
+    SumPool2d,
+)
+
+#: node types the exporter produces
+EXPORTS = frozenset(
+    {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "SumPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "IF",
+        "LI",
+        "LIF",
+        "CubaLI",
+        "CubaLIF",
+        "NIRGraph",
+    }
+)
+
+
+class _Refused(Exception):
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def _np(value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    arr = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+    arr = np.asarray(arr, dtype=np.float64)
+    try:
+        return np.ascontiguousarray(np.broadcast_to(arr, shape))
+    except ValueError:
+        raise _Refused(
+            f"parameter of shape {arr.shape} does not fit the population shape {shape}"
+        ) from None
+
+
+def _weight(t: Any) -> np.ndarray:
+    return t.detach().cpu().numpy().copy()
+
+
+def parse_shape(value: Any) -> tuple[int, ...] | None:
+    """``"2,34,34"``, ``(2, 34, 34)`` or an int -> a shape tuple."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parts = [p for p in value.replace("x", ",").replace(" ", ",").split(",") if p]
+        try:
+            return tuple(int(p) for p in parts)
+        except ValueError:
+            raise UsageError(f"input_shape must be integers like 2,34,34; got {value!r}") from None
+    if isinstance(value, int):
+        return (value,)
+    return tuple(int(v) for v in value)
+
+
+# --------------------------------------------------------------------------------------------
+# module tree -> items
+# --------------------------------------------------------------------------------------------
+
+
+def _chain_items(module: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Flatten nested Sequential containers (and norse's Lift) into (name, module) pairs."""
+    import norse.torch as norse
+    import torch
+
+    if isinstance(module, norse.Lift):
+        yield from _chain_items(module.lifted_module, prefix)
+        return
+    if isinstance(module, torch.nn.Sequential):  # SequentialState too
+        for name, child in module.named_children():
+            yield from _chain_items(child, f"{prefix}{name}_")
+        return
+    yield (prefix.rstrip("_") or type(module).__name__.lower(), module)
+
+
+def _first_shape(items: list[tuple[str, Any]]) -> tuple[int, ...] | None:
+    import norse.torch as norse
+    import torch
+
+    for _, m in items:
+        if isinstance(m, torch.nn.Linear):
+            return (m.in_features,)
+        if isinstance(m, (norse.LIFRecurrentCell, norse.LIFRecurrent)):
+            return (int(m.input_size),)
+        if isinstance(m, torch.nn.Identity):
+            continue
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# one module -> one node
+# --------------------------------------------------------------------------------------------
+
+
+def _cell_dt(m: Any) -> float:
+    return float(m.dt)
+
+
+def convert_module(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...], float | None]:
+    """One module -> (node, output shape, the module's dt or None); raises _Refused."""
+    import norse.torch as norse
+    import torch
+    from norse.torch.functional.reset import reset_subtract, reset_value
+
+    if isinstance(m, torch.nn.Linear):
+        w = _weight(m.weight)
+        if len(shape) != 1 or shape[0] != m.in_features:
+            raise _Refused(f"expects {m.in_features} inputs but receives shape {shape}")
+        node: Node = Affine(w, _weight(m.bias)) if m.bias is not None else Linear(w)
+        return node, (m.out_features,), None
+    if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)):
+        if m.padding_mode != "zeros":
+            raise _Refused(f"padding_mode={m.padding_mode!r} (NIR pads with zeros only)")
+        cls = Conv1d if isinstance(m, torch.nn.Conv1d) else Conv2d
+        bias = None if m.bias is None else _weight(m.bias)
+        node = cls(
+            tuple(shape[1:]), _weight(m.weight), m.stride, m.padding, m.dilation, m.groups, bias
+        )
+        return node, node.output_shape(shape), None
+    if isinstance(m, torch.nn.Flatten):
+        if m.start_dim == 0:
+            raise _Refused("flattens the batch axis (start_dim=0)")
+        start = m.start_dim - 1 if m.start_dim > 0 else m.start_dim
+        end = m.end_dim - 1 if m.end_dim > 0 else m.end_dim
+        node = Flatten(shape, start, end)
+        return node, node.output_shape(shape), None
+    if isinstance(m, torch.nn.AvgPool2d):
+        if m.ceil_mode:
+            raise _Refused("ceil_mode=True (NIR pooling floors)")
+        if m.divisor_override not in (None, 1):
+            raise _Refused(f"divisor_override={m.divisor_override}")
+        pad = m.padding
+        if not m.count_include_pad and np.any(np.asarray(pad) != 0):
+            raise _Refused("count_include_pad=False with padding (NIR counts padded cells)")
+        cls = SumPool2d if m.divisor_override == 1 else AvgPool2d
+        stride = m.kernel_size if m.stride is None else m.stride
+        node = cls(m.kernel_size, stride, pad)
+        return node, node.output_shape(shape), None
+    if isinstance(m, torch.nn.LPPool2d):
+        if float(m.norm_type) != 1.0 or m.ceil_mode:
+            raise _Refused("only LPPool2d(norm_type=1, ceil_mode=False), a sum pool, maps")
+        stride = m.kernel_size if m.stride is None else m.stride
+        node = SumPool2d(m.kernel_size, stride, 0)
+        return node, node.output_shape(shape), None
+    if type(m).__name__ == "Scale" and hasattr(m, "gain"):  # nirhub's generated gain layer
+        return Scale(_np(m.gain, shape)), shape, None
+    if isinstance(m, norse.LIFBoxCell):
+        p, dt = m.p, _cell_dt(m)
+        tau = 1.0 / _positive(p.tau_mem_inv, "tau_mem_inv", shape)
+        kwargs = {
+            "tau": tau,
+            "r": np.ones(shape),
+            "v_leak": _np(p.v_leak, shape),
+            "v_threshold": _np(p.v_th, shape),
+        }
+        if p.reset_method is reset_subtract:
+            node = LIF(**kwargs)
+            set_reset(node.metadata, "subtract")
+        elif p.reset_method is reset_value:
+            node = LIF(**kwargs, v_reset=_np(p.v_reset, shape))
+        else:
+            raise _Refused(
+                f"reset_method {getattr(p.reset_method, '__name__', '?')} is neither "
+                "reset_value nor reset_subtract"
+            )
+        return node, shape, dt
+    if isinstance(m, norse.LIBoxCell):
+        p = m.p
+        tau = 1.0 / _positive(p.tau_mem_inv, "tau_mem_inv", shape)
+        return LI(tau, np.ones(shape), _np(p.v_leak, shape)), shape, _cell_dt(m)
+    if isinstance(m, (norse.LIFCell, norse.LIF)):
+        p, dt = m.p, _cell_dt(m)
+        tsi = _positive(p.tau_syn_inv, "tau_syn_inv", shape)
+        tmi = _positive(p.tau_mem_inv, "tau_mem_inv", shape)
+        node = CubaLIF(
+            1.0 / tsi,
+            1.0 / tmi,
+            np.ones(shape),
+            _np(p.v_leak, shape),
+            _np(p.v_th, shape),
+            _np(p.v_reset, shape),
+            1.0 / (dt * tsi),
+        )
+        return node, shape, dt
+    if isinstance(m, (norse.LICell, norse.LI)):
+        p, dt = m.p, _cell_dt(m)
+        tsi = _positive(p.tau_syn_inv, "tau_syn_inv", shape)
+        tmi = _positive(p.tau_mem_inv, "tau_mem_inv", shape)
+        node = CubaLI(1.0 / tsi, 1.0 / tmi, np.ones(shape), _np(p.v_leak, shape), 1.0 / (dt * tsi))
+        return node, shape, dt
+    if isinstance(m, (norse.IAFCell, norse.IAF)):
+        p, dt = m.p, _cell_dt(m)
+        v_reset = _np(p.v_reset, shape)
+        if np.any(v_reset != 0):
+            raise _Refused(
+                "a non-zero v_reset: norse's IAF starts at v = v_reset, NIR's IF at v = 0"
+            )
+        return IF(np.full(shape, 1.0 / dt), _np(p.v_th, shape), v_reset), shape, dt
+    if isinstance(m, (norse.LIFRecurrentCell, norse.LIFRecurrent)):
+        return _recurrent(m, shape)
+    raise _Refused(f"{type(m).__module__}.{type(m).__name__} has no NIR equivalent")
+
+
+def _positive(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    arr = _np(value, shape)
+    if not np.all(arr > 0):
+        raise _Refused(f"{name} must be > 0 (a finite time constant), got min {arr.min()!r}")
+    return arr
+
+
+def _recurrent(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...], float]:
+    n_in, n_hid = int(m.input_size), int(m.hidden_size)
+    if shape != (n_in,):
+        raise _Refused(f"expects {n_in} inputs but receives shape {shape}")
+    hid = (n_hid,)
+    p, dt = m.p, _cell_dt(m)
+    tsi = _positive(p.tau_syn_inv, "tau_syn_inv", hid)
+    tmi = _positive(p.tau_mem_inv, "tau_mem_inv", hid)
+    lif = CubaLIF(
+        1.0 / tsi,
+        1.0 / tmi,
+        np.ones(hid),
+        _np(p.v_leak, hid),
+        _np(p.v_th, hid),
+        _np(p.v_reset, hid),
+        1.0 / (dt * tsi),
+    )
+    sub = Graph(
+        {
+            "input": Input((n_in,)),
+            "w_in": Linear(_weight(m.input_weights)),
+            "lif": lif,
+            "w_rec": Linear(_weight(m.recurrent_weights)),
+            "output": Output(hid),
+        },
+        [("input", "w_in"), ("w_in", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
+    )
+    return sub, hid, dt
+
+
+# --------------------------------------------------------------------------------------------
+# the whole model
+# --------------------------------------------------------------------------------------------
+
+
+def export_model(model: Any, *, dt: Any = None, input_shape: Any = None) -> Graph:
+    """Export a norse/torch model: a SequentialState / nn.Sequential chain, a single module,
+    or a nirhub-generated ``Network`` (modules plus its ``EDGES``)."""
+    edges_attr = getattr(type(model), "EDGES", None)
+    if edges_attr is not None:
+        items = [(n, getattr(model, n)) for n in _edge_modules(edges_attr)]
+        edges = list(edges_attr)
+    else:
+        items = list(_chain_items(model))
+        names = [n for n, _ in items]
+        edges = list(zip(["input", *names], [*names, "output"], strict=True))
+    shape = parse_shape(input_shape) or _declared_shape(model) or _first_shape(items)
+    if shape is None:
+        raise UsageError(
+            "cannot tell the model's input shape (it does not start with a Linear layer)",
+            hint="Pass input_shape, e.g. -O input_shape=2,34,34 (no batch axis).",
+        )
+    return _build(items, edges, shape, dt)
+
+
+def _declared_shape(model: Any) -> tuple[int, ...] | None:
+    """The input shape a nirhub-generated model declares (``nir_input_shape``)."""
+    shape = getattr(model, "nir_input_shape", None)
+    return None if shape is None else tuple(int(s) for s in shape)
+
+
+def _edge_modules(edges: list[tuple[str, str]]) -> list[str]:
+    seen: list[str] = []
+    for s, d in edges:
+        for n in (s, d):
+            if n not in ("input", "output") and n not in seen:
+                seen.append(n)
+    return seen
+
+
+def _build(
+    items: list[tuple[str, Any]],
+    edges: list[tuple[str, str]],
+    in_shape: tuple[int, ...],
+    dt_option: Any,
+) -> Graph:
+    import torch
+
+    modules = dict(items)
+    preds: dict[str, list[str]] = {n: [] for n in [*modules, "output"]}
+    for s, d in edges:
+        preds[d].append(s)
+    out_shapes: dict[str, tuple[int, ...]] = {"input": in_shape}
+    nodes: dict[str, Node] = {"input": Input(in_shape)}
+    problems: list[Problem] = []
+    dts: dict[str, float] = {}
+    skipped: set[str] = set()
+    pending = list(modules)
+    while pending:
+        progress = False
+        for name in list(pending):
+            known = [out_shapes[s] for s in preds[name] if s in out_shapes]
+            if not known and preds[name]:
+                continue
+            pending.remove(name)
+            progress = True
+            shape = known[0] if known else in_shape
+            m = modules[name]
+            if isinstance(m, (torch.nn.Identity, torch.nn.Dropout)) and not (
+                isinstance(m, torch.nn.Dropout) and m.training
+            ):
+                skipped.add(name)
+                out_shapes[name] = shape
+                continue
+            try:
+                node, out, mdt = convert_module(m, shape)
+            except _Refused as exc:
+                problems.append(Problem(name, f"{type(m).__name__}: {exc.why}", kind="unsupported"))
+                out_shapes[name] = shape
+                continue
+            except (ValueError, TypeError) as exc:  # a shape that does not fit, say
+                problems.append(Problem(name, f"{type(m).__name__}: {exc}", kind="unsupported"))
+                out_shapes[name] = shape
+                continue
+            nodes[name] = node
+            out_shapes[name] = out
+            if mdt is not None:
+                dts[name] = mdt
+        if not progress:
+            for name in pending:
+                problems.append(Problem(name, "is not connected to the input", kind="unsupported"))
+            break
+    if len(set(dts.values())) > 1:
+        listing = ", ".join(f"{n} (dt={v:g})" for n, v in dts.items())
+        problems.append(
+            Problem(
+                "<model>", f"cells integrate at different time steps: {listing}", kind="unsupported"
+            )
+        )
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise UnsupportedError(
+            f"cannot export {len(problems)} module(s) of this norse model to NIR:\n{listing}",
+            problems=problems,
+        )
+    final = preds["output"]
+    nodes["output"] = Output(out_shapes[final[0]] if final else in_shape)
+    # route edges around skipped (identity) modules
+    kept = [(src, d) for s, d in edges if d not in skipped for src in _resolve(s, edges, skipped)]
+    graph = Graph(nodes, list(dict.fromkeys(kept)))
+    step = next(iter(dts.values()), None)
+    if step is None and dt_option is not None:
+        step = float(dt_option)
+    if step is not None:
+        set_dt(graph.metadata, step)
+    set_reset(graph.metadata, "zero")
+    graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "method": "euler", "source": "norse"}
+    graph.validate()
+    return graph
+
+
+def _resolve(name: str, edges: list[tuple[str, str]], skipped: set[str]) -> list[str]:
+    """The non-skipped sources that ``name`` stands for."""
+    if name not in skipped:
+        return [name]
+    out: list[str] = []
+    for s, d in edges:
+        if d == name:
+            out.extend(_resolve(s, edges, skipped))
+    return out

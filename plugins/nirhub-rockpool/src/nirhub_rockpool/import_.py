@@ -1,0 +1,107 @@
+"""NIR graph -> rockpool model.
+
+The model is built by executing the very source that ``save`` writes, so the in-memory object
+and the artifact cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import types
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nirhub.errors import UsageError
+from nirhub.ir.conventions import get_dt, namespace
+from nirhub.ir.graph import Graph
+from nirhub_rockpool.codegen import generate, tensors
+from nirhub_rockpool.graphplan import make_graph_plan
+from nirhub_rockpool.lowering import Lowered, lower
+
+BLOCK_SAMNA = "samna"
+
+METHODS = ("euler", "exact")
+
+
+@dataclass
+class Built:
+    """What ``from_ir`` made, kept so ``save`` can write it."""
+
+    lowered: Lowered
+    tensors: dict[str, np.ndarray]
+
+    def source(self, weights_file: str, title: str) -> str:
+        from nirhub import __version__
+
+        return generate(self.lowered, weights_file=weights_file, title=title, version=__version__)
+
+
+#: models made by from_ir -> how they were made (weak: forgets models nobody holds)
+_BUILT: weakref.WeakKeyDictionary[Any, Built] = weakref.WeakKeyDictionary()
+
+
+def resolve_dt(graph: Graph, dt: Any) -> float:
+    if dt is None:
+        dt = get_dt(graph)
+    if dt is None:
+        raise UsageError(
+            "no time step: pass dt (seconds); the graph does not record one (metadata nirhub.dt)",
+            hint="e.g. -O dt=1e-4 (the NIR paper's graphs use 1e-4 s).",
+        )
+    value = float(dt)
+    if not value > 0 or not np.isfinite(value):
+        raise UsageError(f"dt must be a positive number of seconds, got {dt!r}")
+    return value
+
+
+def resolve_method(graph: Graph, method: Any) -> str:
+    """The option, else the graph's recorded ``nirhub.method``, else forward Euler."""
+    if method is None:
+        method = namespace(graph.metadata).get("method", "euler")
+        if isinstance(method, bytes):
+            method = method.decode()
+    if method not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    return str(method)
+
+
+def import_rockpool() -> None:
+    """Import rockpool's torch modules with samna blocked.
+
+    ``import rockpool`` probes for samna; the samna package on PyPI is a stub that pip-installs
+    software when imported. A ``None`` entry in ``sys.modules`` makes the probe fail at once.
+    """
+    import sys
+
+    sys.modules.setdefault(BLOCK_SAMNA, None)
+    import rockpool.nn.modules  # noqa: F401
+
+
+def build_model(
+    graph: Graph, *, dt: Any = None, method: Any = None, reset: Any = None
+) -> Any:
+    """Import ``graph`` into rockpool; see :mod:`nirhub_rockpool.lowering` for the mapping."""
+    import torch
+
+    step = resolve_dt(graph, dt)
+    how = resolve_method(graph, method)
+    plan = make_graph_plan(graph, "rockpool")
+    low = lower(plan, graph, step, how, reset)
+    arrays = tensors(low)
+    built = Built(low, arrays)
+    import_rockpool()
+    module = types.ModuleType("nirhub_rockpool_generated")
+    module.__file__ = "<nirhub-rockpool generated>"
+    code = compile(built.source("model.pt", "rockpool model"), "<nirhub-rockpool generated>",
+                   "exec")
+    exec(code, module.__dict__)  # our own generated code, not user input
+    weights = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+    model = module.build_model(weights)
+    _BUILT[model] = built
+    return model
+
+
+def built_for(model: Any) -> Built | None:
+    return _BUILT.get(model)

@@ -1,0 +1,118 @@
+"""The ``rockpool`` backend: Rockpool torch models (LinearTorch, LIFTorch, LIFNeuronTorch,
+ExpSynTorch in a Sequential) to and from NIR.
+
+Cheap to import: rockpool and torch are imported inside the methods only, always with samna
+blocked (``import rockpool`` probes samna, whose PyPI stub pip-installs software), and never
+``rockpool.devices``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nirhub.hub.backend import Backend
+from nirhub.hub.descriptor import BackendDescriptor, Option, Requirement
+from nirhub.hub.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from nirhub.ir.graph import Graph
+
+GENERATED_MODULE = "nirhub_rockpool_generated"
+
+
+class RockpoolBackend(Backend):
+    """Rockpool's torch modules; rockpool neurons reset by subtraction and fire at v >= thr."""
+
+    descriptor = BackendDescriptor(
+        name="rockpool",
+        kind="simulator",
+        summary="Rockpool torch modules (LIFTorch, LIFNeuronTorch, ExpSynTorch, LinearTorch)",
+        to_ir=frozenset({"Input", "Output", "Affine", "Linear", "IF", "LI", "LIF", "CubaLIF",
+                         "NIRGraph"}),
+        from_ir=frozenset({"Input", "Output", "Affine", "Linear", "Scale", "IF", "LI", "LIF",
+                           "CubaLIF", "NIRGraph"}),
+        writes=(".py", ".pt", ".json"),
+        requires=(Requirement("rockpool", min_version="3.1"), Requirement("torch")),
+        install_hint='pip install "nirhub-rockpool[framework]"',
+        options=(
+            Option("dt", "float", "time step in seconds (import; default the graph's recorded "
+                   "nirhub.dt; export takes the modules' own dt)"),
+            Option("method", "choice", "reference discretization: import reproduces it, export "
+                   "expresses the model in it (default: exact, rockpool's own; import: the "
+                   "graph's nirhub.method, else euler)", choices=("euler", "exact")),
+            Option("reset", "choice", "reset mode of every spiking node (import); rockpool "
+                   "only subtracts, so graphs that reset to zero need reset=subtract",
+                   choices=("zero", "subtract")),
+        ),
+        can_run=True,
+        limitations=(
+            "chains only (Sequential); recurrence only as LIFTorch's own recurrent weights",
+            "no Conv, pooling, Flatten, Delay, Threshold, I or CubaLI (dense modules only)",
+            "reset by subtraction only; v_leak must be 0 (rockpool starts at v = 0)",
+            "CubaLIF import only with method=euler",
+            "export refuses multi-spike modules (rockpool's default max_spikes_per_dt=65536)",
+            "rockpool fires at v >= threshold, NIR at v > threshold",
+        ),
+        safe_classes=(),
+        modules=("rockpool", GENERATED_MODULE),
+        python=">=3.10",
+        docs_url="https://rockpool.ai/",
+    )
+
+    # -- framework -> IR -----------------------------------------------------------------
+    def to_ir(self, model: Any, **options: Any) -> Graph:
+        from nirhub_rockpool.export import export_model
+        from nirhub_rockpool.import_ import import_rockpool
+
+        import_rockpool()
+        return export_model(model, dt=options.get("dt"), method=options.get("method"))
+
+    # -- IR -> framework -----------------------------------------------------------------
+    def from_ir(self, graph: Graph, **options: Any) -> Any:
+        from nirhub_rockpool.import_ import build_model
+
+        return build_model(graph, dt=options.get("dt"), method=options.get("method"),
+                           reset=options.get("reset"))
+
+    def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
+        from nirhub_rockpool.artifact import save_model
+        from nirhub_rockpool.import_ import build_model, built_for
+
+        built = built_for(obj)
+        if built is None:  # a model nirhub did not build: go through the IR
+            graph = self.to_ir(obj, **options)
+            obj = build_model(graph, dt=options.get("dt"), method=options.get("method"))
+            built = built_for(obj)
+        return save_model(built, obj, Path(path), title=f"{Path(path).stem}: a rockpool model",
+                          force=bool(options.get("force")))
+
+    def report(self, obj: Any, **options: Any) -> dict[str, Any]:
+        from nirhub_rockpool.import_ import built_for
+
+        built = built_for(obj)
+        if built is None:
+            return {}
+        low = built.lowered
+        return {
+            "modules": [f"{it.name}: {it.kind}" for it in low.items],
+            "tensors": len(built.tensors),
+            "values": int(sum(a.size for a in built.tensors.values())),
+            "dt": low.dt,
+            "method": low.method,
+        }
+
+    # -- run hook ------------------------------------------------------------------------
+    def run(self, graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
+            record: tuple[str, ...] = (), **options: Any) -> Any:
+        from nirhub_rockpool.run import run_graph
+
+        return run_graph(graph, inputs, dt, record=record, method=options.get("method"),
+                         reset=options.get("reset"))
+
+
+@hookimpl
+def nirhub_backends() -> list[type[Backend]]:
+    return [RockpoolBackend]

@@ -1,0 +1,31 @@
+"""Shared helpers of the rockpool plugin tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# rockpool probes samna at import; the PyPI samna is a stub that pip-installs software
+sys.modules.setdefault("samna", None)
+
+#: the NIR paper's corpus, inside the repository (plugins/nirhub-rockpool/tests -> repo root)
+CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    return CORPUS
+
+
+def run_sequence(model, x):
+    """Run a rockpool model over ``x`` (T, B, N) from its reset state; time-major numpy out."""
+    import torch
+
+    model.reset_state()
+    xb = torch.as_tensor(np.ascontiguousarray(np.swapaxes(x, 0, 1)), dtype=torch.float32)
+    with torch.no_grad():
+        y, _, _ = model(xb)
+    return np.swapaxes(y.numpy(), 0, 1).astype(np.float64)

@@ -1,0 +1,412 @@
+"""sinabs model -> NIR graph (the *export* direction).
+
+Sinabs counts time in steps; ``dt`` (seconds per step, an option: sinabs has no notion of it)
+turns steps into NIR seconds. Per step, with ``a = exp(-1/tau_mem)`` (``alpha_mem``) and
+``k = 1 - a`` when ``norm_input=True`` (sinabs' default for LIF), else ``k = 1``::
+
+    LIF      v <- a v + k x          IAF  v <- v + x          ExpLeak  v <- a v + k x
+    tau_syn  i <- a_s (i + x) feeds the membrane instead of x
+
+That is exactly NIR's update at step ``dt`` under nirhub's reference simulator with
+
+* method ``"exact"`` (the default; sinabs' decay *is* the zero-order-hold ``exp(-dt/tau)``):
+  ``tau = -dt/ln(a)`` (= tau_mem * dt), ``r = k/(1 - a)`` (1 with ``norm_input=True``);
+* method ``"euler"``: ``tau = dt/(1 - a)``, same ``r``;
+* IAF: ``IF(r = 1/dt)`` under both; a synaptic current (``tau_syn``) becomes a leaky integrator
+  ``LI(tau_syn, r = a_s/(1 - a_s))`` in front of the neuron (a subgraph ``syn -> neuron``);
+* LIFRecurrent/IAFRecurrent: a subgraph whose ``rec`` node feeds the neuron's input back.
+
+Refused, by module name: MultiSpike (floor(v/thr) spikes per step: NIR has single spikes),
+``min_v_mem`` (a lower bound on v), ``MembraneReset`` to a non-zero value (sinabs adds it to
+every neuron), ALIF and anything else without an NIR equivalent. Sinabs fires at ``v >= thr``,
+NIR at ``v > thr``: identical unless v lands exactly on the threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from nirhub.errors import Problem, UnsupportedError, UsageError
+from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset
+from nirhub.ir.graph import Graph
+from nirhub.ir.nodes import (
+    IF,
+    LI,
+    LIF,
+    Affine,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    Flatten,
+    I,
+    Input,
+    Linear,
+    Node,
+    Output,
+    Scale,
+    SumPool2d,
+)
+
+EXPORTS = frozenset({
+    "Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
+    "AvgPool2d", "Flatten", "I", "IF", "LI", "LIF", "NIRGraph",
+})
+METHODS = ("euler", "exact")
+
+
+class _Refused(Exception):
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def _np(value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    arr = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+    arr = np.asarray(arr, dtype=np.float64)
+    try:
+        return np.ascontiguousarray(np.broadcast_to(arr, shape))
+    except ValueError:
+        raise _Refused(
+            f"parameter of shape {arr.shape} does not fit the population shape {shape}"
+        ) from None
+
+
+def _weight(t: Any) -> np.ndarray:
+    return t.detach().cpu().numpy().copy()
+
+
+def parse_shape(value: Any) -> tuple[int, ...] | None:
+    """``"2,34,34"``, ``(2, 34, 34)`` or an int -> a shape tuple."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parts = [p for p in value.replace("x", ",").replace(" ", ",").split(",") if p]
+        try:
+            return tuple(int(p) for p in parts)
+        except ValueError:
+            raise UsageError(f"input_shape must be integers like 2,34,34; got {value!r}") from None
+    if isinstance(value, int):
+        return (value,)
+    return tuple(int(v) for v in value)
+
+
+# --------------------------------------------------------------------------------------------
+# torch layers
+# --------------------------------------------------------------------------------------------
+
+
+def convert_layer(m: Any, shape: tuple[int, ...]) -> tuple[Node | None, tuple[int, ...]]:
+    """A stateless torch layer -> (node or None for identity, output shape)."""
+    import sinabs.layers as sl
+    import torch
+
+    if isinstance(m, (torch.nn.Identity, sl.FlattenTime, sl.UnflattenTime)):
+        return None, shape
+    if isinstance(m, torch.nn.Linear):
+        if len(shape) != 1 or shape[0] != m.in_features:
+            raise _Refused(f"expects {m.in_features} inputs but receives shape {shape}")
+        w = _weight(m.weight)
+        node: Node = Affine(w, _weight(m.bias)) if m.bias is not None else Linear(w)
+        return node, (m.out_features,)
+    if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)):
+        if m.padding_mode != "zeros":
+            raise _Refused(f"padding_mode={m.padding_mode!r} (NIR pads with zeros only)")
+        cls = Conv1d if isinstance(m, torch.nn.Conv1d) else Conv2d
+        bias = None if m.bias is None else _weight(m.bias)
+        node = cls(tuple(shape[1:]), _weight(m.weight), m.stride, m.padding, m.dilation,
+                   m.groups, bias)
+        return node, node.output_shape(shape)
+    if isinstance(m, torch.nn.Flatten):
+        if m.start_dim == 0:
+            raise _Refused("flattens the batch axis (start_dim=0)")
+        start = m.start_dim - 1 if m.start_dim > 0 else m.start_dim
+        end = m.end_dim - 1 if m.end_dim > 0 else m.end_dim
+        node = Flatten(shape, start, end)
+        return node, node.output_shape(shape)
+    if isinstance(m, torch.nn.AvgPool2d):
+        if m.ceil_mode:
+            raise _Refused("ceil_mode=True (NIR pooling floors)")
+        if m.divisor_override not in (None, 1):
+            raise _Refused(f"divisor_override={m.divisor_override}")
+        if not m.count_include_pad and np.any(np.asarray(m.padding) != 0):
+            raise _Refused("count_include_pad=False with padding (NIR counts padded cells)")
+        cls = SumPool2d if m.divisor_override == 1 else AvgPool2d
+        stride = m.kernel_size if m.stride is None else m.stride
+        node = cls(m.kernel_size, stride, m.padding)
+        return node, node.output_shape(shape)
+    if isinstance(m, torch.nn.LPPool2d):  # sinabs.layers.SumPool2d too
+        if float(m.norm_type) != 1.0 or m.ceil_mode:
+            raise _Refused("only LPPool2d(norm_type=1, ceil_mode=False), a sum pool, maps")
+        stride = m.kernel_size if m.stride is None else m.stride
+        node = SumPool2d(m.kernel_size, stride, 0)
+        return node, node.output_shape(shape)
+    if type(m).__name__ == "Scale" and hasattr(m, "gain"):  # nirhub's generated gain layer
+        return Scale(_np(m.gain, shape)), shape
+    raise _Refused(f"{type(m).__module__}.{type(m).__name__} has no NIR equivalent")
+
+
+# --------------------------------------------------------------------------------------------
+# sinabs neuron layers
+# --------------------------------------------------------------------------------------------
+
+
+def _is_neuron(m: Any) -> bool:
+    import sinabs.layers as sl
+
+    return isinstance(m, (sl.LIF, sl.ALIF))
+
+
+def _spikes(m: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, str] | None:
+    """(threshold, reset mode) of a spiking layer, None for a non-spiking one."""
+    import sinabs.activation as sa
+
+    fn = m.spike_fn
+    if fn is None:
+        return None
+    single = fn is sa.SingleSpike or (
+        isinstance(fn, sa.MaxSpike) and fn.max_num_spikes_per_bin == 1
+    )
+    if not single:
+        name = getattr(fn, "__name__", type(fn).__name__)
+        raise _Refused(
+            f"spike_fn={name} emits floor(v/threshold) spikes per step; NIR spikes are single "
+            "events. Use spike_fn=sinabs.activation.SingleSpike (or MaxSpike(1))"
+        )
+    thr = _np(m.spike_threshold, shape)
+    reset = m.reset_fn
+    if isinstance(reset, sa.MembraneSubtract):
+        if reset.subtract_value is not None and np.any(_np(reset.subtract_value, shape) != thr):
+            raise _Refused("MembraneSubtract(subtract_value) differs from the threshold")
+        return thr, "subtract"
+    if isinstance(reset, sa.MembraneReset):
+        if reset.reset_value != 0:
+            raise _Refused(
+                f"MembraneReset(reset_value={reset.reset_value}): sinabs adds reset_value to "
+                "every neuron, not only to those that spiked; only 0 is expressible"
+            )
+        return thr, "zero"
+    raise _Refused(f"reset_fn {type(reset).__name__} is neither MembraneSubtract nor "
+                   "MembraneReset")
+
+
+def _tau(a: np.ndarray, dt: float, method: str) -> np.ndarray:
+    if not np.all((a > 0) & (a < 1)):
+        raise _Refused(f"decay factors must lie in (0, 1), got {a.min()!r}..{a.max()!r}")
+    return dt / (1.0 - a) if method == "euler" else -dt / np.log(a)
+
+
+def convert_neuron(m: Any, shape: tuple[int, ...], dt: float, method: str) -> Node:
+    """A sinabs neuron layer -> LIF/IF/LI/I, or a subgraph with its synapse / recurrence."""
+    import sinabs.layers as sl
+
+    if isinstance(m, sl.ALIF):
+        raise _Refused("ALIF (adaptive threshold) has no NIR equivalent")
+    if m.min_v_mem is not None:
+        raise _Refused(
+            "min_v_mem clamps v from below (v <- max(v, min_v_mem)); NIR has no such bound. "
+            "Use min_v_mem=None"
+        )
+    integrate = isinstance(m, (sl.IAF, sl.IAFRecurrent))
+    norm = bool(getattr(m, "norm_input", False)) and not integrate
+    spiking = _spikes(m, shape)
+    neuron: Node
+    if integrate:
+        r = np.full(shape, 1.0 / dt)
+        if spiking is None:
+            neuron = I(r)
+        else:
+            thr, mode = spiking
+            neuron = IF(r, thr) if mode == "subtract" else IF(r, thr, np.zeros(shape))
+    else:
+        a = _np(m.alpha_mem_calculated, shape)
+        tau = _tau(a, dt, method)
+        r = np.ones(shape) if norm else 1.0 / (1.0 - a)
+        if spiking is None:
+            neuron = LI(tau, r, np.zeros(shape))
+        else:
+            thr, mode = spiking
+            if mode == "subtract":
+                neuron = LIF(tau, r, np.zeros(shape), thr)
+            else:
+                neuron = LIF(tau, r, np.zeros(shape), thr, np.zeros(shape))
+    if spiking is not None:
+        set_reset(neuron.metadata, spiking[1])
+    syn = None
+    if m.alpha_syn_calculated is not None:
+        a_s = _np(m.alpha_syn_calculated, shape)
+        syn = LI(_tau(a_s, dt, method), a_s / (1.0 - a_s), np.zeros(shape))
+    rec = None
+    if isinstance(m, sl.LIFRecurrent):
+        rec, rec_shape = convert_layer(m.rec_connect, shape)
+        if rec is None or rec_shape != shape:
+            raise _Refused(f"rec_connect must map the population {shape} onto itself")
+        bias = getattr(rec, "bias", None)
+        if bias is not None and np.any(bias != 0):
+            raise _Refused(
+                "rec_connect has a bias: sinabs feeds back 0 at the first step, NIR the bias"
+            )
+    if syn is None and rec is None:
+        return neuron
+    nodes: dict[str, Node] = {"input": Input(shape)}
+    edges = []
+    entry = "neuron"
+    if syn is not None:
+        nodes["syn"] = syn
+        edges.append(("syn", "neuron"))
+        entry = "syn"
+    nodes["neuron"] = neuron
+    edges += [("input", entry), ("neuron", "output")]
+    if rec is not None:
+        nodes["rec"] = rec
+        edges += [("neuron", "rec"), ("rec", entry)]
+    nodes["output"] = Output(shape)
+    return Graph(nodes, edges)
+
+
+# --------------------------------------------------------------------------------------------
+# the whole model
+# --------------------------------------------------------------------------------------------
+
+
+def _chain_items(module: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    import sinabs.layers as sl
+    import torch
+
+    if isinstance(module, sl.Repeat):
+        yield from _chain_items(module.module, prefix)
+        return
+    if isinstance(module, torch.nn.Sequential):
+        for name, child in module.named_children():
+            yield from _chain_items(child, f"{prefix}{name}_")
+        return
+    yield (prefix.rstrip("_") or type(module).__name__.lower(), module)
+
+
+def _first_shape(items: list[tuple[str, Any]]) -> tuple[int, ...] | None:
+    import torch
+
+    for _, m in items:
+        if isinstance(m, torch.nn.Linear):
+            return (m.in_features,)
+        if not isinstance(m, torch.nn.Identity):
+            return None
+    return None
+
+
+def _edge_modules(edges: list[tuple[str, str]]) -> list[str]:
+    seen: list[str] = []
+    for s, d in edges:
+        for n in (s, d):
+            if n not in ("input", "output") and n not in seen:
+                seen.append(n)
+    return seen
+
+
+def export_model(model: Any, *, dt: Any = None, input_shape: Any = None,
+                 method: Any = None) -> Graph:
+    """Export a sinabs model: an nn.Sequential chain (Squeeze layers included), a single
+    layer, or a nirhub-generated ``Network`` (modules plus its ``EDGES``)."""
+    if dt is None:
+        raise UsageError(
+            "sinabs counts time in steps: give dt, the seconds one step stands for",
+            hint="e.g. -O dt=1e-3 (or --dt 1e-3).",
+        )
+    step = float(dt)
+    if not step > 0 or not np.isfinite(step):
+        raise UsageError(f"dt must be a positive number of seconds, got {dt!r}")
+    if method is None:  # a model nirhub generated says which discretization it reproduces
+        method = getattr(model, "nir_method", None) or "exact"
+    how = str(method)
+    if how not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    edges_attr = getattr(type(model), "EDGES", None)
+    if edges_attr is not None:
+        items = [(n, getattr(model, n)) for n in _edge_modules(edges_attr)]
+        edges = list(edges_attr)
+    else:
+        items = list(_chain_items(model))
+        names = [n for n, _ in items]
+        edges = list(zip(["input", *names], [*names, "output"], strict=True))
+    declared = getattr(model, "nir_input_shape", None)
+    shape = (parse_shape(input_shape) or (tuple(declared) if declared is not None else None)
+             or _first_shape(items))
+    if shape is None:
+        raise UsageError(
+            "cannot tell the model's input shape (it does not start with a Linear layer)",
+            hint="Pass input_shape, e.g. -O input_shape=2,34,34 (no batch or time axis).",
+        )
+    return _build(items, edges, tuple(shape), step, how)
+
+
+def _build(items: list[tuple[str, Any]], edges: list[tuple[str, str]],
+           in_shape: tuple[int, ...], dt: float, method: str) -> Graph:
+    modules = dict(items)
+    preds: dict[str, list[str]] = {n: [] for n in [*modules, "output"]}
+    for s, d in edges:
+        preds[d].append(s)
+    out_shapes: dict[str, tuple[int, ...]] = {"input": in_shape}
+    nodes: dict[str, Node] = {"input": Input(in_shape)}
+    problems: list[Problem] = []
+    skipped: set[str] = set()
+    pending = list(modules)
+    while pending:
+        progress = False
+        for name in list(pending):
+            known = [out_shapes[s] for s in preds[name] if s in out_shapes]
+            if not known and preds[name]:
+                continue
+            pending.remove(name)
+            progress = True
+            shape = known[0] if known else in_shape
+            m = modules[name]
+            out_shapes[name] = shape
+            try:
+                if _is_neuron(m):
+                    node: Node | None = convert_neuron(m, shape, dt, method)
+                else:
+                    node, out_shapes[name] = convert_layer(m, shape)
+            except _Refused as exc:
+                problems.append(Problem(name, f"{type(m).__name__}: {exc.why}",
+                                        kind="unsupported"))
+                continue
+            except (ValueError, TypeError) as exc:
+                problems.append(Problem(name, f"{type(m).__name__}: {exc}", kind="unsupported"))
+                continue
+            if node is None:
+                skipped.add(name)
+            else:
+                nodes[name] = node
+        if not progress:
+            for name in pending:
+                problems.append(Problem(name, "is not connected to the input",
+                                        kind="unsupported"))
+            break
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise UnsupportedError(
+            f"cannot export {len(problems)} module(s) of this sinabs model to NIR:\n{listing}",
+            problems=problems,
+        )
+    final = preds["output"]
+    nodes["output"] = Output(out_shapes[final[0]] if final else in_shape)
+    kept = [(src, d) for s, d in edges if d not in skipped for src in _resolve(s, edges, skipped)]
+    graph = Graph(nodes, list(dict.fromkeys(kept)))
+    set_dt(graph.metadata, dt)
+    set_reset(graph.metadata, "zero")
+    graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "method": method,
+                                 "source": "sinabs"}
+    graph.validate()
+    return graph
+
+
+def _resolve(name: str, edges: list[tuple[str, str]], skipped: set[str]) -> list[str]:
+    if name not in skipped:
+        return [name]
+    out: list[str] = []
+    for s, d in edges:
+        if d == name:
+            out.extend(_resolve(s, edges, skipped))
+    return out

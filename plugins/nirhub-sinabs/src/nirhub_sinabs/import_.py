@@ -1,0 +1,101 @@
+"""NIR graph -> sinabs model.
+
+The model is built by executing the very source that ``save`` writes, so the in-memory object
+and the artifact cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import types
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nirhub.errors import UsageError
+from nirhub.ir.conventions import get_dt, namespace
+from nirhub.ir.graph import Graph
+from nirhub_sinabs.codegen import generate, tensors
+from nirhub_sinabs.graphplan import make_graph_plan
+from nirhub_sinabs.lowering import Lowered, lower
+
+METHODS = ("euler", "exact")
+
+
+@dataclass
+class Built:
+    """What ``from_ir`` made, kept so ``save`` can write it."""
+
+    lowered: Lowered
+    tensors: dict[str, np.ndarray]
+
+    def source(self, weights_file: str, title: str) -> str:
+        from nirhub import __version__
+
+        return generate(self.lowered, weights_file=weights_file, title=title, version=__version__)
+
+
+#: models made by from_ir -> how they were made (weak: forgets models nobody holds)
+_BUILT: weakref.WeakKeyDictionary[Any, Built] = weakref.WeakKeyDictionary()
+
+
+def resolve_dt(graph: Graph, dt: Any) -> float:
+    if dt is None:
+        dt = get_dt(graph)
+    if dt is None:
+        raise UsageError(
+            "no time step: pass dt (seconds); the graph does not record one (metadata nirhub.dt)",
+            hint="e.g. -O dt=1e-4 (the NIR paper's graphs use 1e-4 s).",
+        )
+    value = float(dt)
+    if not value > 0 or not np.isfinite(value):
+        raise UsageError(f"dt must be a positive number of seconds, got {dt!r}")
+    return value
+
+
+def resolve_method(graph: Graph, method: Any) -> str:
+    """The option, else the graph's recorded ``nirhub.method``, else forward Euler."""
+    if method is None:
+        method = namespace(graph.metadata).get("method", "euler")
+        if isinstance(method, bytes):
+            method = method.decode()
+    if method not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    return str(method)
+
+
+def build_model(
+    graph: Graph,
+    *,
+    dt: Any = None,
+    method: Any = None,
+    reset: Any = None,
+    fold: bool = True,
+    batch_size: int = 1,
+) -> Any:
+    """Import ``graph`` into sinabs; see :mod:`nirhub_sinabs.lowering` for the mapping."""
+    import torch
+
+    step = resolve_dt(graph, dt)
+    how = resolve_method(graph, method)
+    plan = make_graph_plan(graph, "sinabs")
+    low = lower(plan, graph, step, how, reset, fold=fold)
+    arrays = tensors(low)
+    built = Built(low, arrays)
+    module = types.ModuleType("nirhub_sinabs_generated")
+    module.__file__ = "<nirhub-sinabs generated>"
+    code = compile(built.source("model.pt", "sinabs model"), "<nirhub-sinabs generated>", "exec")
+    exec(code, module.__dict__)  # our own generated code, not user input
+    weights = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+    if low.plan.is_chain():
+        model = module.build_model(weights, batch_size=int(batch_size))
+    else:
+        model = module.build_model(weights)
+    model.eval()
+    _BUILT[model] = built
+    return model
+
+
+def built_for(model: Any) -> Built | None:
+    return _BUILT.get(model)

@@ -1,0 +1,253 @@
+"""NIR nodes -> sinabs layers and torch layers (the *import* direction), as code.
+
+Sinabs counts time in steps (``sinabs.layers``, ``norm_input=False`` as used here)::
+
+    LIF      i <- alpha_syn*(i + x) (with tau_syn; else i = x);  v <- alpha*v + i
+             alpha = exp(-1/tau_mem), tau_mem in steps; spikes, reset, no floor (min_v_mem=None)
+    ExpLeak  v <- alpha*v + x (no spikes)
+    IAF      v <- v + x (alpha = 1)
+    SingleSpike: spike when v - thr >= 0; MembraneSubtract: v <- v - thr;
+    MembraneReset(): v <- 0 (sinabs adds reset_value to *every* neuron, so only 0 is used)
+
+NIR at step dt (``nirhub.sim``):
+
+* LIF/LI, method "exact": ``v <- a v + (1 - a)(r x)`` with ``a = exp(-dt/tau)``: tau_mem =
+  tau/dt steps and an input gain ``(1 - a) r``. Method "euler": ``a = 1 - dt/tau``: tau_mem =
+  -1/ln(1 - dt/tau) (needs dt < tau) and the gain ``(dt/tau) r``. ``v_leak`` must be 0 (sinabs has
+  no resting potential).
+* IF / I: ``v <- v + dt r x``: IAF with the gain ``dt r``.
+* CubaLIF / CubaLI, method "euler" only: ``I <- a_s I + g_s x``, ``v <- a_m v + g_m I`` with
+  ``a = 1 - dt/tau``, ``g_s = (dt/tau_syn) w_in``, ``g_m = (dt/tau_mem) r``. Sinabs' current
+  ``i = g_m I`` follows it exactly with alpha_syn = a_s, alpha = a_m and the input gain
+  ``g_m g_s / a_s`` (needs dt < tau_syn and dt < tau_mem).
+
+The spike test is ``v >= thr`` in sinabs and ``v > thr`` in NIR: they differ only when v lands
+exactly on the threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nirhub.errors import Problem, UnsupportedError
+from nirhub.ir.conventions import reset_mode
+from nirhub.ir.graph import Graph
+from nirhub.ir.nodes import (
+    IF,
+    LI,
+    LIF,
+    Affine,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    CubaLI,
+    CubaLIF,
+    Flatten,
+    I,
+    Linear,
+    Scale,
+    SumPool2d,
+)
+from nirhub_sinabs.graphplan import GraphPlan, Step, flatten_dims, place_gains
+
+IMPORTS = frozenset({
+    "Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
+    "AvgPool2d", "Flatten", "I", "IF", "LI", "LIF", "CubaLI", "CubaLIF", "NIRGraph",
+})
+F32 = np.float32
+
+
+@dataclass
+class Layer:
+    """One module of the generated model."""
+
+    name: str
+    #: constructor; ``{squeeze}`` is replaced by ``Squeeze`` + batch size in a Sequential
+    ctor: str
+    neuron: bool  #: a sinabs layer (stateful, (batch, time, ...) layout)
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
+    comment: str = ""
+
+
+@dataclass
+class Lowered:
+    plan: GraphPlan
+    layers: dict[str, list[Layer]]
+    dt: float
+    method: str
+
+
+def _t(value: object, shape: tuple[int, ...]) -> np.ndarray:
+    return np.ascontiguousarray(
+        np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
+    ).astype(F32)
+
+
+def _ints(values: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(int(v)) for v in values) + ("," if len(values) == 1 else "") + ")"
+
+
+def decay(tau: np.ndarray, dt: float, method: str) -> np.ndarray:
+    """The per-step decay factor of the reference discretization."""
+    ratio = dt / np.asarray(tau, dtype=np.float64)
+    return 1.0 - ratio if method == "euler" else np.exp(-ratio)
+
+
+def steps_tau(a: np.ndarray) -> np.ndarray:
+    """Sinabs' tau (in steps) whose ``exp(-1/tau)`` is the decay ``a``."""
+    return -1.0 / np.log(a)
+
+
+def check_and_gains(
+    plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | None
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Refuse what sinabs cannot run exactly (every node at once); return gains and resets."""
+    problems: list[Problem] = []
+    gains: dict[str, np.ndarray] = {}
+    resets: dict[str, str] = {}
+
+    def refuse(step: Step, why: str) -> None:
+        problems.append(Problem(step.path or step.name, why, kind="unsupported"))
+
+    for name, step in plan.steps.items():
+        node = step.node
+        t = node.type_name
+        if t in ("Input", "Output"):
+            continue
+        if t not in IMPORTS:
+            refuse(step, f"{t} has no sinabs equivalent (sinabs imports: "
+                         f"{', '.join(sorted(IMPORTS - {'Input', 'Output'}))})")
+            continue
+        if isinstance(node, Linear) and node.weight.ndim != 2:
+            refuse(step, f"{t} weights with leading dimensions {node.weight.shape} have no "
+                         "torch.nn.Linear equivalent")
+        if t in ("IF", "LIF", "CubaLIF"):
+            resets[name] = reset_mode(graph, step.path, reset)
+            if resets[name] == "zero" and node.v_reset is not None and np.any(
+                np.asarray(node.v_reset) != 0
+            ):
+                refuse(step, "a non-zero v_reset: sinabs' MembraneReset(reset_value) adds "
+                             "reset_value to every neuron, so only reset to 0 is exact")
+        if t in ("LI", "LIF", "CubaLI", "CubaLIF") and np.any(np.asarray(node.v_leak) != 0):
+            refuse(step, "a non-zero v_leak: sinabs neurons have no resting potential")
+        if isinstance(node, (IF, I)):
+            gains[name] = dt * np.asarray(node.r, dtype=np.float64)
+        elif isinstance(node, (LIF, LI)):
+            if method == "euler" and np.any(np.asarray(node.tau) <= dt):
+                refuse(step, f"tau <= dt ({dt:g} s): forward Euler's decay 1 - dt/tau is not a "
+                             "positive sinabs decay exp(-1/tau_mem)")
+                continue
+            a = decay(node.tau, dt, method)
+            gains[name] = (1.0 - a) * np.asarray(node.r, dtype=np.float64)
+        elif isinstance(node, (CubaLIF, CubaLI)):
+            if method != "euler":
+                refuse(step, f"sinabs updates {t}'s synaptic current before the membrane "
+                             "(i <- a_s(i + x)); the exact (zero-order hold) solution of the "
+                             "coupled system is not expressible. Import with method=euler")
+                continue
+            if np.any(np.asarray(node.tau_syn) <= dt) or np.any(np.asarray(node.tau_mem) <= dt):
+                refuse(step, f"tau_syn and tau_mem must exceed dt ({dt:g} s) for sinabs' "
+                             "decays")
+                continue
+            w_in = 1.0 if node.w_in is None else np.asarray(node.w_in, dtype=np.float64)
+            a_s = decay(node.tau_syn, dt, "euler")
+            g_s = dt / np.asarray(node.tau_syn, dtype=np.float64) * w_in
+            g_m = dt / np.asarray(node.tau_mem, dtype=np.float64) * np.asarray(node.r)
+            gains[name] = g_m * g_s / a_s
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise UnsupportedError(
+            f"sinabs cannot run {len(problems)} node(s) of this graph exactly:\n{listing}",
+            problems=problems,
+        )
+    return gains, resets
+
+
+def lower(plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | None,
+          fold: bool = True) -> Lowered:
+    gains, resets = check_and_gains(plan, graph, dt, method, reset)
+    place_gains(plan, gains, fold=fold)
+    layers: dict[str, list[Layer]] = {}
+    for name, step in plan.steps.items():
+        if not step.identity:
+            layers[name] = [_layer(step, dt, method, resets.get(name, "zero"))]
+    return Lowered(plan, layers, dt, method)
+
+
+def _spiking(n: str, node: IF | LIF | CubaLIF, shape: tuple[int, ...], reset: str
+             ) -> tuple[str, dict[str, np.ndarray]]:
+    reset_fn = "sa.MembraneSubtract()" if reset == "subtract" else "sa.MembraneReset()"
+    args = (f'spike_threshold=p["{n}.spike_threshold"], spike_fn=sa.SingleSpike, '
+            f"reset_fn={reset_fn}, min_v_mem=None")
+    return args, {f"{n}.spike_threshold": _t(node.v_threshold, shape)}
+
+
+_SILENT = "spike_threshold=None, spike_fn=None, reset_fn=None, min_v_mem=None"
+
+
+def _layer(step: Step, dt: float, method: str, reset: str) -> Layer:
+    node, n = step.node, step.name
+    origin = f"NIR {step.path}: {node.type_name}" if step.path else "input gain (r, w_in, dt)"
+    shape = step.out_shape
+    if isinstance(node, Linear):
+        has_bias = isinstance(node, Affine)
+        tensors = {f"{n}.weight": node.weight.astype(F32)}
+        if has_bias:
+            tensors[f"{n}.bias"] = _t(node.bias, (node.weight.shape[0],))
+        return Layer(n, f'linear(p, "{n}", bias={has_bias})', False, tensors,
+                     f"{origin} {node.weight.shape[1]} -> {node.weight.shape[0]}")
+    if isinstance(node, (Conv1d, Conv2d)):
+        d = 1 if isinstance(node, Conv1d) else 2
+        tensors = {f"{n}.weight": node.weight.astype(F32)}
+        if node.bias is not None:
+            tensors[f"{n}.bias"] = node.bias.astype(F32)
+        pad = repr(node.padding) if isinstance(node.padding, str) else _ints(node.padding)
+        ctor = (f'conv{d}d(p, "{n}", stride={_ints(node.stride)}, padding={pad}, '
+                f"dilation={_ints(node.dilation)}, groups={node.groups}, "
+                f"bias={node.bias is not None})")
+        return Layer(n, ctor, False, tensors, origin)
+    if isinstance(node, SumPool2d) and not any(node.padding):
+        return Layer(n, f"sl.SumPool2d({_ints(node.kernel_size)}, stride={_ints(node.stride)})",
+                     False, {}, origin)
+    if isinstance(node, (SumPool2d, AvgPool2d)):
+        extra = ", divisor_override=1" if isinstance(node, SumPool2d) else ""
+        why = " (padded sum: divisor 1)" if isinstance(node, SumPool2d) else ""
+        return Layer(n, f"torch.nn.AvgPool2d({_ints(node.kernel_size)}, "
+                        f"stride={_ints(node.stride)}, padding={_ints(node.padding)}{extra})",
+                     False, {}, origin + why)
+    if isinstance(node, Flatten):
+        start, end = flatten_dims(node, step.in_shape)
+        return Layer(n, f"torch.nn.Flatten({start}, {end})", False, {}, origin)
+    if isinstance(node, Scale):
+        return Layer(n, f'Scale(p["{n}.scale"])', False,
+                     {f"{n}.scale": _t(node.scale, step.in_shape)}, origin)
+    if isinstance(node, (IF, I)):
+        if isinstance(node, IF):
+            args, tensors = _spiking(n, node, shape, reset)
+        else:
+            args, tensors = _SILENT, {}
+        return Layer(n, f"sl.IAF{{squeeze}}({args})", True, tensors, origin)
+    if isinstance(node, (LIF, LI)):
+        tau = steps_tau(decay(node.tau, dt, method))
+        tensors = {f"{n}.tau_mem": _t(tau, shape)}
+        if isinstance(node, LI):
+            ctor = f'sl.ExpLeak{{squeeze}}(tau_mem=p["{n}.tau_mem"], norm_input=False)'
+            return Layer(n, ctor, True, tensors, origin)
+        args, more = _spiking(n, node, shape, reset)
+        ctor = f'sl.LIF{{squeeze}}(tau_mem=p["{n}.tau_mem"], {args}, norm_input=False)'
+        return Layer(n, ctor, True, {**tensors, **more}, origin)
+    assert isinstance(node, (CubaLIF, CubaLI))
+    tensors = {
+        f"{n}.tau_mem": _t(steps_tau(decay(node.tau_mem, dt, "euler")), shape),
+        f"{n}.tau_syn": _t(steps_tau(decay(node.tau_syn, dt, "euler")), shape),
+    }
+    if isinstance(node, CubaLIF):
+        args, more = _spiking(n, node, shape, reset)
+        tensors.update(more)
+    else:
+        args = _SILENT
+    ctor = (f'sl.LIF{{squeeze}}(tau_mem=p["{n}.tau_mem"], tau_syn=p["{n}.tau_syn"], {args}, '
+            "norm_input=False)")
+    return Layer(n, ctor, True, tensors, origin)

@@ -1,0 +1,142 @@
+"""The ``sinabs`` backend: Sinabs (PyTorch) models to and from NIR.
+
+Cheap to import: sinabs and torch are imported inside the methods only, and nothing here ever
+imports ``sinabs.backend.dynapcnn`` (it imports samna, whose PyPI stub installs software).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nirhub.hub.backend import Backend
+from nirhub.hub.descriptor import BackendDescriptor, Option, Requirement
+from nirhub.hub.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from nirhub.ir.graph import Graph
+
+_BOTH = frozenset({
+    "Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
+    "AvgPool2d", "Flatten", "I", "IF", "LI", "LIF", "NIRGraph",
+})
+GENERATED_MODULE = "nirhub_sinabs_generated"
+
+
+class SinabsBackend(Backend):
+    """Sinabs layers (IAF, LIF, ExpLeak, their Squeeze and Recurrent forms) and torch layers.
+
+    Sinabs counts time in steps: ``dt`` says how many seconds one step is.
+    """
+
+    descriptor = BackendDescriptor(
+        name="sinabs",
+        kind="simulator",
+        summary="Sinabs: PyTorch spiking layers, time in steps (tau_steps = tau/dt)",
+        to_ir=_BOTH,
+        from_ir=_BOTH | {"CubaLI", "CubaLIF"},
+        writes=(".py", ".pt"),
+        requires=(Requirement("sinabs", min_version="3.1"), Requirement("torch")),
+        install_hint='pip install "nirhub-sinabs[framework]"',
+        options=(
+            Option("dt", "float", "seconds per sinabs time step (required to export; import "
+                   "default: the graph's recorded nirhub.dt)"),
+            Option("method", "choice", "reference discretization: import reproduces it, export "
+                   "expresses the model in it (default: exact, sinabs' own; import: the graph's "
+                   "nirhub.method, else euler)", choices=("euler", "exact")),
+            Option("reset", "choice", "reset mode of every spiking node (import; default: each "
+                   "node's recorded mode, else zero)", choices=("zero", "subtract")),
+            Option("input_shape", "str", "export: the input shape without batch/time axes, e.g. "
+                   "2,34,34 (needed when the model does not start with a Linear layer)"),
+            Option("fold", "bool", "fold input gains (r, w_in, dt) into the weights of the "
+                   "layer feeding a neuron, instead of a separate Scale layer", default=True),
+            Option("batch_size", "int", "batch size of the Squeeze layers of an imported "
+                   "chain (input (batch*time, ...))", default=1),
+        ),
+        can_run=True,
+        limitations=(
+            "no Delay or Threshold; v_leak must be 0 (sinabs has no resting potential)",
+            "CubaLIF/CubaLI import only with method=euler; export turns tau_syn into an LI",
+            "export refuses MultiSpike (sinabs' default) and min_v_mem: NIR spikes are single "
+            "and v is unbounded",
+            "sinabs fires at v >= threshold, NIR at v > threshold",
+            "one Input and one Output node",
+        ),
+        safe_classes=(
+            "torch.nn.modules.*",
+            "sinabs.layers.*",
+            "sinabs.activation.*",
+        ),
+        modules=("sinabs", GENERATED_MODULE),
+        python=">=3.8",
+        docs_url="https://sinabs.readthedocs.io/",
+    )
+
+    def owns(self, model: Any) -> bool:
+        if super().owns(model):
+            return True
+        children = getattr(model, "modules", None)
+        if not callable(children):
+            return False
+        try:
+            return any(type(m).__module__.split(".")[0] == "sinabs" for m in children())
+        except TypeError:
+            return False
+
+    # -- framework -> IR -----------------------------------------------------------------
+    def to_ir(self, model: Any, **options: Any) -> Graph:
+        from nirhub_sinabs.export import export_model
+
+        return export_model(model, dt=options.get("dt"), input_shape=options.get("input_shape"),
+                            method=options.get("method"))
+
+    # -- IR -> framework -----------------------------------------------------------------
+    def from_ir(self, graph: Graph, **options: Any) -> Any:
+        from nirhub_sinabs.import_ import build_model
+
+        return build_model(graph, dt=options.get("dt"), method=options.get("method"),
+                           reset=options.get("reset"), fold=options.get("fold", True) is not False,
+                           batch_size=int(options.get("batch_size") or 1))
+
+    def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
+        from nirhub_sinabs.artifact import save_model
+        from nirhub_sinabs.import_ import build_model, built_for
+
+        built = built_for(obj)
+        if built is None:  # a model nirhub did not build: go through the IR
+            graph = self.to_ir(obj, **options)
+            built = built_for(build_model(graph, dt=options.get("dt"),
+                                          method=options.get("method") or "exact"))
+        return save_model(built, Path(path), title=f"{Path(path).stem}: a sinabs model",
+                          force=bool(options.get("force")))
+
+    def report(self, obj: Any, **options: Any) -> dict[str, Any]:
+        from nirhub_sinabs.import_ import built_for
+
+        built = built_for(obj)
+        if built is None:
+            return {}
+        low = built.lowered
+        return {
+            "modules": sum(len(v) for v in low.layers.values()),
+            "tensors": len(built.tensors),
+            "values": int(sum(a.size for a in built.tensors.values())),
+            "dt": low.dt,
+            "method": low.method,
+            "structure": "Sequential (Squeeze layers)" if low.plan.is_chain() else "Network",
+        }
+
+    # -- run hook ------------------------------------------------------------------------
+    def run(self, graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
+            record: tuple[str, ...] = (), **options: Any) -> Any:
+        from nirhub_sinabs.run import run_graph
+
+        return run_graph(graph, inputs, dt, record=record, method=options.get("method"),
+                         reset=options.get("reset"))
+
+
+@hookimpl
+def nirhub_backends() -> list[type[Backend]]:
+    return [SinabsBackend]

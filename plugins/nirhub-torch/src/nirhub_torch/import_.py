@@ -1,0 +1,81 @@
+"""IR -> :class:`nirhub_torch.runtime.NIRModel` (a plain ``torch.nn.Module``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nirhub.errors import UsageError
+from nirhub.ir.conventions import get_dt
+from nirhub.ir.graph import Graph
+from nirhub_torch.spec import arrays_of, build_spec
+
+DTYPES = ("float32", "float64")
+
+
+def resolve_dt(graph: Graph, dt: float | None) -> float:
+    if dt is None:
+        dt = get_dt(graph)
+    if dt is None:
+        raise UsageError(
+            "no time step: pass dt (seconds); the graph does not record one",
+            hint="e.g. -O dt=1e-4 (the NIR paper's graphs use 1e-4 s).",
+        )
+    value = float(dt)
+    if not value > 0:
+        raise UsageError(f"dt must be > 0 seconds, got {dt!r}")
+    return value
+
+
+def check_dtype(dtype: Any, default: str) -> str:
+    name = default if dtype is None else str(dtype).replace("torch.", "")
+    if name not in DTYPES:
+        raise UsageError(f"dtype must be float32 or float64, got {dtype!r}")
+    return name
+
+
+def from_ir(
+    graph: Graph,
+    *,
+    dt: float | None = None,
+    method: str | None = None,
+    reset: str | None = None,
+    dtype: str | None = None,
+    device: str | None = None,
+    surrogate_slope: float | None = None,
+    detach_reset: bool | None = None,
+    **_: Any,
+) -> Any:
+    """Build the module for ``graph``, its parameters set to the graph's arrays."""
+    import torch
+
+    from nirhub_torch.runtime import NIRModel
+
+    spec = build_spec(graph, dt=resolve_dt(graph, dt), method=method or "euler", reset=reset)
+    model = NIRModel(
+        spec,
+        dtype=check_dtype(dtype, "float32"),
+        surrogate_slope=25.0 if surrogate_slope is None else float(surrogate_slope),
+        detach_reset=True if detach_reset is None else bool(detach_reset),
+    )
+    load_arrays(model, arrays_of(graph))
+    if device:
+        try:
+            model.to(torch.device(device))
+        except (RuntimeError, AssertionError) as exc:
+            raise UsageError(f"cannot use device {device!r}: {exc}") from None
+    return model
+
+
+def load_arrays(model: Any, arrays: dict[str, dict[str, np.ndarray]]) -> None:
+    """Copy the graph's arrays into the module's parameters and buffers."""
+    import torch
+
+    with torch.no_grad():
+        for path, fields in arrays.items():
+            mod = model.node(path)
+            for name, value in fields.items():
+                target = getattr(mod, name)
+                want = np.float32 if value.dtype == np.float32 else np.float64
+                target.copy_(torch.as_tensor(np.array(value, dtype=want)))

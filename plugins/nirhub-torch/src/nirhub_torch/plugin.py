@@ -1,0 +1,126 @@
+"""The ``torch`` backend: NIR graphs as plain ``torch.nn.Module`` objects (no SNN framework).
+
+Cheap to import: torch is imported inside the methods only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nirhub.hub.backend import Backend
+from nirhub.hub.descriptor import ALL_NODE_TYPES, BackendDescriptor, Option, Requirement
+from nirhub.hub.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nirhub.ir.graph import Graph
+    from nirhub.sim import SimulationResult
+
+RESET_CHOICES = ("zero", "subtract", "subtract-delayed", "subtract-guarded")
+
+
+class TorchBackend(Backend):
+    """IR <-> :class:`nirhub_torch.runtime.NIRModel`."""
+
+    descriptor = BackendDescriptor(
+        name="torch",
+        kind="simulator",
+        summary="plain PyTorch module running the graph exactly like nirhub's simulator; "
+        "batched, CPU/GPU, differentiable (surrogate gradients) for fine-tuning",
+        to_ir=ALL_NODE_TYPES,
+        from_ir=ALL_NODE_TYPES,
+        aliases=("pytorch",),
+        reads=(".py",),
+        writes=(".py", ".pt"),
+        requires=(Requirement("torch", min_version="2.0"),),
+        install_hint="pip install 'nirhub-torch[framework]'  (or: pip install torch)",
+        options=(
+            Option("dt", "float", "time step in seconds (default: the graph's nirhub.dt)"),
+            Option(
+                "method",
+                "choice",
+                "discretisation of the neuron ODEs",
+                default="euler",
+                choices=("euler", "exact"),
+            ),
+            Option(
+                "reset",
+                "choice",
+                "reset mode for every spiking node (default: each node's recorded mode, else zero)",
+                choices=RESET_CHOICES,
+            ),
+            Option(
+                "dtype",
+                "choice",
+                "compute dtype (default float32 for models, float64 for runs)",
+                choices=("float32", "float64"),
+            ),
+            Option("device", "str", "torch device, e.g. cpu or cuda:0"),
+            Option(
+                "surrogate_slope",
+                "float",
+                "slope k of the fast-sigmoid surrogate gradient 1/(1 + k|v - thr|)^2",
+                default=25.0,
+            ),
+            Option(
+                "detach_reset",
+                "bool",
+                "cut the gradient through the reset (as snnTorch)",
+                default=True,
+            ),
+        ),
+        can_run=True,
+        safe_classes=("nirhub_torch.runtime.*", "torch.nn.modules.container.ModuleDict"),
+        modules=("nirhub_torch",),
+        python=">=3.10",
+        docs_url="https://pytorch.org/docs/stable/",
+        limitations=(
+            "exports only modules built by this backend (plain PyTorch has no neuron models)",
+        ),
+    )
+
+    def owns(self, model: Any) -> bool:
+        from nirhub_torch.export import is_model
+
+        return is_model(model)
+
+    def load(
+        self, path: Path, *, weights: Path | None = None, trust_pickle: bool = False, **options: Any
+    ) -> Any:
+        from nirhub_torch.artifact import load
+
+        return load(path, weights=weights, device=options.get("device"), dtype=options.get("dtype"))
+
+    def to_ir(self, model: Any, **options: Any) -> Graph:
+        from nirhub_torch.export import to_ir
+
+        return to_ir(model, **options)
+
+    def from_ir(self, graph: Graph, **options: Any) -> Any:
+        from nirhub_torch.import_ import from_ir
+
+        return from_ir(graph, **options)
+
+    def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
+        from nirhub_torch.artifact import save
+
+        return save(obj, path)
+
+    def run(
+        self,
+        graph: Graph,
+        inputs: dict[str, Any],
+        dt: float,
+        *,
+        record: tuple[str, ...] = (),
+        **options: Any,
+    ) -> SimulationResult:
+        from nirhub_torch.run import run
+
+        options.pop("dt", None)
+        return run(graph, inputs, dt, record=record, **options)
+
+
+@hookimpl
+def nirhub_backends() -> list[type[Backend]]:
+    return [TorchBackend]

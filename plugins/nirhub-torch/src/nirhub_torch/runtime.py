@@ -1,0 +1,635 @@
+"""Run a NIR graph as a plain PyTorch module, with the conventions of nirhub's reference simulator.
+
+This file only imports torch and the standard library: the ``torch`` backend's artifacts embed it
+verbatim, so a saved model loads without nirhub (and without any SNN framework).
+
+Conventions (identical to ``nirhub.simulate``; see ``docs/backends/torch.md``):
+
+* time-major signals ``(T, B, *shape)``; a spike is the value 1 during one step;
+* forward Euler (``a = 1 - dt/tau``, ``g = (dt/tau)*r``) or exact integration with the input
+  held over the step (``a = exp(-dt/tau)``, ``g = (1 - a)*r``); coefficients are computed in
+  float64 and then cast to the compute dtype, and every update keeps the simulator's order of
+  operations (``v = v*a + (g*x + c)``), so float64 runs agree with it to rounding;
+* spike when ``v > v_threshold`` (strict); reset to ``v_reset`` (0 when absent) or by subtracting
+  the threshold; ``v`` starts at ``v_leak`` (0 for I/IF), ``I`` at 0;
+* edges the execution plan marks as back-edges carry their source's output of the previous step
+  (at step 0: the output of the network at rest, e.g. an Affine's bias); fan-in sums in edge order;
+* a Delay of ``d`` seconds delays by ``floor(d/dt + 1/2)`` steps; AvgPool2d divides by the
+  kernel area (padded cells count).
+
+The forward pass is differentiable: the spike function's gradient is a fast sigmoid,
+``d spike / d v = 1 / (1 + slope*|v - v_threshold|)**2`` (``surrogate_slope``, default 25), and
+the reset uses the spike *detached* from the graph (as snnTorch does) unless
+``detach_reset=False``. Every NIR parameter array is an ``nn.Parameter`` (Delay's ``delay`` is a
+buffer: it is rounded to whole steps), so weights, biases, time constants, thresholds... can all
+be fine-tuned.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FORMAT = "nirhub-torch/1"
+#: spiking node types and the node types that keep state
+SPIKING = frozenset({"IF", "LIF", "CubaLIF"})
+NEURONS = frozenset({"I", "IF", "LI", "LIF", "CubaLI", "CubaLIF"})
+#: reset modes: NIR's two, plus snnTorch's two variants (see ``docs/backends/torch.md``)
+RESET_MODES = ("zero", "subtract", "subtract-delayed", "subtract-guarded")
+
+
+class SpikeFunction(torch.autograd.Function):
+    """Heaviside ``x > 0`` forward; fast-sigmoid surrogate ``1/(1 + slope*|x|)**2`` backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, slope: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (x,) = ctx.saved_tensors
+        return grad / (1.0 + ctx.slope * x.abs()) ** 2, None
+
+
+def spike(x: torch.Tensor, slope: float) -> torch.Tensor:
+    return SpikeFunction.apply(x, slope)
+
+
+# ---------------------------------------------------------------------------------------------
+# nodes
+# ---------------------------------------------------------------------------------------------
+
+
+def _parameter_dtype(name: str) -> torch.dtype:
+    """Parameters keep float32 as float32; everything else (float64, ints) is held as float64."""
+    return torch.float32 if name == "float32" else torch.float64
+
+
+class NodeModule(nn.Module):
+    """One NIR node. Its array fields are parameters named like the NIR fields."""
+
+    def __init__(self, node: dict[str, Any]) -> None:
+        super().__init__()
+        self.type_name: str = node["type"]
+        self.path: str = node["path"]
+        self.in_shape: tuple[int, ...] = tuple(node["in_shape"])
+        self.out_shape: tuple[int, ...] = tuple(node["out_shape"])
+        self.static: dict[str, Any] = dict(node.get("static", {}))
+        self.array_fields: tuple[str, ...] = tuple(node.get("arrays", {}))
+        for name, info in node.get("arrays", {}).items():
+            value = torch.zeros(info["shape"], dtype=_parameter_dtype(info["dtype"]))
+            if name in ("delay",):
+                self.register_buffer(name, value)
+            else:
+                setattr(self, name, nn.Parameter(value))
+
+    def field(self, name: str) -> torch.Tensor | None:
+        return getattr(self, name) if name in self.array_fields else None
+
+    def extra_repr(self) -> str:
+        return f"{self.type_name} {self.path!r}: {list(self.in_shape)} -> {list(self.out_shape)}"
+
+
+class Stateless(NodeModule):
+    """Nodes without state: ``apply`` maps a ``(N, *in_shape)`` input to ``(N, *out_shape)``."""
+
+    def apply(self, x: torch.Tensor, slope: float) -> torch.Tensor:
+        t = self.type_name
+        n = x.shape[0]
+        if t in ("Input", "Output"):
+            return x
+        if t in ("Linear", "Affine"):
+            w = self.weight.to(x.dtype)
+            b = self.bias.to(x.dtype) if t == "Affine" else None
+            if w.dim() == 2:
+                y = torch.matmul(x.reshape(-1, w.shape[1]), w.t())
+                if b is not None:
+                    y = y + b
+                return y.reshape(n, *self.out_shape)
+            y = torch.matmul(w, x.unsqueeze(-1)).squeeze(-1)
+            return y + b if b is not None else y
+        if t == "Scale":
+            return x * self.scale.to(x.dtype)
+        if t in ("Conv1d", "Conv2d"):
+            s = self.static
+            conv = F.conv1d if t == "Conv1d" else F.conv2d
+            bias = self.field("bias")
+            padding = s["padding"] if isinstance(s["padding"], str) else tuple(s["padding"])
+            return conv(
+                x,
+                self.weight.to(x.dtype),
+                None if bias is None else bias.to(x.dtype),
+                tuple(s["stride"]),
+                padding,
+                tuple(s["dilation"]),
+                int(s["groups"]),
+            )
+        if t in ("SumPool2d", "AvgPool2d"):
+            s = self.static
+            (ph, pw), (kh, kw) = s["padding"], s["kernel_size"]
+            if ph or pw:
+                x = F.pad(x, (pw, pw, ph, ph))
+            y = F.avg_pool2d(x, (kh, kw), tuple(s["stride"]), 0, divisor_override=1)
+            return y / (kh * kw) if t == "AvgPool2d" else y
+        if t == "Flatten":
+            return x.reshape(n, *self.out_shape)
+        if t == "Threshold":
+            return spike(x - self.threshold.to(x.dtype), slope)
+        raise TypeError(f"no operation for node type {t}")  # pragma: no cover
+
+
+class DelayModule(NodeModule):
+    """``y[t] = x[t - k]`` per element (zeros before step 0), ``k`` in whole steps."""
+
+    def __init__(self, node: dict[str, Any]) -> None:
+        super().__init__(node)
+        steps = torch.as_tensor(node["steps"], dtype=torch.int64)
+        self.register_buffer("steps", steps.expand(self.in_shape).reshape(-1), persistent=False)
+
+    def shift(self, x: torch.Tensor) -> torch.Tensor:
+        """Delay a whole ``(T, B, *shape)`` signal."""
+        t_len, batch = x.shape[0], x.shape[1]
+        k = torch.clamp(self.steps.to(x.device), max=t_len)
+        flat = x.reshape(t_len, batch, -1)
+        kmax = int(k.max()) if k.numel() else 0
+        if kmax == 0:
+            return x
+        padded = torch.cat([flat.new_zeros(kmax, batch, flat.shape[2]), flat], dim=0)
+        if bool((k == k[0]).all()):
+            k0 = int(k[0])
+            return padded[kmax - k0 : kmax - k0 + t_len].reshape(x.shape)
+        rows = torch.arange(t_len, device=x.device)[:, None] - k[None, :] + kmax  # (T, n)
+        cols = torch.arange(flat.shape[2], device=x.device)
+        y = padded[rows, :, cols]  # (T, n, B)
+        return y.permute(0, 2, 1).reshape(x.shape)
+
+    def read(self, history: list[torch.Tensor], t: int, zeros: torch.Tensor) -> torch.Tensor:
+        """Output at step ``t`` from the inputs of steps ``0..`` kept in ``history``."""
+        k = self.steps.to(zeros.device)
+        batch = zeros.shape[0]
+        if bool((k == k[0]).all()):
+            src = t - int(k[0])
+            return history[src] if 0 <= src < len(history) else zeros
+        out = zeros.reshape(batch, -1).clone()
+        for i, ki in enumerate(k.tolist()):
+            src = t - ki
+            if 0 <= src < len(history):
+                out[:, i] = history[src].reshape(batch, -1)[:, i]
+        return out.reshape(zeros.shape)
+
+
+def _phi(z: torch.Tensor) -> torch.Tensor:
+    """``expm1(z)/z``, continuous at 0."""
+    small = z.abs() < 1e-8
+    safe = torch.where(small, torch.ones_like(z), z)
+    return torch.where(small, 1.0 + z / 2.0, torch.expm1(safe) / safe)
+
+
+class Neuron(NodeModule):
+    """I, IF, LI, LIF, CubaLI, CubaLIF: ``step`` advances one time step."""
+
+    def __init__(self, node: dict[str, Any]) -> None:
+        super().__init__(node)
+        self.reset_mode: str = node.get("reset", "zero")
+        if self.reset_mode not in RESET_MODES:
+            raise ValueError(f"unknown reset mode {self.reset_mode!r} for node {self.path!r}")
+        self.spiking = self.type_name in SPIKING
+        self.has_current = self.type_name in ("CubaLI", "CubaLIF")
+
+    def _f64(self, name: str, default: float | None = None) -> torch.Tensor:
+        value = self.field(name)
+        if value is None:
+            return torch.tensor(default, dtype=torch.float64, device=self._device())
+        return value.to(torch.float64)
+
+    def _device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")  # pragma: no cover - every neuron has parameters
+
+    def coefficients(self, dt: float, method: str, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        """Per-step update coefficients, computed in float64 like the simulator, then cast."""
+        t = self.type_name
+        co: dict[str, torch.Tensor] = {}
+        if t in ("I", "IF"):
+            co["g"] = dt * self._f64("r")
+        elif t in ("LI", "LIF"):
+            ratio = dt / self._f64("tau")
+            if method == "euler":
+                a, b = 1.0 - ratio, ratio
+            else:
+                a, b = torch.exp(-ratio), -torch.expm1(-ratio)
+            co.update(a=a, g=b * self._f64("r"), c=b * self._f64("v_leak"))
+        else:
+            tau_syn, tau_mem = self._f64("tau_syn"), self._f64("tau_mem")
+            r, v_leak, w_in = self._f64("r"), self._f64("v_leak"), self._f64("w_in", 1.0)
+            if method == "euler":
+                rs, rm = dt / tau_syn, dt / tau_mem
+                co.update(a_s=1.0 - rs, g_s=rs * w_in, a_m=1.0 - rm, g_m=rm * r, c_m=rm * v_leak)
+            else:
+                a_s, a_m = dt / tau_syn, dt / tau_mem
+                e_s, e_m = torch.exp(-a_s), torch.exp(-a_m)
+                b_s, b_m = -torch.expm1(-a_s), -torch.expm1(-a_m)
+                kappa = a_m * e_m * _phi(a_m - a_s)
+                co.update(
+                    w_in=w_in, e_s=e_s, b_s=b_s, e_m=e_m, c_m=b_m * v_leak, g_m=b_m * r, k=r * kappa
+                )
+        if self.spiking:
+            co["thr"] = self.v_threshold.to(torch.float64)
+            v_reset = self.field("v_reset")
+            co["v_reset"] = (
+                torch.zeros((), dtype=torch.float64, device=self._device())
+                if v_reset is None
+                else v_reset.to(torch.float64)
+            )
+        # the differentiable casts: float64 master computation -> compute dtype
+        out = {k: v.to(dtype) for k, v in co.items()}
+        if self.spiking:  # thresholds and v_reset are cast directly, like the simulator
+            out["thr"] = self.v_threshold.to(dtype)
+            if self.field("v_reset") is not None:
+                out["v_reset"] = self.v_reset.to(dtype)
+        return out
+
+    def initial_state(
+        self, batch: int, dtype: torch.dtype, device: torch.device
+    ) -> dict[str, torch.Tensor]:
+        shape = (batch, *self.out_shape)
+        v = torch.zeros(shape, dtype=dtype, device=device)
+        if self.type_name not in ("I", "IF"):
+            v = v + self.v_leak.to(dtype)  # 0 + v_leak is exact
+        state = {"v": v}
+        if self.has_current:
+            state["I"] = torch.zeros(shape, dtype=dtype, device=device)
+        if self.reset_mode in ("subtract-delayed", "subtract-guarded"):
+            # the reset flag "of step -1": the initial v already above threshold
+            state["pending"] = (v > self.v_threshold.to(dtype)).to(dtype)
+        return state
+
+    def rest_output(self, state: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.zeros_like(state["v"]) if self.spiking else state["v"]
+
+    def step(
+        self,
+        x: torch.Tensor,
+        state: dict[str, torch.Tensor],
+        co: dict[str, torch.Tensor],
+        slope: float,
+        detach_reset: bool,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]:
+        """One step: returns (output, new state, spikes or None)."""
+        t = self.type_name
+        v = state["v"]
+        new: dict[str, torch.Tensor] = {}
+        if t in ("I", "IF"):
+            v = v + co["g"] * x
+        elif t in ("LI", "LIF"):
+            v = v * co["a"] + (co["g"] * x + co["c"])
+        elif "a_s" in co:  # Cuba, Euler: the membrane sees the updated current
+            i_syn = state["I"] * co["a_s"] + co["g_s"] * x
+            v = v * co["a_m"] + (co["g_m"] * i_syn + co["c_m"])
+            new["I"] = i_syn
+        else:  # Cuba, exact (zero-order hold), with the current of the previous step
+            u = co["w_in"] * x
+            drive = co["g_m"] * u + co["c_m"]
+            drive = drive + (state["I"] - u) * co["k"]
+            v = v * co["e_m"] + drive
+            new["I"] = state["I"] * co["e_s"] + co["b_s"] * u
+        if not self.spiking:
+            new["v"] = v
+            return v, new, None
+        thr = co["thr"]
+        mode = self.reset_mode
+        if mode == "subtract-delayed":
+            # snnTorch's default: the reset of the previous step's spike, undecayed, now
+            v = v - state["pending"] * thr
+        elif mode == "subtract-guarded":
+            q = state["pending"]
+            v = v - q * thr
+        s = spike(v - thr, slope)
+        r = s.detach() if detach_reset else s
+        if mode == "zero":
+            v = torch.where(r > 0, co["v_reset"], v)
+        elif mode == "subtract":
+            v = v - r * thr
+        elif mode == "subtract-delayed":
+            new["pending"] = r
+        else:  # subtract-guarded: v - (s - q)*thr, and the flag is v > thr after that
+            v = v - (r - q) * thr
+            new["pending"] = (v > thr).to(v.dtype)
+        new["v"] = v
+        return s, new, s
+
+
+# ---------------------------------------------------------------------------------------------
+# the model
+# ---------------------------------------------------------------------------------------------
+
+
+def make_node(node: dict[str, Any]) -> NodeModule:
+    t = node["type"]
+    if t in NEURONS:
+        return Neuron(node)
+    if t == "Delay":
+        return DelayModule(node)
+    return Stateless(node)
+
+
+class NIRModel(nn.Module):
+    """A NIR graph as a ``torch.nn.Module``.
+
+    ``model(x)`` runs ``x`` of shape ``(T, B, *input_shape)`` (or ``(T, *input_shape)`` for
+    one sample; a dict ``{input name: tensor}`` for several inputs) from the rest state and
+    returns the Output node's signal in the same layout (a dict when the graph has several
+    Outputs). ``model.run(inputs, record=[...])`` also returns recorded node states.
+    """
+
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        *,
+        dtype: torch.dtype | str = torch.float32,
+        surrogate_slope: float = 25.0,
+        detach_reset: bool = True,
+    ) -> None:
+        super().__init__()
+        if spec.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} model specification: {spec.get('format')!r}")
+        self.nir_spec = spec
+        self.dt: float = float(spec["dt"])
+        self.method: str = spec["method"]
+        self.compute_dtype = dtype if isinstance(dtype, torch.dtype) else getattr(torch, dtype)
+        self.surrogate_slope = float(surrogate_slope)
+        self.detach_reset = bool(detach_reset)
+        self.keys: dict[str, str] = {p: n["key"] for p, n in spec["nodes"].items()}
+        self.nodes = nn.ModuleDict({n["key"]: make_node(n) for n in spec["nodes"].values()})
+        self.inputs: list[str] = list(spec["inputs"])
+        self.outputs: list[str] = list(spec["outputs"])
+        self.preds: dict[str, list[str]] = {p: [] for p in spec["nodes"]}
+        for s, d in spec["edges"]:
+            self.preds[d].append(s)
+        self.units: list[tuple[list[str], bool]] = [
+            (list(u["nodes"]), bool(u["cyclic"])) for u in spec["units"]
+        ]
+        self.back_edges = {(s, d) for s, d in spec["back_edges"]}
+        self.breaking = set(spec["breaking"])
+        self.register_buffer("_anchor", torch.zeros(()), persistent=False)
+
+    def synaptic_parameters(self) -> list[nn.Parameter]:
+        """Weights, biases and scales (Affine, Linear, Conv, Scale): what is usually trained."""
+        return [p for m in self.nodes.values() if isinstance(m, Stateless) for p in m.parameters()]
+
+    def neuron_parameters(self) -> list[nn.Parameter]:
+        """Time constants (seconds), gains, thresholds, resets of the neuron nodes."""
+        return [p for m in self.nodes.values() if isinstance(m, Neuron) for p in m.parameters()]
+
+    def node(self, path: str) -> NodeModule:
+        """The module of the node at a dotted path (``"lif1.lif"``)."""
+        if path not in self.keys:
+            raise KeyError(f"no node {path!r} in this model")
+        return self.nodes[self.keys[path]]
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _prepare(self, inputs: Any) -> tuple[dict[str, torch.Tensor], bool]:
+        if not isinstance(inputs, dict):
+            if len(self.inputs) != 1:
+                raise ValueError(
+                    f"the graph has {len(self.inputs)} inputs ({', '.join(self.inputs)}); pass "
+                    "a dict {name: tensor}"
+                )
+            inputs = {self.inputs[0]: inputs}
+        missing = [n for n in self.inputs if n not in inputs]
+        extra = [n for n in inputs if n not in self.inputs]
+        if missing or extra:
+            raise ValueError(
+                f"inputs must be exactly {self.inputs}; missing {missing}, unknown {extra}"
+            )
+        out, layouts = {}, set()
+        for name in self.inputs:
+            x = torch.as_tensor(inputs[name])
+            shape = self.node(name).out_shape
+            if x.dim() == len(shape) + 1 and tuple(x.shape[1:]) == shape:
+                x, batched = x.unsqueeze(1), False
+            elif x.dim() == len(shape) + 2 and tuple(x.shape[2:]) == shape:
+                batched = True
+            else:
+                raise ValueError(
+                    f"input {name!r} has shape {tuple(x.shape)}; expected (T, B, "
+                    f"{', '.join(map(str, shape))}) or (T, {', '.join(map(str, shape))})"
+                )
+            layouts.add((x.shape[0], x.shape[1], batched))
+            out[name] = x.to(device=self._anchor.device, dtype=self.compute_dtype)
+        if len(layouts) != 1:
+            raise ValueError(f"inputs disagree on time steps or batch layout: {layouts}")
+        return out, next(iter(layouts))[2]
+
+    # -- execution ---------------------------------------------------------------------------
+    def forward(self, inputs: Any) -> torch.Tensor | dict[str, torch.Tensor]:
+        outputs, _ = self.run(inputs)
+        if len(outputs) == 1:
+            return next(iter(outputs.values()))
+        return outputs
+
+    def run(
+        self, inputs: Any, record: list[str] | tuple[str, ...] = ()
+    ) -> tuple[dict[str, torch.Tensor], dict[str, dict[str, torch.Tensor]]]:
+        """Outputs by Output name, and recorded signals ``{path: {"spikes"|"v"|"I"|"out": x}}``.
+
+        Spikes are bool; everything is time-major, in the layout of the inputs.
+        """
+        signals, batched = self._prepare(inputs)
+        for path in record:
+            if path not in self.keys:
+                raise KeyError(f"cannot record {path!r}: no such node")
+        first = signals[self.inputs[0]]
+        t_len, batch = first.shape[0], first.shape[1]
+        dtype, device = self.compute_dtype, first.device
+        slope = self.surrogate_slope
+        recorded: dict[str, dict[str, list[torch.Tensor]]] = {p: {} for p in record}
+
+        coeffs: dict[str, dict[str, torch.Tensor]] = {}
+        states: dict[str, dict[str, torch.Tensor]] = {}
+        for path in self.keys:
+            mod = self.node(path)
+            if isinstance(mod, Neuron):
+                coeffs[path] = mod.coefficients(self.dt, self.method, dtype)
+                states[path] = mod.initial_state(batch, dtype, device)
+        carry = self._rest_outputs(states, batch, dtype, device, slope)
+
+        sig: dict[str, torch.Tensor] = {}
+        for nodes, cyclic in self.units:
+            if cyclic:
+                self._run_cyclic(nodes, sig, carry, states, coeffs, t_len, batch, recorded)
+                continue
+            path = nodes[0]
+            mod = self.node(path)
+            if path in signals:
+                y = signals[path]
+            else:
+                preds = self.preds[path]
+                if preds:
+                    x = sig[preds[0]]
+                    for s in preds[1:]:
+                        x = x + sig[s]
+                else:
+                    x = torch.zeros((t_len, batch, *mod.in_shape), dtype=dtype, device=device)
+                if isinstance(mod, Neuron):
+                    y = self._run_neuron(path, mod, x, states, coeffs, recorded)
+                elif isinstance(mod, DelayModule):
+                    y = mod.shift(x)
+                else:
+                    flat = x.reshape(t_len * batch, *mod.in_shape)
+                    y = mod.apply(flat, slope).reshape(t_len, batch, *mod.out_shape)
+            sig[path] = y
+            if path in recorded and not isinstance(mod, Neuron):
+                recorded[path]["out"] = [y]
+
+        def layout(x: torch.Tensor) -> torch.Tensor:
+            return x if batched else x[:, 0]
+
+        outputs = {name: layout(sig[name]) for name in self.outputs}
+        rec: dict[str, dict[str, torch.Tensor]] = {}
+        for path, variables in recorded.items():
+            rec[path] = {}
+            for var, parts in variables.items():
+                value = parts[0] if len(parts) == 1 else torch.stack(parts)
+                rec[path][var] = layout(value.bool() if var == "spikes" else value)
+        return outputs, rec
+
+    def _rest_outputs(
+        self,
+        states: dict[str, dict[str, torch.Tensor]],
+        batch: int,
+        dtype: torch.dtype,
+        device: torch.device,
+        slope: float,
+    ) -> dict[str, torch.Tensor]:
+        """Every node's output at step -1 (the network at rest); back-edges read it at step 0."""
+        rest: dict[str, torch.Tensor] = {}
+        for nodes, _ in self.units:
+            for p in nodes:
+                mod = self.node(p)
+                if isinstance(mod, Neuron):
+                    rest[p] = mod.rest_output(states[p])
+                elif isinstance(mod, DelayModule) or p in self.inputs:
+                    rest[p] = torch.zeros((batch, *mod.out_shape), dtype=dtype, device=device)
+                else:
+                    total = torch.zeros((batch, *mod.in_shape), dtype=dtype, device=device)
+                    for s in self.preds[p]:
+                        if s in rest and (s, p) not in self.back_edges:
+                            total = total + rest[s]
+                    rest[p] = mod.apply(total, slope).reshape(batch, *mod.out_shape)
+        return {s: rest[s] for s, _ in self.back_edges}
+
+    def _record_state(
+        self,
+        recorded: dict[str, dict[str, list[torch.Tensor]]],
+        path: str,
+        state: dict[str, torch.Tensor],
+        spikes: torch.Tensor | None,
+    ) -> None:
+        if path not in recorded:
+            return
+        rec = recorded[path]
+        if spikes is not None:
+            rec.setdefault("spikes", []).append(spikes > 0)
+        rec.setdefault("v", []).append(state["v"])
+        if "I" in state:
+            rec.setdefault("I", []).append(state["I"])
+
+    def _run_neuron(
+        self,
+        path: str,
+        mod: Neuron,
+        x: torch.Tensor,
+        states: dict[str, dict[str, torch.Tensor]],
+        coeffs: dict[str, dict[str, torch.Tensor]],
+        recorded: dict[str, dict[str, list[torch.Tensor]]],
+    ) -> torch.Tensor:
+        co, state = coeffs[path], states[path]
+        outs = []
+        for i in range(x.shape[0]):
+            y, state, s = mod.step(x[i], state, co, self.surrogate_slope, self.detach_reset)
+            outs.append(y)
+            self._record_state(recorded, path, state, s)
+        states[path] = state
+        return torch.stack(outs)
+
+    def _run_cyclic(
+        self,
+        nodes: list[str],
+        sig: dict[str, torch.Tensor],
+        carry: dict[str, torch.Tensor],
+        states: dict[str, dict[str, torch.Tensor]],
+        coeffs: dict[str, dict[str, torch.Tensor]],
+        t_len: int,
+        batch: int,
+        recorded: dict[str, dict[str, list[torch.Tensor]]],
+    ) -> None:
+        steps: dict[str, list[torch.Tensor]] = {p: [] for p in nodes}
+        history: dict[str, list[torch.Tensor]] = {
+            p: [] for p in nodes if isinstance(self.node(p), DelayModule)
+        }
+        dtype, device = self.compute_dtype, self._anchor.device
+        slope = self.surrogate_slope
+
+        def step_input(p: str, i: int) -> torch.Tensor:
+            total = None
+            for s in self.preds[p]:
+                if (s, p) in self.back_edges:
+                    value = steps[s][i - 1] if i > 0 else carry[s]
+                elif s in steps:
+                    value = steps[s][i]
+                else:
+                    value = sig[s][i]
+                total = value if total is None else total + value
+            if total is None:
+                mod = self.node(p)
+                return torch.zeros((batch, *mod.in_shape), dtype=dtype, device=device)
+            return total
+
+        for i in range(t_len):
+            for p in nodes:
+                mod = self.node(p)
+                if p in self.breaking:
+                    zeros = torch.zeros((batch, *mod.out_shape), dtype=dtype, device=device)
+                    steps[p].append(mod.read(history[p], i, zeros))
+                    continue
+                x = step_input(p, i)
+                if isinstance(mod, Neuron):
+                    y, states[p], s = mod.step(x, states[p], coeffs[p], slope, self.detach_reset)
+                    self._record_state(recorded, p, states[p], s)
+                elif isinstance(mod, DelayModule):
+                    history[p].append(x)
+                    zeros = torch.zeros_like(x)
+                    y = mod.read(history[p], i, zeros)
+                else:
+                    y = mod.apply(x, slope).reshape(batch, *mod.out_shape)
+                steps[p].append(y)
+            for p in nodes:
+                if p in self.breaking:
+                    history[p].append(step_input(p, i))
+        for p in nodes:
+            sig[p] = torch.stack(steps[p])
+            if p in recorded and not isinstance(self.node(p), Neuron):
+                recorded[p]["out"] = [sig[p]]
+
+
+def describe(model: NIRModel) -> str:
+    """One line per node: path, type and shapes (for printing)."""
+    lines = []
+    for path, key in model.keys.items():
+        mod = model.nodes[key]
+        lines.append(
+            f"{path:30s} {mod.type_name:10s} {list(mod.in_shape)} -> {list(mod.out_shape)}"
+        )
+    return "\n".join(lines)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return int(sum(math.prod(p.shape) for p in model.parameters()))
