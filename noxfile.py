@@ -2,8 +2,8 @@
 (README.md; ``.ci/run`` calls exactly that). ``nox -l`` lists them.
 
 * ``lint``: ``ruff check`` and ``ruff format --check``.
-* ``tests-3.10``, ``tests-3.11``: the core test suite (``tests/``). torch is installed on 3.11
-  (the tests of model sources load real ``.pt`` files).
+* ``tests-3.10``, ``tests-3.11``: the core test suite (``tests/``). torch is installed on 3.11,
+  where the tests marked ``torch`` run (they load real ``.pt`` files); 3.10 deselects them.
 * ``plugin-<name>``: one per ``plugins/nirhub-<name>/`` folder, found automatically; runs the
   plugin's own tests (``tests/``, with its ``framework`` and ``test`` extras installed) on a
   Python its framework supports.
@@ -162,8 +162,8 @@ def shared_env(session: nox.Session, key: tuple[str, str]) -> Path:
         return python
     if not python.exists():
         session.run(_python_executable(session, version), "-m", "venv", str(env), external=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet"]
-    session.run(*pip, "--upgrade", "pip", external=True)
+    session.run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", *constraints(version)]
     if torch:
         session.run(*pip, TORCH, external=True)
     session.run(*pip, "-e", f"{ROOT}[test]", external=True)
@@ -173,8 +173,21 @@ def shared_env(session: nox.Session, key: tuple[str, str]) -> Path:
 
 def install_plugins(session: nox.Session, python: Path, plugins: list[Plugin]) -> None:
     if plugins:
+        pins = constraints(plugins[0].python)
         args = [a for p in plugins for a in ("-e", p.requirement)]
-        session.run(str(python), "-m", "pip", "install", "--quiet", *args, external=True)
+        session.run(str(python), "-m", "pip", "install", "--quiet", *pins, *args, external=True)
+
+
+def constraints(version: str) -> list[str]:
+    """pip arguments that keep torch at the local CPU wheel: without them a plugin's
+    dependency (e.g. norse -> torchvision) would pull the newest torch and its CUDA libraries,
+    gigabytes from PyPI. A plugin that cannot live with the pin fails to install, visibly."""
+    if version not in TORCH_PYTHONS:
+        return []
+    path = ROOT / ".nox" / "constraints.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(TORCH + "\n")
+    return ["-c", str(path)]
 
 
 def pytest_args(session: nox.Session, *default: str) -> list[str]:
@@ -196,11 +209,15 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=["3.10", "3.11"])
 def tests(session: nox.Session) -> None:
-    """The core test suite."""
+    """The core test suite (tests marked ``torch`` only where torch is installed)."""
+    deselect: list[str] = []
+    pins = constraints(str(session.python))
     if session.python in TORCH_PYTHONS:
-        session.install(TORCH)
-    session.install("-e", ".[test]")
-    session.run("python", "-m", "pytest", *pytest_args(session, "tests"))
+        session.install(*pins, TORCH)
+    else:  # no torch wheel for this Python on the machine; those tests run on 3.11
+        deselect = ["-m", "not torch"]
+    session.install(*pins, "-e", ".[test]")
+    session.run("python", "-m", "pytest", *deselect, *pytest_args(session, "tests"))
 
 
 def _make_plugin_session(plugin: Plugin) -> None:

@@ -89,6 +89,14 @@ def test_braille_nobias_subtract_agrees_with_snntorch(braille_input):
     assert 0 < report.differing_cells < 100
 
 
+def test_braille_nobias_guarded_subtract_is_bit_exact_with_snntorch(braille_input):
+    """snnTorch's reset_delay=False subtraction, as the paper's graph B was trained."""
+    _, spikes = braille("noDelay_noBias_subtract", braille_input, "subtract-guarded")
+    ref = np.load(CORPUS / "rnn" / "snntorch_activity_noDelay_noBias_subtract.npy")
+    assert metrics.differing_cells(spikes, ref) == 0
+    assert int(spikes.sum()) == 118
+
+
 def test_braille_nobias_zero_reproduces_the_norse_recording(braille_input):
     """MANIFEST: the Norse graph-B activity was recorded with reset to zero by mistake."""
     _, spikes = braille("noDelay_noBias_subtract", braille_input, "zero")

@@ -198,3 +198,50 @@ def test_population_parameters_are_per_neuron_and_scalars_broadcast(method):
     res = run(node, x, 1e-3, method=method)
     counts = res["out"].sum(axis=0)
     assert counts[0] > counts[1] > counts[2] > 0  # faster membrane, more spikes
+
+
+def _lif_graph(v_leak: float = 0.0):
+    import nirhub as nh
+
+    return nh.Graph.from_list(
+        nh.Input(1),
+        nh.LIF(tau=np.full(1, 1e-3), r=np.full(1, 10.0), v_leak=np.full(1, v_leak),
+               v_threshold=np.ones(1)),
+        nh.Output(1),
+    )
+
+
+def _hand_snntorch(x, beta, thr, delayed):
+    """snnTorch Leaky, reset_mechanism="subtract", written out step by step."""
+    mem, spikes, mems = 0.0, [], []
+    prev = mem
+    for xt in x:
+        reset = float(prev - thr > 0)
+        if delayed:
+            mem = (beta * mem + xt) - reset * thr
+            spk = float(mem - thr > 0)
+        else:
+            mem = (beta * mem + xt) - reset * thr
+            spk = float(mem - thr > 0)
+            mem = mem - (spk - reset) * thr
+        spikes.append(spk)
+        mems.append(mem)
+        prev = mem
+    return np.array(spikes), np.array(mems)
+
+
+@pytest.mark.parametrize("mode, delayed", [("subtract-delayed", True),
+                                           ("subtract-guarded", False)])
+def test_snntorch_subtraction_variants_match_a_hand_written_loop(mode, delayed):
+    from nirhub.sim import simulate
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1.6, size=(200, 1))  # strong drive: v often stays above threshold
+    dt, tau, r = 1e-4, 1e-3, 10.0
+    beta = 1 - dt / tau
+    res = simulate(_lif_graph(), x, dt, reset=mode, record=["lif"])
+    want_s, want_v = _hand_snntorch(x[:, 0] * (dt / tau) * r, beta, 1.0, delayed)
+    np.testing.assert_array_equal(res["output"][:, 0], want_s)
+    np.testing.assert_allclose(res.v("lif")[:, 0], want_v, rtol=0, atol=1e-12)
+    plain = simulate(_lif_graph(), x, dt, reset="subtract")
+    assert not np.array_equal(plain["output"][:, 0], want_s)  # the variants really differ

@@ -159,14 +159,14 @@ class Output:
         if not self.quiet:
             self._message("", "", text)
 
-    def success(self, text: str) -> None:
-        if not self.quiet:
-            self._message("", "", text)
-
     def warning(self, text: str) -> None:
         """A warning (suppressed by ``-q``)."""
         if not self.quiet:
             self._message("warning:", "bold yellow", text)
+
+    def failure(self, text: str) -> None:
+        """An ``error:`` line for a failure that is reported as data (never suppressed)."""
+        self._message("error:", "bold red", text)
 
     def detail(self, text: str) -> None:
         """A detail shown only with ``-v``."""

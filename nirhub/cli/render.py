@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any
 
-from nirhub.cli.output import Output
+from nirhub.cli.output import Output, styled
 
 _STATUS_STYLE = {
     "ok": "green",
@@ -43,7 +43,10 @@ def version(out: Output, plugins: list[dict[str, str]], *, disabled: bool = Fals
     if disabled:
         out.line("plugins: disabled (--no-plugins or NIRHUB_NO_PLUGINS)")
         return
-    external = [p for p in plugins if p.get("distribution") != "nirhub"]
+    external = sorted(
+        (p for p in plugins if p.get("distribution") != "nirhub"),
+        key=lambda p: (p.get("distribution", ""), p.get("module", "")),
+    )
     if not external:
         out.line("plugins: none installed")
         return
@@ -115,10 +118,8 @@ def conversion_messages(out: Output, report: Any) -> None:
         out.warning(text)
     if report.problems and report.dry_run:
         n = len(report.problems)
-        out.stderr.print(
-            f"error: {report.target_backend!r} cannot express {n} "
-            f"node{'s' if n != 1 else ''} of {report.source}",
-            markup=False,
+        out.failure(
+            f"{report.target_backend!r} cannot express {_plural(n, 'node')} of {report.source}"
         )
         return
     graph = report.graph
@@ -161,10 +162,11 @@ def _param_text(p: Any) -> str:
     )
 
 
-def summary(out: Output, s: Any) -> None:
-    from rich.markup import escape
-    from rich.tree import Tree
+#: a tree: (label, bold part of the label, children)
+Branch = tuple[str, str, list["Branch"]]
 
+
+def summary(out: Output, s: Any) -> None:
     version = f", NIR file version {s.file_version}" if s.file_version else ""
     out.line(f"{s.source}{version}")
     types = ", ".join(f"{n} {t}" for t, n in sorted(s.type_counts.items()))
@@ -181,13 +183,11 @@ def summary(out: Output, s: Any) -> None:
         f"reset: {s.reset if s.reset is not None else 'not recorded (zero is assumed)'}"
     )
     by_path = {n.path: n for n in s.nodes}
-    tree = Tree("graph", guide_style="dim")
 
-    def add(parent: Any, path: str) -> None:
+    def branch(path: str) -> Branch:
         node = by_path[path]
         name = path.rsplit(".", 1)[-1] if "." in path and path not in s.top_level else path
-        label = f"[bold]{escape(name)}[/] {node.type}  {_fmt_shape(node.input_shape)} -> "
-        label += _fmt_shape(node.output_shape)
+        label = f" {node.type}  {_fmt_shape(node.input_shape)} -> {_fmt_shape(node.output_shape)}"
         counts = []
         if node.neurons:
             counts.append(_plural(node.neurons, "neuron"))
@@ -195,17 +195,12 @@ def summary(out: Output, s: Any) -> None:
             counts.append(_plural(node.synapses, "synapse"))
         if counts:
             label += f"  ({', '.join(counts)})"
-        branch = parent.add(label)
-        for p in node.params:
-            branch.add(escape(_param_text(p)))
+        leaves: list[Branch] = [(_param_text(p), "", []) for p in node.params]
         if node.metadata:
-            branch.add(escape(f"metadata: {_short(node.metadata)}"))
-        for child in node.children:
-            add(branch, child)
+            leaves.append((f"metadata: {_short(node.metadata)}", "", []))
+        return (label, name, leaves + [branch(child) for child in node.children])
 
-    for name in s.top_level:
-        add(tree, name)
-    out.print(tree)
+    tree(out, ("", "graph", [branch(name) for name in s.top_level]))
     out.line("edges: " + ", ".join(f"{a} -> {b}" for a, b in s.edges))
     if s.metadata:
         out.line(f"metadata: {_short(s.metadata)}")
@@ -213,6 +208,36 @@ def summary(out: Output, s: Any) -> None:
         out.warning(w)
     if s.problems:
         out.warning(f"the graph is not valid ({len(s.problems)} problems); see `nirhub validate`")
+
+
+def tree(out: Output, root: Branch) -> None:
+    """A tree on stdout: rich's (styled, wrapped to the terminal) on a terminal, else plain
+    lines with the same guides that are never wrapped."""
+    if styled(sys.stdout):
+        from rich.markup import escape
+        from rich.tree import Tree
+
+        def grow(parent: Any, item: Branch) -> None:
+            label, bold, children = item
+            node = parent.add(f"[bold]{escape(bold)}[/]{escape(label)}")
+            for child in children:
+                grow(node, child)
+
+        label, bold, children = root
+        rich_tree = Tree(f"[bold]{escape(bold)}[/]{escape(label)}", guide_style="dim")
+        for child in children:
+            grow(rich_tree, child)
+        out.print(rich_tree)
+        return
+
+    def lines(items: list[Branch], prefix: str) -> None:
+        for i, (label, bold, children) in enumerate(items):
+            last = i == len(items) - 1
+            out.line(prefix + ("└── " if last else "├── ") + bold + label)
+            lines(children, prefix + ("    " if last else "│   "))
+
+    out.line(root[1] + root[0])
+    lines(root[2], "")
 
 
 def _short(value: Any, limit: int = 200) -> str:

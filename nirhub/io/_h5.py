@@ -56,6 +56,26 @@ class Budget:
     def error(self, message: str, location: str, hint: str | None = None) -> FileFormatError:
         return FileFormatError(message, path=self.path, location=location, hint=hint)
 
+    def visit_group(self, addr: int, location: str) -> None:
+        """Refuse a group reached a second time (hard-link cycles and aliases)."""
+        if addr in self.groups_seen:
+            raise self.error(
+                "is a group that appears more than once in the file (a hard-link cycle or "
+                "alias); refusing to read it twice",
+                location,
+            )
+        self.groups_seen.add(addr)
+
+    def check_size(self, shape: tuple[int, ...], dtype: Any, nbytes: int, location: str) -> None:
+        """Refuse a single dataset larger than the whole budget (before allocating it)."""
+        if nbytes > self.limits.max_bytes:
+            raise self.error(
+                f"declares shape {tuple(shape)} of {dtype} ({nbytes:,} bytes), more than the "
+                f"reader's limit of {self.limits.max_bytes:,} bytes",
+                location,
+                hint="If the file is trusted, raise max_bytes (nirhub.read(..., max_bytes=N)).",
+            )
+
     def charge(self, nbytes: int, location: str) -> None:
         self.used += nbytes
         if self.used > self.limits.max_bytes:
@@ -119,14 +139,7 @@ def open_object(gid: h5py.h5g.GroupID, name: str, location: str, budget: Budget)
     """Open a member: a GroupID (checked for cycles) or a DatasetID; others are refused."""
     obj = h5o.open(gid, name.encode("utf-8"))
     if isinstance(obj, h5py.h5g.GroupID):
-        addr = h5o.get_info(obj).addr
-        if addr in budget.groups_seen:
-            raise budget.error(
-                "is a group that appears more than once in the file (a hard-link cycle or "
-                "alias); refusing to read it twice",
-                location,
-            )
-        budget.groups_seen.add(addr)
+        budget.visit_group(h5o.get_info(obj).addr, location)
         return obj
     if isinstance(obj, h5d.DatasetID):
         return obj
@@ -176,13 +189,7 @@ def read_dataset(dsid: h5d.DatasetID, location: str, budget: Budget) -> Any:
     else:
         itemsize = dtype.itemsize
     nbytes = count * max(itemsize, 1)
-    if nbytes > budget.limits.max_bytes:
-        raise budget.error(
-            f"declares shape {tuple(shape)} of {dtype} ({nbytes:,} bytes), more than the "
-            f"reader's limit of {budget.limits.max_bytes:,} bytes",
-            location,
-            hint="If the file is trusted, raise max_bytes (nirhub.read(..., max_bytes=N)).",
-        )
+    budget.check_size(shape, dtype, nbytes, location)
     if layout == h5d.CHUNKED:
         chunk = dcpl.get_chunk()
         chunk_bytes = max(itemsize, 1)
@@ -204,6 +211,10 @@ def read_dataset(dsid: h5d.DatasetID, location: str, budget: Budget) -> Any:
     return out
 
 
+def not_utf8(budget: Budget, raw: bytes, location: str) -> FileFormatError:
+    return budget.error(f"holds a string that is not UTF-8: {bytes(raw)[:40]!r}", location)
+
+
 def _decode_strings(arr: np.ndarray, location: str, budget: Budget) -> Any:
     def one(v: Any) -> str:
         if isinstance(v, str):
@@ -211,9 +222,7 @@ def _decode_strings(arr: np.ndarray, location: str, budget: Budget) -> Any:
         try:
             return bytes(v).decode("utf-8")
         except UnicodeDecodeError:
-            raise budget.error(
-                f"holds a string that is not UTF-8: {bytes(v)[:40]!r}", location
-            ) from None
+            raise not_utf8(budget, v, location) from None
 
     if arr.ndim == 0:
         return one(arr[()])
@@ -242,3 +251,40 @@ def read_str_attr(obj: Any, name: str) -> str | None:
         return value.decode() if isinstance(value, bytes) else str(value)
     except Exception:  # noqa: BLE001 - a malformed marker is treated as absent
         return None
+
+
+class H5Backend:
+    """The reader's access to a file through h5py (any HDF5 file)."""
+
+    fast = False
+
+    def __init__(self, f: h5py.File, budget: Budget) -> None:
+        self.f = f
+        self.budget = budget
+
+    def root(self) -> Any:
+        return h5py.h5g.open(self.f.id, b"/")
+
+    def list_links(self, group: Any, location: str) -> list[str]:
+        return list_links(group, location, self.budget)
+
+    def open_object(self, group: Any, name: str, location: str) -> Any:
+        return open_object(group, name, location, self.budget)
+
+    def open_dataset(self, group: Any, name: str, location: str) -> Any:
+        return open_dataset(group, name, location, self.budget)
+
+    @staticmethod
+    def is_group(obj: Any) -> bool:
+        return isinstance(obj, h5py.h5g.GroupID)
+
+    @staticmethod
+    def is_dataset(obj: Any) -> bool:
+        return isinstance(obj, h5d.DatasetID)
+
+    def read_dataset(self, obj: Any, location: str) -> Any:
+        return read_dataset(obj, location, self.budget)
+
+    @staticmethod
+    def str_attr(obj: Any, name: str) -> str | None:
+        return read_str_attr(obj, name) if num_attrs(obj) else None

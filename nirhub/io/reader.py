@@ -16,12 +16,12 @@ missing required parameter, over-limit sizes, links) raise in both modes.
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
 import h5py
 import numpy as np
-from h5py import h5d, h5g
 
 from nirhub.errors import FileFormatError, IRError, Problem
 from nirhub.io import _h5
@@ -115,9 +115,23 @@ def read(
     ``max_bytes`` caps the data an untrusted file may make the reader allocate (default 4 GiB);
     ``limits`` sets all limits at once (see :class:`ReadLimits`).
     """
+    return _read(path, strict=strict, max_bytes=max_bytes, limits=limits)
+
+
+def _read(
+    path: str | os.PathLike[str],
+    *,
+    strict: bool = True,
+    max_bytes: int = _h5.DEFAULT_MAX_BYTES,
+    limits: ReadLimits | None = None,
+    engine: str = "auto",
+) -> Graph | ReadResult:
+    """:func:`read` with a choice of ``engine``: "auto" (the fast parser for files carrying
+    nirhub's fast-layout marker, falling back to h5py), "fast" (no fallback: raises
+    ``NotFast``) or "h5py"."""
     if limits is None:
         limits = ReadLimits(max_bytes=max_bytes, max_elements=max(max_bytes // 4, 1))
-    reader = _Reader(os.fspath(path), strict, limits)
+    reader = _Reader(os.fspath(path), strict, limits, engine)
     graph = reader.run()
     if strict:
         reader.check_graph(graph)
@@ -132,20 +146,29 @@ def read_version(path: str | os.PathLike[str]) -> str | None:
     """The ``/version`` string of a file (None when absent, as in nir 0.1 files)."""
     reader = _Reader(os.fspath(path), False, ReadLimits())
     with reader.open() as f:
-        return reader.read_version(f)
+        return reader.read_version(_h5.H5Backend(f, reader.budget))
 
 
 class _Reader:
-    def __init__(self, path: str, strict: bool, limits: ReadLimits) -> None:
+    """Turns a file into a graph through a backend: the fast parser of nirhub's own subset of
+    HDF5 (:mod:`nirhub.io._fast_read`) when the file carries its marker, else h5py."""
+
+    def __init__(self, path: str, strict: bool, limits: ReadLimits, engine: str = "auto") -> None:
         self.path = path
         self.strict = strict
         self.limits = limits
-        self.budget = Budget(path, limits)
+        #: "auto" (fast parser if the file has nirhub's marker), "h5py" or "fast"
+        self.engine = engine
+        self._reset()
+
+    def _reset(self) -> None:
+        self.budget = Budget(self.path, self.limits)
         self.warnings: list[ReadWarning] = []
         #: dotted node path ("" for the root graph) -> HDF5 location of its group
         self.locations: dict[str, str] = {}
         self.version: str | None = None
         self.where = "/"
+        self.io: Any = None
 
     # -- helpers ----------------------------------------------------------------------------
     def error(self, message: str, location: str, hint: str | None = None) -> FileFormatError:
@@ -180,30 +203,45 @@ class _Reader:
 
     # -- entry point ------------------------------------------------------------------------
     def run(self) -> Graph:
-        with self.open() as f:
-            try:
-                return self._run(f)
-            except FileFormatError:
-                raise
-            except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
-                # libhdf5 reports corrupt structures as assorted exceptions
-                raise self.error(
-                    f"the file is corrupt or not a valid .nir file ({type(exc).__name__}: {exc})",
-                    self.where,
-                ) from None
+        if self.engine != "h5py":
+            from nirhub.io import _fast_read
 
-    def read_version(self, f: h5py.File) -> str | None:
-        root = f.id
-        gid = h5g.open(root, b"/")
-        names = _h5.list_links(gid, "/", self.budget)
+            backend = _fast_read.open_fast(self.path, self.budget, self.engine == "fast")
+            if backend is not None:
+                with backend:
+                    try:
+                        return self._guarded(backend)
+                    except _fast_read.NotFast:
+                        if self.engine == "fast":
+                            raise
+                self._reset()  # outside the fast subset (e.g. edited by libhdf5): use h5py
+        with self.open() as f:
+            return self._guarded(_h5.H5Backend(f, self.budget))
+
+    def _guarded(self, io: Any) -> Graph:
+        self.io = io
+        try:
+            return self._run(io)
+        except FileFormatError:
+            raise
+        except (
+            OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, OverflowError,
+            struct.error,
+        ) as exc:  # fmt: skip
+            # libhdf5 reports corrupt structures as assorted exceptions (the fast parser checks
+            # what it reads itself; this is its safety net)
+            raise self.error(
+                f"the file is corrupt or not a valid .nir file ({type(exc).__name__}: {exc})",
+                self.where,
+            ) from None
+
+    def read_version(self, io: Any) -> str | None:
+        gid = io.root()
+        names = io.list_links(gid, "/")
         if "version" not in names:
             return None
-        obj = _h5.open_object(gid, "version", "/version", self.budget)
-        value = (
-            _h5.read_dataset(obj, "/version", self.budget)
-            if isinstance(obj, h5d.DatasetID)
-            else None
-        )
+        obj = io.open_object(gid, "version", "/version")
+        value = io.read_dataset(obj, "/version") if io.is_dataset(obj) else None
         if isinstance(value, np.ndarray) and value.size == 1 and value.dtype == object:
             value = value.reshape(-1)[0]
         if not isinstance(value, str):
@@ -216,10 +254,10 @@ class _Reader:
             return None
         return value
 
-    def _run(self, f: h5py.File) -> Graph:
-        gid = h5g.open(f.id, b"/")
+    def _run(self, io: Any) -> Graph:
+        gid = io.root()
         self.where = "/"
-        names = _h5.list_links(gid, "/", self.budget)
+        names = io.list_links(gid, "/")
         if "node" not in names:
             if "nodes" in names and "edges" in names:
                 raise self.error(
@@ -231,7 +269,7 @@ class _Reader:
             raise self.error(
                 "has no '/node' group, so it is not a .nir file", "/", hint=f"Members: {names}"
             )
-        self.version = self.read_version(f)
+        self.version = self.read_version(io)
         for name in names:
             if name not in ("node", "version"):
                 self.complain(
@@ -240,8 +278,8 @@ class _Reader:
                     "ignored it",
                     "unknown-member",
                 )
-        node_obj = _h5.open_object(gid, "node", "/node", self.budget)
-        if not isinstance(node_obj, h5g.GroupID):
+        node_obj = io.open_object(gid, "node", "/node")
+        if not io.is_group(node_obj):
             raise self.error("must be a group", "/node")
         root = self._node(node_obj, "/node", "", 0)
         if isinstance(root, Graph):
@@ -283,12 +321,13 @@ class _Reader:
         return graph
 
     # -- nodes ------------------------------------------------------------------------------
-    def _node(self, gid: h5g.GroupID, loc: str, dotted: str, depth: int) -> Node:
+    def _node(self, gid: Any, loc: str, dotted: str, depth: int) -> Node:
         if depth > self.limits.max_depth:
             raise self.error(f"graphs are nested more than {self.limits.max_depth} deep", loc)
         self.where = loc
         self.locations[dotted] = loc
-        names = _h5.list_links(gid, loc, self.budget)
+        io = self.io
+        names = io.list_links(gid, loc)
         if "type" not in names:
             raise self.error("is a node group without a 'type' dataset", loc)
         type_name = self._string(gid, "type", f"{loc}/type")
@@ -321,13 +360,13 @@ class _Reader:
                     dotted,
                 )
                 continue
-            obj = _h5.open_dataset(gid, name, member_loc, self.budget)
-            if not isinstance(obj, h5d.DatasetID):
+            obj = io.open_dataset(gid, name, member_loc)
+            if not io.is_dataset(obj):
                 raise self.error(f"must be a dataset (field of {type_name})", member_loc)
             self.where = member_loc
-            if name in _FILLABLE and _h5.num_attrs(obj) and _h5.read_str_attr(obj, INFERRED_ATTR):
+            if name in _FILLABLE and io.str_attr(obj, INFERRED_ATTR):
                 continue  # written by nirhub only for reference readers: absent in the graph
-            kwargs[name] = _h5.read_dataset(obj, member_loc, self.budget)
+            kwargs[name] = io.read_dataset(obj, member_loc)
         for spec in FIELDS[type_name]:
             value = kwargs.get(spec.name)
             if spec.name not in kwargs:
@@ -381,11 +420,11 @@ class _Reader:
                     )
         return value
 
-    def _string(self, gid: h5g.GroupID, name: str, loc: str) -> str:
-        obj = _h5.open_dataset(gid, name, loc, self.budget)
-        if not isinstance(obj, h5d.DatasetID):
+    def _string(self, gid: Any, name: str, loc: str) -> str:
+        obj = self.io.open_dataset(gid, name, loc)
+        if not self.io.is_dataset(obj):
             raise self.error("must be a string dataset", loc)
-        value = _h5.read_dataset(obj, loc, self.budget)
+        value = self.io.read_dataset(obj, loc)
         if isinstance(value, np.ndarray) and value.dtype == object and value.size == 1:
             value = value.reshape(-1)[0]
         if not isinstance(value, str):
@@ -393,9 +432,7 @@ class _Reader:
         return value
 
     # -- graphs -----------------------------------------------------------------------------
-    def _graph(
-        self, gid: h5g.GroupID, names: list[str], loc: str, dotted: str, depth: int
-    ) -> Graph:
+    def _graph(self, gid: Any, names: list[str], loc: str, dotted: str, depth: int) -> Graph:
         prefix = dotted + "." if dotted else ""
         nodes: dict[str, Node] = {}
         edges: list[tuple[str, str]] = []
@@ -427,13 +464,14 @@ class _Reader:
                 dotted or None,
             )
         nodes_loc = f"{loc}/nodes"
-        nodes_gid = _h5.open_object(gid, "nodes", nodes_loc, self.budget)
-        if not isinstance(nodes_gid, h5g.GroupID):
+        io = self.io
+        nodes_gid = io.open_object(gid, "nodes", nodes_loc)
+        if not io.is_group(nodes_gid):
             raise self.error("must be a group", nodes_loc)
-        for name in _h5.list_links(nodes_gid, nodes_loc, self.budget):
+        for name in io.list_links(nodes_gid, nodes_loc):
             child_loc = f"{nodes_loc}/{name}"
-            child = _h5.open_object(nodes_gid, name, child_loc, self.budget)
-            if not isinstance(child, h5g.GroupID):
+            child = io.open_object(nodes_gid, name, child_loc)
+            if not io.is_group(child):
                 self.complain(
                     child_loc,
                     "is a dataset where a node group was expected",
@@ -446,11 +484,11 @@ class _Reader:
         self.where = loc
         return Graph(nodes, edges, metadata)
 
-    def _edges(self, gid: h5g.GroupID, loc: str) -> list[tuple[str, str]]:
-        obj = _h5.open_object(gid, "edges", loc, self.budget)
-        if not isinstance(obj, h5d.DatasetID):
+    def _edges(self, gid: Any, loc: str) -> list[tuple[str, str]]:
+        obj = self.io.open_object(gid, "edges", loc)
+        if not self.io.is_dataset(obj):
             raise self.error("must be a dataset of (source, destination) name pairs", loc)
-        value = _h5.read_dataset(obj, loc, self.budget)
+        value = self.io.read_dataset(obj, loc)
         if value is None or isinstance(value, str):
             raise self.error("must be an (E, 2) dataset of node names", loc)
         if value.size == 0 and (value.ndim == 1 or (value.ndim == 2 and value.shape[1] == 2)):
@@ -464,25 +502,26 @@ class _Reader:
         return [(str(a), str(b)) for a, b in value.tolist()]
 
     # -- metadata ---------------------------------------------------------------------------
-    def _metadata_member(self, gid: h5g.GroupID, loc: str, dotted: str, depth: int) -> dict:
-        obj = _h5.open_object(gid, "metadata", loc, self.budget)
-        if not isinstance(obj, h5g.GroupID):
+    def _metadata_member(self, gid: Any, loc: str, dotted: str, depth: int) -> dict:
+        obj = self.io.open_object(gid, "metadata", loc)
+        if not self.io.is_group(obj):
             self.complain(loc, "must be a group", "ignored it", "bad-metadata", dotted or None)
             return {}
         return self._metadata(obj, loc, dotted, depth + 1)
 
-    def _metadata(self, gid: h5g.GroupID, loc: str, dotted: str, depth: int) -> dict[str, Any]:
+    def _metadata(self, gid: Any, loc: str, dotted: str, depth: int) -> dict[str, Any]:
         if depth > self.limits.max_depth:
             raise self.error(f"metadata is nested more than {self.limits.max_depth} deep", loc)
         out: dict[str, Any] = {}
-        for name in _h5.list_links(gid, loc, self.budget):
+        io = self.io
+        for name in io.list_links(gid, loc):
             member_loc = f"{loc}/{name}"
-            obj = _h5.open_object(gid, name, member_loc, self.budget)
-            if isinstance(obj, h5g.GroupID):
+            obj = io.open_object(gid, name, member_loc)
+            if io.is_group(obj):
                 out[name] = self._metadata(obj, member_loc, dotted, depth + 1)
                 continue
             try:
-                value = _h5.read_dataset(obj, member_loc, self.budget)
+                value = io.read_dataset(obj, member_loc)
             except FileFormatError as exc:
                 if self.strict or "budget" in exc.message or "limit" in exc.message:
                     raise
@@ -496,7 +535,7 @@ class _Reader:
                     )
                 )
                 continue
-            marker = _h5.read_str_attr(obj, PYTYPE_ATTR) if _h5.num_attrs(obj) else None
+            marker = io.str_attr(obj, PYTYPE_ATTR)
             out[name] = _metadata_value(value, marker)
         return out
 

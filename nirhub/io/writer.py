@@ -35,6 +35,7 @@ import numpy as np
 from h5py import h5a, h5d, h5g, h5p, h5s, h5t
 
 from nirhub.errors import FileFormatError, Problem, RefusedError, UnsupportedError, UsageError
+from nirhub.io._fast_write import FastSink, NotFast
 from nirhub.io.reader import INFERRED_ATTR, PYTYPE_ATTR
 from nirhub.io.schema import FIELDS, NIR104_NO_METADATA, NIR104_UNKNOWN_TYPES
 from nirhub.ir.conventions import namespace
@@ -70,6 +71,22 @@ def write(
     :class:`FileFormatError` for names HDF5 cannot hold (containing ``/``), and
     :class:`UnsupportedError` listing every node the chosen layout cannot express.
     """
+    return _write(
+        graph, path, nir_version=nir_version, compression=compression, overwrite=overwrite
+    )
+
+
+def _write(
+    graph: Graph,
+    path: str | os.PathLike[str],
+    *,
+    nir_version: str = "1.0.8",
+    compression: str | None = None,
+    overwrite: bool = False,
+    engine: str = "auto",
+) -> WriteReport:
+    """:func:`write`, choosing the engine: "auto" (fast unless compressed or outside the fast
+    subset), "fast" (raises ``NotFast`` instead of falling back) or "h5py"."""
     if not isinstance(graph, Graph):
         raise UsageError(f"write() needs a nirhub Graph, got {type(graph).__name__}")
     if nir_version not in LAYOUTS:
@@ -89,14 +106,26 @@ def write(
         )
     plan = _plan(graph, nir_version)
     report = WriteReport(target, nir_version, plan.notes)
+    parts = None
+    if engine != "h5py" and compression is None:
+        try:
+            sink = FastSink()
+            _Writer(sink, plan).write_file(graph, nir_version)
+            parts = sink.parts()
+        except NotFast:
+            if engine == "fast":
+                raise
     folder = os.path.dirname(os.path.abspath(target))
     fd, tmp = tempfile.mkstemp(
         prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=folder
     )
     os.close(fd)
     try:
-        with h5py.File(tmp, "w") as f:
-            _Writer(f, plan, compression == "gzip", target).write_file(graph, nir_version)
+        if parts is not None:
+            _write_parts(tmp, parts)
+        else:
+            with h5py.File(tmp, "w") as f:
+                _Writer(_H5Sink(f, compression == "gzip"), plan).write_file(graph, nir_version)
         _set_default_mode(tmp)
         _move_into_place(tmp, target, overwrite)
     except BaseException:
@@ -104,6 +133,29 @@ def write(
             os.unlink(tmp)
         raise
     return report
+
+
+def _write_parts(tmp: str, parts: list[Any]) -> None:
+    """Write the pieces in order: small ones joined into large writes, big arrays directly."""
+    small: list[Any] = []
+    with open(tmp, "wb", buffering=0) as fh:
+        for part in parts:
+            if len(part) < (1 << 16):
+                small.append(part)
+                continue
+            if small:
+                _write_all(fh, b"".join(small))
+                small = []
+            _write_all(fh, part)
+        if small:
+            _write_all(fh, b"".join(small))
+
+
+def _write_all(fh: Any, data: Any) -> None:
+    view = memoryview(data)
+    while view.nbytes:
+        n = fh.write(view)
+        view = view[n:]
 
 
 def _set_default_mode(tmp: str) -> None:
@@ -326,18 +378,20 @@ def _reset_is_explicit(graph: Graph, path: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# Writing (h5py low-level API: several times faster per dataset than the high-level one)
+# Writing: one traversal of the graph, two sinks (the fast in-memory serializer of
+# nirhub.io._fast_write, and h5py's low-level API for everything the fast subset lacks)
 # --------------------------------------------------------------------------------------------
 
 _STR_DTYPE = h5py.string_dtype("utf-8")
 
 
-class _Writer:
-    def __init__(self, f: h5py.File, plan: _Plan, gzip: bool, target: str) -> None:
+class _H5Sink:
+    """Writes through h5py's low-level API (several times faster per dataset than h5py's
+    high-level one); used for compression and for content outside the fast subset."""
+
+    def __init__(self, f: h5py.File, gzip: bool) -> None:
         self.f = f
-        self.plan = plan
         self.gzip = gzip
-        self.target = target
         self.lcpl = h5p.create(h5p.LINK_CREATE)
         self.lcpl.set_char_encoding(h5t.CSET_UTF8)
         self.ordered = h5p.create(h5p.GROUP_CREATE)
@@ -346,25 +400,34 @@ class _Writer:
         self.str_tid = h5t.py_create(_STR_DTYPE, logical=True)
         self.tids: dict[np.dtype, h5t.TypeID] = {}
 
-    # -- primitives -------------------------------------------------------------------------
+    def root(self) -> Any:
+        return self.f.id
+
     def group(self, loc: Any, name: str, ordered: bool = False) -> h5g.GroupID:
         return h5g.create(
             loc, name.encode("utf-8"), lcpl=self.lcpl, gcpl=self.ordered if ordered else None
         )
 
-    def string(self, loc: Any, name: str, value: str) -> h5d.DatasetID:
+    def close_group(self, group: Any) -> None:
+        """Nothing to do: h5py links each object when it is created."""
+
+    def string(self, loc: Any, name: str, value: str, attrs: dict[str, str] | None = None):
         dsid = h5d.create(loc, name.encode("utf-8"), self.str_tid, self.scalar, lcpl=self.lcpl)
         dsid.write(h5s.ALL, h5s.ALL, np.array(value, dtype=_STR_DTYPE))
-        return dsid
+        self._attrs(dsid, attrs)
 
-    def strings(self, loc: Any, name: str, values: np.ndarray) -> h5d.DatasetID:
+    def strings(
+        self, loc: Any, name: str, values: np.ndarray, attrs: dict[str, str] | None = None
+    ) -> None:
         space = h5s.create_simple(values.shape)
         dsid = h5d.create(loc, name.encode("utf-8"), self.str_tid, space, lcpl=self.lcpl)
         if values.size:
             dsid.write(h5s.ALL, h5s.ALL, values)
-        return dsid
+        self._attrs(dsid, attrs)
 
-    def array(self, loc: Any, name: str, value: np.ndarray) -> h5d.DatasetID:
+    def array(
+        self, loc: Any, name: str, value: np.ndarray, attrs: dict[str, str] | None = None
+    ) -> None:
         arr = value if value.flags.c_contiguous else np.ascontiguousarray(value)
         tid = self.tids.get(arr.dtype)
         if tid is None:
@@ -381,114 +444,141 @@ class _Writer:
         dsid = h5d.create(loc, name.encode("utf-8"), tid, space, dcpl=dcpl, lcpl=self.lcpl)
         if arr.size:
             dsid.write(h5s.ALL, h5s.ALL, arr)
-        return dsid
+        self._attrs(dsid, attrs)
 
-    def attr(self, obj: Any, name: str, value: str) -> None:
-        aid = h5a.create(obj, name.encode(), self.str_tid, self.scalar)
-        aid.write(np.array(value, dtype=_STR_DTYPE))
+    def null(self, loc: Any, name: str) -> None:
+        h5d.create(
+            loc,
+            name.encode("utf-8"),
+            h5t.py_create(np.dtype("f8")),
+            h5s.create(h5s.NULL),
+            lcpl=self.lcpl,
+        )
 
-    def ints(self, loc: Any, name: str, value: Any) -> h5d.DatasetID:
-        return self.array(loc, name, np.asarray(value, dtype=np.int64))
+    def _attrs(self, dsid: Any, attrs: dict[str, str] | None) -> None:
+        for key, value in (attrs or {}).items():
+            aid = h5a.create(dsid, key.encode(), self.str_tid, self.scalar)
+            aid.write(np.array(value, dtype=_STR_DTYPE))
 
-    # -- structure --------------------------------------------------------------------------
+
+_INFERRED = {INFERRED_ATTR: "true"}
+
+
+class _Writer:
+    """Walks the graph in file order and hands every group and dataset to a sink."""
+
+    def __init__(self, sink: Any, plan: _Plan) -> None:
+        self.sink = sink
+        self.plan = plan
+
     def write_file(self, graph: Graph, nir_version: str) -> None:
-        root = self.f.id
-        self.string(root, "version", nir_version)
-        self.node(self.group(root, "node"), graph, "")
+        sink = self.sink
+        root = sink.root()
+        sink.string(root, "version", nir_version)
+        node = sink.group(root, "node")
+        self.node(node, graph, "")
+        sink.close_group(node)
+        sink.close_group(root)
 
-    def node(self, gid: h5g.GroupID, node: Node, path: str) -> None:
-        self.string(gid, "type", node.type_name)
+    def node(self, group: Any, node: Node, path: str) -> None:
+        sink = self.sink
+        sink.string(group, "type", node.type_name)
         if isinstance(node, Graph):
-            nodes = self.group(gid, "nodes", ordered=True)
+            nodes = sink.group(group, "nodes", ordered=True)
             prefix = path + "." if path else ""
             for name, child in node.nodes.items():
-                self.node(self.group(nodes, name), child, prefix + name)
+                child_group = sink.group(nodes, name)
+                self.node(child_group, child, prefix + name)
+                sink.close_group(child_group)
+            sink.close_group(nodes)
             edges = np.empty((len(node.edges), 2), dtype=_STR_DTYPE)
             for i, (s, d) in enumerate(node.edges):
                 edges[i, 0] = s
                 edges[i, 1] = d
-            self.strings(gid, "edges", edges)
+            sink.strings(group, "edges", edges)
         else:
             filled = self.plan.filled.get(path, {})
             for name, value in _encode_fields(node, self.plan.legacy).items():
-                tagged = value is None
-                if tagged:
+                attrs = None
+                if value is None:
                     if name not in filled:
                         continue
                     value = _encode_field(node, name, filled[name])
+                    attrs = _INFERRED
                 if isinstance(value, str):
-                    dsid = self.string(gid, name, value)
+                    sink.string(group, name, value, attrs)
                 else:
-                    dsid = self.array(gid, name, value)
-                if tagged:
-                    self.attr(dsid, INFERRED_ATTR, "true")
+                    sink.array(group, name, value, attrs)
         if node.metadata and not (self.plan.legacy and node.type_name in NIR104_NO_METADATA):
-            self.metadata(self.group(gid, "metadata", ordered=True), node.metadata, path)
+            md = sink.group(group, "metadata", ordered=True)
+            self.metadata(md, node.metadata, path)
+            sink.close_group(md)
 
-    def metadata(self, gid: h5g.GroupID, md: dict[str, Any], where: str) -> None:
+    def metadata(self, group: Any, md: dict[str, Any], where: str) -> None:
+        sink = self.sink
         for key, value in md.items():
             if isinstance(value, dict):
-                self.metadata(self.group(gid, key, ordered=True), value, where)
+                sub = sink.group(group, key, ordered=True)
+                self.metadata(sub, value, where)
+                sink.close_group(sub)
                 continue
-            self.meta_value(gid, key, value, where)
+            kind, data, marker = _classify_meta(key, value, where)
+            attrs = None if marker is None else {PYTYPE_ATTR: marker}
+            if kind == "null":
+                sink.null(group, key)
+            elif kind == "str":
+                sink.string(group, key, data, attrs)
+            elif kind == "strings":
+                sink.strings(group, key, data, attrs)
+            else:
+                sink.array(group, key, data, attrs)
 
-    def meta_value(self, gid: h5g.GroupID, key: str, value: Any, where: str) -> None:
-        marker: str | None = None
-        if value is None:
-            h5d.create(
-                gid,
-                key.encode("utf-8"),
-                h5t.py_create(np.dtype("f8")),
-                h5s.create(h5s.NULL),
-                lcpl=self.lcpl,
-            )
-            return
-        if isinstance(value, str):
-            self.string(gid, key, value)
-            return
-        if isinstance(value, (bool, np.bool_)):
-            self.array(
-                gid, key, np.asarray(bool(value)) if isinstance(value, bool) else np.asarray(value)
-            )
-            return
-        if isinstance(value, int) and not isinstance(value, np.integer):
-            if not -(2**63) <= value < 2**63:
-                raise FileFormatError(
-                    f"{where or '<graph>'}: metadata value {key!r} = {value} does not fit int64"
-                )
-            self.array(gid, key, np.asarray(value, dtype=np.int64))
-            return
-        if isinstance(value, float):
-            self.array(gid, key, np.asarray(value, dtype=np.float64))
-            return
-        if isinstance(value, np.generic):
-            arr = np.asarray(value)
-        elif isinstance(value, np.ndarray):
-            arr = value
-            if arr.ndim == 0:
-                marker = "ndarray"
-        elif isinstance(value, (list, tuple)):
-            marker = "tuple" if isinstance(value, tuple) else "list"
-            if value and all(isinstance(v, str) for v in value):
-                dsid = self.strings(gid, key, np.array(list(value), dtype=_STR_DTYPE))
-                if marker == "tuple":
-                    self.attr(dsid, PYTYPE_ATTR, marker)
-                return
-            arr = _list_array(value, key, where)
-        else:
+
+def _classify_meta(key: str, value: Any, where: str) -> tuple[str, Any, str | None]:
+    """How a metadata value is stored: (kind, data, type marker or None).
+
+    kind is "null" (None), "str", "strings" (object array of str) or "array" (numeric).
+    """
+    marker: str | None = None
+    if value is None:
+        return "null", None, None
+    if isinstance(value, str):
+        return "str", value, None
+    if isinstance(value, (bool, np.bool_)):
+        return "array", np.asarray(bool(value) if isinstance(value, bool) else value), None
+    if isinstance(value, int) and not isinstance(value, np.integer):
+        if not -(2**63) <= value < 2**63:
             raise FileFormatError(
-                f"{where or '<graph>'}: metadata value {key!r} of type {type(value).__name__} "
-                "cannot be written",
-                hint="Use str, int, float, bool, None, numpy arrays, lists of those, or dicts.",
+                f"{where or '<graph>'}: metadata value {key!r} = {value} does not fit int64"
             )
-        if arr.dtype.kind not in "biuf":
-            raise FileFormatError(
-                f"{where or '<graph>'}: metadata array {key!r} has dtype {arr.dtype}; only "
-                "numeric and boolean arrays (and lists of str) can be written"
-            )
-        dsid = self.array(gid, key, arr)
-        if marker is not None:
-            self.attr(dsid, PYTYPE_ATTR, marker)
+        return "array", np.asarray(value, dtype=np.int64), None
+    if isinstance(value, float):
+        return "array", np.asarray(value, dtype=np.float64), None
+    if isinstance(value, np.generic):
+        arr = np.asarray(value)
+    elif isinstance(value, np.ndarray):
+        arr = value
+        if arr.ndim == 0:
+            marker = "ndarray"
+    elif isinstance(value, (list, tuple)):
+        marker = "tuple" if isinstance(value, tuple) else "list"
+        if value and all(isinstance(v, str) for v in value):
+            # a list of str reads back as a list without a marker
+            strings = np.array(list(value), dtype=_STR_DTYPE)
+            return "strings", strings, "tuple" if marker == "tuple" else None
+        arr = _list_array(value, key, where)
+    else:
+        raise FileFormatError(
+            f"{where or '<graph>'}: metadata value {key!r} of type {type(value).__name__} "
+            "cannot be written",
+            hint="Use str, int, float, bool, None, numpy arrays, lists of those, or dicts.",
+        )
+    if arr.dtype.kind not in "biuf":
+        raise FileFormatError(
+            f"{where or '<graph>'}: metadata array {key!r} has dtype {arr.dtype}; only "
+            "numeric and boolean arrays (and lists of str) can be written"
+        )
+    return "array", arr, marker
 
 
 def _list_array(value: list | tuple, key: str, where: str) -> np.ndarray:

@@ -10,7 +10,9 @@ Per step ``t`` with input ``x[t]`` (the sum of all incoming edges):
 2. spiking nodes emit ``s[t] = v > v_threshold`` (strict), a spike being the value 1 for this one
    step;
 3. spiking nodes reset where ``s[t]``: to ``v_reset`` (0 when absent) or by subtracting
-   ``v_threshold`` once.
+   ``v_threshold`` once; or by one of snnTorch's two subtraction variants
+   (``"subtract-delayed"``, ``"subtract-guarded"``, see :meth:`Population._fire`), which
+   exported snnTorch models need to be reproduced spike for spike.
 
 Recorded ``v`` is the membrane potential at the end of the step, after the reset; ``I`` the
 synaptic current at the end of the step. The initial state is ``v = v_leak`` (rest; 0 for I/IF)
@@ -65,20 +67,57 @@ class Population:
             vr = np.zeros((), dtype=dtype) if v_reset is None else np.asarray(v_reset, dtype=dtype)
             self.v_reset = np.ascontiguousarray(np.broadcast_to(vr, self.shape))
             self._spk = np.zeros(full, dtype=bool)
+            # per-neuron flag carried between steps by the subtraction variants; set from the
+            # initial membrane value by init_flags() once the subclass has initialised v
+            self._flag = np.zeros(full, dtype=bool) if reset.startswith("subtract-") else None
         self.rec: dict[str, np.ndarray] = {}
         if record:
             for var in RECORDABLE[node.type_name]:
                 self.rec[var] = np.zeros((steps, *full), dtype=bool if var == "spikes" else dtype)
 
+    def init_flags(self) -> None:
+        """Initial flag of the subtraction variants: ``v_init > v_threshold``."""
+        if self.spiking and self._flag is not None:
+            np.greater(self.v, self.thr, out=self._flag)
+
     # -- per-step pieces ---------------------------------------------------------------------
     def _fire(self, out: np.ndarray) -> None:
-        """Spike test, output and reset on ``self.v`` (after the state update)."""
-        s = np.greater(self.v, self.thr, out=self._spk)
-        out[...] = s
+        """Spike test, output and reset on ``self.v`` (after the state update).
+
+        ``"subtract-delayed"`` (snnTorch ``reset_delay=True``, its default): the threshold of a
+        spike is subtracted at the *next* step, after that step's update, undecayed::
+
+            v -= thr where p;  s = v > thr;  p = s
+
+        ``"subtract-guarded"`` (snnTorch ``reset_delay=False``): subtraction in the spike step,
+        but a neuron still above threshold after last step's subtraction is not reset twice::
+
+            q = p;  v -= thr where q;  s = v > thr;  v -= (s - q) * thr;  p = v > thr
+
+        The order of the float operations is snnTorch's, so results are bit-identical.
+        """
+        v, thr = self.v, self.thr
         if self.reset == "zero":
-            np.copyto(self.v, self.v_reset, where=s)
-        else:
-            np.subtract(self.v, self.thr, out=self.v, where=s)
+            s = np.greater(v, thr, out=self._spk)
+            np.copyto(v, self.v_reset, where=s)
+        elif self.reset == "subtract":
+            s = np.greater(v, thr, out=self._spk)
+            np.subtract(v, thr, out=v, where=s)
+        elif self.reset == "subtract-delayed":
+            p = self._flag
+            np.subtract(v, thr, out=v, where=p)
+            s = np.greater(v, thr, out=self._spk)
+            np.copyto(p, s)
+        elif self.reset == "subtract-guarded":
+            q = self._flag.copy()
+            np.subtract(v, thr, out=v, where=q)
+            s = np.greater(v, thr, out=self._spk)
+            np.subtract(v, thr, out=v, where=s & ~q)
+            np.add(v, thr, out=v, where=q & ~s)
+            np.greater(v, thr, out=self._flag)
+        else:  # pragma: no cover - checked by nirhub.ir.conventions.check_reset
+            raise ValueError(f"unknown reset mode {self.reset!r}")
+        out[...] = s
 
     def _emit(self, out: np.ndarray, t: int) -> None:
         if self.spiking:
@@ -231,10 +270,14 @@ def make_population(
     record: bool,
 ) -> Population:
     kw = {"batch": batch, "dtype": dtype, "reset": reset, "steps": steps, "record": record}
+    pop: Population
     if isinstance(node, (I, IF)):
-        return Integrator(node, shape, dt, method, **kw)
-    if isinstance(node, (LI, LIF)):
-        return Leaky(node, shape, dt, method, **kw)
-    if isinstance(node, (CubaLI, CubaLIF)):
-        return Cuba(node, shape, dt, method, **kw)
-    raise TypeError(f"not a neuron node: {node.type_name}")  # pragma: no cover
+        pop = Integrator(node, shape, dt, method, **kw)
+    elif isinstance(node, (LI, LIF)):
+        pop = Leaky(node, shape, dt, method, **kw)
+    elif isinstance(node, (CubaLI, CubaLIF)):
+        pop = Cuba(node, shape, dt, method, **kw)
+    else:  # pragma: no cover
+        raise TypeError(f"not a neuron node: {node.type_name}")
+    pop.init_flags()
+    return pop

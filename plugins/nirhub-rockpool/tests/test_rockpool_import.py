@@ -40,10 +40,16 @@ def mlp(seed: int = 1) -> Graph:
     rng = np.random.default_rng(seed)
     w = rng.normal(size=(5, 6)).astype(np.float32)
     b = (0.1 * rng.normal(size=5)).astype(np.float32)
-    lif = LIF(np.array([1e-3, 2e-3, 5e-4, 3e-3, 1e-3]), np.array([1.0, 2.0, 0.5, 1.0, 1.5]),
-              np.zeros(5), np.full(5, 0.5))
-    return Graph({"input": Input((6,)), "fc": Affine(w, b), "lif": lif, "output": Output()},
-                 [("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    lif = LIF(
+        np.array([1e-3, 2e-3, 5e-4, 3e-3, 1e-3]),
+        np.array([1.0, 2.0, 0.5, 1.0, 1.5]),
+        np.zeros(5),
+        np.full(5, 0.5),
+    )
+    return Graph(
+        {"input": Input((6,)), "fc": Affine(w, b), "lif": lif, "output": Output()},
+        [("input", "fc"), ("fc", "lif"), ("lif", "output")],
+    )
 
 
 @pytest.mark.parametrize("method", ["euler", "exact"])
@@ -67,11 +73,13 @@ def test_braille_graphs_match_reference(corpus, name: str) -> None:
     got = BACKEND.run(graph, {"input": x}, 1e-4, record=("lif1.lif",), reset=SUB)
     ref = simulate(graph, x, 1e-4, reset=SUB, record=["lif1.lif"])
     np.testing.assert_array_equal(got.outputs["output"], ref.outputs["output"])
-    np.testing.assert_array_equal(got.recorded["lif1.lif"]["spikes"],
-                                  ref.recorded["lif1.lif"]["spikes"])
+    np.testing.assert_array_equal(
+        got.recorded["lif1.lif"]["spikes"], ref.recorded["lif1.lif"]["spikes"]
+    )
     assert ref.recorded["lif1.lif"]["spikes"].sum() > 50
-    np.testing.assert_allclose(got.recorded["lif1.lif"]["v"], ref.recorded["lif1.lif"]["v"],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        got.recorded["lif1.lif"]["v"], ref.recorded["lif1.lif"]["v"], atol=1e-4
+    )
 
 
 def test_braille_refusals_name_the_reason(corpus) -> None:
@@ -139,12 +147,21 @@ def test_paper_lif_task(corpus, method: str) -> None:
 
 def test_unsupported_nodes_are_all_named() -> None:
     graph = Graph(
-        {"input": Input((2, 4, 4)),
-         "conv": Conv2d((4, 4), np.ones((2, 2, 3, 3)), padding=1),
-         "pool": SumPool2d((2, 2), (2, 2)), "flat": Flatten((2, 2, 2), 0),
-         "delay": Delay(np.full(8, 1e-3)), "output": Output()},
-        [("input", "conv"), ("conv", "pool"), ("pool", "flat"), ("flat", "delay"),
-         ("delay", "output")],
+        {
+            "input": Input((2, 4, 4)),
+            "conv": Conv2d((4, 4), np.ones((2, 2, 3, 3)), padding=1),
+            "pool": SumPool2d((2, 2), (2, 2)),
+            "flat": Flatten((2, 2, 2), 0),
+            "delay": Delay(np.full(8, 1e-3)),
+            "output": Output(),
+        },
+        [
+            ("input", "conv"),
+            ("conv", "pool"),
+            ("pool", "flat"),
+            ("flat", "delay"),
+            ("delay", "output"),
+        ],
     )
     with pytest.raises(UnsupportedError) as info:
         BACKEND.from_ir(graph, dt=1e-4)

@@ -49,8 +49,19 @@ def test_artifact_runs_without_nirhub(tmp_path, name: str) -> None:
     shape = graph.nodes["input"].shape
     x = np.random.default_rng(0).poisson(0.3, size=(30, 2, *shape)).astype(np.float32)
     np.save(tmp_path / "x.npy", np.swapaxes(x, 0, 1))
-    proc = subprocess.run([sys.executable, "-c", RUNNER, str(written[0]), str(tmp_path / "x.npy"),
-                           str(tmp_path / "y.npy")], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            RUNNER,
+            str(written[0]),
+            str(tmp_path / "x.npy"),
+            str(tmp_path / "y.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     theirs = np.swapaxes(np.load(tmp_path / "y.npy"), 0, 1)
     ours = run_sequence(model, x, squeeze=not hasattr(model, "EDGES"))
@@ -63,8 +74,9 @@ def test_saving_a_native_model_and_refusing_to_overwrite(tmp_path) -> None:
     import sinabs.layers as sl
 
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(3, 4), sl.LIF(tau_mem=10.0,
-                                                               spike_fn=sa.SingleSpike))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(3, 4), sl.LIF(tau_mem=10.0, spike_fn=sa.SingleSpike)
+    )
     written = BACKEND.save(model, tmp_path / "native.py", dt=1e-3)
     assert all(p.is_file() for p in written)
     with pytest.raises(RefusedError):

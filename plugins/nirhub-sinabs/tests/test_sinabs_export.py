@@ -27,8 +27,9 @@ BACKEND = SinabsBackend()
 DT = 1e-3
 
 
-def events(n_steps: int, shape: tuple[int, ...], p: float = 0.3, amp: float = 3.0,
-           seed: int = 0) -> np.ndarray:
+def events(
+    n_steps: int, shape: tuple[int, ...], p: float = 0.3, amp: float = 3.0, seed: int = 0
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return (rng.random((n_steps, 3, *shape)) < p) * amp
 
@@ -44,9 +45,13 @@ def check(model, x: np.ndarray, method: str = "exact", squeeze: bool = False, **
 
 
 def test_defaults_with_multispike_are_refused_by_name() -> None:
-    model = torch.nn.Sequential(torch.nn.Linear(4, 4), sl.IAF(), torch.nn.Linear(4, 4),
-                                sl.LIF(tau_mem=10.0), sl.LIF(tau_mem=5.0, min_v_mem=-1.0,
-                                                             spike_fn=sa.SingleSpike))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 4),
+        sl.IAF(),
+        torch.nn.Linear(4, 4),
+        sl.LIF(tau_mem=10.0),
+        sl.LIF(tau_mem=5.0, min_v_mem=-1.0, spike_fn=sa.SingleSpike),
+    )
     with pytest.raises(UnsupportedError) as info:
         BACKEND.to_ir(model, dt=DT)
     assert {p.where for p in info.value.problems} == {"1", "3", "4"}
@@ -56,10 +61,19 @@ def test_defaults_with_multispike_are_refused_by_name() -> None:
 
 
 @pytest.mark.parametrize("method", ["exact", "euler"])
-@pytest.mark.parametrize("layer", [
-    "IAF", "LIF", "LIF(norm_input=False)", "LIF(tau_syn)", "IAF(tau_syn)", "ExpLeak",
-    "IAF(MembraneReset)", "LIF(MaxSpike(1))",
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "IAF",
+        "LIF",
+        "LIF(norm_input=False)",
+        "LIF(tau_syn)",
+        "IAF(tau_syn)",
+        "ExpLeak",
+        "IAF(MembraneReset)",
+        "LIF(MaxSpike(1))",
+    ],
+)
 def test_defaults_with_single_spikes_match(layer: str, method: str) -> None:
     single = {"spike_fn": sa.SingleSpike}
     make = {
@@ -70,20 +84,21 @@ def test_defaults_with_single_spikes_match(layer: str, method: str) -> None:
         "IAF(tau_syn)": lambda: sl.IAF(tau_syn=4.0, **single),
         "ExpLeak": lambda: sl.ExpLeak(tau_mem=8.0),
         "IAF(MembraneReset)": lambda: sl.IAF(reset_fn=sa.MembraneReset(), **single),
-        "LIF(MaxSpike(1))": lambda: sl.LIF(tau_mem=10.0, norm_input=False,
-                                           spike_fn=sa.MaxSpike(1)),
+        "LIF(MaxSpike(1))": lambda: sl.LIF(tau_mem=10.0, norm_input=False, spike_fn=sa.MaxSpike(1)),
     }[layer]
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(5, 8), make(), torch.nn.Linear(8, 3),
-                                sl.IAF(**single))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(5, 8), make(), torch.nn.Linear(8, 3), sl.IAF(**single)
+    )
     graph, ours = check(model, events(300, (5,)), method=method)
     assert ours.sum() > 10
     assert namespace(graph.metadata)["method"] == method and get_dt(graph) == DT
 
 
 def test_time_constants_are_steps_times_dt() -> None:
-    model = torch.nn.Sequential(torch.nn.Linear(2, 2), sl.LIF(tau_mem=25.0,
-                                                               spike_fn=sa.SingleSpike))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(2, 2), sl.LIF(tau_mem=25.0, spike_fn=sa.SingleSpike)
+    )
     graph = BACKEND.to_ir(model, dt=1e-4)
     np.testing.assert_allclose(graph.nodes["1"].tau, 2.5e-3, rtol=1e-6)
     np.testing.assert_allclose(graph.nodes["1"].r, 1.0)  # norm_input=True
@@ -99,10 +114,15 @@ def test_dt_is_required() -> None:
 
 def test_recurrent_layer_becomes_a_subgraph() -> None:
     torch.manual_seed(3)
-    rec = sl.LIFRecurrent(tau_mem=10.0, rec_connect=torch.nn.Linear(6, 6, bias=False),
-                          spike_fn=sa.SingleSpike, norm_input=False)
-    model = torch.nn.Sequential(torch.nn.Linear(4, 6), rec, torch.nn.Linear(6, 2),
-                                sl.IAF(spike_fn=sa.SingleSpike))
+    rec = sl.LIFRecurrent(
+        tau_mem=10.0,
+        rec_connect=torch.nn.Linear(6, 6, bias=False),
+        spike_fn=sa.SingleSpike,
+        norm_input=False,
+    )
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 6), rec, torch.nn.Linear(6, 2), sl.IAF(spike_fn=sa.SingleSpike)
+    )
     graph, _ = check(model, events(300, (4,)))
     assert set(graph.nodes["1"].nodes) == {"input", "neuron", "rec", "output"}
     ref = simulate(graph, events(300, (4,)), DT, method="exact", record=["1.neuron"])
@@ -114,8 +134,11 @@ def test_speck_style_convolutional_model() -> None:
     torch.manual_seed(4)
     sq = {"batch_size": 3, "spike_fn": sa.SingleSpike}
     model = torch.nn.Sequential(
-        torch.nn.Conv2d(2, 4, 3, stride=2, padding=1, bias=False), sl.IAFSqueeze(**sq),
-        sl.SumPool2d(2), torch.nn.Flatten(), torch.nn.Linear(64, 5, bias=False),
+        torch.nn.Conv2d(2, 4, 3, stride=2, padding=1, bias=False),
+        sl.IAFSqueeze(**sq),
+        sl.SumPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 5, bias=False),
         sl.IAFSqueeze(**sq),
     )
     x = events(60, (2, 16, 16), p=0.2, amp=2.0)
@@ -126,10 +149,12 @@ def test_speck_style_convolutional_model() -> None:
 
 
 def test_every_unsupported_module_is_named() -> None:
-    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(),
-                                sl.ALIF(tau_mem=5.0, tau_adapt=5.0),
-                                sl.IAF(spike_fn=sa.SingleSpike,
-                                       reset_fn=sa.MembraneReset(reset_value=0.5)))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 4),
+        torch.nn.ReLU(),
+        sl.ALIF(tau_mem=5.0, tau_adapt=5.0),
+        sl.IAF(spike_fn=sa.SingleSpike, reset_fn=sa.MembraneReset(reset_value=0.5)),
+    )
     with pytest.raises(UnsupportedError) as info:
         BACKEND.to_ir(model, dt=DT)
     assert {p.where for p in info.value.problems} == {"1", "2", "3"}

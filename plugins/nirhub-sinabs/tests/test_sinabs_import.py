@@ -25,10 +25,16 @@ def mlp(seed: int = 1) -> Graph:
     rng = np.random.default_rng(seed)
     w = rng.normal(size=(5, 6)).astype(np.float32)
     b = (0.1 * rng.normal(size=5)).astype(np.float32)
-    lif = LIF(np.array([1e-3, 2e-3, 5e-4, 3e-3, 1e-3]), np.array([1.0, 2.0, 0.5, 1.0, 1.5]),
-              np.zeros(5), np.full(5, 0.5))
-    return Graph({"input": Input((6,)), "fc": Affine(w, b), "lif": lif, "output": Output()},
-                 [("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    lif = LIF(
+        np.array([1e-3, 2e-3, 5e-4, 3e-3, 1e-3]),
+        np.array([1.0, 2.0, 0.5, 1.0, 1.5]),
+        np.zeros(5),
+        np.full(5, 0.5),
+    )
+    return Graph(
+        {"input": Input((6,)), "fc": Affine(w, b), "lif": lif, "output": Output()},
+        [("input", "fc"), ("fc", "lif"), ("lif", "output")],
+    )
 
 
 @pytest.mark.parametrize("method", ["euler", "exact"])
@@ -52,11 +58,13 @@ def test_braille_graphs_match_reference(corpus, name: str, reset: str) -> None:
     got = BACKEND.run(graph, {"input": x}, 1e-4, record=("lif1.lif",), reset=reset)
     ref = simulate(graph, x, 1e-4, reset=reset, record=["lif1.lif"])
     np.testing.assert_array_equal(got.outputs["output"], ref.outputs["output"])
-    np.testing.assert_array_equal(got.recorded["lif1.lif"]["spikes"],
-                                  ref.recorded["lif1.lif"]["spikes"])
+    np.testing.assert_array_equal(
+        got.recorded["lif1.lif"]["spikes"], ref.recorded["lif1.lif"]["spikes"]
+    )
     assert ref.recorded["lif1.lif"]["spikes"].sum() > 50
-    np.testing.assert_allclose(got.recorded["lif1.lif"]["v"], ref.recorded["lif1.lif"]["v"],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        got.recorded["lif1.lif"]["v"], ref.recorded["lif1.lif"]["v"], atol=1e-4
+    )
 
 
 def test_exact_cubalif_is_refused_with_the_reason(corpus) -> None:
@@ -94,9 +102,21 @@ def test_cnn_sinabs_graph_on_synthetic_events(corpus) -> None:
     graph = read(corpus / "cnn" / "cnn_sinabs.nir")
     model = BACKEND.from_ir(graph, dt=1.0)
     kinds = [type(m).__name__ for m in model]
-    assert kinds == ["Conv2d", "IAFSqueeze", "Conv2d", "IAFSqueeze", "SumPool2d", "Conv2d",
-                     "IAFSqueeze", "SumPool2d", "Flatten", "Linear", "IAFSqueeze", "Linear",
-                     "IAFSqueeze"]  # the layout Speck's DynapcnnNetwork takes
+    assert kinds == [
+        "Conv2d",
+        "IAFSqueeze",
+        "Conv2d",
+        "IAFSqueeze",
+        "SumPool2d",
+        "Conv2d",
+        "IAFSqueeze",
+        "SumPool2d",
+        "Flatten",
+        "Linear",
+        "IAFSqueeze",
+        "Linear",
+        "IAFSqueeze",
+    ]  # the layout Speck's DynapcnnNetwork takes
     x = np.random.default_rng(4).poisson(0.15, size=(40, 2, 2, 34, 34)).astype(np.float64)
     got = BACKEND.run(graph, x, 1.0, record=("1", "10"))
     ref = simulate(graph, x, 1.0, record=["1", "10"])
@@ -129,12 +149,21 @@ def test_paper_lif_task(corpus, method: str) -> None:
 
 def test_unsupported_nodes_are_all_named() -> None:
     graph = Graph(
-        {"input": Input((3,)), "delay": Delay(np.full(3, 1e-3)), "thr": Threshold(np.ones(3)),
-         "leaky": LI(np.full(3, 1e-3), np.ones(3), np.full(3, 0.2)),
-         "reset": LIF(np.full(3, 1e-3), np.ones(3), np.zeros(3), np.ones(3), np.full(3, 0.1)),
-         "output": Output()},
-        [("input", "delay"), ("delay", "thr"), ("thr", "leaky"), ("leaky", "reset"),
-         ("reset", "output")],
+        {
+            "input": Input((3,)),
+            "delay": Delay(np.full(3, 1e-3)),
+            "thr": Threshold(np.ones(3)),
+            "leaky": LI(np.full(3, 1e-3), np.ones(3), np.full(3, 0.2)),
+            "reset": LIF(np.full(3, 1e-3), np.ones(3), np.zeros(3), np.ones(3), np.full(3, 0.1)),
+            "output": Output(),
+        },
+        [
+            ("input", "delay"),
+            ("delay", "thr"),
+            ("thr", "leaky"),
+            ("leaky", "reset"),
+            ("reset", "output"),
+        ],
     )
     with pytest.raises(UnsupportedError) as info:
         BACKEND.from_ir(graph, dt=1e-4)
@@ -150,7 +179,8 @@ def test_dt_is_required() -> None:
 
 def test_cubalif_needs_dt_below_tau() -> None:
     cuba = CubaLIF(np.full(2, 1e-4), np.full(2, 1e-3), np.ones(2), np.zeros(2), np.ones(2))
-    graph = Graph({"input": Input((2,)), "c": cuba, "output": Output()},
-                  [("input", "c"), ("c", "output")])
+    graph = Graph(
+        {"input": Input((2,)), "c": cuba, "output": Output()}, [("input", "c"), ("c", "output")]
+    )
     with pytest.raises(UnsupportedError, match="must exceed dt"):
         BACKEND.from_ir(graph, dt=1e-4)

@@ -95,6 +95,10 @@ class _Exporter:
         self.identity: set[str] = set()
         self.first_input: str | None = None
         self.reset_meta: dict[str, str] = {}
+        #: networks nirhub generated say which reference discretisation they reproduce
+        self.method = str(getattr(net, "nirhub_method", "exact"))
+        if self.method not in ("exact", "euler"):
+            self.method = "exact"
 
     # -- naming --------------------------------------------------------------------------------
     def name(self, label: str) -> str:
@@ -216,7 +220,7 @@ class _Exporter:
         set_dt(graph.metadata, self.dt)
         ns = dict(graph.metadata[NAMESPACE])
         ns["source"] = "nengo"
-        ns["method"] = "exact"
+        ns["method"] = self.method
         graph.metadata[NAMESPACE] = ns
         for path, mode in self.reset_meta.items():
             if path in graph.nodes:
@@ -368,12 +372,51 @@ class _Exporter:
             name = self.add(label, CubaLI(np.full(shape, params["tau_syn"]),
                                           np.full(shape, params["tau_mem"]),
                                           np.full(shape, params["r"]), np.zeros(shape)))
-        else:  # a first-order digital filter: a CubaLIF synapse if it feeds a LIF ensemble
-            self.objs[id(node)] = _Obj("digital", n, label, inp=inp, shape=shape,
-                                       extra={"params": params})
-            return
+        elif kind == "digital2":  # the Euler CubaLI (generated with method="euler")
+            if self.method != "euler" or params["roots"] is None:
+                self.problem(label, "a second-order digital filter is only understood in "
+                             "networks nirhub generated with method='euler'")
+                return
+            a_s, a_m = params["roots"]
+            g_s, g_m = 1.0 - a_s, 1.0 - a_m
+            name = self.add(label, CubaLI(np.full(shape, self.dt / g_s),
+                                          np.full(shape, self.dt / g_m),
+                                          np.full(shape, params["gain"] / (g_s * g_m)),
+                                          np.zeros(shape)))
+        else:  # first order: a CubaLIF synapse if it feeds a LIF ensemble, else an LI
+            pole, direct, num1 = params["pole"], params["direct"], params["num1"]
+            if self.feeds_lif(node):
+                self.objs[id(node)] = _Obj("digital", n, label, inp=inp, shape=shape,
+                                           extra={"params": params})
+                return
+            if num1 != 0.0 or not 0.0 < pole < 1.0:
+                self.problem(label, "a first-order digital filter with a delayed term is only "
+                             "understood as the synapse of a LIF ensemble (a CubaLIF)")
+                return
+            tau = -self.dt / math.log(pole) if self.method == "exact" else self.dt / (1 - pole)
+            name = self.add(label, LI(np.full(shape, tau), np.full(shape, direct / (1 - pole)),
+                                      np.zeros(shape)))
         self.edges.append((inp, name))
         self.objs[id(node)] = _Obj("filter", n, label, out=name, inp=inp, shape=shape)
+
+    def feeds_lif(self, node: Any) -> bool:
+        """Is ``node``'s only outgoing connection a plain one into a LIF ensemble's neurons?"""
+        import nengo
+
+        outs = [c for c in self.net.all_connections if c.pre_obj is node]
+        if len(outs) != 1:
+            return False
+        c = outs[0]
+        post = c.post_obj
+        return (isinstance(post, nengo.ensemble.Neurons) and c.synapse is None and _full(c.pre)
+                and _full(c.post) and isinstance(c.transform, nengo.transforms.NoTransform)
+                and isinstance(post.ensemble.neuron_type, nengo.LIF))
+
+    def membrane_tau(self, tau_rc: float) -> float:
+        """NIR tau of a Nengo LIF: tau_rc, or the Euler tau whose decay it reproduces."""
+        if self.method == "exact":
+            return tau_rc
+        return self.dt / -math.expm1(-self.dt / tau_rc)
 
     def ensemble(self, ens: Any, label: str) -> None:
         import nengo
@@ -397,11 +440,6 @@ class _Exporter:
         is_if = isinstance(nt, runtime.IntegrateAndFire) or (
             kind == "IntegrateAndFire" and hasattr(nt, "subtract"))
         subtract = is_sub_lif or (is_if and bool(nt.subtract))
-        init = getattr(nt, "initial_state", None) or {}
-        if "voltage" not in init:
-            warnings.warn(f"{label}: the initial voltages were sampled at random by Nengo "
-                          "(initial_state not set); the graph reproduces this build's values",
-                          ConversionWarning, stacklevel=3)
         if isinstance(nt, nengo.LIF):
             ok = True
             if float(nt.tau_ref) != 0.0:
@@ -410,7 +448,8 @@ class _Exporter:
             if float(nt.min_voltage) > -np.inf:
                 ok = self.approx(label, f"voltage floor min_voltage={nt.min_voltage:g} (NIR "
                                  "has none; use min_voltage=-np.inf)") and ok
-            neuron: Node = LIF(np.full(shape, float(nt.tau_rc)), np.ones(shape),
+            neuron: Node = LIF(np.full(shape, self.membrane_tau(float(nt.tau_rc))),
+                               np.ones(shape),
                                z0.reshape(shape), np.ones(shape), np.zeros(shape))
             drive = bias - z0
         elif is_if:
@@ -427,6 +466,11 @@ class _Exporter:
         if np.any(gain == 0):
             self.problem(label, "a neuron with gain 0 cannot be exported")
             return
+        init = getattr(nt, "initial_state", None) or {}
+        if "voltage" not in init and isinstance(nt, nengo.LIF) and not is_sub_lif:
+            warnings.warn(f"{label}: the initial voltages were sampled at random by Nengo "
+                          "(initial_state not set); the graph reproduces this build's values",
+                          ConversionWarning, stacklevel=3)
         inp = self.junction(f"{label}.input", shape)
         neuron = neuron.replace(r=gain.reshape(shape))
         name = self.add(label, neuron)
@@ -605,18 +649,22 @@ class _Exporter:
         if padding == "valid":
             padding = 0
         if (nd == 2 and groups == c_in == t.n_filters and w.shape[1] == 1 and values.size == 1
-                and factor == 1.0 and not isinstance(padding, str)):
+                and not isinstance(padding, str)):
+            # a depthwise convolution with one repeated weight is pooling (times a scale)
             k = tuple(int(x) for x in t.kernel_size)
-            if np.isclose(values[0], 1.0):
-                node = SumPool2d(k, stride, padding)
-            elif np.isclose(values[0], 1.0 / (k[0] * k[1])):
-                node = AvgPool2d(k, stride, padding)
-            else:
-                node = None  # type: ignore[assignment]
-            if node is not None:
-                name = self.add(label, node)
-                self.edges.append((head, name))
-                return name
+            value = float(values[0])
+            avg = 1.0 / (k[0] * k[1])
+            pool: Node = AvgPool2d(k, stride, padding) if np.isclose(value, avg) else \
+                SumPool2d(k, stride, padding)
+            scale = value / avg if isinstance(pool, AvgPool2d) else value
+            name = self.add(label, pool)
+            self.edges.append((head, name))
+            if not np.isclose(scale, 1.0, rtol=1e-12, atol=0):
+                out_shape = pool.output_shape(in_shape)
+                sc = self.add(f"{label}.scale", Scale(np.full(out_shape, scale)))
+                self.edges.append((name, sc))
+                name = sc
+            return name
         if isinstance(padding, str) and padding == "same" and any(s != 1 for s in stride):
             # nengo's "same" with stride > 1 is TensorFlow's; make it explicit if symmetric
             padding = _tf_same_pads(in_shape[1:], t.kernel_size, stride)
@@ -659,9 +707,8 @@ class _Exporter:
         if dst.inp is None:
             raise _Refused(f"{dst.label} takes no input")
         value = np.asarray(value, F64).reshape(-1)
+        # connection maps already give the neurons' input before their gain (their r)
         if syn is None:
-            if dst.kind == "ensemble":
-                value = value / dst.gain  # type: ignore[operator]
             self.biases[dst.inp] = self.biases.get(dst.inp, 0) + value
             return
         # through a synapse: a constant source (an Affine of zero weights on an Input)
@@ -670,8 +717,6 @@ class _Exporter:
         n_in = math.prod(self.nodes[self.first_input].shape)  # type: ignore[attr-defined]
         if len(self.nodes[self.first_input].shape) > 1:  # type: ignore[attr-defined]
             raise _Refused("a constant through a synapse needs a flat Input node")
-        if dst.kind == "ensemble":
-            value = value / dst.gain  # type: ignore[operator]
         src = self.add(f"{label}.constant", Affine(np.zeros((value.size, n_in)), value))
         self.edges.append((self.first_input, src))
         head = self.synapse(syn, label, src, _Obj("x", value.size, label))
@@ -693,6 +738,15 @@ class _Exporter:
         if not isinstance(lif, LIF) or not 0.0 < e_s < 1.0:
             raise _Refused("a first-order digital filter is only supported as the synapse of a "
                            "LIF ensemble (a CubaLIF)")
+        if np.any(self.biases.get(dst.inp, 0.0) != 0):  # type: ignore[arg-type]
+            raise _Refused("a CubaLIF ensemble with a bias current besides its resting "
+                           "voltage has no NIR equivalent")
+        if self.method == "euler":  # I <- (1 - g) I + g u: an Euler synapse of tau = dt/g
+            if num1 != 0.0 or not np.isclose(a, 1.0 - e_s, rtol=1e-9, atol=0):
+                raise _Refused("this digital synapse is not the Euler CubaLIF synapse")
+            tau_syn = self.dt / (1.0 - e_s)
+            self.make_cuba(lif, dst, filt, np.full(shape, tau_syn), shape)
+            return
         tau_syn = -self.dt / math.log(e_s)
         tau_mem = float(np.asarray(lif.tau).reshape(-1)[0])
         co = cuba_exact(np.array([tau_syn]), np.array([tau_mem]), np.ones(1), np.zeros(1),
@@ -704,7 +758,11 @@ class _Exporter:
                 and np.isclose(num1, want_num1, rtol=1e-9, atol=1e-12)):
             raise _Refused("this digital synapse is not the exact CubaLIF synapse of its "
                            "ensemble (nirhub maps only that filter)")
-        cuba = CubaLIF(np.full(shape, tau_syn), np.asarray(lif.tau), np.asarray(lif.r),
+        self.make_cuba(lif, dst, filt, np.full(shape, tau_syn), shape)
+
+    def make_cuba(self, lif: LIF, dst: _Obj, filt: _Obj, tau_syn: np.ndarray,
+                  shape: tuple[int, ...]) -> None:
+        cuba = CubaLIF(tau_syn, np.asarray(lif.tau), np.asarray(lif.r),
                        np.asarray(lif.v_leak), np.asarray(lif.v_threshold), lif.v_reset,
                        np.ones(shape), metadata=lif.metadata)
         self.nodes[dst.out] = cuba  # type: ignore[index]
@@ -872,6 +930,13 @@ def _classify_filter(syn: Any, dt: float) -> tuple[str | None, dict[str, Any]]:
         return "delay", {"steps": max(order - 1, 0)}
     if den.size == 2 and num.size == 2:
         return "digital", {"pole": float(-den[1]), "direct": float(num[0]), "num1": float(num[1])}
+    if den.size == 3 and num.size == 3 and num[1] == 0 and num[2] == 0:
+        disc = den[1] * den[1] - 4 * den[2]
+        roots = None
+        if disc >= 0:
+            r = math.sqrt(disc)
+            roots = ((-den[1] + r) / 2, (-den[1] - r) / 2)
+        return "digital2", {"roots": roots, "gain": float(num[0])}
     return None, {"reason": "digital filter of order > 1 that is not a pure delay"}
 
 
@@ -946,7 +1011,9 @@ def _rename_junctions(graph: Graph) -> Graph:
 
 def export_network(net: Any, *, dt: float | None = None, approximate: bool = False) -> Graph:
     """Export a ``nengo.Network`` (built with ``nengo.builder.Model`` at ``dt``) to the IR."""
-    import nengo
+    from nirhub_nengo.quiet import import_nengo
+
+    nengo = import_nengo()
 
     if not isinstance(net, nengo.Network):
         raise UsageError(f"the nengo backend exports nengo.Network objects, got "
@@ -959,7 +1026,8 @@ def export_network(net: Any, *, dt: float | None = None, approximate: bool = Fal
             hint="e.g. nirhub convert model.py:net --from nengo --dt 0.001 ...",
         )
     model = nengo.builder.Model(dt=float(dt), label="nirhub export")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", message="Non-finite values detected in `max_rates`")
         model.build(net)
     return _Exporter(net, model, float(dt), approximate).run()

@@ -45,6 +45,9 @@ def generate_module(graph: Graph, dt: float, *, method: str = "exact",
 
 def execute(gen: Generated, inputs: dict[str, np.ndarray] | None = None) -> Any:
     """Run the generated module's ``build_network`` with the in-memory arrays."""
+    from nirhub_nengo.quiet import import_nengo
+
+    import_nengo()
     namespace: dict[str, Any] = {"__name__": "nirhub_nengo_generated"}
     exec(compile(gen.code, "<nirhub-nengo generated module>", "exec"), namespace)
     net = namespace["build_network"](inputs, dict(gen.arrays))
@@ -52,16 +55,18 @@ def execute(gen: Generated, inputs: dict[str, np.ndarray] | None = None) -> Any:
     return net
 
 
-def build_network(graph: Graph, dt: float, *, method: str = "exact", reset: str | None = None,
+def build_network(graph: Graph, dt: float, *, method: str = "euler", reset: str | None = None,
                   record: tuple[str, ...] = ()) -> Any:
     """``nirhub`` graph -> ``nengo.Network`` reproducing ``simulate(method=method)``."""
     return execute(generate_module(graph, dt, method=method, reset=reset, record=record))
 
 
 def run(graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
-        record: tuple[str, ...] = (), method: str = "exact", reset: str | None = None) -> Any:
+        record: tuple[str, ...] = (), method: str = "euler", reset: str | None = None) -> Any:
     """The run hook: build, simulate every sample of the batch, collect probes."""
-    import nengo
+    from nirhub_nengo.quiet import import_nengo
+
+    nengo = import_nengo()
 
     from nirhub.ir.graph import flatten, infer_shapes
     from nirhub.sim import SimulationResult
@@ -78,6 +83,8 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
     collected: dict[str, list[np.ndarray]] = {k: [] for k in net.probe_map}
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", category=FutureWarning)
+        # gains chosen for NIR can leave a neuron below Nengo's rate threshold: informational
+        warnings.filterwarnings("ignore", message="Non-finite values detected in `max_rates`")
         with nengo.Simulator(net, dt=dt, progress_bar=False) as sim:
             for b in range(batch):
                 for name, feeder in net.feeders.items():

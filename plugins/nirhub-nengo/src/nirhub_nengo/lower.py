@@ -139,6 +139,7 @@ class Recorder:
 class NetSpec:
     dt: float
     label: str
+    method: str = "exact"
     objects: list[Obj] = field(default_factory=list)
     conns: list[Conn] = field(default_factory=list)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
@@ -280,7 +281,7 @@ class _Lowering:
         for s, d in self.flat.edges:
             self.preds[d].append(s)
         self.order = [p for u in self.plan.units for p in u.nodes]
-        self.spec = NetSpec(dt=self.dt, label=label)
+        self.spec = NetSpec(dt=self.dt, label=label, method=method)
         self.used: set[str] = set()
         self.labels: set[str] = set()
         self.sites: dict[str, Site | None] = {}

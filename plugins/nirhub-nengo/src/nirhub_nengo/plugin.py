@@ -27,10 +27,11 @@ MARKER = "# nirhub artifact: backend=nengo format=nengo-network-v1"
 
 
 def _method(graph: Graph, options: dict[str, Any]) -> str:
-    """The reference discretisation to reproduce: option, else the graph's, else exact."""
+    """The reference discretisation to reproduce: option, else the graph's, else euler (the
+    reference simulator's default)."""
     from nirhub.ir.conventions import namespace
 
-    method = options.get("method") or namespace(graph.metadata).get("method") or "exact"
+    method = options.get("method") or namespace(graph.metadata).get("method") or "euler"
     if isinstance(method, bytes):
         method = method.decode()
     if method not in ("exact", "euler"):
@@ -58,7 +59,8 @@ class NengoBackend(Backend):
             Option("dt", "float", "time step in seconds (import: the step the network runs "
                    "at, default the graph's nirhub.dt; export: the step it is simulated at)"),
             Option("method", "choice", "reference discretisation the Nengo network reproduces "
-                   "(default: the graph's nirhub.method, else exact)", choices=("exact", "euler")),
+                   "(default: the graph's nirhub.method, else euler; exact = Nengo's own "
+                   "integration, tau_rc = tau)", choices=("exact", "euler")),
             Option("reset", "choice", "reset mode of every spiking node (default: each node's "
                    "recorded mode, else zero)", choices=("zero", "subtract")),
             Option("approximate", "bool", "export: drop refractory periods and voltage floors "

@@ -95,7 +95,6 @@ class Lowered:
     layers: dict[str, list[Layer]]
     dt: float
     method: str
-    notes: list[str] = field(default_factory=list)
 
 
 def _t(value: object, shape: tuple[int, ...]) -> np.ndarray:

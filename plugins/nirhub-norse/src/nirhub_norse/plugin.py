@@ -95,13 +95,12 @@ class NorseBackend(Backend):
             "IF only with reset to 0 (IAFCell has no subtraction and starts at v_reset)",
             "one Input and one Output node",
         ),
+        # norse models pickle bound methods (builtins.getattr, never allowed) and LIF parameter
+        # tuples that do not pickle at all: whole-module .pt files rarely load safely
         safe_classes=(
             "torch.nn.modules.*",
             "norse.torch.module.*",
             "norse.torch.functional.*.*Parameters",
-            "norse.torch.functional.*.*_step",
-            "norse.torch.functional.reset.reset_value",
-            "norse.torch.functional.reset.reset_subtract",
         ),
         modules=("norse", GENERATED_MODULE),
         python=">=3.8",
@@ -126,6 +125,24 @@ class NorseBackend(Backend):
         return export_model(model, dt=options.get("dt"), input_shape=options.get("input_shape"))
 
     # -- IR -> framework -----------------------------------------------------------------
+    def check(self, graph: Graph, **options: Any) -> list[Any]:
+        """Every node norse cannot run exactly, found without importing norse (for --dry-run)."""
+        from nirhub.errors import IRError, UnsupportedError, UsageError
+        from nirhub_norse.graphplan import make_graph_plan
+        from nirhub_norse.import_ import resolve_dt, resolve_method
+        from nirhub_norse.lowering import check_and_gains
+
+        try:
+            step = resolve_dt(graph, options.get("dt"))
+            how = resolve_method(graph, options.get("method"))
+            plan = make_graph_plan(graph, "norse")
+            check_and_gains(plan, graph, step, how, options.get("reset"))
+        except (UnsupportedError, IRError) as exc:
+            return list(exc.problems)
+        except UsageError:
+            return []  # no dt yet: from_ir will say so
+        return []
+
     def from_ir(self, graph: Graph, **options: Any) -> Any:
         from nirhub_norse.import_ import build_model
 

@@ -32,8 +32,9 @@ def _write_atomically(target: Path, write: Any, force: bool) -> None:
             os.unlink(tmp)
 
 
-def save_model(built: Any, model: Any, path: Path, *, title: str,
-               force: bool = False) -> list[Path]:
+def save_model(
+    built: Any, model: Any, path: Path, *, title: str, force: bool = False
+) -> list[Path]:
     """Write ``path`` (a ``.py``), its weights (``.pt``) and rockpool's parameter JSON."""
     import numpy as np
     import torch

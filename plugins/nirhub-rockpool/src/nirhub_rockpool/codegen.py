@@ -27,12 +27,16 @@ def _ctor(item: Item) -> str:
     if item.kind == "expsyn":
         return f'ExpSynTorch(({item.size_out},), tau=p["{n}.tau"], dt=DT)'
     if item.kind == "lifneuron":
-        return (f'LIFNeuronTorch(({item.size_out},), tau_mem=p["{n}.tau_mem"], '
-                f'threshold=p["{n}.threshold"], dt=DT, max_spikes_per_dt=1)')
+        return (
+            f'LIFNeuronTorch(({item.size_out},), tau_mem=p["{n}.tau_mem"], '
+            f'threshold=p["{n}.threshold"], dt=DT, max_spikes_per_dt=1)'
+        )
     rec = f', has_rec=True, w_rec=p["{n}.w_rec"]' if item.has_rec else ""
-    return (f'LIFTorch(({item.size_in}, {item.size_out}), tau_mem=p["{n}.tau_mem"], '
-            f'tau_syn=p["{n}.tau_syn"], threshold=p["{n}.threshold"], bias=p["{n}.bias"]{rec}, '
-            "dt=DT, max_spikes_per_dt=1)")
+    return (
+        f'LIFTorch(({item.size_in}, {item.size_out}), tau_mem=p["{n}.tau_mem"], '
+        f'tau_syn=p["{n}.tau_syn"], threshold=p["{n}.threshold"], bias=p["{n}.bias"]{rec}, '
+        "dt=DT, max_spikes_per_dt=1)"
+    )
 
 
 def _comment(item: Item) -> str:
@@ -43,10 +47,17 @@ def _comment(item: Item) -> str:
 def generate(low: Lowered, *, weights_file: str, title: str, version: str) -> str:
     stem = weights_file.rsplit(".", 1)[0]
     in_shape = tuple(low.plan.steps[low.plan.input].out_shape)
-    kinds = sorted({
-        {"linear": "LinearTorch", "expsyn": "ExpSynTorch", "lifneuron": "LIFNeuronTorch",
-         "liftorch": "LIFTorch"}[it.kind] for it in low.items
-    })
+    kinds = sorted(
+        {
+            {
+                "linear": "LinearTorch",
+                "expsyn": "ExpSynTorch",
+                "lifneuron": "LIFNeuronTorch",
+                "liftorch": "LIFTorch",
+            }[it.kind]
+            for it in low.items
+        }
+    )
     lines = [
         f'''"""{title}
 

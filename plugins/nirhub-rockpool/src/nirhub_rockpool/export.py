@@ -39,8 +39,9 @@ from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Input, Linear, Node, Output
 
-EXPORTS = frozenset({"Input", "Output", "Affine", "Linear", "IF", "LI", "LIF", "CubaLIF",
-                     "NIRGraph"})
+EXPORTS = frozenset(
+    {"Input", "Output", "Affine", "Linear", "IF", "LI", "LIF", "CubaLIF", "NIRGraph"}
+)
 METHODS = ("euler", "exact")
 
 
@@ -84,8 +85,10 @@ def _spiking(m: Any, n: int) -> np.ndarray:
         )
     owner = getattr(m.spike_generation_fn, "__self__", None)  # Function.apply -> its class
     if getattr(owner, "__name__", "") not in ("StepPWL", "PeriodicExponential"):
-        raise _Refused(f"spike_generation_fn {m.spike_generation_fn!r} is not rockpool's "
-                       "threshold crossing (StepPWL or PeriodicExponential)")
+        raise _Refused(
+            f"spike_generation_fn {m.spike_generation_fn!r} is not rockpool's "
+            "threshold crossing (StepPWL or PeriodicExponential)"
+        )
     thr = _vec(m.threshold, n)
     if np.any(thr <= 0):
         raise _Refused("a threshold <= 0")
@@ -95,8 +98,10 @@ def _spiking(m: Any, n: int) -> np.ndarray:
 def _with_bias(mem: Node, bias: np.ndarray, n: int) -> tuple[dict[str, Node], list]:
     if not np.any(bias != 0):
         return {"mem": mem}, []
-    return ({"bias": Affine(np.eye(n, dtype=np.float32), bias.astype(np.float32)), "mem": mem},
-            [("bias", "mem")])
+    return (
+        {"bias": Affine(np.eye(n, dtype=np.float32), bias.astype(np.float32)), "mem": mem},
+        [("bias", "mem")],
+    )
 
 
 def _subgraph(nodes: dict[str, Node], edges: list, entry: str, n: int) -> Graph:
@@ -145,15 +150,22 @@ def convert_module(m: Any, n_in: int, dt: float, method: str) -> tuple[Node, int
         bias = _vec(m.bias, n)
         w_rec = m.w_rec.detach().cpu().numpy().T.copy() if m._has_rec else None
         if method == "euler" and not np.any(bias != 0):
-            lif = CubaLIF(_tau(beta, dt, method), _tau(alpha, dt, method), 1.0 / (1.0 - alpha),
-                          np.zeros(n), thr, None, beta / (1.0 - beta))
+            lif = CubaLIF(
+                _tau(beta, dt, method),
+                _tau(alpha, dt, method),
+                1.0 / (1.0 - alpha),
+                np.zeros(n),
+                thr,
+                None,
+                beta / (1.0 - beta),
+            )
             set_reset(lif.metadata, "subtract")
             if w_rec is None:
                 return lif, n
-            return Graph({"input": Input((n,)), "lif": lif, "w_rec": Linear(w_rec),
-                          "output": Output((n,))},
-                         [("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"),
-                          ("lif", "output")]), n
+            return Graph(
+                {"input": Input((n,)), "lif": lif, "w_rec": Linear(w_rec), "output": Output((n,))},
+                [("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
+            ), n
         syn = LI(_tau(beta, dt, method), beta / (1.0 - beta), np.zeros(n))
         mem = LIF(_tau(alpha, dt, method), 1.0 / (1.0 - alpha), np.zeros(n), thr)
         set_reset(mem.metadata, "subtract")
@@ -188,8 +200,11 @@ def export_model(model: Any, *, dt: Any = None, method: Any = None) -> Graph:
     problems: list[Problem] = []
     if len(set(dts.values())) > 1:
         listing = ", ".join(f"{n} (dt={v:g})" for n, v in dts.items())
-        problems.append(Problem("<model>", f"modules run at different time steps: {listing}",
-                                kind="unsupported"))
+        problems.append(
+            Problem(
+                "<model>", f"modules run at different time steps: {listing}", kind="unsupported"
+            )
+        )
     step = next(iter(dts.values()), None)
     if step is None:
         if dt is None:
@@ -223,7 +238,6 @@ def export_model(model: Any, *, dt: Any = None, method: Any = None) -> Graph:
     graph = Graph(nodes, list(zip(chain[:-1], chain[1:], strict=True)))
     set_dt(graph.metadata, step)
     set_reset(graph.metadata, "subtract")
-    graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "method": how,
-                                 "source": "rockpool"}
+    graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "method": how, "source": "rockpool"}
     graph.validate()
     return graph

@@ -79,9 +79,7 @@ def import_rockpool() -> None:
     import rockpool.nn.modules  # noqa: F401
 
 
-def build_model(
-    graph: Graph, *, dt: Any = None, method: Any = None, reset: Any = None
-) -> Any:
+def build_model(graph: Graph, *, dt: Any = None, method: Any = None, reset: Any = None) -> Any:
     """Import ``graph`` into rockpool; see :mod:`nirhub_rockpool.lowering` for the mapping."""
     import torch
 
@@ -94,8 +92,9 @@ def build_model(
     import_rockpool()
     module = types.ModuleType("nirhub_rockpool_generated")
     module.__file__ = "<nirhub-rockpool generated>"
-    code = compile(built.source("model.pt", "rockpool model"), "<nirhub-rockpool generated>",
-                   "exec")
+    code = compile(
+        built.source("model.pt", "rockpool model"), "<nirhub-rockpool generated>", "exec"
+    )
     exec(code, module.__dict__)  # our own generated code, not user input
     weights = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
     model = module.build_model(weights)

@@ -42,9 +42,20 @@ from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Linear, Node
 from nirhub_rockpool.graphplan import GraphPlan, Step
 
-IMPORTS = frozenset({
-    "Input", "Output", "Affine", "Linear", "Scale", "IF", "LI", "LIF", "CubaLIF", "NIRGraph",
-})
+IMPORTS = frozenset(
+    {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "IF",
+        "LI",
+        "LIF",
+        "CubaLIF",
+        "NIRGraph",
+    }
+)
 F32 = np.float32
 
 
@@ -179,15 +190,22 @@ def _check_neuron(step: Step, graph: Graph, reset: str | None) -> None:
     if len(step.out_shape) != 1:
         raise _Refused(step.path, f"rockpool neurons are 1-D; this population is {step.out_shape}")
     if hasattr(node, "v_leak") and np.any(np.asarray(node.v_leak) != 0):
-        raise _Refused(step.path, "a non-zero v_leak: rockpool neurons start at v = 0, NIR's "
-                                  "at v_leak")
+        raise _Refused(
+            step.path, "a non-zero v_leak: rockpool neurons start at v = 0, NIR's at v_leak"
+        )
     if hasattr(node, "v_threshold"):
         if reset_mode(graph, step.path, reset) != "subtract":
-            raise _Refused(step.path, "resets to v_reset, but rockpool neurons only subtract the "
-                                      "threshold; import with reset=subtract if the graph means it")
+            raise _Refused(
+                step.path,
+                "resets to v_reset, but rockpool neurons only subtract the "
+                "threshold; import with reset=subtract if the graph means it",
+            )
         if np.any(np.asarray(node.v_threshold) <= 0):
-            raise _Refused(step.path, "a threshold <= 0: rockpool counts floor(v/threshold) "
-                                      "spikes, which needs a positive threshold")
+            raise _Refused(
+                step.path,
+                "a threshold <= 0: rockpool counts floor(v/threshold) "
+                "spikes, which needs a positive threshold",
+            )
 
 
 def _single(step: Step, graph: Graph, dt: float, method: str, reset: str | None) -> Item:
@@ -196,8 +214,9 @@ def _single(step: Step, graph: Graph, dt: float, method: str, reset: str | None)
         if node.weight.ndim != 2:
             raise _Refused(step.path, f"weights {node.weight.shape} with leading dimensions")
         n_out, n_in = node.weight.shape
-        item = Item(n, "linear", [step.path], n_in, n_out,
-                    {f"{n}.weight": node.weight.T.astype(F32)})
+        item = Item(
+            n, "linear", [step.path], n_in, n_out, {f"{n}.weight": node.weight.T.astype(F32)}
+        )
         if isinstance(node, Affine):
             item.has_bias = True
             item.tensors[f"{n}.bias"] = _vec(node.bias, n_out).astype(F32)
@@ -206,8 +225,9 @@ def _single(step: Step, graph: Graph, dt: float, method: str, reset: str | None)
         if len(step.in_shape) != 1:
             raise _Refused(step.path, "an N-d Scale (rockpool is 1-D)")
         g = _vec(node.scale, step.in_shape[0])
-        return Item(n, "linear", [step.path], g.size, g.size,
-                    {f"{n}.weight": np.diag(g).astype(F32)})
+        return Item(
+            n, "linear", [step.path], g.size, g.size, {f"{n}.weight": np.diag(g).astype(F32)}
+        )
     if isinstance(node, (LIF, IF)):
         _check_neuron(step, graph, reset)
         size = step.out_shape[0]
@@ -216,35 +236,69 @@ def _single(step: Step, graph: Graph, dt: float, method: str, reset: str | None)
             gain = dt * _vec(node.r, size)
         else:
             if method == "euler" and np.any(np.asarray(node.tau) <= dt):
-                raise _Refused(step.path, f"tau <= dt ({dt:g} s): forward Euler's decay is not a "
-                                          "positive rockpool decay")
+                raise _Refused(
+                    step.path,
+                    f"tau <= dt ({dt:g} s): forward Euler's decay is not a positive rockpool decay",
+                )
             a = _vec(decay(node.tau, dt, method), size)
-            gain = (1.0 - a) * _vec(node.r, size) if method == "exact" else (
-                dt / _vec(node.tau, size) * _vec(node.r, size))
-        tensors = {f"{n}.tau_mem": rockpool_tau(a, dt).astype(F32),
-                   f"{n}.threshold": _vec(node.v_threshold, size).astype(F32)}
-        return Item(n, "lifneuron", [step.path], size, size, tensors, gain,
-                    neuron_path=step.path)
+            gain = (
+                (1.0 - a) * _vec(node.r, size)
+                if method == "exact"
+                else (dt / _vec(node.tau, size) * _vec(node.r, size))
+            )
+        tensors = {
+            f"{n}.tau_mem": rockpool_tau(a, dt).astype(F32),
+            f"{n}.threshold": _vec(node.v_threshold, size).astype(F32),
+        }
+        return Item(n, "lifneuron", [step.path], size, size, tensors, gain, neuron_path=step.path)
     if isinstance(node, LI):
         _check_neuron(step, graph, reset)
         size = step.out_shape[0]
         if method == "euler" and np.any(np.asarray(node.tau) <= dt):
-            raise _Refused(step.path, f"tau <= dt ({dt:g} s): forward Euler's decay is not a "
-                                      "positive rockpool decay")
+            raise _Refused(
+                step.path,
+                f"tau <= dt ({dt:g} s): forward Euler's decay is not a positive rockpool decay",
+            )
         a = _vec(decay(node.tau, dt, method), size)
         g = (1.0 - a) if method == "exact" else dt / _vec(node.tau, size)
-        return Item(n, "expsyn", [step.path], size, size,
-                    {f"{n}.tau": rockpool_tau(a, dt).astype(F32)},
-                    g * _vec(node.r, size) / a, neuron_path=step.path)
+        return Item(
+            n,
+            "expsyn",
+            [step.path],
+            size,
+            size,
+            {f"{n}.tau": rockpool_tau(a, dt).astype(F32)},
+            g * _vec(node.r, size) / a,
+            neuron_path=step.path,
+        )
     if isinstance(node, CubaLIF):
-        return _liftorch(plan=None, chain=[n], rec=None, graph=graph, dt=dt, method=method,
-                         reset=reset, step=step)
-    raise _Refused(step.path, f"{node.type_name} has no rockpool equivalent (rockpool's torch "
-                              "modules are dense: Linear, LIF neurons, exponential synapses)")
+        return _liftorch(
+            plan=None,
+            chain=[n],
+            rec=None,
+            graph=graph,
+            dt=dt,
+            method=method,
+            reset=reset,
+            step=step,
+        )
+    raise _Refused(
+        step.path,
+        f"{node.type_name} has no rockpool equivalent (rockpool's torch "
+        "modules are dense: Linear, LIF neurons, exponential synapses)",
+    )
 
 
-def _liftorch(plan: GraphPlan | None, chain: list[str], rec: Step | None, graph: Graph,
-              dt: float, method: str, reset: str | None, step: Step | None = None) -> Item:
+def _liftorch(
+    plan: GraphPlan | None,
+    chain: list[str],
+    rec: Step | None,
+    graph: Graph,
+    dt: float,
+    method: str,
+    reset: str | None,
+    step: Step | None = None,
+) -> Item:
     """A LIFTorch from a CubaLIF (euler) or an ``LI -> [bias] -> LIF`` chain, with ``rec``."""
     steps = [step] if step is not None else [plan.steps[c] for c in chain]  # type: ignore[union-attr]
     mem = steps[-1]
@@ -254,10 +308,13 @@ def _liftorch(plan: GraphPlan | None, chain: list[str], rec: Step | None, graph:
     node: Node = mem.node
     if isinstance(node, CubaLIF):
         if method != "euler":
-            raise _Refused(mem.path, "rockpool updates the synaptic current before the membrane "
-                                     "(I <- beta(I + x)); the exact (zero-order hold) solution of "
-                                     "the coupled CubaLIF is not expressible. Import with "
-                                     "method=euler")
+            raise _Refused(
+                mem.path,
+                "rockpool updates the synaptic current before the membrane "
+                "(I <- beta(I + x)); the exact (zero-order hold) solution of "
+                "the coupled CubaLIF is not expressible. Import with "
+                "method=euler",
+            )
         if np.any(np.asarray(node.tau_syn) <= dt) or np.any(np.asarray(node.tau_mem) <= dt):
             raise _Refused(mem.path, f"tau_syn and tau_mem must exceed dt ({dt:g} s)")
         w_in = 1.0 if node.w_in is None else node.w_in
@@ -282,13 +339,23 @@ def _liftorch(plan: GraphPlan | None, chain: list[str], rec: Step | None, graph:
         if len(steps) == 3:
             bias = g_m * _vec(steps[1].node.bias, size)
     n = mem.name
-    item = Item(n, "liftorch", [s.path for s in steps], size, size, {
-        f"{n}.tau_mem": rockpool_tau(a_m, dt).astype(F32),
-        f"{n}.tau_syn": rockpool_tau(a_s, dt).astype(F32).reshape(size, 1),
-        f"{n}.threshold": _vec(node.v_threshold, size).astype(F32),
-        f"{n}.bias": bias.astype(F32),
-    }, g_m * g_s / a_s, neuron_path=mem.path, steps=[s.name for s in steps],
-        out_step=mem.name)
+    item = Item(
+        n,
+        "liftorch",
+        [s.path for s in steps],
+        size,
+        size,
+        {
+            f"{n}.tau_mem": rockpool_tau(a_m, dt).astype(F32),
+            f"{n}.tau_syn": rockpool_tau(a_s, dt).astype(F32).reshape(size, 1),
+            f"{n}.threshold": _vec(node.v_threshold, size).astype(F32),
+            f"{n}.bias": bias.astype(F32),
+        },
+        g_m * g_s / a_s,
+        neuron_path=mem.path,
+        steps=[s.name for s in steps],
+        out_step=mem.name,
+    )
     if rec is not None:
         item.steps.append(rec.name)
         w = rec.node.weight.astype(np.float64)
@@ -309,8 +376,9 @@ def _roles(plan: GraphPlan, members: list[str]) -> tuple[list[Step], Step] | Non
     if len(spiking) != 1:
         return None
     mem = spiking[0]
-    recs = [s for s in steps if isinstance(s.node, Linear) and [x.step for x in s.inputs] ==
-            [mem.name]]
+    recs = [
+        s for s in steps if isinstance(s.node, Linear) and [x.step for x in s.inputs] == [mem.name]
+    ]
     if len(recs) != 1 or recs[0].node.weight.ndim != 2:
         return None
     rec = recs[0]
@@ -325,15 +393,19 @@ def _roles(plan: GraphPlan, members: list[str]) -> tuple[list[Step], Step] | Non
     return rest, rec
 
 
-def _recurrent(plan: GraphPlan, members: list[str], graph: Graph, dt: float, method: str,
-               reset: str | None) -> Item:
+def _recurrent(
+    plan: GraphPlan, members: list[str], graph: Graph, dt: float, method: str, reset: str | None
+) -> Item:
     """A loop ``neuron -> Linear -> neuron``: rockpool's LIFTorch(has_rec=True)."""
     found = _roles(plan, members)
     if found is None:
         kinds = ", ".join(f"{plan.steps[m].path} ({plan.steps[m].type_name})" for m in members)
-        raise _Refused(plan.steps[members[0]].path, f"a recurrent loop of {kinds}: rockpool has "
-                       "recurrence only in LIFTorch (a CubaLIF, or LI -> LIF, whose spikes feed "
-                       "back through one Linear)")
+        raise _Refused(
+            plan.steps[members[0]].path,
+            f"a recurrent loop of {kinds}: rockpool has "
+            "recurrence only in LIFTorch (a CubaLIF, or LI -> LIF, whose spikes feed "
+            "back through one Linear)",
+        )
     chain, rec = found
     if isinstance(rec.node, Affine) and np.any(rec.node.bias != 0):  # pragma: no cover
         raise _Refused(rec.path, "the recurrent weights have a bias")  # moved by lower()
@@ -354,12 +426,21 @@ def _move_rec_bias(plan: GraphPlan, members: list[str]) -> None:
     entry = chain[0]
     ff = [s for s in entry.inputs if s.step != rec.name]
     prod = plan.steps[ff[0].step] if len(ff) == 1 else None
-    if prod is None or not isinstance(prod.node, Linear) or _consumers(plan, prod.name) != [
-            entry.name]:
-        raise _Refused(rec.path, "the recurrent weights have a bias, which rockpool can only "
-                                 "take into a Linear/Affine feeding the neuron")
-    old = prod.node.bias if isinstance(prod.node, Affine) else np.zeros(
-        prod.node.weight.shape[0], dtype=prod.node.weight.dtype)
+    if (
+        prod is None
+        or not isinstance(prod.node, Linear)
+        or _consumers(plan, prod.name) != [entry.name]
+    ):
+        raise _Refused(
+            rec.path,
+            "the recurrent weights have a bias, which rockpool can only "
+            "take into a Linear/Affine feeding the neuron",
+        )
+    old = (
+        prod.node.bias
+        if isinstance(prod.node, Affine)
+        else np.zeros(prod.node.weight.shape[0], dtype=prod.node.weight.dtype)
+    )
     new_bias = (old.astype(np.float64) + rec.node.bias.astype(np.float64)).astype(old.dtype)
     prod.node = Affine(prod.node.weight, new_bias, prod.node.metadata)
     rec.node = Linear(rec.node.weight, rec.node.metadata)
@@ -373,13 +454,19 @@ def _chain_problems(plan: GraphPlan, items: list[Item]) -> list[Problem]:
         members = set(it.steps)
         ext = [s.step for m in it.steps for s in plan.steps[m].inputs if s.step not in members]
         if ext != [prev]:
-            problems.append(Problem(it.paths[0] or it.name, "fan-in or a branch: rockpool "
-                                    "models are chains (Sequential)", kind="unsupported"))
+            problems.append(
+                Problem(
+                    it.paths[0] or it.name,
+                    "fan-in or a branch: rockpool models are chains (Sequential)",
+                    kind="unsupported",
+                )
+            )
         prev = it.out_step
     out = plan.steps[plan.output]
     if [s.step for s in out.inputs] != [prev]:
-        problems.append(Problem(plan.output_name, "the output is not the end of the chain",
-                                kind="unsupported"))
+        problems.append(
+            Problem(plan.output_name, "the output is not the end of the chain", kind="unsupported")
+        )
     return problems
 
 
@@ -398,7 +485,15 @@ def _place_gains(items: list[Item]) -> list[Item]:
                     prev.tensors[f"{prev.name}.bias"] = (b * g).astype(F32)
             else:
                 name = f"{it.name}_gain"
-                out.append(Item(name, "linear", [], g.size, g.size,
-                                {f"{name}.weight": np.diag(g).astype(F32)}))
+                out.append(
+                    Item(
+                        name,
+                        "linear",
+                        [],
+                        g.size,
+                        g.size,
+                        {f"{name}.weight": np.diag(g).astype(F32)},
+                    )
+                )
         out.append(it)
     return out

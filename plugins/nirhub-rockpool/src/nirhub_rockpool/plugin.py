@@ -30,22 +30,48 @@ class RockpoolBackend(Backend):
         name="rockpool",
         kind="simulator",
         summary="Rockpool torch modules (LIFTorch, LIFNeuronTorch, ExpSynTorch, LinearTorch)",
-        to_ir=frozenset({"Input", "Output", "Affine", "Linear", "IF", "LI", "LIF", "CubaLIF",
-                         "NIRGraph"}),
-        from_ir=frozenset({"Input", "Output", "Affine", "Linear", "Scale", "IF", "LI", "LIF",
-                           "CubaLIF", "NIRGraph"}),
+        to_ir=frozenset(
+            {"Input", "Output", "Affine", "Linear", "IF", "LI", "LIF", "CubaLIF", "NIRGraph"}
+        ),
+        from_ir=frozenset(
+            {
+                "Input",
+                "Output",
+                "Affine",
+                "Linear",
+                "Scale",
+                "IF",
+                "LI",
+                "LIF",
+                "CubaLIF",
+                "NIRGraph",
+            }
+        ),
         writes=(".py", ".pt", ".json"),
         requires=(Requirement("rockpool", min_version="3.1"), Requirement("torch")),
         install_hint='pip install "nirhub-rockpool[framework]"',
         options=(
-            Option("dt", "float", "time step in seconds (import; default the graph's recorded "
-                   "nirhub.dt; export takes the modules' own dt)"),
-            Option("method", "choice", "reference discretization: import reproduces it, export "
-                   "expresses the model in it (default: exact, rockpool's own; import: the "
-                   "graph's nirhub.method, else euler)", choices=("euler", "exact")),
-            Option("reset", "choice", "reset mode of every spiking node (import); rockpool "
-                   "only subtracts, so graphs that reset to zero need reset=subtract",
-                   choices=("zero", "subtract")),
+            Option(
+                "dt",
+                "float",
+                "time step in seconds (import; default the graph's recorded "
+                "nirhub.dt; export takes the modules' own dt)",
+            ),
+            Option(
+                "method",
+                "choice",
+                "reference discretization: import reproduces it, export "
+                "expresses the model in it (default: exact, rockpool's own; import: the "
+                "graph's nirhub.method, else euler)",
+                choices=("euler", "exact"),
+            ),
+            Option(
+                "reset",
+                "choice",
+                "reset mode of every spiking node (import); rockpool "
+                "only subtracts, so graphs that reset to zero need reset=subtract",
+                choices=("zero", "subtract"),
+            ),
         ),
         can_run=True,
         limitations=(
@@ -71,11 +97,30 @@ class RockpoolBackend(Backend):
         return export_model(model, dt=options.get("dt"), method=options.get("method"))
 
     # -- IR -> framework -----------------------------------------------------------------
+    def check(self, graph: Graph, **options: Any) -> list[Any]:
+        """Every node rockpool cannot run exactly, found without importing it (--dry-run)."""
+        from nirhub.errors import IRError, UnsupportedError, UsageError
+        from nirhub_rockpool.graphplan import make_graph_plan
+        from nirhub_rockpool.import_ import resolve_dt, resolve_method
+        from nirhub_rockpool.lowering import lower
+
+        try:
+            step = resolve_dt(graph, options.get("dt"))
+            how = resolve_method(graph, options.get("method"))
+            plan = make_graph_plan(graph, "rockpool")
+            lower(plan, graph, step, how, options.get("reset"))
+        except (UnsupportedError, IRError) as exc:
+            return list(exc.problems)
+        except UsageError:
+            return []  # no dt yet: from_ir will say so
+        return []
+
     def from_ir(self, graph: Graph, **options: Any) -> Any:
         from nirhub_rockpool.import_ import build_model
 
-        return build_model(graph, dt=options.get("dt"), method=options.get("method"),
-                           reset=options.get("reset"))
+        return build_model(
+            graph, dt=options.get("dt"), method=options.get("method"), reset=options.get("reset")
+        )
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
         from nirhub_rockpool.artifact import save_model
@@ -86,8 +131,13 @@ class RockpoolBackend(Backend):
             graph = self.to_ir(obj, **options)
             obj = build_model(graph, dt=options.get("dt"), method=options.get("method"))
             built = built_for(obj)
-        return save_model(built, obj, Path(path), title=f"{Path(path).stem}: a rockpool model",
-                          force=bool(options.get("force")))
+        return save_model(
+            built,
+            obj,
+            Path(path),
+            title=f"{Path(path).stem}: a rockpool model",
+            force=bool(options.get("force")),
+        )
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:
         from nirhub_rockpool.import_ import built_for
@@ -105,12 +155,25 @@ class RockpoolBackend(Backend):
         }
 
     # -- run hook ------------------------------------------------------------------------
-    def run(self, graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
-            record: tuple[str, ...] = (), **options: Any) -> Any:
+    def run(
+        self,
+        graph: Graph,
+        inputs: dict[str, np.ndarray],
+        dt: float,
+        *,
+        record: tuple[str, ...] = (),
+        **options: Any,
+    ) -> Any:
         from nirhub_rockpool.run import run_graph
 
-        return run_graph(graph, inputs, dt, record=record, method=options.get("method"),
-                         reset=options.get("reset"))
+        return run_graph(
+            graph,
+            inputs,
+            dt,
+            record=record,
+            method=options.get("method"),
+            reset=options.get("reset"),
+        )
 
 
 @hookimpl

@@ -51,10 +51,11 @@ def run_graph(
     for path in record:
         owner = next((it for it in low.items if path in it.paths), None)
         if owner is None or (owner.neuron_path and path != owner.neuron_path):
-            known = ", ".join(sorted(it.neuron_path or it.paths[0] for it in low.items
-                                     if it.paths))
-            raise UsageError(f"cannot record {path!r} in the rockpool model (it records one "
-                             "node per module)", hint=f"Recordable: {known}.")
+            known = ", ".join(sorted(it.neuron_path or it.paths[0] for it in low.items if it.paths))
+            raise UsageError(
+                f"cannot record {path!r} in the rockpool model (it records one node per module)",
+                hint=f"Recordable: {known}.",
+            )
         wanted[path] = (owner.name, owner.kind)
     model.reset_state()
     xb = torch.as_tensor(np.ascontiguousarray(np.swapaxes(x, 0, 1)), dtype=torch.float32)
@@ -69,8 +70,10 @@ def run_graph(
     recorded: dict[str, dict[str, np.ndarray]] = {}
     for path, (name, kind) in wanted.items():
         if kind in ("lifneuron", "liftorch"):
-            recorded[path] = {"spikes": finish(rec[name]["spikes"], True),
-                              "v": finish(rec[name]["vmem"])}
+            recorded[path] = {
+                "spikes": finish(rec[name]["spikes"], True),
+                "v": finish(rec[name]["vmem"]),
+            }
         else:
             recorded[path] = {"v" if kind == "expsyn" else "out": finish(rec[f"{name}_output"])}
     return SimulationResult(

@@ -152,7 +152,7 @@ def _sequential(low: Lowered) -> str:
     lines = [
         "",
         "def build_model(weights=WEIGHTS, batch_size=1):",
-        '    """The model; input (batch_size*time, *shape), batch-major (sinabs Squeeze layers)."""',
+        '    """The model; input (batch_size*time, *shape), batch-major (Squeeze layers)."""',
         "    p = load_weights(weights)",
         "    model = torch.nn.Sequential(OrderedDict([",
     ]
@@ -172,15 +172,18 @@ def _sequential(low: Lowered) -> str:
 def edges(low: Lowered) -> list[tuple[str, str]]:
     plan = low.plan
     name_of = {}
-    for name, step in plan.steps.items():
+    for name in plan.steps:
         if name == plan.input:
             name_of[name] = "input"
         elif name == plan.output:
             name_of[name] = "output"
         else:
             name_of[name] = name
-    return [(name_of[src.step], name_of[name]) for name, step in plan.steps.items()
-            for src in step.inputs]
+    return [
+        (name_of[src.step], name_of[name])
+        for name, step in plan.steps.items()
+        for src in step.inputs
+    ]
 
 
 def _call(layer: Layer, arg: str, per_step: bool) -> str:
@@ -219,8 +222,10 @@ def _network(low: Lowered) -> str:
     for layer in all_layers(low):
         lines.append(f"        self.{layer.name} = {ctor(layer, False)}  # {layer.comment}")
     for name in rest:
-        lines.append(f'        self.register_buffer("rest_{name}", p["rest.{name}"])'
-                     "  # output at rest, read at step 0")
+        lines.append(
+            f'        self.register_buffer("rest_{name}", p["rest.{name}"])'
+            "  # output at rest, read at step 0"
+        )
     lines += ["", "    def forward(self, x):", "        batch, steps = x.shape[:2]"]
     var = {plan.input: "x"}
     unit_of = {n: u for u, members in plan.cyclic_units.items() for n in members}
@@ -256,8 +261,9 @@ def _network(low: Lowered) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _loop(low: Lowered, members: list[str], var: dict[str, str],
-          rest: dict[str, np.ndarray]) -> list[str]:
+def _loop(
+    low: Lowered, members: list[str], var: dict[str, str], rest: dict[str, np.ndarray]
+) -> list[str]:
     """A recurrent loop: its nodes step through time together."""
     plan = low.plan
     lines = [f"        # recurrent loop: {', '.join(members)} (one step at a time)"]

@@ -50,10 +50,25 @@ from nirhub.ir.nodes import (
     SumPool2d,
 )
 
-EXPORTS = frozenset({
-    "Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
-    "AvgPool2d", "Flatten", "I", "IF", "LI", "LIF", "NIRGraph",
-})
+EXPORTS = frozenset(
+    {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "SumPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "I",
+        "IF",
+        "LI",
+        "LIF",
+        "NIRGraph",
+    }
+)
 METHODS = ("euler", "exact")
 
 
@@ -116,8 +131,9 @@ def convert_layer(m: Any, shape: tuple[int, ...]) -> tuple[Node | None, tuple[in
             raise _Refused(f"padding_mode={m.padding_mode!r} (NIR pads with zeros only)")
         cls = Conv1d if isinstance(m, torch.nn.Conv1d) else Conv2d
         bias = None if m.bias is None else _weight(m.bias)
-        node = cls(tuple(shape[1:]), _weight(m.weight), m.stride, m.padding, m.dilation,
-                   m.groups, bias)
+        node = cls(
+            tuple(shape[1:]), _weight(m.weight), m.stride, m.padding, m.dilation, m.groups, bias
+        )
         return node, node.output_shape(shape)
     if isinstance(m, torch.nn.Flatten):
         if m.start_dim == 0:
@@ -188,8 +204,7 @@ def _spikes(m: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, str] | None:
                 "every neuron, not only to those that spiked; only 0 is expressible"
             )
         return thr, "zero"
-    raise _Refused(f"reset_fn {type(reset).__name__} is neither MembraneSubtract nor "
-                   "MembraneReset")
+    raise _Refused(f"reset_fn {type(reset).__name__} is neither MembraneSubtract nor MembraneReset")
 
 
 def _tau(a: np.ndarray, dt: float, method: str) -> np.ndarray:
@@ -305,8 +320,9 @@ def _edge_modules(edges: list[tuple[str, str]]) -> list[str]:
     return seen
 
 
-def export_model(model: Any, *, dt: Any = None, input_shape: Any = None,
-                 method: Any = None) -> Graph:
+def export_model(
+    model: Any, *, dt: Any = None, input_shape: Any = None, method: Any = None
+) -> Graph:
     """Export a sinabs model: an nn.Sequential chain (Squeeze layers included), a single
     layer, or a nirhub-generated ``Network`` (modules plus its ``EDGES``)."""
     if dt is None:
@@ -331,8 +347,11 @@ def export_model(model: Any, *, dt: Any = None, input_shape: Any = None,
         names = [n for n, _ in items]
         edges = list(zip(["input", *names], [*names, "output"], strict=True))
     declared = getattr(model, "nir_input_shape", None)
-    shape = (parse_shape(input_shape) or (tuple(declared) if declared is not None else None)
-             or _first_shape(items))
+    shape = (
+        parse_shape(input_shape)
+        or (tuple(declared) if declared is not None else None)
+        or _first_shape(items)
+    )
     if shape is None:
         raise UsageError(
             "cannot tell the model's input shape (it does not start with a Linear layer)",
@@ -341,8 +360,13 @@ def export_model(model: Any, *, dt: Any = None, input_shape: Any = None,
     return _build(items, edges, tuple(shape), step, how)
 
 
-def _build(items: list[tuple[str, Any]], edges: list[tuple[str, str]],
-           in_shape: tuple[int, ...], dt: float, method: str) -> Graph:
+def _build(
+    items: list[tuple[str, Any]],
+    edges: list[tuple[str, str]],
+    in_shape: tuple[int, ...],
+    dt: float,
+    method: str,
+) -> Graph:
     modules = dict(items)
     preds: dict[str, list[str]] = {n: [] for n in [*modules, "output"]}
     for s, d in edges:
@@ -369,8 +393,7 @@ def _build(items: list[tuple[str, Any]], edges: list[tuple[str, str]],
                 else:
                     node, out_shapes[name] = convert_layer(m, shape)
             except _Refused as exc:
-                problems.append(Problem(name, f"{type(m).__name__}: {exc.why}",
-                                        kind="unsupported"))
+                problems.append(Problem(name, f"{type(m).__name__}: {exc.why}", kind="unsupported"))
                 continue
             except (ValueError, TypeError) as exc:
                 problems.append(Problem(name, f"{type(m).__name__}: {exc}", kind="unsupported"))
@@ -381,8 +404,7 @@ def _build(items: list[tuple[str, Any]], edges: list[tuple[str, str]],
                 nodes[name] = node
         if not progress:
             for name in pending:
-                problems.append(Problem(name, "is not connected to the input",
-                                        kind="unsupported"))
+                problems.append(Problem(name, "is not connected to the input", kind="unsupported"))
             break
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
@@ -396,8 +418,7 @@ def _build(items: list[tuple[str, Any]], edges: list[tuple[str, str]],
     graph = Graph(nodes, list(dict.fromkeys(kept)))
     set_dt(graph.metadata, dt)
     set_reset(graph.metadata, "zero")
-    graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "method": method,
-                                 "source": "sinabs"}
+    graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "method": method, "source": "sinabs"}
     graph.validate()
     return graph
 

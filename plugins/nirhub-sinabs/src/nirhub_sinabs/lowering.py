@@ -52,10 +52,27 @@ from nirhub.ir.nodes import (
 )
 from nirhub_sinabs.graphplan import GraphPlan, Step, flatten_dims, place_gains
 
-IMPORTS = frozenset({
-    "Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
-    "AvgPool2d", "Flatten", "I", "IF", "LI", "LIF", "CubaLI", "CubaLIF", "NIRGraph",
-})
+IMPORTS = frozenset(
+    {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "SumPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "I",
+        "IF",
+        "LI",
+        "LIF",
+        "CubaLI",
+        "CubaLIF",
+        "NIRGraph",
+    }
+)
 F32 = np.float32
 
 
@@ -80,9 +97,9 @@ class Lowered:
 
 
 def _t(value: object, shape: tuple[int, ...]) -> np.ndarray:
-    return np.ascontiguousarray(
-        np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
-    ).astype(F32)
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=np.float64), shape)).astype(
+        F32
+    )
 
 
 def _ints(values: tuple[int, ...]) -> str:
@@ -117,39 +134,55 @@ def check_and_gains(
         if t in ("Input", "Output"):
             continue
         if t not in IMPORTS:
-            refuse(step, f"{t} has no sinabs equivalent (sinabs imports: "
-                         f"{', '.join(sorted(IMPORTS - {'Input', 'Output'}))})")
+            refuse(
+                step,
+                f"{t} has no sinabs equivalent (sinabs imports: "
+                f"{', '.join(sorted(IMPORTS - {'Input', 'Output'}))})",
+            )
             continue
         if isinstance(node, Linear) and node.weight.ndim != 2:
-            refuse(step, f"{t} weights with leading dimensions {node.weight.shape} have no "
-                         "torch.nn.Linear equivalent")
+            refuse(
+                step,
+                f"{t} weights with leading dimensions {node.weight.shape} have no "
+                "torch.nn.Linear equivalent",
+            )
         if t in ("IF", "LIF", "CubaLIF"):
             resets[name] = reset_mode(graph, step.path, reset)
-            if resets[name] == "zero" and node.v_reset is not None and np.any(
-                np.asarray(node.v_reset) != 0
+            if (
+                resets[name] == "zero"
+                and node.v_reset is not None
+                and np.any(np.asarray(node.v_reset) != 0)
             ):
-                refuse(step, "a non-zero v_reset: sinabs' MembraneReset(reset_value) adds "
-                             "reset_value to every neuron, so only reset to 0 is exact")
+                refuse(
+                    step,
+                    "a non-zero v_reset: sinabs' MembraneReset(reset_value) adds "
+                    "reset_value to every neuron, so only reset to 0 is exact",
+                )
         if t in ("LI", "LIF", "CubaLI", "CubaLIF") and np.any(np.asarray(node.v_leak) != 0):
             refuse(step, "a non-zero v_leak: sinabs neurons have no resting potential")
         if isinstance(node, (IF, I)):
             gains[name] = dt * np.asarray(node.r, dtype=np.float64)
         elif isinstance(node, (LIF, LI)):
             if method == "euler" and np.any(np.asarray(node.tau) <= dt):
-                refuse(step, f"tau <= dt ({dt:g} s): forward Euler's decay 1 - dt/tau is not a "
-                             "positive sinabs decay exp(-1/tau_mem)")
+                refuse(
+                    step,
+                    f"tau <= dt ({dt:g} s): forward Euler's decay 1 - dt/tau is not a "
+                    "positive sinabs decay exp(-1/tau_mem)",
+                )
                 continue
             a = decay(node.tau, dt, method)
             gains[name] = (1.0 - a) * np.asarray(node.r, dtype=np.float64)
         elif isinstance(node, (CubaLIF, CubaLI)):
             if method != "euler":
-                refuse(step, f"sinabs updates {t}'s synaptic current before the membrane "
-                             "(i <- a_s(i + x)); the exact (zero-order hold) solution of the "
-                             "coupled system is not expressible. Import with method=euler")
+                refuse(
+                    step,
+                    f"sinabs updates {t}'s synaptic current before the membrane "
+                    "(i <- a_s(i + x)); the exact (zero-order hold) solution of the "
+                    "coupled system is not expressible. Import with method=euler",
+                )
                 continue
             if np.any(np.asarray(node.tau_syn) <= dt) or np.any(np.asarray(node.tau_mem) <= dt):
-                refuse(step, f"tau_syn and tau_mem must exceed dt ({dt:g} s) for sinabs' "
-                             "decays")
+                refuse(step, f"tau_syn and tau_mem must exceed dt ({dt:g} s) for sinabs' decays")
                 continue
             w_in = 1.0 if node.w_in is None else np.asarray(node.w_in, dtype=np.float64)
             a_s = decay(node.tau_syn, dt, "euler")
@@ -165,8 +198,9 @@ def check_and_gains(
     return gains, resets
 
 
-def lower(plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | None,
-          fold: bool = True) -> Lowered:
+def lower(
+    plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | None, fold: bool = True
+) -> Lowered:
     gains, resets = check_and_gains(plan, graph, dt, method, reset)
     place_gains(plan, gains, fold=fold)
     layers: dict[str, list[Layer]] = {}
@@ -176,11 +210,14 @@ def lower(plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | No
     return Lowered(plan, layers, dt, method)
 
 
-def _spiking(n: str, node: IF | LIF | CubaLIF, shape: tuple[int, ...], reset: str
-             ) -> tuple[str, dict[str, np.ndarray]]:
+def _spiking(
+    n: str, node: IF | LIF | CubaLIF, shape: tuple[int, ...], reset: str
+) -> tuple[str, dict[str, np.ndarray]]:
     reset_fn = "sa.MembraneSubtract()" if reset == "subtract" else "sa.MembraneReset()"
-    args = (f'spike_threshold=p["{n}.spike_threshold"], spike_fn=sa.SingleSpike, '
-            f"reset_fn={reset_fn}, min_v_mem=None")
+    args = (
+        f'spike_threshold=p["{n}.spike_threshold"], spike_fn=sa.SingleSpike, '
+        f"reset_fn={reset_fn}, min_v_mem=None"
+    )
     return args, {f"{n}.spike_threshold": _t(node.v_threshold, shape)}
 
 
@@ -196,33 +233,55 @@ def _layer(step: Step, dt: float, method: str, reset: str) -> Layer:
         tensors = {f"{n}.weight": node.weight.astype(F32)}
         if has_bias:
             tensors[f"{n}.bias"] = _t(node.bias, (node.weight.shape[0],))
-        return Layer(n, f'linear(p, "{n}", bias={has_bias})', False, tensors,
-                     f"{origin} {node.weight.shape[1]} -> {node.weight.shape[0]}")
+        return Layer(
+            n,
+            f'linear(p, "{n}", bias={has_bias})',
+            False,
+            tensors,
+            f"{origin} {node.weight.shape[1]} -> {node.weight.shape[0]}",
+        )
     if isinstance(node, (Conv1d, Conv2d)):
         d = 1 if isinstance(node, Conv1d) else 2
         tensors = {f"{n}.weight": node.weight.astype(F32)}
         if node.bias is not None:
             tensors[f"{n}.bias"] = node.bias.astype(F32)
         pad = repr(node.padding) if isinstance(node.padding, str) else _ints(node.padding)
-        ctor = (f'conv{d}d(p, "{n}", stride={_ints(node.stride)}, padding={pad}, '
-                f"dilation={_ints(node.dilation)}, groups={node.groups}, "
-                f"bias={node.bias is not None})")
+        ctor = (
+            f'conv{d}d(p, "{n}", stride={_ints(node.stride)}, padding={pad}, '
+            f"dilation={_ints(node.dilation)}, groups={node.groups}, "
+            f"bias={node.bias is not None})"
+        )
         return Layer(n, ctor, False, tensors, origin)
     if isinstance(node, SumPool2d) and not any(node.padding):
-        return Layer(n, f"sl.SumPool2d({_ints(node.kernel_size)}, stride={_ints(node.stride)})",
-                     False, {}, origin)
+        return Layer(
+            n,
+            f"sl.SumPool2d({_ints(node.kernel_size)}, stride={_ints(node.stride)})",
+            False,
+            {},
+            origin,
+        )
     if isinstance(node, (SumPool2d, AvgPool2d)):
         extra = ", divisor_override=1" if isinstance(node, SumPool2d) else ""
         why = " (padded sum: divisor 1)" if isinstance(node, SumPool2d) else ""
-        return Layer(n, f"torch.nn.AvgPool2d({_ints(node.kernel_size)}, "
-                        f"stride={_ints(node.stride)}, padding={_ints(node.padding)}{extra})",
-                     False, {}, origin + why)
+        return Layer(
+            n,
+            f"torch.nn.AvgPool2d({_ints(node.kernel_size)}, "
+            f"stride={_ints(node.stride)}, padding={_ints(node.padding)}{extra})",
+            False,
+            {},
+            origin + why,
+        )
     if isinstance(node, Flatten):
         start, end = flatten_dims(node, step.in_shape)
         return Layer(n, f"torch.nn.Flatten({start}, {end})", False, {}, origin)
     if isinstance(node, Scale):
-        return Layer(n, f'Scale(p["{n}.scale"])', False,
-                     {f"{n}.scale": _t(node.scale, step.in_shape)}, origin)
+        return Layer(
+            n,
+            f'Scale(p["{n}.scale"])',
+            False,
+            {f"{n}.scale": _t(node.scale, step.in_shape)},
+            origin,
+        )
     if isinstance(node, (IF, I)):
         if isinstance(node, IF):
             args, tensors = _spiking(n, node, shape, reset)
@@ -248,6 +307,8 @@ def _layer(step: Step, dt: float, method: str, reset: str) -> Layer:
         tensors.update(more)
     else:
         args = _SILENT
-    ctor = (f'sl.LIF{{squeeze}}(tau_mem=p["{n}.tau_mem"], tau_syn=p["{n}.tau_syn"], {args}, '
-            "norm_input=False)")
+    ctor = (
+        f'sl.LIF{{squeeze}}(tau_mem=p["{n}.tau_mem"], tau_syn=p["{n}.tau_syn"], {args}, '
+        "norm_input=False)"
+    )
     return Layer(n, ctor, True, tensors, origin)

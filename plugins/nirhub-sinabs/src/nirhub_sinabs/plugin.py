@@ -18,10 +18,25 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from nirhub.ir.graph import Graph
 
-_BOTH = frozenset({
-    "Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
-    "AvgPool2d", "Flatten", "I", "IF", "LI", "LIF", "NIRGraph",
-})
+_BOTH = frozenset(
+    {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "SumPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "I",
+        "IF",
+        "LI",
+        "LIF",
+        "NIRGraph",
+    }
+)
 GENERATED_MODULE = "nirhub_sinabs_generated"
 
 
@@ -41,19 +56,46 @@ class SinabsBackend(Backend):
         requires=(Requirement("sinabs", min_version="3.1"), Requirement("torch")),
         install_hint='pip install "nirhub-sinabs[framework]"',
         options=(
-            Option("dt", "float", "seconds per sinabs time step (required to export; import "
-                   "default: the graph's recorded nirhub.dt)"),
-            Option("method", "choice", "reference discretization: import reproduces it, export "
-                   "expresses the model in it (default: exact, sinabs' own; import: the graph's "
-                   "nirhub.method, else euler)", choices=("euler", "exact")),
-            Option("reset", "choice", "reset mode of every spiking node (import; default: each "
-                   "node's recorded mode, else zero)", choices=("zero", "subtract")),
-            Option("input_shape", "str", "export: the input shape without batch/time axes, e.g. "
-                   "2,34,34 (needed when the model does not start with a Linear layer)"),
-            Option("fold", "bool", "fold input gains (r, w_in, dt) into the weights of the "
-                   "layer feeding a neuron, instead of a separate Scale layer", default=True),
-            Option("batch_size", "int", "batch size of the Squeeze layers of an imported "
-                   "chain (input (batch*time, ...))", default=1),
+            Option(
+                "dt",
+                "float",
+                "seconds per sinabs time step (required to export; import "
+                "default: the graph's recorded nirhub.dt)",
+            ),
+            Option(
+                "method",
+                "choice",
+                "reference discretization: import reproduces it, export "
+                "expresses the model in it (default: exact, sinabs' own; import: the graph's "
+                "nirhub.method, else euler)",
+                choices=("euler", "exact"),
+            ),
+            Option(
+                "reset",
+                "choice",
+                "reset mode of every spiking node (import; default: each "
+                "node's recorded mode, else zero)",
+                choices=("zero", "subtract"),
+            ),
+            Option(
+                "input_shape",
+                "str",
+                "export: the input shape without batch/time axes, e.g. "
+                "2,34,34 (needed when the model does not start with a Linear layer)",
+            ),
+            Option(
+                "fold",
+                "bool",
+                "fold input gains (r, w_in, dt) into the weights of the "
+                "layer feeding a neuron, instead of a separate Scale layer",
+                default=True,
+            ),
+            Option(
+                "batch_size",
+                "int",
+                "batch size of the Squeeze layers of an imported chain (input (batch*time, ...))",
+                default=1,
+            ),
         ),
         can_run=True,
         limitations=(
@@ -89,16 +131,43 @@ class SinabsBackend(Backend):
     def to_ir(self, model: Any, **options: Any) -> Graph:
         from nirhub_sinabs.export import export_model
 
-        return export_model(model, dt=options.get("dt"), input_shape=options.get("input_shape"),
-                            method=options.get("method"))
+        return export_model(
+            model,
+            dt=options.get("dt"),
+            input_shape=options.get("input_shape"),
+            method=options.get("method"),
+        )
 
     # -- IR -> framework -----------------------------------------------------------------
+    def check(self, graph: Graph, **options: Any) -> list[Any]:
+        """Every node sinabs cannot run exactly, found without importing sinabs (for --dry-run)."""
+        from nirhub.errors import IRError, UnsupportedError, UsageError
+        from nirhub_sinabs.graphplan import make_graph_plan
+        from nirhub_sinabs.import_ import resolve_dt, resolve_method
+        from nirhub_sinabs.lowering import check_and_gains
+
+        try:
+            step = resolve_dt(graph, options.get("dt"))
+            how = resolve_method(graph, options.get("method"))
+            plan = make_graph_plan(graph, "sinabs")
+            check_and_gains(plan, graph, step, how, options.get("reset"))
+        except (UnsupportedError, IRError) as exc:
+            return list(exc.problems)
+        except UsageError:
+            return []  # no dt yet: from_ir will say so
+        return []
+
     def from_ir(self, graph: Graph, **options: Any) -> Any:
         from nirhub_sinabs.import_ import build_model
 
-        return build_model(graph, dt=options.get("dt"), method=options.get("method"),
-                           reset=options.get("reset"), fold=options.get("fold", True) is not False,
-                           batch_size=int(options.get("batch_size") or 1))
+        return build_model(
+            graph,
+            dt=options.get("dt"),
+            method=options.get("method"),
+            reset=options.get("reset"),
+            fold=options.get("fold", True) is not False,
+            batch_size=int(options.get("batch_size") or 1),
+        )
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
         from nirhub_sinabs.artifact import save_model
@@ -107,10 +176,15 @@ class SinabsBackend(Backend):
         built = built_for(obj)
         if built is None:  # a model nirhub did not build: go through the IR
             graph = self.to_ir(obj, **options)
-            built = built_for(build_model(graph, dt=options.get("dt"),
-                                          method=options.get("method") or "exact"))
-        return save_model(built, Path(path), title=f"{Path(path).stem}: a sinabs model",
-                          force=bool(options.get("force")))
+            built = built_for(
+                build_model(graph, dt=options.get("dt"), method=options.get("method") or "exact")
+            )
+        return save_model(
+            built,
+            Path(path),
+            title=f"{Path(path).stem}: a sinabs model",
+            force=bool(options.get("force")),
+        )
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:
         from nirhub_sinabs.import_ import built_for
@@ -129,12 +203,25 @@ class SinabsBackend(Backend):
         }
 
     # -- run hook ------------------------------------------------------------------------
-    def run(self, graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
-            record: tuple[str, ...] = (), **options: Any) -> Any:
+    def run(
+        self,
+        graph: Graph,
+        inputs: dict[str, np.ndarray],
+        dt: float,
+        *,
+        record: tuple[str, ...] = (),
+        **options: Any,
+    ) -> Any:
         from nirhub_sinabs.run import run_graph
 
-        return run_graph(graph, inputs, dt, record=record, method=options.get("method"),
-                         reset=options.get("reset"))
+        return run_graph(
+            graph,
+            inputs,
+            dt,
+            record=record,
+            method=options.get("method"),
+            reset=options.get("reset"),
+        )
 
 
 @hookimpl

@@ -67,10 +67,13 @@ def run_graph(
     handles = []
     for path in record:
         if path not in paths or path in (plan.input_name, plan.output_name):
-            known = ", ".join(sorted(p for p in paths if p not in (plan.input_name,
-                                                                    plan.output_name)))
-            raise UsageError(f"cannot record {path!r}: no such node in the sinabs model",
-                             hint=f"Recordable: {known}.")
+            known = ", ".join(
+                sorted(p for p in paths if p not in (plan.input_name, plan.output_name))
+            )
+            raise UsageError(
+                f"cannot record {path!r}: no such node in the sinabs model",
+                hint=f"Recordable: {known}.",
+            )
         step = plan.steps[paths[path]]
         module = getattr(model, low.layers[step.name][0].name)
         kind = step.type_name
@@ -80,8 +83,14 @@ def run_graph(
         trace: dict[str, list[Any]] = {}
         traces[path] = trace
 
-        def hook(mod: Any, inp: Any, out: Any, kind: str = kind, nd: int = nd,
-                 trace: dict[str, list[Any]] = trace) -> None:
+        def hook(
+            mod: Any,
+            inp: Any,
+            out: Any,
+            kind: str = kind,
+            nd: int = nd,
+            trace: dict[str, list[Any]] = trace,
+        ) -> None:
             out = _batch_time(out, batch, nd)
             if kind in SPIKING_TYPES:
                 trace.setdefault("spikes", []).append(out > 0)

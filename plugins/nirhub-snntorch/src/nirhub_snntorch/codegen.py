@@ -37,7 +37,6 @@ class _Gen:
         self.state0: list[str] = []
         self.step: list[str] = []
         self.late: list[str] = []
-        self.rest: list[str] = []
 
     # -- helpers -----------------------------------------------------------------------------
     def key(self, path: str) -> str:
@@ -347,7 +346,6 @@ class _Gen:
         spec = self.spec
         ins = {n: tuple(spec["nodes"][n]["out_shape"]) for n in spec["inputs"]}
         outs = {n: tuple(spec["nodes"][n]["out_shape"]) for n in spec["outputs"]}
-        first = self.init[0] if self.init else ""
         anchor = '        self.register_buffer("_anchor", torch.zeros((), dtype=dtype))'
         lines = [
             f"class {self.cls}(nn.Module):",
@@ -370,8 +368,7 @@ class _Gen:
             " -> None:",
             "        super().__init__()",
             anchor,
-            *([first] if first else []),
-            *self.init[1:],
+            *self.init,
             "",
             "    @property",
             "    def dtype(self) -> torch.dtype:",

@@ -1,0 +1,557 @@
+"""A parser for the HDF5 subset of :mod:`nirhub.io._fast_format`, for untrusted files.
+
+It serves the reader (:class:`nirhub.io.reader._Reader`) the same operations as the h5py
+backend (:class:`nirhub.io._h5.H5Backend`), with the same checks and errors: datasets are
+checked against the byte budget before anything is allocated, groups reached twice are
+refused, and no link is followed outside the file. Every offset and size read from the file is
+bounds-checked; a structure that cannot be right raises :class:`FileFormatError` naming the
+object's path inside the file. A structure that is valid HDF5 but outside the subset (dense
+groups, chunked or filtered data, soft/external links, shared messages, other datatypes...)
+raises :class:`NotFast`, and the reader starts over with h5py, which reads everything.
+
+Files up to :data:`WHOLE_FILE_MAX` bytes are read with one system call and parsed from
+memory; larger files are parsed with positioned reads, and large arrays are read straight
+into their final numpy buffers (no intermediate copy, no memory map).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from typing import Any
+
+import numpy as np
+
+from nirhub.errors import FileFormatError
+from nirhub.io._fast_format import (
+    DECODE_DTYPE,
+    DTYPE_LENGTH,
+    MARKER,
+    MSG_ATTRIBUTE,
+    MSG_COMMENT,
+    MSG_CONTINUATION,
+    MSG_DATASPACE,
+    MSG_DATATYPE,
+    MSG_FILL,
+    MSG_FILL_OLD,
+    MSG_GROUP_INFO,
+    MSG_LAYOUT,
+    MSG_LINK,
+    MSG_LINK_INFO,
+    MSG_MTIME,
+    MSG_MTIME_OLD,
+    MSG_NULL,
+    MSG_REFCOUNT,
+    SIGNATURE,
+    UNDEF,
+    USERBLOCK,
+)
+from nirhub.io._h5 import _VLEN_ELEMENT_BYTES, Budget, not_utf8
+
+#: files up to this size are read into memory at once
+WHOLE_FILE_MAX = 16 << 20
+#: object header chunks one object may have (continuation messages)
+_MAX_CHUNKS = 256
+#: the ranks libhdf5 supports
+_MAX_RANK = 32
+
+_U16 = struct.Struct("<H")
+_U64 = struct.Struct("<Q")
+_MSG = struct.Struct("<HHB")
+_PREFIX = struct.Struct("<BBHII")
+_QQ = struct.Struct("<QQ")
+_DESC = struct.Struct("<IQI")
+_HEAP_OBJ = struct.Struct("<HHIQ")
+_SKIP = frozenset(
+    {MSG_NULL, MSG_FILL_OLD, MSG_FILL, MSG_GROUP_INFO, MSG_COMMENT, MSG_MTIME_OLD, MSG_MTIME,
+     MSG_REFCOUNT}
+)  # fmt: skip
+
+
+_OBJECT = np.dtype(object)
+
+
+class NotFast(Exception):
+    """Valid HDF5 (as far as seen) but outside the subset: read the file with h5py instead."""
+
+
+class Group:
+    __slots__ = ("addr", "names", "links")
+
+    def __init__(self, addr: int, names: list[str], links: dict[str, int]) -> None:
+        self.addr = addr
+        #: member names in listing order (creation order if tracked, else name order)
+        self.names = names
+        self.links = links
+
+
+class Dataset:
+    __slots__ = ("shape", "dtype", "buf", "data_off", "data_size", "contiguous", "attrs")
+
+    def __init__(self) -> None:
+        self.shape: tuple[int, ...] | None = ()
+        self.dtype: Any = None
+        #: compact data: the buffer and offset holding it; contiguous: file address (absolute)
+        self.buf: Any = None
+        self.data_off = 0
+        self.data_size = 0
+        self.contiguous = False
+        #: attribute messages: (buffer, offset, size)
+        self.attrs: list[tuple[Any, int, int]] = []
+
+
+def open_fast(path: str, budget: Budget, required: bool = False) -> FastBackend | None:
+    """A backend for ``path`` if it carries nirhub's fast-layout marker, else None."""
+    try:
+        fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the backend
+    except OSError:
+        return None  # let the h5py path report it
+    try:
+        size = os.fstat(fh.fileno()).st_size
+        head = fh.read(USERBLOCK + 96) if size > WHOLE_FILE_MAX else _read_all(fh, size)
+        if head[: len(MARKER)] != MARKER or head[USERBLOCK : USERBLOCK + 8] != SIGNATURE:
+            if required:
+                raise NotFast("the file does not carry nirhub's fast-layout marker")
+            fh.close()
+            return None
+        return FastBackend(fh, size, head if size <= WHOLE_FILE_MAX else None, budget)
+    except BaseException:
+        fh.close()
+        raise
+
+
+def _read_all(fh: Any, size: int) -> bytes:
+    data = fh.read(size)
+    while len(data) < size:  # short reads
+        more = fh.read(size - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
+class FastBackend:
+    """Reader operations on a fast-layout file (see :class:`nirhub.io._h5.H5Backend`)."""
+
+    fast = True
+
+    def __init__(self, fh: Any, size: int, whole: bytes | None, budget: Budget) -> None:
+        self.fh = fh
+        self.size = size
+        self.whole = whole
+        self.budget = budget
+        self.base = USERBLOCK
+        #: global heap collection address -> {index: (buffer, offset, size)}
+        self.heaps: dict[int, dict[int, tuple[Any, int, int]]] = {}
+        self._superblock()
+
+    def __enter__(self) -> FastBackend:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.fh.close()
+
+    # -- raw access -------------------------------------------------------------------------
+    def error(self, message: str, location: str) -> FileFormatError:
+        return self.budget.error(message, location)
+
+    def _bytes(self, addr: int, n: int, location: str) -> tuple[Any, int]:
+        """(buffer, offset) holding the ``n`` bytes at relative address ``addr``."""
+        start = self.base + addr
+        if addr < 0 or n < 0 or start + n > self.size:
+            raise self.error(
+                f"is corrupt: it points to bytes {start:,}..{start + n:,}, beyond the end of "
+                f"the file ({self.size:,} bytes)",
+                location,
+            )
+        if self.whole is not None:
+            return self.whole, start
+        self.fh.seek(start)
+        data = _read_all(self.fh, n)
+        if len(data) != n:
+            raise self.error("is truncated (the file ends early)", location)
+        return data, 0
+
+    def _superblock(self) -> None:
+        buf, off = self._bytes(0, 96, "/")
+        if buf[off + 8] != 0:
+            raise NotFast(f"superblock version {buf[off + 8]}")
+        if buf[off + 13] != 8 or buf[off + 14] != 8:
+            raise NotFast("offsets or lengths that are not 8 bytes")
+        (eof,) = _U64.unpack_from(buf, off + 40)
+        if eof > self.size:
+            raise FileFormatError("is truncated (the HDF5 file ends early)", path=self.budget.path)
+        (self.root_addr,) = _U64.unpack_from(buf, off + 64)
+
+    # -- objects ----------------------------------------------------------------------------
+    def _messages(self, addr: int, location: str) -> list[tuple[int, int, Any, int, int]]:
+        """The messages of the v1 object header at ``addr``: (type, flags, buf, offset, size)."""
+        buf, off = self._bytes(addr, 16, location)
+        version, _, _nmsgs, _refs, size = _PREFIX.unpack_from(buf, off)
+        if version != 1:
+            if buf[off : off + 4] == b"OHDR":
+                raise NotFast("a version 2 object header")
+            raise self.error("is corrupt: not an HDF5 object header", location)
+        if self.whole is None:
+            buf, off = self._bytes(addr + 16, size, location)
+        else:
+            off += 16
+            if off + size > self.size:
+                raise self.error("is corrupt: its object header runs past the end", location)
+        out: list[tuple[int, int, Any, int, int]] = []
+        chunks = [(buf, off, off + size)]
+        seen = {addr}
+        unpack = _MSG.unpack_from
+        while chunks:
+            buf, p, end = chunks.pop()
+            while p + 8 <= end:
+                kind, msize, flags = unpack(buf, p)
+                p += 8
+                if p + msize > end:
+                    raise self.error("is corrupt: a header message runs past its chunk", location)
+                if kind == MSG_CONTINUATION:
+                    if msize < 16:
+                        raise self.error("is corrupt: short continuation message", location)
+                    caddr, clen = _QQ.unpack_from(buf, p)
+                    if caddr in seen or len(seen) > _MAX_CHUNKS:
+                        raise self.error("is corrupt: object header chunks form a loop", location)
+                    seen.add(caddr)
+                    cbuf, coff = self._bytes(caddr, clen, location)
+                    chunks.append((cbuf, coff, coff + clen))
+                elif kind not in _SKIP:
+                    if flags & 0x02:
+                        raise NotFast("a shared header message")
+                    out.append((kind, flags, buf, p, msize))
+                p += msize
+        return out
+
+    def _object(self, addr: int, location: str) -> Group | Dataset:
+        messages = self._messages(addr, location)
+        ds = Dataset()
+        have = 0
+        for kind, _flags, buf, p, size in messages:
+            if kind == MSG_DATASPACE:
+                ds.shape = self._dataspace(buf, p, size, location)
+                have |= 1
+            elif kind == MSG_DATATYPE:
+                cls = buf[p] & 0x0F
+                n = DTYPE_LENGTH.get(cls)
+                dtype = DECODE_DTYPE.get(buf[p : p + n]) if n is not None and n <= size else None
+                if dtype is None:
+                    raise NotFast("a datatype outside the subset")
+                ds.dtype = dtype
+                have |= 2
+            elif kind == MSG_LAYOUT:
+                self._layout(ds, buf, p, size, location)
+                have |= 4
+            elif kind == MSG_ATTRIBUTE:
+                ds.attrs.append((buf, p, size))
+            elif kind in (MSG_LINK_INFO, MSG_LINK) and not have and not ds.attrs:
+                return self._group(addr, messages, location)
+            else:  # links in a dataset, filters, external storage, attribute info, ...
+                raise NotFast(f"header message type {kind:#x}")
+        if have != 7:
+            raise NotFast("an object that is neither a group nor a dataset of the subset")
+        return ds
+
+    def _dataspace(self, buf: Any, p: int, size: int, location: str) -> tuple[int, ...] | None:
+        if size < 8:
+            raise self.error("is corrupt: short dataspace message", location)
+        version, rank, flags, kind = buf[p], buf[p + 1], buf[p + 2], buf[p + 3]
+        if rank > _MAX_RANK:
+            raise self.error(f"is corrupt: a dataspace of rank {rank}", location)
+        if version == 1:
+            if flags & 0x02:
+                raise NotFast("a dataspace with a permutation index")
+            start = p + 8
+        elif version == 2:
+            if kind == 2:
+                return None  # null dataspace
+            if kind == 0:
+                return ()
+            if kind != 1:
+                raise self.error(f"is corrupt: dataspace type {kind}", location)
+            start = p + 4
+        else:
+            raise NotFast(f"dataspace version {version}")
+        if start + 8 * rank > p + size:
+            raise self.error("is corrupt: short dataspace message", location)
+        return struct.unpack_from(f"<{rank}Q", buf, start)
+
+    def _layout(self, ds: Dataset, buf: Any, p: int, size: int, location: str) -> None:
+        if size < 4 or buf[p] not in (3, 4):
+            raise NotFast("a data layout message version other than 3 and 4")
+        cls = buf[p + 1]
+        if cls == 0:  # compact: the data follows
+            (n,) = _U16.unpack_from(buf, p + 2)
+            if 4 + n > size:
+                raise self.error("is corrupt: compact data runs past its message", location)
+            ds.buf, ds.data_off, ds.data_size = buf, p + 4, n
+        elif cls == 1:
+            if size < 18:
+                raise self.error("is corrupt: short data layout message", location)
+            addr, n = _QQ.unpack_from(buf, p + 2)
+            ds.contiguous = True
+            ds.data_off, ds.data_size = addr, n
+        else:
+            raise NotFast("chunked or virtual storage")
+
+    def _group(self, addr: int, messages: list, location: str) -> Group:
+        tracked = False
+        entries: list[tuple[int, bytes, int]] = []
+        for kind, _flags, buf, p, size in messages:
+            if kind == MSG_LINK:
+                entries.append(self._link(buf, p, size, location))
+            elif kind == MSG_LINK_INFO:
+                if size < 18 or buf[p] != 0:
+                    raise NotFast("a link info message of another version")
+                flags = buf[p + 1]
+                tracked = bool(flags & 1)
+                (heap,) = _U64.unpack_from(buf, p + 2 + (8 if tracked else 0))
+                if heap != UNDEF:
+                    raise NotFast("a group with dense link storage")
+            else:
+                raise NotFast(f"header message type {kind:#x} in a group")
+        entries.sort(key=(lambda e: e[0]) if tracked else (lambda e: e[1]))
+        names: list[str] = []
+        links: dict[str, int] = {}
+        for _order, raw, child in entries:
+            try:
+                name = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise self.error(
+                    f"holds a member whose name is not UTF-8: {raw!r}", location
+                ) from None
+            names.append(name)
+            links[name] = child
+        return Group(addr, names, links)
+
+    def _link(self, buf: Any, p: int, size: int, location: str) -> tuple[int, bytes, int]:
+        end = p + size
+        if size < 4 or buf[p] != 1:
+            raise self.error("is corrupt: bad link message", location)
+        flags = buf[p + 1]
+        q = p + 2
+        if flags & 0x08:
+            if buf[q] != 0:
+                raise NotFast("a soft, external or user-defined link")
+            q += 1
+        order = 0
+        if flags & 0x04:
+            (order,) = _U64.unpack_from(buf, q)
+            q += 8
+        if flags & 0x10:
+            q += 1
+        width = 1 << (flags & 3)
+        if q + width > end:
+            raise self.error("is corrupt: bad link message", location)
+        n = int.from_bytes(buf[q : q + width], "little")
+        q += width
+        if q + n + 8 > end or n == 0:
+            raise self.error("is corrupt: bad link message", location)
+        return order, bytes(buf[q : q + n]), _U64.unpack_from(buf, q + n)[0]
+
+    # -- the backend interface --------------------------------------------------------------
+    def root(self) -> Group:
+        obj = self._object(self.root_addr, "/")
+        if not isinstance(obj, Group):
+            raise self.error("is not a group", "/")
+        return obj
+
+    @staticmethod
+    def list_links(group: Group, location: str) -> list[str]:
+        return group.names
+
+    def open_object(self, group: Group, name: str, location: str) -> Group | Dataset:
+        addr = group.links[name]
+        obj = self._object(addr, location)
+        if isinstance(obj, Group):
+            self.budget.visit_group(addr, location)
+        return obj
+
+    open_dataset = open_object
+
+    @staticmethod
+    def is_group(obj: Any) -> bool:
+        return isinstance(obj, Group)
+
+    @staticmethod
+    def is_dataset(obj: Any) -> bool:
+        return isinstance(obj, Dataset)
+
+    def read_dataset(self, ds: Dataset, location: str) -> Any:
+        """As :func:`nirhub.io._h5.read_dataset`: native byte order, strings as str."""
+        shape = ds.shape
+        if shape is None:
+            return None
+        count = 1
+        for n in shape:
+            count *= n
+        dtype = ds.dtype
+        strings = dtype == "str"
+        itemsize = 16 if strings else dtype.itemsize
+        nbytes = count * (_VLEN_ELEMENT_BYTES if strings else max(itemsize, 1))
+        budget = self.budget
+        budget.check_size(shape, _OBJECT if strings else dtype, nbytes, location)
+        budget.charge(nbytes, location)
+        need = count * itemsize
+        if ds.contiguous:
+            if ds.data_off == UNDEF:
+                if count:
+                    raise NotFast("unallocated storage (fill values)")
+            elif ds.data_size < need:
+                raise self.error(
+                    f"is corrupt: its storage holds {ds.data_size:,} bytes, {need:,} needed",
+                    location,
+                )
+        elif ds.data_size != need:
+            raise self.error(
+                f"is corrupt: its compact data holds {ds.data_size:,} bytes, {need:,} needed",
+                location,
+            )
+        if strings:
+            return self._strings(ds, shape, count, location)
+        native = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
+        if count == 0:
+            return np.empty(shape, dtype=native)
+        if ds.contiguous:
+            buf, off = self._data(ds.data_off, need, location)
+        else:
+            buf, off = ds.buf, ds.data_off
+        if buf is None:  # large data read straight into the array
+            out = np.empty(shape, dtype=dtype)
+            self._read_into(out, ds.data_off, location)
+        else:
+            out = np.frombuffer(buf, dtype=dtype, count=count, offset=off).reshape(shape)
+        if dtype.kind == "b":
+            raw = out.view(np.uint8)
+            if raw.max() > 1:
+                raise self.error("holds boolean values other than 0 and 1", location)
+        if native is not dtype:
+            return out.astype(native)
+        return out.copy() if buf is not None else out
+
+    def _data(self, addr: int, n: int, location: str) -> tuple[Any, int]:
+        """Contiguous data: (buffer, offset), or (None, 0) if it is to be read into place."""
+        if self.whole is None and n > 65536:
+            self._bytes(addr, 0, location)  # bounds check only
+            if self.base + addr + n > self.size:
+                raise self.error("is truncated: its data runs past the end of the file", location)
+            return None, 0
+        return self._bytes(addr, n, location)
+
+    def _read_into(self, out: np.ndarray, addr: int, location: str) -> None:
+        view = memoryview(out.reshape(-1)).cast("B")
+        self.fh.seek(self.base + addr)
+        done = 0
+        total = view.nbytes
+        while done < total:
+            n = self.fh.readinto(view[done:])
+            if not n:
+                raise self.error("is truncated: its data runs past the end of the file", location)
+            done += n
+
+    def _strings(self, ds: Dataset, shape: tuple[int, ...], count: int, location: str) -> Any:
+        if count == 0:
+            return np.empty(shape, dtype=object)
+        if ds.contiguous:
+            buf, off = self._bytes(ds.data_off, count * 16, location)
+        else:
+            buf, off = ds.buf, ds.data_off
+        values = []
+        for length, coll, idx in _DESC.iter_unpack(buf[off : off + 16 * count]):
+            if length == 0:
+                values.append("")
+                continue
+            if length > _VLEN_ELEMENT_BYTES:  # 64 bytes per string were charged already
+                self.budget.charge(length - _VLEN_ELEMENT_BYTES, location)
+            values.append(self._heap_string(coll, idx, length, location))
+        if not shape:
+            return values[0]
+        out = np.empty(count, dtype=object)
+        out[:] = values
+        return out.reshape(shape)
+
+    def _heap_string(self, coll: int, idx: int, length: int, location: str) -> str:
+        objects = self.heaps.get(coll)
+        if objects is None:
+            objects = self.heaps[coll] = self._collection(coll, location)
+        found = objects.get(idx)
+        if found is None:
+            raise self.error(f"is corrupt: global heap object {idx} does not exist", location)
+        buf, off, size = found
+        if length > size:
+            raise self.error("is corrupt: a string is longer than its heap object", location)
+        raw = buf[off : off + length]
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise not_utf8(self.budget, raw, location) from None
+
+    def _collection(self, addr: int, location: str) -> dict[int, tuple[Any, int, int]]:
+        """Objects of a global heap collection: index -> (buffer, offset, size)."""
+        head, hoff = self._bytes(addr, 16, location)
+        if head[hoff : hoff + 4] != b"GCOL" or head[hoff + 4] != 1:
+            raise self.error("is corrupt: a string points to a bad global heap", location)
+        (size,) = _U64.unpack_from(head, hoff + 8)
+        if size < 16:
+            raise self.error("is corrupt: a global heap collection is too small", location)
+        buf, off = self._bytes(addr, size, location)
+        end = off + size
+        p = off + 16
+        objects: dict[int, tuple[Any, int, int]] = {}
+        unpack = _HEAP_OBJ.unpack_from
+        while p + 16 <= end:
+            idx, _refs, _res, osize = unpack(buf, p)
+            if idx == 0:  # free space: its size includes its header
+                if osize < 16:
+                    raise self.error("is corrupt: bad global heap free space", location)
+                p += osize
+                continue
+            if p + 16 + osize > end:
+                raise self.error("is corrupt: a global heap object runs past its end", location)
+            objects[idx] = (buf, p + 16, osize)
+            p += 16 + osize + (-osize % 8)
+        return objects
+
+    def str_attr(self, ds: Dataset, name: str) -> str | None:
+        """A scalar string attribute (nirhub's markers), else None (also when malformed)."""
+        if not ds.attrs:
+            return None
+        want = name.encode()
+        for buf, p, size in ds.attrs:
+            try:
+                value = self._attr(buf, p, size, want)
+            except (FileFormatError, NotFast, struct.error, IndexError, ValueError):
+                return None
+            if value is not None:
+                return value
+        return None
+
+    def _attr(self, buf: Any, p: int, size: int, want: bytes) -> str | None:
+        version = buf[p]
+        if version not in (1, 3):
+            return None
+        name_size, type_size, space_size = struct.unpack_from("<HHH", buf, p + 2)
+        if version == 1:
+            q = p + 8
+            pad = 8
+        else:
+            q = p + 9
+            pad = 1
+        name = bytes(buf[q : q + name_size]).rstrip(b"\0")
+        if name != want:
+            return None
+        q += name_size + (-name_size % pad)
+        n = DTYPE_LENGTH.get(buf[q] & 0x0F)
+        if n is None or DECODE_DTYPE.get(buf[q : q + n]) != "str":
+            return None
+        q += type_size + (-type_size % pad)
+        shape = self._dataspace(buf, q, space_size, "")
+        if shape != ():
+            return None
+        q += space_size + (-space_size % pad)
+        if q + 16 > p + size:
+            return None
+        length, coll, idx = _DESC.unpack_from(buf, q)
+        return "" if length == 0 else self._heap_string(coll, idx, length, "")

@@ -1,0 +1,215 @@
+"""Import agreement: NIR graph -> Nengo network, run in Nengo, versus nirhub.simulate.
+
+Nengo runs in float64 like the reference simulator. Tolerances: spikes must be identical
+(0 differing cells); voltages and currents agree to 1e-9 (Nengo discretises its filters with
+scipy's matrix exponential and computes ``exp`` through ``expm1``, so the last bits differ).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import braille_input, lif_task_input
+
+import nirhub
+from nirhub.hub.convert import from_ir, simulate_with_backend
+from nirhub.ir import IF, LIF, Affine, Graph, Input, Output, set_dt
+from nirhub.sim import simulate
+from nirhub_nengo.importer import build_network, run
+
+METHODS = ("euler", "exact")
+V_TOL = 1e-9
+
+
+def mlp(seed: int = 0) -> Graph:
+    """Input(6) -> Affine -> LIF(10) -> Affine -> LIF(4), per-neuron parameters."""
+    r = np.random.default_rng(seed)
+    g = Graph.from_list(
+        Affine(r.normal(0.8, 0.6, (10, 6)), r.normal(0, 0.1, 10)),
+        LIF(r.uniform(1e-3, 5e-3, 10), r.uniform(0.8, 1.5, 10), r.normal(0, 0.05, 10),
+            r.uniform(0.5, 1.0, 10), np.zeros(10)),
+        Affine(r.normal(0.5, 0.5, (4, 10)), np.zeros(4)),
+        LIF(np.full(4, 2e-3), np.ones(4), np.zeros(4), np.full(4, 0.3), np.zeros(4)),
+    )
+    set_dt(g.metadata, 1e-4)
+    return g
+
+
+def if_net(seed: int = 1) -> Graph:
+    r = np.random.default_rng(seed)
+    g = Graph.from_list(
+        Affine(r.normal(0.5, 1.0, (8, 5)), r.normal(0, 0.1, 8)),
+        IF(np.full(8, 2000.0), r.uniform(0.5, 1.5, 8)),
+        Affine(r.normal(0.5, 1.0, (3, 8)), np.zeros(3)),
+        IF(np.full(3, 1000.0), np.ones(3), np.zeros(3)),
+    )
+    set_dt(g.metadata, 1e-4)
+    return g
+
+
+def spikes_in(shape: tuple[int, ...], steps: int, p: float, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).random((steps, *shape)) < p).astype(np.float64)
+
+
+def assert_agree(graph: Graph, x, dt: float, method: str, reset: str | None = None,
+                 record: tuple[str, ...] = ()) -> tuple:
+    ref = simulate(graph, x, dt, method=method, reset=reset, record=record)
+    res = run(graph, x, dt, method=method, reset=reset, record=record)
+    for name in graph.outputs:
+        a, b = ref.outputs[name], res.outputs[name]
+        assert a.shape == b.shape
+        if np.isin(a, (0.0, 1.0)).all():  # spikes: identical
+            assert np.count_nonzero(a != b) == 0, f"{name}: spikes differ"
+        else:
+            np.testing.assert_allclose(b, a, rtol=V_TOL, atol=V_TOL, err_msg=name)
+    for path in record:
+        for var, a in ref.recorded[path].items():
+            b = res.recorded[path][var]
+            if var == "spikes":
+                assert np.array_equal(a, b), f"{path}.spikes differ"
+            else:
+                np.testing.assert_allclose(b, a, rtol=V_TOL, atol=V_TOL, err_msg=f"{path}.{var}")
+    return ref, res
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_mlp(method: str, reset: str) -> None:
+    g = mlp()
+    ref, _ = assert_agree(g, spikes_in((6,), 300, 0.3), 1e-4, method, reset,
+                          record=("lif", "lif_1"))
+    assert ref.spikes("lif").sum() > 50  # the test is not vacuous
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_if_network(method: str, reset: str) -> None:
+    ref, _ = assert_agree(if_net(), spikes_in((5,), 200, 0.4), 1e-4, method, reset,
+                          record=("if", "if_1"))
+    assert ref.spikes("if").sum() > 50
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("name", ["braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract"])
+def test_braille(name: str, method: str, corpus) -> None:
+    g = nirhub.read(corpus / "rnn" / f"{name}.nir")
+    reset = "zero" if name.endswith("zero") else "subtract"
+    ref, res = assert_agree(g, braille_input(), 1e-4, method, reset,
+                            record=("lif1.lif", "lif2"))
+    assert ref.spikes("lif1.lif").sum() > 90
+    if method == "euler" and reset == "zero":
+        # the paper's snnTorch activity, reproduced through Nengo
+        act = np.load(corpus / "rnn" / f"snntorch_activity_{name[8:]}.npy")
+        assert np.array_equal(res.spikes("lif1.lif"), act.astype(bool))
+
+
+def test_braille_subgraph_file(corpus) -> None:
+    """The nested-subgraph twin (read tolerantly) gives the flat graph's spikes."""
+    flat = nirhub.read(corpus / "rnn" / "braille_noDelay_bias_zero.nir")
+    nested = nirhub.read(corpus / "rnn" / "braille_noDelay_bias_zero_subgraph.nir",
+                         strict=False).graph
+    x = braille_input()
+    a = run(flat, x, 1e-4).outputs["output"]
+    b = run(nested, x, 1e-4).outputs[nested.outputs[0]]
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_cnn_sinabs(method: str, corpus) -> None:
+    """The paper CNN on synthetic events, dt = 1 (Sinabs counts steps: v += x)."""
+    g = nirhub.read(corpus / "cnn" / "cnn_sinabs.nir")
+    x = spikes_in((2, 34, 34), 25, 0.15, seed=3)
+    ref, _ = assert_agree(g, x, 1.0, method, "subtract", record=("1", "10"))
+    assert ref.spikes("1").sum() > 1000 and ref.spikes("10").sum() > 0
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_paper_lif_task(method: str, reset: str, corpus) -> None:
+    """lif_norse.nir on the paper's input: spikes at steps 460, 510, 710, 760."""
+    g = nirhub.read(corpus / "lif" / "lif_norse.nir")
+    res = run(g, lif_task_input(), 1e-4, method=method, reset=reset, record=("1",))
+    steps = np.flatnonzero(res.outputs[g.outputs[0]][:, 0])
+    assert steps.tolist() == [460, 510, 710, 760]
+    exact = np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, 1]
+    r = np.corrcoef(exact, res.v("1")[:, 0])[0, 1]
+    assert r > 0.999
+
+
+def test_batch_and_hub_run_hook() -> None:
+    """A batch runs sample by sample; the hub's simulate_with_backend gives the same."""
+    g = mlp(seed=4)
+    x = spikes_in((3, 6), 120, 0.3, seed=5)  # (T, B, 6)
+    ref = simulate(g, x, 1e-4)
+    res = simulate_with_backend(g, x, 1e-4, "nengo")
+    assert res.outputs["output"].shape == (120, 3, 4)
+    assert np.array_equal(ref.outputs["output"], res.outputs["output"])
+    assert res.method == "euler" and res.batch_size == 3
+
+
+def test_primitives_with_state_and_delays() -> None:
+    """Delay, Threshold, LI, CubaLI, I and a recurrent Delay loop in one graph."""
+    from nirhub.ir import I, LI, CubaLI, CubaLIF, Delay, Linear, Scale, Threshold
+
+    r = np.random.default_rng(9)
+    n = 4
+    nodes = {
+        "in": Input((n,)),
+        "w": Affine(r.normal(1, 0.5, (n, n)), r.normal(0, 0.2, n)),
+        "d": Delay(np.array([0.0, 1e-4, 2e-4, 5e-4])),
+        "cuba": CubaLIF(np.full(n, 3e-4), np.full(n, 1e-3), np.full(n, 5.0), np.zeros(n),
+                        np.full(n, 0.5), None, np.full(n, 2.0)),
+        "loop": Delay(np.full(n, 3e-4)),
+        "lw": Linear(r.normal(0, 0.5, (n, n))),
+        "li": LI(np.full(n, 2e-3), np.ones(n), np.full(n, 0.2)),
+        "cli": CubaLI(np.full(n, 1e-3), np.full(n, 1e-3), np.ones(n), np.zeros(n)),
+        "i": I(np.full(n, 50.0)),
+        "th": Threshold(np.full(n, 0.4)),
+        "sc": Scale(np.array([1.0, -2.0, 0.5, 3.0])),
+        "out": Output(None),
+        "out2": Output(None),
+    }
+    edges = [("in", "w"), ("w", "d"), ("d", "cuba"), ("cuba", "loop"), ("loop", "lw"),
+             ("lw", "cuba"), ("cuba", "li"), ("li", "th"), ("th", "sc"), ("sc", "out"),
+             ("w", "cli"), ("cli", "i"), ("i", "out2")]
+    g = Graph(nodes, edges)
+    x = spikes_in((n,), 150, 0.4, seed=2)
+    for method in METHODS:
+        ref, _ = assert_agree(g, x, 1e-4, method, record=("cuba", "li", "cli", "i", "th"))
+        assert ref.spikes("cuba").sum() > 10
+
+
+def test_from_ir_returns_a_nengo_network() -> None:
+    import nengo
+
+    net = from_ir(mlp(), "nengo")
+    assert isinstance(net, nengo.Network)
+    assert net.nirhub_dt == 1e-4 and net.nirhub_method == "euler"
+    lif = net.by_label["lif_1"]  # (the first LIF has one ensemble per time constant)
+    assert isinstance(lif.neuron_type, nengo.LIF) and lif.neuron_type.tau_ref == 0
+    assert lif.neuron_type.amplitude == pytest.approx(1e-4)  # a spike is 1 for one step
+
+
+def test_exact_method_uses_the_time_constant_itself() -> None:
+    import nengo
+
+    g = mlp()
+    net = build_network(g, 1e-4, method="exact")
+    taus = sorted(e.neuron_type.tau_rc for e in net.all_ensembles)
+    assert np.allclose(taus, sorted([*np.unique(g.nodes["lif"].tau), 2e-3]))
+    assert all(isinstance(e.neuron_type, nengo.LIF) for e in net.all_ensembles)
+
+
+def test_refuses_a_threshold_below_the_reset_value() -> None:
+    from nirhub.errors import UnsupportedError
+
+    g = Graph.from_list(
+        Affine(np.ones((2, 2)), np.zeros(2)),
+        LIF(np.full(2, 1e-3), np.ones(2), np.zeros(2), np.array([1.0, -0.5]), np.zeros(2)),
+        Affine(np.ones((2, 2)), np.zeros(2)),
+        IF(np.ones(2), np.array([-1.0, 1.0]), np.zeros(2)),
+    )
+    with pytest.raises(UnsupportedError) as info:
+        build_network(g, 1e-4)
+    where = {p.where for p in info.value.problems}
+    assert where == {"lif", "if"}  # both offending nodes, in one error
