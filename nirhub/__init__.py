@@ -27,7 +27,8 @@ _ir_all: tuple[str, ...] = (
     "IF", "LI", "LIF", "NEURON_TYPES", "NODE_TYPES", "SPIKING_TYPES", "Affine", "AvgPool2d",
     "Conv1d", "Conv2d", "CubaLI", "CubaLIF", "Delay", "Flatten", "FlatGraph", "Graph", "I",
     "Input", "Linear", "Node", "Output", "Scale", "ShapeInfo", "SumPool2d", "Threshold",
-    "flatten", "get_dt", "infer_shapes", "reset_mode", "set_dt", "set_reset",
+    "flatten", "get_dt", "get_method", "infer_shapes", "reset_mode", "set_dt", "set_method",
+    "set_reset",
 )  # fmt: skip
 
 __version__ = "0.1.0"

@@ -118,7 +118,7 @@ def simulate_file(
     signals = load_inputs(inputs, graph.inputs)
     if backend is None:
         result = simulate(
-            graph, signals, step, method=method or "euler", reset=reset, record=tuple(record)
+            graph, signals, step, method=method, reset=reset, record=tuple(record)
         )
         runner = "reference"
     else:

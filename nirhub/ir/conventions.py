@@ -14,6 +14,10 @@ which older readers carry along as opaque metadata:
     subtracted one step late, undecayed) and ``"subtract-guarded"`` (snnTorch's
     ``reset_delay=False``: a neuron still above threshold after a subtraction is not reset
     twice). A node's own entry wins over the graph's.
+``graph.metadata["nirhub"]["method"]``
+    ``"euler"`` or ``"exact"``: the discretisation the model was trained with (snnTorch and
+    Norse step with forward Euler, Sinabs and Rockpool with the exact zero-order-hold decay).
+    An exported graph is exact under that discretisation; the simulator uses it by default.
 ``graph.metadata["nirhub"]["source"]``
     the backend the graph was exported from (informational).
 
@@ -57,6 +61,38 @@ def set_dt(metadata: dict[str, Any], dt: float) -> None:
         raise UsageError(f"dt must be > 0 seconds, got {dt}")
     ns = dict(namespace(metadata))
     ns["dt"] = float(dt)
+    metadata[NAMESPACE] = ns
+
+
+METHODS: tuple[str, ...] = ("euler", "exact")
+
+
+def check_method(method: str | None) -> str | None:
+    if method is None:
+        return None
+    if isinstance(method, bytes):
+        method = method.decode()
+    if method not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    return method
+
+
+def get_method(graph: Any) -> str | None:
+    """The discretisation recorded in the graph's metadata, or None."""
+    method = namespace(graph.metadata).get("method")
+    if method is None:
+        return None
+    try:
+        return check_method(method)
+    except UsageError:
+        raise IRError(
+            f"graph metadata nirhub.method must be one of {', '.join(METHODS)}; got {method!r}"
+        ) from None
+
+
+def set_method(metadata: dict[str, Any], method: str) -> None:
+    ns = dict(namespace(metadata))
+    ns["method"] = check_method(method)
     metadata[NAMESPACE] = ns
 
 

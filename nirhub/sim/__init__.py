@@ -2,10 +2,10 @@
 
 Public API::
 
-    simulate(graph, inputs, dt=None, *, method="euler", reset=None, record=(),
+    simulate(graph, inputs, dt=None, *, method=None, reset=None, record=(),
              dtype=np.float64, chunk_size=None) -> SimulationResult
     load_inputs(path, graph) -> dict[str, np.ndarray]
-    run_files(model, inputs, output, *, dt=None, method="euler", reset=None, record=(),
+    run_files(model, inputs, output, *, dt=None, method=None, reset=None, record=(),
               strict=True, force=False, dtype=np.float64) -> SimulationResult
 
 Every convention NIR leaves open (spike amplitude, delays on recurrent edges, rounding of
@@ -49,7 +49,7 @@ def run_files(
     output: str | os.PathLike[str] | None,
     *,
     dt: float | None = None,
-    method: str = "euler",
+    method: str | None = None,
     reset: str | None = None,
     record: str | Iterable[str] | None = (),
     strict: bool = True,

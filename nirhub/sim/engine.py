@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import IRError, UsageError
-from nirhub.ir.conventions import check_reset, get_dt, reset_mode
+from nirhub.ir.conventions import check_reset, get_dt, get_method, reset_mode
 from nirhub.ir.graph import FlatGraph, Graph, flatten, infer_shapes
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES, Delay
 from nirhub.ir.params import Shape
@@ -337,7 +337,7 @@ def simulate(
     inputs: Any,
     dt: float | None = None,
     *,
-    method: str = "euler",
+    method: str | None = None,
     reset: str | None = None,
     record: str | Iterable[str] | None = (),
     dtype: Any = np.float64,
@@ -351,7 +351,8 @@ def simulate(
             array for a one-input graph, else ``{input name: array}``.
         dt: time step in seconds; defaults to the graph's recorded ``nirhub.dt``.
         method: ``"euler"`` (forward Euler, as snnTorch/Norse) or ``"exact"`` (exact
-            integration with the input held constant over each step).
+            integration with the input held constant over each step); ``None`` takes the
+            graph's recorded ``nirhub.method``, else ``"euler"``.
         reset: ``"zero"`` (to ``v_reset``, 0 when absent) or ``"subtract"`` for every spiking
             node; ``None`` takes each node's mode from the ``nirhub`` metadata (node, then
             enclosing graphs), defaulting to ``"zero"``.
@@ -362,6 +363,8 @@ def simulate(
     Returns:
         a :class:`SimulationResult` with every Output node's signal in the inputs' layout.
     """
+    if method is None:
+        method = get_method(graph) or "euler"
     if method not in METHODS:
         raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     override = check_reset(reset)

@@ -176,10 +176,13 @@ def behaviour_difference(
     seed: int = 0,
     rtol: float = 1e-5,
     atol: float = 1e-6,
+    **sim_options: Any,
 ) -> str:
     """ "" when both graphs compute the same outputs on the same random inputs, else why not.
 
-    Inputs and outputs are matched by position, so backends may rename the ports.
+    Inputs and outputs are matched by position, so backends may rename the ports. Each graph
+    runs under its own recorded discretisation (``nirhub.method``) unless ``sim_options`` say
+    otherwise (e.g. ``reset="subtract"``).
     """
     if len(expected.inputs) != len(actual.inputs):
         return f"{len(expected.inputs)} inputs became {len(actual.inputs)}"
@@ -188,8 +191,8 @@ def behaviour_difference(
     inputs = random_inputs(expected, steps, seed)
     renamed = {new: inputs[old] for old, new in zip(expected.inputs, actual.inputs, strict=True)}
     return compare_outputs(
-        simulate_outputs(expected, inputs, dt),
-        simulate_outputs(actual, renamed, dt),
+        simulate_outputs(expected, inputs, dt, **sim_options),
+        simulate_outputs(actual, renamed, dt, **sim_options),
         rtol=rtol,
         atol=atol,
         names=expected.outputs,

@@ -80,10 +80,10 @@ def test_mlp_with_nengo_defaults_for_gains_and_initial_voltages() -> None:
 
 def test_decoded_connection_and_subtractive_types() -> None:
     """A decoded Ensemble -> Ensemble connection (decoders x transform x encoders), the
-    runtime's IntegrateAndFire and SubtractiveLIF, a digital one-step synapse and a bias."""
+    runtime's IntegrateAndFire and ResetLIF, a digital one-step synapse and a bias."""
     import nengo
 
-    from nirhub_nengo.runtime import IntegrateAndFire, SubtractiveLIF
+    from nirhub_nengo.runtime import IntegrateAndFire, ResetLIF
 
     rng = np.random.default_rng(3)
     x = rng.uniform(-1, 1, (250, 2))
@@ -91,8 +91,8 @@ def test_decoded_connection_and_subtractive_types() -> None:
         inp = nengo.Node(play(x), size_out=2)
         a = nengo.Ensemble(30, 2, neuron_type=nengo.LIF(tau_ref=0, min_voltage=-np.inf),
                            label="a")
-        b = nengo.Ensemble(10, 1, neuron_type=SubtractiveLIF(tau_rc=0.01), label="b")
-        c = nengo.Ensemble(4, 1, neuron_type=IntegrateAndFire(subtract=True),
+        b = nengo.Ensemble(10, 1, neuron_type=ResetLIF(tau_rc=0.01), label="b")
+        c = nengo.Ensemble(4, 1, neuron_type=IntegrateAndFire(reset="subtract-delayed"),
                            gain=np.full(4, 20.0), bias=np.array([0.0, 1.0, 2.0, 5.0]), label="c")
         const = nengo.Node([0.3])
         nengo.Connection(inp, a, synapse=None)

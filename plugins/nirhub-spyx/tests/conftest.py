@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# XLA's CPU compiler dominates these tests' time (every model is compiled once); its lowest
+# optimisation level halves it and computes the same float operations (less fusion)
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 
 import numpy as np
 import pytest

@@ -61,14 +61,18 @@ def _obj_code(o: Obj) -> str:
         return f"{o.name} = nengo.Node({syn}, size_in={o.size}, size_out={o.size}, {lab})"
     if o.kind == "ensemble":
         nt = p["neuron"]
-        init = f"initial_state={{'voltage': {_w(p['z0'])}}}"
+        state = f"'voltage': {_w(p['z0'])}"
+        if "flag0" in p:
+            state += f", 'flag': {_w(p['flag0'])}"
+        init = f"initial_state={{{state}}}"
         if nt["type"] == "LIF":
             neuron = (f"nengo.LIF(tau_rc={_num(nt['tau_rc'])}, tau_ref=0.0, "
                       f"min_voltage=-np.inf, amplitude=DT, {init})")
-        elif nt["type"] == "SubtractiveLIF":
-            neuron = f"SubtractiveLIF(tau_rc={_num(nt['tau_rc'])}, amplitude=DT, {init})"
+        elif nt["type"] == "ResetLIF":
+            neuron = (f"ResetLIF(tau_rc={_num(nt['tau_rc'])}, reset={nt['reset']!r}, "
+                      f"amplitude=DT, {init})")
         else:
-            neuron = f"IntegrateAndFire(amplitude=DT, subtract={bool(nt['subtract'])}, {init})"
+            neuron = f"IntegrateAndFire(amplitude=DT, reset={nt['reset']!r}, {init})"
         return (f"{o.name} = nengo.Ensemble({o.size}, 1, neuron_type={neuron},\n"
                 f"        gain={_w(p['gain'])}, bias={_w(p['bias'])}, {lab})")
     raise ValueError(f"unknown object kind {o.kind!r}")  # pragma: no cover

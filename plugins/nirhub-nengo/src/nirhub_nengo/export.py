@@ -9,8 +9,8 @@ biases, encoders, decoders and initial voltages are the ones a simulation would 
   (digital pure delay), or -- feeding a LIF ensemble -- the synaptic half of a CubaLIF;
   :class:`nirhub_nengo.runtime.Threshold` -> Threshold. Any other Python function is refused.
 * Ensembles of ``nengo.LIF`` (``tau_ref=0``, no voltage floor), the runtime's
-  ``SubtractiveLIF`` and ``IntegrateAndFire``: LIF / IF on the normalised voltage (threshold 1,
-  reset 0 or by subtraction), ``r`` = the gains, ``v_leak`` = the initial voltage, the rest of
+  ``ResetLIF`` and ``IntegrateAndFire``: LIF / IF on the normalised voltage (threshold 1,
+  reset 0, by subtraction or snnTorch's subtraction variants), ``r`` = the gains, ``v_leak`` = the initial voltage, the rest of
   the bias as a constant input drive. Spikes of amplitude ``A`` are worth ``A/dt`` downstream.
 * Connections: Dense / Sparse / Convolution transforms (channels first), slices, decoders and
   encoders of decoded connections, and synapses. A connection synapse runs after the readers
@@ -435,11 +435,12 @@ class _Exporter:
             self.problem(label, "ensemble noise has no NIR equivalent")
         # the generated modules carry their own copies of the runtime classes: match by name
         kind = type(nt).__name__
-        is_sub_lif = isinstance(nt, runtime.SubtractiveLIF) or (
-            kind == "SubtractiveLIF" and isinstance(nt, nengo.LIF))
+        is_sub_lif = isinstance(nt, runtime.ResetLIF) or (
+            kind == "ResetLIF" and isinstance(nt, nengo.LIF))
         is_if = isinstance(nt, runtime.IntegrateAndFire) or (
-            kind == "IntegrateAndFire" and hasattr(nt, "subtract"))
-        subtract = is_sub_lif or (is_if and bool(nt.subtract))
+            kind == "IntegrateAndFire" and hasattr(nt, "reset"))
+        mode = str(nt.reset) if (is_sub_lif or is_if) else "zero"
+        subtract = mode != "zero"
         if isinstance(nt, nengo.LIF):
             ok = True
             if float(nt.tau_ref) != 0.0:
@@ -455,13 +456,13 @@ class _Exporter:
         elif is_if:
             # the reference starts an IF at 0: shift the voltage by the initial value
             if subtract and np.any(z0 != 0):
-                self.problem(label, "IntegrateAndFire(subtract=True) with a non-zero initial "
-                             "voltage has no NIR equivalent")
+                self.problem(label, f"IntegrateAndFire(reset={mode!r}) with a non-zero "
+                             "initial voltage has no NIR equivalent")
             neuron = IF(np.ones(shape), (1.0 - z0).reshape(shape), (-z0).reshape(shape))
             drive = bias
         else:
             self.problem(label, f"neuron type {type(nt).__name__} has no NIR equivalent "
-                         "(supported: nengo.LIF, SubtractiveLIF, IntegrateAndFire)")
+                         "(supported: nengo.LIF, ResetLIF, IntegrateAndFire)")
             return
         if np.any(gain == 0):
             self.problem(label, "a neuron with gain 0 cannot be exported")
@@ -476,7 +477,7 @@ class _Exporter:
         name = self.add(label, neuron)
         self.edges.append((inp, name))
         if subtract:
-            self.reset_meta[name] = "subtract"
+            self.reset_meta[name] = mode
         drive = drive / gain
         if np.any(drive != 0):
             self.biases[inp] = self.biases.get(inp, 0) + drive

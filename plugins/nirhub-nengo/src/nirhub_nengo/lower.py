@@ -245,7 +245,8 @@ def _ident(text: str, used: set[str]) -> str:
 
 _RESERVED = {
     "np", "nengo", "net", "w", "inputs", "weights", "os", "DT", "build_network", "run",
-    "IntegrateAndFire", "SubtractiveLIF", "Threshold", "Feeder", "Choice", "LIF",
+    "IntegrateAndFire", "ResetLIF", "Threshold", "Feeder", "Choice", "LIF", "EnumParam",
+    "RESETS",
     "RectifiedLinear", "BoolParam", "math",
 }
 
@@ -663,15 +664,18 @@ class _Lowering:
             label = path if single else f"{path}.g{gi}"
             sel = self.idx(path, f"g{gi}.idx", idx, n)
             if isinstance(node, IF):
-                neuron = {"type": "IntegrateAndFire", "subtract": mode == "subtract"}
+                neuron = {"type": "IntegrateAndFire", "reset": mode}
             else:
-                neuron = {"type": "LIF" if mode == "zero" else "SubtractiveLIF",
+                neuron = {"type": "LIF" if mode == "zero" else "ResetLIF", "reset": mode,
                           "tau_rc": float(key[-1])}
+            extra = {}
+            if neuron["type"] != "LIF":  # the reset flag starts as "above threshold"
+                extra["flag0"] = self.array(f"{label}.flag0", (z0[idx] > 1).astype(F64))
             ens = self.obj(
                 "ensemble", idx.size, label, neuron=neuron,
                 gain=self.array(f"{label}.gain", gain[idx]),
                 bias=self.array(f"{label}.bias", bias[idx]),
-                z0=self.array(f"{label}.z0", z0[idx]),
+                z0=self.array(f"{label}.z0", z0[idx]), **extra,
             )
             if isinstance(node, CubaLIF):
                 if self.method == "exact":

@@ -11,11 +11,42 @@ neuron fires when ``z > 1`` and its input current ``J`` is ``gain * x + bias``.
 import numpy as np
 from nengo.dists import Choice
 from nengo.neurons import LIF, RectifiedLinear
-from nengo.params import BoolParam
+from nengo.params import EnumParam
+
+
+RESETS = ("zero", "subtract", "subtract-delayed", "subtract-guarded")
+
+
+def _reset(mode, voltage, flag):
+    """Spike test and reset on the normalised voltage (threshold 1); returns the spikes.
+
+    ``"zero"``: ``z = 0``; ``"subtract"``: ``z -= 1`` in the spike step;
+    ``"subtract-delayed"`` (snnTorch's default): ``z -= 1`` one step later, undecayed;
+    ``"subtract-guarded"`` (snnTorch ``reset_delay=False``): a neuron still above threshold
+    after last step's subtraction is not reset twice. ``flag`` carries the state between steps.
+    """
+    if mode == "zero":
+        spiked = voltage > 1
+        voltage[spiked] = 0
+    elif mode == "subtract":
+        spiked = voltage > 1
+        voltage[spiked] -= 1
+    elif mode == "subtract-delayed":
+        voltage[flag > 0] -= 1
+        spiked = voltage > 1
+        flag[:] = spiked
+    else:
+        q = flag > 0
+        voltage[q] -= 1
+        spiked = voltage > 1
+        voltage[spiked & ~q] -= 1
+        voltage[q & ~spiked] += 1
+        flag[:] = voltage > 1
+    return spiked
 
 
 class IntegrateAndFire(RectifiedLinear):
-    """NIR ``IF``: ``dz/dt = J``; a spike when ``z > 1``, then ``z = 0`` or ``z -= 1``.
+    """NIR ``IF``: ``dz/dt = J``; a spike when ``z > 1``, then a reset (see ``RESETS``).
 
     Nengo's ``SpikingRectifiedLinear`` rectifies its input and can fire several spikes per
     step; this neuron integrates negative input too and fires at most once per step. The
@@ -23,47 +54,43 @@ class IntegrateAndFire(RectifiedLinear):
     curve (used by Nengo only for tuning curves) is the rectified linear one.
     """
 
-    state = {"voltage": Choice([0])}
+    state = {"voltage": Choice([0]), "flag": Choice([0])}
     spiking = True
 
-    subtract = BoolParam("subtract")
+    reset = EnumParam("reset", values=RESETS)
 
-    def __init__(self, amplitude=1.0, subtract=False, initial_state=None):
+    def __init__(self, amplitude=1.0, reset="zero", initial_state=None):
         super().__init__(amplitude=amplitude, initial_state=initial_state)
-        self.subtract = subtract
+        self.reset = reset
 
-    def step(self, dt, J, output, voltage):
+    def step(self, dt, J, output, voltage, flag):
         voltage += J * dt
-        spiked = voltage > 1
+        spiked = _reset(self.reset, voltage, flag)
         output[:] = spiked * (self.amplitude / dt)
-        if self.subtract:
-            voltage[spiked] -= 1
-        else:
-            voltage[spiked] = 0
 
 
-class SubtractiveLIF(LIF):
-    """``nengo.LIF`` whose reset subtracts the threshold (``z -= 1``) instead of zeroing.
+class ResetLIF(LIF):
+    """``nengo.LIF`` with NIR's other resets (``"subtract"`` and snnTorch's two variants).
 
     No refractory period (NIR has none). The membrane update is Nengo's exact one, with the
     input current held over the step.
     """
 
-    def __init__(self, tau_rc=0.02, min_voltage=-np.inf, amplitude=1.0, initial_state=None):
-        super().__init__(
-            tau_rc=tau_rc,
-            tau_ref=0.0,
-            min_voltage=min_voltage,
-            amplitude=amplitude,
-            initial_state=initial_state,
-        )
+    state = {"voltage": Choice([0]), "refractory_time": Choice([0]), "flag": Choice([0])}
 
-    def step(self, dt, J, output, voltage, refractory_time):
+    reset = EnumParam("reset", values=RESETS)
+
+    def __init__(self, tau_rc=0.02, reset="subtract", min_voltage=-np.inf, amplitude=1.0,
+                 initial_state=None):
+        super().__init__(tau_rc=tau_rc, tau_ref=0.0, min_voltage=min_voltage,
+                         amplitude=amplitude, initial_state=initial_state)
+        self.reset = reset
+
+    def step(self, dt, J, output, voltage, refractory_time, flag):
         voltage -= (J - voltage) * np.expm1(-dt / self.tau_rc)
-        spiked = voltage > 1
-        output[:] = spiked * (self.amplitude / dt)
         voltage[voltage < self.min_voltage] = self.min_voltage
-        voltage[spiked] -= 1
+        spiked = _reset(self.reset, voltage, flag)
+        output[:] = spiked * (self.amplitude / dt)
 
 
 class Threshold:

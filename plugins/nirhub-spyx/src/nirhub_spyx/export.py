@@ -233,7 +233,7 @@ class _Walk:
         return b
 
 
-def export_spyx(model: Any, *, dt: float | None, input_shape: Any = None) -> Graph:
+def export_spyx(model: Any, *, dt: float | None = None, input_shape: Any = None) -> Graph:
     """Export a Spyx/NNX model (see the module docstring)."""
     from flax import nnx
 
