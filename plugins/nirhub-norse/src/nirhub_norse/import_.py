@@ -17,7 +17,7 @@ from nirhub.errors import UsageError
 from nirhub.ir.conventions import get_dt, namespace
 from nirhub.ir.graph import Graph
 from nirhub_norse.codegen import generate, tensors
-from nirhub_norse.graphplan import make_graph_plan
+from nirhub.hub.graphplan import make_graph_plan
 from nirhub_norse.lowering import Lowered, lower
 
 METHODS = ("euler", "exact")

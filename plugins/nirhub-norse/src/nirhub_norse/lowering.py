@@ -22,7 +22,7 @@ NIR at step dt, forward Euler (``nirhub.sim``, method "euler"):
 * IF: ``v <- v + dt r x`` = IAFCell fed ``dt r x`` (v_reset must be 0: IAFCell starts at
   v_reset, NIR at 0).
 
-Input gains are placed by :func:`nirhub_norse.graphplan.place_gains` (folded into the weights
+Input gains are placed by :func:`nirhub.hub.graphplan.place_gains` (folded into the weights
 of the layers that feed the neuron alone, else an explicit ``Scale`` layer).
 """
 
@@ -50,7 +50,7 @@ from nirhub.ir.nodes import (
     Scale,
     SumPool2d,
 )
-from nirhub_norse.graphplan import GraphPlan, Step, flatten_dims, place_gains
+from nirhub.hub.graphplan import GraphPlan, Step, flatten_dims, place_gains
 
 #: node types the importer maps (Input/Output are ports)
 IMPORTS = frozenset(

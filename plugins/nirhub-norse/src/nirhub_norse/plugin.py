@@ -128,7 +128,7 @@ class NorseBackend(Backend):
     def check(self, graph: Graph, **options: Any) -> list[Any]:
         """Every node norse cannot run exactly, found without importing norse (for --dry-run)."""
         from nirhub.errors import IRError, UnsupportedError, UsageError
-        from nirhub_norse.graphplan import make_graph_plan
+        from nirhub.hub.graphplan import make_graph_plan
         from nirhub_norse.import_ import resolve_dt, resolve_method
         from nirhub_norse.lowering import check_and_gains
 

@@ -17,7 +17,7 @@ from nirhub.errors import UsageError
 from nirhub.ir.conventions import get_dt, namespace
 from nirhub.ir.graph import Graph
 from nirhub_rockpool.codegen import generate, tensors
-from nirhub_rockpool.graphplan import make_graph_plan
+from nirhub.hub.graphplan import make_graph_plan
 from nirhub_rockpool.lowering import Lowered, lower
 
 BLOCK_SAMNA = "samna"

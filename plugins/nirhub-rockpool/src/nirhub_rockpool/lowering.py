@@ -40,7 +40,7 @@ from nirhub.errors import Problem, UnsupportedError
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Linear, Node
-from nirhub_rockpool.graphplan import GraphPlan, Step
+from nirhub.hub.graphplan import GraphPlan, Step
 
 IMPORTS = frozenset(
     {

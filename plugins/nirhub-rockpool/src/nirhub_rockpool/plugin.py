@@ -100,7 +100,7 @@ class RockpoolBackend(Backend):
     def check(self, graph: Graph, **options: Any) -> list[Any]:
         """Every node rockpool cannot run exactly, found without importing it (--dry-run)."""
         from nirhub.errors import IRError, UnsupportedError, UsageError
-        from nirhub_rockpool.graphplan import make_graph_plan
+        from nirhub.hub.graphplan import make_graph_plan
         from nirhub_rockpool.import_ import resolve_dt, resolve_method
         from nirhub_rockpool.lowering import lower
 

@@ -50,7 +50,7 @@ from nirhub.ir.nodes import (
     Scale,
     SumPool2d,
 )
-from nirhub_sinabs.graphplan import GraphPlan, Step, flatten_dims, place_gains
+from nirhub.hub.graphplan import GraphPlan, Step, flatten_dims, place_gains
 
 IMPORTS = frozenset(
     {

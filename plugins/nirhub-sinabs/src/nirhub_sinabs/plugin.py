@@ -142,7 +142,7 @@ class SinabsBackend(Backend):
     def check(self, graph: Graph, **options: Any) -> list[Any]:
         """Every node sinabs cannot run exactly, found without importing sinabs (for --dry-run)."""
         from nirhub.errors import IRError, UnsupportedError, UsageError
-        from nirhub_sinabs.graphplan import make_graph_plan
+        from nirhub.hub.graphplan import make_graph_plan
         from nirhub_sinabs.import_ import resolve_dt, resolve_method
         from nirhub_sinabs.lowering import check_and_gains
 

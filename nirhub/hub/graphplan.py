@@ -1,8 +1,8 @@
 """From a nirhub Graph to an ordered list of *steps* that code generation turns into modules.
 
-This module is framework-free (numpy and nirhub only). It is kept identical in the norse, sinabs
-and rockpool plugins (``graphplan.py``); a shared home in nirhub core is requested in
-``notes/core-requests.md``.
+This module is framework-free (numpy and nirhub only) and public: importers that generate
+framework code for a whole graph (the norse, sinabs and rockpool plugins) share it, so that each
+reproduces the reference simulator's execution order and recurrence rule without copying it.
 
 What it does, in the reference simulator's own terms (``nirhub.sim``):
 
