@@ -117,9 +117,7 @@ def simulate_file(
 
     signals = load_inputs(inputs, graph.inputs)
     if backend is None:
-        result = simulate(
-            graph, signals, step, method=method, reset=reset, record=tuple(record)
-        )
+        result = simulate(graph, signals, step, method=method, reset=reset, record=tuple(record))
         runner = "reference"
     else:
         from nirhub.hub.convert import simulate_with_backend

@@ -456,7 +456,11 @@ def simulate(
     dt: Dt = None,
     method: Annotated[
         str | None,
-        typer.Option("--method", help="Discretisation of the neuron ODEs: euler or exact."),
+        typer.Option(
+            "--method",
+            help="Discretisation of the neuron equations: euler or exact (default: the one "
+            "recorded in the model, else euler).",
+        ),
     ] = None,
     reset: Annotated[
         str | None,

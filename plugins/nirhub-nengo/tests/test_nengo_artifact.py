@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 from conftest import braille_input
+from nirhub_nengo.artifact import load_network, save_network
 
 import nirhub
 from nirhub.errors import FileFormatError, RefusedError
 from nirhub.hub.convert import convert, from_ir, to_ir
 from nirhub.sim import simulate
 from nirhub.testing import behaviour_difference
-from nirhub_nengo.artifact import load_network, save_network
 
 
 def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> None:
@@ -37,8 +37,14 @@ def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> N
         "print(json.dumps(out['output'].sum(0).tolist()))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     counts = json.loads(proc.stdout.strip().splitlines()[-1])
     ref = simulate(nirhub.read(src), braille_input(), 1e-4).outputs["output"].sum(0)
@@ -76,16 +82,21 @@ def test_save_refuses_to_overwrite_and_load_checks_the_files(tmp_path) -> None:
 
 def test_a_users_own_network_saves_through_the_ir(tmp_path) -> None:
     import nengo
-
     from nirhub_nengo.runtime import Feeder
 
     x = (np.random.default_rng(1).random((80, 3)) < 0.4) * 50.0
     with nengo.Network(seed=4) as net:
         inp = nengo.Node(Feeder(x, 1e-3, 3), size_out=3, label="input")
-        ens = nengo.Ensemble(8, 1, neuron_type=nengo.LIF(tau_ref=0, min_voltage=-np.inf,
-                                                         initial_state={"voltage": np.zeros(8)}))
-        nengo.Connection(inp, ens.neurons, transform=np.random.default_rng(2).normal(
-            0, 1, (8, 3)), synapse=None)
+        ens = nengo.Ensemble(
+            8,
+            1,
+            neuron_type=nengo.LIF(
+                tau_ref=0, min_voltage=-np.inf, initial_state={"voltage": np.zeros(8)}
+            ),
+        )
+        nengo.Connection(
+            inp, ens.neurons, transform=np.random.default_rng(2).normal(0, 1, (8, 3)), synapse=None
+        )
         p = nengo.Probe(ens.neurons, synapse=None, label="spikes")
     save_network(net, tmp_path / "mine.py", dt=1e-3)
     loaded = load_network(tmp_path / "mine.py")

@@ -10,12 +10,12 @@ import warnings
 
 import numpy as np
 import pytest
+from nirhub_nengo.export import export_network
 
 from nirhub.errors import UnsupportedError, UsageError
 from nirhub.hub.backend import ConversionWarning
 from nirhub.ir.conventions import namespace
 from nirhub.sim import simulate
-from nirhub_nengo.export import export_network
 
 DT = 1e-3
 
@@ -65,10 +65,16 @@ def test_mlp_with_nengo_defaults_for_gains_and_initial_voltages() -> None:
         a = nengo.Ensemble(20, 1, neuron_type=lif, label="hidden")
         b = nengo.Ensemble(6, 1, neuron_type=lif, label="readout")
         nengo.Connection(inp, a.neurons, transform=rng.normal(0, 1, (20, 5)), synapse=None)
-        nengo.Connection(a.neurons, b.neurons, transform=rng.normal(0.01, 0.02, (6, 20)),
-                         synapse=nengo.Lowpass(0.005))
-        probes = [nengo.Probe(b.neurons, synapse=None, label="out"),
-                  nengo.Probe(a.neurons, synapse=None, label="hidden_out")]
+        nengo.Connection(
+            a.neurons,
+            b.neurons,
+            transform=rng.normal(0.01, 0.02, (6, 20)),
+            synapse=nengo.Lowpass(0.005),
+        )
+        probes = [
+            nengo.Probe(b.neurons, synapse=None, label="out"),
+            nengo.Probe(a.neurons, synapse=None, label="hidden_out"),
+        ]
     g, want, got = compare(net, probes, x)
     for w_, g_ in zip(want, got, strict=True):
         assert np.allclose(w_[w_ > 0], 1 / DT)  # Nengo spikes have amplitude 1/dt
@@ -82,26 +88,36 @@ def test_decoded_connection_and_subtractive_types() -> None:
     """A decoded Ensemble -> Ensemble connection (decoders x transform x encoders), the
     runtime's IntegrateAndFire and ResetLIF, a digital one-step synapse and a bias."""
     import nengo
-
     from nirhub_nengo.runtime import IntegrateAndFire, ResetLIF
 
     rng = np.random.default_rng(3)
     x = rng.uniform(-1, 1, (250, 2))
     with nengo.Network(seed=3) as net:
         inp = nengo.Node(play(x), size_out=2)
-        a = nengo.Ensemble(30, 2, neuron_type=nengo.LIF(tau_ref=0, min_voltage=-np.inf),
-                           label="a")
+        a = nengo.Ensemble(30, 2, neuron_type=nengo.LIF(tau_ref=0, min_voltage=-np.inf), label="a")
         b = nengo.Ensemble(10, 1, neuron_type=ResetLIF(tau_rc=0.01), label="b")
-        c = nengo.Ensemble(4, 1, neuron_type=IntegrateAndFire(reset="subtract-delayed"),
-                           gain=np.full(4, 20.0), bias=np.array([0.0, 1.0, 2.0, 5.0]), label="c")
+        c = nengo.Ensemble(
+            4,
+            1,
+            neuron_type=IntegrateAndFire(reset="subtract-delayed"),
+            gain=np.full(4, 20.0),
+            bias=np.array([0.0, 1.0, 2.0, 5.0]),
+            label="c",
+        )
         const = nengo.Node([0.3])
         nengo.Connection(inp, a, synapse=None)
         nengo.Connection(a, b, transform=[[1.0, -0.5]], synapse=None)
         nengo.Connection(const, b, synapse=None)
-        nengo.Connection(b.neurons, c.neurons, transform=rng.normal(0.002, 0.002, (4, 10)),
-                         synapse=nengo.synapses.LinearFilter([1.0], [1.0], analog=False))
-        probes = [nengo.Probe(b.neurons, synapse=None, label="b_out"),
-                  nengo.Probe(c.neurons, synapse=None, label="c_out")]
+        nengo.Connection(
+            b.neurons,
+            c.neurons,
+            transform=rng.normal(0.002, 0.002, (4, 10)),
+            synapse=nengo.synapses.LinearFilter([1.0], [1.0], analog=False),
+        )
+        probes = [
+            nengo.Probe(b.neurons, synapse=None, label="b_out"),
+            nengo.Probe(c.neurons, synapse=None, label="c_out"),
+        ]
     g, want, got = compare(net, probes, x)
     for w_, g_ in zip(want, got, strict=True):
         assert (w_ > 0).sum() > 5
@@ -112,30 +128,57 @@ def test_convolution_pooling_and_shapes() -> None:
     """A channels-first Convolution into IF neurons, a sum-pooling convolution, flat readout."""
     import nengo
     from nengo.transforms import ChannelShape, Convolution
-
     from nirhub_nengo.runtime import IntegrateAndFire
 
     rng = np.random.default_rng(5)
     x = (rng.random((40, 2 * 8 * 8)) < 0.3).astype(float) * 40.0
-    conv = Convolution(3, ChannelShape((2, 8, 8), channels_last=False), kernel_size=(3, 3),
-                       padding="same", channels_last=False, init=rng.normal(0, 1, (3, 3, 2, 3)))
-    pool = Convolution(3, ChannelShape((3, 8, 8), channels_last=False), kernel_size=(2, 2),
-                       strides=(2, 2), channels_last=False, groups=3,
-                       init=np.ones((2, 2, 1, 3)))
+    conv = Convolution(
+        3,
+        ChannelShape((2, 8, 8), channels_last=False),
+        kernel_size=(3, 3),
+        padding="same",
+        channels_last=False,
+        init=rng.normal(0, 1, (3, 3, 2, 3)),
+    )
+    pool = Convolution(
+        3,
+        ChannelShape((3, 8, 8), channels_last=False),
+        kernel_size=(2, 2),
+        strides=(2, 2),
+        channels_last=False,
+        groups=3,
+        init=np.ones((2, 2, 1, 3)),
+    )
     with nengo.Network(seed=2) as net:
         inp = nengo.Node(play(x), size_out=128, label="events")
-        a = nengo.Ensemble(192, 1, neuron_type=IntegrateAndFire(), gain=np.ones(192),
-                           bias=np.zeros(192), label="conv_if")
+        a = nengo.Ensemble(
+            192,
+            1,
+            neuron_type=IntegrateAndFire(),
+            gain=np.ones(192),
+            bias=np.zeros(192),
+            label="conv_if",
+        )
         pooled = nengo.Node(size_in=48, label="pooled")
-        b = nengo.Ensemble(5, 1, neuron_type=nengo.LIF(
-            tau_ref=0, min_voltage=-np.inf, initial_state={"voltage": nengo.dists.Choice([0])}),
-            gain=np.ones(5), bias=np.zeros(5), label="readout")
+        b = nengo.Ensemble(
+            5,
+            1,
+            neuron_type=nengo.LIF(
+                tau_ref=0, min_voltage=-np.inf, initial_state={"voltage": nengo.dists.Choice([0])}
+            ),
+            gain=np.ones(5),
+            bias=np.zeros(5),
+            label="readout",
+        )
         nengo.Connection(inp, a.neurons, transform=conv, synapse=None)
         nengo.Connection(a.neurons, pooled, transform=pool, synapse=None)
-        nengo.Connection(pooled, b.neurons, transform=rng.normal(0.005, 0.01, (5, 48)),
-                         synapse=None)
-        probes = [nengo.Probe(b.neurons, synapse=None, label="out"),
-                  nengo.Probe(a.neurons, synapse=None, label="conv_spikes")]
+        nengo.Connection(
+            pooled, b.neurons, transform=rng.normal(0.005, 0.01, (5, 48)), synapse=None
+        )
+        probes = [
+            nengo.Probe(b.neurons, synapse=None, label="out"),
+            nengo.Probe(a.neurons, synapse=None, label="conv_spikes"),
+        ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConversionWarning)
         g = export_network(net, dt=DT)
@@ -154,7 +197,7 @@ def test_refuses_every_inexpressible_piece_at_once() -> None:
 
     with nengo.Network(seed=0) as net:
         inp = nengo.Node(np.sin, size_out=1, label="stimulus")
-        fn = nengo.Node(lambda t, x: x ** 2, size_in=1, label="square")
+        fn = nengo.Node(lambda t, x: x**2, size_in=1, label="square")
         a = nengo.Ensemble(5, 1, label="default_lif")  # tau_ref 2 ms, voltage floor at 0
         b = nengo.Ensemble(5, 1, neuron_type=nengo.Sigmoid(), label="rate")
         nengo.Connection(inp, fn, synapse=None)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import braille_input, lif_task_input
+from nirhub_nengo.importer import build_network, run
 
 import nirhub
 from nirhub.hub.convert import from_ir, simulate_with_backend
 from nirhub.ir import IF, LIF, Affine, Graph, Input, Output, set_dt
 from nirhub.sim import simulate
-from nirhub_nengo.importer import build_network, run
 
 METHODS = ("euler", "exact")
 V_TOL = 1e-9
@@ -26,8 +26,13 @@ def mlp(seed: int = 0) -> Graph:
     r = np.random.default_rng(seed)
     g = Graph.from_list(
         Affine(r.normal(0.8, 0.6, (10, 6)), r.normal(0, 0.1, 10)),
-        LIF(r.uniform(1e-3, 5e-3, 10), r.uniform(0.8, 1.5, 10), r.normal(0, 0.05, 10),
-            r.uniform(0.5, 1.0, 10), np.zeros(10)),
+        LIF(
+            r.uniform(1e-3, 5e-3, 10),
+            r.uniform(0.8, 1.5, 10),
+            r.normal(0, 0.05, 10),
+            r.uniform(0.5, 1.0, 10),
+            np.zeros(10),
+        ),
         Affine(r.normal(0.5, 0.5, (4, 10)), np.zeros(4)),
         LIF(np.full(4, 2e-3), np.ones(4), np.zeros(4), np.full(4, 0.3), np.zeros(4)),
     )
@@ -51,8 +56,9 @@ def spikes_in(shape: tuple[int, ...], steps: int, p: float, seed: int = 0) -> np
     return (np.random.default_rng(seed).random((steps, *shape)) < p).astype(np.float64)
 
 
-def assert_agree(graph: Graph, x, dt: float, method: str, reset: str | None = None,
-                 record: tuple[str, ...] = ()) -> tuple:
+def assert_agree(
+    graph: Graph, x, dt: float, method: str, reset: str | None = None, record: tuple[str, ...] = ()
+) -> tuple:
     ref = simulate(graph, x, dt, method=method, reset=reset, record=record)
     res = run(graph, x, dt, method=method, reset=reset, record=record)
     for name in graph.outputs:
@@ -79,16 +85,18 @@ RESETS = ["zero", "subtract", "subtract-delayed", "subtract-guarded"]
 @pytest.mark.parametrize("reset", RESETS)
 def test_mlp(method: str, reset: str) -> None:
     g = mlp()
-    ref, _ = assert_agree(g, spikes_in((6,), 300, 0.3), 1e-4, method, reset,
-                          record=("lif", "lif_1"))
+    ref, _ = assert_agree(
+        g, spikes_in((6,), 300, 0.3), 1e-4, method, reset, record=("lif", "lif_1")
+    )
     assert ref.spikes("lif").sum() > 50  # the test is not vacuous
 
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("reset", RESETS)
 def test_if_network(method: str, reset: str) -> None:
-    ref, _ = assert_agree(if_net(), spikes_in((5,), 200, 0.4), 1e-4, method, reset,
-                          record=("if", "if_1"))
+    ref, _ = assert_agree(
+        if_net(), spikes_in((5,), 200, 0.4), 1e-4, method, reset, record=("if", "if_1")
+    )
     assert ref.spikes("if").sum() > 50
 
 
@@ -98,8 +106,7 @@ def test_braille(name: str, method: str, corpus) -> None:
     g = nirhub.read(corpus / "rnn" / f"{name}.nir")
     # how each graph was trained (the file does not say): graph B with snnTorch's subtraction
     reset = "zero" if name.endswith("zero") else "subtract-guarded"
-    ref, res = assert_agree(g, braille_input(), 1e-4, method, reset,
-                            record=("lif1.lif", "lif2"))
+    ref, res = assert_agree(g, braille_input(), 1e-4, method, reset, record=("lif1.lif", "lif2"))
     assert ref.spikes("lif1.lif").sum() > 90
     if method == "euler":
         # the paper's snnTorch activity, reproduced through Nengo (0 differing cells)
@@ -110,8 +117,9 @@ def test_braille(name: str, method: str, corpus) -> None:
 def test_braille_subgraph_file(corpus) -> None:
     """The nested-subgraph twin (read tolerantly) gives the flat graph's spikes."""
     flat = nirhub.read(corpus / "rnn" / "braille_noDelay_bias_zero.nir")
-    nested = nirhub.read(corpus / "rnn" / "braille_noDelay_bias_zero_subgraph.nir",
-                         strict=False).graph
+    nested = nirhub.read(
+        corpus / "rnn" / "braille_noDelay_bias_zero_subgraph.nir", strict=False
+    ).graph
     x = braille_input()
     a = run(flat, x, 1e-4).outputs["output"]
     b = run(nested, x, 1e-4).outputs[nested.outputs[0]]
@@ -153,7 +161,7 @@ def test_batch_and_hub_run_hook() -> None:
 
 def test_primitives_with_state_and_delays() -> None:
     """Delay, Threshold, LI, CubaLI, I and a recurrent Delay loop in one graph."""
-    from nirhub.ir import I, LI, CubaLI, CubaLIF, Delay, Linear, Scale, Threshold
+    from nirhub.ir import LI, CubaLI, CubaLIF, Delay, I, Linear, Scale, Threshold
 
     r = np.random.default_rng(9)
     n = 4
@@ -161,8 +169,15 @@ def test_primitives_with_state_and_delays() -> None:
         "in": Input((n,)),
         "w": Affine(r.normal(1, 0.5, (n, n)), r.normal(0, 0.2, n)),
         "d": Delay(np.array([0.0, 1e-4, 2e-4, 5e-4])),
-        "cuba": CubaLIF(np.full(n, 3e-4), np.full(n, 1e-3), np.full(n, 5.0), np.zeros(n),
-                        np.full(n, 0.5), None, np.full(n, 2.0)),
+        "cuba": CubaLIF(
+            np.full(n, 3e-4),
+            np.full(n, 1e-3),
+            np.full(n, 5.0),
+            np.zeros(n),
+            np.full(n, 0.5),
+            None,
+            np.full(n, 2.0),
+        ),
         "loop": Delay(np.full(n, 3e-4)),
         "lw": Linear(r.normal(0, 0.5, (n, n))),
         "li": LI(np.full(n, 2e-3), np.ones(n), np.full(n, 0.2)),
@@ -173,9 +188,21 @@ def test_primitives_with_state_and_delays() -> None:
         "out": Output(None),
         "out2": Output(None),
     }
-    edges = [("in", "w"), ("w", "d"), ("d", "cuba"), ("cuba", "loop"), ("loop", "lw"),
-             ("lw", "cuba"), ("cuba", "li"), ("li", "th"), ("th", "sc"), ("sc", "out"),
-             ("w", "cli"), ("cli", "i"), ("i", "out2")]
+    edges = [
+        ("in", "w"),
+        ("w", "d"),
+        ("d", "cuba"),
+        ("cuba", "loop"),
+        ("loop", "lw"),
+        ("lw", "cuba"),
+        ("cuba", "li"),
+        ("li", "th"),
+        ("th", "sc"),
+        ("sc", "out"),
+        ("w", "cli"),
+        ("cli", "i"),
+        ("i", "out2"),
+    ]
     g = Graph(nodes, edges)
     x = spikes_in((n,), 150, 0.4, seed=2)
     for method in METHODS:

@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 from conftest import braille_input
+from nirhub_spyx.artifact import load_model, save_model
+from nirhub_spyx.export import export_spyx
 
 import nirhub
 from nirhub.errors import FileFormatError, RefusedError
 from nirhub.hub.convert import convert, from_ir
 from nirhub.sim import simulate
-from nirhub_spyx.artifact import load_model, save_model
-from nirhub_spyx.export import export_spyx
 
 
 def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> None:
@@ -36,8 +36,14 @@ def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> N
         "print(json.dumps(np.asarray(y)[:, 0].sum(0).tolist()))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     counts = json.loads(proc.stdout.strip().splitlines()[-1])
     ref = simulate(nirhub.read(src), braille_input(), 1e-4).outputs["output"].sum(0)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import lif_task_input, spikes_in
+from nirhub_spyx.export import export_spyx
 
 import nirhub
 from nirhub.errors import UnsupportedError, UsageError
 from nirhub.ir.conventions import namespace
 from nirhub.sim import simulate
-from nirhub_spyx.export import export_spyx
 
 DT = 1e-3
 
@@ -58,8 +58,12 @@ def test_cubalif_mlp_with_spyx_defaults(rngs) -> None:
     import spyx
     from flax import nnx
 
-    model = spyx.nn.Sequential(nnx.Linear(10, 20, rngs=rngs), spyx.nn.CuBaLIF((20,), rngs=rngs),
-                               nnx.Linear(20, 5, rngs=rngs), spyx.nn.CuBaLIF((5,), rngs=rngs))
+    model = spyx.nn.Sequential(
+        nnx.Linear(10, 20, rngs=rngs),
+        spyx.nn.CuBaLIF((20,), rngs=rngs),
+        nnx.Linear(20, 5, rngs=rngs),
+        spyx.nn.CuBaLIF((5,), rngs=rngs),
+    )
     g, want, got = check(model, spikes_in((3, 10), 200, 0.3))
     assert np.array_equal(want, got)
     types = [n.type_name for _, n in g.walk()]
@@ -70,8 +74,12 @@ def test_if_network(rngs) -> None:
     import spyx
     from flax import nnx
 
-    model = spyx.nn.Sequential(nnx.Linear(10, 20, rngs=rngs), spyx.nn.IF((20,)),
-                               nnx.Linear(20, 5, rngs=rngs), spyx.nn.IF((5,)))
+    model = spyx.nn.Sequential(
+        nnx.Linear(10, 20, rngs=rngs),
+        spyx.nn.IF((20,)),
+        nnx.Linear(20, 5, rngs=rngs),
+        spyx.nn.IF((5,)),
+    )
     _, want, got = check(model, spikes_in((3, 10), 200, 0.3))
     assert np.array_equal(want, got)
 
@@ -82,8 +90,12 @@ def test_lif_with_spyx_defaults(rngs) -> None:
     import spyx
     from flax import nnx
 
-    model = spyx.nn.Sequential(nnx.Linear(10, 16, rngs=rngs), spyx.nn.LIF((16,), rngs=rngs),
-                               nnx.Linear(16, 4, rngs=rngs), spyx.nn.LIF((4,), rngs=rngs))
+    model = spyx.nn.Sequential(
+        nnx.Linear(10, 16, rngs=rngs),
+        spyx.nn.LIF((16,), rngs=rngs),
+        nnx.Linear(16, 4, rngs=rngs),
+        spyx.nn.LIF((4,), rngs=rngs),
+    )
     g, want, got = check(model, 3.0 * spikes_in((2, 10), 200, 0.5))
     assert np.array_equal(want, got)
     lifs = [n for _, n in g.walk() if n.type_name == "LIF"]
@@ -94,9 +106,14 @@ def test_recurrent_layers_and_non_spiking_readout(rngs) -> None:
     import spyx
     from flax import nnx
 
-    model = spyx.nn.Sequential(nnx.Linear(10, 20, rngs=rngs), spyx.nn.RCuBaLIF((20,), rngs=rngs),
-                               nnx.Linear(20, 8, rngs=rngs), spyx.nn.RIF((8,), rngs=rngs),
-                               nnx.Linear(8, 5, rngs=rngs), spyx.nn.LI((5,), rngs=rngs))
+    model = spyx.nn.Sequential(
+        nnx.Linear(10, 20, rngs=rngs),
+        spyx.nn.RCuBaLIF((20,), rngs=rngs),
+        nnx.Linear(20, 8, rngs=rngs),
+        spyx.nn.RIF((8,), rngs=rngs),
+        nnx.Linear(8, 5, rngs=rngs),
+        spyx.nn.LI((5,), rngs=rngs),
+    )
     g, _, _ = check(model, spikes_in((3, 10), 150, 0.3))
     assert "NIRGraph" in {n.type_name for _, n in g.walk()}
 
@@ -105,8 +122,12 @@ def test_rlif_and_psu_lif(rngs) -> None:
     import spyx
     from flax import nnx
 
-    model = spyx.nn.Sequential(nnx.Linear(10, 12, rngs=rngs), spyx.nn.PSU_LIF((12,), rngs=rngs),
-                               nnx.Linear(12, 6, rngs=rngs), spyx.nn.RLIF((6,), rngs=rngs))
+    model = spyx.nn.Sequential(
+        nnx.Linear(10, 12, rngs=rngs),
+        spyx.nn.PSU_LIF((12,), rngs=rngs),
+        nnx.Linear(12, 6, rngs=rngs),
+        spyx.nn.RLIF((6,), rngs=rngs),
+    )
     check(model, 2.0 * spikes_in((2, 10), 150, 0.4))
 
 
@@ -117,11 +138,16 @@ def test_conv_pool_flatten_channels_last(rngs) -> None:
     from flax import nnx
 
     model = spyx.nn.Sequential(
-        nnx.Conv(2, 4, (3, 3), padding="SAME", rngs=rngs), spyx.nn.IF((12, 12, 4)),
-        spyx.nn.SumPool((2, 2), (2, 2), "VALID"), spyx.nn.Flatten(),
-        nnx.Linear(144, 6, rngs=rngs), spyx.nn.CuBaLIF((6,), rngs=rngs))
-    g, want, got = check(model, spikes_in((2, 12, 12, 2), 40, 0.3), channels_last=True,
-                         input_shape="2,12,12")
+        nnx.Conv(2, 4, (3, 3), padding="SAME", rngs=rngs),
+        spyx.nn.IF((12, 12, 4)),
+        spyx.nn.SumPool((2, 2), (2, 2), "VALID"),
+        spyx.nn.Flatten(),
+        nnx.Linear(144, 6, rngs=rngs),
+        spyx.nn.CuBaLIF((6,), rngs=rngs),
+    )
+    g, want, got = check(
+        model, spikes_in((2, 12, 12, 2), 40, 0.3), channels_last=True, input_shape="2,12,12"
+    )
     assert np.array_equal(want, got)
     assert g.nodes["input"].shape == (2, 12, 12)
     assert {"Conv2d", "SumPool2d", "Flatten", "Affine"} <= {n.type_name for _, n in g.walk()}
@@ -132,10 +158,14 @@ def test_flatten_at_the_output_keeps_spyx_order(rngs) -> None:
     from flax import nnx
 
     model = spyx.nn.Sequential(
-        nnx.Conv(2, 4, (3, 3), strides=2, padding="VALID", rngs=rngs), spyx.nn.IF((5, 5, 4)),
-        spyx.nn.Flatten(), spyx.nn.IF((100,)))
-    _, want, got = check(model, 2.0 * spikes_in((2, 12, 12, 2), 40, 0.4), channels_last=True,
-                         input_shape=(2, 12, 12))
+        nnx.Conv(2, 4, (3, 3), strides=2, padding="VALID", rngs=rngs),
+        spyx.nn.IF((5, 5, 4)),
+        spyx.nn.Flatten(),
+        spyx.nn.IF((100,)),
+    )
+    _, want, got = check(
+        model, 2.0 * spikes_in((2, 12, 12, 2), 40, 0.4), channels_last=True, input_shape=(2, 12, 12)
+    )
     assert np.array_equal(want, got)
 
 
@@ -152,8 +182,9 @@ def test_paper_lif_task_spyx_is_one_step_late() -> None:
     x = lif_task_input()[:, None, :]  # (T, 1, 1)
     lin = nnx.Linear(1, 1, use_bias=False, rngs=nnx.Rngs(0))
     lin.kernel[...] = jnp.full((1, 1), dt / tau)
-    model = spyx.nn.Sequential(lin, spyx.nn.LIF((1,), beta=1 - dt / tau, threshold=0.1,
-                                                rngs=nnx.Rngs(0)))
+    model = spyx.nn.Sequential(
+        lin, spyx.nn.LIF((1,), beta=1 - dt / tau, threshold=0.1, rngs=nnx.Rngs(0))
+    )
     out, _ = spyx.nn.run(model, jnp.asarray(x, jnp.float32))
     native = np.flatnonzero(np.asarray(out)[:, 0, 0]).tolist()
     assert native == [461, 511, 711, 761]
@@ -166,10 +197,13 @@ def test_refuses_every_inexpressible_layer(rngs) -> None:
     import spyx
     from flax import nnx
 
-    model = spyx.nn.Sequential(nnx.Linear(4, 6, rngs=rngs), spyx.nn.ALIF((6,), rngs=rngs),
-                               nnx.Linear(6, 3, rngs=rngs), spyx.nn.LIF((3,), beta=1.0,
-                                                                       rngs=rngs),
-                               nnx.Dropout(0.5, rngs=rngs))
+    model = spyx.nn.Sequential(
+        nnx.Linear(4, 6, rngs=rngs),
+        spyx.nn.ALIF((6,), rngs=rngs),
+        nnx.Linear(6, 3, rngs=rngs),
+        spyx.nn.LIF((3,), beta=1.0, rngs=rngs),
+        nnx.Dropout(0.5, rngs=rngs),
+    )
     with pytest.raises(UnsupportedError) as info:
         export_spyx(model, dt=DT)
     where = " ".join(p.where for p in info.value.problems)
@@ -201,5 +235,6 @@ def test_round_trip_of_an_imported_graph_keeps_the_graph(corpus) -> None:
     for name, node in g.nodes.items():
         for field, value in node.params().items():
             if isinstance(value, np.ndarray):
-                np.testing.assert_allclose(getattr(back.nodes[name], field), value,
-                                           rtol=1e-6, err_msg=f"{name}.{field}")
+                np.testing.assert_allclose(
+                    getattr(back.nodes[name], field), value, rtol=1e-6, err_msg=f"{name}.{field}"
+                )

@@ -35,8 +35,9 @@ def _write_atomically(target: Path, data: bytes, force: bool) -> None:
             os.unlink(tmp)
 
 
-def save_network(net: Any, path: Path, *, force: bool = False, dt: float | None = None
-                 ) -> list[Path]:
+def save_network(
+    net: Any, path: Path, *, force: bool = False, dt: float | None = None
+) -> list[Path]:
     """Write ``path`` (``.py``) and ``path.with_suffix('.npz')``; return both."""
     from nirhub_nengo.importer import Generated, _version, generate_module
 
@@ -73,8 +74,10 @@ def load_network(path: Path, *, weights: Path | None = None) -> Any:
     if not lines or lines[0].strip() != MARKER:
         raise FileFormatError(
             "is not a network module written by nirhub's nengo backend (first line is not "
-            f"{MARKER!r})", path=str(path),
-            hint="For your own Nengo code, give a model reference: file.py:network_or_factory.")
+            f"{MARKER!r})",
+            path=str(path),
+            hint="For your own Nengo code, give a model reference: file.py:network_or_factory.",
+        )
     spec_lines = [ln for ln in lines if ln.startswith(SPEC_PREFIX)]
     if len(spec_lines) != 1:
         raise FileFormatError("holds no embedded nirhub spec line", path=str(path))
@@ -87,7 +90,7 @@ def load_network(path: Path, *, weights: Path | None = None) -> Any:
     except (OSError, ValueError) as exc:
         raise FileFormatError(f"cannot read the weights: {exc}", path=str(npz)) from None
     try:
-        spec = spec_from_json(spec_lines[0][len(SPEC_PREFIX):], arrays)
+        spec = spec_from_json(spec_lines[0][len(SPEC_PREFIX) :], arrays)
     except (KeyError, TypeError, ValueError) as exc:
         raise FileFormatError(f"the embedded spec is damaged: {exc}", path=str(path)) from None
     code = generate(spec, weights_name=npz.name)

@@ -41,23 +41,26 @@ def _obj_code(o: Obj) -> str:
     lab = f"label={o.label!r}"
     p = o.params
     if o.kind == "input":
-        return (f"{o.name} = nengo.Node(Feeder(inputs.get({o.label!r}), DT, {o.size}), "
-                f"size_out={o.size}, {lab})")
+        return (
+            f"{o.name} = nengo.Node(Feeder(inputs.get({o.label!r}), DT, {o.size}), "
+            f"size_out={o.size}, {lab})"
+        )
     if o.kind == "passthrough":
         return f"{o.name} = nengo.Node(size_in={o.size}, {lab})"
     if o.kind == "const":
         return f"{o.name} = nengo.Node({_w(p['value'])}, {lab})"
     if o.kind == "threshold":
-        return (f"{o.name} = nengo.Node(Threshold({_w(p['threshold'])}, {_w(p['offset'])}), "
-                f"size_in={o.size}, size_out={o.size}, {lab})")
+        return (
+            f"{o.name} = nengo.Node(Threshold({_w(p['threshold'])}, {_w(p['offset'])}), "
+            f"size_in={o.size}, size_out={o.size}, {lab})"
+        )
     if o.kind == "filter":
         if p["synapse"] == "lowpass":
             syn = f"nengo.synapses.Lowpass({_num(p['tau'])})"
         elif p["synapse"] == "analog":
             syn = f"nengo.synapses.LinearFilter({_list(p['num'])}, {_list(p['den'])})"
         else:
-            syn = (f"nengo.synapses.LinearFilter({_list(p['num'])}, {_list(p['den'])}, "
-                   "analog=False)")
+            syn = f"nengo.synapses.LinearFilter({_list(p['num'])}, {_list(p['den'])}, analog=False)"
         return f"{o.name} = nengo.Node({syn}, size_in={o.size}, size_out={o.size}, {lab})"
     if o.kind == "ensemble":
         nt = p["neuron"]
@@ -66,15 +69,21 @@ def _obj_code(o: Obj) -> str:
             state += f", 'flag': {_w(p['flag0'])}"
         init = f"initial_state={{{state}}}"
         if nt["type"] == "LIF":
-            neuron = (f"nengo.LIF(tau_rc={_num(nt['tau_rc'])}, tau_ref=0.0, "
-                      f"min_voltage=-np.inf, amplitude=DT, {init})")
+            neuron = (
+                f"nengo.LIF(tau_rc={_num(nt['tau_rc'])}, tau_ref=0.0, "
+                f"min_voltage=-np.inf, amplitude=DT, {init})"
+            )
         elif nt["type"] == "ResetLIF":
-            neuron = (f"ResetLIF(tau_rc={_num(nt['tau_rc'])}, reset={nt['reset']!r}, "
-                      f"amplitude=DT, {init})")
+            neuron = (
+                f"ResetLIF(tau_rc={_num(nt['tau_rc'])}, reset={nt['reset']!r}, "
+                f"amplitude=DT, {init})"
+            )
         else:
             neuron = f"IntegrateAndFire(amplitude=DT, reset={nt['reset']!r}, {init})"
-        return (f"{o.name} = nengo.Ensemble({o.size}, 1, neuron_type={neuron},\n"
-                f"        gain={_w(p['gain'])}, bias={_w(p['bias'])}, {lab})")
+        return (
+            f"{o.name} = nengo.Ensemble({o.size}, 1, neuron_type={neuron},\n"
+            f"        gain={_w(p['gain'])}, bias={_w(p['bias'])}, {lab})"
+        )
     raise ValueError(f"unknown object kind {o.kind!r}")  # pragma: no cover
 
 
@@ -92,14 +101,18 @@ def _transform(t: dict[str, Any] | None) -> str | None:
     if kind in ("dense", "elementwise"):
         return _w(t["init"])
     if kind == "sparse":
-        return (f"nengo.transforms.Sparse({_tuple(t['shape'])}, indices={_w(t['indices'])}, "
-                f"init={_w(t['init'])})")
+        return (
+            f"nengo.transforms.Sparse({_tuple(t['shape'])}, indices={_w(t['indices'])}, "
+            f"init={_w(t['init'])})"
+        )
     if kind == "conv":
         shape = f"nengo.transforms.ChannelShape({_tuple(t['input_shape'])}, channels_last=False)"
-        return (f"nengo.transforms.Convolution({t['n_filters']}, {shape}, "
-                f"kernel_size={_tuple(t['kernel_size'])}, strides={_tuple(t['strides'])}, "
-                f"padding={t['padding']!r}, channels_last=False, init={_w(t['init'])}, "
-                f"groups={t['groups']})")
+        return (
+            f"nengo.transforms.Convolution({t['n_filters']}, {shape}, "
+            f"kernel_size={_tuple(t['kernel_size'])}, strides={_tuple(t['strides'])}, "
+            f"padding={t['padding']!r}, channels_last=False, init={_w(t['init'])}, "
+            f"groups={t['groups']})"
+        )
     raise ValueError(f"unknown transform {kind!r}")  # pragma: no cover
 
 
@@ -140,7 +153,9 @@ def spec_to_json(spec: NetSpec) -> str:
         return v
 
     data = {
-        "dt": spec.dt, "label": spec.label, "method": spec.method,
+        "dt": spec.dt,
+        "label": spec.label,
+        "method": spec.method,
         "objects": [conv(vars(o)) for o in spec.objects],
         "conns": [conv(vars(c)) for c in spec.conns],
         "inputs": {k: [o, list(s)] for k, (o, s) in spec.inputs.items()},
@@ -155,14 +170,16 @@ def spec_from_json(text: str, arrays: dict[str, Any]) -> NetSpec:
     import json
 
     data = json.loads(text)
-    spec = NetSpec(dt=float(data["dt"]), label=str(data["label"]),
-                   method=str(data.get("method", "exact")))
+    spec = NetSpec(
+        dt=float(data["dt"]), label=str(data["label"]), method=str(data.get("method", "exact"))
+    )
     for o in data["objects"]:
         spec.objects.append(Obj(**o))
     for c in data["conns"]:
         if c.get("transform"):
-            c["transform"] = {k: tuple(v) if isinstance(v, list) else v
-                              for k, v in c["transform"].items()}
+            c["transform"] = {
+                k: tuple(v) if isinstance(v, list) else v for k, v in c["transform"].items()
+            }
         spec.conns.append(Conn(**c))
     spec.inputs = {k: (v[0], tuple(v[1])) for k, v in data["inputs"].items()}
     spec.outputs = {k: (v[0], tuple(v[1])) for k, v in data["outputs"].items()}
@@ -173,15 +190,22 @@ def spec_from_json(text: str, arrays: dict[str, Any]) -> NetSpec:
     return spec
 
 
-def generate(spec: NetSpec, *, source: str = "", weights_name: str = "model.npz",
-             version: str = "", embed_spec: bool = False) -> str:
+def generate(
+    spec: NetSpec,
+    *,
+    source: str = "",
+    weights_name: str = "model.npz",
+    version: str = "",
+    embed_spec: bool = False,
+) -> str:
     """The module's source code (``embed_spec``: append the JSON spec for ``load``)."""
     ins = "{" + ", ".join(f"{k!r}: {_tuple(s)}" for k, (_, s) in spec.inputs.items()) + "}"
     outs = "{" + ", ".join(f"{k!r}: {_tuple(s)}" for k, (_, s) in spec.outputs.items()) + "}"
     lines = [
         MARKER,
         f'"""Nengo network generated by {version or "nirhub"} from a NIR graph'
-        + (f" ({source})" if source else "") + ".",
+        + (f" ({source})" if source else "")
+        + ".",
         "",
         "Needs numpy and nengo only (not nirhub). The weights are in the .npz next to this file.",
         "",
@@ -251,8 +275,9 @@ def generate(spec: NetSpec, *, source: str = "", weights_name: str = "model.npz"
     body.append("")
     body.append("if probes:")
     for name, (obj, _) in spec.outputs.items():
-        body.append(f"    net.probe_map[{name!r}] = nengo.Probe({obj}, synapse=None, "
-                    f"label={name!r})")
+        body.append(
+            f"    net.probe_map[{name!r}] = nengo.Probe({obj}, synapse=None, label={name!r})"
+        )
     if not spec.outputs:
         body.append("    pass")
     for key, (obj, attr, var) in spec.probes.items():

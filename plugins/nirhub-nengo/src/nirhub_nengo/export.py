@@ -10,8 +10,9 @@ biases, encoders, decoders and initial voltages are the ones a simulation would 
   :class:`nirhub_nengo.runtime.Threshold` -> Threshold. Any other Python function is refused.
 * Ensembles of ``nengo.LIF`` (``tau_ref=0``, no voltage floor), the runtime's
   ``ResetLIF`` and ``IntegrateAndFire``: LIF / IF on the normalised voltage (threshold 1,
-  reset 0, by subtraction or snnTorch's subtraction variants), ``r`` = the gains, ``v_leak`` = the initial voltage, the rest of
-  the bias as a constant input drive. Spikes of amplitude ``A`` are worth ``A/dt`` downstream.
+  reset 0, by subtraction or snnTorch's subtraction variants), ``r`` = the gains, ``v_leak``
+  = the initial voltage, the rest of the bias as a constant input drive. Spikes of amplitude
+  ``A`` are worth ``A/dt`` downstream.
 * Connections: Dense / Sparse / Convolution transforms (channels first), slices, decoders and
   encoders of decoded connections, and synapses. A connection synapse runs after the readers
   (Nengo's "update"), so it is a one-step delay on top of its filter: None -> direct, a digital
@@ -125,8 +126,9 @@ class _Exporter:
     def approx(self, where: str, message: str) -> bool:
         """An inexpressible detail: a warning with ``approximate``, else a problem."""
         if self.approximate:
-            warnings.warn(f"{where}: {message} (dropped: approximate=True)", ConversionWarning,
-                          stacklevel=3)
+            warnings.warn(
+                f"{where}: {message} (dropped: approximate=True)", ConversionWarning, stacklevel=3
+            )
             return True
         self.problem(where, message + "; pass approximate=True (-O approximate=true) to drop it")
         return False
@@ -180,16 +182,21 @@ class _Exporter:
             target = probe.target
             label = probe.label or self.label_of(getattr(target, "ensemble", target), "probe", i)
             if probe.attr not in ("output", "decoded_output"):
-                warnings.warn(f"probe {label!r} records {probe.attr!r}, which a NIR graph cannot "
-                              "output (spiking nodes output spikes only); ignored",
-                              ConversionWarning, stacklevel=2)
+                warnings.warn(
+                    f"probe {label!r} records {probe.attr!r}, which a NIR graph cannot "
+                    "output (spiking nodes output spikes only); ignored",
+                    ConversionWarning,
+                    stacklevel=2,
+                )
                 continue
             if probe.synapse is not None:
                 self.problem(label, "probes with a synapse are not supported; use synapse=None")
                 continue
             if isinstance(target, nengo.Ensemble):
-                self.problem(label, "a probe on a decoded Ensemble output is not supported; "
-                             "probe ens.neurons")
+                self.problem(
+                    label,
+                    "a probe on a decoded Ensemble output is not supported; probe ens.neurons",
+                )
                 continue
             base = getattr(target, "obj", target)
             if isinstance(base, nengo.ensemble.Neurons):
@@ -232,8 +239,9 @@ class _Exporter:
         return graph
 
     # -- shapes --------------------------------------------------------------------------------
-    def infer_shapes(self, padded: dict[int, list[tuple[Any, tuple[int, ...]]]]
-                     ) -> dict[int, tuple[int, ...]]:
+    def infer_shapes(
+        self, padded: dict[int, list[tuple[Any, tuple[int, ...]]]]
+    ) -> dict[int, tuple[int, ...]]:
         """Channels-first shapes for objects that convolutions read or write; others flat."""
         import nengo
         from nengo.transforms import Convolution
@@ -247,8 +255,7 @@ class _Exporter:
         def put(o: Any, shape: tuple[int, ...]) -> None:
             key = id(base(o))
             if key in fixed and len(shape) > 1 and len(shapes[key]) == 1:
-                raise _Refused(f"{base(o)} is declared flat but a convolution reads it as "
-                               f"{shape}")
+                raise _Refused(f"{base(o)} is declared flat but a convolution reads it as {shape}")
             if key in fixed:
                 return
             old = shapes.get(key)
@@ -267,16 +274,22 @@ class _Exporter:
         for probe in self.net.all_probes:
             shape = declared.get(probe.label)
             target = base(probe.target)
-            if shape is not None and isinstance(target, nengo.Node) and math.prod(
-                    shape) == target.size_out:
+            if (
+                shape is not None
+                and isinstance(target, nengo.Node)
+                and math.prod(shape) == target.size_out
+            ):
                 shapes[id(target)] = tuple(int(x) for x in shape)
                 fixed.add(id(target))
         for c in conns:
             t = c.transform
             if isinstance(t, Convolution):
                 if t.channels_last and t.input_shape.n_channels != 1:
-                    self.problem(str(c), "Convolution with channels_last=True: NIR is channels "
-                                 "first; build it with channels_last=False")
+                    self.problem(
+                        str(c),
+                        "Convolution with channels_last=True: NIR is channels "
+                        "first; build it with channels_last=False",
+                    )
                     continue
                 ins = tuple(t.input_shape.shape)
                 outs = tuple(t.output_shape.shape)
@@ -297,8 +310,9 @@ class _Exporter:
                     continue
                 a, b = shapes.get(id(base(c.pre))), shapes.get(id(base(c.post)))
                 if id(base(c.post)) in fixed or id(base(c.pre)) in fixed:
-                    if not (a is not None and b is None and id(base(c.post)) not in fixed) and \
-                            not (b is not None and a is None and id(base(c.pre)) not in fixed):
+                    if not (a is not None and b is None and id(base(c.post)) not in fixed) and not (
+                        b is not None and a is None and id(base(c.pre)) not in fixed
+                    ):
                         continue
                 if a is not None and b is None:
                     shapes[id(base(c.post))] = a
@@ -315,6 +329,7 @@ class _Exporter:
     # -- objects -------------------------------------------------------------------------------
     def node(self, node: Any, label: str) -> None:
         import nengo
+
         from nirhub_nengo import runtime
 
         out = node.output
@@ -331,24 +346,38 @@ class _Exporter:
         shape = self.shape_of(node, node.size_out)
         if out is None:
             name = self.junction(label, shape)
-            self.objs[id(node)] = _Obj("junction", node.size_in, label, out=name, inp=name,
-                                       shape=shape)
+            self.objs[id(node)] = _Obj(
+                "junction", node.size_in, label, out=name, inp=name, shape=shape
+            )
             return
         if isinstance(out, nengo.synapses.LinearFilter):
             self.filter_node(node, out, label, shape)
             return
-        if type(out).__name__ == "Threshold" and hasattr(out, "threshold") and hasattr(
-                out, "offset") or isinstance(out, runtime.Threshold):
+        if (
+            type(out).__name__ == "Threshold"
+            and hasattr(out, "threshold")
+            and hasattr(out, "offset")
+            or isinstance(out, runtime.Threshold)
+        ):
             thr = np.broadcast_to(np.asarray(out.threshold, F64), (node.size_in,)).reshape(shape)
             inp = self.junction(f"{label}.input", shape)
             name = self.add(label, Threshold(thr.copy()))
             self.edges.append((inp, name))
             offset = -np.broadcast_to(np.asarray(out.offset, F64), (node.size_in,)).copy()
-            self.objs[id(node)] = _Obj("threshold", node.size_in, label, out=name, inp=inp,
-                                       shape=shape, offset=offset if np.any(offset) else None)
+            self.objs[id(node)] = _Obj(
+                "threshold",
+                node.size_in,
+                label,
+                out=name,
+                inp=inp,
+                shape=shape,
+                offset=offset if np.any(offset) else None,
+            )
             return
-        self.problem(label, f"a Node computing a Python function ({type(out).__name__}) has no "
-                     "NIR equivalent")
+        self.problem(
+            label,
+            f"a Node computing a Python function ({type(out).__name__}) has no NIR equivalent",
+        )
 
     def filter_node(self, node: Any, syn: Any, label: str, shape: tuple[int, ...]) -> None:
         kind, params = _classify_filter(syn, self.dt)
@@ -364,38 +393,59 @@ class _Exporter:
                 return
             name = self.add(label, Delay(np.full(shape, steps * self.dt)))
         elif kind == "lowpass":
-            name = self.add(label, LI(np.full(shape, params["tau"]), np.full(shape, params["r"]),
-                                      np.zeros(shape)))
+            name = self.add(
+                label,
+                LI(np.full(shape, params["tau"]), np.full(shape, params["r"]), np.zeros(shape)),
+            )
         elif kind == "integrator":
             name = self.add(label, I(np.full(shape, params["r"])))
         elif kind == "cuba":
-            name = self.add(label, CubaLI(np.full(shape, params["tau_syn"]),
-                                          np.full(shape, params["tau_mem"]),
-                                          np.full(shape, params["r"]), np.zeros(shape)))
+            name = self.add(
+                label,
+                CubaLI(
+                    np.full(shape, params["tau_syn"]),
+                    np.full(shape, params["tau_mem"]),
+                    np.full(shape, params["r"]),
+                    np.zeros(shape),
+                ),
+            )
         elif kind == "digital2":  # the Euler CubaLI (generated with method="euler")
             if self.method != "euler" or params["roots"] is None:
-                self.problem(label, "a second-order digital filter is only understood in "
-                             "networks nirhub generated with method='euler'")
+                self.problem(
+                    label,
+                    "a second-order digital filter is only understood in "
+                    "networks nirhub generated with method='euler'",
+                )
                 return
             a_s, a_m = params["roots"]
             g_s, g_m = 1.0 - a_s, 1.0 - a_m
-            name = self.add(label, CubaLI(np.full(shape, self.dt / g_s),
-                                          np.full(shape, self.dt / g_m),
-                                          np.full(shape, params["gain"] / (g_s * g_m)),
-                                          np.zeros(shape)))
+            name = self.add(
+                label,
+                CubaLI(
+                    np.full(shape, self.dt / g_s),
+                    np.full(shape, self.dt / g_m),
+                    np.full(shape, params["gain"] / (g_s * g_m)),
+                    np.zeros(shape),
+                ),
+            )
         else:  # first order: a CubaLIF synapse if it feeds a LIF ensemble, else an LI
             pole, direct, num1 = params["pole"], params["direct"], params["num1"]
             if self.feeds_lif(node):
-                self.objs[id(node)] = _Obj("digital", n, label, inp=inp, shape=shape,
-                                           extra={"params": params})
+                self.objs[id(node)] = _Obj(
+                    "digital", n, label, inp=inp, shape=shape, extra={"params": params}
+                )
                 return
             if num1 != 0.0 or not 0.0 < pole < 1.0:
-                self.problem(label, "a first-order digital filter with a delayed term is only "
-                             "understood as the synapse of a LIF ensemble (a CubaLIF)")
+                self.problem(
+                    label,
+                    "a first-order digital filter with a delayed term is only "
+                    "understood as the synapse of a LIF ensemble (a CubaLIF)",
+                )
                 return
             tau = -self.dt / math.log(pole) if self.method == "exact" else self.dt / (1 - pole)
-            name = self.add(label, LI(np.full(shape, tau), np.full(shape, direct / (1 - pole)),
-                                      np.zeros(shape)))
+            name = self.add(
+                label, LI(np.full(shape, tau), np.full(shape, direct / (1 - pole)), np.zeros(shape))
+            )
         self.edges.append((inp, name))
         self.objs[id(node)] = _Obj("filter", n, label, out=name, inp=inp, shape=shape)
 
@@ -408,9 +458,14 @@ class _Exporter:
             return False
         c = outs[0]
         post = c.post_obj
-        return (isinstance(post, nengo.ensemble.Neurons) and c.synapse is None and _full(c.pre)
-                and _full(c.post) and isinstance(c.transform, nengo.transforms.NoTransform)
-                and isinstance(post.ensemble.neuron_type, nengo.LIF))
+        return (
+            isinstance(post, nengo.ensemble.Neurons)
+            and c.synapse is None
+            and _full(c.pre)
+            and _full(c.post)
+            and isinstance(c.transform, nengo.transforms.NoTransform)
+            and isinstance(post.ensemble.neuron_type, nengo.LIF)
+        )
 
     def membrane_tau(self, tau_rc: float) -> float:
         """NIR tau of a Nengo LIF: tau_rc, or the Euler tau whose decay it reproduces."""
@@ -420,6 +475,7 @@ class _Exporter:
 
     def ensemble(self, ens: Any, label: str) -> None:
         import nengo
+
         from nirhub_nengo import runtime
 
         nt = ens.neuron_type
@@ -428,50 +484,79 @@ class _Exporter:
         shape = self.shape_of(ens, n)
         gain = np.asarray(built.gain, F64).reshape(-1)
         bias = np.asarray(built.bias, F64).reshape(-1)
-        z0 = np.asarray(self.model.sig[ens.neurons]["voltage"].initial_value, F64).reshape(-1) \
-            if "voltage" in self.model.sig[ens.neurons] else np.zeros(n)
+        z0 = (
+            np.asarray(self.model.sig[ens.neurons]["voltage"].initial_value, F64).reshape(-1)
+            if "voltage" in self.model.sig[ens.neurons]
+            else np.zeros(n)
+        )
         amplitude = float(getattr(nt, "amplitude", 1.0))
         if ens.noise is not None:
             self.problem(label, "ensemble noise has no NIR equivalent")
         # the generated modules carry their own copies of the runtime classes: match by name
         kind = type(nt).__name__
         is_sub_lif = isinstance(nt, runtime.ResetLIF) or (
-            kind == "ResetLIF" and isinstance(nt, nengo.LIF))
+            kind == "ResetLIF" and isinstance(nt, nengo.LIF)
+        )
         is_if = isinstance(nt, runtime.IntegrateAndFire) or (
-            kind == "IntegrateAndFire" and hasattr(nt, "reset"))
+            kind == "IntegrateAndFire" and hasattr(nt, "reset")
+        )
         mode = str(nt.reset) if (is_sub_lif or is_if) else "zero"
         subtract = mode != "zero"
         if isinstance(nt, nengo.LIF):
             ok = True
             if float(nt.tau_ref) != 0.0:
-                ok = self.approx(label, f"refractory period tau_ref={nt.tau_ref:g} s (NIR has "
-                                 "none; use tau_ref=0)") and ok
+                ok = (
+                    self.approx(
+                        label,
+                        f"refractory period tau_ref={nt.tau_ref:g} s (NIR has none; use tau_ref=0)",
+                    )
+                    and ok
+                )
             if float(nt.min_voltage) > -np.inf:
-                ok = self.approx(label, f"voltage floor min_voltage={nt.min_voltage:g} (NIR "
-                                 "has none; use min_voltage=-np.inf)") and ok
-            neuron: Node = LIF(np.full(shape, self.membrane_tau(float(nt.tau_rc))),
-                               np.ones(shape),
-                               z0.reshape(shape), np.ones(shape), np.zeros(shape))
+                ok = (
+                    self.approx(
+                        label,
+                        f"voltage floor min_voltage={nt.min_voltage:g} (NIR "
+                        "has none; use min_voltage=-np.inf)",
+                    )
+                    and ok
+                )
+            neuron: Node = LIF(
+                np.full(shape, self.membrane_tau(float(nt.tau_rc))),
+                np.ones(shape),
+                z0.reshape(shape),
+                np.ones(shape),
+                np.zeros(shape),
+            )
             drive = bias - z0
         elif is_if:
             # the reference starts an IF at 0: shift the voltage by the initial value
             if subtract and np.any(z0 != 0):
-                self.problem(label, f"IntegrateAndFire(reset={mode!r}) with a non-zero "
-                             "initial voltage has no NIR equivalent")
+                self.problem(
+                    label,
+                    f"IntegrateAndFire(reset={mode!r}) with a non-zero "
+                    "initial voltage has no NIR equivalent",
+                )
             neuron = IF(np.ones(shape), (1.0 - z0).reshape(shape), (-z0).reshape(shape))
             drive = bias
         else:
-            self.problem(label, f"neuron type {type(nt).__name__} has no NIR equivalent "
-                         "(supported: nengo.LIF, ResetLIF, IntegrateAndFire)")
+            self.problem(
+                label,
+                f"neuron type {type(nt).__name__} has no NIR equivalent "
+                "(supported: nengo.LIF, ResetLIF, IntegrateAndFire)",
+            )
             return
         if np.any(gain == 0):
             self.problem(label, "a neuron with gain 0 cannot be exported")
             return
         init = getattr(nt, "initial_state", None) or {}
         if "voltage" not in init and isinstance(nt, nengo.LIF) and not is_sub_lif:
-            warnings.warn(f"{label}: the initial voltages were sampled at random by Nengo "
-                          "(initial_state not set); the graph reproduces this build's values",
-                          ConversionWarning, stacklevel=3)
+            warnings.warn(
+                f"{label}: the initial voltages were sampled at random by Nengo "
+                "(initial_state not set); the graph reproduces this build's values",
+                ConversionWarning,
+                stacklevel=3,
+            )
         inp = self.junction(f"{label}.input", shape)
         neuron = neuron.replace(r=gain.reshape(shape))
         name = self.add(label, neuron)
@@ -481,8 +566,16 @@ class _Exporter:
         drive = drive / gain
         if np.any(drive != 0):
             self.biases[inp] = self.biases.get(inp, 0) + drive
-        self.objs[id(ens)] = _Obj("ensemble", n, label, out=name, inp=inp, shape=shape,
-                                  factor=amplitude / self.dt, gain=gain)
+        self.objs[id(ens)] = _Obj(
+            "ensemble",
+            n,
+            label,
+            out=name,
+            inp=inp,
+            shape=shape,
+            factor=amplitude / self.dt,
+            gain=gain,
+        )
 
     # -- padding folded back into convolutions -------------------------------------------------
     def pad_junctions(self) -> dict[str, Any]:
@@ -498,9 +591,17 @@ class _Exporter:
                 continue
             ins = [c for c in conns if c.post_obj is node]
             outs = [c for c in conns if c.pre_obj is node]
-            if not ins or not outs or not all(
-                    isinstance(c.transform, Convolution) and c.transform.padding == "valid"
-                    and not c.transform.channels_last and _full(c.pre) for c in outs):
+            if (
+                not ins
+                or not outs
+                or not all(
+                    isinstance(c.transform, Convolution)
+                    and c.transform.padding == "valid"
+                    and not c.transform.channels_last
+                    and _full(c.pre)
+                    for c in outs
+                )
+            ):
                 continue
             padded = tuple(outs[0].transform.input_shape.shape)
             pads = []
@@ -520,8 +621,9 @@ class _Exporter:
         return {"skip": skip, "replace": replace, "junctions": junctions}
 
     # -- connections ---------------------------------------------------------------------------
-    def connection(self, conn: Any, label: str, padded: list[tuple[Any, tuple[int, ...]]] | None
-                   ) -> None:
+    def connection(
+        self, conn: Any, label: str, padded: list[tuple[Any, tuple[int, ...]]] | None
+    ) -> None:
         if conn.learning_rule_type is not None:
             raise _Refused("learning rules have no NIR equivalent")
         if padded is not None:
@@ -537,8 +639,7 @@ class _Exporter:
         pre_obj = getattr(pre, "obj", pre)
         base_pre = pre_obj.ensemble if isinstance(pre_obj, nengo.ensemble.Neurons) else pre_obj
         post_obj = conn.post_obj
-        base_post = post_obj.ensemble if isinstance(post_obj, nengo.ensemble.Neurons) \
-            else post_obj
+        base_post = post_obj.ensemble if isinstance(post_obj, nengo.ensemble.Neurons) else post_obj
         src = self.objs.get(id(base_pre))
         dst = self.objs.get(id(base_post))
         if src is None or dst is None:
@@ -550,13 +651,15 @@ class _Exporter:
             raise _Refused("decoded connections with weight solvers are not supported")
         if conn.function is not None and not isinstance(pre_obj, nengo.Ensemble):
             raise _Refused("a connection computing a function has no NIR equivalent")
-        factor = src.factor if isinstance(pre_obj, (nengo.ensemble.Neurons, nengo.Ensemble)) \
-            else 1.0
+        factor = (
+            src.factor if isinstance(pre_obj, (nengo.ensemble.Neurons, nengo.Ensemble)) else 1.0
+        )
         n_pre = src.size
         built = self.model.params[conn]
         t = conn.transform
         # 1. the map from the pre object's output to the post object's input (flat)
         conv = None
+        diag_only: np.ndarray | None = None
         if isinstance(pre_obj, nengo.Ensemble):  # decoded: decoders (+transform)
             m = np.asarray(built.weights, F64) * factor  # (size_mid_post, n_neurons)
         elif isinstance(t, Convolution):
@@ -564,33 +667,56 @@ class _Exporter:
                 raise _Refused("sliced convolution connections are not supported")
             conv = t
             m = None
-        else:
-            sel = _selection(conn.pre_slice, n_pre)
-            if isinstance(t, NoTransform):
-                core = np.eye(sel.shape[0])
-            elif isinstance(t, Sparse):
-                core = _sparse_dense(t, built)
-            elif isinstance(t, Dense):
-                w = np.asarray(built.weights, F64)
-                core = np.diag(w) if w.ndim == 1 else (w * np.eye(sel.shape[0]) if w.ndim == 0
-                                                       else w)
+        else:  # element-wise maps without slices are kept as a vector, not a matrix
+            w0 = None
+            if isinstance(t, Dense):
+                w0 = np.asarray(built.weights, F64)
+            if (
+                _full(pre)
+                and _full(conn.post)
+                and not isinstance(post_obj, nengo.Ensemble)
+                and src.size == dst.size
+            ):
+                if isinstance(t, NoTransform):
+                    diag_only = np.full(src.size, factor)
+                elif w0 is not None and w0.ndim <= 1:
+                    diag_only = np.broadcast_to(w0 * factor, (src.size,)).copy()
+            if diag_only is not None:
+                m = None
             else:
-                raise _Refused(f"transform {type(t).__name__} is not supported")
-            m = core @ sel * factor
-        if m is not None:
+                sel = _selection(conn.pre_slice, n_pre)
+                if isinstance(t, NoTransform):
+                    core = np.eye(sel.shape[0])
+                elif isinstance(t, Sparse):
+                    core = _sparse_dense(t, built)
+                elif w0 is not None:
+                    core = (
+                        np.diag(w0)
+                        if w0.ndim == 1
+                        else (w0 * np.eye(sel.shape[0]) if w0.ndim == 0 else w0)
+                    )
+                else:
+                    raise _Refused(f"transform {type(t).__name__} is not supported")
+                m = core @ sel * factor
+        if conv is None and m is not None:
             if isinstance(post_obj, nengo.Ensemble) and not isinstance(
-                    post_obj, nengo.ensemble.Neurons):
+                post_obj, nengo.ensemble.Neurons
+            ):
                 enc = np.asarray(self.model.params[post_obj].scaled_encoders, F64)
                 enc = enc / dst.gain[:, None]  # the gain is the neuron's r
                 m = _post_selection(conn.post_slice, enc.shape[1]) @ m
                 m = enc @ m
             else:
                 m = _post_selection(conn.post_slice, dst.size) @ m
+            if m.shape[0] == m.shape[1] and np.count_nonzero(m - np.diag(np.diag(m))) == 0:
+                diag_only = np.diag(m).copy()
+                m = None
         # 2. constants (Nodes with a fixed output) become biases
         if src.kind == "const":
-            value = src.extra["value"] if m is None else m @ src.extra["value"]
             if conv is not None:
                 raise _Refused("a constant into a convolution is not supported")
+            value = src.extra["value"]
+            value = value * diag_only if diag_only is not None else m @ value
             self.constant_into(dst, value, conn.synapse, label)
             return
         if src.out is None:
@@ -599,39 +725,55 @@ class _Exporter:
         head = src.out
         if conv is not None:
             head = self.conv_node(conv, built, label, head, factor, src, pad)
-        elif m.shape[0] == m.shape[1] == n_pre and np.array_equal(m, np.eye(n_pre)):
+        elif diag_only is not None:
             if src.shape != dst.shape and dst.shape is not None:
                 if len(dst.shape) > 1:
-                    raise _Refused(f"{dst.label} has shape {dst.shape} but receives a flat "
-                                   "signal; NIR has no reshape")
+                    raise _Refused(
+                        f"{dst.label} has shape {dst.shape} but receives a flat "
+                        "signal; NIR has no reshape"
+                    )
                 flat = self.add(f"{label}.flatten", Flatten(src.shape, 0, -1))
                 self.edges.append((head, flat))
                 head = flat
+            if not np.all(diag_only == 1.0):
+                shape = dst.shape or (dst.size,)
+                name = self.add(f"{label}", Scale(diag_only.reshape(shape)))
+                self.edges.append((head, name))
+                head = name
         else:
-            diag = m.shape[0] == m.shape[1] and np.count_nonzero(m - np.diag(np.diag(m))) == 0
-            if diag and dst.shape == src.shape:
-                name = self.add(f"{label}", Scale(np.diag(m).reshape(src.shape or (n_pre,))))
-            else:
-                if src.shape is not None and len(src.shape) > 1:
-                    flat = self.add(f"{label}.flatten", Flatten(src.shape, 0, -1))
-                    self.edges.append((head, flat))
-                    head = flat
-                if dst.shape is not None and len(dst.shape) > 1:
-                    raise _Refused(f"a dense map into {dst.label} (shape {dst.shape}) would need "
-                                   "a reshape, which NIR does not have")
-                name = self.add(f"{label}", Linear(m))
+            assert m is not None
+            if src.shape is not None and len(src.shape) > 1:
+                flat = self.add(f"{label}.flatten", Flatten(src.shape, 0, -1))
+                self.edges.append((head, flat))
+                head = flat
+            if dst.shape is not None and len(dst.shape) > 1:
+                raise _Refused(
+                    f"a dense map into {dst.label} (shape {dst.shape}) would need "
+                    "a reshape, which NIR does not have"
+                )
+            name = self.add(f"{label}", Linear(m))
             self.edges.append((head, name))
             head = name
         if src.offset is not None:  # Threshold offset through the same map
-            off = src.offset if m is None else m @ src.offset
+            if conv is not None:
+                raise _Refused("a Threshold node into a convolution is not supported")
+            off = src.offset * diag_only if diag_only is not None else m @ src.offset
             self.constant_into(dst, off, conn.synapse, f"{label}.offset")
         head = self.synapse(conn.synapse, label, head, dst)
         if dst.inp is None:
             raise _Refused(f"{dst.label} takes no input")
         self.edges.append((head, dst.inp))
 
-    def conv_node(self, t: Any, built: Any, label: str, head: str, factor: float, src: _Obj,
-                  pad: tuple[int, ...] | None) -> str:
+    def conv_node(
+        self,
+        t: Any,
+        built: Any,
+        label: str,
+        head: str,
+        factor: float,
+        src: _Obj,
+        pad: tuple[int, ...] | None,
+    ) -> str:
         kernel = np.asarray(built.weights, F64)
         nd = len(t.kernel_size)
         # (*k, C_in/g, C_out) -> (C_out, C_in/g, *k)
@@ -649,14 +791,22 @@ class _Exporter:
         values = np.unique(w)
         if padding == "valid":
             padding = 0
-        if (nd == 2 and groups == c_in == t.n_filters and w.shape[1] == 1 and values.size == 1
-                and not isinstance(padding, str)):
+        if (
+            nd == 2
+            and groups == c_in == t.n_filters
+            and w.shape[1] == 1
+            and values.size == 1
+            and not isinstance(padding, str)
+        ):
             # a depthwise convolution with one repeated weight is pooling (times a scale)
             k = tuple(int(x) for x in t.kernel_size)
             value = float(values[0])
             avg = 1.0 / (k[0] * k[1])
-            pool: Node = AvgPool2d(k, stride, padding) if np.isclose(value, avg) else \
-                SumPool2d(k, stride, padding)
+            pool: Node = (
+                AvgPool2d(k, stride, padding)
+                if np.isclose(value, avg)
+                else SumPool2d(k, stride, padding)
+            )
             scale = value / avg if isinstance(pool, AvgPool2d) else value
             name = self.add(label, pool)
             self.edges.append((head, name))
@@ -690,13 +840,18 @@ class _Exporter:
             self.edges.append((head, name))
             return name
         if kind == "lowpass":
-            node: Node = LI(np.full(shape, params["tau"]), np.full(shape, params["r"]),
-                            np.zeros(shape))
+            node: Node = LI(
+                np.full(shape, params["tau"]), np.full(shape, params["r"]), np.zeros(shape)
+            )
         elif kind == "integrator":
             node = I(np.full(shape, params["r"]))
         elif kind == "cuba":
-            node = CubaLI(np.full(shape, params["tau_syn"]), np.full(shape, params["tau_mem"]),
-                          np.full(shape, params["r"]), np.zeros(shape))
+            node = CubaLI(
+                np.full(shape, params["tau_syn"]),
+                np.full(shape, params["tau_mem"]),
+                np.full(shape, params["r"]),
+                np.zeros(shape),
+            )
         else:
             raise _Refused(f"connection synapse {syn!r} is not supported ({params})")
         name = self.add(f"{label}.synapse", node)
@@ -727,21 +882,32 @@ class _Exporter:
         """``digital filter Node -> ens.neurons``: the synaptic half of a CubaLIF (or LI)."""
         import nengo
 
-        if not (isinstance(conn.post_obj, nengo.ensemble.Neurons) and conn.synapse is None
-                and _full(conn.pre) and _full(conn.post) and dst.kind == "ensemble"
-                and isinstance(conn.transform, nengo.transforms.NoTransform)):
-            raise _Refused("a digital filter Node must feed all neurons of one ensemble "
-                           "directly (no transform, no synapse)")
+        if not (
+            isinstance(conn.post_obj, nengo.ensemble.Neurons)
+            and conn.synapse is None
+            and _full(conn.pre)
+            and _full(conn.post)
+            and dst.kind == "ensemble"
+            and isinstance(conn.transform, nengo.transforms.NoTransform)
+        ):
+            raise _Refused(
+                "a digital filter Node must feed all neurons of one ensemble "
+                "directly (no transform, no synapse)"
+            )
         params = filt.extra["params"]
         lif = self.nodes[dst.out]  # type: ignore[index]
         shape = dst.shape or (dst.size,)
         e_s, a, num1 = params["pole"], params["direct"], params["num1"]
         if not isinstance(lif, LIF) or not 0.0 < e_s < 1.0:
-            raise _Refused("a first-order digital filter is only supported as the synapse of a "
-                           "LIF ensemble (a CubaLIF)")
+            raise _Refused(
+                "a first-order digital filter is only supported as the synapse of a "
+                "LIF ensemble (a CubaLIF)"
+            )
         if np.any(self.biases.get(dst.inp, 0.0) != 0):  # type: ignore[arg-type]
-            raise _Refused("a CubaLIF ensemble with a bias current besides its resting "
-                           "voltage has no NIR equivalent")
+            raise _Refused(
+                "a CubaLIF ensemble with a bias current besides its resting "
+                "voltage has no NIR equivalent"
+            )
         if self.method == "euler":  # I <- (1 - g) I + g u: an Euler synapse of tau = dt/g
             if num1 != 0.0 or not np.isclose(a, 1.0 - e_s, rtol=1e-9, atol=0):
                 raise _Refused("this digital synapse is not the Euler CubaLIF synapse")
@@ -750,22 +916,33 @@ class _Exporter:
             return
         tau_syn = -self.dt / math.log(e_s)
         tau_mem = float(np.asarray(lif.tau).reshape(-1)[0])
-        co = cuba_exact(np.array([tau_syn]), np.array([tau_mem]), np.ones(1), np.zeros(1),
-                        self.dt)
+        co = cuba_exact(np.array([tau_syn]), np.array([tau_mem]), np.ones(1), np.zeros(1), self.dt)
         one_m = -math.expm1(-self.dt / tau_mem)
         want_a = 1.0 - float(co.k[0]) / one_m
         want_num1 = float(co.k[0]) / one_m * float(co.b_s[0]) - want_a * e_s
-        if not (np.isclose(a, want_a, rtol=1e-9, atol=1e-12)
-                and np.isclose(num1, want_num1, rtol=1e-9, atol=1e-12)):
-            raise _Refused("this digital synapse is not the exact CubaLIF synapse of its "
-                           "ensemble (nirhub maps only that filter)")
+        if not (
+            np.isclose(a, want_a, rtol=1e-9, atol=1e-12)
+            and np.isclose(num1, want_num1, rtol=1e-9, atol=1e-12)
+        ):
+            raise _Refused(
+                "this digital synapse is not the exact CubaLIF synapse of its "
+                "ensemble (nirhub maps only that filter)"
+            )
         self.make_cuba(lif, dst, filt, np.full(shape, tau_syn), shape)
 
-    def make_cuba(self, lif: LIF, dst: _Obj, filt: _Obj, tau_syn: np.ndarray,
-                  shape: tuple[int, ...]) -> None:
-        cuba = CubaLIF(tau_syn, np.asarray(lif.tau), np.asarray(lif.r),
-                       np.asarray(lif.v_leak), np.asarray(lif.v_threshold), lif.v_reset,
-                       np.ones(shape), metadata=lif.metadata)
+    def make_cuba(
+        self, lif: LIF, dst: _Obj, filt: _Obj, tau_syn: np.ndarray, shape: tuple[int, ...]
+    ) -> None:
+        cuba = CubaLIF(
+            tau_syn,
+            np.asarray(lif.tau),
+            np.asarray(lif.r),
+            np.asarray(lif.v_leak),
+            np.asarray(lif.v_threshold),
+            lif.v_reset,
+            np.ones(shape),
+            metadata=lif.metadata,
+        )
         self.nodes[dst.out] = cuba  # type: ignore[index]
         # the filter's input junction now feeds the CubaLIF (whose input junction is unused)
         self.edges.append((filt.inp, dst.inp))  # type: ignore[arg-type]
@@ -781,9 +958,13 @@ class _Exporter:
             if len(shape) > 1:
                 per = b.reshape(shape[0], -1)
                 if len(shape) > 3 or not np.all(per == per[:, :1]):
-                    self.problems.append(Problem(
-                        name, "a constant input that varies within a channel of a "
-                        f"{len(shape)}-D signal has no NIR equivalent"))
+                    self.problems.append(
+                        Problem(
+                            name,
+                            "a constant input that varies within a channel of a "
+                            f"{len(shape)}-D signal has no NIR equivalent",
+                        )
+                    )
                     continue
                 c = shape[0]
                 cls = Conv2d if len(shape) == 3 else Conv1d
@@ -794,8 +975,9 @@ class _Exporter:
             self.nodes[name] = Affine(np.eye(shape[0]), b.copy())
             self.identity.discard(name)
         if self.problems:
-            raise UnsupportedError("the Nengo network cannot be expressed in NIR",
-                                   problems=self.problems)
+            raise UnsupportedError(
+                "the Nengo network cannot be expressed in NIR", problems=self.problems
+            )
 
 
 class _Refused(Exception):
@@ -878,13 +1060,15 @@ def _pad_of(c: Any, padded: tuple[int, ...]) -> tuple[int, ...] | None:
         expect = np.stack([dst[window].reshape(-1), src.reshape(-1)], axis=1)
         got = parts[0]
         if got.shape == expect.shape and np.array_equal(
-                got[np.lexsort(got.T[::-1])], expect[np.lexsort(expect.T[::-1])]):
+            got[np.lexsort(got.T[::-1])], expect[np.lexsort(expect.T[::-1])]
+        ):
             return (p,) * len(spatial)
     return None
 
 
-def _tf_same_pads(spatial: tuple[int, ...], k: tuple[int, ...], s: tuple[int, ...]
-                  ) -> tuple[int, ...] | None:
+def _tf_same_pads(
+    spatial: tuple[int, ...], k: tuple[int, ...], s: tuple[int, ...]
+) -> tuple[int, ...] | None:
     pads = []
     for n, kk, ss in zip(spatial, k, s, strict=True):
         o = -(-n // ss)
@@ -916,8 +1100,9 @@ def _classify_filter(syn: Any, dt: float) -> tuple[str | None, dict[str, Any]]:
                 root = math.sqrt(max(disc, 0.0))
                 ts, tm = (a1 + root) / 2, (a1 - root) / 2
                 return "cuba", {"tau_syn": ts, "tau_mem": tm, "r": float(nz[0] / den[2])}
-        return None, {"reason": "analog filter that is not a lowpass, integrator or "
-                                "second-order lowpass"}
+        return None, {
+            "reason": "analog filter that is not a lowpass, integrator or second-order lowpass"
+        }
     # digital
     if den[0] == 0:
         return None, {"reason": "digital filter with a zero leading denominator coefficient"}
@@ -967,7 +1152,8 @@ def _simplify(graph: Graph, identity: set[str]) -> Graph:
             if not (isinstance(na, Linear) and isinstance(nb, Linear)) or a == b:
                 continue
             if [e for e in edges if e[0] == a] != [(a, b)] or [e for e in edges if e[1] == b] != [
-                    (a, b)]:
+                (a, b)
+            ]:
                 continue
             if na.weight.ndim != 2 or nb.weight.ndim != 2:
                 continue
@@ -977,8 +1163,11 @@ def _simplify(graph: Graph, identity: set[str]) -> Graph:
                 bias = bias + nb.weight @ na.bias
             if isinstance(nb, Affine):
                 bias = bias + nb.bias
-            merged: Node = Affine(w, bias) if np.any(bias) or isinstance(nb, Affine) and \
-                isinstance(na, Affine) else Linear(w)
+            merged: Node = (
+                Affine(w, bias)
+                if np.any(bias) or isinstance(nb, Affine) and isinstance(na, Affine)
+                else Linear(w)
+            )
             nodes[b] = merged
             edges = [(s, b) if d == a else (s, d) for s, d in edges if (s, d) != (a, b)]
             del nodes[a]
@@ -1017,8 +1206,9 @@ def export_network(net: Any, *, dt: float | None = None, approximate: bool = Fal
     nengo = import_nengo()
 
     if not isinstance(net, nengo.Network):
-        raise UsageError(f"the nengo backend exports nengo.Network objects, got "
-                         f"{type(net).__name__}")
+        raise UsageError(
+            f"the nengo backend exports nengo.Network objects, got {type(net).__name__}"
+        )
     if dt is None:
         dt = getattr(net, "nirhub_dt", None)
     if dt is None:

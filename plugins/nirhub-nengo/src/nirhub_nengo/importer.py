@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from nirhub_nengo.codegen import generate
-from nirhub_nengo.lower import NetSpec, Recorder, lower
 
 from nirhub.ir.graph import Graph
+from nirhub_nengo.codegen import generate
+from nirhub_nengo.lower import NetSpec, Recorder, lower
 
 
 @dataclass
@@ -32,12 +32,21 @@ def _version() -> str:
         return "nirhub-nengo"
 
 
-def generate_module(graph: Graph, dt: float, *, method: str = "exact",
-                    reset: str | None = None,
-                    record: tuple[str, ...] = (), source: str = "",
-                    weights_name: str = "model.npz") -> Generated:
-    label = str(graph.metadata.get("name", "nirhub")) if isinstance(
-        graph.metadata.get("name"), str) else "nirhub"
+def generate_module(
+    graph: Graph,
+    dt: float,
+    *,
+    method: str = "exact",
+    reset: str | None = None,
+    record: tuple[str, ...] = (),
+    source: str = "",
+    weights_name: str = "model.npz",
+) -> Generated:
+    label = (
+        str(graph.metadata.get("name", "nirhub"))
+        if isinstance(graph.metadata.get("name"), str)
+        else "nirhub"
+    )
     spec = lower(graph, dt, method=method, reset=reset, record=record, label=label)
     code = generate(spec, source=source, weights_name=weights_name, version=_version())
     return Generated(code, spec.arrays, spec)
@@ -55,14 +64,27 @@ def execute(gen: Generated, inputs: dict[str, np.ndarray] | None = None) -> Any:
     return net
 
 
-def build_network(graph: Graph, dt: float, *, method: str = "euler", reset: str | None = None,
-                  record: tuple[str, ...] = ()) -> Any:
+def build_network(
+    graph: Graph,
+    dt: float,
+    *,
+    method: str = "euler",
+    reset: str | None = None,
+    record: tuple[str, ...] = (),
+) -> Any:
     """``nirhub`` graph -> ``nengo.Network`` reproducing ``simulate(method=method)``."""
     return execute(generate_module(graph, dt, method=method, reset=reset, record=record))
 
 
-def run(graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
-        record: tuple[str, ...] = (), method: str = "euler", reset: str | None = None) -> Any:
+def run(
+    graph: Graph,
+    inputs: dict[str, np.ndarray],
+    dt: float,
+    *,
+    record: tuple[str, ...] = (),
+    method: str = "euler",
+    reset: str | None = None,
+) -> Any:
     """The run hook: build, simulate every sample of the batch, collect probes."""
     from nirhub_nengo.quiet import import_nengo
 
@@ -101,8 +123,11 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
         return arr if signals.batched else arr[:, 0]
 
     outputs = {name: shape_out(data[name], shp) for name, (_, shp) in gen.spec.outputs.items()}
-    recorded = {path: _recorded(rec, data, steps, batch, shape_out)
-                for path, rec in gen.spec.recorders.items() if path in paths}
+    recorded = {
+        path: _recorded(rec, data, steps, batch, shape_out)
+        for path, rec in gen.spec.recorders.items()
+        if path in paths
+    }
     return SimulationResult(
         outputs=outputs,
         recorded=recorded,
@@ -110,18 +135,24 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
         method=method,
         steps=steps,
         batch_size=batch if signals.batched else None,
-        conventions={"backend": "nengo", "nengo": nengo.__version__,
-                     "reset": reset or "per node (metadata), else zero"},
+        conventions={
+            "backend": "nengo",
+            "nengo": nengo.__version__,
+            "reset": reset or "per node (metadata), else zero",
+        },
     )
 
 
-def _recorded(rec: Recorder, data: dict[str, np.ndarray], steps: int, batch: int,
-              shape_out: Any) -> dict[str, np.ndarray]:
+def _recorded(
+    rec: Recorder, data: dict[str, np.ndarray], steps: int, batch: int, shape_out: Any
+) -> dict[str, np.ndarray]:
     n = math.prod(rec.shape) if rec.shape else 1
     out: dict[str, np.ndarray] = {}
     const = rec.const if rec.const is not None else np.zeros(n)
     if rec.kind == "spiking":
-        spikes = data[rec.probes["spikes"]] if "spikes" in rec.probes else np.zeros((steps, batch, n))
+        spikes = (
+            data[rec.probes["spikes"]] if "spikes" in rec.probes else np.zeros((steps, batch, n))
+        )
         out["spikes"] = shape_out(spikes > 0.5, rec.shape)
         z = np.zeros((steps, batch, n))
         for key, idx in rec.voltage_groups:

@@ -72,9 +72,25 @@ F64 = np.float64
 #: NIR node types the Nengo backend imports (nested graphs are flattened)
 IMPORTS: frozenset[str] = frozenset(
     {
-        "Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
-        "AvgPool2d", "Flatten", "Delay", "Threshold", "I", "IF", "LI", "LIF", "CubaLI",
-        "CubaLIF", "NIRGraph",
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "SumPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "Delay",
+        "Threshold",
+        "I",
+        "IF",
+        "LI",
+        "LIF",
+        "CubaLI",
+        "CubaLIF",
+        "NIRGraph",
     }
 )
 
@@ -244,10 +260,27 @@ def _ident(text: str, used: set[str]) -> str:
 
 
 _RESERVED = {
-    "np", "nengo", "net", "w", "inputs", "weights", "os", "DT", "build_network", "run",
-    "IntegrateAndFire", "ResetLIF", "Threshold", "Feeder", "Choice", "LIF", "EnumParam",
+    "np",
+    "nengo",
+    "net",
+    "w",
+    "inputs",
+    "weights",
+    "os",
+    "DT",
+    "build_network",
+    "run",
+    "IntegrateAndFire",
+    "ResetLIF",
+    "Threshold",
+    "Feeder",
+    "Choice",
+    "LIF",
+    "EnumParam",
     "RESETS",
-    "RectifiedLinear", "BoolParam", "math",
+    "RectifiedLinear",
+    "BoolParam",
+    "math",
 }
 
 
@@ -257,8 +290,15 @@ _RESERVED = {
 
 
 class _Lowering:
-    def __init__(self, graph: Graph, dt: float, method: str, reset: str | None,
-                 record: tuple[str, ...], label: str) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        dt: float,
+        method: str,
+        reset: str | None,
+        record: tuple[str, ...],
+        label: str,
+    ) -> None:
         self.graph = graph
         self.dt = float(dt)
         self.method = method
@@ -266,9 +306,7 @@ class _Lowering:
         self.flat: FlatGraph = flatten(graph)
         info = infer_shapes(graph)
         self.ins: dict[str, tuple[int, ...]] = {p: tuple(info.inputs[p]) for p in self.flat.nodes}
-        self.outs: dict[str, tuple[int, ...]] = {
-            p: tuple(info.outputs[p]) for p in self.flat.nodes
-        }
+        self.outs: dict[str, tuple[int, ...]] = {p: tuple(info.outputs[p]) for p in self.flat.nodes}
         breaking = set()
         self.delays: dict[str, np.ndarray] = {}
         for p, node in self.flat.nodes.items():
@@ -311,9 +349,17 @@ class _Lowering:
         self.spec.arrays[key] = np.asarray(value)
         return key
 
-    def connect(self, site: Site, post: str, *, post_attr: str | None = None,
-                post_idx: str | None = None, pre_idx: str | None = None,
-                transform: dict[str, Any] | None = None, delayed: int = 0) -> None:
+    def connect(
+        self,
+        site: Site,
+        post: str,
+        *,
+        post_attr: str | None = None,
+        post_idx: str | None = None,
+        pre_idx: str | None = None,
+        transform: dict[str, Any] | None = None,
+        delayed: int = 0,
+    ) -> None:
         self.spec.conns.append(
             Conn(site.obj, post, site.attr, post_attr, pre_idx, post_idx, transform, delayed)
         )
@@ -329,8 +375,14 @@ class _Lowering:
         if path in stack:
             raise UnsupportedError(
                 f"{path}: a recurrent loop made only of stateless nodes ({' -> '.join(stack)})",
-                problems=[Problem(path, "recurrent loop without any neuron or Delay node; "
-                                  "Nengo needs state in every loop", kind="unsupported")],
+                problems=[
+                    Problem(
+                        path,
+                        "recurrent loop without any neuron or Delay node; "
+                        "Nengo needs state in every loop",
+                        kind="unsupported",
+                    )
+                ],
             )
         node = self.flat.nodes[path]
         shape = self.outs[path]
@@ -372,27 +424,57 @@ class _Lowering:
             rest[path] = self.apply(path, total)
         for s, d in sorted(self.plan.back_edges):
             if not np.allclose(rest[s], self.const(s), rtol=0, atol=0):
-                self.problems.append(Problem(
-                    s, f"the recurrent edge {s} -> {d} would start from a value that differs "
-                    "from the node's constant input; nirhub's Nengo mapping cannot express it",
-                    kind="unsupported"))
+                self.problems.append(
+                    Problem(
+                        s,
+                        f"the recurrent edge {s} -> {d} would start from a value that differs "
+                        "from the node's constant input; nirhub's Nengo mapping cannot express it",
+                        kind="unsupported",
+                    )
+                )
 
     # -- inputs of a node ----------------------------------------------------------------------
-    def feed(self, path: str, post: str, *, post_attr: str | None = None,
-             post_idx: str | None = None, transform: dict[str, Any] | None = None,
-             pre_idx: str | None = None, delayed: int = 0) -> None:
+    def feed(
+        self,
+        path: str,
+        post: str,
+        *,
+        post_attr: str | None = None,
+        post_idx: str | None = None,
+        transform: dict[str, Any] | None = None,
+        pre_idx: str | None = None,
+        delayed: int = 0,
+    ) -> None:
         """Connect the varying parts of every predecessor of ``path`` into ``post``.
 
         Back-edge sources may not be lowered yet; their connections are made at the end.
         """
         for s in self.preds[path]:
             back = int((s, path) in self.plan.back_edges)
-            self.pending.append((s, {"post": post, "post_attr": post_attr, "post_idx": post_idx,
-                                     "pre_idx": pre_idx, "transform": transform,
-                                     "delayed": delayed + back}))
+            self.pending.append(
+                (
+                    s,
+                    {
+                        "post": post,
+                        "post_attr": post_attr,
+                        "post_idx": post_idx,
+                        "pre_idx": pre_idx,
+                        "transform": transform,
+                        "delayed": delayed + back,
+                    },
+                )
+            )
 
-    def feed_const(self, path: str, value: np.ndarray, post: str, *, post_idx: str | None = None,
-                   transform: dict[str, Any] | None = None, delayed: int = 0) -> None:
+    def feed_const(
+        self,
+        path: str,
+        value: np.ndarray,
+        post: str,
+        *,
+        post_idx: str | None = None,
+        transform: dict[str, Any] | None = None,
+        delayed: int = 0,
+    ) -> None:
         if np.any(value != 0):
             site = self.const_node(value, f"{path}.const_in")
             self.connect(site, post, post_idx=post_idx, transform=transform, delayed=delayed)
@@ -455,8 +537,10 @@ class _Lowering:
         elif isinstance(node, (LI, I, CubaLI)):
             self.filters(path, node, n)
         else:  # pragma: no cover - the descriptor refuses other types first
-            raise UnsupportedError(f"{path}: {node.type_name}",
-                                   problems=[Problem(path, f"{node.type_name} is not supported")])
+            raise UnsupportedError(
+                f"{path}: {node.type_name}",
+                problems=[Problem(path, f"{node.type_name} is not supported")],
+            )
 
     def identity(self, path: str, n: int) -> None:
         preds = self.preds[path]
@@ -475,7 +559,10 @@ class _Lowering:
         if isinstance(node, (Conv1d, Conv2d, SumPool2d, AvgPool2d)):
             transform, pads = self.conv_transform(path, node, in_shape)
             if pads is not None:
-                padded = (in_shape[0], *[s + lo + hi for s, (lo, hi) in zip(in_shape[1:], pads)])
+                padded = (
+                    in_shape[0],
+                    *[s + lo + hi for s, (lo, hi) in zip(in_shape[1:], pads, strict=True)],
+                )
                 pad_name = self.obj("passthrough", math.prod(padded), f"{path}.pad")
                 self.feed(path, pad_name, transform=self.pad_transform(path, in_shape, pads))
                 self.connect(Site(pad_name), name, transform=transform)
@@ -502,13 +589,20 @@ class _Lowering:
             cols.append(c + b * i)
             vals.append(w[idx].reshape(-1))
         indices = np.stack([np.concatenate(rows), np.concatenate(cols)], axis=1)
-        self.feed(path, name, transform={
-            "kind": "sparse", "shape": (math.prod(lead) * o, math.prod(lead) * i),
-            "indices": self.array(f"{path}.indices", indices),
-            "init": self.array(f"{path}.weight", np.concatenate(vals))})
+        self.feed(
+            path,
+            name,
+            transform={
+                "kind": "sparse",
+                "shape": (math.prod(lead) * o, math.prod(lead) * i),
+                "indices": self.array(f"{path}.indices", indices),
+                "init": self.array(f"{path}.weight", np.concatenate(vals)),
+            },
+        )
 
-    def conv_transform(self, path: str, node: Node, in_shape: tuple[int, ...]
-                       ) -> tuple[dict[str, Any], list[tuple[int, int]] | None]:
+    def conv_transform(
+        self, path: str, node: Node, in_shape: tuple[int, ...]
+    ) -> tuple[dict[str, Any], list[tuple[int, int]] | None]:
         """A nengo Convolution spec, and the explicit padding to apply first (or None)."""
         spatial = in_shape[1:]
         nd = len(spatial)
@@ -524,7 +618,7 @@ class _Lowering:
             stride, dilation, groups = tuple(node.stride), tuple(node.dilation), node.groups
             n_out = w.shape[0]
             if any(d != 1 for d in dilation):  # insert zeros: nengo has no dilation
-                k_eff = tuple(d * (k - 1) + 1 for d, k in zip(dilation, w.shape[2:]))
+                k_eff = tuple(d * (k - 1) + 1 for d, k in zip(dilation, w.shape[2:], strict=True))
                 dil = np.zeros((*w.shape[:2], *k_eff))
                 dil[(slice(None), slice(None), *[slice(None, None, d) for d in dilation])] = w
                 w = dil
@@ -544,45 +638,68 @@ class _Lowering:
                 mode = "same"
             else:
                 explicit = pads
-        padded = spatial if explicit is None else tuple(
-            s + lo + hi for s, (lo, hi) in zip(spatial, explicit))
+        padded = (
+            spatial
+            if explicit is None
+            else tuple(s + lo + hi for s, (lo, hi) in zip(spatial, explicit, strict=True))
+        )
         spec = {
-            "kind": "conv", "n_filters": int(n_out), "input_shape": (in_shape[0], *padded),
-            "kernel_size": tuple(int(k) for k in k_eff), "strides": tuple(int(s) for s in stride),
-            "padding": mode, "groups": int(groups),
+            "kind": "conv",
+            "n_filters": int(n_out),
+            "input_shape": (in_shape[0], *padded),
+            "kernel_size": tuple(int(k) for k in k_eff),
+            "strides": tuple(int(s) for s in stride),
+            "padding": mode,
+            "groups": int(groups),
             "init": self.array(f"{path}.kernel", np.ascontiguousarray(kernel)),
         }
         return spec, explicit
 
     @staticmethod
-    def _nengo_same(spatial: tuple[int, ...], k: tuple[int, ...], s: tuple[int, ...]
-                    ) -> list[tuple[int, int]]:
+    def _nengo_same(
+        spatial: tuple[int, ...], k: tuple[int, ...], s: tuple[int, ...]
+    ) -> list[tuple[int, int]]:
         out = []
-        for n, kk, ss in zip(spatial, k, s):
+        for n, kk, ss in zip(spatial, k, s, strict=True):
             o = -(-n // ss)
             total = max((o - 1) * ss + kk - n, 0)
             out.append((total // 2, total - total // 2))
         return out
 
-    def pad_transform(self, path: str, in_shape: tuple[int, ...],
-                      pads: list[tuple[int, int]]) -> dict[str, Any]:
+    def pad_transform(
+        self, path: str, in_shape: tuple[int, ...], pads: list[tuple[int, int]]
+    ) -> dict[str, Any]:
         """Sparse 0/1 matrix embedding ``in_shape`` into its zero-padded version."""
-        padded = (in_shape[0], *[s + lo + hi for s, (lo, hi) in zip(in_shape[1:], pads)])
+        padded = (
+            in_shape[0],
+            *[s + lo + hi for s, (lo, hi) in zip(in_shape[1:], pads, strict=True)],
+        )
         src = np.arange(math.prod(in_shape)).reshape(in_shape)
         dst = np.arange(math.prod(padded)).reshape(padded)
-        window = (slice(None), *[slice(lo, lo + s) for s, (lo, _) in zip(in_shape[1:], pads)])
+        window = (
+            slice(None),
+            *[slice(lo, lo + s) for s, (lo, _) in zip(in_shape[1:], pads, strict=True)],
+        )
         rows = dst[window].reshape(-1)
         indices = np.stack([rows, src.reshape(-1)], axis=1)
-        return {"kind": "sparse", "shape": (math.prod(padded), math.prod(in_shape)),
-                "indices": self.array(f"{path}.pad_indices", indices),
-                "init": self.array(f"{path}.pad_values", np.ones(rows.size))}
+        return {
+            "kind": "sparse",
+            "shape": (math.prod(padded), math.prod(in_shape)),
+            "indices": self.array(f"{path}.pad_indices", indices),
+            "init": self.array(f"{path}.pad_values", np.ones(rows.size)),
+        }
 
     # -- Threshold -----------------------------------------------------------------------------
     def threshold(self, path: str, node: Threshold, n: int) -> None:
         thr = _flat(node.threshold, self.outs[path])
         offset = self.const(path).reshape(-1)
-        name = self.obj("threshold", n, path, threshold=self.array(f"{path}.threshold", thr),
-                        offset=self.array(f"{path}.offset", offset))
+        name = self.obj(
+            "threshold",
+            n,
+            path,
+            threshold=self.array(f"{path}.threshold", thr),
+            offset=self.array(f"{path}.offset", offset),
+        )
         self.feed(path, name)
         self.feed_const(path, self.const_in(path).reshape(-1), name)
         self.sites[path] = Site(name)
@@ -619,8 +736,9 @@ class _Lowering:
 
     # -- neurons -------------------------------------------------------------------------------
     def _fail(self, path: str, message: str, field: str | None = None) -> UnsupportedError:
-        return UnsupportedError(f"{path}: {message}",
-                                problems=[Problem(path, message, field, kind="unsupported")])
+        return UnsupportedError(
+            f"{path}: {message}", problems=[Problem(path, message, field, kind="unsupported")]
+        )
 
     def spiking(self, path: str, node: LIF | IF | CubaLIF, n: int) -> None:
         shape = self.outs[path]
@@ -633,8 +751,12 @@ class _Lowering:
         scale = thr - v0
         if np.any(scale <= 0):
             what = "v_reset" if mode == "zero" else "0 (reset by subtraction)"
-            raise self._fail(path, f"v_threshold must be above {what} for every neuron "
-                             "(Nengo's voltage is normalised to fire at 1)", "v_threshold")
+            raise self._fail(
+                path,
+                f"v_threshold must be above {what} for every neuron "
+                "(Nengo's voltage is normalised to fire at 1)",
+                "v_threshold",
+            )
         r = _flat(node.r, shape)
         c_in = self.const_in(path).reshape(-1)
         if isinstance(node, IF):
@@ -666,24 +788,32 @@ class _Lowering:
             if isinstance(node, IF):
                 neuron = {"type": "IntegrateAndFire", "reset": mode}
             else:
-                neuron = {"type": "LIF" if mode == "zero" else "ResetLIF", "reset": mode,
-                          "tau_rc": float(key[-1])}
+                neuron = {
+                    "type": "LIF" if mode == "zero" else "ResetLIF",
+                    "reset": mode,
+                    "tau_rc": float(key[-1]),
+                }
             extra = {}
             if neuron["type"] != "LIF":  # the reset flag starts as "above threshold"
                 extra["flag0"] = self.array(f"{label}.flag0", (z0[idx] > 1).astype(F64))
             ens = self.obj(
-                "ensemble", idx.size, label, neuron=neuron,
+                "ensemble",
+                idx.size,
+                label,
+                neuron=neuron,
                 gain=self.array(f"{label}.gain", gain[idx]),
                 bias=self.array(f"{label}.bias", bias[idx]),
-                z0=self.array(f"{label}.z0", z0[idx]), **extra,
+                z0=self.array(f"{label}.z0", z0[idx]),
+                **extra,
             )
             if isinstance(node, CubaLIF):
                 if self.method == "exact":
                     num, den = cuba_filter(key[0], key[1], self.dt)
                 else:
                     num, den = euler_synapse(key[0], self.dt)
-                filt = self.obj("filter", idx.size, f"{label}.synapse", synapse="digital",
-                                num=num, den=den)
+                filt = self.obj(
+                    "filter", idx.size, f"{label}.synapse", synapse="digital", num=num, den=den
+                )
                 tr = {"kind": "elementwise", "init": self.array(f"{label}.w_in", w_in[idx])}
                 self.feed(path, filt, pre_idx=sel, transform=tr)
                 self.feed_const(path, c_in[idx], filt, transform=tr)
@@ -705,8 +835,11 @@ class _Lowering:
             return tau
         if np.any(tau <= self.dt):
             raise self._fail(
-                path, f"method=euler needs tau > dt ({self.dt:g} s) to map onto Nengo's LIF; "
-                f"min tau is {float(tau.min()):g} s (use method=exact or a smaller dt)", "tau")
+                path,
+                f"method=euler needs tau > dt ({self.dt:g} s) to map onto Nengo's LIF; "
+                f"min tau is {float(tau.min()):g} s (use method=exact or a smaller dt)",
+                "tau",
+            )
         return euler_tau(tau, self.dt)
 
     def filters(self, path: str, node: LI | I | CubaLI, n: int) -> None:
@@ -742,8 +875,7 @@ class _Lowering:
             else:
                 gs, gm = self.dt / key[0], self.dt / key[1]
                 a_s, a_m = 1.0 - gs, 1.0 - gm
-                num, den = digital_coefficients([gs * gm, 0.0, 0.0],
-                                                [1.0, -(a_s + a_m), a_s * a_m])
+                num, den = digital_coefficients([gs * gm, 0.0, 0.0], [1.0, -(a_s + a_m), a_s * a_m])
                 params = {"synapse": "digital", "num": num, "den": den}
             name = self.obj("filter", idx.size, label, **params)
             tr = {"kind": "elementwise", "init": self.array(f"{label}.r", gain[idx])}
@@ -767,13 +899,16 @@ class _Lowering:
             rec.kind = "spiking"
             if site is not None:
                 rec.probes["spikes"] = self.probe(site, "output", f"{path}.spikes")
-            rec.voltage_groups = [(self.probe(Site(ens, "neurons"), "voltage", f"{path}.v{i}"), idx)
-                                  for i, (ens, idx) in enumerate(rec.voltage_groups)]
+            rec.voltage_groups = [
+                (self.probe(Site(ens, "neurons"), "voltage", f"{path}.v{i}"), idx)
+                for i, (ens, idx) in enumerate(rec.voltage_groups)
+            ]
         else:
             rec.kind = "filter" if isinstance(node, (LI, I, CubaLI)) else "other"
             if site is not None:
                 rec.probes["v" if rec.kind == "filter" else "out"] = self.probe(
-                    site, "output", f"{path}.out")
+                    site, "output", f"{path}.out"
+                )
         if isinstance(node, (CubaLI, CubaLIF)):
             n = math.prod(shape)
             w_in = np.ones(n) if node.w_in is None else _flat(node.w_in, shape)
@@ -786,12 +921,13 @@ class _Lowering:
                     num, den = euler_synapse(ts, self.dt)
                     params = {"synapse": "digital", "num": num, "den": den}
                 name = self.obj("filter", idx.size, f"{path}.current{gi}", **params)
-                tr = {"kind": "elementwise", "init": self.array(f"{path}.current{gi}.w_in",
-                                                                w_in[idx])}
+                tr = {
+                    "kind": "elementwise",
+                    "init": self.array(f"{path}.current{gi}.w_in", w_in[idx]),
+                }
                 self.feed(path, name, pre_idx=sel, transform=tr)
                 self.feed_const(path, c_in[idx], name, transform=tr)
-                rec.current_groups.append((self.probe(Site(name), "output",
-                                                      f"{path}.I{gi}"), idx))
+                rec.current_groups.append((self.probe(Site(name), "output", f"{path}.I{gi}"), idx))
         self.spec.recorders[path] = rec
 
     def probe(self, site: Site, var: str, key: str) -> str:
@@ -799,8 +935,15 @@ class _Lowering:
         return key
 
 
-def lower(graph: Graph, dt: float, *, method: str = "exact", reset: str | None = None,
-          record: tuple[str, ...] = (), label: str = "nirhub") -> NetSpec:
+def lower(
+    graph: Graph,
+    dt: float,
+    *,
+    method: str = "exact",
+    reset: str | None = None,
+    record: tuple[str, ...] = (),
+    label: str = "nirhub",
+) -> NetSpec:
     """Describe the Nengo network that reproduces ``nirhub.simulate(graph, method=method)``.
 
     Raises :class:`UnsupportedError` listing every node that cannot be mapped.

@@ -17,11 +17,29 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from nirhub.ir.graph import Graph
 
-_TYPES = frozenset({
-    "Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
-    "AvgPool2d", "Flatten", "Delay", "Threshold", "I", "IF", "LI", "LIF", "CubaLI", "CubaLIF",
-    "NIRGraph",
-})
+_TYPES = frozenset(
+    {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "SumPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "Delay",
+        "Threshold",
+        "I",
+        "IF",
+        "LI",
+        "LIF",
+        "CubaLI",
+        "CubaLIF",
+        "NIRGraph",
+    }
+)
 #: first line of every generated network module
 MARKER = "# nirhub artifact: backend=nengo format=nengo-network-v1"
 
@@ -56,15 +74,33 @@ class NengoBackend(Backend):
         requires=(Requirement("nengo", min_version="4.0"),),
         install_hint='pip install "nirhub-nengo[framework]"',
         options=(
-            Option("dt", "float", "time step in seconds (import: the step the network runs "
-                   "at, default the graph's nirhub.dt; export: the step it is simulated at)"),
-            Option("method", "choice", "reference discretisation the Nengo network reproduces "
-                   "(default: the graph's nirhub.method, else euler; exact = Nengo's own "
-                   "integration, tau_rc = tau)", choices=("exact", "euler")),
-            Option("reset", "choice", "reset mode of every spiking node (default: each node's "
-                   "recorded mode, else zero)", choices=("zero", "subtract")),
-            Option("approximate", "bool", "export: drop refractory periods and voltage floors "
-                   "(with a warning) instead of refusing them", default=False),
+            Option(
+                "dt",
+                "float",
+                "time step in seconds (import: the step the network runs "
+                "at, default the graph's nirhub.dt; export: the step it is simulated at)",
+            ),
+            Option(
+                "method",
+                "choice",
+                "reference discretisation the Nengo network reproduces "
+                "(default: the graph's nirhub.method, else euler; exact = Nengo's own "
+                "integration, tau_rc = tau)",
+                choices=("exact", "euler"),
+            ),
+            Option(
+                "reset",
+                "choice",
+                "reset mode of every spiking node (default: each node's recorded mode, else zero)",
+                choices=("zero", "subtract"),
+            ),
+            Option(
+                "approximate",
+                "bool",
+                "export: drop refractory periods and voltage floors "
+                "(with a warning) instead of refusing them",
+                default=False,
+            ),
         ),
         can_run=True,
         limitations=(
@@ -87,8 +123,9 @@ class NengoBackend(Backend):
             return False
 
     # -- framework -> IR -----------------------------------------------------------------
-    def load(self, path: Path, *, weights: Path | None = None, trust_pickle: bool = False,
-             **options: Any) -> Any:
+    def load(
+        self, path: Path, *, weights: Path | None = None, trust_pickle: bool = False, **options: Any
+    ) -> Any:
         from nirhub_nengo.artifact import load_network
 
         return load_network(Path(path), weights=weights)
@@ -96,21 +133,22 @@ class NengoBackend(Backend):
     def to_ir(self, model: Any, **options: Any) -> Graph:
         from nirhub_nengo.export import export_network
 
-        return export_network(model, dt=options.get("dt"),
-                              approximate=bool(options.get("approximate")))
+        return export_network(
+            model, dt=options.get("dt"), approximate=bool(options.get("approximate"))
+        )
 
     # -- IR -> framework -----------------------------------------------------------------
     def from_ir(self, graph: Graph, **options: Any) -> Any:
         from nirhub_nengo.importer import build_network
 
-        return build_network(graph, _dt(graph, options), method=_method(graph, options),
-                             reset=options.get("reset"))
+        return build_network(
+            graph, _dt(graph, options), method=_method(graph, options), reset=options.get("reset")
+        )
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
         from nirhub_nengo.artifact import save_network
 
-        return save_network(obj, Path(path), force=bool(options.get("force")),
-                            dt=options.get("dt"))
+        return save_network(obj, Path(path), force=bool(options.get("force")), dt=options.get("dt"))
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:
         gen = getattr(obj, "nirhub_generated", None)
@@ -126,12 +164,25 @@ class NengoBackend(Backend):
         }
 
     # -- run hook ------------------------------------------------------------------------
-    def run(self, graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
-            record: tuple[str, ...] = (), **options: Any) -> Any:
+    def run(
+        self,
+        graph: Graph,
+        inputs: dict[str, np.ndarray],
+        dt: float,
+        *,
+        record: tuple[str, ...] = (),
+        **options: Any,
+    ) -> Any:
         from nirhub_nengo.importer import run
 
-        return run(graph, inputs, dt, record=record, method=_method(graph, options),
-                   reset=options.get("reset"))
+        return run(
+            graph,
+            inputs,
+            dt,
+            record=record,
+            method=_method(graph, options),
+            reset=options.get("reset"),
+        )
 
 
 def _dt(graph: Graph, options: dict[str, Any]) -> float:
@@ -140,8 +191,10 @@ def _dt(graph: Graph, options: dict[str, Any]) -> float:
 
     dt = options.get("dt") or get_dt(graph)
     if dt is None:
-        raise UsageError("no time step: pass dt (seconds); the graph records none",
-                         hint="e.g. --dt 1e-4 for the NIR paper's graphs")
+        raise UsageError(
+            "no time step: pass dt (seconds); the graph records none",
+            hint="e.g. --dt 1e-4 for the NIR paper's graphs",
+        )
     return float(dt)
 
 

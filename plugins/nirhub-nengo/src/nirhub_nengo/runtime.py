@@ -13,7 +13,6 @@ from nengo.dists import Choice
 from nengo.neurons import LIF, RectifiedLinear
 from nengo.params import EnumParam
 
-
 RESETS = ("zero", "subtract", "subtract-delayed", "subtract-guarded")
 
 
@@ -80,10 +79,16 @@ class ResetLIF(LIF):
 
     reset = EnumParam("reset", values=RESETS)
 
-    def __init__(self, tau_rc=0.02, reset="subtract", min_voltage=-np.inf, amplitude=1.0,
-                 initial_state=None):
-        super().__init__(tau_rc=tau_rc, tau_ref=0.0, min_voltage=min_voltage,
-                         amplitude=amplitude, initial_state=initial_state)
+    def __init__(
+        self, tau_rc=0.02, reset="subtract", min_voltage=-np.inf, amplitude=1.0, initial_state=None
+    ):
+        super().__init__(
+            tau_rc=tau_rc,
+            tau_ref=0.0,
+            min_voltage=min_voltage,
+            amplitude=amplitude,
+            initial_state=initial_state,
+        )
         self.reset = reset
 
     def step(self, dt, J, output, voltage, refractory_time, flag):

@@ -34,8 +34,9 @@ def _write_atomically(target: Path, data: bytes, force: bool) -> None:
             os.unlink(tmp)
 
 
-def save_model(model: Any, path: Path, *, force: bool = False, dt: float | None = None,
-               input_shape: Any = None) -> list[Path]:
+def save_model(
+    model: Any, path: Path, *, force: bool = False, dt: float | None = None, input_shape: Any = None
+) -> list[Path]:
     """Write ``path`` (``.py``) and ``path.with_suffix('.npz')``; return both.
 
     A model nirhub built is saved with its current parameters (after training too).
@@ -52,8 +53,13 @@ def save_model(model: Any, path: Path, *, force: bool = False, dt: float | None 
     method = graph.metadata["nirhub"].get("method", "euler")
     if is_graph_model(model):
         method = model.method
-    gen = generate_module(graph, graph.metadata["nirhub"]["dt"], method=method,
-                          weights_name=path.with_suffix(".npz").name, embed_spec=True)
+    gen = generate_module(
+        graph,
+        graph.metadata["nirhub"]["dt"],
+        method=method,
+        weights_name=path.with_suffix(".npz").name,
+        embed_spec=True,
+    )
     code = gen.code
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: np.asarray(v) for k, v in gen.spec.arrays.items()})
@@ -76,8 +82,10 @@ def load_model(path: Path, *, weights: Path | None = None, dtype: Any = None) ->
     if not lines or lines[0].strip() != MARKER:
         raise FileFormatError(
             "is not a model module written by nirhub's spyx backend (first line is not "
-            f"{MARKER!r})", path=str(path),
-            hint="For your own Spyx code, give a model reference: file.py:model_or_factory.")
+            f"{MARKER!r})",
+            path=str(path),
+            hint="For your own Spyx code, give a model reference: file.py:model_or_factory.",
+        )
     spec_lines = [ln for ln in lines if ln.startswith(SPEC_PREFIX)]
     if len(spec_lines) != 1:
         raise FileFormatError("holds no embedded nirhub spec line", path=str(path))
@@ -90,7 +98,7 @@ def load_model(path: Path, *, weights: Path | None = None, dtype: Any = None) ->
     except (OSError, ValueError) as exc:
         raise FileFormatError(f"cannot read the weights: {exc}", path=str(npz)) from None
     try:
-        spec = ModelSpec.from_json(spec_lines[0][len(SPEC_PREFIX):], arrays)
+        spec = ModelSpec.from_json(spec_lines[0][len(SPEC_PREFIX) :], arrays)
     except (KeyError, TypeError, ValueError) as exc:
         raise FileFormatError(f"the embedded spec is damaged: {exc}", path=str(path)) from None
     return execute(Generated(generate(spec, weights_name=npz.name), spec), dtype=dtype)

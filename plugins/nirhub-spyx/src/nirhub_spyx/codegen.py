@@ -48,11 +48,29 @@ MARKER = "# nirhub artifact: backend=spyx format=spyx-graph-v1"
 SPEC_PREFIX = "# nirhub-spec: "
 
 #: NIR node types the Spyx backend imports (nested graphs are flattened)
-IMPORTS: frozenset[str] = frozenset({
-    "Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
-    "AvgPool2d", "Flatten", "Delay", "Threshold", "I", "IF", "LI", "LIF", "CubaLI", "CubaLIF",
-    "NIRGraph",
-})
+IMPORTS: frozenset[str] = frozenset(
+    {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "SumPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "Delay",
+        "Threshold",
+        "I",
+        "IF",
+        "LI",
+        "LIF",
+        "CubaLI",
+        "CubaLIF",
+        "NIRGraph",
+    }
+)
 
 
 @dataclass
@@ -82,11 +100,18 @@ class ModelSpec:
 
     def to_json(self) -> str:
         data = {
-            "dt": self.dt, "method": self.method,
-            "layers": [{"path": la.path, "cls": la.cls, "arrays": la.arrays,
-                        "literals": la.literals} for la in self.layers],
-            "edges": self.edges, "order": self.order, "back_edges": self.back_edges,
-            "breaking": self.breaking, "inputs": self.inputs, "outputs": self.outputs,
+            "dt": self.dt,
+            "method": self.method,
+            "layers": [
+                {"path": la.path, "cls": la.cls, "arrays": la.arrays, "literals": la.literals}
+                for la in self.layers
+            ],
+            "edges": self.edges,
+            "order": self.order,
+            "back_edges": self.back_edges,
+            "breaking": self.breaking,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
             "shapes": {k: list(v) for k, v in self.shapes.items()},
             "in_shapes": {k: list(v) for k, v in self.in_shapes.items()},
             "arrays": sorted(self.arrays),
@@ -101,9 +126,15 @@ class ModelSpec:
             raise KeyError(f"the weights file lacks {', '.join(missing[:5])}")
         layers = [Layer(la["path"], la["cls"], la["arrays"], la["literals"]) for la in d["layers"]]
         return cls(
-            float(d["dt"]), str(d["method"]), layers, [tuple(e) for e in d["edges"]],
-            list(d["order"]), [tuple(e) for e in d["back_edges"]], list(d["breaking"]),
-            list(d["inputs"]), list(d["outputs"]),
+            float(d["dt"]),
+            str(d["method"]),
+            layers,
+            [tuple(e) for e in d["edges"]],
+            list(d["order"]),
+            [tuple(e) for e in d["back_edges"]],
+            list(d["breaking"]),
+            list(d["inputs"]),
+            list(d["outputs"]),
             {k: tuple(v) for k, v in d["shapes"].items()},
             {k: tuple(v) for k, v in d["in_shapes"].items()},
             {k: arrays[k] for k in d["arrays"]},
@@ -120,8 +151,7 @@ def _key(spec: ModelSpec, path: str, name: str, value: Any) -> str:
     return key
 
 
-def lower(graph: Graph, dt: float, *, method: str = "euler", reset: str | None = None
-          ) -> ModelSpec:
+def lower(graph: Graph, dt: float, *, method: str = "euler", reset: str | None = None) -> ModelSpec:
     """Describe the Spyx model reproducing ``nirhub.simulate(graph, dt, method=method)``."""
     if method not in ("euler", "exact"):
         raise ValueError(f"method must be 'euler' or 'exact', got {method!r}")
@@ -136,27 +166,48 @@ def lower(graph: Graph, dt: float, *, method: str = "euler", reset: str | None =
     breaking = {p for p, k in steps.items() if int(k.min()) >= 1}
     plan = make_plan(flat, breaking)
     order = [p for u in plan.units for p in u.nodes]
-    spec = ModelSpec(float(dt), method, [], list(flat.edges), order, sorted(plan.back_edges),
-                     sorted(breaking), list(flat.inputs), list(flat.outputs), outs, ins)
+    spec = ModelSpec(
+        float(dt),
+        method,
+        [],
+        list(flat.edges),
+        order,
+        sorted(plan.back_edges),
+        sorted(breaking),
+        list(flat.inputs),
+        list(flat.outputs),
+        outs,
+        ins,
+    )
     problems: list[Problem] = []
     for path in order:
         node = flat.nodes[path]
         try:
-            spec.layers.append(_layer(spec, graph, path, node, ins[path], outs[path], steps,
-                                      flat.relays, reset))
+            spec.layers.append(
+                _layer(spec, graph, path, node, ins[path], outs[path], steps, flat.relays, reset)
+            )
         except UnsupportedError as exc:
             problems += exc.problems
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise UnsupportedError(
             f"the graph cannot be mapped to Spyx ({len(problems)} problem(s)):\n{listing}",
-            problems=problems)
+            problems=problems,
+        )
     return spec
 
 
-def _layer(spec: ModelSpec, graph: Graph, path: str, node: Node, in_shape: tuple[int, ...],
-           out_shape: tuple[int, ...], steps: dict[str, np.ndarray], relays: set[str],
-           reset: str | None) -> Layer:
+def _layer(
+    spec: ModelSpec,
+    graph: Graph,
+    path: str,
+    node: Node,
+    in_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    steps: dict[str, np.ndarray],
+    relays: set[str],
+    reset: str | None,
+) -> Layer:
     def arr(name: str, value: Any) -> str:
         return _key(spec, path, name, value)
 
@@ -167,32 +218,50 @@ def _layer(spec: ModelSpec, graph: Graph, path: str, node: Node, in_shape: tuple
         cls = "dense" if node.weight.ndim == 2 else "Affine"
         a = {"weight": arr("weight", node.weight)}
         if bias is not None:
-            a["bias"] = arr("bias", np.broadcast_to(bias, out_shape[-1:] if cls == "dense"
-                                                     else bias.shape))
+            a["bias"] = arr(
+                "bias", np.broadcast_to(bias, out_shape[-1:] if cls == "dense" else bias.shape)
+            )
         return Layer(path, cls, a)
     if isinstance(node, Scale):
-        return Layer(path, "Scale", {"scale": arr("scale", np.broadcast_to(node.scale,
-                                                                           out_shape))})
+        return Layer(path, "Scale", {"scale": arr("scale", np.broadcast_to(node.scale, out_shape))})
     if isinstance(node, (Conv1d, Conv2d)):
         a = {"weight": arr("weight", node.weight)}
         if node.bias is not None:
             a["bias"] = arr("bias", node.bias)
         pad = node.padding if isinstance(node.padding, str) else list(node.padding)
-        return Layer(path, "Conv", a, {"stride": list(node.stride), "padding": pad,
-                                       "dilation": list(node.dilation), "groups": node.groups})
+        return Layer(
+            path,
+            "Conv",
+            a,
+            {
+                "stride": list(node.stride),
+                "padding": pad,
+                "dilation": list(node.dilation),
+                "groups": node.groups,
+            },
+        )
     if isinstance(node, (SumPool2d, AvgPool2d)):
-        return Layer(path, "Pool", {}, {"kernel_size": list(node.kernel_size),
-                                        "stride": list(node.stride),
-                                        "padding": list(node.padding),
-                                        "average": isinstance(node, AvgPool2d)})
+        return Layer(
+            path,
+            "Pool",
+            {},
+            {
+                "kernel_size": list(node.kernel_size),
+                "stride": list(node.stride),
+                "padding": list(node.padding),
+                "average": isinstance(node, AvgPool2d),
+            },
+        )
     if isinstance(node, Flatten):
         return Layer(path, "Flatten", {}, {"out_shape": list(out_shape)})
     if isinstance(node, Threshold):
-        return Layer(path, "Threshold", {"threshold": arr("threshold", np.broadcast_to(
-            node.threshold, out_shape))})
+        return Layer(
+            path,
+            "Threshold",
+            {"threshold": arr("threshold", np.broadcast_to(node.threshold, out_shape))},
+        )
     if isinstance(node, Delay):
-        return Layer(path, "Delay", {"steps": arr("steps", steps[path])},
-                     {"shape": list(in_shape)})
+        return Layer(path, "Delay", {"steps": arr("steps", steps[path])}, {"shape": list(in_shape)})
     if isinstance(node, (LIF, IF, CubaLIF, LI, CubaLI, I)):
         a = {}
         for name, value in node.params().items():
@@ -205,8 +274,10 @@ def _layer(spec: ModelSpec, graph: Graph, path: str, node: Node, in_shape: tuple
         if isinstance(node, (LIF, CubaLIF, LI, CubaLI)):
             lit["method"] = "METHOD"
         return Layer(path, node.type_name, a, lit)
-    raise UnsupportedError(f"{path}: {node.type_name}", problems=[
-        Problem(path, f"{node.type_name} is not supported by the Spyx backend")])
+    raise UnsupportedError(
+        f"{path}: {node.type_name}",
+        problems=[Problem(path, f"{node.type_name} is not supported by the Spyx backend")],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,12 +292,17 @@ def _runtime_source() -> str:
 
 
 _ORDER = {
-    "dense": ("weight", "bias"), "Affine": ("weight", "bias"), "Scale": ("scale",),
-    "Conv": ("weight", "bias"), "Threshold": ("threshold",), "Delay": ("steps",),
+    "dense": ("weight", "bias"),
+    "Affine": ("weight", "bias"),
+    "Scale": ("scale",),
+    "Conv": ("weight", "bias"),
+    "Threshold": ("threshold",),
+    "Delay": ("steps",),
     "LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"),
     "IF": ("r", "v_threshold", "v_reset"),
     "CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
-    "LI": ("tau", "r", "v_leak"), "CubaLI": ("tau_syn", "tau_mem", "r", "v_leak", "w_in"),
+    "LI": ("tau", "r", "v_leak"),
+    "CubaLI": ("tau_syn", "tau_mem", "r", "v_leak", "w_in"),
     "I": ("r",),
 }
 
@@ -240,13 +316,20 @@ def _layer_code(la: Layer) -> str:
         args.append(f"w[{la.arrays['bias']!r}]" if "bias" in la.arrays else "None")
         lit = la.literals
         pad = lit["padding"] if isinstance(lit["padding"], str) else tuple(lit["padding"])
-        args += [repr(tuple(lit["stride"])), repr(pad), repr(tuple(lit["dilation"])),
-                 repr(lit["groups"]), "dtype=dtype"]
+        args += [
+            repr(tuple(lit["stride"])),
+            repr(pad),
+            repr(tuple(lit["dilation"])),
+            repr(lit["groups"]),
+            "dtype=dtype",
+        ]
         return f"Conv({', '.join(args)})"
     if la.cls == "Pool":
         lit = la.literals
-        return (f"Pool({tuple(lit['kernel_size'])!r}, {tuple(lit['stride'])!r}, "
-                f"{tuple(lit['padding'])!r}, average={lit['average']!r})")
+        return (
+            f"Pool({tuple(lit['kernel_size'])!r}, {tuple(lit['stride'])!r}, "
+            f"{tuple(lit['padding'])!r}, average={lit['average']!r})"
+        )
     if la.cls == "Flatten":
         return f"Flatten({tuple(la.literals['out_shape'])!r})"
     if la.cls == "Delay":
@@ -268,15 +351,22 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
-def generate(spec: ModelSpec, *, source: str = "", weights_name: str = "model.npz",
-             version: str = "", embed_spec: bool = False) -> str:
+def generate(
+    spec: ModelSpec,
+    *,
+    source: str = "",
+    weights_name: str = "model.npz",
+    version: str = "",
+    embed_spec: bool = False,
+) -> str:
     shapes = {k: tuple(v) for k, v in spec.shapes.items()}
     in_shapes = {k: tuple(v) for k, v in spec.in_shapes.items()}
     one_in = len(spec.inputs) == 1
     lines = [
         MARKER,
         f'"""Spyx/Flax model generated by {version or "nirhub"} from a NIR graph'
-        + (f" ({source})" if source else "") + ".",
+        + (f" ({source})" if source else "")
+        + ".",
         "",
         "Needs numpy, jax, flax and spyx only (not nirhub). The weights are in the .npz next",
         "to this file.",
@@ -284,8 +374,8 @@ def generate(spec: ModelSpec, *, source: str = "", weights_name: str = "model.np
         "    import model",
         "    net = model.build_model()              # a spyx-style stateful nnx.Module",
         "    out, state = spyx.nn.run(net, x)       # x: (T, B, *shape), channels first"
-        if one_in else
-        "    out, state = model.run(net, {name: x}) # x: (T, B, *shape), channels first",
+        if one_in
+        else "    out, state = model.run(net, {name: x}) # x: (T, B, *shape), channels first",
         "",
         "Neurons fire in the step whose voltage crosses the threshold (NIR's semantics), and the",
         f"model reproduces nirhub's reference simulator with method={spec.method!r} at DT.",

@@ -94,8 +94,9 @@ def _finish(graph: Graph, dt: float, method: str) -> Graph:
 
 
 def is_graph_model(model: Any) -> bool:
-    return type(model).__name__ == "GraphModel" and hasattr(model, "preds") and hasattr(
-        model, "order")
+    return (
+        type(model).__name__ == "GraphModel" and hasattr(model, "preds") and hasattr(model, "order")
+    )
 
 
 def export_graph_model(m: Any) -> Graph:
@@ -140,8 +141,15 @@ def _graph_node(m: Any, name: str, layer: Any) -> Node:
         w = np.moveaxis(_value(conv.kernel), (-1, -2), (0, 1))
         bias = None if conv.bias is None else _value(conv.bias)
         cls = Conv2d if layer.nd == 2 else Conv1d
-        return cls(m.in_shapes[name][1:], w, tuple(conv.strides), layer.nir_padding,
-                   tuple(conv.kernel_dilation), int(conv.feature_group_count), bias)
+        return cls(
+            m.in_shapes[name][1:],
+            w,
+            tuple(conv.strides),
+            layer.nir_padding,
+            tuple(conv.kernel_dilation),
+            int(conv.feature_group_count),
+            bias,
+        )
     if kind == "Pool":
         cls2 = AvgPool2d if layer.average else SumPool2d
         return cls2(layer.kernel_size, layer.stride, layer.padding)
@@ -160,8 +168,10 @@ def _graph_node(m: Any, name: str, layer: Any) -> Node:
     fields: dict[str, Any] = {}
     params = {"LIF": LIF, "IF": IF, "CubaLIF": CubaLIF, "LI": LI, "CubaLI": CubaLI, "I": I}
     if kind not in params:
-        raise UnsupportedError(f"{name}: layer {kind} cannot be exported", problems=[
-            Problem(name, f"layer {kind} has no NIR equivalent", kind="unsupported")])
+        raise UnsupportedError(
+            f"{name}: layer {kind} cannot be exported",
+            problems=[Problem(name, f"layer {kind} has no NIR equivalent", kind="unsupported")],
+        )
     cls3 = params[kind]
     for f in cls3.fields:
         if f == "v_reset":
@@ -224,8 +234,11 @@ class _Walk:
         if self.shape is None:
             self.shape = nir
         elif tuple(self.shape) != nir:
-            self.fail(where, f"hidden_shape {hs} does not match the incoming signal "
-                      f"{self.shape} (NIR layout, channels first)")
+            self.fail(
+                where,
+                f"hidden_shape {hs} does not match the incoming signal "
+                f"{self.shape} (NIR layout, channels first)",
+            )
         return hs
 
     def decay(self, beta: Any, hidden: tuple[int, ...], where: str, name: str) -> np.ndarray:
@@ -254,7 +267,9 @@ def export_spyx(model: Any, *, dt: float | None = None, input_shape: Any = None)
         if walk.shape is None:
             raise UsageError(
                 "cannot tell the model's input shape: pass input_shape (channels first, e.g. "
-                "2,34,34)", hint="-O input_shape=2,34,34")
+                "2,34,34)",
+                hint="-O input_shape=2,34,34",
+            )
     input_shape_ = walk.shape
     for i, layer in enumerate(layers):
         _layer(walk, layer, i)
@@ -262,7 +277,9 @@ def export_spyx(model: Any, *, dt: float | None = None, input_shape: Any = None)
         listing = "\n".join(f"  - {p}" for p in walk.problems)
         raise UnsupportedError(
             f"the Spyx model cannot be expressed in NIR ({len(walk.problems)} problem(s)):\n"
-            f"{listing}", problems=walk.problems)
+            f"{listing}",
+            problems=walk.problems,
+        )
     if walk.perm is not None:  # put the outputs back in Spyx's order
         n = walk.perm.size
         p = np.zeros((n, n))
@@ -342,12 +359,14 @@ def _layer(w: _Walk, layer: Any, i: int) -> None:
         return
     if kind == "ActivityRegularization":
         return  # passes spikes through unchanged
-    if isinstance(layer, (nn.IF, nn.LIF, nn.CuBaLIF, nn.LI, nn.PSU_LIF, nn.RIF, nn.RLIF,
-                          nn.RCuBaLIF)):
+    if isinstance(
+        layer, (nn.IF, nn.LIF, nn.CuBaLIF, nn.LI, nn.PSU_LIF, nn.RIF, nn.RLIF, nn.RCuBaLIF)
+    ):
         _neuron(w, layer, name, where)
         return
-    w.fail(where, f"{kind} has no NIR equivalent" + (
-        " (adaptive threshold)" if kind == "ALIF" else ""))
+    w.fail(
+        where, f"{kind} has no NIR equivalent" + (" (adaptive threshold)" if kind == "ALIF" else "")
+    )
 
 
 def _conv(w: _Walk, layer: Any, name: str, where: str) -> None:
@@ -364,8 +383,11 @@ def _conv(w: _Walk, layer: Any, name: str, where: str) -> None:
     k_eff = tuple(d * (k - 1) + 1 for d, k in zip(dil, kernel.shape[:nd], strict=True))
     pad = _padding(layer.padding, w.shape[1:], k_eff, stride)
     if pad is None:
-        w.fail(where, f"padding {layer.padding!r} is asymmetric (or not zero padding); NIR "
-               "padding is symmetric")
+        w.fail(
+            where,
+            f"padding {layer.padding!r} is asymmetric (or not zero padding); NIR "
+            "padding is symmetric",
+        )
         return
     weight = np.moveaxis(kernel, (-1, -2), (0, 1))
     bias = None if layer.bias is None else _value(layer.bias).astype(F64)
@@ -375,8 +397,9 @@ def _conv(w: _Walk, layer: Any, name: str, where: str) -> None:
     w.shape = node.output_shape(w.shape)
 
 
-def _padding(padding: Any, spatial: tuple[int, ...], k: tuple[int, ...],
-             stride: tuple[int, ...]) -> Any:
+def _padding(
+    padding: Any, spatial: tuple[int, ...], k: tuple[int, ...], stride: tuple[int, ...]
+) -> Any:
     """Flax padding -> NIR padding (ints, or "same" with stride 1), None if inexpressible."""
     if isinstance(padding, str):
         p = padding.upper()
@@ -398,8 +421,10 @@ def _padding(padding: Any, spatial: tuple[int, ...], k: tuple[int, ...],
         return tuple(pads)
     if isinstance(padding, (int, np.integer)):
         return int(padding)
-    pairs = [(int(p), int(p)) if isinstance(p, (int, np.integer)) else tuple(int(x) for x in p)
-             for p in padding]
+    pairs = [
+        (int(p), int(p)) if isinstance(p, (int, np.integer)) else tuple(int(x) for x in p)
+        for p in padding
+    ]
     if any(lo != hi for lo, hi in pairs):
         return None
     return tuple(lo for lo, _ in pairs)
@@ -447,8 +472,11 @@ def _neuron(w: _Walk, layer: Any, name: str, where: str) -> None:
         return
     shape = w.shape
     ones = np.ones(shape)
-    thr = w.to_nir(np.asarray(getattr(layer, "threshold", 1.0), F64), hidden) \
-        if hasattr(layer, "threshold") else None
+    thr = (
+        w.to_nir(np.asarray(getattr(layer, "threshold", 1.0), F64), hidden)
+        if hasattr(layer, "threshold")
+        else None
+    )
     recurrent = isinstance(layer, (nn.RIF, nn.RLIF, nn.RCuBaLIF))
     if recurrent and len(shape) != 1:
         w.fail(where, "recurrent layers must be 1-D")
@@ -461,8 +489,10 @@ def _neuron(w: _Walk, layer: Any, name: str, where: str) -> None:
         if np.all(beta == 1.0):  # no leak: an IF (undecayed = decayed subtraction)
             node = IF(ones / dt, thr, None)
         elif np.any(beta == 1.0):
-            w.fail(where, "beta = 1 (no leak) for some neurons but not all; NIR's LIF needs "
-                   "a finite tau")
+            w.fail(
+                where,
+                "beta = 1 (no leak) for some neurons but not all; NIR's LIF needs a finite tau",
+            )
             return
         else:
             tau = dt / (1.0 - beta)
@@ -503,10 +533,13 @@ def _neuron(w: _Walk, layer: Any, name: str, where: str) -> None:
             w.fail(where, "a recurrent layer right after a channels-last Flatten")
             return
         sub = Graph(
-            {"input": Input(shape), "neuron": node, "w_rec": Linear(wrec.T.copy()),
-             "output": Output(shape)},
-            [("input", "neuron"), ("neuron", "w_rec"), ("w_rec", "neuron"),
-             ("neuron", "output")],
+            {
+                "input": Input(shape),
+                "neuron": node,
+                "w_rec": Linear(wrec.T.copy()),
+                "output": Output(shape),
+            },
+            [("input", "neuron"), ("neuron", "w_rec"), ("w_rec", "neuron"), ("neuron", "output")],
         )
         w.add(name, sub)
     else:

@@ -28,12 +28,19 @@ def _version() -> str:
         return "nirhub-spyx"
 
 
-def generate_module(graph: Graph, dt: float, *, method: str = "euler",
-                    reset: str | None = None, weights_name: str = "model.npz",
-                    embed_spec: bool = False) -> Generated:
+def generate_module(
+    graph: Graph,
+    dt: float,
+    *,
+    method: str = "euler",
+    reset: str | None = None,
+    weights_name: str = "model.npz",
+    embed_spec: bool = False,
+) -> Generated:
     spec = lower(graph, dt, method=method, reset=reset)
-    return Generated(generate(spec, weights_name=weights_name, version=_version(),
-                              embed_spec=embed_spec), spec)
+    return Generated(
+        generate(spec, weights_name=weights_name, version=_version(), embed_spec=embed_spec), spec
+    )
 
 
 def namespace(gen: Generated) -> dict[str, Any]:
@@ -52,15 +59,23 @@ def execute(gen: Generated, *, dtype: Any = None, record: tuple[str, ...] = ()) 
     return model
 
 
-def build_model(graph: Graph, dt: float, *, method: str = "euler", reset: str | None = None,
-                dtype: Any = None) -> Any:
+def build_model(
+    graph: Graph, dt: float, *, method: str = "euler", reset: str | None = None, dtype: Any = None
+) -> Any:
     """``nirhub`` graph -> Spyx model reproducing ``simulate(method=method)``."""
     return execute(generate_module(graph, dt, method=method, reset=reset), dtype=dtype)
 
 
-def run(graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
-        record: tuple[str, ...] = (), method: str = "euler", reset: str | None = None,
-        precision: str = "float64") -> Any:
+def run(
+    graph: Graph,
+    inputs: dict[str, np.ndarray],
+    dt: float,
+    *,
+    record: tuple[str, ...] = (),
+    method: str = "euler",
+    reset: str | None = None,
+    precision: str = "float64",
+) -> Any:
     """The run hook: build in ``precision`` (float64 by default, like the reference), scan."""
     import jax
     import jax.numpy as jnp
@@ -103,11 +118,19 @@ def run(graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
     import spyx
 
     return SimulationResult(
-        outputs=outputs, recorded=recorded, dt=float(dt), method=method,
-        steps=signals.steps, batch_size=signals.batch if signals.batched else None,
-        conventions={"backend": "spyx", "spyx": getattr(spyx, "__version__", ""),
-                     "jax": jax.__version__, "precision": precision,
-                     "reset": reset or "per node (metadata), else zero"},
+        outputs=outputs,
+        recorded=recorded,
+        dt=float(dt),
+        method=method,
+        steps=signals.steps,
+        batch_size=signals.batch if signals.batched else None,
+        conventions={
+            "backend": "spyx",
+            "spyx": getattr(spyx, "__version__", ""),
+            "jax": jax.__version__,
+            "precision": precision,
+            "reset": reset or "per node (metadata), else zero",
+        },
     )
 
 

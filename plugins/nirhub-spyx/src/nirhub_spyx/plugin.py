@@ -17,11 +17,29 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from nirhub.ir.graph import Graph
 
-_TYPES = frozenset({
-    "Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
-    "AvgPool2d", "Flatten", "Delay", "Threshold", "I", "IF", "LI", "LIF", "CubaLI", "CubaLIF",
-    "NIRGraph",
-})
+_TYPES = frozenset(
+    {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "SumPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "Delay",
+        "Threshold",
+        "I",
+        "IF",
+        "LI",
+        "LIF",
+        "CubaLI",
+        "CubaLIF",
+        "NIRGraph",
+    }
+)
 MARKER = "# nirhub artifact: backend=spyx format=spyx-graph-v1"
 #: what a generated model module is called when from_ir executes it
 GENERATED_MODULE = "nirhub_spyx_generated"
@@ -45,8 +63,10 @@ def _dt(graph: Graph, options: dict[str, Any]) -> float:
 
     dt = options.get("dt") or get_dt(graph)
     if dt is None:
-        raise UsageError("no time step: pass dt (seconds); the graph records none",
-                         hint="e.g. --dt 1e-4 for the NIR paper's graphs")
+        raise UsageError(
+            "no time step: pass dt (seconds); the graph records none",
+            hint="e.g. --dt 1e-4 for the NIR paper's graphs",
+        )
     return float(dt)
 
 
@@ -62,24 +82,47 @@ class SpyxBackend(Backend):
         from_ir=_TYPES,
         reads=(".py",),
         writes=(".py",),
-        requires=(Requirement("spyx", min_version="1.0"), Requirement("flax", min_version="0.12"),
-                  Requirement("jax")),
+        requires=(
+            Requirement("spyx", min_version="1.0"),
+            Requirement("flax", min_version="0.12"),
+            Requirement("jax"),
+        ),
         install_hint='pip install "nirhub-spyx[framework]"',
         options=(
-            Option("dt", "float", "time step in seconds (import: the step the model runs at, "
-                   "default the graph's nirhub.dt; export: the step a Spyx model's decays "
-                   "are per)"),
-            Option("method", "choice", "reference discretisation the model reproduces "
-                   "(default: the graph's nirhub.method, else euler)",
-                   choices=("euler", "exact")),
-            Option("reset", "choice", "reset mode of every spiking node (default: each node's "
-                   "recorded mode, else zero)", choices=("zero", "subtract")),
-            Option("input_shape", "str", "export: the input shape, channels first, e.g. "
-                   "2,34,34 (needed when the model does not start with a Linear or neuron "
-                   "layer)"),
-            Option("precision", "choice", "run hook: float64 (as the reference simulator) or "
-                   "float32 (Spyx's default)", choices=("float64", "float32"),
-                   default="float64"),
+            Option(
+                "dt",
+                "float",
+                "time step in seconds (import: the step the model runs at, "
+                "default the graph's nirhub.dt; export: the step a Spyx model's decays "
+                "are per)",
+            ),
+            Option(
+                "method",
+                "choice",
+                "reference discretisation the model reproduces "
+                "(default: the graph's nirhub.method, else euler)",
+                choices=("euler", "exact"),
+            ),
+            Option(
+                "reset",
+                "choice",
+                "reset mode of every spiking node (default: each node's recorded mode, else zero)",
+                choices=("zero", "subtract"),
+            ),
+            Option(
+                "input_shape",
+                "str",
+                "export: the input shape, channels first, e.g. "
+                "2,34,34 (needed when the model does not start with a Linear or neuron "
+                "layer)",
+            ),
+            Option(
+                "precision",
+                "choice",
+                "run hook: float64 (as the reference simulator) or float32 (Spyx's default)",
+                choices=("float64", "float32"),
+                default="float64",
+            ),
         ),
         can_run=True,
         limitations=(
@@ -107,8 +150,9 @@ class SpyxBackend(Backend):
             return False
 
     # -- framework -> IR -----------------------------------------------------------------
-    def load(self, path: Path, *, weights: Path | None = None, trust_pickle: bool = False,
-             **options: Any) -> Any:
+    def load(
+        self, path: Path, *, weights: Path | None = None, trust_pickle: bool = False, **options: Any
+    ) -> Any:
         from nirhub_spyx.artifact import load_model
 
         return load_model(Path(path), weights=weights)
@@ -122,14 +166,20 @@ class SpyxBackend(Backend):
     def from_ir(self, graph: Graph, **options: Any) -> Any:
         from nirhub_spyx.importer import build_model
 
-        return build_model(graph, _dt(graph, options), method=_method(graph, options),
-                           reset=options.get("reset"))
+        return build_model(
+            graph, _dt(graph, options), method=_method(graph, options), reset=options.get("reset")
+        )
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
         from nirhub_spyx.artifact import save_model
 
-        return save_model(obj, Path(path), force=bool(options.get("force")),
-                          dt=options.get("dt"), input_shape=options.get("input_shape"))
+        return save_model(
+            obj,
+            Path(path),
+            force=bool(options.get("force")),
+            dt=options.get("dt"),
+            input_shape=options.get("input_shape"),
+        )
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:
         gen = getattr(obj, "nirhub_generated", None)
@@ -147,12 +197,26 @@ class SpyxBackend(Backend):
         }
 
     # -- run hook ------------------------------------------------------------------------
-    def run(self, graph: Graph, inputs: dict[str, np.ndarray], dt: float, *,
-            record: tuple[str, ...] = (), **options: Any) -> Any:
+    def run(
+        self,
+        graph: Graph,
+        inputs: dict[str, np.ndarray],
+        dt: float,
+        *,
+        record: tuple[str, ...] = (),
+        **options: Any,
+    ) -> Any:
         from nirhub_spyx.importer import run
 
-        return run(graph, inputs, dt, record=record, method=_method(graph, options),
-                   reset=options.get("reset"), precision=options.get("precision") or "float64")
+        return run(
+            graph,
+            inputs,
+            dt,
+            record=record,
+            method=_method(graph, options),
+            reset=options.get("reset"),
+            precision=options.get("precision") or "float64",
+        )
 
 
 @hookimpl

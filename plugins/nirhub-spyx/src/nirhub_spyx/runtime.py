@@ -89,8 +89,20 @@ class _Spiking(nnx.Module):
 class LIF(_Spiking):
     """NIR LIF: ``tau dv/dt = v_leak - v + r x``; spike when ``v > v_threshold``."""
 
-    def __init__(self, tau, r, v_leak, v_threshold, v_reset=None, *, dt, method="euler",
-                 reset="zero", activation=None, dtype=jnp.float32):
+    def __init__(
+        self,
+        tau,
+        r,
+        v_leak,
+        v_threshold,
+        v_reset=None,
+        *,
+        dt,
+        method="euler",
+        reset="zero",
+        activation=None,
+        dtype=jnp.float32,
+    ):
         self.tau = _param(tau, dtype)
         self.r = _param(r, dtype)
         self.v_leak = _param(v_leak, dtype)
@@ -113,8 +125,9 @@ class LIF(_Spiking):
 class IF(_Spiking):
     """NIR IF: ``dv/dt = r x``; spike when ``v > v_threshold``."""
 
-    def __init__(self, r, v_threshold, v_reset=None, *, dt, reset="zero", activation=None,
-                 dtype=jnp.float32):
+    def __init__(
+        self, r, v_threshold, v_reset=None, *, dt, reset="zero", activation=None, dtype=jnp.float32
+    ):
         self.r = _param(r, dtype)
         self.dt = float(dt)
         self.shape = tuple(jnp.broadcast_shapes(jnp.shape(r), jnp.shape(v_threshold)))
@@ -133,8 +146,22 @@ class IF(_Spiking):
 class CubaLIF(_Spiking):
     """NIR CubaLIF: a synaptic current ``tau_syn dI/dt = -I + w_in x`` drives a LIF."""
 
-    def __init__(self, tau_syn, tau_mem, r, v_leak, v_threshold, v_reset=None, w_in=1.0, *,
-                 dt, method="euler", reset="zero", activation=None, dtype=jnp.float32):
+    def __init__(
+        self,
+        tau_syn,
+        tau_mem,
+        r,
+        v_leak,
+        v_threshold,
+        v_reset=None,
+        w_in=1.0,
+        *,
+        dt,
+        method="euler",
+        reset="zero",
+        activation=None,
+        dtype=jnp.float32,
+    ):
         self.tau_syn = _param(tau_syn, dtype)
         self.tau_mem = _param(tau_mem, dtype)
         self.r = _param(r, dtype)
@@ -196,8 +223,9 @@ class LI(nnx.Module):
 class CubaLI(nnx.Module):
     """NIR CubaLI (non-spiking): outputs the membrane potential."""
 
-    def __init__(self, tau_syn, tau_mem, r, v_leak, w_in=1.0, *, dt, method="euler",
-                 dtype=jnp.float32):
+    def __init__(
+        self, tau_syn, tau_mem, r, v_leak, w_in=1.0, *, dt, method="euler", dtype=jnp.float32
+    ):
         self.tau_syn = _param(tau_syn, dtype)
         self.tau_mem = _param(tau_mem, dtype)
         self.r = _param(r, dtype)
@@ -273,9 +301,15 @@ def dense(weight, bias=None, dtype=jnp.float32):
     """``flax.nnx.Linear`` holding a NIR weight ``(out, in)`` (Flax stores ``(in, out)``)."""
     weight = np.asarray(weight)
     return nnx.Linear(
-        int(weight.shape[1]), int(weight.shape[0]), use_bias=bias is not None, dtype=dtype,
-        param_dtype=dtype, kernel_init=_given(weight.T),
-        bias_init=_given(0.0 if bias is None else bias), rngs=nnx.Rngs(0))
+        int(weight.shape[1]),
+        int(weight.shape[0]),
+        use_bias=bias is not None,
+        dtype=dtype,
+        param_dtype=dtype,
+        kernel_init=_given(weight.T),
+        bias_init=_given(0.0 if bias is None else bias),
+        rngs=nnx.Rngs(0),
+    )
 
 
 class Scale(nnx.Module):
@@ -321,21 +355,29 @@ class Conv(nnx.Module):
         self.nd = nd
         self.nir_padding = padding if isinstance(padding, str) else tuple(int(p) for p in padding)
         if padding == "same":  # PyTorch: d*(k-1) in total, the odd cell at the end
-            totals = [int(d) * (int(k) - 1) for d, k in zip(dilation, weight.shape[2:])]
+            totals = [
+                int(d) * (int(k) - 1) for d, k in zip(dilation, weight.shape[2:], strict=True)
+            ]
             padding = [(t // 2, t - t // 2) for t in totals]
         elif padding == "valid":
             padding = [(0, 0)] * nd
         else:
             padding = [(int(p), int(p)) for p in padding]
         self.conv = nnx.Conv(
-            int(weight.shape[1]) * int(groups), int(weight.shape[0]),
-            tuple(int(k) for k in weight.shape[2:]), tuple(int(s) for s in stride),
+            int(weight.shape[1]) * int(groups),
+            int(weight.shape[0]),
+            tuple(int(k) for k in weight.shape[2:]),
+            tuple(int(s) for s in stride),
             padding=padding,
-            kernel_dilation=tuple(int(d) for d in dilation), feature_group_count=int(groups),
-            use_bias=bias is not None, dtype=dtype, param_dtype=dtype,
+            kernel_dilation=tuple(int(d) for d in dilation),
+            feature_group_count=int(groups),
+            use_bias=bias is not None,
+            dtype=dtype,
+            param_dtype=dtype,
             # (C_out, C_in/g, *k) -> (*k, C_in/g, C_out)
             kernel_init=_given(np.moveaxis(weight, (0, 1), (-1, -2))),
-            bias_init=_given(0.0 if bias is None else bias), rngs=nnx.Rngs(0),
+            bias_init=_given(0.0 if bias is None else bias),
+            rngs=nnx.Rngs(0),
         )
 
     def __call__(self, x):
@@ -357,8 +399,14 @@ class Pool(nnx.Module):
             y = spyx.nn.sum_pool(jnp.moveaxis(x, 1, -1), self.kernel_size, self.stride, "VALID")
             return jnp.moveaxis(y, -1, 1)
         pads = ((0, 0), (0, 0)) + tuple((p, p) for p in self.padding)
-        y = jax.lax.reduce_window(x, jnp.zeros((), x.dtype), jax.lax.add,
-                                  (1, 1, *self.kernel_size), (1, 1, *self.stride), pads)
+        y = jax.lax.reduce_window(
+            x,
+            jnp.zeros((), x.dtype),
+            jax.lax.add,
+            (1, 1, *self.kernel_size),
+            (1, 1, *self.stride),
+            pads,
+        )
         if self.average:
             y = y / (self.kernel_size[0] * self.kernel_size[1])
         return y
@@ -384,8 +432,23 @@ class GraphModel(nnx.Module):
     Input and output are single arrays for one-input/one-output graphs, else dicts by name.
     """
 
-    def __init__(self, layers, edges, order, back_edges, breaking, inputs, outputs, shapes,
-                 in_shapes, *, dt, method="euler", record=(), dtype=jnp.float32):
+    def __init__(
+        self,
+        layers,
+        edges,
+        order,
+        back_edges,
+        breaking,
+        inputs,
+        outputs,
+        shapes,
+        in_shapes,
+        *,
+        dt,
+        method="euler",
+        record=(),
+        dtype=jnp.float32,
+    ):
         self.layers = nnx.Dict({k: v for k, v in layers.items() if v is not None})
         self.names = list(layers)
         self.order = list(order)
@@ -411,8 +474,9 @@ class GraphModel(nnx.Module):
         return hasattr(self._layer(name), "initial_state")
 
     def initial_state(self, batch_size):
-        state = {n: self._layer(n).initial_state(batch_size) for n in self.names
-                 if self._stateful(n)}
+        state = {
+            n: self._layer(n).initial_state(batch_size) for n in self.names if self._stateful(n)
+        }
         state["carry"] = self._rest(batch_size)
         return state
 
@@ -507,6 +571,20 @@ def run(model, x, state=None):
 
 
 __all__ = [
-    "LIF", "IF", "CubaLIF", "LI", "CubaLI", "I", "Delay", "Scale", "Threshold", "Affine",
-    "Conv", "Pool", "Flatten", "GraphModel", "dense", "run",
+    "LIF",
+    "IF",
+    "CubaLIF",
+    "LI",
+    "CubaLI",
+    "I",
+    "Delay",
+    "Scale",
+    "Threshold",
+    "Affine",
+    "Conv",
+    "Pool",
+    "Flatten",
+    "GraphModel",
+    "dense",
+    "run",
 ]
