@@ -8,6 +8,7 @@ error's :class:`ExitCode` instead of showing a traceback.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -126,6 +127,21 @@ class UsageError(NirhubError):
     """The caller asked for something malformed (bad option value, missing argument)."""
 
     exit_code = ExitCode.USAGE
+
+
+class NoSuchFileError(UsageError, FileFormatError, FileNotFoundError):
+    """An input path does not exist: a usage problem (exit code 2), wherever it is noticed.
+
+    Also a :class:`FileFormatError` (what :func:`nirhub.read` raised for a missing file before)
+    and a :class:`FileNotFoundError` (``errno.ENOENT``, ``filename`` = the path), so each of
+    ``except UsageError``, ``except FileFormatError`` and ``except FileNotFoundError`` catches it.
+    """
+
+    def __init__(self, path: str, *, what: str = "no such file", hint: str | None = None) -> None:
+        super().__init__(what, path=path, hint=hint)
+        self.errno = errno.ENOENT
+        self.strerror = "No such file or directory"
+        self.filename = path
 
 
 class UnsupportedError(NirhubError):

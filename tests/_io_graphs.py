@@ -1,8 +1,9 @@
-"""Graphs used by the file-format tests: one with every primitive, random small chains."""
+"""Graphs used by the file-format tests: one with every primitive, random small graphs."""
 
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
 
 import nirhub as nh
 
@@ -99,3 +100,66 @@ def every_primitive_graph(*, cuba_li: bool = True, v_reset: bool = True) -> nh.G
         edges += [("cubalif", "output")]
     edges += [("input1d", "conv1d"), ("conv1d", "output1d")]
     return nh.Graph(nodes, edges)
+
+
+names = st.text(
+    st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=8
+).filter(lambda s: s not in (".", ".."))
+
+
+@st.composite
+def random_graphs(draw):
+    n = draw(st.integers(1, 6))
+    size = draw(st.integers(1, 4))
+    dtype = draw(st.sampled_from([np.float32, np.float64, np.int64]))
+    node_names = draw(st.lists(names, min_size=n, max_size=n, unique=True))
+    kinds = draw(
+        st.lists(
+            st.sampled_from(["scale", "lif", "affine", "input", "output", "graph"]),
+            min_size=n,
+            max_size=n,
+        )
+    )
+    nodes = {}
+    for name, kind in zip(node_names, kinds, strict=False):
+        one = np.ones(size, dtype)
+        if kind == "scale":
+            nodes[name] = nh.Scale(scale=one)
+        elif kind == "lif":
+            nodes[name] = nh.LIF(
+                tau=one,
+                r=one,
+                v_leak=one * 0,
+                v_threshold=one,
+                v_reset=draw(st.sampled_from([None, one * 0])),
+            )
+        elif kind == "affine":
+            nodes[name] = nh.Affine(weight=np.ones((size, size), dtype), bias=one)
+        elif kind == "input":
+            nodes[name] = nh.Input(shape=[size])
+        elif kind == "output":
+            nodes[name] = nh.Output(draw(st.sampled_from([None, [size]])))
+        else:
+            nodes[name] = nh.Graph(
+                {"input": nh.Input([size]), "output": nh.Output([size])}, [("input", "output")]
+            )
+    edges = draw(
+        st.lists(
+            st.tuples(st.sampled_from(node_names + ["missing"]), st.sampled_from(node_names)),
+            max_size=8,
+        )
+    )
+    md = draw(
+        st.dictionaries(
+            names,
+            st.one_of(
+                st.integers(-5, 5),
+                st.floats(allow_nan=False),
+                st.text(max_size=5),
+                st.booleans(),
+                st.lists(st.text(max_size=3), max_size=3),
+            ),
+            max_size=3,
+        )
+    )
+    return nh.Graph(nodes, edges, metadata=md)

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from _io_graphs import every_primitive_graph, random_graphs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nirhub as nh
 from nirhub.errors import FileFormatError, IRError
 from nirhub.io import read, write
+from nirhub.io._fast_format import MARKER, NotFast
+from nirhub.io.reader import _read
 
 CORPUS = Path(__file__).parent / "data" / "corpus"
 SEEDS = [
@@ -100,69 +103,6 @@ def test_dataset_replacement(seed, pick, value, as_group):
         _attempt(p)
 
 
-names = st.text(
-    st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=8
-).filter(lambda s: s not in (".", ".."))
-
-
-@st.composite
-def random_graphs(draw):
-    n = draw(st.integers(1, 6))
-    size = draw(st.integers(1, 4))
-    dtype = draw(st.sampled_from([np.float32, np.float64, np.int64]))
-    node_names = draw(st.lists(names, min_size=n, max_size=n, unique=True))
-    kinds = draw(
-        st.lists(
-            st.sampled_from(["scale", "lif", "affine", "input", "output", "graph"]),
-            min_size=n,
-            max_size=n,
-        )
-    )
-    nodes = {}
-    for name, kind in zip(node_names, kinds, strict=False):
-        one = np.ones(size, dtype)
-        if kind == "scale":
-            nodes[name] = nh.Scale(scale=one)
-        elif kind == "lif":
-            nodes[name] = nh.LIF(
-                tau=one,
-                r=one,
-                v_leak=one * 0,
-                v_threshold=one,
-                v_reset=draw(st.sampled_from([None, one * 0])),
-            )
-        elif kind == "affine":
-            nodes[name] = nh.Affine(weight=np.ones((size, size), dtype), bias=one)
-        elif kind == "input":
-            nodes[name] = nh.Input(shape=[size])
-        elif kind == "output":
-            nodes[name] = nh.Output(draw(st.sampled_from([None, [size]])))
-        else:
-            nodes[name] = nh.Graph(
-                {"input": nh.Input([size]), "output": nh.Output([size])}, [("input", "output")]
-            )
-    edges = draw(
-        st.lists(
-            st.tuples(st.sampled_from(node_names + ["missing"]), st.sampled_from(node_names)),
-            max_size=8,
-        )
-    )
-    md = draw(
-        st.dictionaries(
-            names,
-            st.one_of(
-                st.integers(-5, 5),
-                st.floats(allow_nan=False),
-                st.text(max_size=5),
-                st.booleans(),
-                st.lists(st.text(max_size=3), max_size=3),
-            ),
-            max_size=3,
-        )
-    )
-    return nh.Graph(nodes, edges, metadata=md)
-
-
 @FUZZ
 @given(graph=random_graphs(), gzip=st.booleans())
 def test_random_graphs_round_trip(graph, gzip):
@@ -176,3 +116,92 @@ def test_random_graphs_round_trip(graph, gzip):
             assert res.warnings
         back = read(p, strict=False, max_bytes=1 << 20)
         assert back.graph == res.graph
+
+
+# -- files of nirhub's fast layout (read by nirhub's own parser) -----------------------------
+
+
+def _fast_seed(kind: str) -> bytes:
+    """A file written by the fast writer: every primitive, or a graph with rich metadata and a
+    nested graph (more groups, strings and attributes per byte)."""
+    if kind == "every":
+        graph = every_primitive_graph()
+    else:
+        inner = nh.Graph(
+            {"input": nh.Input([2]), "s": nh.Scale(np.ones(2)), "output": nh.Output(None)},
+            [("input", "s"), ("s", "output")],
+            metadata={"deep": {"x": [1, 2], "t": ("a", "b"), "n": None}},
+        )
+        graph = nh.Graph(
+            {"input": nh.Input([2]), "sub": inner, "output": nh.Output([2])},
+            [("input", "sub"), ("sub", "output")],
+            metadata={"s": "text", "b": True, "a": np.arange(3), "z": np.array(1.5)},
+        )
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "seed.nir"
+        write(graph, p)
+        data = p.read_bytes()
+    assert data.startswith(MARKER)
+    return data
+
+
+FAST_SEEDS = {kind: _fast_seed(kind) for kind in ("every", "metadata")}
+
+
+def _attempt_fast(data: bytes) -> None:
+    """The fast parser alone and the automatic choice (which may fall back to h5py) only ever
+    raise nirhub errors (NotFast only from the forced fast engine)."""
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "f.nir"
+        p.write_bytes(data)
+        for strict in (True, False):
+            try:
+                _read(p, strict=strict, engine="fast", max_bytes=1 << 24)
+            except (FileFormatError, IRError, NotFast):
+                pass
+        _attempt(p)
+
+
+def _structure(data: bytes) -> list[int]:
+    """Offsets of the non-zero bytes: headers, links, strings (not the zero free space)."""
+    return [i for i, b in enumerate(data) if b]
+
+
+STRUCTURE = {kind: _structure(data) for kind, data in FAST_SEEDS.items()}
+
+
+@FUZZ
+@given(
+    kind=st.sampled_from(sorted(FAST_SEEDS)),
+    flips=st.lists(st.tuples(st.floats(0, 1), st.integers(1, 255)), min_size=1, max_size=12),
+    anywhere=st.booleans(),
+)
+def test_fast_layout_bit_flips(kind, flips, anywhere):
+    data = bytearray(FAST_SEEDS[kind])
+    where = range(len(data)) if anywhere else STRUCTURE[kind]
+    for pos, mask in flips:
+        data[where[min(int(pos * len(where)), len(where) - 1)]] ^= mask
+    _attempt_fast(bytes(data))
+
+
+@FUZZ
+@given(
+    kind=st.sampled_from(sorted(FAST_SEEDS)),
+    pick=st.floats(0, 1),
+    value=st.sampled_from([0, 1, 0x7F, 0x80, 0xFF]),
+    width=st.sampled_from([1, 2, 4, 8]),
+)
+def test_fast_layout_field_overwrites(kind, pick, value, width):
+    """Overwrite one structural field (a size, count, address or flag) with an extreme value."""
+    data = bytearray(FAST_SEEDS[kind])
+    where = STRUCTURE[kind]
+    start = where[min(int(pick * len(where)), len(where) - 1)]
+    data[start : start + width] = bytes([value]) * len(data[start : start + width])
+    _attempt_fast(bytes(data))
+
+
+@FUZZ
+@given(kind=st.sampled_from(sorted(FAST_SEEDS)), keep=st.floats(0, 1))
+def test_fast_layout_truncation(kind, keep):
+    data = FAST_SEEDS[kind]
+    _attempt_fast(data[: int(len(data) * keep)])

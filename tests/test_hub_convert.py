@@ -20,7 +20,7 @@ from nirhub.errors import (
 )
 from nirhub.hub.backend import Backend, ConversionWarning
 from nirhub.hub.convert import check_legality, convert, from_ir, simulate_with_backend, to_ir
-from nirhub.hub.descriptor import BackendDescriptor, Option, Requirement
+from nirhub.hub.descriptor import BackendDescriptor, DescriptorError, Option, Requirement
 from nirhub.hub.hookspecs import hookimpl
 from nirhub.hub.registry import make_registry
 from nirhub.ir.conventions import get_dt, set_dt
@@ -384,3 +384,108 @@ def test_files_of_a_shared_suffix_are_routed(tmp_path: Path, nirhub_config) -> N
     unknown.write_text("??")
     with pytest.raises(UsageError, match="several backends read .art files: aa, bb, cc"):
         convert(unknown, to="nir", output=tmp_path / "c.nir", registry=reg)
+
+
+# -- option spelling, warnings naming the real output, missing inputs ---------------------------
+
+
+def test_options_are_accepted_in_either_spelling(registry, tmp_path: Path) -> None:
+    g = graph_of(("aff", Affine(RNG.normal(size=(3, 4)), np.zeros(3))), ("lif", lif(3)))
+    for key in ("max_neurons", "max-neurons"):
+        with pytest.raises(UnsupportedError, match="needs 3 neurons, the chip has 2"):
+            convert(g, to="chip", output=tmp_path / "m.chip", options={key: "2"}, registry=registry)
+    # the backend receives the declared name, with the value parsed
+    parsed = Chip.descriptor.parse_options({"max-neurons": "7", "dt": "1e-4"})
+    assert parsed == {"dt": 1e-4, "max_neurons": 7, "fail": False}
+    assert Chip.descriptor.parse_options({"max-neurons": "7"}, defaults=False) == {"max_neurons": 7}
+    with pytest.raises(UsageError, match="'max-neurons' is given twice"):
+        Chip.descriptor.parse_options({"max_neurons": "1", "max-neurons": "2"})
+    # messages echo the spelling used; option lists use the command line's
+    with pytest.raises(UsageError, match="option 'max_neurons' expects a int"):
+        Chip.descriptor.parse_options({"max_neurons": "many"})
+    with pytest.raises(UsageError, match="option 'max-neurons' expects a int"):
+        Chip.descriptor.parse_options({"max-neurons": "many"})
+    with pytest.raises(UsageError) as info:
+        convert(
+            g, to="chip", output=tmp_path / "m.chip", options={"colour": "1"}, registry=registry
+        )
+    assert "chip options: dt, max-neurons, fail" in str(info.value)
+    with pytest.raises(DescriptorError, match="declares an option twice"):
+        BackendDescriptor(
+            name="twice",
+            kind="format",
+            summary="x",
+            options=(Option("a_b", "int", "x"), Option("a-b", "int", "x")),
+        )
+    # a source option in the other spelling reaches the source backend, parsed: "false" is False
+    src = tmp_path / "m.nir"
+    nirhub.write(g, src)
+    report = convert(src, to="nir", output=tmp_path / "o.nir", options={"tolerant": "false"})
+    assert report.ok and report.warnings == []
+    for key in ("nir-version", "nir_version"):
+        out = tmp_path / f"legacy-{key}.nir"
+        convert(primitive_graph("Affine"), to="nir", output=out, options={key: "1.0.4"})
+        assert nirhub.io.read_version(out) == "1.0.4"
+
+
+def test_same_backend_options_are_listed_once(registry, tmp_path: Path) -> None:
+    src = tmp_path / "m.nir"
+    nirhub.write(primitive_graph("LIF"), src)
+    with pytest.raises(UsageError) as info:
+        convert(src, to="nir", output=tmp_path / "o.nir", options={"x": "1"}, registry=registry)
+    assert info.value.hint == "nir options: tolerant, nir-version, compression, method, reset."
+    # two backends: both listed
+    with pytest.raises(UsageError) as info:
+        convert(src, to="chip", output=tmp_path / "o.chip", options={"x": "1"}, registry=registry)
+    assert info.value.hint.count(" options: ") == 2
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_warnings_name_the_real_output_not_the_temporary_file(
+    registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relative: bool
+) -> None:
+    # LIF without v_reset and without a recorded reset: the legacy layout warns, naming the file
+    no_reset = LIF(np.full(3, 1e-3), np.ones(3), np.zeros(3), np.full(3, 0.3))
+    g = graph_of(("aff", Affine(RNG.normal(size=(3, 4)), np.zeros(3))), ("lif", no_reset))
+    out = tmp_path / "legacy.nir"
+    if relative:
+        monkeypatch.chdir(tmp_path)
+        out = Path("legacy.nir")
+    report = convert(g, to="nir", output=out, options={"nir-version": "1.0.4"}, registry=registry)
+    assert report.outputs == [out]
+    (warning,) = [w for w in report.warnings if "reset" in w]
+    assert warning.startswith(f"{out}: lif: "), warning
+    assert ".nirhub-" not in warning
+
+
+def test_retarget_replaces_every_spelling_of_the_temporary_folder(tmp_path: Path) -> None:
+    from nirhub.hub.convert import _retarget
+
+    tmp = tmp_path / ".nirhub-abc"
+    text = f"{tmp}/a.nir and {tmp.resolve()}/b.npz and {tmp}"
+    assert _retarget(text, tmp, tmp_path) == (
+        f"{tmp_path}/a.nir and {tmp_path.resolve()}/b.npz and {tmp_path}"
+    )
+    rel = Path(".nirhub-abc")
+    assert _retarget(".nirhub-abc/out.nir: lif: x", rel, Path(".")) == "out.nir: lif: x"
+
+
+def test_a_missing_input_is_a_usage_error_everywhere(registry, tmp_path: Path) -> None:
+    from nirhub.errors import ExitCode, NoSuchFileError
+
+    missing = tmp_path / "missing.nir"
+    calls = [
+        lambda: nirhub.read(missing),
+        lambda: nirhub.read(missing, strict=False),
+        lambda: to_ir(missing, registry=registry),
+        lambda: convert(missing, to="nir", output=tmp_path / "o.nir", registry=registry),
+    ]
+    for call in calls:
+        with pytest.raises(NoSuchFileError) as info:
+            call()
+        exc = info.value
+        assert exc.exit_code == ExitCode.USAGE == 2
+        # one type for every way of catching it
+        assert isinstance(exc, UsageError) and isinstance(exc, FileNotFoundError)
+        assert isinstance(exc, FileFormatError)  # what nirhub.read raised before
+        assert exc.filename == str(missing) and "no such file" in exc.message

@@ -383,3 +383,97 @@ def test_listing_backends_imports_no_numpy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- the framework's version; versions from folder names ----------------------------------------
+
+
+def test_the_version_shown_is_the_frameworks_own() -> None:
+    import numpy
+    import pluggy
+
+    from nirhub.hub.backend import Backend
+    from nirhub.hub.hookspecs import hookimpl
+
+    def backend(name: str, **fields) -> type[Backend]:
+        class B(Backend):
+            descriptor = BackendDescriptor(
+                name=name, kind="simulator", summary=name, from_ir=frozenset({"LIF"}), **fields
+            )
+
+        return B
+
+    both = (Requirement("numpy"), Requirement("pluggy"))
+    classes = [
+        backend("pluggy", requires=both),  # named like its second requirement (snntorch's case)
+        backend("explicit", requires=both, framework="pluggy"),
+        backend("first", requires=both),  # neither: the first requirement
+        backend("bare"),
+    ]
+
+    class Plugin:
+        @hookimpl
+        def nirhub_backends(self):
+            return classes
+
+    registry = make_registry(plugins=False, extra=[Plugin()], environments=False)
+    rows = {r.name: r for r in registry.statuses()}
+    assert rows["pluggy"].version == pluggy.__version__ != numpy.__version__
+    assert rows["explicit"].version == pluggy.__version__
+    assert rows["first"].version == numpy.__version__
+    assert rows["bare"].version == "" and rows["nir"].version == ""
+    assert classes[0].descriptor.primary_distribution == "pluggy"
+    again = BackendDescriptor.from_json(json.loads(json.dumps(classes[1].descriptor.to_json())))
+    assert again.framework == "pluggy"
+
+
+def test_installed_versions_come_from_folder_names(site: Path) -> None:
+    from importlib import metadata
+
+    from nirhub.hub.requirements import installed_version, normalize_name
+
+    # agrees with importlib.metadata on every distribution of this environment
+    seen = set()
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if normalize_name(name) in seen:
+            continue  # importlib.metadata lists shadowed copies too; the first one counts
+        seen.add(normalize_name(name))
+        assert compare_versions(installed_version(name), metadata.version(name)) == 0, name
+    assert len(seen) > 10
+    # a distribution appearing in (or leaving) a folder already listed is noticed
+    assert installed_version("Late_Comer.pkg") is None
+    write_distribution(site, "late-comer-pkg", entry_points={}, modules={}, version="2.5rc1")
+    assert installed_version("late.comer_PKG") == "2.5rc1"
+    import shutil
+
+    shutil.rmtree(site / "late_comer_pkg-2.5rc1.dist-info")
+    assert installed_version("late-comer-pkg") is None
+
+
+def test_listing_reads_no_metadata_file(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsing METADATA (an e-mail message) per plugin and requirement was most of the time of
+    `nirhub list-backends`; names and versions come from the folder names."""
+    from importlib import metadata
+
+    m = unique("plug_fast")
+    write_distribution(
+        site,
+        "nirhub-fast",
+        entry_points={"fast": m},
+        modules={m: backend_module("fast", requires='(Requirement("pluggy"),)')},
+    )
+    pluggy_version = metadata.version("pluggy")
+    read: list[str] = []
+    original = metadata.PathDistribution.read_text
+
+    def spy(self, filename):
+        read.append(filename)
+        return original(self, filename)
+
+    monkeypatch.setattr(metadata.PathDistribution, "read_text", spy)
+    rows = {r.name: r for r in make_registry(environments=False).statuses()}
+    assert rows["fast"].status == "ok" and rows["fast"].distribution == "nirhub-fast"
+    assert rows["fast"].version == pluggy_version
+    assert "entry_points.txt" in read  # the spy works
+    assert not {"METADATA", "PKG-INFO"} & set(read), read

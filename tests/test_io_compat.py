@@ -19,6 +19,7 @@ from _nirvenv import nir_python
 import nirhub as nh
 from nirhub.errors import UnsupportedError
 from nirhub.io import read, write
+from nirhub.io._fast_format import MARKER
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "data" / "corpus"
@@ -118,6 +119,7 @@ def _our_files(tmp_path: Path, legacy: bool) -> dict[str, nh.Graph]:
     for name, g in graphs.items():
         p = tmp_path / f"{name}.nir"
         write(g, p, nir_version="1.0.4" if legacy else "1.0.8")
+        assert p.read_bytes().startswith(MARKER)  # nirhub's own HDF5 writer, not libhdf5
         out[str(p)] = g
     if not legacy:
         p = tmp_path / "every_gzip.nir"

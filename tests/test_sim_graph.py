@@ -377,3 +377,20 @@ def test_run_files_reads_tolerantly_on_request(tmp_path):
     res = run_files(model, tmp_path / "x.npy", None, dt=1e-4, strict=False, record="lif1.lif1")
     assert int(res.spikes("lif1.lif1").sum()) == 119
     assert list(tmp_path.iterdir()) == [tmp_path / "x.npy"]  # output=None writes nothing
+
+
+def test_saved_results_get_the_usual_file_mode(tmp_path):
+    import os
+    import stat
+
+    import nirhub as nh
+    from nirhub.sim import simulate
+
+    g = nh.Graph.from_list(nh.Input(2), nh.Scale(np.ones(2)), nh.Output(2))
+    res = simulate(g, np.ones((3, 2)), 1e-3)
+    old = os.umask(0o022)
+    try:
+        path = res.save(tmp_path / "out.npz")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644

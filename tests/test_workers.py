@@ -143,3 +143,34 @@ def test_a_dead_environment_is_listed_as_broken(nirhub_config, tmp_path: Path) -
     assert "does not exist" in rows[0].reason
     with pytest.raises(BackendUnavailableError, match="unknown backend 'npjson'"):
         registry.get("npjson")
+
+
+def test_descriptions_are_cached_until_the_environment_changes(
+    env: HubEnv,
+    nirhub_config,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import subprocess
+
+    add_environment("other", env.python)  # asks the worker and caches its answer
+    started: list[list[str]] = []
+    run = subprocess.run
+
+    def counting(cmd, *args, **kwargs):
+        started.append(cmd)
+        return run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counting)
+    rows = {(r.name, r.location): r for r in make_registry(plugins=False).statuses()}
+    assert rows[("npjson", "other")].status == "ok" and started == []
+    # an upgrade of the plugin in the worker environment rewrites its dist-info folder
+    (info,) = env.folder.glob(f"lib/python{PYTHON_VERSION}/site-packages/nirhub_npjson-*.dist-info")
+    before = info.stat()
+    os.utime(info, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    try:
+        rows = {(r.name, r.location): r for r in make_registry(plugins=False).statuses()}
+    finally:
+        os.utime(info, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert rows[("npjson", "other")].status == "ok"
+    assert [cmd[1:] for cmd in started] == [["-m", "nirhub.hub.worker", "describe"]]

@@ -277,18 +277,32 @@ def _state(ctx: typer.Context, json_mode: bool = False) -> State:
 
 
 @app.command("list-backends", cls=NirhubCommand)
-def list_backends(ctx: typer.Context, json_: Json = False) -> None:
+def list_backends(
+    ctx: typer.Context,
+    json_: Json = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Ask every worker environment again instead of using the cached answers.",
+        ),
+    ] = False,
+) -> None:
     """List the backends and whether each can be used.
 
     One row per backend: its kind, the directions it converts (to-ir: export a framework model
     to NIR; from-ir: import NIR), its status (ok, missing dependency with the install command,
     broken with the reason), the framework version, the distribution providing it, and where
-    it runs (local, or a worker environment).
+    it runs (local, or a worker environment). What worker environments provide is cached until
+    something is installed in them (see `nirhub env refresh`).
     """
     state = _state(ctx, json_)
     from nirhub.cli import render
 
-    rows = state.registry().statuses()  # = nirhub.backends(); skips importing the converter
+    registry = state.registry()
+    if refresh:
+        registry.refresh_environments()
+    rows = registry.statuses()  # = nirhub.backends(); skips importing the converter
     state.out.result(
         lambda: {"backends": [row.to_json() for row in rows]},
         lambda: render.backends(state.out, rows),
@@ -549,7 +563,7 @@ def env_list(ctx: typer.Context, json_: Json = False) -> None:
     """List the configured environments."""
     state = _state(ctx, json_)
     from nirhub.cli import render
-    from nirhub.hub.workers import environments
+    from nirhub.hub.envconfig import environments
 
     envs = list(environments().values())
     state.out.result(
@@ -639,6 +653,39 @@ def env_create(
     )
 
 
+@env_app.command("refresh", cls=NirhubCommand)
+def env_refresh(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="The environments to ask (default: all).", metavar="[NAME]...", show_default=False
+        ),
+    ] = None,
+    json_: Json = False,
+) -> None:
+    """Ask environments again which backends they provide (updates the cache).
+
+    `nirhub list-backends` caches what each environment provides until something is installed
+    in it; refresh after editing a plugin installed there in editable mode.
+    """
+    state = _state(ctx, json_)
+    from nirhub.cli import render
+    from nirhub.hub.workers import refresh_environments
+
+    with state.out.progress("Asking the worker environments"):
+        found = refresh_environments(tuple(names or ()))
+    state.out.result(
+        lambda: {
+            "environments": [
+                {"name": name, "backends": [row.to_json() for row in rows]}
+                for name, rows in found.items()
+            ]
+        },
+        lambda: render.refreshed(state.out, found),
+    )
+
+
 @env_app.command("remove", cls=NirhubCommand)
 def env_remove(
     ctx: typer.Context,
@@ -676,7 +723,7 @@ def parse_key_values(items: list[str] | None) -> dict[str, str]:
         if not sep or not key.strip():
             raise UsageError(
                 f"backend option {item!r} is not KEY=VALUE",
-                hint="Example: -O nir_version=1.0.4 (`nirhub list-backends --json` lists each "
+                hint="Example: -O nir-version=1.0.4 (`nirhub list-backends --json` lists each "
                 "backend's options).",
             )
         out[key.strip()] = value

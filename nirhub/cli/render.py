@@ -302,5 +302,19 @@ def environments(out: Output, envs: list[Any]) -> None:
         out.line(f"{env.name}\t{os.fspath(env.python)}{made}")
 
 
+def refreshed(out: Output, found: dict[str, list[Any]]) -> None:
+    """One line per environment: its backends, or why it cannot be asked."""
+    if not found:
+        out.info("no environments configured; add one with `nirhub env add NAME PYTHON`")
+        return
+    for name, rows in found.items():
+        dead = [r for r in rows if r.name == name and r.kind == "unknown" and not r.ok]
+        if dead:
+            out.line(f"{name}\tbroken: {dead[0].reason}")
+            continue
+        listed = ", ".join(f"{r.name} ({r.status.replace('-', ' ')})" for r in rows) or "none"
+        out.line(f"{name}\t{listed}")
+
+
 def environment_added(out: Output, env: Any) -> None:
     out.line(f"{env.name}\t{os.fspath(env.python)}")

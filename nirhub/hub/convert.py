@@ -284,16 +284,13 @@ def convert(
             warn=caught_messages,
             target=desc,
         )
-        unknown = [
-            k for k in options if k not in _option_names(desc) and k not in _option_names(src_desc)
-        ]
+        unknown = [k for k in options if not desc.has_option(k) and not src_desc.has_option(k)]
         if unknown:
             raise UsageError(
                 f"unknown option(s) {', '.join(unknown)} for {src_desc.name!r} -> {desc.name!r}",
-                hint=f"{desc.name} options: {', '.join(_option_names(desc)) or 'none'}; "
-                f"{src_desc.name} options: {', '.join(_option_names(src_desc)) or 'none'}.",
+                hint=_options_hint(src_desc, desc),
             )
-        opts = _target_options(desc, {k: v for k, v in options.items() if k in _option_names(desc)})
+        opts = _target_options(desc, {k: v for k, v in options.items() if desc.has_option(k)})
         legal, applied, notes, problems = _legalize(graph, desc, registry)
         used_dt = _resolve_dt(dt, legal, desc, caught_messages)
         opts = _with_dt(desc, opts, used_dt)
@@ -380,7 +377,20 @@ def simulate_with_backend(
 
 
 def _option_names(desc: BackendDescriptor) -> list[str]:
+    """The declared option names (as the backend receives them)."""
     return [o.name for o in desc.options]
+
+
+def _options_hint(*descs: BackendDescriptor) -> str:
+    """Each backend's options (CLI spelling), every backend named once."""
+    unique = {desc.name: desc for desc in descs}
+    return (
+        "; ".join(
+            f"{name} options: {', '.join(desc.option_names()) or 'none'}"
+            for name, desc in unique.items()
+        )
+        + "."
+    )
 
 
 def _target_options(desc: BackendDescriptor, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -419,13 +429,13 @@ def _export(
     desc = be.descriptor
     if not desc.to_ir:
         raise UsageError(f"backend {desc.name!r} cannot export to NIR (it only imports)")
-    own = {k: v for k, v in options.items() if k in _option_names(desc)}
+    own = {k: v for k, v in options.items() if desc.has_option(k)}
     if target is None:
         unknown = [k for k in options if k not in own]
         if unknown:
             raise UsageError(
                 f"backend {desc.name!r} has no option(s) {', '.join(unknown)}",
-                hint=f"Its options: {', '.join(_option_names(desc)) or 'none'}.",
+                hint=f"Its options: {', '.join(desc.option_names()) or 'none'}.",
             )
     opts = _with_dt(desc, desc.parse_options(own), dt)
     graph = be.to_ir(src.model, **opts)
@@ -542,6 +552,24 @@ def _plan_output(
     return path
 
 
+def _retarget(text: str, tmp: Path, parent: Path) -> str:
+    """``text`` with every spelling of the temporary folder ``tmp`` replaced by ``parent``.
+
+    Longest spellings first, so an absolute ``/abs/.nirhub-x/out.nir`` is not half-replaced
+    through its relative form ``.nirhub-x``.
+    """
+    pairs = {
+        os.fspath(tmp.resolve()): os.fspath(parent.resolve()),
+        os.fspath(tmp.absolute()): os.fspath(parent.absolute()),
+    }
+    if os.fspath(parent) == ".":  # ".nirhub-x/out.nir" -> "out.nir", as the user wrote it
+        pairs[os.fspath(tmp) + os.sep] = ""
+    pairs.setdefault(os.fspath(tmp), os.fspath(parent))
+    for old in sorted(pairs, key=len, reverse=True):
+        text = text.replace(old, pairs[old])
+    return text
+
+
 def save_atomically(be: Backend, obj: Any, path: Path, *, force: bool, **opts: Any) -> list[Path]:
     """Let the backend write into a temporary folder beside ``path``, then move files in.
 
@@ -553,7 +581,19 @@ def save_atomically(be: Backend, obj: Any, path: Path, *, force: bool, **opts: A
         raise UsageError(f"cannot write {path}: the folder {parent} does not exist")
     tmp = Path(tempfile.mkdtemp(prefix=".nirhub-", dir=parent))
     try:
-        written = be.save(obj, tmp / path.name, **opts)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            written = be.save(obj, tmp / path.name, **opts)
+        # the backend wrote into the temporary folder and its warnings name it: re-issue them
+        # naming the files the user asked for
+        for w in caught:
+            warnings.warn_explicit(
+                _retarget(str(w.message), tmp, parent),
+                w.category,
+                w.filename,
+                w.lineno,
+                source=w.source,
+            )
         files = [Path(f) for f in (written or [])]
         if not files:
             files = [f for f in tmp.rglob("*") if f.is_file()]

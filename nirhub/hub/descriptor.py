@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -34,9 +35,23 @@ class DescriptorError(ValueError):
     """A plugin declared an invalid descriptor (a bug in the plugin)."""
 
 
+def option_key(name: str) -> str:
+    """The spelling-independent key of an option name: ``nir-version`` == ``nir_version``.
+
+    Plugins declare options as Python identifiers (``nir_version``: backends receive them as
+    keyword arguments); the command line writes them like its own flags (``-O nir-version=...``).
+    Both spellings are accepted everywhere; backends always receive the declared name.
+    """
+    return name.strip().replace("-", "_")
+
+
 @dataclass(frozen=True)
 class Option:
-    """One backend option, settable with ``-O name=value`` on the command line."""
+    """One backend option, settable with ``-O name=value`` on the command line.
+
+    ``name`` is what the backend receives as a keyword argument; ``-O`` also accepts it with
+    ``-`` for ``_`` (:attr:`cli_name`, the spelling the documentation uses).
+    """
 
     name: str
     type: OptionType
@@ -50,8 +65,17 @@ class Option:
         if self.type == "choice" and not self.choices:
             raise DescriptorError(f"option {self.name!r} of type 'choice' needs choices")
 
-    def parse(self, raw: Any) -> Any:
-        """Turn a command-line string (or a Python value) into the option's type."""
+    @property
+    def cli_name(self) -> str:
+        """The command-line spelling: ``nir-version`` for an option declared ``nir_version``."""
+        return self.name.replace("_", "-")
+
+    def parse(self, raw: Any, *, given: str | None = None) -> Any:
+        """Turn a command-line string (or a Python value) into the option's type.
+
+        ``given`` is the spelling the caller used, for error messages (default: the CLI one).
+        """
+        shown = given if given is not None else self.cli_name
         if not isinstance(raw, str):
             return raw
         try:
@@ -68,11 +92,11 @@ class Option:
                 raise ValueError(raw)
         except ValueError:
             raise UsageError(
-                f"option {self.name!r} expects a {self.type}, got {raw!r}", hint=self.help
+                f"option {shown!r} expects a {self.type}, got {raw!r}", hint=self.help
             ) from None
         if self.type == "choice" and raw not in self.choices:
             raise UsageError(
-                f"option {self.name!r} must be one of {', '.join(self.choices)}; got {raw!r}"
+                f"option {shown!r} must be one of {', '.join(self.choices)}; got {raw!r}"
             )
         return raw
 
@@ -127,6 +151,9 @@ class BackendDescriptor:
     modules: tuple[str, ...] = ()
     #: Python versions the framework supports, e.g. ``">=3.10,<3.11"`` (informational)
     python: str = ""
+    #: the distribution whose version ``list-backends`` shows as the framework's version
+    #: (default: the requirement named like the backend, else the first requirement)
+    framework: str = ""
     docs_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -154,9 +181,11 @@ class BackendDescriptor:
                 raise DescriptorError(
                     f"backend {self.name!r}: suffix {suffix!r} must start with '.'"
                 )
-        names = [o.name for o in self.options]
-        if len(set(names)) != len(names):
-            raise DescriptorError(f"backend {self.name!r} declares an option twice")
+        keys = [option_key(o.name) for o in self.options]
+        if len(set(keys)) != len(keys):
+            raise DescriptorError(
+                f"backend {self.name!r} declares an option twice ('-' and '_' are the same)"
+            )
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -167,11 +196,41 @@ class BackendDescriptor:
             out.append("from-ir")
         return tuple(out)
 
-    def option(self, name: str) -> Option:
+    @property
+    def primary_distribution(self) -> str:
+        """The distribution whose version is the framework's version ("" when it has none).
+
+        :attr:`framework` when set; else the requirement whose distribution is named like the
+        backend (``snntorch`` among ``torch, snntorch``); else the first requirement.
+        """
+        if self.framework:
+            return self.framework
+        own = {option_key(self.name), *(option_key(a) for a in self.aliases)}
+        for req in self.requires:
+            if option_key(req.distribution).replace(".", "_") in own:
+                return req.distribution
+        return self.requires[0].distribution if self.requires else ""
+
+    def find_option(self, name: str) -> Option | None:
+        """The option called ``name`` in either spelling (``a-b`` or ``a_b``), else None."""
+        key = option_key(name)
         for opt in self.options:
-            if opt.name == name:
+            if option_key(opt.name) == key:
                 return opt
-        known = ", ".join(o.name for o in self.options) or "none"
+        return None
+
+    def has_option(self, name: str) -> bool:
+        return self.find_option(name) is not None
+
+    def option_names(self) -> list[str]:
+        """The options' command-line spellings (``nir-version``), for messages and help."""
+        return [o.cli_name for o in self.options]
+
+    def option(self, name: str) -> Option:
+        opt = self.find_option(name)
+        if opt is not None:
+            return opt
+        known = ", ".join(self.option_names()) or "none"
         raise UsageError(f"backend {self.name!r} has no option {name!r} (its options: {known})")
 
     def to_json(self) -> dict[str, Any]:
@@ -216,11 +275,21 @@ class BackendDescriptor:
         )
         return cls(**kwargs)
 
-    def parse_options(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """Validate ``-O key=value`` options; fill defaults."""
-        out = {o.name: o.default for o in self.options if o.default is not None}
+    def parse_options(self, raw: Mapping[str, Any], *, defaults: bool = True) -> dict[str, Any]:
+        """Validate ``-O key=value`` options (either spelling); fill defaults (``defaults``).
+
+        The result is keyed by the declared names, as the backend's methods receive them.
+        """
+        out = {o.name: o.default for o in self.options if o.default is not None} if defaults else {}
+        seen: dict[str, str] = {}
         for key, value in raw.items():
-            out[key] = self.option(key).parse(value)
+            opt = self.option(key)
+            if opt.name in seen:
+                raise UsageError(
+                    f"option {opt.cli_name!r} is given twice (as {seen[opt.name]!r} and {key!r})"
+                )
+            seen[opt.name] = key
+            out[opt.name] = opt.parse(value, given=key)
         return out
 
 

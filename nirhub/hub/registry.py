@@ -37,10 +37,15 @@ from nirhub.errors import BackendUnavailableError, UsageError
 from nirhub.hub import hookspecs
 from nirhub.hub.backend import Backend
 from nirhub.hub.descriptor import BackendDescriptor
-from nirhub.hub.requirements import check_requirements, python_satisfies
+from nirhub.hub.requirements import (
+    check_requirements,
+    installed_version,
+    normalize_name,
+    python_satisfies,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nirhub.hub.workers import Environment
+    from nirhub.hub.envconfig import Environment
     from nirhub.passes import GraphPass
 
 BUILTIN_DISTRIBUTION = "nirhub"
@@ -138,9 +143,24 @@ class _EntryPointInfo:
 
 
 def _dist_name(ep: metadata.EntryPoint) -> str:
+    """The (PEP 503 normalized) name of the distribution behind an entry point.
+
+    Taken from its ``<name>-<version>.dist-info`` folder name when there is one:
+    ``Distribution.name`` parses the whole ``METADATA`` file, a cost every plugin would add to
+    ``nirhub list-backends``.
+    """
     dist = getattr(ep, "dist", None)
-    name = getattr(dist, "name", None) if dist is not None else None
-    if not name and dist is not None:
+    if dist is None:
+        return "<unknown distribution>"
+    folder = getattr(dist, "_path", None)  # PathDistribution (the usual case)
+    stem = os.path.basename(os.fspath(folder)) if isinstance(folder, (str, os.PathLike)) else ""
+    for suffix in (".dist-info", ".egg-info"):
+        if stem.endswith(suffix):
+            name = stem[: -len(suffix)].partition("-")[0]
+            if name:
+                return normalize_name(name)
+    name = getattr(dist, "name", None)
+    if not name:
         name = dist.metadata["Name"] if dist.metadata else None
     return name or "<unknown distribution>"
 
@@ -181,6 +201,7 @@ class Registry:
         self._instances: dict[str, Backend] = {}
         self._environments: dict[str, Environment] = dict(environments or {})
         self._remote: dict[str, list[BackendStatus]] = {}
+        self._refresh_remote = False
         self.warnings: list[str] = list(warnings)
         for module_name in builtins:
             self._add_plugin(_import_builtin(module_name), BUILTIN_DISTRIBUTION, module_name)
@@ -415,9 +436,8 @@ class Registry:
                         f" (it needs Python {desc.python}, this is {v}: create a worker "
                         f"environment with `nirhub env create NAME --python X.Y --plugin ...`)"
                     )
-        version = ""
-        for check in check_requirements(desc.requires[:1]):
-            version = check.installed or ""
+        primary = desc.primary_distribution
+        version = (installed_version(primary) or "") if primary else ""
         return BackendStatus(
             name=desc.name,
             aliases=desc.aliases,
@@ -590,10 +610,7 @@ class Registry:
         self.load_all()
         out = []
         for p in self._plugins:
-            try:
-                version = metadata.version(p.distribution)
-            except (metadata.PackageNotFoundError, ValueError):
-                version = ""
+            version = installed_version(p.distribution) or ""
             out.append(
                 {
                     "distribution": p.distribution,
@@ -609,11 +626,19 @@ class Registry:
     def environments(self) -> dict[str, Environment]:
         return dict(self._environments)
 
+    def refresh_environments(self) -> None:
+        """Ask every worker environment again instead of using the cached descriptions
+        (``nirhub list-backends --refresh``); the cache is updated."""
+        self._refresh_remote = True
+        self._remote.clear()
+
     def _remote_statuses(self, env: str) -> list[BackendStatus]:
         if env not in self._remote:
             from nirhub.hub.workers import describe_environment
 
-            self._remote[env] = describe_environment(self._environments[env])
+            self._remote[env] = describe_environment(
+                self._environments[env], refresh=self._refresh_remote
+            )
         return self._remote[env]
 
     def _find_remote(
@@ -769,8 +794,10 @@ def _same_dist(dist: str, names: Iterable[str]) -> bool:
 def _environments(value: Any) -> dict[str, Environment]:
     if value is False:
         return {}
-    from nirhub.hub.workers import Environment
-    from nirhub.hub.workers import environments as configured
+    # the configuration module only: nirhub.hub.workers (subprocesses) is imported when an
+    # environment is actually asked
+    from nirhub.hub.envconfig import Environment
+    from nirhub.hub.envconfig import environments as configured
 
     if value is None or value is True:
         return configured()

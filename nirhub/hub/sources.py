@@ -40,7 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.errors import FileFormatError, NirhubError, RefusedError, UsageError
+from nirhub.errors import (
+    FileFormatError,
+    NirhubError,
+    NoSuchFileError,
+    RefusedError,
+    UsageError,
+)
 from nirhub.hub.descriptor import BackendDescriptor
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,6 +56,8 @@ if TYPE_CHECKING:  # pragma: no cover
 #: suffixes handled by the safe PyTorch loader
 TORCH_SUFFIXES: tuple[str, ...] = (".pt", ".pth")
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+#: the largest HDF5 user block looked behind for the signature (libhdf5 allows any power of 2)
+MAX_USERBLOCK = 1 << 20
 #: a pickle larger than this is refused (a model's pickle is kilobytes; tensors live elsewhere)
 MAX_PICKLE_BYTES = 256 * 1024 * 1024
 #: modules that say nothing about the framework (every torch pickle refers to them)
@@ -109,8 +117,8 @@ def resolve_source(
         )
     if path.exists():
         raise UsageError(f"{path} is a directory, not a model file")
-    raise UsageError(
-        f"{text}: no such file",
+    raise NoSuchFileError(
+        text,
         hint="Give a model file (.nir, .pt, or a format a backend reads), or a model reference "
         "like path/to/model.py:name or package.module:name.",
     )
@@ -245,11 +253,25 @@ def _object_source(
 
 
 def sniff(path: Path) -> str:
-    """What a file holds, from its first bytes: ``hdf5``, ``zip``, ``pickle`` or ``unknown``."""
+    """What a file holds, from its first bytes: ``hdf5``, ``zip``, ``pickle`` or ``unknown``.
+
+    An HDF5 file may start with a user block (nirhub's own writer puts a 512-byte one in front):
+    its signature is then at byte 512, 1024, 2048, ... (HDF5 File Format Specification, "Format
+    Signature").
+    """
     with open(path, "rb") as f:
         head = f.read(8)
-    if head.startswith(HDF5_MAGIC):
-        return "hdf5"
+        if head.startswith(HDF5_MAGIC):
+            return "hdf5"
+        offset = 512
+        while offset <= MAX_USERBLOCK:
+            f.seek(offset)
+            sig = f.read(8)
+            if len(sig) < 8:
+                break
+            if sig == HDF5_MAGIC:
+                return "hdf5"
+            offset *= 2
     if head.startswith(b"PK\x03\x04"):
         return "zip"
     if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
@@ -281,8 +303,10 @@ def _file_source(
         else:
             backend = _backend_for_suffix(path, suffix, registry)
     be = registry.get(backend)
-    own = {o.name for o in be.descriptor.options}
-    load_options = {k: v for k, v in options.items() if k in own}
+    # either spelling (nir-version / nir_version), parsed, keyed as the backend declares them
+    load_options = be.descriptor.parse_options(
+        {k: v for k, v in options.items() if be.descriptor.has_option(k)}, defaults=False
+    )
     if _is_remote(be):
         return Source(
             be.descriptor.name,

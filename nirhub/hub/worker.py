@@ -35,9 +35,24 @@ def describe() -> dict[str, Any]:
         "nirhub": nirhub.__version__,
         "python": ".".join(str(v) for v in sys.version_info[:3]),
         "executable": sys.executable,
+        # where this interpreter finds distributions: the caller fingerprints these folders to
+        # know when its cached copy of this answer is stale (the working directory excluded)
+        "paths": _search_paths(),
         "backends": [s.to_json() for s in registry.statuses()],
         "clashes": registry.clashes(),
     }
+
+
+def _search_paths() -> list[str]:
+    cwd = os.getcwd()
+    out = []
+    for entry in sys.path:
+        if not entry:
+            continue
+        folder = os.path.abspath(entry)
+        if folder != cwd and os.path.isdir(folder) and folder not in out:
+            out.append(folder)
+    return out
 
 
 def _backend(request: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:

@@ -13,6 +13,15 @@ plugin installed:
 The environments are kept in a small JSON file (``$NIRHUB_CONFIG``, else
 ``~/.config/nirhub/environments.json``): ``{name: {"python": path, ...}}``.
 
+Listing asks each environment ``python -m nirhub.hub.worker describe`` (a second or two: the
+worker imports nirhub and its plugins). The answers are cached in ``environments-cache.json``
+beside the environments file, per interpreter, with a fingerprint of what was installed there
+(the modification times of the interpreter and of the ``*.dist-info``/``*.egg-info``/``*.pth``
+entries of every folder on the worker's ``sys.path``, and this nirhub's version): a
+``pip install`` or ``uninstall`` in the environment makes the entry stale and the next listing
+asks again. ``nirhub env refresh`` / ``list-backends --refresh`` ask regardless (after editing
+an editable plugin's descriptor, say).
+
 Every operation runs as a subprocess, ``python -m nirhub.hub.worker OP request.json``; the
 graph travels as a ``.nir`` file and the results as ``.json``/``.npz`` files in a temporary
 folder. :class:`RemoteBackend` wraps this behind the ordinary :class:`Backend` interface, so
@@ -22,6 +31,7 @@ back as the same nirhub error types.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -45,6 +55,17 @@ from nirhub.errors import (
 )
 from nirhub.hub.backend import Backend, ConversionWarning
 from nirhub.hub.descriptor import BackendDescriptor
+from nirhub.hub.envconfig import (  # noqa: F401 - re-exported: part of this module's API
+    ENV_CONFIG,
+    ENV_ENVS_DIR,
+    Environment,
+    cache_path,
+    config_path,
+    environments,
+    envs_dir,
+)
+from nirhub.hub.envconfig import read_config as _read_config
+from nirhub.hub.envconfig import write_config as _write_config
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -55,12 +76,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: bumped when the request/response format changes
 PROTOCOL = 1
-ENV_CONFIG = "NIRHUB_CONFIG"
-ENV_ENVS_DIR = "NIRHUB_ENVS_DIR"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: seconds; a conversion in a worker may import torch and build a big model
 DEFAULT_TIMEOUT = 3600.0
 DESCRIBE_TIMEOUT = 120.0
+#: bumped when the layout of the description cache changes
+CACHE_FORMAT = 1
+#: entries of a sys.path folder whose appearance or change means "something was installed"
+_INSTALL_MARKERS = (".dist-info", ".egg-info", ".egg-link", ".pth")
 
 
 class WorkerError(NirhubError):
@@ -69,98 +92,9 @@ class WorkerError(NirhubError):
     exit_code = ExitCode.INTERNAL
 
 
-@dataclass(frozen=True)
-class Environment:
-    """A Python interpreter that runs nirhub backends for us."""
-
-    name: str
-    python: Path
-    #: made by :func:`create_environment` (then ``path`` is its folder, deleted on removal)
-    created: bool = False
-    path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"python": str(self.python)}
-        if self.created:
-            out["created"] = True
-        if self.path is not None:
-            out["path"] = str(self.path)
-        out.update(self.extra)
-        return out
-
-
 # --------------------------------------------------------------------------------------------
 # configuration
 # --------------------------------------------------------------------------------------------
-
-
-def config_path() -> Path:
-    """The environments file: ``$NIRHUB_CONFIG``, else ``$XDG_CONFIG_HOME/nirhub/...``."""
-    override = os.environ.get(ENV_CONFIG)
-    if override:
-        return Path(override).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "nirhub" / "environments.json"
-
-
-def envs_dir() -> Path:
-    """Where :func:`create_environment` puts new environments."""
-    override = os.environ.get(ENV_ENVS_DIR)
-    if override:
-        return Path(override).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "nirhub" / "envs"
-
-
-def _read_config() -> dict[str, dict[str, Any]]:
-    path = config_path()
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(
-            f"cannot read the environments file {path}: {exc}",
-            hint=f"Fix or delete it (or point {ENV_CONFIG} at another file).",
-        ) from None
-    if not isinstance(data, dict) or not all(
-        isinstance(v, dict) and isinstance(v.get("python"), str) for v in data.values()
-    ):
-        raise UsageError(
-            f"the environments file {path} is malformed: expected "
-            '{"name": {"python": "/path/to/python"}, ...}'
-        )
-    return data
-
-
-def _write_config(data: dict[str, dict[str, Any]]) -> None:
-    path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".environments.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def environments() -> dict[str, Environment]:
-    """The configured worker environments, by name."""
-    out = {}
-    for name, entry in _read_config().items():
-        extra = {k: v for k, v in entry.items() if k not in ("python", "created", "path")}
-        out[name] = Environment(
-            name,
-            Path(entry["python"]),
-            bool(entry.get("created", False)),
-            Path(entry["path"]) if entry.get("path") else None,
-            extra,
-        )
-    return out
 
 
 def _check_name(name: str) -> None:
@@ -200,6 +134,8 @@ def remove_environment(name: str, *, delete: bool = True) -> Environment:
     env = environments()[name]
     del config[name]
     _write_config(config)
+    if not any(entry.get("python") == str(env.python) for entry in config.values()):
+        _forget_description(env.python)
     if delete and env.created and env.path is not None and (env.path / "pyvenv.cfg").is_file():
         shutil.rmtree(env.path, ignore_errors=True)
     return env
@@ -388,14 +324,54 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def describe_environment(env: Environment, *, strict: bool = False) -> list[BackendStatus]:
-    """Ask a worker which backends it has (``python -m nirhub.hub.worker describe``).
+def describe_environment(
+    env: Environment, *, strict: bool = False, refresh: bool = False
+) -> list[BackendStatus]:
+    """Which backends a worker has: from the cache while it is fresh, else by asking the worker
+    (``python -m nirhub.hub.worker describe``; ``strict`` and ``refresh`` always ask).
 
     Returns one row per backend it provides (the built-in ``nir`` excluded), located at
     ``env.name``. When the worker cannot be asked, returns a single ``broken`` row named after
-    the environment (or raises, with ``strict``).
+    the environment (or raises, with ``strict``); failures are not cached.
     """
+    if not (strict or refresh):
+        cached = _cached_description(env.python)
+        if cached is not None:
+            return _rows(cached, env)
+    data = _ask_describe(env, strict=strict)
+    if isinstance(data, list):  # the broken row
+        return data
+    _store_description(env.python, data)
+    return _rows(data, env)
+
+
+def refresh_environments(names: list[str] | tuple[str, ...] = ()) -> dict[str, list[Any]]:
+    """Ask the named environments (default: all) for their backends again; update the cache.
+
+    Returns ``{name: rows}`` (a broken environment: one ``broken`` row, see
+    :func:`describe_environment`).
+    """
+    configured = environments()
+    unknown = [n for n in names if n not in configured]
+    if unknown:
+        known = ", ".join(sorted(configured)) or "none"
+        raise UsageError(
+            f"no environment named {', '.join(map(repr, unknown))} (environments: {known})"
+        )
+    chosen = list(names) or list(configured)
+    return {name: describe_environment(configured[name], refresh=True) for name in chosen}
+
+
+def _rows(data: dict[str, Any], env: Environment) -> list[BackendStatus]:
     from nirhub.hub.registry import BUILTIN_DISTRIBUTION, BackendStatus
+
+    rows = [BackendStatus.from_json(r, location=env.name) for r in data.get("backends", [])]
+    return [r for r in rows if r.distribution != BUILTIN_DISTRIBUTION]
+
+
+def _ask_describe(env: Environment, *, strict: bool) -> dict[str, Any] | list[BackendStatus]:
+    """The worker's ``describe`` document, or (not ``strict``) a one-row broken listing."""
+    from nirhub.hub.registry import BackendStatus
 
     problem = ""
     try:
@@ -411,6 +387,8 @@ def describe_environment(env: Environment, *, strict: bool = False) -> list[Back
             problem = f"`{env.python} -m nirhub.hub.worker describe` failed: {tail[0]}"
         else:
             data = json.loads(proc.stdout)
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
             if data.get("protocol") != PROTOCOL:
                 problem = (
                     f"its nirhub speaks worker protocol {data.get('protocol')}, this one "
@@ -445,8 +423,114 @@ def describe_environment(env: Environment, *, strict: bool = False) -> list[Back
                 descriptor=None,
             )
         ]
-    rows = [BackendStatus.from_json(r, location=env.name) for r in data.get("backends", [])]
-    return [r for r in rows if r.distribution != BUILTIN_DISTRIBUTION]
+    return data
+
+
+# -- the description cache ----------------------------------------------------------------------
+
+
+def environment_fingerprint(python: Path, paths: list[str]) -> str | None:
+    """A digest of what is installed for ``python``, without running it (None: it is gone).
+
+    ``paths`` are the folders on the worker's ``sys.path`` (its ``describe`` reports them).
+    pip adds, removes or rewrites a ``*.dist-info`` folder (or an ``.egg-info``, ``.pth`` or
+    ``.egg-link`` entry for editable installs) in one of them for every (un)install and
+    upgrade, and a recreated environment has a new interpreter, so the digest covers the
+    names and modification times of those entries, the interpreter's, and this nirhub's
+    version and worker protocol.
+    """
+    import nirhub
+
+    digest = hashlib.sha256(f"{nirhub.__version__}\0{PROTOCOL}\0{python}\0".encode())
+    try:
+        st = os.stat(python)
+    except OSError:
+        return None
+    digest.update(f"{st.st_mtime_ns}\0{st.st_size}\0".encode())
+    for folder in paths:
+        digest.update(f"{folder}\0".encode())
+        try:
+            with os.scandir(folder) as entries:
+                marks = sorted(
+                    (e.name, e.stat(follow_symlinks=False).st_mtime_ns)
+                    for e in entries
+                    if e.name.endswith(_INSTALL_MARKERS)
+                )
+        except OSError:
+            digest.update(b"-\0")
+            continue
+        for name, mtime in marks:
+            digest.update(f"{name}\0{mtime}\0".encode())
+    return digest.hexdigest()
+
+
+def _read_cache() -> dict[str, Any]:
+    try:
+        data = json.loads(cache_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+        return {}
+    entries = data.get("environments")
+    return entries if isinstance(entries, dict) else {}
+
+
+def _write_cache(entries: dict[str, Any]) -> None:
+    """Write the cache atomically; a cache that cannot be written is only a missed speed-up."""
+    path = cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".environments-cache.", suffix=".tmp", dir=path.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"format": CACHE_FORMAT, "environments": entries}, fh, indent=1)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _cached_description(python: Path) -> dict[str, Any] | None:
+    """The cached ``describe`` document of ``python`` if it is still fresh, else None."""
+    entry = _read_cache().get(str(python))
+    if not isinstance(entry, dict) or not isinstance(entry.get("describe"), dict):
+        return None
+    paths = entry.get("paths")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        return None
+    fingerprint = environment_fingerprint(python, paths)
+    if fingerprint is None or fingerprint != entry.get("fingerprint"):
+        return None
+    return entry["describe"]
+
+
+def _store_description(python: Path, data: dict[str, Any]) -> None:
+    paths = data.get("paths")
+    if not isinstance(paths, list):  # an older worker that does not say where it looks
+        return
+    fingerprint = environment_fingerprint(python, [str(p) for p in paths])
+    if fingerprint is None:
+        return
+    entries = _read_cache()
+    entries[str(python)] = {
+        "fingerprint": fingerprint,
+        "paths": [str(p) for p in paths],
+        "nirhub": data.get("nirhub"),
+        "python": data.get("python"),
+        "describe": data,
+    }
+    _write_cache(entries)
+
+
+def _forget_description(python: Path) -> None:
+    entries = _read_cache()
+    if entries.pop(str(python), None) is not None:
+        _write_cache(entries)
 
 
 @dataclass

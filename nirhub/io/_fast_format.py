@@ -34,6 +34,11 @@ import struct
 
 import numpy as np
 
+
+class NotFast(Exception):
+    """Content outside the subset: the caller writes or reads the file with h5py instead."""
+
+
 #: first bytes of the user block of a fast-written file
 MARKER = b"nirhub fast-layout HDF5 v1\n"
 USERBLOCK = 512
@@ -133,3 +138,38 @@ DECODE_DTYPE[BOOL_TYPE] = np.dtype(np.bool_)
 DECODE_DTYPE[VLEN_STR_TYPE] = "str"
 # ASCII variable-length strings (other writers; h5py reads them as str too)
 DECODE_DTYPE[struct.pack("<BBBBI", 0x19, 0x01, 0x00, 0, 16) + _int_type(1, False, False)] = "str"
+
+
+_HEAP_OBJ = struct.Struct("<HHIQ")
+
+
+def heap_objects(buf: bytes, off: int, size: int) -> dict[int, tuple[int, int]]:
+    """The objects of the global heap collection ``buf[off:off + size]``: index ->
+    (offset of the data in ``buf``, size), walking it exactly as libhdf5 does.
+
+    Raises ValueError for anything libhdf5 would misread; notably a free-space object of size
+    0, on which libhdf5 (up to at least 2.0) loops forever.
+    """
+    if size < 16 or buf[off : off + 4] != b"GCOL" or buf[off + 4] != 1:
+        raise ValueError("not a global heap collection")
+    end = off + size
+    p = off + 16
+    objects: dict[int, tuple[int, int]] = {}
+    unpack = _HEAP_OBJ.unpack_from
+    while p < end:
+        if p + 16 > end:  # too small for an object header: free space
+            break
+        idx, _refs, _reserved, osize = unpack(buf, p)
+        if idx == 0:  # free space; its size includes its header
+            if osize < 16:
+                raise ValueError(f"a free-space object of {osize} bytes")
+            need = osize
+        else:
+            need = 16 + osize + (-osize % 8)
+            if p + 16 + osize > end:
+                raise ValueError(f"object {idx} runs past the end of its collection")
+            objects[idx] = (p + 16, osize)
+        p += need
+    if p > end:
+        raise ValueError("the free space runs past the end of the collection")
+    return objects

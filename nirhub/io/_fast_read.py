@@ -45,6 +45,8 @@ from nirhub.io._fast_format import (
     SIGNATURE,
     UNDEF,
     USERBLOCK,
+    NotFast,
+    heap_objects,
 )
 from nirhub.io._h5 import _VLEN_ELEMENT_BYTES, Budget, not_utf8
 
@@ -60,8 +62,8 @@ _U64 = struct.Struct("<Q")
 _MSG = struct.Struct("<HHB")
 _PREFIX = struct.Struct("<BBHII")
 _QQ = struct.Struct("<QQ")
+_LINK_COMMON = struct.Struct("<BBQBB")  # version, flags, creation order, charset, name length
 _DESC = struct.Struct("<IQI")
-_HEAP_OBJ = struct.Struct("<HHIQ")
 _SKIP = frozenset(
     {MSG_NULL, MSG_FILL_OLD, MSG_FILL, MSG_GROUP_INFO, MSG_COMMENT, MSG_MTIME_OLD, MSG_MTIME,
      MSG_REFCOUNT}
@@ -71,8 +73,12 @@ _SKIP = frozenset(
 _OBJECT = np.dtype(object)
 
 
-class NotFast(Exception):
-    """Valid HDF5 (as far as seen) but outside the subset: read the file with h5py instead."""
+def _by_order(entry: tuple[int, bytes, int]) -> int:
+    return entry[0]
+
+
+def _by_name(entry: tuple[int, bytes, int]) -> bytes:
+    return entry[1]
 
 
 class Group:
@@ -184,58 +190,74 @@ class FastBackend:
         (self.root_addr,) = _U64.unpack_from(buf, off + 64)
 
     # -- objects ----------------------------------------------------------------------------
-    def _messages(self, addr: int, location: str) -> list[tuple[int, int, Any, int, int]]:
-        """The messages of the v1 object header at ``addr``: (type, flags, buf, offset, size)."""
-        buf, off = self._bytes(addr, 16, location)
-        version, _, _nmsgs, _refs, size = _PREFIX.unpack_from(buf, off)
+    def _messages(self, addr: int, location: str) -> list[tuple[int, Any, int, int]]:
+        """The messages of the v1 object header at ``addr``: (type, buffer, offset, size),
+        continuation chunks followed, NULL/fill/time/comment messages left out."""
+        whole = self.whole
+        if whole is not None:
+            start = self.base + addr
+            if addr < 0 or start + 16 > self.size:
+                raise self.error("is corrupt: it points beyond the end of the file", location)
+            buf = whole
+        else:
+            buf, start = self._bytes(addr, 16, location)
+        version, _, _nmsgs, _refs, size = _PREFIX.unpack_from(buf, start)
         if version != 1:
-            if buf[off : off + 4] == b"OHDR":
+            if buf[start : start + 4] == b"OHDR":
                 raise NotFast("a version 2 object header")
             raise self.error("is corrupt: not an HDF5 object header", location)
-        if self.whole is None:
-            buf, off = self._bytes(addr + 16, size, location)
+        if whole is None:
+            buf, p = self._bytes(addr + 16, size, location)
         else:
-            off += 16
-            if off + size > self.size:
+            p = start + 16
+            if p + size > self.size:
                 raise self.error("is corrupt: its object header runs past the end", location)
-        out: list[tuple[int, int, Any, int, int]] = []
-        chunks = [(buf, off, off + size)]
-        seen = {addr}
+        end = p + size
+        out: list[tuple[int, Any, int, int]] = []
         unpack = _MSG.unpack_from
-        while chunks:
-            buf, p, end = chunks.pop()
+        pending: list[tuple[Any, int, int]] = []
+        seen: set[int] | None = None
+        while True:
             while p + 8 <= end:
                 kind, msize, flags = unpack(buf, p)
                 p += 8
-                if p + msize > end:
+                q = p + msize
+                if q > end:
                     raise self.error("is corrupt: a header message runs past its chunk", location)
-                if kind == MSG_CONTINUATION:
+                if kind in _SKIP:
+                    pass
+                elif kind == MSG_CONTINUATION:
                     if msize < 16:
                         raise self.error("is corrupt: short continuation message", location)
                     caddr, clen = _QQ.unpack_from(buf, p)
+                    if seen is None:
+                        seen = {addr}
                     if caddr in seen or len(seen) > _MAX_CHUNKS:
                         raise self.error("is corrupt: object header chunks form a loop", location)
                     seen.add(caddr)
                     cbuf, coff = self._bytes(caddr, clen, location)
-                    chunks.append((cbuf, coff, coff + clen))
-                elif kind not in _SKIP:
+                    pending.append((cbuf, coff, coff + clen))
+                else:
                     if flags & 0x02:
                         raise NotFast("a shared header message")
-                    out.append((kind, flags, buf, p, msize))
-                p += msize
-        return out
+                    out.append((kind, buf, p, msize))
+                p = q
+            if not pending:
+                return out
+            buf, p, end = pending.pop()
 
     def _object(self, addr: int, location: str) -> Group | Dataset:
         messages = self._messages(addr, location)
+        if messages and messages[0][0] == MSG_LINK_INFO:
+            return self._group(addr, messages, location)
         ds = Dataset()
         have = 0
-        for kind, _flags, buf, p, size in messages:
+        for kind, buf, p, size in messages:
             if kind == MSG_DATASPACE:
                 ds.shape = self._dataspace(buf, p, size, location)
                 have |= 1
             elif kind == MSG_DATATYPE:
-                cls = buf[p] & 0x0F
-                n = DTYPE_LENGTH.get(cls)
+                n = DTYPE_LENGTH.get(buf[p] & 0x0F)
                 dtype = DECODE_DTYPE.get(buf[p : p + n]) if n is not None and n <= size else None
                 if dtype is None:
                     raise NotFast("a datatype outside the subset")
@@ -299,20 +321,20 @@ class FastBackend:
     def _group(self, addr: int, messages: list, location: str) -> Group:
         tracked = False
         entries: list[tuple[int, bytes, int]] = []
-        for kind, _flags, buf, p, size in messages:
+        link = self._link
+        for kind, buf, p, size in messages:
             if kind == MSG_LINK:
-                entries.append(self._link(buf, p, size, location))
+                entries.append(link(buf, p, size, location))
             elif kind == MSG_LINK_INFO:
                 if size < 18 or buf[p] != 0:
                     raise NotFast("a link info message of another version")
-                flags = buf[p + 1]
-                tracked = bool(flags & 1)
-                (heap,) = _U64.unpack_from(buf, p + 2 + (8 if tracked else 0))
+                tracked = bool(buf[p + 1] & 1)
+                (heap,) = _U64.unpack_from(buf, p + (10 if tracked else 2))
                 if heap != UNDEF:
                     raise NotFast("a group with dense link storage")
             else:
                 raise NotFast(f"header message type {kind:#x} in a group")
-        entries.sort(key=(lambda e: e[0]) if tracked else (lambda e: e[1]))
+        entries.sort(key=_by_order if tracked else _by_name)
         names: list[str] = []
         links: dict[str, int] = {}
         for _order, raw, child in entries:
@@ -327,7 +349,15 @@ class FastBackend:
         return Group(addr, names, links)
 
     def _link(self, buf: Any, p: int, size: int, location: str) -> tuple[int, bytes, int]:
+        """(creation order, name, object address) of a hard link message."""
         end = p + size
+        if size >= 12:
+            version, flags, order, _cset, n = _LINK_COMMON.unpack_from(buf, p)
+            if version == 1 and flags == 0x14:  # what the fast writer writes
+                q = p + 12
+                if n and q + n + 8 <= end:
+                    return order, buf[q : q + n], _U64.unpack_from(buf, q + n)[0]
+                raise self.error("is corrupt: bad link message", location)
         if size < 4 or buf[p] != 1:
             raise self.error("is corrupt: bad link message", location)
         flags = buf[p + 1]
@@ -338,6 +368,8 @@ class FastBackend:
             q += 1
         order = 0
         if flags & 0x04:
+            if q + 8 > end:
+                raise self.error("is corrupt: bad link message", location)
             (order,) = _U64.unpack_from(buf, q)
             q += 8
         if flags & 0x10:
@@ -491,28 +523,15 @@ class FastBackend:
     def _collection(self, addr: int, location: str) -> dict[int, tuple[Any, int, int]]:
         """Objects of a global heap collection: index -> (buffer, offset, size)."""
         head, hoff = self._bytes(addr, 16, location)
-        if head[hoff : hoff + 4] != b"GCOL" or head[hoff + 4] != 1:
-            raise self.error("is corrupt: a string points to a bad global heap", location)
         (size,) = _U64.unpack_from(head, hoff + 8)
-        if size < 16:
-            raise self.error("is corrupt: a global heap collection is too small", location)
+        if head[hoff : hoff + 4] != b"GCOL" or size < 16:
+            raise self.error("is corrupt: a string points to a bad global heap", location)
         buf, off = self._bytes(addr, size, location)
-        end = off + size
-        p = off + 16
-        objects: dict[int, tuple[Any, int, int]] = {}
-        unpack = _HEAP_OBJ.unpack_from
-        while p + 16 <= end:
-            idx, _refs, _res, osize = unpack(buf, p)
-            if idx == 0:  # free space: its size includes its header
-                if osize < 16:
-                    raise self.error("is corrupt: bad global heap free space", location)
-                p += osize
-                continue
-            if p + 16 + osize > end:
-                raise self.error("is corrupt: a global heap object runs past its end", location)
-            objects[idx] = (buf, p + 16, osize)
-            p += 16 + osize + (-osize % 8)
-        return objects
+        try:
+            objects = heap_objects(buf, off, size)
+        except ValueError as exc:
+            raise self.error(f"is corrupt: bad global heap collection ({exc})", location) from None
+        return {idx: (buf, o, n) for idx, (o, n) in objects.items()}
 
     def str_attr(self, ds: Dataset, name: str) -> str | None:
         """A scalar string attribute (nirhub's markers), else None (also when malformed)."""

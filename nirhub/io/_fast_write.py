@@ -34,13 +34,9 @@ from nirhub.io._fast_format import (
     USERBLOCK,
     VLEN_DESCRIPTOR,
     VLEN_STR_TYPE,
+    NotFast,
     encode_dtype,
 )
-
-
-class NotFast(Exception):
-    """The content needs an HDF5 feature outside the fast subset (the caller uses h5py)."""
-
 
 _MSG_HEADER = struct.Struct("<HHB3x")
 _OH_PREFIX = struct.Struct("<BBHII4x")

@@ -14,6 +14,7 @@ following or reading it:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,7 +150,9 @@ def open_object(gid: h5py.h5g.GroupID, name: str, location: str, budget: Budget)
     )
 
 
-def read_dataset(dsid: h5d.DatasetID, location: str, budget: Budget) -> Any:
+def read_dataset(
+    dsid: h5d.DatasetID, location: str, budget: Budget, guard: HeapGuard | None = None
+) -> Any:
     """Read a whole dataset after checking its storage, type and declared size.
 
     Returns a numpy array (0-d for scalars) with native byte order; strings come back as
@@ -201,6 +204,8 @@ def read_dataset(dsid: h5d.DatasetID, location: str, budget: Budget) -> Any:
                 location,
             )
     budget.charge(nbytes, location)
+    if guard is not None and dtype.kind == "O" and count and layout == h5d.CONTIGUOUS:
+        guard.check(dsid, count, location)
     if dtype.kind not in "OS":
         dtype = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
     out = np.empty(shape, dtype=dtype)
@@ -253,6 +258,66 @@ def read_str_attr(obj: Any, name: str) -> str | None:
         return None
 
 
+class HeapGuard:
+    """Checks the global heap collections a variable-length string dataset points to before
+    libhdf5 reads them: libhdf5 (up to at least 2.0) loops forever on some corrupt
+    collections (a free-space object of size 0). Covers contiguous datasets, the layout of every
+    string dataset h5py and nir write."""
+
+    def __init__(self, f: h5py.File, budget: Budget) -> None:
+        self.budget = budget
+        self.path = budget.path
+        self.userblock = int(f.id.get_create_plist().get_userblock())
+        self.checked: set[int] = set()
+        self.fh: Any = None
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+    def _read(self, offset: int, n: int) -> bytes:
+        if self.fh is None:
+            self.fh = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self.fh.seek(offset)
+        return self.fh.read(n)
+
+    def check(self, dsid: h5d.DatasetID, count: int, location: str) -> None:
+        from nirhub.io._fast_format import VLEN_DESCRIPTOR, heap_objects
+
+        offset = dsid.get_offset()
+        if offset is None:
+            return
+        raw = self._read(offset, 16 * count)
+        if len(raw) != 16 * count:
+            return  # libhdf5 reports the truncation itself
+        size = os.fstat(self.fh.fileno()).st_size
+        for length, coll, _idx in VLEN_DESCRIPTOR.iter_unpack(raw):
+            if not length or coll in self.checked:
+                continue
+            if length > size:
+                raise self.budget.error(
+                    f"is corrupt: declares a string of {length:,} bytes in a file of {size:,}",
+                    location,
+                )
+            where = self.userblock + coll
+            head = self._read(where, 16)
+            total = int.from_bytes(head[8:16], "little") if len(head) == 16 else 0
+            problem = None
+            if total < 16 or where + total > size:
+                problem = "it runs past the end of the file"
+            else:
+                try:
+                    heap_objects(self._read(where, total), 0, total)
+                except ValueError as exc:
+                    problem = str(exc)
+            if problem is not None:
+                raise self.budget.error(
+                    f"is corrupt: its strings point to a bad global heap collection ({problem})",
+                    location,
+                )
+            self.checked.add(coll)
+
+
 class H5Backend:
     """The reader's access to a file through h5py (any HDF5 file)."""
 
@@ -261,6 +326,10 @@ class H5Backend:
     def __init__(self, f: h5py.File, budget: Budget) -> None:
         self.f = f
         self.budget = budget
+        self.guard = HeapGuard(f, budget)
+
+    def close(self) -> None:
+        self.guard.close()
 
     def root(self) -> Any:
         return h5py.h5g.open(self.f.id, b"/")
@@ -283,7 +352,7 @@ class H5Backend:
         return isinstance(obj, h5d.DatasetID)
 
     def read_dataset(self, obj: Any, location: str) -> Any:
-        return read_dataset(obj, location, self.budget)
+        return read_dataset(obj, location, self.budget, self.guard)
 
     @staticmethod
     def str_attr(obj: Any, name: str) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any, Literal, overload
 import h5py
 import numpy as np
 
-from nirhub.errors import FileFormatError, IRError, Problem
+from nirhub.errors import FileFormatError, IRError, NoSuchFileError, Problem
 from nirhub.io import _h5
 from nirhub.io._h5 import Budget, ReadLimits
 from nirhub.io.schema import FIELD_NAMES, FIELDS, REQUIRED
@@ -146,7 +146,11 @@ def read_version(path: str | os.PathLike[str]) -> str | None:
     """The ``/version`` string of a file (None when absent, as in nir 0.1 files)."""
     reader = _Reader(os.fspath(path), False, ReadLimits())
     with reader.open() as f:
-        return reader.read_version(_h5.H5Backend(f, reader.budget))
+        backend = _h5.H5Backend(f, reader.budget)
+        try:
+            return reader.read_version(backend)
+        finally:
+            backend.close()
 
 
 class _Reader:
@@ -188,7 +192,7 @@ class _Reader:
         if os.path.isdir(self.path):
             raise self.error("is a directory, not a .nir file", "/")
         if not os.path.exists(self.path):
-            raise FileFormatError("no such file", path=self.path)
+            raise NoSuchFileError(self.path)  # a usage problem (exit 2), also a FileFormatError
         try:
             return h5py.File(self.path, "r")
         except OSError as exc:
@@ -206,17 +210,21 @@ class _Reader:
         if self.engine != "h5py":
             from nirhub.io import _fast_read
 
-            backend = _fast_read.open_fast(self.path, self.budget, self.engine == "fast")
-            if backend is not None:
-                with backend:
-                    try:
+            try:
+                backend = _fast_read.open_fast(self.path, self.budget, self.engine == "fast")
+                if backend is not None:
+                    with backend:
                         return self._guarded(backend)
-                    except _fast_read.NotFast:
-                        if self.engine == "fast":
-                            raise
+            except _fast_read.NotFast:
+                if self.engine == "fast":
+                    raise
                 self._reset()  # outside the fast subset (e.g. edited by libhdf5): use h5py
         with self.open() as f:
-            return self._guarded(_h5.H5Backend(f, self.budget))
+            backend = _h5.H5Backend(f, self.budget)
+            try:
+                return self._guarded(backend)
+            finally:
+                backend.close()
 
     def _guarded(self, io: Any) -> Graph:
         self.io = io

@@ -35,7 +35,8 @@ import numpy as np
 from h5py import h5a, h5d, h5g, h5p, h5s, h5t
 
 from nirhub.errors import FileFormatError, Problem, RefusedError, UnsupportedError, UsageError
-from nirhub.io._fast_write import FastSink, NotFast
+from nirhub.io._fast_format import NotFast
+from nirhub.io._fast_write import FastSink
 from nirhub.io.reader import INFERRED_ATTR, PYTYPE_ATTR
 from nirhub.io.schema import FIELDS, NIR104_NO_METADATA, NIR104_UNKNOWN_TYPES
 from nirhub.ir.conventions import namespace

@@ -61,12 +61,14 @@ def as_array(
         raise fail(node_type, field, f"must be {ndim}-D, got shape {arr.shape}")
     if arr.ndim < min_ndim:
         raise fail(node_type, field, f"must be at least {min_ndim}-D, got shape {arr.shape}")
-    if finite and kind == "f" and not np.all(np.isfinite(arr)):
+    # ndarray methods rather than np.all(...): the same result without numpy's Python-level
+    # dispatch, which dominates for the many small arrays of a large graph read from a file
+    if finite and kind == "f" and not np.isfinite(arr).all():
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise fail(node_type, field, f"holds {bad} non-finite value(s) (NaN or inf)")
-    if positive and arr.size and not np.all(arr > 0):
+    if positive and arr.size and not (arr > 0).all():
         raise fail(node_type, field, f"must be > 0 everywhere, got min {float(arr.min())!r}")
-    if nonnegative and arr.size and not np.all(arr >= 0):
+    if nonnegative and arr.size and not (arr >= 0).all():
         raise fail(node_type, field, f"must be >= 0 everywhere, got min {float(arr.min())!r}")
     return arr
 

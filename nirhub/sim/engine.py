@@ -363,13 +363,13 @@ def simulate(
     Returns:
         a :class:`SimulationResult` with every Output node's signal in the inputs' layout.
     """
-    if method is None:
-        method = get_method(graph) or "euler"
-    if method not in METHODS:
+    if method is not None and method not in METHODS:
         raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     override = check_reset(reset)
     dtype = _check_dtype(dtype)
     flat, ins, outs = _check_graph(graph)
+    if method is None:
+        method = get_method(graph) or "euler"
     dt_value = _check_dt(dt, graph)
     input_shapes = {name: ins[name] for name in flat.inputs}
     signals = check_inputs(inputs, input_shapes, dtype)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from nirhub._files import set_default_mode
 from nirhub.errors import FileFormatError, RefusedError, UsageError
 
 
@@ -92,6 +93,7 @@ class SimulationResult:
         try:
             with os.fdopen(fd, "wb") as fh:
                 _write_npz(fh, arrays)
+            set_default_mode(tmp)
             os.replace(tmp, target)
         except OSError as exc:
             raise FileFormatError(f"cannot write the results: {exc}", path=str(target)) from None

@@ -35,7 +35,7 @@ import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError, UsageError
 from nirhub.hub.backend import ConversionWarning
-from nirhub.ir.conventions import NAMESPACE, set_dt
+from nirhub.ir.conventions import NAMESPACE, set_dt, set_method
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
     IF,
@@ -96,6 +96,8 @@ class _Exporter:
         self.identity: set[str] = set()
         self.first_input: str | None = None
         self.reset_meta: dict[str, str] = {}
+        #: one-step Delays made from connection synapses (candidates for plain back-edges)
+        self.step_delays: set[str] = set()
         #: networks nirhub generated say which reference discretisation they reproduce
         self.method = str(getattr(net, "nirhub_method", "exact"))
         if self.method not in ("exact", "euler"):
@@ -224,10 +226,11 @@ class _Exporter:
         graph = Graph(self.nodes, self.edges)
         graph = _simplify(graph, self.identity)
         graph = _rename_junctions(graph)
+        graph = _drop_loop_delays(graph, self.step_delays, self.dt)
         set_dt(graph.metadata, self.dt)
+        set_method(graph.metadata, self.method)
         ns = dict(graph.metadata[NAMESPACE])
         ns["source"] = "nengo"
-        ns["method"] = self.method
         graph.metadata[NAMESPACE] = ns
         for path, mode in self.reset_meta.items():
             if path in graph.nodes:
@@ -838,6 +841,8 @@ class _Exporter:
             steps = params["steps"] + 1  # the connection's own update step
             name = self.add(f"{label}.synapse", Delay(np.full(shape, steps * self.dt)))
             self.edges.append((head, name))
+            if steps == 1:
+                self.step_delays.add(name)
             return name
         if kind == "lowpass":
             node: Node = LI(
@@ -1126,55 +1131,178 @@ def _classify_filter(syn: Any, dt: float) -> tuple[str | None, dict[str, Any]]:
     return None, {"reason": "digital filter of order > 1 that is not a pure delay"}
 
 
-def _simplify(graph: Graph, identity: set[str]) -> Graph:
-    """Remove identity junctions and merge single-use Linear -> Affine/Linear chains."""
-    nodes = dict(graph.nodes)
-    edges = list(dict.fromkeys(graph.edges))
+def _succ(edges: list[tuple[str, str]], name: str) -> list[str]:
+    return [d for s, d in edges if s == name]
+
+
+def _pred(edges: list[tuple[str, str]], name: str) -> list[str]:
+    return [s for s, d in edges if d == name]
+
+
+def _remove_identities(
+    nodes: dict[str, Node], edges: list[tuple[str, str]], identity: set[str]
+) -> list[tuple[str, str]]:
     for name in [n for n in identity if n in nodes]:
         node = nodes[name]
         if not (isinstance(node, Scale) and np.all(node.scale == 1)):
             continue
-        preds = [s for s, d in edges if d == name]
-        succs = [d for s, d in edges if s == name]
+        preds, succs = _pred(edges, name), _succ(edges, name)
         if name in preds or name in succs:
             continue
         edges = [e for e in edges if name not in e]
-        for p in preds:
-            for s in succs:
-                edges.append((p, s))
+        edges += [(p, s) for p in preds for s in succs]
         del nodes[name]
-    # Linear(W1) -> Affine/Linear(W2): one Affine when the middle edge is the only one
-    changed = True
-    while changed:
-        changed = False
-        for a, b in list(edges):
-            na, nb = nodes.get(a), nodes.get(b)
-            if not (isinstance(na, Linear) and isinstance(nb, Linear)) or a == b:
-                continue
-            if [e for e in edges if e[0] == a] != [(a, b)] or [e for e in edges if e[1] == b] != [
-                (a, b)
-            ]:
-                continue
-            if na.weight.ndim != 2 or nb.weight.ndim != 2:
-                continue
+    return list(dict.fromkeys(edges))
+
+
+def _reaches(edges: list[tuple[str, str]], start: str, target: str) -> bool:
+    seen, stack = {start}, [start]
+    while stack:
+        n = stack.pop()
+        for d in _succ(edges, n):
+            if d == target:
+                return True
+            if d not in seen:
+                seen.add(d)
+                stack.append(d)
+    return False
+
+
+def _generated(name: str) -> bool:
+    """A name the exporter made up (not a Nengo object's label)."""
+    return name.startswith(("connection", "~")) or name.endswith((".synapse", ".flatten"))
+
+
+def _fold_once(nodes: dict[str, Node], edges: list[tuple[str, str]]) -> bool:
+    """One exact local rewrite (True if something changed)."""
+    for a, b in list(edges):
+        na, nb = nodes.get(a), nodes.get(b)
+        if a == b or na is None or nb is None:
+            continue
+        single = _succ(edges, a) == [b] and _pred(edges, b) == [a]
+        if not single:
+            continue
+        # Linear(W1) -> Affine/Linear(W2): one node
+        if (
+            isinstance(na, Linear)
+            and isinstance(nb, Linear)
+            and na.weight.ndim == 2
+            and nb.weight.ndim == 2
+        ):
             w = nb.weight @ na.weight
             bias = np.zeros(w.shape[0])
             if isinstance(na, Affine):
                 bias = bias + nb.weight @ na.bias
             if isinstance(nb, Affine):
                 bias = bias + nb.bias
-            merged: Node = (
-                Affine(w, bias)
-                if np.any(bias) or isinstance(nb, Affine) and isinstance(na, Affine)
-                else Linear(w)
-            )
-            nodes[b] = merged
-            edges = [(s, b) if d == a else (s, d) for s, d in edges if (s, d) != (a, b)]
-            del nodes[a]
-            changed = True
-            break
+            merged: Node = Affine(w, bias) if isinstance(nb, Affine) or np.any(bias) else Linear(w)
+        # Linear(W) -> Scale(s): scale the rows
+        elif (
+            isinstance(na, Linear)
+            and isinstance(nb, Scale)
+            and na.weight.ndim == 2
+            and nb.scale.shape == (na.weight.shape[0],)
+        ):
+            w = nb.scale[:, None] * na.weight
+            merged = Affine(w, nb.scale * na.bias) if isinstance(na, Affine) else Linear(w)
+        # Scale(s) -> Linear(W): scale the columns
+        elif (
+            isinstance(na, Scale)
+            and isinstance(nb, Linear)
+            and nb.weight.ndim == 2
+            and na.scale.shape == (nb.weight.shape[1],)
+        ):
+            w = nb.weight * na.scale[None, :]
+            merged = Affine(w, nb.bias) if isinstance(nb, Affine) else Linear(w)
+        elif isinstance(na, Scale) and isinstance(nb, Scale) and na.scale.shape == nb.scale.shape:
+            merged = Scale(na.scale * nb.scale)
+        else:
+            continue
+        keep, drop = (a, b) if _generated(b) and not _generated(a) else (b, a)
+        del nodes[drop]
+        nodes[keep] = merged
+        edges[:] = [
+            (keep if s in (a, b) else s, keep if d in (a, b) else d)
+            for s, d in edges
+            if (s, d) != (a, b)
+        ]
+        return True
+    # a summing junction that only adds a constant: move the constant into one producer
+    for name, node in list(nodes.items()):
+        if not (
+            isinstance(node, Affine)
+            and node.weight.ndim == 2
+            and node.weight.shape[0] == node.weight.shape[1]
+            and np.array_equal(node.weight, np.eye(node.weight.shape[0]))
+        ):
+            continue
+        preds = _pred(edges, name)
+        for p in preds:
+            np_ = nodes[p]
+            if (
+                isinstance(np_, Linear)
+                and np_.weight.ndim == 2
+                and _succ(edges, p) == [name]
+                and not _reaches(edges, name, p)
+            ):
+                bias = (np_.bias if isinstance(np_, Affine) else 0.0) + node.bias
+                nodes[p] = Affine(np_.weight, np.asarray(bias, F64))
+                nodes[name] = Scale(np.ones(node.weight.shape[0]))
+                edges[:] = _remove_identities(nodes, list(edges), {name})
+                return True
+    return False
+
+
+def _simplify(graph: Graph, identity: set[str]) -> Graph:
+    """Remove identity junctions and fold Linear/Scale chains and junction constants (exact)."""
+    nodes = dict(graph.nodes)
+    edges = _remove_identities(nodes, list(dict.fromkeys(graph.edges)), identity)
+    while _fold_once(nodes, edges):
+        pass
     edges = list(dict.fromkeys(edges))
     return Graph(nodes, edges, dict(graph.metadata))
+
+
+def _drop_loop_delays(graph: Graph, candidates: set[str], dt: float) -> Graph:
+    """Replace the one-step Delays that close recurrent loops by plain edges, when the
+    reference simulator would put its own one-step delay on exactly those edges (so the
+    graph also converts to backends without a Delay node). Checked by simulation."""
+    from nirhub.ir.graph import flatten
+    from nirhub.sim import simulate
+    from nirhub.sim.plan import make_plan
+    from nirhub.testing.graphs import random_inputs
+
+    names = [
+        n
+        for n in candidates
+        if n in graph.nodes and len(_pred(graph.edges, n)) == 1 and len(_succ(graph.edges, n)) == 1
+    ]
+    if not names:
+        return graph
+    nodes = dict(graph.nodes)
+    edges = list(graph.edges)
+    replaced = set()
+    for n in names:
+        p, s = _pred(edges, n)[0], _succ(edges, n)[0]
+        edges = [e for e in edges if n not in e] + [(p, s)]
+        replaced.add((p, s))
+        del nodes[n]
+    candidate = Graph(nodes, edges, dict(graph.metadata))
+    if candidate.problems():
+        return graph
+    flat = flatten(candidate)
+    breaking = {p for p, node in flat.nodes.items() if isinstance(node, Delay)}
+    if make_plan(flat, breaking).back_edges != replaced:
+        return graph
+    try:
+        x = random_inputs(graph, steps=12, seed=0)
+        a = simulate(graph, x, dt, method="exact")
+        b = simulate(candidate, x, dt, method="exact")
+    except Exception:  # pragma: no cover - keep the Delays when in doubt
+        return graph
+    if all(np.array_equal(a.outputs[k], b.outputs[k]) for k in graph.outputs):
+        return candidate
+    return graph
 
 
 def _rename_junctions(graph: Graph) -> Graph:

@@ -489,8 +489,13 @@ class _Lowering:
         for path in self.order:
             self.const(path)
         self.check_carries()
+        # Inputs first, in the graph's order (exports list them in creation order)
+        for path in self.flat.inputs:
+            self.lower(path, self.flat.nodes[path])
         for path in self.order:
             node = self.flat.nodes[path]
+            if path in self.sites and path in self.flat.inputs:
+                continue
             try:
                 self.lower(path, node)
             except UnsupportedError as exc:
@@ -502,6 +507,9 @@ class _Lowering:
                 f"{listing}",
                 problems=self.problems,
             )
+        self.spec.outputs = {
+            p: self.spec.outputs[p] for p in self.flat.outputs if p in self.spec.outputs
+        }
         for path in sorted(self.record):
             self.add_recorder(path)
         for src, kwargs in self.pending:

@@ -45,18 +45,11 @@ MARKER = "# nirhub artifact: backend=nengo format=nengo-network-v1"
 
 
 def _method(graph: Graph, options: dict[str, Any]) -> str:
-    """The reference discretisation to reproduce: option, else the graph's, else euler (the
-    reference simulator's default)."""
-    from nirhub.ir.conventions import namespace
+    """The reference discretisation to reproduce: option, else the graph's recorded
+    ``nirhub.method``, else euler (the reference simulator's default)."""
+    from nirhub.ir.conventions import check_method, get_method
 
-    method = options.get("method") or namespace(graph.metadata).get("method") or "euler"
-    if isinstance(method, bytes):
-        method = method.decode()
-    if method not in ("exact", "euler"):
-        from nirhub.errors import UsageError
-
-        raise UsageError(f"method must be 'exact' or 'euler', got {method!r}")
-    return str(method)
+    return str(check_method(options.get("method")) or get_method(graph) or "euler")
 
 
 class NengoBackend(Backend):
@@ -92,7 +85,7 @@ class NengoBackend(Backend):
                 "reset",
                 "choice",
                 "reset mode of every spiking node (default: each node's recorded mode, else zero)",
-                choices=("zero", "subtract"),
+                choices=("zero", "subtract", "subtract-delayed", "subtract-guarded"),
             ),
             Option(
                 "approximate",

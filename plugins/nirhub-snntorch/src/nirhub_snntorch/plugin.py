@@ -39,6 +39,7 @@ class SnnTorchBackend(Backend):
             Requirement("snntorch", min_version="0.9"),
         ),
         install_hint="pip install 'nirhub-snntorch[framework]'  (or: pip install torch snntorch)",
+        framework="snntorch",  # list-backends shows snnTorch's version, not torch's
         options=(
             Option(
                 "dt",

@@ -180,7 +180,7 @@ def lower(graph: Graph, dt: float, *, method: str = "euler", reset: str | None =
         ins,
     )
     problems: list[Problem] = []
-    for path in order:
+    for path in flat.nodes:  # the graph's own order (exports keep it); ORDER is the schedule
         node = flat.nodes[path]
         try:
             spec.layers.append(
@@ -347,8 +347,22 @@ def _layer_code(la: Layer) -> str:
     return f"{la.cls}({', '.join(args)})"
 
 
-def _literal(value: Any) -> str:
-    return repr(value)
+def _split_args(text: str) -> list[str]:
+    """Split a call's argument list at top-level commas."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur)
+    return out
 
 
 def generate(
@@ -421,7 +435,16 @@ def generate(
         "    layers = {",
     ]
     for la in spec.layers:
-        lines.append(f"        {la.path!r}: {_layer_code(la)},")
+        code = _layer_code(la)
+        line = f"        {la.path!r}: {code},"
+        if len(line) > 99 and "(" in code:  # one argument per line
+            head, args = code.split("(", 1)
+            parts = [a.strip() for a in _split_args(args[:-1])]
+            lines.append(f"        {la.path!r}: {head}(")
+            lines += [f"            {a}," for a in parts]
+            lines.append("        ),")
+        else:
+            lines.append(line)
     lines += [
         "    }",
         "    return GraphModel(layers, EDGES, ORDER, BACK_EDGES, BREAKING, INPUTS, OUTPUTS,",

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.ir.conventions import NAMESPACE, set_dt
+from nirhub.ir.conventions import NAMESPACE, set_dt, set_method
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
     IF,
@@ -80,9 +80,9 @@ def _meta(node: Node, reset: str | None) -> Node:
 
 def _finish(graph: Graph, dt: float, method: str) -> Graph:
     set_dt(graph.metadata, dt)
+    set_method(graph.metadata, method)
     ns = dict(graph.metadata[NAMESPACE])
     ns["source"] = "spyx"
-    ns["method"] = method
     graph.metadata[NAMESPACE] = ns
     graph.validate()
     return graph

@@ -46,15 +46,11 @@ GENERATED_MODULE = "nirhub_spyx_generated"
 
 
 def _method(graph: Graph, options: dict[str, Any]) -> str:
-    from nirhub.errors import UsageError
-    from nirhub.ir.conventions import namespace
+    """The reference discretisation to reproduce: option, else the graph's recorded
+    ``nirhub.method``, else euler (the reference simulator's default)."""
+    from nirhub.ir.conventions import check_method, get_method
 
-    method = options.get("method") or namespace(graph.metadata).get("method") or "euler"
-    if isinstance(method, bytes):
-        method = method.decode()
-    if method not in ("euler", "exact"):
-        raise UsageError(f"method must be 'euler' or 'exact', got {method!r}")
-    return str(method)
+    return str(check_method(options.get("method")) or get_method(graph) or "euler")
 
 
 def _dt(graph: Graph, options: dict[str, Any]) -> float:
@@ -107,7 +103,7 @@ class SpyxBackend(Backend):
                 "reset",
                 "choice",
                 "reset mode of every spiking node (default: each node's recorded mode, else zero)",
-                choices=("zero", "subtract"),
+                choices=("zero", "subtract", "subtract-delayed", "subtract-guarded"),
             ),
             Option(
                 "input_shape",
@@ -126,8 +122,8 @@ class SpyxBackend(Backend):
         ),
         can_run=True,
         limitations=(
-            "Spyx's own neurons fire one step late; they export exactly as neuron + Delay, "
-            "and LIF needs the reset mode 'subtract-delayed' in the reference simulator",
+            "Spyx's own neurons fire one step late: their export adds a one-step Delay per "
+            "spiking layer (exact; backends without Delay cannot take it)",
             "ALIF, ResonateFire and quantized layers have no NIR equivalent",
         ),
         modules=("spyx", "flax", GENERATED_MODULE),
@@ -139,7 +135,10 @@ class SpyxBackend(Backend):
     def owns(self, model: Any) -> bool:
         if super().owns(model):
             return True
-        return type(model).__name__ == "GraphModel" and hasattr(model, "nirhub_generated")
+        # a GraphModel built by a saved module (its class lives in that module)
+        from nirhub_spyx.export import is_graph_model
+
+        return is_graph_model(model) and hasattr(model, "initial_state")
 
     def claims(self, path: Path) -> bool:
         """True for a model module this plugin generated (its first line is the marker)."""

@@ -1,0 +1,284 @@
+"""The fast writer and parser (nirhub's own subset of HDF5, nirhub/io/_fast_*.py).
+
+* files written fast hold exactly what the h5py writer writes (compared object by object,
+  through h5py, i.e. libhdf5 reads them);
+* the fast parser returns what the h5py reader returns, on the same file;
+* content outside the subset (compression, exotic dtypes, huge groups, files edited by libhdf5)
+  falls back to h5py and still round-trips.
+
+nir 1.0.4 and 1.0.8 reading fast-written files is checked in test_io_compat.py.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from _io_graphs import every_primitive_graph, random_graphs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import nirhub as nh
+from nirhub.io import _fast_read
+from nirhub.io._fast_format import MARKER, NotFast
+from nirhub.io._fast_write import FastSink
+from nirhub.io.reader import _read
+from nirhub.io.writer import _write
+
+CORPUS = Path(__file__).parent / "data" / "corpus"
+FILES = sorted(CORPUS.glob("**/*.nir"))
+
+
+def corpus_graphs() -> dict[str, nh.Graph]:
+    graphs = {p.stem: _read(p, strict=False, engine="h5py").graph for p in FILES}
+    graphs["every"] = every_primitive_graph()
+    graphs["every_legacy"] = every_primitive_graph(cuba_li=False, v_reset=False)
+    return graphs
+
+
+def h5_tree(path: Path) -> dict[str, tuple]:
+    """Every object of a file as h5py sees it: kind, dtype, shape, value, attributes."""
+    out: dict[str, tuple] = {}
+
+    def visit(name: str, obj) -> None:
+        attrs = {k: obj.attrs[k] for k in obj.attrs}
+        if isinstance(obj, h5py.Group):
+            out[name] = ("group", list(obj), attrs)
+            return
+        value = obj[()]
+        if isinstance(value, np.ndarray) and value.dtype == object:
+            value = value.tolist()
+        out[name] = ("dataset", obj.dtype.str, obj.shape, value, attrs)
+
+    with h5py.File(path, "r") as f:
+        out["/"] = ("group", list(f), {})
+        f.visititems(visit)
+    return out
+
+
+def assert_same_tree(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        x, y = a[key], b[key]
+        assert x[0] == y[0], key
+        if x[0] == "group":
+            assert sorted(x[1]) == sorted(y[1]), key
+        else:
+            assert x[1:3] == y[1:3], key  # dtype (with byte order) and shape
+            if isinstance(x[3], np.ndarray):
+                assert np.array_equal(x[3], y[3], equal_nan=x[3].dtype.kind == "f"), key
+            elif isinstance(x[3], h5py.Empty):
+                assert isinstance(y[3], h5py.Empty) and x[3].dtype == y[3].dtype, key
+            else:
+                assert x[3] == y[3], key
+        assert x[-1] == y[-1], key  # attributes
+
+
+def write_both(graph: nh.Graph, folder: Path, name: str, **kw) -> tuple[Path, Path]:
+    fast, slow = folder / f"{name}_fast.nir", folder / f"{name}_h5py.nir"
+    _write(graph, fast, engine="fast", overwrite=True, **kw)
+    _write(graph, slow, engine="h5py", overwrite=True, **kw)
+    assert fast.read_bytes().startswith(MARKER)
+    assert not slow.read_bytes().startswith(MARKER)
+    return fast, slow
+
+
+def same_read(path: Path, **kw) -> nh.Graph:
+    """Read with both engines; they must agree on graph, node order, warnings, version."""
+    fast = _read(path, strict=False, engine="fast", **kw)
+    slow = _read(path, strict=False, engine="h5py", **kw)
+    assert fast.graph == slow.graph
+    assert [(p, list(n.nodes)) for p, n in _graphs(fast.graph)] == [
+        (p, list(n.nodes)) for p, n in _graphs(slow.graph)
+    ]
+    assert fast.warnings == slow.warnings
+    assert fast.version == slow.version
+    return fast.graph
+
+
+def _graphs(graph: nh.Graph):
+    yield "", graph
+    for path, node in graph.walk():
+        if isinstance(node, nh.Graph):
+            yield path, node
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["1.0.8", "1.0.4"])
+def test_fast_files_hold_what_h5py_writes(tmp_path, legacy):
+    for name, graph in corpus_graphs().items():
+        if legacy and name != "every_legacy":
+            continue
+        version = "1.0.4" if legacy else "1.0.8"
+        if legacy:
+            nh.set_reset(graph.metadata, "subtract")
+        fast, slow = write_both(graph, tmp_path, name, nir_version=version)
+        assert_same_tree(h5_tree(fast), h5_tree(slow))
+        assert same_read(fast) == _read(slow, strict=False, engine="h5py").graph
+        assert nh.read(fast, strict=False).graph == graph
+
+
+def test_every_metadata_kind_and_dtype(tmp_path):
+    md: dict = {
+        "none": None,
+        "str": "text ü",
+        "empty": "",
+        "strs": ["a", "", "ü" * 100],
+        "tuple_strs": ("x", "y"),
+        "int": -(2**62),
+        "float": 1.5e-300,
+        "bool": True,
+        "np_bool": np.bool_(False),
+        "zero_d": np.array(2.5),
+        "list": [1, 2, 3],
+        "nested_list": [[1.0, 2.0], [3.0, 4.0]],
+        "tuple": (True, False),
+        "empty_list": [],
+        "nested": {"deeper": {"x": np.uint8(3)}, "empty": {}},
+        "big": np.arange(5000, dtype=np.float64).reshape(50, 100),  # contiguous, not compact
+        "long": "x" * 70000,  # a heap object larger than a collection
+    }
+    for code in ["b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"]:
+        md[f"arr_{code}"] = np.arange(6).astype(code).reshape(2, 3)
+        if code[0] != "b" and code[1] != "1":
+            md[f"be_{code}"] = np.arange(3).astype(">" + code)
+    md["nonfinite"] = np.array([np.inf, -np.inf])  # (NaN != NaN would fail graph equality)
+    md["empty_arr"] = np.zeros((2, 0))
+    g = nh.Graph(
+        {"input": nh.Input([2]), "lif": nh.LIF(np.ones(2), np.ones(2), np.zeros(2), np.ones(2))},
+        [("input", "lif")],
+        metadata={"nirhub": {"dt": 1e-3}, **md},
+    )
+    g.nodes["lif"].metadata.update(md)
+    fast, slow = write_both(g, tmp_path, "md")
+    assert_same_tree(h5_tree(fast), h5_tree(slow))
+    back = same_read(fast)
+    assert back.metadata["strs"] == md["strs"] and back.metadata["long"] == md["long"]
+    # big-endian arrays read back in native byte order from both kinds of file
+    assert back.metadata["be_f4"].dtype == np.dtype("=f4")
+    assert _read(slow, strict=False, engine="h5py").graph == back
+
+
+def test_many_strings_fill_several_heap_collections(tmp_path):
+    """More strings than one global heap collection holds (and name lengths up to 300)."""
+    n = 3000
+    nodes = {f"n{i}_" + "x" * (i % 300): nh.Scale(np.ones(1)) for i in range(n)}
+    names = list(nodes)
+    g = nh.Graph(nodes, list(zip(names[:-1], names[1:], strict=True)))
+    p = tmp_path / "many.nir"
+    _write(g, p, engine="fast")
+    raw = p.read_bytes()
+    assert raw.count(b"GCOL") > 2
+    back = same_read(p)
+    assert back == g and list(back.nodes) == names
+    with h5py.File(p) as f:
+        assert len(f["node/nodes"]) == n
+        assert f["node/edges"][-1, 1].decode() == names[-1]
+
+
+def test_positioned_reads_for_large_files(tmp_path, monkeypatch):
+    """Files above WHOLE_FILE_MAX are parsed with positioned reads (forced here)."""
+    g = every_primitive_graph()
+    big = np.arange(90000.0).reshape(300, 300)  # > 64 KiB: read straight into the array
+    g.nodes["affine"] = g.nodes["affine"].replace(metadata={"w": big, "be": big[:2].astype(">f4")})
+    p = tmp_path / "big.nir"
+    _write(g, p, engine="fast")
+    monkeypatch.setattr(_fast_read, "WHOLE_FILE_MAX", 0)
+    back = same_read(p)
+    assert back.nodes["affine"].metadata["be"].dtype == np.dtype("=f4")  # native order
+    g.nodes["affine"].metadata["be"] = g.nodes["affine"].metadata["be"].astype("=f4")
+    assert back == g
+
+
+def test_compression_and_exotic_content_fall_back_to_h5py(tmp_path):
+    g = every_primitive_graph()
+    nh.write(g, tmp_path / "z.nir", compression="gzip")
+    assert not (tmp_path / "z.nir").read_bytes().startswith(MARKER)
+    assert nh.read(tmp_path / "z.nir") == g
+    odd = every_primitive_graph()
+    odd.metadata["ld"] = np.ones(3, dtype=np.longdouble)  # no 80/128-bit floats in the subset
+    with pytest.raises(NotFast):
+        _write(odd, tmp_path / "x.nir", engine="fast")
+    nh.write(odd, tmp_path / "ld.nir")
+    assert not (tmp_path / "ld.nir").read_bytes().startswith(MARKER)
+    assert nh.read(tmp_path / "ld.nir").metadata["ld"].dtype == np.longdouble
+
+
+def test_groups_beyond_a_v1_header_are_refused_by_the_fast_sink():
+    sink = FastSink()
+    group = sink.group(sink.root(), "nodes")
+    group.links.extend([b""] * 65534)  # a v1 header counts messages in 16 bits
+    with pytest.raises(NotFast):
+        sink.close_group(group)
+
+
+def _edit(path: Path, fn) -> None:
+    with h5py.File(path, "r+") as f:
+        fn(f)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda f: f["node/nodes/lif"].create_dataset("v_reset", data=np.zeros(2)),
+        lambda f: f["node/nodes/lif"].__delitem__("r"),
+        lambda f: [f["node/metadata"].create_dataset(f"k{i}", data=i) for i in range(12)],
+        lambda f: f["node/nodes/lif/tau"].__setitem__((), np.full(2, 0.5)),
+        lambda f: f["node/nodes"].create_group("extra"),
+        lambda f: f["node/nodes/lif/tau"].attrs.__setitem__("note", "edited"),
+    ],
+    ids=["add", "delete", "dense-group", "overwrite", "old-style-group", "attribute"],
+)
+def test_files_edited_by_libhdf5_read_the_same_with_either_engine(tmp_path, edit):
+    g = nh.Graph(
+        {
+            "input": nh.Input([2]),
+            "lif": nh.LIF(np.full(2, 0.01), np.ones(2), np.zeros(2), np.ones(2)),
+            "output": nh.Output([2]),
+        },
+        [("input", "lif"), ("lif", "output")],
+        metadata={"a": 1},
+    )
+    p = tmp_path / "e.nir"
+    nh.write(g, p)
+    _edit(p, edit)
+    slow = outcome(_read, p, strict=False, engine="h5py")
+    assert outcome(nh.read, p, strict=False) == slow
+    fast = outcome(_read, p, strict=False, engine="fast")
+    assert fast in (slow, NotFast)  # NotFast: outside the subset now, so h5py reads it
+
+
+def outcome(read, *args, **kw) -> object:
+    """What a read gives: (graph, warnings), the error's (type, location, message), or NotFast."""
+    try:
+        res = read(*args, **kw)
+    except NotFast:
+        return NotFast
+    except nh.FileFormatError as exc:
+        return (type(exc), exc.location, exc.message)
+    return (res.graph, res.warnings) if isinstance(res, nh.ReadResult) else res
+
+
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@FUZZ
+@given(graph=random_graphs(), legacy=st.booleans())
+def test_fast_parser_equals_h5py_reader_on_random_graphs(graph, legacy):
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "g.nir"
+        try:
+            _write(graph, p, engine="fast", nir_version="1.0.4" if legacy else "1.0.8")
+        except nh.UnsupportedError:
+            return  # e.g. v_reset has no place in the 1.0.4 layout
+        back = same_read(p)
+        if not legacy:
+            assert back == nh.read(p, strict=False).graph
+        for strict in (True, False):  # same graph or same error (budget, invalid graph)
+            fast = outcome(_read, p, strict=strict, engine="fast", max_bytes=600)
+            slow = outcome(_read, p, strict=strict, engine="h5py", max_bytes=600)
+            assert fast == slow

@@ -1,0 +1,495 @@
+"""The framework side of the any-to-any matrix (``tools/any_to_any.py``).
+
+This script runs in the Python environment where a framework is installed (nirhub's own one,
+or a worker environment registered with ``nirhub env add``) and never imports nirhub: it does
+what a user of the framework does.
+
+* ``build``: define the matrix's model *natively* in a framework — an MLP ``Linear 8 -> 16``,
+  LIF, ``Linear 16 -> 4``, LIF, with the framework's own modules and weights drawn with torch's
+  generator (the same numbers for every framework) — write it as a model source nirhub reads
+  (``model.py`` with ``build()`` plus a ``weights.pt`` state dict, or for ``torch`` the
+  backend's own ``.py`` + ``.pt`` artifact), run it on the shared input and save its output
+  spikes. A *variant* is the reset mode the model uses (``zero``, ``subtract`` or snnTorch's
+  ``subtract-delayed`` / ``subtract-guarded``); a framework that cannot build a variant says
+  why.
+* ``run-artifact``: load the files ``nirhub convert --to B`` wrote (the generated module and
+  its weights-only tensor file) as the framework's users do — import the module, call
+  ``build_model()`` (which reads the weights with ``torch.load(weights_only=True)``) — and run
+  it on the shared input.
+
+Usage: ``python any_to_any_native.py JOBS.json RESULTS.json``. ``JOBS.json`` is a list of
+jobs; ``RESULTS.json`` gets one result per job, in order: ``{"ok": true, ...}`` or
+``{"ok": false, "error": "..."}`` (a failing job does not stop the others).
+
+Signals are time-major numpy arrays: input ``(T, B, 8)`` float32, output spikes ``(T, B, 4)``
+(saved as uint8 0/1).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+# rockpool probes for samna at import; the PyPI samna is a stub that pip-installs software
+sys.modules.setdefault("samna", None)
+
+import numpy as np  # noqa: E402
+
+N_IN, N_HID, N_OUT = 8, 16, 4
+#: membrane time constant (s) and threshold of every neuron of the matrix's model
+TAU = 0.01
+THRESHOLD = 1.0
+#: weight scales (drawn as scale * standard normal with torch's generator)
+W1_SCALE, B1_SCALE, W2_SCALE, B2_SCALE = 0.9, 0.1, 0.8, 0.1
+
+
+class Unexpressible(Exception):
+    """The framework cannot build this variant natively (the reason is the message)."""
+
+
+# --------------------------------------------------------------------------------------------
+# weights and helpers
+# --------------------------------------------------------------------------------------------
+
+
+def draw_weights(seed: int) -> dict[str, Any]:
+    """The model's weights, (out, in) layout, from torch's generator: the same for every
+    framework."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "w1": torch.randn(N_HID, N_IN, generator=g) * W1_SCALE,
+        "b1": torch.randn(N_HID, generator=g) * B1_SCALE,
+        "w2": torch.randn(N_OUT, N_HID, generator=g) * W2_SCALE,
+        "b2": torch.randn(N_OUT, generator=g) * B2_SCALE,
+    }
+
+
+def set_linear(layer: Any, weight: Any, bias: Any) -> None:
+    import torch
+
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        layer.bias.copy_(bias)
+
+
+def import_file(path: Path, name: str) -> Any:
+    """Import a Python file as a module (its folder first on ``sys.path``, as a script)."""
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+def save_spikes(path: Path, spikes: Any) -> int:
+    arr = np.asarray(spikes)
+    if arr.dtype != bool and not np.all((arr == 0) | (arr == 1)):
+        raise ValueError(f"the output is not 0/1 spikes (values {np.unique(arr)[:5]})")
+    arr = arr.astype(np.uint8)
+    np.save(path, arr)
+    return int(arr.sum())
+
+
+def write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# native models: one builder per framework
+# --------------------------------------------------------------------------------------------
+# Each builder writes the model source into ``folder``, returns
+# (source, weights or None, extra CLI arguments, model) and the runner gives its spikes.
+
+
+SNNTORCH_RESETS = {
+    "zero": 'reset_mechanism="zero"',
+    "subtract-delayed": 'reset_mechanism="subtract"',  # snnTorch's default (reset_delay=True)
+    "subtract-guarded": 'reset_mechanism="subtract", reset_delay=False',
+}
+
+SNNTORCH_MODEL = '''"""The any-to-any matrix's MLP in snnTorch (reset: {variant})."""
+
+import snntorch as snn
+from torch import nn
+
+
+def build():
+    return nn.Sequential(
+        nn.Linear({n_in}, {n_hid}),
+        snn.Leaky(beta={beta!r}, threshold={thr!r}, {reset}, init_hidden=True),
+        nn.Linear({n_hid}, {n_out}),
+        snn.Leaky(beta={beta!r}, threshold={thr!r}, {reset}, init_hidden=True, output=True),
+    )
+'''
+
+
+def build_snntorch(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
+    import torch
+
+    if variant not in SNNTORCH_RESETS:
+        raise Unexpressible(
+            "snnTorch's reset by subtraction is either applied one step late "
+            "(reset_delay=True: subtract-delayed) or guarded against double resets "
+            "(reset_delay=False: subtract-guarded), never NIR's plain subtraction"
+        )
+    beta = 1.0 - dt / TAU  # forward Euler decay: snnTorch has no dt
+    write(
+        folder / "model.py",
+        SNNTORCH_MODEL.format(
+            variant=variant,
+            n_in=N_IN,
+            n_hid=N_HID,
+            n_out=N_OUT,
+            beta=beta,
+            thr=THRESHOLD,
+            reset=SNNTORCH_RESETS[variant],
+        ),
+    )
+    model = import_file(folder / "model.py", "a2a_snntorch_model").build()
+    set_linear(model[0], weights["w1"], weights["b1"])
+    set_linear(model[2], weights["w2"], weights["b2"])
+    torch.save(model.state_dict(), folder / "weights.pt")
+    return f"{folder / 'model.py'}:build", folder / "weights.pt", model
+
+
+def run_snntorch(model: Any, x: Any) -> Any:
+    import torch
+    from snntorch import utils
+
+    utils.reset(model)
+    out = []
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            spk, _ = model(x[t])
+            out.append(spk)
+    return torch.stack(out).numpy()
+
+
+NORSE_MODEL = '''"""The any-to-any matrix's MLP in Norse (reset: {variant})."""
+
+import norse.torch as norse
+import torch
+from norse.torch.functional.reset import {reset}
+
+DT = {dt!r}
+
+
+def lif():
+    p = norse.LIFBoxParameters(
+        tau_mem_inv=torch.tensor({tau_inv!r}),
+        v_leak=torch.tensor(0.0),
+        v_th=torch.tensor({thr!r}),
+        v_reset=torch.tensor(0.0),
+        reset_method={reset},
+    )
+    return norse.LIFBoxCell(p, dt=DT)
+
+
+def build():
+    return norse.SequentialState(
+        torch.nn.Linear({n_in}, {n_hid}), lif(), torch.nn.Linear({n_hid}, {n_out}), lif()
+    )
+'''
+
+
+def build_norse(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
+    import torch
+
+    resets = {"zero": "reset_value", "subtract": "reset_subtract"}
+    if variant not in resets:
+        raise Unexpressible(f"Norse's LIFBoxCell resets to v_reset or subtracts, not {variant}")
+    write(
+        folder / "model.py",
+        NORSE_MODEL.format(
+            variant=variant,
+            reset=resets[variant],
+            dt=dt,
+            tau_inv=1.0 / TAU,
+            thr=THRESHOLD,
+            n_in=N_IN,
+            n_hid=N_HID,
+            n_out=N_OUT,
+        ),
+    )
+    model = import_file(folder / "model.py", "a2a_norse_model").build()
+    # a LIFBoxCell's input gain is dt/tau (v += dt/tau*(x - v)); the other frameworks' is 1:
+    # scale the weights so that the same numbers give the same activity
+    gain = TAU / dt
+    set_linear(model[0], weights["w1"] * gain, weights["b1"] * gain)
+    set_linear(model[2], weights["w2"] * gain, weights["b2"] * gain)
+    torch.save(model.state_dict(), folder / "weights.pt")
+    return f"{folder / 'model.py'}:build", folder / "weights.pt", model
+
+
+def run_norse(model: Any, x: Any) -> Any:
+    import torch
+
+    out, state = [], None
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            y, state = model(x[t], state)
+            out.append(y)
+    return torch.stack(out).numpy()
+
+
+SINABS_MODEL = '''"""The any-to-any matrix's MLP in Sinabs (reset: {variant}).
+
+Time constants are in steps (tau_mem = {tau_steps!r} steps of the dt given to nirhub); one spike
+per step at most (SingleSpike: sinabs' default MultiSpike has no NIR equivalent); input gain 1
+(norm_input=False), as the other frameworks of the matrix.
+"""
+
+import sinabs.activation as sa
+import sinabs.layers as sl
+import torch
+
+
+def lif():
+    return sl.LIF(
+        tau_mem={tau_steps!r},
+        spike_threshold={thr!r},
+        spike_fn=sa.SingleSpike,
+        reset_fn=sa.{reset}(),
+        norm_input=False,
+    )
+
+
+def build():
+    return torch.nn.Sequential(
+        torch.nn.Linear({n_in}, {n_hid}), lif(), torch.nn.Linear({n_hid}, {n_out}), lif()
+    )
+'''
+
+
+def build_sinabs(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
+    import torch
+
+    resets = {"zero": "MembraneReset", "subtract": "MembraneSubtract"}
+    if variant not in resets:
+        raise Unexpressible(
+            f"Sinabs resets with MembraneReset (to 0) or MembraneSubtract, not {variant}"
+        )
+    write(
+        folder / "model.py",
+        SINABS_MODEL.format(
+            variant=variant,
+            tau_steps=TAU / dt,
+            thr=THRESHOLD,
+            reset=resets[variant],
+            n_in=N_IN,
+            n_hid=N_HID,
+            n_out=N_OUT,
+        ),
+    )
+    model = import_file(folder / "model.py", "a2a_sinabs_model").build()
+    set_linear(model[0], weights["w1"], weights["b1"])
+    set_linear(model[2], weights["w2"], weights["b2"])
+    torch.save(model.state_dict(), folder / "weights.pt")
+    return f"{folder / 'model.py'}:build", folder / "weights.pt", model
+
+
+def run_sinabs(model: Any, x: Any) -> Any:
+    import sinabs
+    import torch
+
+    sinabs.reset_states(model)
+    with torch.no_grad():
+        y = model(x.transpose(0, 1).contiguous())  # sinabs: (batch, time, ...)
+    return y.transpose(0, 1).numpy()
+
+
+ROCKPOOL_MODEL = '''"""The any-to-any matrix's MLP in Rockpool (reset by subtraction, its only reset)."""
+
+import sys
+
+sys.modules.setdefault("samna", None)  # the PyPI samna stub pip-installs software on import
+
+from rockpool.nn.combinators import Sequential  # noqa: E402
+from rockpool.nn.modules import LIFNeuronTorch, LinearTorch  # noqa: E402
+
+DT = {dt!r}
+
+
+def lif(n):
+    # one spike per step at most: rockpool's default (65536) has no NIR equivalent
+    return LIFNeuronTorch(n, tau_mem={tau!r}, threshold={thr!r}, dt=DT, max_spikes_per_dt=1)
+
+
+def build():
+    return Sequential(
+        LinearTorch(({n_in}, {n_hid}), has_bias=True),
+        lif({n_hid}),
+        LinearTorch(({n_hid}, {n_out}), has_bias=True),
+        lif({n_out}),
+    )
+'''
+
+
+def build_rockpool(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
+    import torch
+
+    if variant != "subtract":
+        raise Unexpressible("Rockpool's neurons only reset by subtracting the threshold")
+    write(
+        folder / "model.py",
+        ROCKPOOL_MODEL.format(
+            dt=dt, tau=TAU, thr=THRESHOLD, n_in=N_IN, n_hid=N_HID, n_out=N_OUT
+        ),
+    )
+    model = import_file(folder / "model.py", "a2a_rockpool_model").build()
+    layers = list(model.modules().values()) if isinstance(model.modules(), dict) else None
+    linears = [m for m in (layers or model.children()) if type(m).__name__ == "LinearTorch"]
+    with torch.no_grad():
+        for layer, (w, b) in zip(linears, (("w1", "b1"), ("w2", "b2")), strict=True):
+            layer.weight.copy_(weights[w].T)  # rockpool stores (in, out)
+            layer.bias.copy_(weights[b])
+    torch.save(model.state_dict(), folder / "weights.pt")
+    return f"{folder / 'model.py'}:build", folder / "weights.pt", model
+
+
+def run_rockpool(model: Any, x: Any) -> Any:
+    import torch
+
+    model.reset_state()
+    with torch.no_grad():
+        y, _, _ = model(x.transpose(0, 1).contiguous())  # rockpool: (batch, time, ...)
+    return y.transpose(0, 1).numpy()
+
+
+def build_torch(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
+    """The ``torch`` backend's models are its own ``NIRModel`` (plain PyTorch has no neuron
+    models): the orchestrator wrote the architecture as the backend's artifact ``net.py``
+    (with placeholder weights); here the weights are set natively and saved as ``net.pt``."""
+    import torch
+
+    module = import_file(folder / "net.py", "a2a_torch_model")
+    model = module.build_model()
+    set_linear(model.node("affine"), weights["w1"], weights["b1"])
+    set_linear(model.node("affine_1"), weights["w2"], weights["b2"])
+    torch.save(model.state_dict(), folder / "net.pt")
+    return str(folder / "net.py"), None, model
+
+
+def run_torch(model: Any, x: Any) -> Any:
+    import torch
+
+    with torch.no_grad():
+        return model(x).numpy()
+
+
+BUILDERS = {
+    "torch": (build_torch, run_torch),
+    "snntorch": (build_snntorch, run_snntorch),
+    "norse": (build_norse, run_norse),
+    "sinabs": (build_sinabs, run_sinabs),
+    "rockpool": (build_rockpool, run_rockpool),
+}
+
+
+def load_input(path: str) -> Any:
+    import torch
+
+    return torch.as_tensor(np.load(path), dtype=torch.float32)
+
+
+def build(job: dict) -> dict:
+    backend = job["backend"]
+    if backend not in BUILDERS:
+        return {"ok": False, "error": f"no native model is defined for {backend!r}"}
+    folder = Path(job["dir"])
+    folder.mkdir(parents=True, exist_ok=True)
+    make, run = BUILDERS[backend]
+    try:
+        source, weights, model = make(folder, job["variant"], job["dt"], draw_weights(job["seed"]))
+    except Unexpressible as exc:
+        return {"ok": True, "expressible": False, "reason": str(exc)}
+    spikes = run(model, load_input(job["input"]))
+    count = save_spikes(folder / "native.npy", spikes)
+    return {
+        "ok": True,
+        "expressible": True,
+        "source": source,
+        "weights": None if weights is None else str(weights),
+        "spikes": count,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# artifacts written by `nirhub convert`, loaded without nirhub
+# --------------------------------------------------------------------------------------------
+
+
+def run_artifact(job: dict) -> dict:
+    """Import the generated module and run ``build_model()`` as the framework's users do."""
+    import inspect
+
+    import torch
+
+    backend = job["backend"]
+    path = Path(job["artifact"])
+    if "nirhub" in sys.modules:
+        return {"ok": False, "error": "nirhub was imported: the artifact must load without it"}
+    module = import_file(path, f"a2a_artifact_{backend}_{path.parent.name}")
+    x = load_input(job["input"])
+    T, B = x.shape[:2]
+    if backend in ("torch", "snntorch"):
+        model = module.build_model()
+        with torch.no_grad():
+            y = model(x.to(next(model.parameters()).dtype))
+        y = y.numpy()
+    elif backend == "norse":
+        y = run_norse(module.build_model(), x)
+    elif backend == "sinabs":
+        import sinabs
+
+        params = inspect.signature(module.build_model).parameters
+        if "batch_size" in params:  # a chain of Squeeze layers: input (batch*time, ...)
+            model = module.build_model(batch_size=B)
+            sinabs.reset_states(model)
+            with torch.no_grad():
+                y = model(x.transpose(0, 1).reshape(B * T, *x.shape[2:]))
+            y = y.reshape(B, T, *y.shape[1:]).transpose(0, 1).numpy()
+        else:  # a generated Network: input (batch, time, ...)
+            model = module.build_model()
+            with torch.no_grad():
+                y = model(x.transpose(0, 1).contiguous()).transpose(0, 1).numpy()
+    elif backend == "rockpool":
+        y = run_rockpool(module.build_model(), x)
+    else:
+        return {"ok": False, "error": f"no artifact loader is defined for {backend!r}"}
+    count = save_spikes(Path(job["output"]), y)
+    return {"ok": True, "spikes": count}
+
+
+OPS = {"build": build, "run-artifact": run_artifact}
+
+
+def main(argv: list[str]) -> int:
+    jobs = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    results = []
+    for job in jobs:
+        try:
+            results.append(OPS[job["op"]](job))
+        except Exception as exc:  # noqa: BLE001 - reported per job, the others still run
+            last = traceback.format_exception(exc)[-3:]
+            results.append(
+                {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": "".join(last)}
+            )
+    Path(argv[1]).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
