@@ -46,6 +46,34 @@ except ModuleNotFoundError:  # Python 3.10 running nox
 from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parent
+
+
+def _expose_pyenv_pythons(versions: tuple[str, ...]) -> None:
+    """Make ``pythonX.Y`` resolve for every version pyenv has installed.
+
+    pyenv's shims answer for a version only when ``PYENV_VERSION`` names it, so on a fresh
+    machine ``python3.10`` is not found although pyenv holds it. Listing every installed
+    version we need (the current one first) makes ``pip install nox && nox`` work without
+    any setup in the caller's shell.
+    """
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    if not root.is_dir():
+        return
+    installed = sorted(p.name for p in root.iterdir() if re.fullmatch(r"\d+\.\d+\.\d+", p.name))
+    chosen: list[str] = []
+    current = os.environ.get("PYENV_VERSION", "")
+    chosen += [v for v in current.split(":") if v]
+    for want in versions:
+        if any(v.startswith(want + ".") for v in chosen):
+            continue
+        matches = [v for v in installed if v.startswith(want + ".")]
+        if matches:
+            chosen.append(matches[-1])
+    if chosen:
+        os.environ["PYENV_VERSION"] = ":".join(chosen)
+
+
+_expose_pyenv_pythons(("3.11", "3.10"))
 #: Python versions sessions run on, preferred first
 PYTHONS = ("3.11", "3.10")
 MAIN_PYTHON = "3.11"

@@ -68,6 +68,9 @@ def simulate_file(
     force: bool = False,
     tolerant: bool = False,
     registry: Any = None,
+    source_backend: str | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    trust_pickle: bool = False,
 ) -> SimulationRun:
     """Simulate the model in ``source`` on the signals in ``inputs``; write ``output`` (.npz).
 
@@ -78,6 +81,9 @@ def simulate_file(
     :func:`nirhub.sim.simulate`; with ``backend`` they are passed to the backend's run hook
     (with ``options``), which must support them. ``tolerant`` reads a ``.nir`` file
     tolerantly (known defects repaired; each repair is listed in the result's ``warnings``).
+    ``source_backend``, ``weights`` and ``trust_pickle`` are those of ``nirhub convert``
+    (``--from``, ``--weights``, ``--trust-pickle``) for a model source that is not a ``.nir``
+    file; such a source is exported at ``dt`` when it is given, as ``convert`` does.
     """
     from nirhub.ir.conventions import check_reset, get_dt
 
@@ -104,7 +110,15 @@ def simulate_file(
             "takes --method, --reset and --record"
         )
 
-    graph, warnings = _load_graph(source, registry, tolerant)
+    graph, warnings = _load_graph(
+        source,
+        registry,
+        tolerant,
+        dt=dt,
+        backend=source_backend,
+        weights=weights,
+        trust_pickle=trust_pickle,
+    )
     step = dt if dt is not None else get_dt(graph)
     if step is None:
         raise UsageError(
@@ -152,10 +166,29 @@ def simulate_file(
     )
 
 
-def _load_graph(source: str | os.PathLike[str], registry: Any, tolerant: bool) -> Any:
+def _load_graph(
+    source: str | os.PathLike[str],
+    registry: Any,
+    tolerant: bool,
+    *,
+    dt: float | None = None,
+    backend: str | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    trust_pickle: bool = False,
+) -> Any:
     """The graph to run, and the warnings of a tolerant read."""
     path = Path(source)
     if path.suffix.lower() == ".nir":
+        given = [
+            flag
+            for flag, value in (("--from", backend), ("--weights", weights))
+            if value is not None
+        ]
+        if given and backend != "nir":
+            raise UsageError(
+                f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} for model sources "
+                f"(a Python model reference, a .pt file); {path.name} is a .nir graph",
+            )
         from nirhub.io import read
 
         if not path.exists():
@@ -175,4 +208,13 @@ def _load_graph(source: str | os.PathLike[str], registry: Any, tolerant: bool) -
     from nirhub.hub.convert import to_ir
 
     options = {"tolerant": True} if tolerant else {}
-    return to_ir(os.fspath(source), registry=registry, **options), []
+    graph = to_ir(
+        os.fspath(source),
+        backend,
+        weights=weights,
+        trust_pickle=trust_pickle,
+        dt=dt,
+        registry=registry,
+        **options,
+    )
+    return graph, []

@@ -315,3 +315,41 @@ def test_parse_key_values() -> None:
     for bad in (["novalue"], ["=1"]):
         with pytest.raises(UsageError):
             parse_key_values(bad)
+
+
+# -- option spellings, warnings naming the output, missing inputs ---------------------------------
+
+
+@pytest.mark.parametrize("key", ["nir-version", "nir_version"])
+def test_backend_options_in_either_spelling(env: dict[str, str], tmp_path: Path, key: str) -> None:
+    from nirhub.io import read_version
+
+    out = tmp_path / "legacy.nir"
+    args = ["--no-plugins", "convert", str(BRAILLE), "--to", "nir", "-O", f"{key}=1.0.4"]
+    result = invoke([*args, "-o", str(out)], env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{out}\n" and read_version(out) == "1.0.4"
+    # the legacy layout's warnings name the file written, not the temporary one
+    assert f"warning: {out}: lif1.lif: " in result.stderr and ".nirhub-" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["inspect", "{missing}"],
+        ["validate", "{missing}"],
+        ["convert", "{missing}", "--to", "nir"],
+        ["simulate", "{missing}", "-i", str(BRAILLE_INPUT), "-o", "{tmp}/out.npz"],
+    ],
+)
+def test_a_missing_input_exits_2_like_the_python_api(
+    env: dict[str, str], tmp_path: Path, args: list[str]
+) -> None:
+    missing = tmp_path / "missing.nir"
+    filled = [a.format(missing=missing, tmp=tmp_path) for a in args]
+    result = invoke(["--no-plugins", *filled], env)
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "no such file" in result.stderr
+    with pytest.raises(UsageError) as info:
+        nirhub.read(missing)
+    assert info.value.exit_code == result.exit_code

@@ -63,4 +63,7 @@ def test_lazy_ir_names_match_the_ir_package() -> None:
 
 
 def test_entry_point_group_matches_the_hook_specs() -> None:
+    from nirhub.hub import discovery
+
     assert cli_app.ENTRY_POINT_GROUP == hookspecs.ENTRY_POINT_GROUP
+    assert discovery.ENTRY_POINT_GROUP == hookspecs.ENTRY_POINT_GROUP

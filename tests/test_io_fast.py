@@ -282,3 +282,18 @@ def test_fast_parser_equals_h5py_reader_on_random_graphs(graph, legacy):
             fast = outcome(_read, p, strict=strict, engine="fast", max_bytes=600)
             slow = outcome(_read, p, strict=strict, engine="h5py", max_bytes=600)
             assert fast == slow
+
+
+def test_nul_characters(tmp_path):
+    """libhdf5 cuts names and strings short at a NUL (h5py refuses such strings with a
+    ValueError): both writers refuse them with a FileFormatError."""
+    for g in (
+        nh.Graph({"a\0b": nh.Scale(np.ones(1))}, []),
+        nh.Graph({"a": nh.Scale(np.ones(1))}, [], metadata={"s": "x\0y"}),
+        nh.Graph({"a": nh.Scale(np.ones(1))}, [], metadata={"l": ["x", "\0"]}),
+        nh.Graph({"a": nh.Scale(np.ones(1))}, [], metadata={"k\0": 1}),
+    ):
+        for engine in ("fast", "h5py"):
+            with pytest.raises(nh.FileFormatError, match="NUL"):
+                _write(g, tmp_path / f"{engine}.nir", engine=engine)
+            assert not (tmp_path / f"{engine}.nir").exists()

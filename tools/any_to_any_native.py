@@ -310,7 +310,7 @@ def run_sinabs(model: Any, x: Any) -> Any:
     return y.transpose(0, 1).numpy()
 
 
-ROCKPOOL_MODEL = '''"""The any-to-any matrix's MLP in Rockpool (reset by subtraction, its only reset)."""
+ROCKPOOL_MODEL = '''"""The any-to-any matrix's MLP in Rockpool (reset: subtract, its only one)."""
 
 import sys
 
@@ -344,9 +344,7 @@ def build_rockpool(folder: Path, variant: str, dt: float, weights: dict) -> tupl
         raise Unexpressible("Rockpool's neurons only reset by subtracting the threshold")
     write(
         folder / "model.py",
-        ROCKPOOL_MODEL.format(
-            dt=dt, tau=TAU, thr=THRESHOLD, n_in=N_IN, n_hid=N_HID, n_out=N_OUT
-        ),
+        ROCKPOOL_MODEL.format(dt=dt, tau=TAU, thr=THRESHOLD, n_in=N_IN, n_hid=N_HID, n_out=N_OUT),
     )
     model = import_file(folder / "model.py", "a2a_rockpool_model").build()
     layers = list(model.modules().values()) if isinstance(model.modules(), dict) else None

@@ -146,9 +146,9 @@ def _plugin_commands_possible() -> bool:
     program embedding the CLI). Otherwise `nirhub --help` need not load the registry."""
     if "nirhub.hub.registry" in sys.modules:
         return True
-    from importlib.metadata import entry_points
+    from nirhub.hub.discovery import plugin_entry_points  # kept for the registry's own look
 
-    return bool(entry_points(group=ENTRY_POINT_GROUP))
+    return bool(plugin_entry_points(ENTRY_POINT_GROUP))
 
 
 def _plugins_disabled(ctx: Any) -> bool:
@@ -513,6 +513,25 @@ def simulate(
     ] = False,
     force: Force = False,
     json_: Json = False,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Backend of the model source, when it cannot be detected (as for convert).",
+        ),
+    ] = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option("--weights", help="State dict (.pt) to load into a Python model reference."),
+    ] = None,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Allow a whole-module .pt file to run code while loading (only for files "
+            "you trust).",
+        ),
+    ] = False,
 ) -> None:
     """Run a graph and save its outputs (.npz).
 
@@ -538,6 +557,9 @@ def simulate(
             force=force,
             tolerant=tolerant,
             registry=state.registry() if backend else None,
+            source_backend=from_,
+            weights=weights,
+            trust_pickle=trust_pickle,
         )
     state.out.result(run.to_json, lambda: render.simulation(state.out, run))
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from nirhub.errors import (
     BackendUnavailableError,
     IRError,
+    NoSuchFileError,
     Problem,
     RefusedError,
     UnsupportedError,
@@ -522,6 +523,10 @@ def default_output(source: Any, desc: BackendDescriptor) -> Path:
             return Path.cwd() / (path.stem + suffix)
         if ":" in text:
             return Path.cwd() / (text.rsplit(":", 1)[1].split(".")[-1] + suffix)
+        if not path.exists():  # say so, rather than "no output given" (the source is checked later)
+            from nirhub.hub.sources import MISSING_SOURCE_HINT
+
+            raise NoSuchFileError(text, hint=MISSING_SOURCE_HINT)
     raise UsageError(
         "no output given for an in-memory model",
         hint="Pass output=PATH (-o PATH).",

@@ -713,7 +713,9 @@ def _distribution_of(obj: Any) -> str:
 
 
 def _entry_points() -> list[_EntryPointInfo]:
-    eps = metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP)
+    from nirhub.hub.discovery import plugin_entry_points
+
+    eps = plugin_entry_points(hookspecs.ENTRY_POINT_GROUP)
     out = []
     seen: set[tuple[str, str, str]] = set()
     for ep in eps:

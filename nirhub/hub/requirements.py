@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import sys
 from dataclasses import dataclass
 
 from nirhub.hub.descriptor import Requirement
+from nirhub.hub.folderstamp import now_ns, settled, stamp
 
 _VERSION = re.compile(r"^\s*v?(?:\d+!)?(\d+(?:\.\d+)*)(.*)$")
 _PRE = re.compile(r"^[-_.]?(a|b|c|rc|alpha|beta|pre|preview|dev)", re.IGNORECASE)
@@ -56,22 +56,21 @@ def normalize_name(name: str) -> str:
 
 
 _SEPARATORS = re.compile(r"[-_.]+")
-#: sys.path folder -> (its modification time, {normalized name: version}) from the folder names
-_FOLDERS: dict[str, tuple[int, dict[str, str]]] = {}
+#: sys.path folder -> (its modification time, when it was read, {normalized name: version})
+_FOLDERS: dict[str, tuple[int, int, dict[str, str]]] = {}
 
 
 def _versions_in(folder: str) -> dict[str, str]:
-    """``{normalized name: version}`` of the ``.dist-info``/``.egg-info`` folders in ``folder``."""
+    """``{normalized name: version}`` of the ``.dist-info``/``.egg-info`` folders in ``folder``
+    (read again when the folder changes, see :mod:`nirhub.hub.folderstamp`)."""
     folder = os.path.abspath(folder or ".")  # "" is the working directory, which may change
-    try:
-        st = os.stat(folder)
-    except OSError:
-        return {}
-    if not stat.S_ISDIR(st.st_mode):
+    mtime = stamp(folder)
+    if mtime is None:
         return {}
     known = _FOLDERS.get(folder)
-    if known is not None and known[0] == st.st_mtime_ns:
-        return known[1]
+    if known is not None and known[0] == mtime and settled(mtime, known[1]):
+        return known[2]
+    read_at = now_ns()
     found: dict[str, str] = {}
     try:
         with os.scandir(folder) as entries:
@@ -88,7 +87,7 @@ def _versions_in(folder: str) -> dict[str, str]:
             continue
         if sep and version:
             found.setdefault(normalize_name(name), version)
-    _FOLDERS[folder] = (st.st_mtime_ns, found)
+    _FOLDERS[folder] = (mtime, read_at, found)
     return found
 
 

@@ -53,6 +53,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from nirhub.hub.backend import Backend
     from nirhub.hub.registry import Registry
 
+#: the hint of a model source that does not exist
+MISSING_SOURCE_HINT = (
+    "Give a model file (.nir, .pt, or a format a backend reads), or a model reference like "
+    "path/to/model.py:name or package.module:name."
+)
 #: suffixes handled by the safe PyTorch loader
 TORCH_SUFFIXES: tuple[str, ...] = (".pt", ".pth")
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -117,11 +122,7 @@ def resolve_source(
         )
     if path.exists():
         raise UsageError(f"{path} is a directory, not a model file")
-    raise NoSuchFileError(
-        text,
-        hint="Give a model file (.nir, .pt, or a format a backend reads), or a model reference "
-        "like path/to/model.py:name or package.module:name.",
-    )
+    raise NoSuchFileError(text, hint=MISSING_SOURCE_HINT)
 
 
 def _is_remote(backend: Backend) -> bool:

@@ -97,7 +97,8 @@ class Dataset:
     def __init__(self) -> None:
         self.shape: tuple[int, ...] | None = ()
         self.dtype: Any = None
-        #: compact data: the buffer and offset holding it; contiguous: file address (absolute)
+        #: compact: the buffer and the offset of the data in it; contiguous: ``buf`` is None
+        #: and ``data_off`` is the data's address (relative to the superblock, UNDEF if none)
         self.buf: Any = None
         self.data_off = 0
         self.data_size = 0
@@ -120,7 +121,9 @@ def open_fast(path: str, budget: Budget, required: bool = False) -> FastBackend 
                 raise NotFast("the file does not carry nirhub's fast-layout marker")
             fh.close()
             return None
-        return FastBackend(fh, size, head if size <= WHOLE_FILE_MAX else None, budget)
+        if size <= WHOLE_FILE_MAX:
+            return FastBackend(fh, len(head), head, budget)  # (the file may have shrunk)
+        return FastBackend(fh, size, None, budget)
     except BaseException:
         fh.close()
         raise
@@ -149,6 +152,8 @@ class FastBackend:
         self.base = USERBLOCK
         #: global heap collection address -> {index: (buffer, offset, size)}
         self.heaps: dict[int, dict[int, tuple[Any, int, int]]] = {}
+        #: Dataspace message bytes -> shape (datasets of a graph share few shapes)
+        self._spaces: dict[bytes, Any] = {}
         self._superblock()
 
     def __enter__(self) -> FastBackend:
@@ -252,9 +257,14 @@ class FastBackend:
             return self._group(addr, messages, location)
         ds = Dataset()
         have = 0
+        spaces = self._spaces
         for kind, buf, p, size in messages:
             if kind == MSG_DATASPACE:
-                ds.shape = self._dataspace(buf, p, size, location)
+                raw = buf[p : p + size]
+                shape = spaces.get(raw, spaces)  # (the dict itself: not cached yet)
+                if shape is spaces:
+                    shape = spaces[raw] = self._dataspace(buf, p, size, location)
+                ds.shape = shape
                 have |= 1
             elif kind == MSG_DATATYPE:
                 n = DTYPE_LENGTH.get(buf[p] & 0x0F)

@@ -66,6 +66,8 @@ def _header(messages: list[bytes]) -> bytes:
 
 
 def _dataspace(shape: tuple[int, ...]) -> bytes:
+    if len(shape) > 32:
+        raise NotFast("more than 32 dimensions (HDF5's limit)")
     if not shape:
         return _message(MSG_DATASPACE, _SCALAR_SPACE)
     return _message(
@@ -269,7 +271,8 @@ class FastSink:
         count = values.size
         if count:
             add = self.heap.add
-            block = b"".join([add(v.encode("utf-8")) for v in values.reshape(-1).tolist()])
+            strings = values.reshape(-1).tolist()
+            block = b"".join([add(v.encode("utf-8")) for v in strings])
             layout = struct.pack("<BBQQ", 3, 1, self.out.put(block, len(block)), len(block))
         else:
             layout = struct.pack("<BBQQ", 3, 1, UNDEF, 0)
@@ -369,6 +372,8 @@ def _link_parts(name: str, order: int) -> tuple[bytes, bytes]:
         raise NotFast("a link name longer than 65535 bytes")
     size = len(head) + n + 8
     pad = -size % 8
+    if size + pad > 65535:
+        raise NotFast("a link message longer than 64 KiB")
     return _MSG_HEADER.pack(MSG_LINK, size + pad, 0) + head + raw, _ZEROS[:pad]
 
 

@@ -120,36 +120,42 @@ def _write(
     fd, tmp = tempfile.mkstemp(
         prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=folder
     )
-    os.close(fd)
     try:
         if parts is not None:
-            _write_parts(tmp, parts)
+            # write through mkstemp's descriptor: reopening with truncation would make ext4
+            # flush the whole file to disk on close (its "auto_da_alloc" heuristic)
+            with os.fdopen(fd, "wb", buffering=0) as fh:
+                fd = -1
+                _write_parts(fh, parts)
         else:
+            os.close(fd)
+            fd = -1
             with h5py.File(tmp, "w") as f:
                 _Writer(_H5Sink(f, compression == "gzip"), plan).write_file(graph, nir_version)
         _set_default_mode(tmp)
         _move_into_place(tmp, target, overwrite)
     except BaseException:
+        if fd >= 0:
+            os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     return report
 
 
-def _write_parts(tmp: str, parts: list[Any]) -> None:
+def _write_parts(fh: Any, parts: list[Any]) -> None:
     """Write the pieces in order: small ones joined into large writes, big arrays directly."""
     small: list[Any] = []
-    with open(tmp, "wb", buffering=0) as fh:
-        for part in parts:
-            if len(part) < (1 << 16):
-                small.append(part)
-                continue
-            if small:
-                _write_all(fh, b"".join(small))
-                small = []
-            _write_all(fh, part)
+    for part in parts:
+        if len(part) < (1 << 16):
+            small.append(part)
+            continue
         if small:
             _write_all(fh, b"".join(small))
+            small = []
+        _write_all(fh, part)
+    if small:
+        _write_all(fh, b"".join(small))
 
 
 def _write_all(fh: Any, data: Any) -> None:
@@ -267,6 +273,11 @@ def _check_names(graph: Graph, prefix: str) -> None:
                 "separator, so node names must not contain '/' (nor be '.' or '..')",
                 hint="Rename the node (Graph.rename_node).",
             )
+        if "\0" in name:  # libhdf5 would cut the name short at the NUL
+            raise FileFormatError(
+                f"node {prefix + name!r} cannot be written: HDF5 names cannot hold NUL characters",
+                hint="Rename the node (Graph.rename_node).",
+            )
         _check_metadata_keys(node.metadata, f"{prefix}{name}")
         if isinstance(node, Graph):
             _check_names(node, f"{prefix}{name}.")
@@ -276,10 +287,10 @@ def _check_names(graph: Graph, prefix: str) -> None:
 
 def _check_metadata_keys(md: dict[str, Any], where: str, trail: str = "metadata") -> None:
     for key, value in md.items():
-        if not isinstance(key, str) or not key or "/" in key or key in (".", ".."):
+        if not isinstance(key, str) or not key or "/" in key or "\0" in key or key in (".", ".."):
             raise FileFormatError(
                 f"{where}: {trail} key {key!r} cannot be written: keys must be non-empty "
-                "strings without '/'"
+                "strings without '/' and NUL"
             )
         if isinstance(value, dict):
             _check_metadata_keys(value, where, f"{trail}.{key}")
@@ -544,6 +555,7 @@ def _classify_meta(key: str, value: Any, where: str) -> tuple[str, Any, str | No
     if value is None:
         return "null", None, None
     if isinstance(value, str):
+        _check_no_nul(value, key, where)
         return "str", value, None
     if isinstance(value, (bool, np.bool_)):
         return "array", np.asarray(bool(value) if isinstance(value, bool) else value), None
@@ -564,6 +576,8 @@ def _classify_meta(key: str, value: Any, where: str) -> tuple[str, Any, str | No
     elif isinstance(value, (list, tuple)):
         marker = "tuple" if isinstance(value, tuple) else "list"
         if value and all(isinstance(v, str) for v in value):
+            for v in value:
+                _check_no_nul(v, key, where)
             # a list of str reads back as a list without a marker
             strings = np.array(list(value), dtype=_STR_DTYPE)
             return "strings", strings, "tuple" if marker == "tuple" else None
@@ -580,6 +594,14 @@ def _classify_meta(key: str, value: Any, where: str) -> tuple[str, Any, str | No
             "numeric and boolean arrays (and lists of str) can be written"
         )
     return "array", arr, marker
+
+
+def _check_no_nul(text: str, key: str, where: str) -> None:
+    if "\0" in text:
+        raise FileFormatError(
+            f"{where or '<graph>'}: metadata value {key!r} cannot be written: HDF5 strings "
+            "cannot hold NUL characters"
+        )
 
 
 def _list_array(value: list | tuple, key: str, where: str) -> np.ndarray:
