@@ -477,3 +477,30 @@ def test_listing_reads_no_metadata_file(site: Path, monkeypatch: pytest.MonkeyPa
     assert rows["fast"].version == pluggy_version
     assert "entry_points.txt" in read  # the spy works
     assert not {"METADATA", "PKG-INFO"} & set(read), read
+
+
+def test_plugin_discovery_is_kept_until_a_folder_changes(site: Path) -> None:
+    import os
+
+    from nirhub.hub.discovery import plugin_entry_points
+    from nirhub.hub.requirements import installed_version
+
+    def names() -> set[str]:
+        return {ep.name for ep in plugin_entry_points()}
+
+    a, b = unique("plug_keep_a"), unique("plug_keep_b")
+    write_distribution(site, "nirhub-keep-a", entry_points={"keepa": a}, modules={})
+    assert "keepa" in names()
+    # written in the same clock tick as the look before: still noticed (the folder is "racy")
+    write_distribution(site, "nirhub-keep-b", entry_points={"keepb": b}, modules={})
+    assert {"keepa", "keepb"} <= names()
+    assert installed_version("nirhub-keep-b") == "1.0"
+    # a folder that has settled is not read again while it is unchanged ...
+    old = site.stat().st_mtime_ns - 10**10
+    os.utime(site, ns=(old, old))
+    first = plugin_entry_points()
+    assert plugin_entry_points() is first
+    # ... and is as soon as something is installed into it
+    c = unique("plug_keep_c")
+    write_distribution(site, "nirhub-keep-c", entry_points={"keepc": c}, modules={})
+    assert "keepc" in names() and installed_version("nirhub-keep-c") == "1.0"

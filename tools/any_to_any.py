@@ -316,6 +316,15 @@ def run_matrix(
     x = (rng.random((STEPS, BATCH, native.N_IN)) < INPUT_RATE).astype(np.float32)
     x_path = workdir / "input.npy"
     np.save(x_path, x)
+    weights_path = workdir / "weights.npz"
+    n_in, n_hid, n_out = native.N_IN, native.N_HID, native.N_OUT
+    np.savez(
+        weights_path,
+        w1=(rng.standard_normal((n_hid, n_in)) * native.W1_SCALE).astype(np.float32),
+        b1=(rng.standard_normal(n_hid) * native.B1_SCALE).astype(np.float32),
+        w2=(rng.standard_normal((n_out, n_hid)) * native.W2_SCALE).astype(np.float32),
+        b2=(rng.standard_normal(n_out) * native.B2_SCALE).astype(np.float32),
+    )
 
     # 1. native models, all variants, one process per environment
     natives: dict[str, dict[str, str | None]] = {n: {} for n in names}
@@ -336,7 +345,7 @@ def run_matrix(
                 "dir": str(folder),
                 "input": str(x_path),
                 "dt": DT,
-                "seed": SEED,
+                "weights": str(weights_path),
             }
             by_python.setdefault(pythons[name], []).append(job)
     for i, (python, batch) in enumerate(by_python.items()):
@@ -665,8 +674,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
     for c in m.cells.values():
-        if c.status == "fail":
-            print(f"FAIL {c.source} -> {c.target}: {' '.join(c.reasons)}", file=sys.stderr)
+        if c.problem:
+            print(f"FAIL {c.source} -> {c.target}: {c.problem}", file=sys.stderr)
+        for t in c.attempts:
+            if t.status == "fail":
+                why = " ".join(t.reasons)
+                print(f"FAIL {c.source} -> {c.target} ({t.variant}): {why}", file=sys.stderr)
     if args.check:
         problems = compare(args.output.read_text(encoding="utf-8"), m)
         for p in problems:

@@ -5,17 +5,19 @@ or a worker environment registered with ``nirhub env add``) and never imports ni
 what a user of the framework does.
 
 * ``build``: define the matrix's model *natively* in a framework — an MLP ``Linear 8 -> 16``,
-  LIF, ``Linear 16 -> 4``, LIF, with the framework's own modules and weights drawn with torch's
-  generator (the same numbers for every framework) — write it as a model source nirhub reads
-  (``model.py`` with ``build()`` plus a ``weights.pt`` state dict, or for ``torch`` the
-  backend's own ``.py`` + ``.pt`` artifact), run it on the shared input and save its output
-  spikes. A *variant* is the reset mode the model uses (``zero``, ``subtract`` or snnTorch's
+  LIF, ``Linear 16 -> 4``, LIF, with the framework's own modules and the weights of the
+  shared ``weights.npz`` (the same numbers for every framework) — write it as a model source
+  nirhub reads (``model.py`` with ``build()``, plus a ``weights.pt`` state dict for PyTorch
+  frameworks; for ``torch`` the backend's own ``.py`` + ``.pt`` artifact; Nengo and Spyx read
+  a ``weights.npz`` in ``build()``), run it on the shared input and save its output spikes.
+  A *variant* is the reset mode the model uses (``zero``, ``subtract`` or snnTorch's
   ``subtract-delayed`` / ``subtract-guarded``); a framework that cannot build a variant says
   why.
 * ``run-artifact``: load the files ``nirhub convert --to B`` wrote (the generated module and
-  its weights-only tensor file) as the framework's users do — import the module, call
-  ``build_model()`` (which reads the weights with ``torch.load(weights_only=True)``) — and run
-  it on the shared input.
+  its weights file) as the framework's users do — import the module, call ``build_model()``
+  (which reads the weights with ``torch.load(weights_only=True)``; Nengo's and Spyx's modules
+  read an ``.npz`` without pickles; Nengo's ``run()`` plays one sample) — and run it on the
+  shared input.
 
 Usage: ``python any_to_any_native.py JOBS.json RESULTS.json``. ``JOBS.json`` is a list of
 jobs; ``RESULTS.json`` gets one result per job, in order: ``{"ok": true, ...}`` or
@@ -43,7 +45,7 @@ N_IN, N_HID, N_OUT = 8, 16, 4
 #: membrane time constant (s) and threshold of every neuron of the matrix's model
 TAU = 0.01
 THRESHOLD = 1.0
-#: weight scales (drawn as scale * standard normal with torch's generator)
+#: weight scales (drawn by the orchestrator as scale * standard normal)
 W1_SCALE, B1_SCALE, W2_SCALE, B2_SCALE = 0.9, 0.1, 0.8, 0.1
 
 
@@ -56,18 +58,17 @@ class Unexpressible(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-def draw_weights(seed: int) -> dict[str, Any]:
-    """The model's weights, (out, in) layout, from torch's generator: the same for every
-    framework."""
+def load_weights(path: str) -> dict[str, np.ndarray]:
+    """The model's weights (``w1``, ``b1``, ``w2``, ``b2``; float32, (out, in) layout): one file
+    drawn by the orchestrator, the same numbers for every framework."""
+    with np.load(path) as data:
+        return {k: np.asarray(data[k], dtype=np.float32) for k in ("w1", "b1", "w2", "b2")}
+
+
+def tensors(weights: dict[str, np.ndarray], gain: float = 1.0) -> dict[str, Any]:
     import torch
 
-    g = torch.Generator().manual_seed(seed)
-    return {
-        "w1": torch.randn(N_HID, N_IN, generator=g) * W1_SCALE,
-        "b1": torch.randn(N_HID, generator=g) * B1_SCALE,
-        "w2": torch.randn(N_OUT, N_HID, generator=g) * W2_SCALE,
-        "b2": torch.randn(N_OUT, generator=g) * B2_SCALE,
-    }
+    return {k: torch.as_tensor(v * gain) for k, v in weights.items()}
 
 
 def set_linear(layer: Any, weight: Any, bias: Any) -> None:
@@ -138,6 +139,7 @@ def build():
 def build_snntorch(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
     import torch
 
+    weights = tensors(weights)
     if variant not in SNNTORCH_RESETS:
         raise Unexpressible(
             "snnTorch's reset by subtraction is either applied one step late "
@@ -226,9 +228,9 @@ def build_norse(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
     model = import_file(folder / "model.py", "a2a_norse_model").build()
     # a LIFBoxCell's input gain is dt/tau (v += dt/tau*(x - v)); the other frameworks' is 1:
     # scale the weights so that the same numbers give the same activity
-    gain = TAU / dt
-    set_linear(model[0], weights["w1"] * gain, weights["b1"] * gain)
-    set_linear(model[2], weights["w2"] * gain, weights["b2"] * gain)
+    weights = tensors(weights, gain=TAU / dt)
+    set_linear(model[0], weights["w1"], weights["b1"])
+    set_linear(model[2], weights["w2"], weights["b2"])
     torch.save(model.state_dict(), folder / "weights.pt")
     return f"{folder / 'model.py'}:build", folder / "weights.pt", model
 
@@ -276,6 +278,7 @@ def build():
 def build_sinabs(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
     import torch
 
+    weights = tensors(weights)
     resets = {"zero": "MembraneReset", "subtract": "MembraneSubtract"}
     if variant not in resets:
         raise Unexpressible(
@@ -340,6 +343,7 @@ def build():
 def build_rockpool(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
     import torch
 
+    weights = tensors(weights)
     if variant != "subtract":
         raise Unexpressible("Rockpool's neurons only reset by subtracting the threshold")
     write(
@@ -372,6 +376,7 @@ def build_torch(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
     (with placeholder weights); here the weights are set natively and saved as ``net.pt``."""
     import torch
 
+    weights = tensors(weights)
     module = import_file(folder / "net.py", "a2a_torch_model")
     model = module.build_model()
     set_linear(model.node("affine"), weights["w1"], weights["b1"])
@@ -387,19 +392,170 @@ def run_torch(model: Any, x: Any) -> Any:
         return model(x).numpy()
 
 
+NENGO_MODEL = '''"""The any-to-any matrix's MLP in Nengo (reset: zero, Nengo's LIF).
+
+Nengo's LIF integrates exactly, v <- e*v + (1 - e)*J with e = exp(-dt/tau_rc), fires when v
+exceeds 1 and emits spikes of amplitude 1/dt: the weights are scaled by 1/(1 - e) for an input
+gain of 1 (as the other frameworks of the matrix), and the spikes' weights by dt as well.
+No refractory period and no voltage floor (NIR has neither), initial voltage 0.
+"""
+
+import os
+
+import nengo
+import numpy as np
+
+DT = {dt!r}
+TAU = {tau!r}
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights.npz")
+
+
+def play(data, size):
+    """Node output playing ``data`` (T, size) one row per step (Nengo's first step is t = DT)."""
+
+    def out(t):
+        k = int(round(t / DT)) - 1
+        return data[k] if data is not None and 0 <= k < len(data) else np.zeros(size)
+
+    return out
+
+
+def build(data=None):
+    w = np.load(WEIGHTS)
+    gain = 1.0 / (1.0 - np.exp(-DT / TAU))
+    lif = nengo.LIF(
+        tau_rc=TAU,
+        tau_ref=0.0,
+        min_voltage=-np.inf,
+        initial_state={{"voltage": nengo.dists.Choice([0.0])}},
+    )
+    with nengo.Network(seed=0) as net:
+        inp = nengo.Node(play(data, {n_in}), size_out={n_in}, label="input")
+        hidden = nengo.Ensemble(
+            {n_hid}, 1, neuron_type=lif, gain=np.ones({n_hid}), bias=w["b1"] * gain,
+            label="hidden",
+        )
+        output = nengo.Ensemble(
+            {n_out}, 1, neuron_type=lif, gain=np.ones({n_out}), bias=w["b2"] * gain,
+            label="output",
+        )
+        nengo.Connection(inp, hidden.neurons, transform=w["w1"] * gain, synapse=None)
+        nengo.Connection(
+            hidden.neurons, output.neurons, transform=w["w2"] * gain * DT, synapse=None
+        )
+        net.spikes = nengo.Probe(output.neurons, synapse=None, label="spikes")
+    return net
+'''
+
+
+def build_nengo(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
+    if variant != "zero":
+        raise Unexpressible("Nengo's own LIF neurons reset to zero only")
+    np.savez(folder / "weights.npz", **weights)
+    write(
+        folder / "model.py",
+        NENGO_MODEL.format(dt=dt, tau=TAU, n_in=N_IN, n_hid=N_HID, n_out=N_OUT),
+    )
+    module = import_file(folder / "model.py", "a2a_nengo_model")
+    return f"{folder / 'model.py'}:build", None, module
+
+
+def run_nengo(module: Any, x: np.ndarray) -> np.ndarray:
+    """One simulation per sample (a Nengo network has no batch)."""
+    import warnings
+
+    import nengo
+
+    out = []
+    for b in range(x.shape[1]):
+        net = module.build(x[:, b])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with nengo.Simulator(net, dt=module.DT, progress_bar=False) as sim:
+                sim.run_steps(x.shape[0])
+        out.append(sim.data[net.spikes] > 0)
+    return np.stack(out, axis=1)
+
+
+SPYX_MODEL = '''"""The any-to-any matrix's MLP in Spyx (Flax NNX).
+
+Spyx's LIF: ``V = beta*V + x - s*threshold`` with the spike ``s`` taken from the previous
+step's ``V`` (it fires one step late and subtracts the threshold one step late, undecayed).
+"""
+
+import os
+
+import jax.numpy as jnp
+import numpy as np
+import spyx
+from flax import nnx
+
+BETA = {beta!r}
+THRESHOLD = {thr!r}
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights.npz")
+
+
+def linear(w, b, rngs):
+    layer = nnx.Linear(w.shape[1], w.shape[0], rngs=rngs)
+    layer.kernel.value = jnp.asarray(w.T)  # Flax stores (in, out)
+    layer.bias.value = jnp.asarray(b)
+    return layer
+
+
+def build():
+    w = np.load(WEIGHTS)
+    rngs = nnx.Rngs(0)
+    return spyx.nn.Sequential(
+        linear(w["w1"], w["b1"], rngs),
+        spyx.nn.LIF(({n_hid},), beta=BETA, threshold=THRESHOLD, rngs=rngs),
+        linear(w["w2"], w["b2"], rngs),
+        spyx.nn.LIF(({n_out},), beta=BETA, threshold=THRESHOLD, rngs=rngs),
+    )
+'''
+
+
+def build_spyx(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
+    if variant != "subtract-delayed":
+        raise Unexpressible(
+            "Spyx's LIF fires from the previous step's voltage and subtracts the threshold "
+            "one step late (NIR: a LIF with reset subtract-delayed, then a one-step Delay)"
+        )
+    np.savez(folder / "weights.npz", **weights)
+    write(
+        folder / "model.py",
+        SPYX_MODEL.format(beta=1.0 - dt / TAU, thr=THRESHOLD, n_hid=N_HID, n_out=N_OUT),
+    )
+    model = import_file(folder / "model.py", "a2a_spyx_model").build()
+    return f"{folder / 'model.py'}:build", None, model
+
+
+def run_spyx(model: Any, x: np.ndarray) -> np.ndarray:
+    import jax.numpy as jnp
+    import spyx
+
+    out, _ = spyx.nn.run(model, jnp.asarray(x, dtype=jnp.float32))
+    return np.asarray(out)
+
+
+#: framework -> (builder, runner, input kind: "torch" tensor or "numpy" array)
 BUILDERS = {
-    "torch": (build_torch, run_torch),
-    "snntorch": (build_snntorch, run_snntorch),
-    "norse": (build_norse, run_norse),
-    "sinabs": (build_sinabs, run_sinabs),
-    "rockpool": (build_rockpool, run_rockpool),
+    "torch": (build_torch, run_torch, "torch"),
+    "snntorch": (build_snntorch, run_snntorch, "torch"),
+    "norse": (build_norse, run_norse, "torch"),
+    "sinabs": (build_sinabs, run_sinabs, "torch"),
+    "rockpool": (build_rockpool, run_rockpool, "torch"),
+    "nengo": (build_nengo, run_nengo, "numpy"),
+    "spyx": (build_spyx, run_spyx, "numpy"),
 }
 
 
-def load_input(path: str) -> Any:
+def load_input(path: str, kind: str = "torch") -> Any:
+    x = np.load(path).astype(np.float32)
+    if kind == "numpy":
+        return x
     import torch
 
-    return torch.as_tensor(np.load(path), dtype=torch.float32)
+    return torch.as_tensor(x)
 
 
 def build(job: dict) -> dict:
@@ -408,18 +564,19 @@ def build(job: dict) -> dict:
         return {"ok": False, "error": f"no native model is defined for {backend!r}"}
     folder = Path(job["dir"])
     folder.mkdir(parents=True, exist_ok=True)
-    make, run = BUILDERS[backend]
+    make, run, kind = BUILDERS[backend]
     try:
-        source, weights, model = make(folder, job["variant"], job["dt"], draw_weights(job["seed"]))
+        weights = load_weights(job["weights"])
+        source, weights_file, model = make(folder, job["variant"], job["dt"], weights)
     except Unexpressible as exc:
         return {"ok": True, "expressible": False, "reason": str(exc)}
-    spikes = run(model, load_input(job["input"]))
+    spikes = run(model, load_input(job["input"], kind))
     count = save_spikes(folder / "native.npy", spikes)
     return {
         "ok": True,
         "expressible": True,
         "source": source,
-        "weights": None if weights is None else str(weights),
+        "weights": None if weights_file is None else str(weights_file),
         "spikes": count,
     }
 
@@ -433,38 +590,44 @@ def run_artifact(job: dict) -> dict:
     """Import the generated module and run ``build_model()`` as the framework's users do."""
     import inspect
 
-    import torch
-
     backend = job["backend"]
     path = Path(job["artifact"])
     if "nirhub" in sys.modules:
         return {"ok": False, "error": "nirhub was imported: the artifact must load without it"}
     module = import_file(path, f"a2a_artifact_{backend}_{path.parent.name}")
-    x = load_input(job["input"])
+    x = load_input(job["input"], "numpy")
     T, B = x.shape[:2]
-    if backend in ("torch", "snntorch"):
-        model = module.build_model()
-        with torch.no_grad():
-            y = model(x.to(next(model.parameters()).dtype))
-        y = y.numpy()
-    elif backend == "norse":
-        y = run_norse(module.build_model(), x)
-    elif backend == "sinabs":
-        import sinabs
+    if backend == "nengo":  # run(inputs) plays one sample: (T, *shape) -> (T, *shape)
+        (name,) = module.INPUTS
+        (out,) = module.OUTPUTS
+        y = np.stack([module.run({name: x[:, b]})[out] for b in range(B)], axis=1)
+    elif backend == "spyx":
+        y = run_spyx(module.build_model(), x)
+    elif backend in ("torch", "snntorch", "norse", "sinabs", "rockpool"):
+        import torch
 
-        params = inspect.signature(module.build_model).parameters
-        if "batch_size" in params:  # a chain of Squeeze layers: input (batch*time, ...)
+        xt = torch.as_tensor(x)
+        if backend in ("torch", "snntorch"):
+            model = module.build_model()
+            with torch.no_grad():
+                y = model(xt.to(next(model.parameters()).dtype)).numpy()
+        elif backend == "norse":
+            y = run_norse(module.build_model(), xt)
+        elif backend == "rockpool":
+            y = run_rockpool(module.build_model(), xt)
+        elif "batch_size" in inspect.signature(module.build_model).parameters:
+            # a sinabs chain of Squeeze layers: input (batch*time, ...)
+            import sinabs
+
             model = module.build_model(batch_size=B)
             sinabs.reset_states(model)
             with torch.no_grad():
-                y = model(x.transpose(0, 1).reshape(B * T, *x.shape[2:]))
+                y = model(xt.transpose(0, 1).reshape(B * T, *xt.shape[2:]))
             y = y.reshape(B, T, *y.shape[1:]).transpose(0, 1).numpy()
-        else:  # a generated Network: input (batch, time, ...)
+        else:  # a generated sinabs Network: input (batch, time, ...)
             model = module.build_model()
             with torch.no_grad():
-                y = model(x.transpose(0, 1).contiguous()).transpose(0, 1).numpy()
-    elif backend == "rockpool":
-        y = run_rockpool(module.build_model(), x)
+                y = model(xt.transpose(0, 1).contiguous()).transpose(0, 1).numpy()
     else:
         return {"ok": False, "error": f"no artifact loader is defined for {backend!r}"}
     count = save_spikes(Path(job["output"]), y)

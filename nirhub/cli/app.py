@@ -681,7 +681,7 @@ def env_refresh(
     names: Annotated[
         list[str] | None,
         typer.Argument(
-            help="The environments to ask (default: all).", metavar="[NAME]...", show_default=False
+            help="The environments to ask (default: all).", metavar="NAME", show_default=False
         ),
     ] = None,
     json_: Json = False,

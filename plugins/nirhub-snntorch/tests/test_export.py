@@ -102,10 +102,10 @@ def test_leaky_mlp(reset: str, delay: bool) -> None:
     _busy(_agree(net, _inputs(5)))
 
 
-def test_default_leaky_records_dt_and_snntorch_reset() -> None:
+def test_default_leaky_records_dt_method_and_snntorch_reset() -> None:
     net = nn.Sequential(nn.Linear(3, 2), snn.Leaky(beta=0.8, init_hidden=True))
     graph = to_ir(net, dt=5e-4)
-    assert graph.metadata["nirhub"] == {"dt": 5e-4, "source": "snntorch"}
+    assert graph.metadata["nirhub"] == {"dt": 5e-4, "method": "euler", "source": "snntorch"}
     lif = graph.nodes["1"]
     assert lif.type_name == "LIF" and lif.v_reset is None
     assert lif.metadata["nirhub"]["reset"] == "subtract-delayed"

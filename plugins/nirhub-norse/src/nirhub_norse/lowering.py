@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError
+from nirhub.hub.graphplan import GraphPlan, Step, flatten_dims, place_gains
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
@@ -50,7 +51,6 @@ from nirhub.ir.nodes import (
     Scale,
     SumPool2d,
 )
-from nirhub.hub.graphplan import GraphPlan, Step, flatten_dims, place_gains
 
 #: node types the importer maps (Input/Output are ports)
 IMPORTS = frozenset(
@@ -147,6 +147,12 @@ def check_and_gains(
         if t in ("IF", "LIF", "CubaLIF"):
             mode = reset_mode(graph, step.path, reset)
             resets[name] = mode
+            if mode not in ("zero", "subtract"):
+                refuse(
+                    step,
+                    f"reset mode {mode!r} (snnTorch's subtraction variant): norse's cells "
+                    "reset to v_reset or subtract the threshold in the spike step, nothing else",
+                )
         if isinstance(node, IF):
             if resets[name] == "subtract":
                 refuse(

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import UsageError
+from nirhub.hub.graphplan import make_graph_plan
 from nirhub.ir.conventions import get_dt, namespace
 from nirhub.ir.graph import Graph
 from nirhub_rockpool.codegen import generate, tensors
-from nirhub.hub.graphplan import make_graph_plan
 from nirhub_rockpool.lowering import Lowered, lower
 
 BLOCK_SAMNA = "samna"

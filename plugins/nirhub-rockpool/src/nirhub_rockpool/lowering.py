@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError
+from nirhub.hub.graphplan import GraphPlan, Step
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Linear, Node
-from nirhub.hub.graphplan import GraphPlan, Step
 
 IMPORTS = frozenset(
     {
@@ -194,11 +194,18 @@ def _check_neuron(step: Step, graph: Graph, reset: str | None) -> None:
             step.path, "a non-zero v_leak: rockpool neurons start at v = 0, NIR's at v_leak"
         )
     if hasattr(node, "v_threshold"):
-        if reset_mode(graph, step.path, reset) != "subtract":
+        mode = reset_mode(graph, step.path, reset)
+        if mode == "zero":
             raise _Refused(
                 step.path,
                 "resets to v_reset, but rockpool neurons only subtract the "
                 "threshold; import with reset=subtract if the graph means it",
+            )
+        if mode != "subtract":
+            raise _Refused(
+                step.path,
+                f"reset mode {mode!r} (snnTorch's subtraction variant): rockpool "
+                "neurons subtract the threshold in the spike step only",
             )
         if np.any(np.asarray(node.v_threshold) <= 0):
             raise _Refused(

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import UsageError
+from nirhub.hub.graphplan import make_graph_plan
 from nirhub.ir.conventions import get_dt, namespace
 from nirhub.ir.graph import Graph
 from nirhub_sinabs.codegen import generate, tensors
-from nirhub.hub.graphplan import make_graph_plan
 from nirhub_sinabs.lowering import Lowered, lower
 
 METHODS = ("euler", "exact")

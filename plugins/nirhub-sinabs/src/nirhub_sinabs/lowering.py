@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError
+from nirhub.hub.graphplan import GraphPlan, Step, flatten_dims, place_gains
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
@@ -50,7 +51,6 @@ from nirhub.ir.nodes import (
     Scale,
     SumPool2d,
 )
-from nirhub.hub.graphplan import GraphPlan, Step, flatten_dims, place_gains
 
 IMPORTS = frozenset(
     {
@@ -148,6 +148,12 @@ def check_and_gains(
             )
         if t in ("IF", "LIF", "CubaLIF"):
             resets[name] = reset_mode(graph, step.path, reset)
+            if resets[name] not in ("zero", "subtract"):
+                refuse(
+                    step,
+                    f"reset mode {resets[name]!r} (snnTorch's subtraction variant): sinabs "
+                    "resets with MembraneReset or MembraneSubtract in the spike step only",
+                )
             if (
                 resets[name] == "zero"
                 and node.v_reset is not None

@@ -49,7 +49,7 @@ import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError, UsageError
 from nirhub.hub.backend import ConversionWarning
-from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset
+from nirhub.ir.conventions import NAMESPACE, set_dt, set_method, set_reset
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
     IF,
@@ -554,6 +554,7 @@ def to_ir(
     edges.append((prev, "output"))
     graph = Graph(nodes, edges)
     set_dt(graph.metadata, dt_value)
+    set_method(graph.metadata, "euler")  # the formulas above are exact under forward Euler
     graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "source": "snntorch"}
     for note in exporter.notes:
         warnings.warn(note, ConversionWarning, stacklevel=2)

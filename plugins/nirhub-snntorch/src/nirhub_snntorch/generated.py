@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import IRError, Problem, UnsupportedError
-from nirhub.ir.conventions import NAMESPACE, set_dt
+from nirhub.ir.conventions import NAMESPACE, set_dt, set_method
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NODE_TYPES, Node
 from nirhub_snntorch.spec import FORMAT, decode
@@ -187,4 +187,5 @@ def to_ir(model: Any) -> Graph:
     spec = type(model).NIR_SPEC
     graph = _graph(model, spec["graph"], spec)
     set_dt(graph.metadata, spec["dt"])
+    set_method(graph.metadata, spec["method"])  # the discretisation the module computes
     return graph

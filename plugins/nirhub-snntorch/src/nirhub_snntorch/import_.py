@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.ir.conventions import get_dt
+from nirhub.ir.conventions import get_dt, get_method
 from nirhub.ir.graph import Graph
 from nirhub_snntorch.codegen import render_module
 from nirhub_snntorch.mapping import neuron
@@ -47,7 +47,9 @@ def prepare(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The spec (with each neuron's snnTorch configuration) and the state-dict values."""
     dt_value = resolve_dt(graph, dt)
-    spec, arrays = build_spec(graph, dt=dt_value, method=method or "euler", reset=reset)
+    spec, arrays = build_spec(
+        graph, dt=dt_value, method=method or get_method(graph) or "euler", reset=reset
+    )
     values: dict[str, np.ndarray] = {}
     problems: list[Problem] = []
     for path, entry in spec["nodes"].items():

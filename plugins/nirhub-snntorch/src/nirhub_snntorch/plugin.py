@@ -51,8 +51,8 @@ class SnnTorchBackend(Backend):
             Option(
                 "method",
                 "choice",
-                "import: discretisation of the neuron ODEs",
-                default="euler",
+                "import: discretisation of the neuron ODEs (default: the graph's "
+                "nirhub.method, else euler)",
                 choices=("euler", "exact"),
             ),
             Option(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import IRError, UsageError
-from nirhub.ir.conventions import NAMESPACE, set_dt
+from nirhub.ir.conventions import NAMESPACE, set_dt, set_method
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NODE_TYPES, Node
 from nirhub_torch.spec import FORMAT, decode
@@ -78,4 +78,5 @@ def to_ir(model: Any, **_: Any) -> Graph:
         )
     graph = _graph(model, model.nir_spec["graph"])
     set_dt(graph.metadata, model.dt)
+    set_method(graph.metadata, model.method)  # the discretisation the module computes
     return graph

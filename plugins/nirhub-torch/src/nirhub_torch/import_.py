@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import UsageError
-from nirhub.ir.conventions import get_dt
+from nirhub.ir.conventions import get_dt, get_method
 from nirhub.ir.graph import Graph
 from nirhub_torch.spec import arrays_of, build_spec
 
@@ -35,6 +35,12 @@ def check_dtype(dtype: Any, default: str) -> str:
     return name
 
 
+def resolve_method(graph: Graph, method: str | None) -> str:
+    """The discretisation: given, else the one the graph records (``nirhub.method``: the
+    exporter's), else forward Euler."""
+    return method or get_method(graph) or "euler"
+
+
 def from_ir(
     graph: Graph,
     *,
@@ -52,7 +58,9 @@ def from_ir(
 
     from nirhub_torch.runtime import NIRModel
 
-    spec = build_spec(graph, dt=resolve_dt(graph, dt), method=method or "euler", reset=reset)
+    spec = build_spec(
+        graph, dt=resolve_dt(graph, dt), method=resolve_method(graph, method), reset=reset
+    )
     model = NIRModel(
         spec,
         dtype=check_dtype(dtype, "float32"),

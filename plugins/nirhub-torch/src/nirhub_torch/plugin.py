@@ -39,8 +39,8 @@ class TorchBackend(Backend):
             Option(
                 "method",
                 "choice",
-                "discretisation of the neuron ODEs",
-                default="euler",
+                "discretisation of the neuron ODEs (default: the graph's nirhub.method, "
+                "else euler)",
                 choices=("euler", "exact"),
             ),
             Option(

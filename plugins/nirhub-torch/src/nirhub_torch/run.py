@@ -28,13 +28,13 @@ def run(
     """Run ``graph`` as a torch module (float64 unless ``dtype`` says otherwise)."""
     import torch
 
-    from nirhub_torch.import_ import check_dtype, from_ir
+    from nirhub_torch.import_ import check_dtype, from_ir, resolve_method
 
     dtype_name = check_dtype(dtype, "float64")
     model = from_ir(
         graph,
         dt=dt,
-        method=method or "euler",
+        method=resolve_method(graph, method),
         reset=reset,
         dtype=dtype_name,
         device=device,
