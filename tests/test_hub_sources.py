@@ -288,3 +288,61 @@ def test_reference_errors_are_explained(torch, fw, tmp_path: Path) -> None:
     bad.write_text("raise SystemExit('no')\n")
     with pytest.raises(FileFormatError, match="SystemExit"):
         to_ir(f"{bad}:x", registry=registry)
+
+
+def test_nir_files_written_by_nirhub_are_detected(tmp_path: Path, nirhub_config) -> None:  # noqa: F811
+    """nirhub's writer puts a 512-byte HDF5 user block in front of the superblock: the source
+    sniffer must look for the signature there too, or `nirhub convert` refuses our own files."""
+    import nirhub
+    from nirhub.hub.sources import sniff
+
+    graph = nirhub.Graph.from_list(
+        Affine(np.ones((2, 3)), np.zeros(2)),
+        LIF(np.full(2, 1e-3), np.ones(2), np.zeros(2), np.ones(2), np.zeros(2)),
+    )
+    path = tmp_path / "written.nir"
+    nirhub.write(graph, path)
+    assert path.read_bytes()[:4] != b"\x89HDF"  # the user block comes first
+    assert sniff(path) == "hdf5"
+    renamed = tmp_path / "written.h5"  # no .nir suffix: detected from the content alone
+    renamed.write_bytes(path.read_bytes())
+    registry = make_registry(plugins=False, environments=False)
+    for source in (path, renamed):
+        report = convert(
+            source, to="nir", output=tmp_path / f"out-{source.suffix[1:]}.nir", registry=registry
+        )
+        assert report.source_backend == "nir" and report.graph.nodes.keys() == graph.nodes.keys()
+
+
+@pytest.mark.torch
+def test_simulate_a_model_reference_with_weights(torch, fw, tmp_path: Path) -> None:
+    """`nirhub simulate MODEL.py:name --weights W.pt --from B`: the same sources as convert."""
+    from nirhub.sim import simulate
+    from nirhub.simulation import simulate_file
+
+    name, install, importlib = fw
+    registry = install((f"{name}.*",))
+    trained = importlib.import_module(name).Net()
+    with torch.no_grad():
+        trained.fc.weight.fill_(0.5)
+    weights = tmp_path / "w.pt"
+    torch.save(trained.state_dict(), weights)
+    x = (np.random.default_rng(0).random((30, 4)) < 0.5).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    run = simulate_file(
+        f"{name}:make",
+        tmp_path / "x.npy",
+        output=tmp_path / "out.npz",
+        dt=1e-4,
+        source_backend="fakefw",
+        weights=weights,
+        registry=registry,
+    )
+    want = simulate(to_ir(f"{name}:make", weights=weights, registry=registry), x, 1e-4)
+    with np.load(run.output) as got:
+        np.testing.assert_array_equal(got["output"], want.outputs["output"])
+    assert want.outputs["output"].sum() > 0
+    with pytest.raises(UsageError, match="--weights is for model sources"):
+        nir = tmp_path / "g.nir"
+        convert(f"{name}:make", to="nir", output=nir, registry=registry)
+        simulate_file(nir, tmp_path / "x.npy", output=tmp_path / "o2.npz", weights=weights)
