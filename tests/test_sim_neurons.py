@@ -205,8 +205,12 @@ def _lif_graph(v_leak: float = 0.0):
 
     return nh.Graph.from_list(
         nh.Input(1),
-        nh.LIF(tau=np.full(1, 1e-3), r=np.full(1, 10.0), v_leak=np.full(1, v_leak),
-               v_threshold=np.ones(1)),
+        nh.LIF(
+            tau=np.full(1, 1e-3),
+            r=np.full(1, 10.0),
+            v_leak=np.full(1, v_leak),
+            v_threshold=np.ones(1),
+        ),
         nh.Output(1),
     )
 
@@ -230,8 +234,7 @@ def _hand_snntorch(x, beta, thr, delayed):
     return np.array(spikes), np.array(mems)
 
 
-@pytest.mark.parametrize("mode, delayed", [("subtract-delayed", True),
-                                           ("subtract-guarded", False)])
+@pytest.mark.parametrize("mode, delayed", [("subtract-delayed", True), ("subtract-guarded", False)])
 def test_snntorch_subtraction_variants_match_a_hand_written_loop(mode, delayed):
     from nirhub.sim import simulate
 

@@ -58,7 +58,9 @@ class Graph(Node):
         for edge in edges:
             pair = tuple(edge)
             if len(pair) != 2 or not all(isinstance(x, str) for x in pair):
-                raise IRError(f"an edge must be a (source, destination) pair of names, got {edge!r}")
+                raise IRError(
+                    f"an edge must be a (source, destination) pair of names, got {edge!r}"
+                )
             self.edges.append((pair[0], pair[1]))
         self.metadata = _copy_metadata(metadata, "NIRGraph")
 
@@ -94,7 +96,7 @@ class Graph(Node):
             counts[base] = n + 1
             named[base if n == 0 else f"{base}_{n}"] = node
         names = list(named)
-        return cls(named, list(zip(names[:-1], names[1:])), metadata)
+        return cls(named, list(zip(names[:-1], names[1:], strict=True)), metadata)
 
     def copy(self) -> Graph:
         """A shallow structural copy (nodes are shared; dicts and lists are new)."""
@@ -178,7 +180,9 @@ class Graph(Node):
         return None
 
     def output_shape(self, input_shape: Shape) -> Shape:
-        shapes = infer_shapes(self, input_shapes={self.inputs[0]: input_shape} if self.inputs else None)
+        shapes = infer_shapes(
+            self, input_shapes={self.inputs[0]: input_shape} if self.inputs else None
+        )
         outs = self.outputs
         if len(outs) != 1:
             raise ShapeError(f"subgraph has {len(outs)} outputs; name the port")
@@ -226,7 +230,7 @@ class Graph(Node):
         if problems:
             listing = "\n".join(f"  - {p}" for p in problems)
             raise IRError(
-                f"the graph is invalid ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n"
+                f"the graph is invalid ({len(problems)} problem{'s' * (len(problems) > 1)}):\n"
                 f"{listing}",
                 problems=problems,
             )
@@ -364,19 +368,28 @@ def _structure_problems(graph: Graph, prefix: str) -> list[Problem]:
     for s, d in graph.edges:
         if (s, d) in seen:
             problems.append(
-                Problem(where, f"duplicate edge ({s!r} -> {d!r}); fan-in sums, so it would count "
-                        "twice", kind="duplicate-edge")
+                Problem(
+                    where,
+                    f"duplicate edge ({s!r} -> {d!r}); fan-in sums, so it would count twice",
+                    kind="duplicate-edge",
+                )
             )
         seen.add((s, d))
         if isinstance(graph.nodes.get(d), Input):
             problems.append(
-                Problem(prefix + d, "is an Input but has an incoming edge from "
-                        f"{prefix + s!r}", kind="edge-into-input")
+                Problem(
+                    prefix + d,
+                    f"is an Input but has an incoming edge from {prefix + s!r}",
+                    kind="edge-into-input",
+                )
             )
         if isinstance(graph.nodes.get(s), Output):
             problems.append(
-                Problem(prefix + s, f"is an Output but has an outgoing edge to {prefix + d!r}",
-                        kind="edge-from-output")
+                Problem(
+                    prefix + s,
+                    f"is an Output but has an outgoing edge to {prefix + d!r}",
+                    kind="edge-from-output",
+                )
             )
     # reachability within this level (edges that resolve at this level)
     succ: dict[str, set[str]] = {n: set() for n in graph.nodes}
@@ -407,8 +420,11 @@ def _structure_problems(graph: Graph, prefix: str) -> list[Problem]:
         for n in graph.nodes:
             if n not in bwd and n in fwd:
                 problems.append(
-                    Problem(prefix + n, "has no path to any Output (its result is unused)",
-                            kind="dead-end")
+                    Problem(
+                        prefix + n,
+                        "has no path to any Output (its result is unused)",
+                        kind="dead-end",
+                    )
                 )
     for name, node in graph.nodes.items():
         if isinstance(node, Graph):
@@ -513,9 +529,12 @@ def _infer_flat(flat: FlatGraph, input_shapes: dict[str, Shape] | None) -> Shape
                 ins[d] = outs[s]
                 compute(d)
                 changed = True
-            if ins[d] is not None and outs[s] is None and _shape_preserving(
-                flat.nodes[s], s, flat
-            ) and (ins[s] is None or ins[s] == ins[d]):
+            if (
+                ins[d] is not None
+                and outs[s] is None
+                and _shape_preserving(flat.nodes[s], s, flat)
+                and (ins[s] is None or ins[s] == ins[d])
+            ):
                 outs[s] = ins[d]
                 if ins[s] is None:
                     ins[s] = ins[d]
@@ -537,8 +556,12 @@ def _infer_flat(flat: FlatGraph, input_shapes: dict[str, Shape] | None) -> Shape
             continue
         if ins[path] is None or outs[path] is None:
             problems.append(
-                Problem(path, "shape could not be inferred (no Input reaches it with a known "
-                        "shape, and its parameters do not fix it)", kind="shape-unknown")
+                Problem(
+                    path,
+                    "shape could not be inferred (no Input reaches it with a known "
+                    "shape, and its parameters do not fix it)",
+                    kind="shape-unknown",
+                )
             )
     _add_subgraph_shapes(flat, ins, outs)
     return ShapeInfo(ins, outs, problems)

@@ -65,7 +65,7 @@ def _values_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_values_equal(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_values_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_values_equal(x, y) for x, y in zip(a, b, strict=True))
     try:
         return bool(a == b)
     except Exception:
@@ -256,9 +256,7 @@ class Scale(Node):
 # --------------------------------------------------------------------------------------------
 
 
-def conv_output_length(
-    n: int, kernel: int, stride: int, padding: int | str, dilation: int
-) -> int:
+def conv_output_length(n: int, kernel: int, stride: int, padding: int | str, dilation: int) -> int:
     """Output length along one spatial dimension (PyTorch rule).
 
     ``"same"`` keeps the length; it is only defined for stride 1 (as in PyTorch), which the
@@ -296,7 +294,9 @@ class _Conv(Node):
             padding = padding.decode()
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
-                raise fail(t, "padding", f"must be an int, {n} ints, 'same' or 'valid', got {padding!r}")
+                raise fail(
+                    t, "padding", f"must be an int, {n} ints, 'same' or 'valid', got {padding!r}"
+                )
             if padding == "same" and any(s != 1 for s in self.stride):
                 raise fail(
                     t,
@@ -345,8 +345,9 @@ class _Conv(Node):
 
     def _spatial_out(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         out = tuple(
-            conv_output_length(spatial[i], self.kernel_size[i], self.stride[i], self._pad(i),
-                               self.dilation[i])
+            conv_output_length(
+                spatial[i], self.kernel_size[i], self.stride[i], self._pad(i), self.dilation[i]
+            )
             for i in range(self.ndim_spatial)
         )
         if any(o < 1 for o in out):
@@ -369,7 +370,7 @@ class _Conv(Node):
             raise fail(
                 self.type_name,
                 None,
-                f"expects a (C, {', '.join('HW'[-n:] if n == 2 else 'L')}) input, got {input_shape}",
+                f"expects a ({'C, H, W' if n == 2 else 'C, L'}) input, got {input_shape}",
             )
         if input_shape[0] != self.in_channels:
             raise fail(
@@ -507,7 +508,9 @@ def _elementwise_output(node: Node, input_shape: Shape) -> Shape:
     declared = node.declared_input_shape()
     if declared is not None and tuple(declared) != tuple(input_shape):
         raise fail(
-            node.type_name, None, f"has shape {declared} but receives an input of shape {input_shape}"
+            node.type_name,
+            None,
+            f"has shape {declared} but receives an input of shape {input_shape}",
         )
     return tuple(input_shape)
 
@@ -705,8 +708,24 @@ class CubaLIF(_Elementwise):
 NODE_TYPES: dict[str, type[Node]] = {
     cls.type_name: cls
     for cls in (
-        Input, Output, Affine, Linear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten,
-        Delay, Threshold, I, IF, LI, LIF, CubaLI, CubaLIF,
+        Input,
+        Output,
+        Affine,
+        Linear,
+        Scale,
+        Conv1d,
+        Conv2d,
+        SumPool2d,
+        AvgPool2d,
+        Flatten,
+        Delay,
+        Threshold,
+        I,
+        IF,
+        LI,
+        LIF,
+        CubaLI,
+        CubaLIF,
     )
 }
 #: Stateful neuron models.

@@ -49,9 +49,7 @@ def as_array(
     if kind == "b":
         raise fail(node_type, field, "must be numeric, got a boolean array")
     if kind not in "iuf":
-        raise fail(
-            node_type, field, f"must be a real numeric array, got dtype {arr.dtype}"
-        )
+        raise fail(node_type, field, f"must be a real numeric array, got dtype {arr.dtype}")
     if integer:
         if kind == "f":
             if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
