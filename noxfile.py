@@ -10,7 +10,9 @@
 * ``cross-backend``: every plugin at once. The plugins of the main environment (Python 3.11)
   are installed together; every other environment is registered as a worker environment
   (``nirhub env add``); ``nirhub list-backends`` must reach every backend; then the core tests
-  run again with all of it installed.
+  run again with all of it installed, with ``NIRHUB_CROSS_BACKEND=1``: that adds the
+  any-to-any conversion matrix (``tests/test_any_to_any.py``, ``docs/any-to-any.md``) and the
+  README's conversion (``tests/test_readme_example.py``), which fail if a plugin is missing.
 * ``startup`` (not run by default): ``benchmarks/cli_startup.py`` with every plugin installed.
 
 Installing torch takes minutes and gigabytes, so plugins do not get a virtualenv each: plugins
@@ -307,6 +309,9 @@ def cross_backend(session: nox.Session) -> None:
     if not PLUGINS:
         session.log("no plugins under plugins/: the core tests already ran in tests-3.11")
         return
+    # with every plugin reachable, tests/conftest.py collects the cross-backend modules: the
+    # any-to-any matrix (docs/any-to-any.md) and the README's conversion
+    env["NIRHUB_CROSS_BACKEND"] = "1"
     session.run(str(python), "-m", "pytest", *pytest_args(session, "tests"), env=env, external=True)
 
 

@@ -288,7 +288,7 @@ def test_plugin_commands_are_added_and_no_plugins_hides_them(
 def test_simulating_the_example_reproduces_the_papers_snntorch_activity(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    """The README's command: the hidden layer's spikes equal snnTorch's recording exactly."""
+    """examples/README.md's command: the hidden layer's spikes equal snnTorch's recording."""
     out = tmp_path / "braille.npz"
     result = invoke(
         ["simulate", str(BRAILLE), "--input", str(BRAILLE_INPUT), "--dt", "1e-4",

@@ -324,7 +324,7 @@ def test_simulate_a_model_reference_with_weights(torch, fw, tmp_path: Path) -> N
     registry = install((f"{name}.*",))
     trained = importlib.import_module(name).Net()
     with torch.no_grad():
-        trained.fc.weight.fill_(0.5)
+        trained.fc.weight.fill_(2.0)
     weights = tmp_path / "w.pt"
     torch.save(trained.state_dict(), weights)
     x = (np.random.default_rng(0).random((30, 4)) < 0.5).astype(np.float32)

@@ -48,8 +48,6 @@ class Worker:
         )
         self.python.chmod(self.python.stat().st_mode | stat.S_IXUSR)
 
-    baseline: set[str] = set()
-
     #: the backends the worker provides before the test installs anything
     baseline: set[str] = set()
 

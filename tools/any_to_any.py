@@ -194,10 +194,13 @@ def discover(only: Iterable[str] | None = None) -> tuple[dict, dict[str, str]]:
             continue
         if only is not None and row["name"] not in only:
             continue
+        if row["name"] in rows:
+            continue  # also offered by a worker environment: the hub uses the first (local) one
         if row["status"] != "ok":
             unavailable[row["name"]] = f"{row['status']}: {row['reason']}"
         elif set(row["directions"]) >= {"to-ir", "from-ir"}:
             rows[row["name"]] = row
+            unavailable.pop(row["name"], None)
     if only is not None:
         for name in set(only) - set(rows) - set(unavailable):
             unavailable[name] = "not installed (not listed by nirhub list-backends)"
@@ -289,11 +292,11 @@ def torch_template(folder: Path, variant: str) -> str | None:
     set_method(graph.metadata, "euler")
     set_reset(graph.metadata, variant)
     folder.mkdir(parents=True, exist_ok=True)
-    nh.write(graph, folder / "template.nir", overwrite=True)
-    code, data, err = cli(
-        "convert", str(folder / "template.nir"), "--to", "torch", "-o", str(folder / "net.py")
-    )
-    return None if code == 0 else error_text(data, err)
+    try:  # a setup step, not a conversion under test: the Python API saves a process
+        nh.convert(graph, to="torch", output=folder / "net.py", force=True)
+    except nh.NirhubError as exc:
+        return str(exc)
+    return None
 
 
 def run_matrix(
@@ -397,7 +400,7 @@ def run_matrix(
 
     log(f"converting {len(attempts)} models ({len(cells)} pairs)")
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        list(pool.map(convert, attempts))
+        list(pool.map(guarded(convert, "converting"), attempts))
     converted = [(c, t) for c, t in attempts if t.artifact is not None]
 
     # 3. load the artifacts without nirhub, in each target's environment
@@ -421,8 +424,11 @@ def run_matrix(
             if not res.get("ok"):
                 attempt.reasons.append(f"the artifact did not run: {res.get('error')}")
                 continue
-            got = np.load(job["output"]).astype(bool)
-            attempt.artifact_diff = differing(got, sources[(cell.source, attempt.variant)])
+            try:
+                got = np.load(job["output"]).astype(bool)
+                attempt.artifact_diff = differing(got, sources[(cell.source, attempt.variant)])
+            except (OSError, ValueError) as exc:
+                attempt.reasons.append(f"the artifact's output: {exc}")
 
     log(f"running {len(converted)} artifacts")
     with ThreadPoolExecutor(max(1, jobs)) as pool:
@@ -442,14 +448,15 @@ def run_matrix(
         if code != 0:
             attempt.reasons.append(f"nirhub simulate exited {code}: {error_text(data, err)}")
         else:
-            with np.load(out) as result:
-                got = result["output"] > 0
+            with np.load(out) as result:  # one array per Output node; the model has one
+                (key,) = result.keys()
+                got = result[key] > 0
             attempt.simulate_diff = differing(got, src)
         cell.seconds += time.monotonic() - t0
 
     log(f"running {len(converted)} run hooks")
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        list(pool.map(simulate, converted))
+        list(pool.map(guarded(simulate, "simulating"), converted))
 
     total = STEPS * BATCH * native.N_OUT
     for cell, attempt in converted:
@@ -477,6 +484,22 @@ def run_matrix(
         nirhub_version=nirhub.__version__,
         seconds=time.monotonic() - start,
     )
+
+
+def guarded(step: Callable[[Any], None], what: str) -> Callable[[Any], None]:
+    """``step`` for one item of a pool; an unexpected exception fails that item only."""
+
+    def run(item: Any) -> None:
+        try:
+            step(item)
+        except Exception as exc:  # noqa: BLE001 - recorded as the attempt's failure
+            attempts = [item[1]] if isinstance(item, tuple) and isinstance(item[1], Attempt) else []
+            for attempt in attempts:
+                attempt.reasons.append(f"{what} failed: {type(exc).__name__}: {exc}")
+            if not attempts:
+                raise
+
+    return run
 
 
 def differing(got: np.ndarray, source: dict) -> int:
@@ -542,8 +565,12 @@ def render(m: Matrix) -> str:
         f"{len(m.cells)} pairs in {m.seconds / 60:.0f} min."
     )
     counts = {s: sum(c.status == s for c in m.cells.values()) for s in STATUSES}
+    models = [t for c in m.cells.values() for t in c.attempts]
+    by_model = {s: sum(t.status == s for t in models) for s in STATUSES}
     out.append(
-        f"Result: {counts['pass']} pass, {counts['refused']} refused, {counts['fail']} FAIL.\n"
+        f"Result: {counts['pass']} pairs pass, {counts['refused']} refused, {counts['fail']} "
+        f"FAIL; of the {len(models)} models converted, {by_model['pass']} spike exactly like "
+        f"their source, {by_model['refused']} were refused, {by_model['fail']} FAIL.\n"
     )
     out.append("| source ↓ · target → | " + " | ".join(m.backends) + " |")
     out.append("|---" * (len(m.backends) + 1) + "|")
