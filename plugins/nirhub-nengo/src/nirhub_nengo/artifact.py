@@ -8,31 +8,14 @@ that.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nirhub.errors import FileFormatError, RefusedError, UsageError
+from nirhub.errors import FileFormatError, UsageError
+from nirhub.hub.artifacts import write_atomically
 from nirhub_nengo.codegen import MARKER, SPEC_PREFIX, generate, spec_from_json
-
-
-def _write_atomically(target: Path, data: bytes, force: bool) -> None:
-    if target.exists() and not force:
-        raise RefusedError(f"{target} already exists", hint="Pass force=True (--force).")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_network(
@@ -56,8 +39,8 @@ def save_network(
     code = generate(gen.spec, weights_name=weights.name, version=_version(), embed_spec=True)
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: np.asarray(v) for k, v in gen.spec.arrays.items()})
-    _write_atomically(weights, buf.getvalue(), force)
-    _write_atomically(path, code.encode("utf-8"), force)
+    write_atomically(weights, buf.getvalue(), force=force)
+    write_atomically(path, code.encode("utf-8"), force=force)
     return [path, weights]
 
 

@@ -11,25 +11,11 @@ unpickling of code.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from nirhub.errors import RefusedError, UsageError
-
-
-def _write_atomically(target: Path, write: Any, force: bool) -> None:
-    if target.exists() and not force:
-        raise RefusedError(f"{target} already exists", hint="Pass force=True (--force).")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+from nirhub.hub.artifacts import write_atomically
 
 
 def save_model(
@@ -50,7 +36,7 @@ def save_model(
             raise RefusedError(f"{target} already exists", hint="Pass force=True (--force).")
     source = built.source(weights.name, title)
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in built.tensors.items()}
-    _write_atomically(weights, lambda tmp: torch.save(tensors, tmp), force)
-    _write_atomically(params, lambda tmp: model.save(tmp), force)
-    _write_atomically(path, lambda tmp: Path(tmp).write_text(source, encoding="utf-8"), force)
+    write_atomically(weights, lambda tmp: torch.save(tensors, tmp), force=force)
+    write_atomically(params, lambda tmp: model.save(tmp), force=force)
+    write_atomically(path, lambda tmp: Path(tmp).write_text(source, encoding="utf-8"), force=force)
     return [path, weights, params]

@@ -9,25 +9,11 @@ nor any unpickling of code.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from nirhub.errors import RefusedError, UsageError
-
-
-def _write_atomically(target: Path, write: Any, force: bool) -> None:
-    if target.exists() and not force:
-        raise RefusedError(f"{target} already exists", hint="Pass force=True (--force).")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+from nirhub.errors import UsageError
+from nirhub.hub.artifacts import write_atomically
 
 
 def save_model(built: Any, path: Path, *, title: str, force: bool = False) -> list[Path]:
@@ -50,6 +36,6 @@ def save_model(built: Any, path: Path, *, title: str, force: bool = False) -> li
     def write_weights(tmp: str) -> None:
         torch.save(tensors, tmp)
 
-    _write_atomically(weights, write_weights, force)
-    _write_atomically(path, write_source, force)
+    write_atomically(weights, write_weights, force=force)
+    write_atomically(path, write_source, force=force)
     return [path, weights]

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import ast
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from nirhub.errors import FileFormatError, RefusedError, UsageError
+from nirhub.hub.artifacts import write_atomically
 from nirhub_snntorch.codegen import MARKER, render_module
 from nirhub_snntorch.spec import FORMAT
 
@@ -25,24 +25,6 @@ def _paths(path: Path) -> tuple[Path, Path]:
     if path.suffix in (".py", ".pt"):
         return path.with_suffix(".py"), path.with_suffix(".pt")
     return path.with_name(path.name + ".py"), path.with_name(path.name + ".pt")
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(target: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual permissions
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save(model: Any, path: str | os.PathLike[str], *, force: bool = True) -> list[Path]:
@@ -69,8 +51,8 @@ def save(model: Any, path: str | os.PathLike[str], *, force: bool = True) -> lis
             )
     source = render_module(type(model).NIR_SPEC, stem=py.stem)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    _atomic_write(pt, lambda tmp: torch.save(state, tmp))
-    _atomic_write(py, lambda tmp: Path(tmp).write_text(source, encoding="utf-8"))
+    write_atomically(pt, lambda tmp: torch.save(state, tmp))
+    write_atomically(py, lambda tmp: Path(tmp).write_text(source, encoding="utf-8"))
     return [py, pt]
 
 

@@ -18,11 +18,11 @@ import ast
 import inspect
 import os
 import pprint
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from nirhub.errors import FileFormatError, RefusedError, UsageError
+from nirhub.hub.artifacts import write_atomically
 
 MARKER = "# nirhub artifact: backend=torch format=nirhub-torch/1"
 
@@ -94,24 +94,6 @@ def _paths(path: Path) -> tuple[Path, Path]:
     return path.with_name(path.name + ".py"), path.with_name(path.name + ".pt")
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(target: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual permissions
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save(model: Any, path: str | os.PathLike[str], *, force: bool = True) -> list[Path]:
     """Write ``<stem>.py`` and ``<stem>.pt`` atomically; return both paths."""
     import torch
@@ -132,8 +114,8 @@ def save(model: Any, path: str | os.PathLike[str], *, force: bool = True) -> lis
     def write_py(tmp: str) -> None:
         Path(tmp).write_text(source, encoding="utf-8")
 
-    _atomic_write(pt, lambda tmp: torch.save(state, tmp))
-    _atomic_write(py, write_py)
+    write_atomically(pt, lambda tmp: torch.save(state, tmp))
+    write_atomically(py, write_py)
     return [py, pt]
 
 
