@@ -103,6 +103,9 @@ class Plugin:
     env: str
     extras: tuple[str, ...]
     needs_torch: bool
+    #: other plugins under plugins/ that this one depends on (e.g. xylo -> rockpool); they are
+    #: installed from the repository into the same environment, never from PyPI
+    local_deps: tuple[str, ...] = ()
 
     @property
     def env_key(self) -> tuple[str, str]:
@@ -140,6 +143,13 @@ def discover_plugins() -> list[Plugin]:
         optional = project.get("optional-dependencies", {})
         extras = tuple(e for e in ("framework", "test") if e in optional)
         requirements = list(project.get("dependencies", []))
+        local_deps = tuple(
+            sorted(
+                n.removeprefix("nirhub-")
+                for n in _names(requirements)
+                if n.startswith("nirhub-") and (ROOT / "plugins" / n / "pyproject.toml").is_file()
+            )
+        )
         for extra in extras:
             requirements += optional[extra]
         found.append(
@@ -150,6 +160,7 @@ def discover_plugins() -> list[Plugin]:
                 env=str(settings.get("test-env", MAIN_ENV)),
                 extras=extras,
                 needs_torch="torch" in _names(requirements),
+                local_deps=local_deps,
             )
         )
     return found
@@ -201,7 +212,23 @@ def shared_env(session: nox.Session, key: tuple[str, str]) -> Path:
     return python
 
 
+def with_local_deps(plugins: list[Plugin]) -> list[Plugin]:
+    """``plugins`` and, recursively, the plugins under ``plugins/`` they depend on."""
+    by_name = {p.name: p for p in PLUGINS}
+    chosen: dict[str, Plugin] = {}
+    todo = list(plugins)
+    while todo:
+        plugin = todo.pop()
+        if plugin.name in chosen:
+            continue
+        chosen[plugin.name] = plugin
+        todo += [by_name[d] for d in plugin.local_deps if d in by_name]
+    return sorted(chosen.values(), key=lambda p: p.name)
+
+
 def install_plugins(session: nox.Session, python: Path, plugins: list[Plugin]) -> None:
+    """Install ``plugins`` (editable, with their extras) and the local plugins they need."""
+    plugins = with_local_deps(plugins)
     if plugins:
         pins = constraints(plugins[0].python)
         args = [a for p in plugins for a in ("-e", p.requirement)]

@@ -41,6 +41,7 @@ class Chip(Backend):
         summary="a tiny chip",
         from_ir=frozenset({"Affine", "LIF"}),
         writes=(".chip",),
+        refusals={"Delay": "the chip has no synaptic delays; remove the Delay"},
         options=(
             Option("dt", "float", "time step", default=1e-3),
             Option("max_neurons", "int", "neurons on the chip", default=100),
@@ -127,7 +128,8 @@ def test_every_unsupported_node_is_reported(registry, tmp_path: Path) -> None:
     text = str(info.value)
     for name in ("d: Delay", "t: Threshold", "s: Scale"):
         assert name in text
-    assert "it imports: Affine, LIF" in text
+    assert "it imports: Affine, LIF" in text  # Threshold: the generic hint
+    assert "Delay is not supported by 'chip': the chip has no synaptic delays" in text
     assert "folded into a Linear/Affine only when" in text
     assert info.value.exit_code == 4
     assert list(tmp_path.iterdir()) == []
@@ -489,3 +491,10 @@ def test_a_missing_input_is_a_usage_error_everywhere(registry, tmp_path: Path) -
         assert isinstance(exc, UsageError) and isinstance(exc, FileNotFoundError)
         assert isinstance(exc, FileFormatError)  # what nirhub.read raised before
         assert exc.filename == str(missing) and "no such file" in exc.message
+
+
+def test_refusal_reasons_name_known_node_types_and_survive_json() -> None:
+    with pytest.raises(DescriptorError, match="unknown node types"):
+        BackendDescriptor(name="x", kind="hardware", summary="x", refusals={"Neuron": "no"})
+    desc = Chip.descriptor
+    assert BackendDescriptor.from_json(desc.to_json()).refusals == desc.refusals

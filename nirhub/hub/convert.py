@@ -227,6 +227,9 @@ def check_legality(graph: Graph, descriptor: BackendDescriptor) -> list[Problem]
 
 def _hint(type_name: str, node: Any, desc: BackendDescriptor) -> str:
     types = set(desc.from_ir)
+    reason = desc.refusals.get(type_name)
+    if reason:
+        return f": {reason}"
     if type_name == "Scale" and types & {"Linear", "Affine"}:
         return (
             "; a Scale is folded into a Linear/Affine only when it feeds that node alone "

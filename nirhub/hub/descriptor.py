@@ -155,6 +155,10 @@ class BackendDescriptor:
     #: (default: the requirement named like the backend, else the first requirement)
     framework: str = ""
     docs_url: str = ""
+    #: why a node type outside ``from_ir`` cannot be imported (``{"LIF": "the chip's neurons
+    #: have no leak; ..."}``): the hub puts it in its refusal instead of the generic list of
+    #: accepted types. Chip backends use it so the user learns the hardware reason.
+    refusals: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -181,6 +185,13 @@ class BackendDescriptor:
                 raise DescriptorError(
                     f"backend {self.name!r}: suffix {suffix!r} must start with '.'"
                 )
+        unknown_refusals = set(self.refusals) - ALL_NODE_TYPES
+        if unknown_refusals:
+            raise DescriptorError(
+                f"backend {self.name!r} gives refusal reasons for unknown node types: "
+                f"{sorted(unknown_refusals)}"
+            )
+        object.__setattr__(self, "refusals", {str(k): str(v) for k, v in self.refusals.items()})
         keys = [option_key(o.name) for o in self.options]
         if len(set(keys)) != len(keys):
             raise DescriptorError(
