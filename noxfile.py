@@ -143,6 +143,8 @@ def discover_plugins() -> list[Plugin]:
         optional = project.get("optional-dependencies", {})
         extras = tuple(e for e in ("framework", "test") if e in optional)
         requirements = list(project.get("dependencies", []))
+        for extra in extras:
+            requirements += optional[extra]
         local_deps = tuple(
             sorted(
                 n.removeprefix("nirhub-")
@@ -150,8 +152,6 @@ def discover_plugins() -> list[Plugin]:
                 if n.startswith("nirhub-") and (ROOT / "plugins" / n / "pyproject.toml").is_file()
             )
         )
-        for extra in extras:
-            requirements += optional[extra]
         found.append(
             Plugin(
                 name=folder.name.removeprefix("nirhub-"),

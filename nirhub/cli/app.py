@@ -381,7 +381,9 @@ def convert(
         )
     state.out.result(report.to_json, lambda: render.conversion(state.out, report))
     if not state.out.json_mode:
-        render.conversion_messages(state.out, report)
+        target = state.registry().status(report.target_backend).descriptor
+        hardware = target is not None and target.kind == "hardware"
+        render.conversion_messages(state.out, report, show_report=hardware)
     state.registry_warnings()
     if report.problems:
         raise typer.Exit(int(ExitCode.UNSUPPORTED))

@@ -90,6 +90,14 @@ def backends(out: Output, rows: list[Any]) -> None:
         out.line(f"{row.name}: {row.status.replace('-', ' ')}: {row.reason}")
         if row.install_hint:
             out.line(f"  fix: {row.install_hint}")
+    # hardware targets: say plainly what cannot be done on this machine (vendor software,
+    # boards); other backends' limitations are in --json and the docs
+    for row in rows:
+        desc = row.descriptor
+        if row.kind == "hardware" and desc is not None and desc.limitations:
+            out.line(f"{row.name}: not possible here / limits:")
+            for text in desc.limitations:
+                out.line(f"  - {text}")
 
 
 # -- convert ------------------------------------------------------------------------------------
@@ -112,8 +120,12 @@ def conversion(out: Output, report: Any) -> None:
         out.line(os.fspath(path))
 
 
-def conversion_messages(out: Output, report: Any) -> None:
-    """stderr: warnings and a one-line summary of what happened."""
+def conversion_messages(out: Output, report: Any, *, show_report: bool = False) -> None:
+    """stderr: warnings and a one-line summary of what happened.
+
+    The target's report (``Backend.report``) is shown with ``-v``, or always when
+    ``show_report`` (hardware targets: their resource report is the point of converting).
+    """
     for text in report.warnings:
         out.warning(text)
     if report.problems and report.dry_run:
@@ -131,8 +143,27 @@ def conversion_messages(out: Output, report: Any) -> None:
         )
     if report.passes_applied:
         out.detail("passes applied: " + ", ".join(report.passes_applied))
+    if show_report and report.report and not out.quiet:
+        out.info(f"{report.target_backend} report:")
     for key, value in (report.report or {}).items():
-        out.detail(f"{key}: {value}")
+        _detail_tree(out, key, value, "  " if show_report else "", show=show_report)
+
+
+def _detail_tree(out: Output, key: str, value: Any, indent: str, *, show: bool = False) -> None:
+    """One report entry; nested dicts (a hardware backend's per-layer report) indented."""
+
+    def emit(text: str) -> None:
+        if show and not out.quiet:
+            out.info(text)
+        else:
+            out.detail(text)
+
+    if isinstance(value, dict):
+        emit(f"{indent}{key}:")
+        for k, v in value.items():
+            _detail_tree(out, str(k), v, indent + "  ", show=show)
+    else:
+        emit(f"{indent}{key}: {value}")
 
 
 # -- inspect ------------------------------------------------------------------------------------
