@@ -537,6 +537,89 @@ def run_spyx(model: Any, x: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
+LAVA_MODEL = '''"""The any-to-any matrix's MLP in Lava (lava-nc processes, floating point).
+
+Lava's LIF: ``u = u*(1 - du) + a_in``, ``v = v*(1 - dv) + u + bias``, spike when ``v > vth``,
+then ``v = 0``. With ``du = 1`` and ``dv = DT/TAU`` that is the forward-Euler LIF with unit
+input gain. Every synapse delivers one step late: the input layer answers at step 1, the output
+layer at step 2 (``LATENCY``). The biases come from a constant source (always 1) through
+their own synapses, the second one delayed by a step, so each layer's bias starts with its
+first input and both layers rest until then.
+"""
+
+import os
+
+import numpy as np
+
+DT = {dt!r}
+TAU = {tau!r}
+THRESHOLD = {thr!r}
+LATENCY = 2
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights.npz")
+
+
+def build(data=None, steps=1):
+    """The processes; ``data`` (T, {n_in}) is the input (zeros when None). Returns
+    ``(source, hidden, output)``."""
+    from lava.proc.dense.process import DelayDense, Dense
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+
+    w = np.load(WEIGHTS)
+    x = np.zeros(({n_in}, steps))
+    if data is not None:
+        x[:, : len(data)] = np.asarray(data, dtype=float).T
+    src = RingBuffer(data=x)
+    one = RingBuffer(data=np.ones((1, steps)))
+    dv = DT / TAU
+    hidden = LIF(shape=({n_hid},), du=1.0, dv=dv, vth=THRESHOLD, bias_mant=np.zeros({n_hid}))
+    output = LIF(shape=({n_out},), du=1.0, dv=dv, vth=THRESHOLD, bias_mant=np.zeros({n_out}))
+    links = [
+        (src, hidden, Dense(weights=w["w1"].astype(float))),
+        (one, hidden, Dense(weights=w["b1"].astype(float)[:, None])),
+        (hidden, output, Dense(weights=w["w2"].astype(float))),
+        (one, output, DelayDense(weights=w["b2"].astype(float)[:, None],
+                                 delays=np.ones(({n_out}, 1), dtype=int), max_delay=1)),
+    ]
+    for pre, post, syn in links:
+        pre.s_out.connect(syn.s_in)
+        syn.a_out.connect(post.a_in)
+    return src, hidden, output
+'''
+
+
+def build_lava(folder: Path, variant: str, dt: float, weights: dict) -> tuple:
+    if variant != "zero":
+        raise Unexpressible("Lava's LIF process resets v to 0 only")
+    np.savez(folder / "weights.npz", **weights)
+    write(
+        folder / "model.py",
+        LAVA_MODEL.format(dt=dt, tau=TAU, thr=THRESHOLD, n_in=N_IN, n_hid=N_HID, n_out=N_OUT),
+    )
+    module = import_file(folder / "model.py", "a2a_lava_model")
+    return f"{folder / 'model.py'}:build", None, module
+
+
+def run_lava(module: Any, x: np.ndarray) -> np.ndarray:
+    """One Lava run per sample (a process graph has no batch); the latency is dropped."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.sink import RingBuffer as Sink
+
+    out = []
+    steps = x.shape[0] + module.LATENCY
+    for b in range(x.shape[1]):
+        _, _, output = module.build(x[:, b], steps)
+        sink = Sink(shape=output.s_out.shape, buffer=steps)
+        output.s_out.connect(sink.a_in)
+        output.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg())
+        try:
+            out.append(np.asarray(sink.data.get()).T[module.LATENCY :] != 0)
+        finally:
+            output.stop()
+    return np.stack(out, axis=1)
+
+
 #: framework -> (builder, runner, input kind: "torch" tensor or "numpy" array)
 BUILDERS = {
     "torch": (build_torch, run_torch, "torch"),
@@ -546,6 +629,7 @@ BUILDERS = {
     "rockpool": (build_rockpool, run_rockpool, "torch"),
     "nengo": (build_nengo, run_nengo, "numpy"),
     "spyx": (build_spyx, run_spyx, "numpy"),
+    "lava": (build_lava, run_lava, "numpy"),
 }
 
 
@@ -603,6 +687,10 @@ def run_artifact(job: dict) -> dict:
         y = np.stack([module.run({name: x[:, b]})[out] for b in range(B)], axis=1)
     elif backend == "spyx":
         y = run_spyx(module.build_model(), x)
+    elif backend == "lava":  # run(inputs) plays one sample, latency removed
+        (name,) = module.INPUTS
+        (out,) = module.OUTPUTS
+        y = np.stack([module.run({name: x[:, b]})[out] for b in range(B)], axis=1)
     elif backend in ("torch", "snntorch", "norse", "sinabs", "rockpool"):
         import torch
 

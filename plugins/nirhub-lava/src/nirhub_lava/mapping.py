@@ -1,0 +1,664 @@
+"""From a nirhub graph to a Lava network description (numpy only; no Lava import).
+
+The description (:class:`LavaNet`) is what both backends build Lava processes from: the
+float simulator (``lava``) directly, the Loihi 2 backend after :mod:`nirhub_lava.fixed`
+quantizes it.
+
+Mapping (``docs/backends/lava.md`` has the derivation):
+
+* every spiking neuron node (LIF, CubaLIF, IF) becomes one Lava ``LIF`` population;
+* every chain of stateless linear nodes between neuron populations (Affine, Linear, Scale,
+  Conv1d/2d, SumPool2d, AvgPool2d, Flatten, subgraph ports) is composed into one weight matrix
+  per (source, target) pair: a ``Dense`` when it is dense, a ``Sparse`` when fewer than
+  :data:`SPARSE_DENSITY` of its entries are non-zero (convolutions, pooling);
+* the biases of Affine/Conv nodes enter through a constant source (always 1) and its own
+  synapse, so they go through the synaptic current exactly as in NIR;
+* the neuron's input gain (``r``, ``w_in``, ``dt/tau`` of the discretisation) and a per-neuron
+  normalisation of the threshold are folded into the weights (Lava's ``vth`` is one value per
+  population): ``v' = (v - v_reset) / (v_threshold - v_reset)``, ``vth = 1``.
+
+Latency: a Lava synapse delivers what it received at step ``t`` at step ``t + 1``. Each
+population ``P`` therefore runs ``lat(P)`` steps behind the reference (the longest chain of
+synapses from an input); synapses between populations of different latency get synaptic delays
+so that every input arrives aligned, a recurrent back-edge (one step in the reference) needs
+no delay inside one population. Populations start in the reference's initial state and stay
+there until their first input arrives (the constant drive of ``v_leak`` keeps ``v`` at its rest
+value), so the first ``lat(P)`` steps of a population are silent and dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nirhub.errors import Problem, UnsupportedError, UsageError
+from nirhub.ir.conventions import get_dt, get_method, reset_mode
+from nirhub.ir.graph import Graph, flatten, infer_shapes
+from nirhub.ir.nodes import (
+    IF,
+    LIF,
+    Affine,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    CubaLIF,
+    Delay,
+    Flatten,
+    Input,
+    Linear,
+    Node,
+    Output,
+    Scale,
+    SumPool2d,
+)
+from nirhub.sim.discretize import leak
+from nirhub.sim.ops import make_op
+
+#: a weight matrix with fewer non-zero entries than this fraction becomes a Sparse process
+SPARSE_DENSITY = 0.1
+#: largest synaptic delay a Loihi 2 synapse holds (6 bits); also used for the float simulator
+MAX_DELAY = 62
+LINEAR_TYPES = (Affine, Linear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten)
+NEURON_TYPES = (LIF, CubaLIF, IF)
+SUPPORTED = frozenset(
+    {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "SumPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "LIF",
+        "CubaLIF",
+        "IF",
+        "Delay",
+        "NIRGraph",
+    }
+)
+
+
+@dataclass
+class Population:
+    """One Lava LIF population (normalised: threshold 1, reset to 0)."""
+
+    path: str
+    type_name: str
+    shape: tuple[int, ...]
+    #: per-neuron decays (Lava holds one du/dv per LIF process: neurons with different
+    #: decays are split into groups, see :meth:`groups`)
+    du: np.ndarray
+    dv: np.ndarray
+    #: constant drive of v per step (v_leak/v_reset terms), per neuron
+    bias: np.ndarray
+    #: initial (normalised) v, per neuron
+    v_init: np.ndarray
+    #: ``v = v_norm * scale + offset`` gives the reference's membrane potential
+    scale: np.ndarray
+    offset: np.ndarray
+    latency: int = 0
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def groups(self) -> list[np.ndarray]:
+        """Indices of the neurons sharing one (du, dv) pair, one array per Lava process."""
+        keys = np.stack([self.du, self.dv], axis=1)
+        _, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).reshape(-1)
+        return [np.flatnonzero(inverse == g) for g in range(int(inverse.max()) + 1)]
+
+
+#: most (du, dv) groups one population may be split into
+MAX_GROUPS = 16
+
+
+@dataclass
+class Synapse:
+    """One weight matrix from a source (an Input, a population or the bias source) to a
+    population; ``weights`` is (target size, source size), dense or scipy.sparse CSR."""
+
+    source: str
+    target: str
+    weights: Any
+    #: delay in the reference, in steps (back-edges count one; Delay nodes their steps)
+    ref_delay: int
+    #: synaptic delay in Lava (steps after the one every synapse adds), set by the latency pass
+    delay: int = 0
+    #: per-element extra delays of a Delay node right before the target / after the source
+    row_delay: np.ndarray | None = None
+    col_delay: np.ndarray | None = None
+
+    def delays(self, rows: np.ndarray | None = None, cols: np.ndarray | None = None) -> Any:
+        """The Lava delay of every synapse (int, or an int matrix when per-element)."""
+        if self.row_delay is None and self.col_delay is None:
+            return self.delay
+        n_t, n_s = self.weights.shape
+        r = np.zeros(n_t, np.int64) if self.row_delay is None else self.row_delay
+        c = np.zeros(n_s, np.int64) if self.col_delay is None else self.col_delay
+        r = r if rows is None else r[rows]
+        c = c if cols is None else c[cols]
+        return self.delay + r[:, None] + c[None, :]
+
+    @property
+    def max_delay(self) -> int:
+        extra = 0
+        for arr in (self.row_delay, self.col_delay):
+            if arr is not None and arr.size:
+                extra += int(arr.max())
+        return self.delay + extra
+
+    @property
+    def sparse(self) -> bool:
+        return not isinstance(self.weights, np.ndarray)
+
+    @property
+    def nnz(self) -> int:
+        if self.sparse:
+            return int(self.weights.nnz)
+        return int(np.count_nonzero(self.weights))
+
+
+BIAS_SOURCE = "<bias>"
+
+
+@dataclass
+class LavaNet:
+    """A graph mapped onto Lava's neuron and synapse model (float parameters)."""
+
+    dt: float
+    method: str
+    inputs: dict[str, tuple[int, ...]]
+    populations: dict[str, Population]
+    synapses: list[Synapse]
+    #: Output name -> (population path, output shape)
+    outputs: dict[str, tuple[str, tuple[int, ...]]]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def max_latency(self) -> int:
+        return max((p.latency for p in self.populations.values()), default=0)
+
+    def sources(self) -> list[str]:
+        return [*self.inputs, BIAS_SOURCE]
+
+
+def resolve_dt(graph: Graph, dt: float | None) -> float:
+    if dt is not None:
+        if not float(dt) > 0:
+            raise UsageError(f"dt must be > 0 seconds, got {dt}")
+        return float(dt)
+    recorded = get_dt(graph)
+    if recorded is None:
+        raise UsageError(
+            "the graph records no time step and none was given",
+            hint="Pass the step the model runs at: -O dt=1e-4 (seconds).",
+        )
+    return recorded
+
+
+def resolve_method(graph: Graph, method: str | None) -> str:
+    if method is not None:
+        if method not in ("euler", "exact"):
+            raise UsageError(f"method must be euler or exact, got {method!r}")
+        return method
+    return get_method(graph) or "euler"
+
+
+def _staged(node: Node, path: str) -> bool:
+    """Does the node record the staged zero-order hold (``nirhub.discretization``)?"""
+    try:
+        from nirhub.ir.conventions import get_variant
+    except ImportError:  # a nirhub without neuron variants
+        return False
+    return get_variant(node, path).discretization == "staged"
+
+
+def _variant_problems(graph: Graph, method: str) -> list[Problem]:
+    """Neuron variants Lava cannot run (multi-spike, v >= thr, v_min), one Problem per node.
+
+    Lava's LIF emits one spike, tests ``v > vth`` and has no lower bound; the staged variant
+    is its own update order (supported).
+    """
+    try:
+        from nirhub.hub.variants import variant_problems
+    except ImportError:  # a nirhub without neuron variants
+        return []
+    return variant_problems(graph, supported={"staged"}, backend="lava", method=method)
+
+
+def _population(
+    path: str,
+    node: Node,
+    shape: tuple[int, ...],
+    dt: float,
+    method: str,
+    reset: str,
+    problems: list[Problem],
+) -> tuple[Population, np.ndarray] | None:
+    """The population and the per-neuron input gain to fold into incoming weights."""
+    full = shape
+    f64 = np.float64
+
+    def b(x: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, dtype=f64), full).astype(f64)
+
+    if reset != "zero":
+        problems.append(
+            Problem(
+                path,
+                f"reset mode {reset!r}: Lava's LIF resets v to 0 after a spike; a reset by "
+                "subtraction cannot be expressed",
+                field="reset",
+                kind="unsupported",
+            )
+        )
+        return None
+    thr = b(node.v_threshold)
+    v_reset = b(0.0 if node.v_reset is None else node.v_reset)
+    theta = thr - v_reset
+    if np.any(theta <= 0):
+        problems.append(
+            Problem(
+                path,
+                "v_threshold must be above v_reset for every neuron",
+                field="v_threshold",
+                kind="unsupported",
+            )
+        )
+        return None
+    if isinstance(node, IF):
+        gain = b(dt * np.asarray(node.r, f64))
+        du, dv = np.ones(full), np.zeros(full)
+        v_rest = np.zeros(full)
+        bias = np.zeros(full)
+    elif isinstance(node, LIF):
+        co = leak(b(node.tau), b(node.r), b(node.v_leak), dt, method)
+        dv = 1.0 - co.a
+        du = np.ones(full)
+        gain = co.g
+        v_rest = b(node.v_leak)
+        bias = co.c - dv * v_reset
+    else:  # CubaLIF
+        assert isinstance(node, CubaLIF)
+        staged = _staged(node, path)
+        if method == "exact" and not staged:
+            problems.append(
+                Problem(
+                    path,
+                    "CubaLIF with method 'exact': Lava's CUBA neuron updates the current first "
+                    "and drives v with the new current (forward Euler's order, or the 'staged' "
+                    "variant under exact); the coupled exact solution cannot be expressed",
+                    field="method",
+                    kind="unsupported",
+                )
+            )
+            return None
+        # Euler, or under exact the staged variant: each stage exact for a held input
+        stage = "exact" if method == "exact" else "euler"
+        w_in = b(1.0 if node.w_in is None else node.w_in)
+        syn = leak(b(node.tau_syn), w_in, np.zeros(full), dt, stage)
+        mem = leak(b(node.tau_mem), b(node.r), b(node.v_leak), dt, stage)
+        du = 1.0 - syn.a
+        dv = 1.0 - mem.a
+        gain = syn.g * mem.g
+        v_rest = b(node.v_leak)
+        bias = mem.c - dv * v_reset
+    du = np.broadcast_to(du, full).astype(f64).ravel()
+    dv = np.broadcast_to(dv, full).astype(f64).ravel()
+    for name, value in (("du", du), ("dv", dv)):
+        bad = value[(value < 0.0) | (value > 1.0)]
+        if bad.size:
+            problems.append(
+                Problem(
+                    path,
+                    f"{name} = {float(bad[0]):.4g} is outside [0, 1] (a time constant shorter "
+                    "than dt under forward Euler)",
+                    field="tau",
+                    kind="unsupported",
+                )
+            )
+            return None
+    pairs = len(np.unique(np.stack([du, dv], axis=1), axis=0))
+    if pairs > MAX_GROUPS:
+        problems.append(
+            Problem(
+                path,
+                f"{pairs} different time-constant pairs; Lava's LIF holds one du/dv per process "
+                f"and nirhub splits a population into at most {MAX_GROUPS} processes",
+                field="tau",
+                kind="unsupported",
+            )
+        )
+        return None
+    pop = Population(
+        path=path,
+        type_name=node.type_name,
+        shape=full,
+        du=du,
+        dv=dv,
+        bias=(bias / theta).ravel(),
+        v_init=((v_rest - v_reset) / theta).ravel(),
+        scale=theta.ravel(),
+        offset=v_reset.ravel(),
+    )
+    return pop, (gain / theta).ravel()
+
+
+def _apply_chain(
+    nodes: list[tuple[str, Node]], shapes: Any, x: np.ndarray, with_bias: bool
+) -> np.ndarray:
+    """Push a batch ``x`` (N, *shape) through stateless nodes; biases only if asked."""
+    for path, node in nodes:
+        if isinstance(node, Delay):
+            continue  # a pure time shift, handled as a synaptic delay
+        in_shape = tuple(shapes.input(path))
+        out_shape = tuple(shapes.output(path))
+        if not with_bias and isinstance(node, (Affine, Conv1d, Conv2d)) and node.bias is not None:
+            node = node.replace(bias=np.zeros_like(np.asarray(node.bias)))
+        op = make_op(node, in_shape, out_shape, np.float64)
+        x = op(x.reshape(x.shape[0], *in_shape))
+    return x.reshape(x.shape[0], -1)
+
+
+def _chain_matrix(
+    chain: list[tuple[str, Node]], shapes: Any, src_shape: tuple[int, ...], n_out: int
+) -> Any:
+    """The composite linear map of a chain as a (n_out, n_src) matrix (dense or CSR)."""
+    import scipy.sparse as sp
+
+    n_src = int(np.prod(src_shape))
+    if not chain:
+        return sp.identity(n_src, format="csr")
+    blocks = []
+    step = max(1, min(n_src, 2_000_000 // max(n_out, 1)))
+    for start in range(0, n_src, step):
+        stop = min(n_src, start + step)
+        basis = np.zeros((stop - start, n_src))
+        basis[np.arange(stop - start), np.arange(start, stop)] = 1.0
+        out = _apply_chain(chain, shapes, basis.reshape(-1, *src_shape), with_bias=False)
+        blocks.append(sp.csr_matrix(out.T))
+    mat = sp.hstack(blocks).tocsr()
+    mat.eliminate_zeros()
+    return mat
+
+
+def build_net(
+    graph: Graph,
+    *,
+    dt: float | None = None,
+    method: str | None = None,
+    reset: str | None = None,
+) -> LavaNet:
+    """Map ``graph`` onto Lava populations and synapses; refuse with every problem at once."""
+    step = resolve_dt(graph, dt)
+    how = resolve_method(graph, method)
+    flat = flatten(graph)
+    problems: list[Problem] = []
+    for path, node in flat.nodes.items():
+        if node.type_name not in SUPPORTED:
+            problems.append(
+                Problem(
+                    path,
+                    f"{node.type_name} has no Lava equivalent here (Lava's LIF process is the "
+                    "only neuron model mapped; it spikes and resets to 0)",
+                    kind="unsupported-node",
+                )
+            )
+    if problems:
+        raise UnsupportedError(_message(problems), problems=problems)
+    problems += _variant_problems(graph, how)
+    info = infer_shapes(graph)
+    if info.problems:
+        raise UnsupportedError(_message(info.problems), problems=list(info.problems))
+    from nirhub.sim.engine import delay_steps
+    from nirhub.sim.plan import make_plan
+
+    steps_of: dict[str, np.ndarray] = {}
+    for p_, n_ in flat.nodes.items():
+        if isinstance(n_, Delay):
+            shape_ = tuple(int(x) for x in info.input(p_))
+            raw = np.broadcast_to(np.asarray(n_.delay, dtype=np.float64), shape_)
+            steps_of[p_] = delay_steps(raw, step).ravel()
+    breaking = {p_ for p_, k in steps_of.items() if k.size and int(k.min()) >= 1}
+    plan = make_plan(flat, breaking)
+    back = plan.back_edges
+    preds = flat.predecessors()
+
+    populations: dict[str, Population] = {}
+    gains: dict[str, np.ndarray] = {}
+    for path, node in flat.nodes.items():
+        if isinstance(node, NEURON_TYPES):
+            shape = tuple(int(s) for s in info.output(path))
+            mode = reset_mode(graph, path, reset)
+            made = _population(path, node, shape, step, how, mode, problems)
+            if made is not None:
+                populations[path], gains[path] = made
+
+    def is_relay(path: str) -> bool:
+        node = flat.nodes[path]
+        return isinstance(node, (Input, Output)) and path not in flat.inputs
+
+    # every (source, chain, ref_delay, element delays) path feeding a target through
+    # stateless nodes, and every bias on the way (with the Delay steps after it)
+    def paths_into(target: str) -> tuple[list[Any], list[Any]]:
+        found: list[tuple[str, list[tuple[str, Node]], int, list[Any]]] = []
+        biases: list[tuple[str, list[tuple[str, Node]], int, bool]] = []
+
+        def walk(
+            node: str,
+            suffix: list[tuple[str, Node]],
+            delay: int,
+            held: int,
+            elems: list[Any],
+            seen: set[str],
+        ) -> None:
+            for src in preds.get(node, []):
+                d = delay + (1 if (src, node) in back else 0)
+                n = flat.nodes[src]
+                if src in flat.inputs or isinstance(n, NEURON_TYPES):
+                    found.append((src, suffix, d, elems))
+                elif is_relay(src) or isinstance(n, (*LINEAR_TYPES, Delay)):
+                    if src in seen:
+                        problems.append(
+                            Problem(
+                                src,
+                                "a loop through stateless nodes only (no neuron on it) cannot "
+                                "be mapped",
+                                kind="unsupported",
+                            )
+                        )
+                        continue
+                    chain = [(src, n), *suffix]
+                    d2, h2, e2 = d, held, elems
+                    if isinstance(n, Delay):
+                        k = steps_of[src]
+                        base = int(k.min()) if k.size else 0
+                        d2, h2 = d + base, held + base
+                        if k.size and np.any(k != base):
+                            e2 = [*elems, (src, k - base)]
+                    bias = getattr(n, "bias", None)
+                    if isinstance(n, (Affine, Conv1d, Conv2d)) and bias is not None:
+                        if np.any(np.asarray(bias) != 0):
+                            biases.append((src, chain, held, bool(elems)))
+                    walk(src, chain, d2, h2, e2, seen | {src})
+                else:
+                    problems.append(
+                        Problem(
+                            src, f"{n.type_name} cannot feed a Lava synapse", kind="unsupported"
+                        )
+                    )
+
+        walk(target, [], 0, 0, [], {target})
+        return found, biases
+
+    synapses: list[Synapse] = []
+    for path, pop in populations.items():
+        found, biases = paths_into(path)
+        gain = gains[path]
+        merged: dict[tuple[str, int], Any] = {}
+        for src, chain, d, elems in found:
+            src_shape = tuple(int(s) for s in info.output(src))
+            mat = _chain_matrix(chain, info, src_shape, pop.size)
+            if not elems:
+                key = (src, d)
+                merged[key] = mat if key not in merged else merged[key] + mat
+                continue
+            syn = Synapse(src, path, _finish(mat, gain), d)
+            for delay_path, offsets in elems:
+                names = [c[0] for c in chain]
+                if names[0] == delay_path and syn.col_delay is None:
+                    syn.col_delay = offsets
+                elif names[-1] == delay_path and syn.row_delay is None:
+                    syn.row_delay = offsets
+                else:
+                    problems.append(
+                        Problem(
+                            delay_path,
+                            "a Delay with different delays per element must sit right after a "
+                            "neuron/Input or right before a neuron (Lava delays synapses, "
+                            "not signals between stateless nodes)",
+                            kind="unsupported",
+                        )
+                    )
+            synapses.append(syn)
+        for (src, d), mat in merged.items():
+            synapses.append(Synapse(src, path, _finish(mat, gain), d))
+        total_bias: dict[int, np.ndarray] = {}
+        for node_path, chain, held, elementwise in biases:
+            if elementwise:
+                problems.append(
+                    Problem(
+                        node_path,
+                        "its bias passes a Delay with different delays per element",
+                        kind="unsupported",
+                    )
+                )
+                continue
+            node = flat.nodes[node_path]
+            in_shape = tuple(int(s) for s in info.input(node_path))
+            b0 = _apply_chain([(node_path, node)], info, np.zeros((1, *in_shape)), with_bias=True)
+            vec = _apply_chain(chain[1:], info, b0, with_bias=False) if chain[1:] else b0
+            # a back-edge passes the bias from step 0 on (the rest output of the Affine); a
+            # Delay holds 0 for its first steps
+            total_bias[held] = total_bias.get(held, 0) + vec.reshape(-1)
+        for held, vec in total_bias.items():
+            if np.any(vec != 0):
+                synapses.append(Synapse(BIAS_SOURCE, path, (vec * gain)[:, None], held))
+
+    outputs: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for name in flat.outputs:
+        src = name
+        seen = set()
+        while True:
+            ps = preds.get(src, [])
+            if len(ps) != 1:
+                break
+            cand = ps[0]
+            n = flat.nodes[cand]
+            if cand in populations:
+                src = cand
+                break
+            if (is_relay(cand) or isinstance(n, Flatten)) and cand not in seen:
+                seen.add(cand)
+                src = cand
+                continue
+            src = cand
+            break
+        if src in populations:
+            outputs[name] = (src, tuple(int(s) for s in info.output(name)))
+        elif isinstance(flat.nodes.get(src), NEURON_TYPES):
+            pass  # its own problem is already reported
+        else:
+            problems.append(
+                Problem(
+                    name,
+                    "an Output must be fed by one spiking neuron node (directly or through "
+                    "Flatten/subgraph ports): Lava's outputs are spikes",
+                    kind="unsupported",
+                )
+            )
+    if problems:
+        raise UnsupportedError(_message(problems), problems=problems)
+
+    net = LavaNet(
+        step, how, {n: tuple(info.output(n)) for n in flat.inputs}, populations, synapses, outputs
+    )
+    _assign_latency(net, problems)
+    if problems:
+        raise UnsupportedError(_message(problems), problems=problems)
+    return net
+
+
+def _finish(mat: Any, gain: np.ndarray) -> Any:
+    """Fold the per-neuron gain into the rows; choose dense or sparse storage."""
+    import scipy.sparse as sp
+
+    if sp.issparse(mat):
+        mat = sp.diags(gain) @ mat
+        mat = sp.csr_matrix(mat)
+        mat.eliminate_zeros()
+        n = mat.shape[0] * mat.shape[1]
+        if n and mat.nnz / n >= SPARSE_DENSITY:
+            return np.asarray(mat.todense())
+        return mat
+    return np.asarray(mat) * gain[:, None]
+
+
+def _assign_latency(net: LavaNet, problems: list[Problem]) -> None:
+    """lat(P) = max(1, max over incoming synapses of lat(src) + 1 - ref_delay); inputs are
+    at 0. A synapse then needs the Lava delay lat(P) - lat(src) - 1 + ref_delay >= 0."""
+    # every population is fed through at least one synapse: one step at least
+    lat = dict.fromkeys(net.populations, 1)
+    src_lat = lambda s: lat[s] if s in lat else 0  # noqa: E731
+    for _ in range(len(net.populations) + 2):
+        changed = False
+        for syn in net.synapses:
+            if syn.source == BIAS_SOURCE:
+                continue
+            need = src_lat(syn.source) + 1 - syn.ref_delay
+            if need > lat[syn.target]:
+                lat[syn.target] = need
+                changed = True
+        if not changed:
+            break
+    else:
+        problems.append(
+            Problem(
+                "<graph>",
+                "a recurrent loop runs through more synapses than the reference delays it by: "
+                "each Lava synapse adds one step, so the loop cannot be aligned with the "
+                "reference (loops must close through a single synapse onto one population)",
+                kind="unsupported",
+            )
+        )
+        return
+    for path, pop in net.populations.items():
+        pop.latency = lat[path]
+    for syn in net.synapses:
+        s = 0 if syn.source in net.inputs or syn.source == BIAS_SOURCE else lat[syn.source]
+        if syn.source in net.populations:
+            s = net.populations[syn.source].latency
+        syn.delay = net.populations[syn.target].latency - s - 1 + syn.ref_delay
+        if syn.source == BIAS_SOURCE:
+            syn.delay = net.populations[syn.target].latency - 1 + syn.ref_delay
+        if syn.delay < 0 or syn.max_delay > MAX_DELAY:
+            problems.append(
+                Problem(
+                    syn.target,
+                    f"needs a synaptic delay of {syn.max_delay} steps from {syn.source} "
+                    f"(Lava/Loihi 2 synapses hold 0..{MAX_DELAY})",
+                    kind="unsupported",
+                )
+            )
+
+
+def _message(problems: list[Problem]) -> str:
+    lines = "\n".join(f"  - {p}" for p in problems)
+    return f"the graph cannot be mapped onto Lava ({len(problems)} problem(s)):\n{lines}"
