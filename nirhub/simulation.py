@@ -110,7 +110,14 @@ def simulate_file(
             "takes --method, --reset and --record"
         )
 
-    graph, warnings = _load_graph(
+    options = dict(options or {})
+    target_desc = None
+    if backend is not None:
+        from nirhub.hub.registry import default_registry
+
+        registry = registry or default_registry()
+        target_desc = registry.descriptor(backend)
+    graph, warnings, source_desc = _load_graph(
         source,
         registry,
         tolerant,
@@ -118,7 +125,28 @@ def simulate_file(
         backend=source_backend,
         weights=weights,
         trust_pickle=trust_pickle,
+        options=options,
+        target=target_desc,
     )
+    if target_desc is not None:
+        # as `convert`: each option goes to the backend(s) that declare it (the exporter of a
+        # model source, the backend that runs it); an option neither declares is an error
+        unknown = [
+            k
+            for k in options
+            if not target_desc.has_option(k)
+            and (source_desc is None or not source_desc.has_option(k))
+        ]
+        if unknown:
+            from nirhub.hub.convert import _options_hint
+
+            descs = [d for d in (source_desc, target_desc) if d is not None]
+            raise UsageError(
+                f"unknown option(s) {', '.join(unknown)} for "
+                + " -> ".join(repr(d.name) for d in descs),
+                hint=_options_hint(*descs),
+            )
+        options = {k: v for k, v in options.items() if target_desc.has_option(k)}
     step = dt if dt is not None else get_dt(graph)
     if step is None:
         raise UsageError(
@@ -136,7 +164,7 @@ def simulate_file(
     else:
         from nirhub.hub.convert import simulate_with_backend
 
-        extra = dict(options or {})
+        extra = dict(options)
         if method is not None:
             extra["method"] = method
         if reset is not None:
@@ -175,8 +203,13 @@ def _load_graph(
     backend: str | None = None,
     weights: str | os.PathLike[str] | None = None,
     trust_pickle: bool = False,
+    options: dict[str, Any] | None = None,
+    target: Any = None,
 ) -> Any:
-    """The graph to run, and the warnings of a tolerant read."""
+    """The graph to run, the warnings of a tolerant read, and the descriptor of the backend
+    that exported it (None for a ``.nir`` file). ``options`` that the exporting backend
+    declares are passed to it (``target``: the backend that will run the graph, whose own
+    options are not the exporter's business)."""
     path = Path(source)
     if path.suffix.lower() == ".nir":
         given = [
@@ -195,9 +228,9 @@ def _load_graph(
             raise UsageError(f"{os.fspath(source)}: no such file", hint="Check the path.")
         if tolerant:
             result = read(path, strict=False)
-            return result.graph, [f"{path}: {w}" for w in result.warnings]
+            return result.graph, [f"{path}: {w}" for w in result.warnings], None
         try:
-            return read(path), []
+            return read(path), [], None
         except FileFormatError as exc:
             if getattr(exc, "problems", None):  # a readable file with an invalid graph
                 exc.hint = (
@@ -205,16 +238,22 @@ def _load_graph(
                     "`nirhub validate` lists them."
                 )
             raise
-    from nirhub.hub.convert import to_ir
+    from nirhub.hub.convert import _export
+    from nirhub.hub.registry import default_registry
 
-    options = {"tolerant": True} if tolerant else {}
-    graph = to_ir(
+    export_options = dict(options or {})
+    if tolerant:
+        export_options["tolerant"] = True
+    messages: list[str] = []
+    graph, _, desc = _export(
         os.fspath(source),
         backend,
-        weights=weights,
-        trust_pickle=trust_pickle,
-        dt=dt,
-        registry=registry,
-        **options,
+        weights,
+        trust_pickle,
+        dt,
+        registry or default_registry(),
+        export_options,
+        warn=messages,
+        target=target,
     )
-    return graph, []
+    return graph, messages, desc

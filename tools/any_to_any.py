@@ -70,6 +70,8 @@ SEED = 1
 KINDS = ("simulator",)
 
 STATUSES = ("pass", "refused", "fail")
+#: the export option that records NIR's ``v > thr`` instead of Sinabs'/Rockpool's ``v >= thr``
+STRICT = "threshold=strict"
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,6 +93,14 @@ class Attempt:
     reasons: list[str] = field(default_factory=list)
     #: the artifact written by `nirhub convert` (a working file)
     artifact: Path | None = None
+    #: extra ``-O`` options of the conversion: ``threshold=strict`` when the target refused
+    #: the source's recorded ``v >= thr`` test (Sinabs, Rockpool) and said so
+    options: list[str] = field(default_factory=list)
+
+    @property
+    def code(self) -> str:
+        """The variant's letter, with ``*`` when the strict threshold test was asked for."""
+        return CODES[self.variant] + ("*" if STRICT in self.options else "")
 
 
 @dataclass
@@ -119,7 +129,7 @@ class Cell:
             return "FAIL"
         groups = []
         for status, word in (("fail", "FAIL"), ("pass", "pass"), ("refused", "refused")):
-            codes = [CODES[a.variant] for a in self.attempts if a.status == status]
+            codes = [a.code for a in self.attempts if a.status == status]
             if codes:
                 groups.append(f"{word}: {', '.join(codes)}")
         return "; ".join(groups)
@@ -389,6 +399,11 @@ def run_matrix(
         if src["weights"]:
             args += ["--weights", src["weights"]]
         code, data, err = cli(*args)
+        if code == 4 and STRICT in error_text(data, err):
+            # the target cannot test v >= thr; the refusal names the export option that
+            # records NIR's v > thr: a user's next step, so the matrix takes it too
+            attempt.options = [STRICT]
+            code, data, err = cli(*args, "-O", STRICT)
         if code == 0:
             attempt.artifact = out
         elif code == 4:  # UnsupportedError: the target cannot express this model
@@ -444,6 +459,8 @@ def run_matrix(
         args += ["--dt", repr(DT), "-i", str(x_path), "-o", str(out), "--force"]
         if src["weights"]:
             args += ["--weights", src["weights"]]
+        for option in attempt.options:
+            args += ["-O", option]
         code, data, err = cli(*args)
         if code != 0:
             attempt.reasons.append(f"nirhub simulate exited {code}: {error_text(data, err)}")
@@ -539,7 +556,11 @@ subtractions, see [simulator.md](simulator.md)). A cell lists each mode under it
 cells of the {cells} output cells); **refused** — B's `UnsupportedError` (the reasons are in the
 table below): B cannot express that model, and nirhub says so instead of converting it
 approximately; **FAIL** — anything else (an error, an artifact that does not load, one differing
-spike).
+spike). A `*` marks a model converted with `-O threshold=strict`: Sinabs and Rockpool neurons
+spike at `v >= threshold`, which their exports record; a target that can only test NIR's
+`v > threshold` refuses, naming that option, and the matrix then converts with it (the models
+can then differ only where v lands exactly on the threshold — checked as always: 0 differing
+cells).
 """
 
 
@@ -609,8 +630,9 @@ def render(m: Matrix) -> str:
             out.append(f"| {a} | {b} | – | FAIL | – | – | – | {_cell_text([c.problem or ''])} |")
         for t in c.attempts:
             result = "FAIL" if t.status == "fail" else t.status
+            model = f"`{t.variant}`" + "".join(f" `-O {o}`" for o in t.options)
             out.append(
-                f"| {a} | {b} | `{t.variant}` | {result} | {_num(t.spikes)} | "
+                f"| {a} | {b} | {model} | {result} | {_num(t.spikes)} | "
                 f"{_num(t.artifact_diff)} | {_num(t.simulate_diff)} | {_cell_text(t.reasons)} |"
             )
     if m.unavailable:
@@ -630,7 +652,7 @@ def _num(value: int | None) -> str:
 
 _ROW = re.compile(r"^\| \*\*(?P<source>[\w.-]+)\*\* \| (?P<cells>.*) \|$")
 _HEAD = re.compile(r"^\| source ↓ · target → \| (?P<names>.*) \|$")
-_GROUP = re.compile(r"^(?P<word>pass|refused|FAIL): (?P<codes>[A-Z](?:, [A-Z])*)$")
+_GROUP = re.compile(r"^(?P<word>pass|refused|FAIL): (?P<codes>[A-Z]\*?(?:, [A-Z]\*?)*)$")
 
 
 def parse(text: str) -> dict[tuple[str, str, str], str]:
@@ -658,7 +680,7 @@ def parse(text: str) -> dict[tuple[str, str, str], str]:
                     raise ValueError(f"cannot read the cell {label!r} ({key[0]} -> {key[1]})")
                 status = "fail" if match["word"] == "FAIL" else match["word"]
                 for code in match["codes"].split(", "):
-                    found[(*key, variants[code])] = status
+                    found[(*key, variants[code.rstrip("*")])] = status
     return found
 
 

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import IRError, UsageError
-from nirhub.ir.conventions import check_reset, get_dt, get_method, reset_mode
+from nirhub.ir.conventions import (
+    NeuronVariant,
+    check_reset,
+    get_dt,
+    get_method,
+    get_variant,
+    reset_mode,
+)
 from nirhub.ir.graph import FlatGraph, Graph, flatten, infer_shapes
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES, Delay
 from nirhub.ir.params import Shape
@@ -169,6 +176,7 @@ class _Run:
         resets: dict[str, str],
         record: list[str],
         dtype: np.dtype,
+        variants: dict[str, NeuronVariant] | None = None,
     ) -> None:
         self.flat, self.ins, self.outs, self.plan = flat, ins, outs, plan
         self.dtype, self.batch, self.steps = dtype, signals.batch, signals.steps
@@ -196,6 +204,8 @@ class _Run:
                     dtype=dtype,
                     steps=self.steps,
                     record=path in recorded,
+                    variant=(variants or {}).get(path),
+                    name=path,
                 )
             elif isinstance(node, Delay):
                 self.lines[path] = DelayLine(delays[path], ins[path], self.batch, dtype)
@@ -355,7 +365,9 @@ def simulate(
             graph's recorded ``nirhub.method``, else ``"euler"``.
         reset: ``"zero"`` (to ``v_reset``, 0 when absent) or ``"subtract"`` for every spiking
             node; ``None`` takes each node's mode from the ``nirhub`` metadata (node, then
-            enclosing graphs), defaulting to ``"zero"``.
+            enclosing graphs), defaulting to ``"zero"``. Neuron variants (multi-spike, ``>=``,
+            ``v_min``, staged ZOH) always come from each node's metadata
+            (:func:`nirhub.ir.conventions.get_variant`).
         record: dotted node paths whose state to keep over time (``"lif1.lif"``).
         dtype: ``float64`` (default) or ``float32``.
         chunk_size: steps per chunk (default: chosen from a 64 MiB budget, at most 256).
@@ -395,11 +407,23 @@ def simulate(
         for p, n in flat.nodes.items()
         if n.type_name in SPIKING_TYPES
     }
+    variants = {p: get_variant(n, p) for p, n in flat.nodes.items() if n.type_name in NEURON_TYPES}
     work = sum(math.prod(outs[p]) + conv_work(n, ins[p], outs[p]) for p, n in flat.nodes.items())
     size = _chunk_size(chunk_size, signals.steps, signals.batch, dtype, work)
 
     run = _Run(
-        flat, ins, outs, plan, delays, signals, dt_value, method, resets, record_paths, dtype
+        flat,
+        ins,
+        outs,
+        plan,
+        delays,
+        signals,
+        dt_value,
+        method,
+        resets,
+        record_paths,
+        dtype,
+        variants,
     )
     run.run(size)
 
@@ -416,6 +440,7 @@ def simulate(
         "spike": "a spike is the value 1 during one step",
         "threshold": "v > v_threshold (strict)",
         "reset": resets,
+        "variants": {p: v.describe() for p, v in variants.items() if not v.is_default},
         "recorded_v": "after the reset of the step",
         "initial_state": "v = v_leak (0 for I/IF), I = 0",
         "delayed_edges": sorted(plan.back_edges),

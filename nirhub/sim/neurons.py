@@ -14,6 +14,12 @@ Per step ``t`` with input ``x[t]`` (the sum of all incoming edges):
    (``"subtract-delayed"``, ``"subtract-guarded"``, see :meth:`Population._fire`), which
    exported snnTorch models need to be reproduced spike for spike.
 
+A node's recorded *variant* (:class:`nirhub.ir.conventions.NeuronVariant`) changes steps 2-3:
+the test ``v >= v_threshold``; multi-spike output ``n = floor(v/thr)`` where the test passes
+(at most ``max_spikes``), subtract reset ``v -= n*thr``; a lower bound ``v = max(v, v_min)``
+after the reset; and for CubaLI/CubaLIF under the exact method the *staged* zero-order hold
+(current first, then the membrane driven by the new current, each stage exact).
+
 Recorded ``v`` is the membrane potential at the end of the step, after the reset; ``I`` the
 synaptic current at the end of the step. The initial state is ``v = v_leak`` (rest; 0 for I/IF)
 and ``I = 0``.
@@ -23,6 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nirhub.errors import IRError
+from nirhub.ir.conventions import NeuronVariant
 from nirhub.ir.nodes import IF, LI, LIF, CubaLI, CubaLIF, I, Node
 from nirhub.ir.params import Shape
 from nirhub.sim.discretize import cuba_exact, leak
@@ -53,10 +61,24 @@ class Population:
         reset: str,
         steps: int,
         record: bool,
+        variant: NeuronVariant | None = None,
+        name: str | None = None,
     ) -> None:
         self.shape = tuple(shape)
         self.dtype = dtype
         self.reset = reset
+        variant = variant or NeuronVariant()
+        self.variant = variant
+        self.multi = variant.spikes == "multi"
+        self.max_spikes = variant.max_spikes
+        self._test = np.greater_equal if variant.threshold == ">=" else np.greater
+        self.v_min: np.ndarray | None = None
+        if self.multi and reset not in ("zero", "subtract"):
+            raise IRError(
+                f"{name}: multi-spike output combines with reset 'zero' or 'subtract' only, "
+                f"not {reset!r}",
+                node=name,
+            )
         full = (batch, *self.shape)
         self.v = np.zeros(full, dtype=dtype)
         self.i_syn = np.zeros(full, dtype=dtype) if self.has_current else None
@@ -70,15 +92,27 @@ class Population:
             # per-neuron flag carried between steps by the subtraction variants; set from the
             # initial membrane value by init_flags() once the subclass has initialised v
             self._flag = np.zeros(full, dtype=bool) if reset.startswith("subtract-") else None
+            self._count = np.zeros(full, dtype=dtype) if self.multi else None
+            if variant.v_min is not None:
+                try:
+                    lo = np.broadcast_to(np.asarray(variant.v_min, dtype=dtype), self.shape)
+                except ValueError:
+                    raise IRError(
+                        f"{name}: metadata nirhub.v_min of shape {variant.v_min.shape} does "
+                        f"not broadcast to the population shape {self.shape}",
+                        node=name,
+                    ) from None
+                self.v_min = np.ascontiguousarray(lo)
         self.rec: dict[str, np.ndarray] = {}
         if record:
-            for var in RECORDABLE[node.type_name]:
+            names = RECORDABLE[node.type_name] + (("count",) if self.multi else ())
+            for var in names:
                 self.rec[var] = np.zeros((steps, *full), dtype=bool if var == "spikes" else dtype)
 
     def init_flags(self) -> None:
         """Initial flag of the subtraction variants: ``v_init > v_threshold``."""
         if self.spiking and self._flag is not None:
-            np.greater(self.v, self.thr, out=self._flag)
+            self._test(self.v, self.thr, out=self._flag)
 
     # -- per-step pieces ---------------------------------------------------------------------
     def _fire(self, out: np.ndarray) -> None:
@@ -95,29 +129,52 @@ class Population:
             q = p;  v -= thr where q;  s = v > thr;  v -= (s - q) * thr;  p = v > thr
 
         The order of the float operations is snnTorch's, so results are bit-identical.
+
+        Multi-spike (Sinabs ``MultiSpike``/``MaxSpike``, Rockpool's default)::
+
+            s = v > thr (or >=);  n = floor(v/thr) where s else 0;  n = min(n, max_spikes)
+            subtract: v -= n*thr      zero: v = v_reset where s;      output n
+
+        ``v_min`` (Sinabs ``min_v_mem``): ``v = max(v, v_min)`` after the reset.
         """
-        v, thr = self.v, self.thr
-        if self.reset == "zero":
-            s = np.greater(v, thr, out=self._spk)
-            np.copyto(v, self.v_reset, where=s)
-        elif self.reset == "subtract":
-            s = np.greater(v, thr, out=self._spk)
-            np.subtract(v, thr, out=v, where=s)
-        elif self.reset == "subtract-delayed":
-            p = self._flag
-            np.subtract(v, thr, out=v, where=p)
-            s = np.greater(v, thr, out=self._spk)
-            np.copyto(p, s)
-        elif self.reset == "subtract-guarded":
-            q = self._flag.copy()
-            np.subtract(v, thr, out=v, where=q)
-            s = np.greater(v, thr, out=self._spk)
-            np.subtract(v, thr, out=v, where=s & ~q)
-            np.add(v, thr, out=v, where=q & ~s)
-            np.greater(v, thr, out=self._flag)
-        else:  # pragma: no cover - checked by nirhub.ir.conventions.check_reset
-            raise ValueError(f"unknown reset mode {self.reset!r}")
-        out[...] = s
+        v, thr, test = self.v, self.thr, self._test
+        if self.multi:
+            s = test(v, thr, out=self._spk)
+            n = self._count
+            np.divide(v, thr, out=n)
+            np.floor(n, out=n)
+            n[~s] = 0
+            if self.max_spikes is not None:
+                np.minimum(n, self.max_spikes, out=n)
+            if self.reset == "zero":
+                np.copyto(v, self.v_reset, where=s)
+            else:
+                v -= n * thr
+            out[...] = n
+        else:
+            if self.reset == "zero":
+                s = test(v, thr, out=self._spk)
+                np.copyto(v, self.v_reset, where=s)
+            elif self.reset == "subtract":
+                s = test(v, thr, out=self._spk)
+                np.subtract(v, thr, out=v, where=s)
+            elif self.reset == "subtract-delayed":
+                p = self._flag
+                np.subtract(v, thr, out=v, where=p)
+                s = test(v, thr, out=self._spk)
+                np.copyto(p, s)
+            elif self.reset == "subtract-guarded":
+                q = self._flag.copy()
+                np.subtract(v, thr, out=v, where=q)
+                s = test(v, thr, out=self._spk)
+                np.subtract(v, thr, out=v, where=s & ~q)
+                np.add(v, thr, out=v, where=q & ~s)
+                test(v, thr, out=self._flag)
+            else:  # pragma: no cover - checked by nirhub.ir.conventions.check_reset
+                raise ValueError(f"unknown reset mode {self.reset!r}")
+            out[...] = s
+        if self.v_min is not None:
+            np.maximum(v, self.v_min, out=v)
 
     def _emit(self, out: np.ndarray, t: int) -> None:
         if self.spiking:
@@ -130,6 +187,8 @@ class Population:
                     buf[t] = self.v
                 elif var == "I":
                     buf[t] = self.i_syn
+                elif var == "count":
+                    buf[t] = self._count
                 else:
                     buf[t] = self._spk
 
@@ -206,7 +265,9 @@ class Cuba(Population):
         v <- a_m*v + (g_m*I + c_m)      a_m = 1 - dt/tau_mem, g_m = (dt/tau_mem)*r,
                                         c_m = (dt/tau_mem)*v_leak
 
-    Exact: see :class:`nirhub.sim.discretize.CubaExact`.
+    Exact: see :class:`nirhub.sim.discretize.CubaExact`. Exact with the ``"staged"`` variant
+    (Rockpool's LIFTorch, Sinabs' LIF with ``tau_syn``): the Euler order above with each stage
+    exact, ``a = exp(-dt/tau)``, ``g = (1 - a)*gain``, ``c = (1 - a)*v_leak``.
     """
 
     has_current = True
@@ -218,7 +279,8 @@ class Cuba(Population):
         w_in = np.ones(()) if node.w_in is None else np.asarray(node.w_in, f64)
         tau_syn, tau_mem = np.asarray(node.tau_syn, f64), np.asarray(node.tau_mem, f64)
         r, v_leak = np.asarray(node.r, f64), np.asarray(node.v_leak, f64)
-        self.exact = method == "exact"
+        staged = self.variant.discretization == "staged"
+        self.exact = method == "exact" and not staged
         if self.exact:
             co = cuba_exact(tau_syn, tau_mem, r, v_leak, dt)
             self.w_in = w_in.astype(d)
@@ -226,8 +288,8 @@ class Cuba(Population):
             self.e_m, self.c_m = co.e_m.astype(d), co.c.astype(d)
             self.g_m, self.k = co.g.astype(d), co.k.astype(d)
         else:
-            syn = leak(tau_syn, w_in, np.zeros(()), dt, "euler")
-            mem = leak(tau_mem, r, v_leak, dt, "euler")
+            syn = leak(tau_syn, w_in, np.zeros(()), dt, method)
+            mem = leak(tau_mem, r, v_leak, dt, method)
             self.a_s, self.g_s = syn.a.astype(d), syn.g.astype(d)
             self.a_m, self.g_m, self.c_m = mem.a.astype(d), mem.g.astype(d), mem.c.astype(d)
         self.v[...] = np.asarray(node.v_leak, dtype=d)
@@ -268,8 +330,18 @@ def make_population(
     dtype: np.dtype,
     steps: int,
     record: bool,
+    variant: NeuronVariant | None = None,
+    name: str | None = None,
 ) -> Population:
-    kw = {"batch": batch, "dtype": dtype, "reset": reset, "steps": steps, "record": record}
+    kw = {
+        "batch": batch,
+        "dtype": dtype,
+        "reset": reset,
+        "steps": steps,
+        "record": record,
+        "variant": variant,
+        "name": name,
+    }
     pop: Population
     if isinstance(node, (I, IF)):
         pop = Integrator(node, shape, dt, method, **kw)

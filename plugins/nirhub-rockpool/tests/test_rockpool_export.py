@@ -1,12 +1,12 @@
 """rockpool -> NIR: models built with rockpool's own defaults and random weights, exported, run in
 nirhub's reference simulator, must spike exactly as rockpool does.
 
-Rockpool's default ``max_spikes_per_dt = 65536`` (floor(v/thr) spikes per step) is not
-expressible in NIR: such modules are refused, by name, with the reason. With
-``max_spikes_per_dt=1`` (the only change) every other default is exported exactly: tau 20 ms
-and dt 1 ms, LinearTorch (in, out) weights, bias, reset by subtraction. Tolerance: spikes equal
-(0 differing spikes measured); non-spiking outputs within 1e-5. Rockpool fires at v >= thr, NIR
-at v > thr: they would differ only if v landed exactly on the threshold.
+Rockpool's spike rule — ``(v >= thr)*floor(v/thr)`` spikes per step, at most
+``max_spikes_per_dt`` (65536 by default) — is recorded per neuron as a variant (multi-spike,
+``>=``), LIFTorch's current-first update as a CubaLIF with the staged zero-order hold; the
+reference simulator reproduces both. Defaults: tau 20 ms and dt 1 ms, LinearTorch (in, out)
+weights, bias, reset by subtraction. Tolerance: spike counts equal (0 differing counts
+measured); non-spiking outputs within 1e-5.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from rockpool.nn.combinators import Sequential
 from rockpool.nn.modules import ExpSynTorch, LIFNeuronTorch, LIFTorch, LinearTorch
 
 from nirhub.errors import UnsupportedError
-from nirhub.ir.conventions import get_dt, namespace, reset_mode
+from nirhub.ir.conventions import get_dt, get_variant, namespace, reset_mode
 from nirhub.sim import simulate
 
 BACKEND = RockpoolBackend()
@@ -41,23 +41,62 @@ def check(model, x: np.ndarray, method: str = "exact"):
     return graph, ours
 
 
-def test_defaults_with_multi_spikes_are_refused_by_name() -> None:
+def test_noise_is_refused_by_name() -> None:
     model = Sequential(
         LinearTorch((4, 5)),
-        LIFTorch(5),
+        LIFTorch(5, noise_std=0.2),
         LinearTorch((5, 2)),
         LIFNeuronTorch(2),
         ExpSynTorch(2, noise_std=0.1),
     )
     with pytest.raises(UnsupportedError) as info:
         BACKEND.to_ir(model)
-    assert {p.where for p in info.value.problems} == {
-        "1_LIFTorch",
-        "3_LIFNeuronTorch",
-        "4_ExpSynTorch",
-    }
-    text = str(info.value)
-    assert "max_spikes_per_dt=65536" in text and "noise_std=0.1" in text
+    assert {p.where for p in info.value.problems} == {"1_LIFTorch", "4_ExpSynTorch"}
+    assert "noise_std=0.1" in str(info.value)
+
+
+@pytest.mark.parametrize("method", ["exact", "euler"])
+@pytest.mark.parametrize(
+    "neuron",
+    [
+        "LIFTorch",
+        "LIFTorch(has_rec)",
+        "LIFTorch(bias)",
+        "LIFNeuronTorch",
+        "LIFNeuronTorch(tau_mem=inf)",
+        "LIFTorch(max_spikes_per_dt=3)",
+    ],
+)
+def test_rockpool_defaults_export_spike_for_spike(neuron: str, method: str) -> None:
+    """Rockpool's own defaults (max_spikes_per_dt = 65536, v >= thr, dt 1 ms, tau 20 ms) with
+    random weights: recorded as neuron variants, reproduced count for count."""
+    make = {
+        "LIFTorch": lambda: LIFTorch(8),
+        "LIFTorch(has_rec)": lambda: LIFTorch(8, has_rec=True),
+        "LIFTorch(bias)": lambda: LIFTorch(8, bias=0.05),
+        "LIFNeuronTorch": lambda: LIFNeuronTorch(8),
+        "LIFNeuronTorch(tau_mem=inf)": lambda: LIFNeuronTorch(8, tau_mem=float("inf")),
+        "LIFTorch(max_spikes_per_dt=3)": lambda: LIFTorch(8, max_spikes_per_dt=3),
+    }[neuron]
+    torch.manual_seed(0)
+    model = Sequential(LinearTorch((5, 8)), make(), LinearTorch((8, 3)), LIFTorch(3))
+    with torch.no_grad():
+        model[0].weight.mul_(6.0)  # strong drive: several spikes per step
+    x = events(300, 5)
+    graph, ours = check(model, x, method)
+    assert ours.sum() > 10
+    spiking = {p: n for p, n in graph.walk() if n.type_name in ("IF", "LIF", "CubaLIF")}
+    for path, node in spiking.items():
+        v = get_variant(node, path)
+        assert (v.spikes, v.threshold) == ("multi", ">=")
+        assert v.max_spikes == (3 if "=3" in neuron and path.startswith("1_") else 65536)
+    if neuron in ("LIFTorch", "LIFTorch(max_spikes_per_dt=3)"):
+        node = graph.nodes["1_LIFTorch"]
+        assert node.type_name == "CubaLIF"
+        assert get_variant(node).discretization == "staged"
+    first = next(p for p in spiking if p.startswith("1_"))
+    ref = simulate(graph, x, get_dt(graph), method=method, record=[first])
+    assert ref.recorded[first]["count"].max() >= (3 if "=3" in neuron else 2)
 
 
 @pytest.mark.parametrize("method", ["exact", "euler"])
@@ -101,15 +140,16 @@ def test_time_constants_weights_and_structure() -> None:
     model = Sequential(LinearTorch((3, 4)), lif)
     exact = BACKEND.to_ir(model)
     sub = exact.nodes["1_LIFTorch"]
-    assert sorted(sub.nodes) == ["input", "mem", "output", "syn", "w_rec"]
-    np.testing.assert_allclose(sub.nodes["syn"].tau, 0.01, rtol=1e-6)
-    np.testing.assert_allclose(sub.nodes["mem"].tau, 0.02, rtol=1e-6)
-    np.testing.assert_allclose(sub.nodes["mem"].r, 1 / (1 - np.exp(-1e-3 / 0.02)), rtol=1e-5)
+    assert sorted(sub.nodes) == ["input", "lif", "output", "w_rec"]
+    np.testing.assert_allclose(sub.nodes["lif"].tau_syn, 0.01, rtol=1e-6)
+    np.testing.assert_allclose(sub.nodes["lif"].tau_mem, 0.02, rtol=1e-6)
+    np.testing.assert_allclose(sub.nodes["lif"].r, 1 / (1 - np.exp(-1e-3 / 0.02)), rtol=1e-5)
+    assert get_variant(sub.nodes["lif"]).discretization == "staged"
     np.testing.assert_array_equal(
         exact.nodes["0_LinearTorch"].weight, model[0].weight.detach().numpy().T
     )  # NIR is (out, in)
     np.testing.assert_array_equal(sub.nodes["w_rec"].weight, lif.w_rec.detach().numpy().T)
-    assert reset_mode(exact, "1_LIFTorch.mem") == "subtract"
+    assert reset_mode(exact, "1_LIFTorch.lif") == "subtract"
     euler = BACKEND.to_ir(model, method="euler").nodes["1_LIFTorch"]
     cuba = euler.nodes["lif"]
     assert cuba.type_name == "CubaLIF"

@@ -1,12 +1,11 @@
 """sinabs -> NIR: models built with sinabs' own defaults and random weights, exported, run in
 nirhub's reference simulator, must spike exactly as sinabs does.
 
-Sinabs' defaults MultiSpike (several spikes per step) and min_v_mem are not expressible in NIR:
-those modules are refused, by name, with the reason. With SingleSpike (the only change), every
-other default is exported exactly: norm_input=True (r = 1), tau in steps (tau = tau_steps*dt),
-MembraneSubtract (reset "subtract"). Tolerance: spikes equal (0 differing spikes measured);
-non-spiking outputs within 1e-5. Sinabs fires at v >= thr, NIR at v > thr: they would differ
-only if v landed exactly on the threshold.
+Sinabs' defaults beyond NIR's (MultiSpike, the test v >= thr, min_v_mem, LIF(tau_syn)'s staged
+update) are recorded per node as neuron variants, which the reference simulator reproduces:
+norm_input=True (r = 1), tau in steps (tau = tau_steps*dt), MembraneSubtract (reset
+"subtract"). Tolerance: spike counts equal (0 differing counts measured); states and
+non-spiking outputs within 1e-5.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from conftest import run_sequence
 from nirhub_sinabs.plugin import SinabsBackend
 
 from nirhub.errors import UnsupportedError, UsageError
-from nirhub.ir.conventions import get_dt, namespace, reset_mode
+from nirhub.ir.conventions import get_dt, get_variant, namespace, reset_mode
 from nirhub.sim import simulate
 
 BACKEND = SinabsBackend()
@@ -44,20 +43,84 @@ def check(model, x: np.ndarray, method: str = "exact", squeeze: bool = False, **
     return graph, ours
 
 
-def test_defaults_with_multispike_are_refused_by_name() -> None:
-    model = torch.nn.Sequential(
-        torch.nn.Linear(4, 4),
-        sl.IAF(),
-        torch.nn.Linear(4, 4),
-        sl.LIF(tau_mem=10.0),
-        sl.LIF(tau_mem=5.0, min_v_mem=-1.0, spike_fn=sa.SingleSpike),
+@pytest.mark.parametrize("method", ["exact", "euler"])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "IAF()",
+        "LIF(tau_mem)",
+        "LIF(tau_mem, tau_syn)",
+        "LIF(MaxSpike(3))",
+        "IAF(min_v_mem)",
+        "LIF(min_v_mem, MembraneReset, norm_input=False)",
+        "LIFRecurrent(norm_input=False)",
+    ],
+)
+def test_sinabs_defaults_export_spike_for_spike(layer: str, method: str) -> None:
+    """Sinabs' own defaults (MultiSpike, MembraneSubtract, norm_input=True, v >= thr):
+    recorded as neuron variants, reproduced by the reference simulator count for count."""
+    torch.manual_seed(1)
+    make = {
+        "IAF()": lambda: sl.IAF(),
+        "LIF(tau_mem)": lambda: sl.LIF(tau_mem=10.0),
+        "LIF(tau_mem, tau_syn)": lambda: sl.LIF(tau_mem=10.0, tau_syn=5.0),
+        "LIF(MaxSpike(3))": lambda: sl.LIF(tau_mem=10.0, spike_fn=sa.MaxSpike(3)),
+        "IAF(min_v_mem)": lambda: sl.IAF(min_v_mem=-0.5),
+        "LIF(min_v_mem, MembraneReset, norm_input=False)": lambda: sl.LIF(
+            tau_mem=8.0, min_v_mem=-1.0, reset_fn=sa.MembraneReset(), norm_input=False
+        ),
+        "LIFRecurrent(norm_input=False)": lambda: sl.LIFRecurrent(
+            tau_mem=10.0, rec_connect=torch.nn.Linear(8, 8, bias=False), norm_input=False
+        ),
+    }[layer]
+    model = torch.nn.Sequential(torch.nn.Linear(5, 8), make(), torch.nn.Linear(8, 3), sl.IAF())
+    with torch.no_grad():
+        # strong drive, several spikes per step (norm_input=True scales the input by 1 - a)
+        model[0].weight.mul_(3.0 if "IAF" in layer or "norm" in layer else 25.0)
+    graph, ours = check(model, events(300, (5,)), method=method)
+    flat = {p: n for p, n in graph.walk() if n.type_name in ("IF", "LIF", "CubaLIF")}
+    variants = {p: get_variant(n, p) for p, n in flat.items()}
+    assert all(v.threshold == ">=" for v in variants.values())
+    if layer == "LIF(MaxSpike(3))":
+        assert variants["1"].max_spikes == 3
+    elif "MembraneReset" not in layer:
+        assert all(v.spikes == "multi" for v in variants.values())
+    if "min_v_mem" in layer:
+        assert variants["1"].v_min is not None
+    if "tau_syn" in layer:
+        assert graph.nodes["1"].type_name == "CubaLIF"
+        assert variants["1"].discretization == "staged"
+    ref = simulate(
+        graph,
+        events(300, (5,)),
+        DT,
+        method=method,
+        record=["1"] if "Recurrent" not in layer else ["1.neuron"],
     )
-    with pytest.raises(UnsupportedError) as info:
-        BACKEND.to_ir(model, dt=DT)
-    assert {p.where for p in info.value.problems} == {"1", "3", "4"}
-    text = str(info.value)
-    assert "spike_fn=MultiSpike emits floor(v/threshold) spikes per step" in text
-    assert "min_v_mem clamps v from below" in text
+    counts = next(iter(ref.recorded.values())).get("count")
+    if "MembraneReset" not in layer:
+        assert counts is not None and counts.max() >= 2  # really several spikes per step
+    assert ours.sum() > 10
+
+
+def test_sinabs_default_mlp_exports_exactly() -> None:
+    """The defaults throughout: Linear, IAF(), Linear, LIF(), Linear, IAF() (MultiSpike)."""
+    torch.manual_seed(7)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(6, 12),
+        sl.IAF(),
+        torch.nn.Linear(12, 10),
+        sl.LIF(tau_mem=20.0),
+        torch.nn.Linear(10, 4),
+        sl.IAF(),
+    )
+    with torch.no_grad():
+        model[2].weight.mul_(40.0)
+    x = events(400, (6,), amp=4.0)
+    graph, ours = check(model, x)
+    ref = simulate(graph, x, DT, record=["1", "3"])
+    assert ref.recorded["1"]["count"].max() >= 2 and ref.recorded["3"]["count"].max() >= 2
+    assert ours.sum() > 20
 
 
 @pytest.mark.parametrize("method", ["exact", "euler"])

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError
+from nirhub.hub.variants import variant_hint, variant_problems
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import FlatGraph, Graph, flatten, infer_shapes
 from nirhub.ir.nodes import (
@@ -492,6 +493,8 @@ class _Lowering:
         # Inputs first, in the graph's order (exports list them in creation order)
         for path in self.flat.inputs:
             self.lower(path, self.flat.nodes[path])
+        # Nengo's neurons: single spikes at v > thr, no lower bound, the coupled ZOH synapse
+        self.problems.extend(variant_problems(self.graph, (), "nengo", method=self.spec.method))
         for path in self.order:
             node = self.flat.nodes[path]
             if path in self.sites and path in self.flat.inputs:
@@ -506,6 +509,7 @@ class _Lowering:
                 f"the graph cannot be mapped to Nengo ({len(self.problems)} problem(s)):\n"
                 f"{listing}",
                 problems=self.problems,
+                hint=variant_hint(self.problems),
             )
         self.spec.outputs = {
             p: self.spec.outputs[p] for p in self.flat.outputs if p in self.spec.outputs

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError, UsageError
+from nirhub.hub.lowering import edge_modules, parse_shape, resolve_skipped
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
@@ -97,21 +98,6 @@ def _np(value: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 def _weight(t: Any) -> np.ndarray:
     return t.detach().cpu().numpy().copy()
-
-
-def parse_shape(value: Any) -> tuple[int, ...] | None:
-    """``"2,34,34"``, ``(2, 34, 34)`` or an int -> a shape tuple."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        parts = [p for p in value.replace("x", ",").replace(" ", ",").split(",") if p]
-        try:
-            return tuple(int(p) for p in parts)
-        except ValueError:
-            raise UsageError(f"input_shape must be integers like 2,34,34; got {value!r}") from None
-    if isinstance(value, int):
-        return (value,)
-    return tuple(int(v) for v in value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +296,7 @@ def export_model(model: Any, *, dt: Any = None, input_shape: Any = None) -> Grap
     or a nirhub-generated ``Network`` (modules plus its ``EDGES``)."""
     edges_attr = getattr(type(model), "EDGES", None)
     if edges_attr is not None:
-        items = [(n, getattr(model, n)) for n in _edge_modules(edges_attr)]
+        items = [(n, getattr(model, n)) for n in edge_modules(edges_attr)]
         edges = list(edges_attr)
     else:
         items = list(_chain_items(model))
@@ -329,15 +315,6 @@ def _declared_shape(model: Any) -> tuple[int, ...] | None:
     """The input shape a nirhub-generated model declares (``nir_input_shape``)."""
     shape = getattr(model, "nir_input_shape", None)
     return None if shape is None else tuple(int(s) for s in shape)
-
-
-def _edge_modules(edges: list[tuple[str, str]]) -> list[str]:
-    seen: list[str] = []
-    for s, d in edges:
-        for n in (s, d):
-            if n not in ("input", "output") and n not in seen:
-                seen.append(n)
-    return seen
 
 
 def _build(
@@ -408,7 +385,9 @@ def _build(
     final = preds["output"]
     nodes["output"] = Output(out_shapes[final[0]] if final else in_shape)
     # route edges around skipped (identity) modules
-    kept = [(src, d) for s, d in edges if d not in skipped for src in _resolve(s, edges, skipped)]
+    kept = [
+        (src, d) for s, d in edges if d not in skipped for src in resolve_skipped(s, edges, skipped)
+    ]
     graph = Graph(nodes, list(dict.fromkeys(kept)))
     step = next(iter(dts.values()), None)
     if step is None and dt_option is not None:
@@ -419,14 +398,3 @@ def _build(
     graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "method": "euler", "source": "norse"}
     graph.validate()
     return graph
-
-
-def _resolve(name: str, edges: list[tuple[str, str]], skipped: set[str]) -> list[str]:
-    """The non-skipped sources that ``name`` stands for."""
-    if name not in skipped:
-        return [name]
-    out: list[str] = []
-    for s, d in edges:
-        if d == name:
-            out.extend(_resolve(s, edges, skipped))
-    return out

@@ -34,6 +34,7 @@ import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError
 from nirhub.hub.graphplan import GraphPlan, Step, flatten_dims, place_gains
+from nirhub.hub.variants import variant_hint, variant_problems
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
@@ -126,6 +127,9 @@ def check_and_gains(
     def refuse(step: Step, why: str) -> None:
         problems.append(Problem(step.path or step.name, why, kind="unsupported"))
 
+    # norse's neurons: single spikes at v > thr, no lower bound, the coupled/Euler synapse
+    problems.extend(variant_problems(graph, (), "norse", method=method))
+
     for name, step in plan.steps.items():
         node = step.node
         t = node.type_name
@@ -190,6 +194,7 @@ def check_and_gains(
         raise UnsupportedError(
             f"norse cannot run {len(problems)} node(s) of this graph exactly:\n{listing}",
             problems=problems,
+            hint=variant_hint(problems),
         )
     return gains, resets
 

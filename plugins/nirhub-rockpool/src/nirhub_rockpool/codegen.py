@@ -29,14 +29,19 @@ def _ctor(item: Item) -> str:
     if item.kind == "lifneuron":
         return (
             f'LIFNeuronTorch(({item.size_out},), tau_mem=p["{n}.tau_mem"], '
-            f'threshold=p["{n}.threshold"], dt=DT, max_spikes_per_dt=1)'
+            f'threshold=p["{n}.threshold"], dt=DT, max_spikes_per_dt={_cap(item)})'
         )
     rec = f', has_rec=True, w_rec=p["{n}.w_rec"]' if item.has_rec else ""
     return (
         f'LIFTorch(({item.size_in}, {item.size_out}), tau_mem=p["{n}.tau_mem"], '
         f'tau_syn=p["{n}.tau_syn"], threshold=p["{n}.threshold"], bias=p["{n}.bias"]{rec}, '
-        "dt=DT, max_spikes_per_dt=1)"
+        f"dt=DT, max_spikes_per_dt={_cap(item)})"
     )
+
+
+def _cap(item: Item) -> str:
+    """max_spikes_per_dt: 1 (single spikes) or the node's multi-spike cap, as a literal."""
+    return "1" if item.max_spikes == 1 else f"{item.max_spikes:.1f}"
 
 
 def _comment(item: Item) -> str:
@@ -70,7 +75,8 @@ rockpool only.
     model.reset_state()  # before the next sample
 
 Time step DT = {low.dt!r} s; this model reproduces nirhub's reference simulator with
-method="{low.method}" at that step (one spike per step at most: max_spikes_per_dt=1).
+method="{low.method}" at that step (max_spikes_per_dt = 1 unless the graph's neuron records
+multi-spike output: then its cap).
 """
 
 from __future__ import annotations

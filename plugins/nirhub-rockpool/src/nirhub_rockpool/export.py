@@ -11,21 +11,22 @@ Exactly NIR's update at step ``dt`` under nirhub's reference simulator with
 
 * method ``"exact"`` (the default: rockpool's decays *are* ``exp(-dt/tau)``): ExpSynTorch ->
   ``LI(tau, r = beta/(1 - beta))``; LIFNeuronTorch -> ``LIF(tau_mem, r = 1/(1 - alpha))``
-  (``IF(r = 1/dt)`` when tau_mem is infinite); LIFTorch -> a subgraph ``syn`` (the LI) ->
-  ``mem`` (the LIF) with ``w_rec`` (a Linear, ``W_rec.T``) from ``mem`` back to ``syn``. NIR's
-  exact CubaLIF is the coupled zero-order-hold solution, which rockpool does not compute (it
-  updates the current first and feeds the *new* current to the membrane): the two-node form
-  is the same ODE and reproduces rockpool exactly;
-* method ``"euler"``: time constants ``dt/(1 - decay)``; LIFTorch -> ``CubaLIF(tau_syn,
-  tau_mem, r = 1/(1 - alpha), w_in = beta/(1 - beta))`` (and the recurrent subgraph).
+  (``IF(r = 1/dt)`` when tau_mem is infinite); LIFTorch -> ``CubaLIF(tau_syn, tau_mem,
+  r = 1/(1 - alpha), w_in = beta/(1 - beta))`` recording the *staged* zero-order hold (rockpool
+  updates the current first and feeds the *new* current to the membrane, each stage exact),
+  with ``w_rec`` (a Linear, ``W_rec.T``) from the neuron back to its input when recurrent;
+* method ``"euler"``: time constants ``dt/(1 - decay)``; the same nodes (the staged order is
+  the spec's Euler order).
 
 A neuron bias ``b`` is a constant input: an identity Affine with bias ``b`` in front of the
-membrane (NIR's v_leak would also move the initial state, which rockpool keeps at 0).
+membrane (NIR's v_leak would also move the initial state, which rockpool keeps at 0); a
+LIFTorch with a bias is then ``syn`` (LI) -> ``bias`` -> ``mem`` (LIF), the same update.
 LinearTorch stores ``(in, out)`` weights: NIR gets the transpose. Every neuron resets by
-subtraction (recorded in the graph's metadata). Refused, by module name: multi-spike outputs
-(``max_spikes_per_dt > 1``, rockpool's default 65536), noise, several synapses per neuron and
-anything without an NIR equivalent. Rockpool fires at ``v >= thr``, NIR at ``v > thr``:
-identical unless v lands exactly on the threshold.
+subtraction (recorded in the graph's metadata) and records rockpool's spike rule as a neuron
+variant (``nirhub.ir.conventions.set_variant``): the test ``v >= thr`` and, unless
+``max_spikes_per_dt = 1``, multi-spike output ``floor(v/thr)`` capped at
+``max_spikes_per_dt`` (65536 by default). Refused, by module name: noise, several synapses per
+neuron, thresholds <= 0 and anything without an NIR equivalent.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset
+from nirhub.hub.variants import check_threshold_option as check_threshold
+from nirhub.hub.variants import strict_thresholds
+from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset, set_variant
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Input, Linear, Node, Output
 
@@ -74,15 +77,18 @@ def _common(m: Any) -> None:
         raise _Refused(f"noise_std={noise:g}: NIR neurons are deterministic")
 
 
-def _spiking(m: Any, n: int) -> np.ndarray:
+def _spiking(m: Any, n: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """(threshold, variant) of a spiking module.
+
+    Rockpool emits ``(v >= thr)*floor(v/thr)`` spikes, at most ``max_spikes_per_dt`` (default
+    65536): recorded as the neuron variant ``threshold=">="`` plus, unless the limit is 1,
+    ``spikes="multi"`` with ``max_spikes`` (``nirhub.ir.conventions.set_variant``).
+    """
     import torch
 
     limit = float(torch.as_tensor(m.max_spikes_per_dt))
-    if limit != 1.0:
-        raise _Refused(
-            f"emits up to floor(v/threshold) spikes per step (max_spikes_per_dt={limit:g}); NIR "
-            "spikes are single events. Build it with max_spikes_per_dt=1"
-        )
+    if not (limit >= 1 and limit == int(limit)):
+        raise _Refused(f"max_spikes_per_dt={limit:g} is not a positive whole number")
     owner = getattr(m.spike_generation_fn, "__self__", None)  # Function.apply -> its class
     if getattr(owner, "__name__", "") not in ("StepPWL", "PeriodicExponential"):
         raise _Refused(
@@ -92,7 +98,16 @@ def _spiking(m: Any, n: int) -> np.ndarray:
     thr = _vec(m.threshold, n)
     if np.any(thr <= 0):
         raise _Refused("a threshold <= 0")
-    return thr
+    variant: dict[str, Any] = {"threshold": ">="}
+    if limit != 1:
+        variant.update(spikes="multi", max_spikes=int(limit))
+    return thr, variant
+
+
+def _neuron(node: Node, variant: dict[str, Any], **extra: Any) -> Node:
+    set_reset(node.metadata, "subtract")
+    set_variant(node.metadata, **variant, **extra)
+    return node
 
 
 def _with_bias(mem: Node, bias: np.ndarray, n: int) -> tuple[dict[str, Node], list]:
@@ -127,7 +142,7 @@ def convert_module(m: Any, n_in: int, dt: float, method: str) -> tuple[Node, int
         return LI(_tau(beta, dt, method), beta / (1 - beta), np.zeros(n)), n
     if isinstance(m, LIFNeuronTorch):
         _common(m)
-        thr = _spiking(m, n)
+        thr, variant = _spiking(m, n)
         alpha = _vec(np.exp(-float(m.dt) / m.tau_mem.detach().cpu().numpy()), n)
         bias = _vec(m.bias, n)
         mem: Node
@@ -135,7 +150,7 @@ def convert_module(m: Any, n_in: int, dt: float, method: str) -> tuple[Node, int
             mem = IF(np.full(n, 1.0 / dt), thr)
         else:
             mem = LIF(_tau(alpha, dt, method), 1.0 / (1.0 - alpha), np.zeros(n), thr)
-        set_reset(mem.metadata, "subtract")
+        _neuron(mem, variant)
         if not np.any(bias != 0):
             return mem, n
         nodes, edges = _with_bias(mem, bias, n)
@@ -144,12 +159,14 @@ def convert_module(m: Any, n_in: int, dt: float, method: str) -> tuple[Node, int
         _common(m)
         if m.n_synapses != 1:
             raise _Refused(f"{m.n_synapses} synapses per neuron (only one maps to NIR)")
-        thr = _spiking(m, n)
+        thr, variant = _spiking(m, n)
         alpha = _vec(m.alpha.detach(), n)
         beta = _vec(m.beta.detach().reshape(-1), n)
         bias = _vec(m.bias, n)
         w_rec = m.w_rec.detach().cpu().numpy().T.copy() if m._has_rec else None
-        if method == "euler" and not np.any(bias != 0):
+        if not np.any(bias != 0):
+            # the current first, then the membrane with the new current: NIR's CubaLIF in
+            # the spec order (Euler) or with the staged zero-order hold (exact)
             lif = CubaLIF(
                 _tau(beta, dt, method),
                 _tau(alpha, dt, method),
@@ -159,7 +176,7 @@ def convert_module(m: Any, n_in: int, dt: float, method: str) -> tuple[Node, int
                 None,
                 beta / (1.0 - beta),
             )
-            set_reset(lif.metadata, "subtract")
+            _neuron(lif, variant, discretization="staged")
             if w_rec is None:
                 return lif, n
             return Graph(
@@ -167,8 +184,7 @@ def convert_module(m: Any, n_in: int, dt: float, method: str) -> tuple[Node, int
                 [("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
             ), n
         syn = LI(_tau(beta, dt, method), beta / (1.0 - beta), np.zeros(n))
-        mem = LIF(_tau(alpha, dt, method), 1.0 / (1.0 - alpha), np.zeros(n), thr)
-        set_reset(mem.metadata, "subtract")
+        mem = _neuron(LIF(_tau(alpha, dt, method), 1.0 / (1.0 - alpha), np.zeros(n), thr), variant)
         nodes, edges = _with_bias(mem, bias, n)
         first = "bias" if "bias" in nodes else "mem"
         nodes = {"syn": syn, **nodes}
@@ -188,8 +204,13 @@ def _items(model: Any) -> list[tuple[str, Any]]:
     return [(type(model).__name__, model)]
 
 
-def export_model(model: Any, *, dt: Any = None, method: Any = None) -> Graph:
-    """Export a rockpool Sequential (or a single module) of torch modules."""
+def export_model(model: Any, *, dt: Any = None, method: Any = None, threshold: Any = None) -> Graph:
+    """Export a rockpool Sequential (or a single module) of torch modules.
+
+    ``threshold="strict"`` records NIR's test ``v > thr`` instead of rockpool's ``v >= thr``
+    (they differ only when v lands exactly on the threshold): such a graph imports into
+    backends without the ``>=`` variant."""
+    test = check_threshold(threshold)
     if method is None:  # a model nirhub generated says which discretization it reproduces
         method = getattr(model, "nir_method", None) or "exact"
     how = str(method)
@@ -239,5 +260,7 @@ def export_model(model: Any, *, dt: Any = None, method: Any = None) -> Graph:
     set_dt(graph.metadata, step)
     set_reset(graph.metadata, "subtract")
     graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "method": how, "source": "rockpool"}
+    if test == "strict":
+        strict_thresholds(graph)
     graph.validate()
     return graph

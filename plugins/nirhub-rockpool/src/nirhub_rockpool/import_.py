@@ -13,16 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UsageError
 from nirhub.hub.graphplan import make_graph_plan
-from nirhub.ir.conventions import get_dt, namespace
+from nirhub.hub.lowering import resolve_dt, resolve_method
 from nirhub.ir.graph import Graph
 from nirhub_rockpool.codegen import generate, tensors
 from nirhub_rockpool.lowering import Lowered, lower
 
 BLOCK_SAMNA = "samna"
-
-METHODS = ("euler", "exact")
 
 
 @dataclass
@@ -40,31 +37,6 @@ class Built:
 
 #: models made by from_ir -> how they were made (weak: forgets models nobody holds)
 _BUILT: weakref.WeakKeyDictionary[Any, Built] = weakref.WeakKeyDictionary()
-
-
-def resolve_dt(graph: Graph, dt: Any) -> float:
-    if dt is None:
-        dt = get_dt(graph)
-    if dt is None:
-        raise UsageError(
-            "no time step: pass dt (seconds); the graph does not record one (metadata nirhub.dt)",
-            hint="e.g. -O dt=1e-4 (the NIR paper's graphs use 1e-4 s).",
-        )
-    value = float(dt)
-    if not value > 0 or not np.isfinite(value):
-        raise UsageError(f"dt must be a positive number of seconds, got {dt!r}")
-    return value
-
-
-def resolve_method(graph: Graph, method: Any) -> str:
-    """The option, else the graph's recorded ``nirhub.method``, else forward Euler."""
-    if method is None:
-        method = namespace(graph.metadata).get("method", "euler")
-        if isinstance(method, bytes):
-            method = method.decode()
-    if method not in METHODS:
-        raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    return str(method)
 
 
 def import_rockpool() -> None:

@@ -11,7 +11,10 @@ Rockpool's torch neurons, per step of ``dt`` (``rockpool.nn.modules.torch``)::
 Imported with ``max_spikes_per_dt = 1``: a spike when ``v >= thr`` (NIR: ``v > thr``; they
 differ only when v lands exactly on the threshold), reset by subtraction, which is all rockpool
 does: a graph whose spiking nodes reset to zero is refused (import it with ``reset=subtract``
-if that is what its author meant).
+if that is what its author meant). Neuron variants (``nirhub.ir.conventions.NeuronVariant``)
+rockpool runs natively: the test ``v >= thr``; multi-spike output (``max_spikes_per_dt`` = the
+node's ``max_spikes``, else 2**31, i.e. unbounded for float32 counts); the staged zero-order
+hold of a CubaLIF (LIFTorch under method "exact"). ``v_min`` is refused.
 
 NIR at step dt (``nirhub.sim``), decay ``a = exp(-dt/tau)`` (method "exact") or ``1 - dt/tau``
 ("euler"; rockpool's tau is then ``-dt/ln(1 - dt/tau)``, which needs dt < tau):
@@ -19,8 +22,9 @@ NIR at step dt (``nirhub.sim``), decay ``a = exp(-dt/tau)`` (method "exact") or 
 * LIF: ``v <- a v + g x`` with ``g = (1 - a) r`` (exact) or ``(dt/tau) r`` (euler):
   LIFNeuronTorch fed ``g x``. IF: ``v <- v + dt r x``: LIFNeuronTorch(tau_mem = inf).
 * LI: ``v <- a v + g x``: ExpSynTorch (beta = a) fed ``g x / a``.
-* CubaLIF (euler): ``I <- a_s I + g_s x``, ``v <- a_m v + g_m I``: LIFTorch's current is
-  ``g_m I`` when fed ``g_m g_s x / a_s``; the recurrent weights get the same gain.
+* CubaLIF (euler, or exact with the staged variant): ``I <- a_s I + g_s x``,
+  ``v <- a_m v + g_m I`` (``g = dt/tau`` resp. ``1 - a`` times ``w_in``/``r``): LIFTorch's
+  current is ``g_m I`` when fed ``g_m g_s x / a_s``; the recurrent weights get the same gain.
 * LI -> LIF (what the exporter writes for a LIFTorch under method "exact"), with an optional
   identity Affine carrying the bias between them and an optional recurrent Linear from the LIF
   back to the LI: one LIFTorch again.
@@ -38,7 +42,8 @@ import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError
 from nirhub.hub.graphplan import GraphPlan, Step
-from nirhub.ir.conventions import reset_mode
+from nirhub.hub.variants import variant_hint, variant_problems
+from nirhub.ir.conventions import get_variant, reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Linear, Node
 
@@ -57,6 +62,10 @@ IMPORTS = frozenset(
     }
 )
 F32 = np.float32
+#: neuron variants rockpool reproduces (nirhub.ir.conventions.VARIANTS)
+VARIANTS = frozenset({"multi-spike", "threshold>=", "staged"})
+#: max_spikes_per_dt for an uncapped multi-spike node (counts beyond it are not float32-exact)
+UNBOUNDED = 2.0**31
 
 
 @dataclass
@@ -78,6 +87,8 @@ class Item:
     #: plan steps it covers, and the one whose output it gives
     steps: list[str] = field(default_factory=list)
     out_step: str = ""
+    #: rockpool's max_spikes_per_dt (1: single spikes)
+    max_spikes: float = 1.0
 
 
 @dataclass
@@ -110,7 +121,7 @@ def _vec(value: object, n: int) -> np.ndarray:
 
 
 def lower(plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | None) -> Lowered:
-    problems: list[Problem] = []
+    problems: list[Problem] = list(variant_problems(graph, VARIANTS, "rockpool", method=method))
     items: list[Item] = []
     consumed: set[str] = set()
     unit_of = {n: u for u, members in plan.cyclic_units.items() for n in members}
@@ -151,6 +162,7 @@ def lower(plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | No
         raise UnsupportedError(
             f"rockpool cannot run {len(problems)} node(s) of this graph exactly:\n{listing}",
             problems=problems,
+            hint=variant_hint(problems),
         )
     return Lowered(plan, _place_gains(items), dt, method)
 
@@ -215,6 +227,14 @@ def _check_neuron(step: Step, graph: Graph, reset: str | None) -> None:
             )
 
 
+def _max_spikes(step: Step) -> float:
+    """rockpool's max_spikes_per_dt for a spiking node's recorded variant."""
+    variant = get_variant(step.node, step.path)
+    if variant.spikes != "multi":
+        return 1.0
+    return UNBOUNDED if variant.max_spikes is None else float(variant.max_spikes)
+
+
 def _single(step: Step, graph: Graph, dt: float, method: str, reset: str | None) -> Item:
     node, n = step.node, step.name
     if isinstance(node, Linear):
@@ -257,7 +277,9 @@ def _single(step: Step, graph: Graph, dt: float, method: str, reset: str | None)
             f"{n}.tau_mem": rockpool_tau(a, dt).astype(F32),
             f"{n}.threshold": _vec(node.v_threshold, size).astype(F32),
         }
-        return Item(n, "lifneuron", [step.path], size, size, tensors, gain, neuron_path=step.path)
+        item = Item(n, "lifneuron", [step.path], size, size, tensors, gain, neuron_path=step.path)
+        item.max_spikes = _max_spikes(step)
+        return item
     if isinstance(node, LI):
         _check_neuron(step, graph, reset)
         size = step.out_shape[0]
@@ -314,7 +336,8 @@ def _liftorch(
     bias = np.zeros(size)
     node: Node = mem.node
     if isinstance(node, CubaLIF):
-        if method != "euler":
+        staged = get_variant(node, mem.path).discretization == "staged"
+        if method != "euler" and not staged:
             raise _Refused(
                 mem.path,
                 "rockpool updates the synaptic current before the membrane "
@@ -322,13 +345,19 @@ def _liftorch(
                 "the coupled CubaLIF is not expressible. Import with "
                 "method=euler",
             )
-        if np.any(np.asarray(node.tau_syn) <= dt) or np.any(np.asarray(node.tau_mem) <= dt):
+        if method == "euler" and (
+            np.any(np.asarray(node.tau_syn) <= dt) or np.any(np.asarray(node.tau_mem) <= dt)
+        ):
             raise _Refused(mem.path, f"tau_syn and tau_mem must exceed dt ({dt:g} s)")
         w_in = 1.0 if node.w_in is None else node.w_in
-        a_s = _vec(decay(node.tau_syn, dt, "euler"), size)
-        a_m = _vec(decay(node.tau_mem, dt, "euler"), size)
-        g_s = dt / _vec(node.tau_syn, size) * _vec(w_in, size)
-        g_m = dt / _vec(node.tau_mem, size) * _vec(node.r, size)
+        a_s = _vec(decay(node.tau_syn, dt, method), size)
+        a_m = _vec(decay(node.tau_mem, dt, method), size)
+        if method == "euler":
+            g_s = dt / _vec(node.tau_syn, size) * _vec(w_in, size)
+            g_m = dt / _vec(node.tau_mem, size) * _vec(node.r, size)
+        else:
+            g_s = (1.0 - a_s) * _vec(w_in, size)
+            g_m = (1.0 - a_m) * _vec(node.r, size)
     else:  # LI -> [identity Affine] -> LIF
         syn = steps[0]
         _check_neuron(syn, graph, reset)
@@ -362,6 +391,7 @@ def _liftorch(
         neuron_path=mem.path,
         steps=[s.name for s in steps],
         out_step=mem.name,
+        max_spikes=_max_spikes(mem),
     )
     if rec is not None:
         item.steps.append(rec.name)

@@ -72,14 +72,24 @@ class RockpoolBackend(Backend):
                 "only subtracts, so graphs that reset to zero need reset=subtract",
                 choices=("zero", "subtract"),
             ),
+            Option(
+                "threshold",
+                "choice",
+                "export: the spike test recorded on each neuron: '>=' (default; what rockpool "
+                "computes, a neuron variant that only some backends run) or 'strict' (NIR's "
+                "v > threshold: differs only when v lands exactly on the threshold, and imports "
+                "into every backend)",
+                choices=(">=", "strict"),
+            ),
         ),
         can_run=True,
         limitations=(
             "chains only (Sequential); recurrence only as LIFTorch's own recurrent weights",
             "no Conv, pooling, Flatten, Delay, Threshold, I or CubaLI (dense modules only)",
             "reset by subtraction only; v_leak must be 0 (rockpool starts at v = 0)",
-            "CubaLIF import only with method=euler",
-            "export refuses multi-spike modules (rockpool's default max_spikes_per_dt=65536)",
+            "CubaLIF import with method=euler, or exact when it records the staged variant",
+            "exports rockpool's spike rule as neuron variants (v >= threshold; multi-spike "
+            "output unless max_spikes_per_dt=1); imports them; refuses v_min",
             "rockpool fires at v >= threshold, NIR at v > threshold",
         ),
         safe_classes=(),
@@ -94,7 +104,12 @@ class RockpoolBackend(Backend):
         from nirhub_rockpool.import_ import import_rockpool
 
         import_rockpool()
-        return export_model(model, dt=options.get("dt"), method=options.get("method"))
+        return export_model(
+            model,
+            dt=options.get("dt"),
+            method=options.get("method"),
+            threshold=options.get("threshold"),
+        )
 
     # -- IR -> framework -----------------------------------------------------------------
     def check(self, graph: Graph, **options: Any) -> list[Any]:

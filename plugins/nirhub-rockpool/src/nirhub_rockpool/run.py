@@ -47,7 +47,7 @@ def run_graph(
     low = built_for(model).lowered
     plan = low.plan
     x, batched = as_time_major(inputs, plan.steps[plan.input].out_shape)
-    wanted: dict[str, tuple[str, str]] = {}
+    wanted: dict[str, tuple[str, str, bool]] = {}
     for path in record:
         owner = next((it for it in low.items if path in it.paths), None)
         if owner is None or (owner.neuron_path and path != owner.neuron_path):
@@ -56,7 +56,7 @@ def run_graph(
                 f"cannot record {path!r} in the rockpool model (it records one node per module)",
                 hint=f"Recordable: {known}.",
             )
-        wanted[path] = (owner.name, owner.kind)
+        wanted[path] = (owner.name, owner.kind, owner.max_spikes != 1)
     model.reset_state()
     xb = torch.as_tensor(np.ascontiguousarray(np.swapaxes(x, 0, 1)), dtype=torch.float32)
     with torch.no_grad():
@@ -68,12 +68,14 @@ def run_graph(
         return arr if batched else arr[:, 0]
 
     recorded: dict[str, dict[str, np.ndarray]] = {}
-    for path, (name, kind) in wanted.items():
+    for path, (name, kind, multi) in wanted.items():
         if kind in ("lifneuron", "liftorch"):
             recorded[path] = {
                 "spikes": finish(rec[name]["spikes"], True),
                 "v": finish(rec[name]["vmem"]),
             }
+            if multi:  # the spike counts, as the reference records them
+                recorded[path]["count"] = finish(rec[name]["spikes"])
         else:
             recorded[path] = {"v" if kind == "expsyn" else "out": finish(rec[f"{name}_output"])}
     return SimulationResult(
@@ -87,7 +89,8 @@ def run_graph(
             "backend": "rockpool torch modules (float32)",
             "threshold": "v >= threshold (rockpool; NIR says >, which differs only when v "
             "equals the threshold exactly)",
-            "spike": "at most one spike per step (max_spikes_per_dt=1)",
+            "spike": "one spike per step at most (max_spikes_per_dt=1), or the spike count "
+            "for nodes recording multi-spike output",
             "reset": "subtract (the only rockpool reset)",
             "initial_state": "v = 0, I = 0",
         },

@@ -16,10 +16,13 @@ That is exactly NIR's update at step ``dt`` under nirhub's reference simulator w
   ``LI(tau_syn, r = a_s/(1 - a_s))`` in front of the neuron (a subgraph ``syn -> neuron``);
 * LIFRecurrent/IAFRecurrent: a subgraph whose ``rec`` node feeds the neuron's input back.
 
-Refused, by module name: MultiSpike (floor(v/thr) spikes per step: NIR has single spikes),
-``min_v_mem`` (a lower bound on v), ``MembraneReset`` to a non-zero value (sinabs adds it to
-every neuron), ALIF and anything else without an NIR equivalent. Sinabs fires at ``v >= thr``,
-NIR at ``v > thr``: identical unless v lands exactly on the threshold.
+What sinabs computes beyond NIR's defaults is recorded per neuron node as a variant
+(``nirhub.ir.conventions.set_variant``), which the reference simulator reproduces: the spike
+test ``v >= thr`` (every spike function), ``MultiSpike`` (the default) and ``MaxSpike(k)`` as
+multi-spike output (``floor(v/thr)`` spikes, at most k), ``min_v_mem`` as ``v_min``, and a LIF
+with ``tau_syn`` as a CubaLIF with the staged zero-order hold (IAF with ``tau_syn`` keeps the
+``LI -> IF`` subgraph). Refused, by module name: ``MembraneReset`` to a non-zero value (sinabs
+adds it to every neuron), ALIF and anything else without an NIR equivalent.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset
+from nirhub.hub.lowering import edge_modules, parse_shape, resolve_skipped
+from nirhub.hub.variants import check_threshold_option, strict_thresholds
+from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset, set_variant
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
     IF,
@@ -40,6 +45,8 @@ from nirhub.ir.nodes import (
     AvgPool2d,
     Conv1d,
     Conv2d,
+    CubaLI,
+    CubaLIF,
     Flatten,
     I,
     Input,
@@ -66,6 +73,8 @@ EXPORTS = frozenset(
         "IF",
         "LI",
         "LIF",
+        "CubaLI",
+        "CubaLIF",
         "NIRGraph",
     }
 )
@@ -91,21 +100,6 @@ def _np(value: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 def _weight(t: Any) -> np.ndarray:
     return t.detach().cpu().numpy().copy()
-
-
-def parse_shape(value: Any) -> tuple[int, ...] | None:
-    """``"2,34,34"``, ``(2, 34, 34)`` or an int -> a shape tuple."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        parts = [p for p in value.replace("x", ",").replace(" ", ",").split(",") if p]
-        try:
-            return tuple(int(p) for p in parts)
-        except ValueError:
-            raise UsageError(f"input_shape must be integers like 2,34,34; got {value!r}") from None
-    if isinstance(value, int):
-        return (value,)
-    return tuple(int(v) for v in value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,35 +169,43 @@ def _is_neuron(m: Any) -> bool:
     return isinstance(m, (sl.LIF, sl.ALIF))
 
 
-def _spikes(m: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, str] | None:
-    """(threshold, reset mode) of a spiking layer, None for a non-spiking one."""
+def _spikes(m: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, str, dict[str, Any]] | None:
+    """(threshold, reset mode, variant) of a spiking layer, None for a non-spiking one.
+
+    The variant (``nirhub.ir.conventions.set_variant`` keywords) records what sinabs computes:
+    ``SingleSpike`` spikes at ``v - thr >= 0`` (``threshold=">="``); ``MultiSpike`` (the
+    default) and ``MaxSpike(k)`` emit ``(v > 0)*trunc(v/thr)`` spikes (at most k), which for
+    ``thr > 0`` is ``floor(v/thr)`` where ``v >= thr``.
+    """
     import sinabs.activation as sa
 
     fn = m.spike_fn
     if fn is None:
         return None
-    single = fn is sa.SingleSpike or (
-        isinstance(fn, sa.MaxSpike) and fn.max_num_spikes_per_bin == 1
-    )
-    if not single:
+    variant: dict[str, Any] = {"threshold": ">="}
+    cap = fn.max_num_spikes_per_bin if isinstance(fn, sa.MaxSpike) else None
+    if fn is sa.MultiSpike or (isinstance(fn, sa.MaxSpike) and cap != 1):
+        variant["spikes"] = "multi"
+        if cap is not None:
+            variant["max_spikes"] = int(cap)
+    elif not (fn is sa.SingleSpike or isinstance(fn, sa.MaxSpike)):
         name = getattr(fn, "__name__", type(fn).__name__)
-        raise _Refused(
-            f"spike_fn={name} emits floor(v/threshold) spikes per step; NIR spikes are single "
-            "events. Use spike_fn=sinabs.activation.SingleSpike (or MaxSpike(1))"
-        )
+        raise _Refused(f"spike_fn={name} is not one of sinabs' SingleSpike/MultiSpike/MaxSpike")
     thr = _np(m.spike_threshold, shape)
+    if variant.get("spikes") == "multi" and np.any(thr <= 0):
+        raise _Refused("multi-spike output with a threshold <= 0")
     reset = m.reset_fn
     if isinstance(reset, sa.MembraneSubtract):
         if reset.subtract_value is not None and np.any(_np(reset.subtract_value, shape) != thr):
             raise _Refused("MembraneSubtract(subtract_value) differs from the threshold")
-        return thr, "subtract"
+        return thr, "subtract", variant
     if isinstance(reset, sa.MembraneReset):
         if reset.reset_value != 0:
             raise _Refused(
                 f"MembraneReset(reset_value={reset.reset_value}): sinabs adds reset_value to "
                 "every neuron, not only to those that spiked; only 0 is expressible"
             )
-        return thr, "zero"
+        return thr, "zero", variant
     raise _Refused(f"reset_fn {type(reset).__name__} is neither MembraneSubtract nor MembraneReset")
 
 
@@ -219,21 +221,23 @@ def convert_neuron(m: Any, shape: tuple[int, ...], dt: float, method: str) -> No
 
     if isinstance(m, sl.ALIF):
         raise _Refused("ALIF (adaptive threshold) has no NIR equivalent")
-    if m.min_v_mem is not None:
-        raise _Refused(
-            "min_v_mem clamps v from below (v <- max(v, min_v_mem)); NIR has no such bound. "
-            "Use min_v_mem=None"
-        )
     integrate = isinstance(m, (sl.IAF, sl.IAFRecurrent))
     norm = bool(getattr(m, "norm_input", False)) and not integrate
     spiking = _spikes(m, shape)
+    if m.min_v_mem is not None:
+        if spiking is None:
+            raise _Refused(
+                "min_v_mem on a layer without spike_fn: sinabs outputs v before clamping it, "
+                "NIR's LI/I output the state itself"
+            )
+        spiking[2]["v_min"] = _np(m.min_v_mem, shape)
     neuron: Node
     if integrate:
         r = np.full(shape, 1.0 / dt)
         if spiking is None:
             neuron = I(r)
         else:
-            thr, mode = spiking
+            thr, mode, _ = spiking
             neuron = IF(r, thr) if mode == "subtract" else IF(r, thr, np.zeros(shape))
     else:
         a = _np(m.alpha_mem_calculated, shape)
@@ -242,17 +246,39 @@ def convert_neuron(m: Any, shape: tuple[int, ...], dt: float, method: str) -> No
         if spiking is None:
             neuron = LI(tau, r, np.zeros(shape))
         else:
-            thr, mode = spiking
+            thr, mode, _ = spiking
             if mode == "subtract":
                 neuron = LIF(tau, r, np.zeros(shape), thr)
             else:
                 neuron = LIF(tau, r, np.zeros(shape), thr, np.zeros(shape))
     if spiking is not None:
         set_reset(neuron.metadata, spiking[1])
+        set_variant(neuron.metadata, **spiking[2])
     syn = None
     if m.alpha_syn_calculated is not None:
         a_s = _np(m.alpha_syn_calculated, shape)
-        syn = LI(_tau(a_s, dt, method), a_s / (1.0 - a_s), np.zeros(shape))
+        if isinstance(neuron, (LIF, LI)):
+            # i <- a_s (i + x); v <- a v + k i: NIR's CubaLIF/CubaLI, the synapse stage first
+            # (exact under "exact" with the staged variant, and the spec order under Euler)
+            w_in = a_s / (1.0 - a_s)
+            tau_s = _tau(a_s, dt, method)
+            if isinstance(neuron, LIF):
+                cuba: Node = CubaLIF(
+                    tau_s,
+                    neuron.tau,
+                    neuron.r,
+                    neuron.v_leak,
+                    neuron.v_threshold,
+                    neuron.v_reset,
+                    w_in,
+                    metadata=dict(neuron.metadata),
+                )
+            else:
+                cuba = CubaLI(tau_s, neuron.tau, neuron.r, neuron.v_leak, w_in)
+            set_variant(cuba.metadata, discretization="staged")
+            neuron = cuba
+        else:
+            syn = LI(_tau(a_s, dt, method), a_s / (1.0 - a_s), np.zeros(shape))
     rec = None
     if isinstance(m, sl.LIFRecurrent):
         rec, rec_shape = convert_layer(m.rec_connect, shape)
@@ -311,20 +337,21 @@ def _first_shape(items: list[tuple[str, Any]]) -> tuple[int, ...] | None:
     return None
 
 
-def _edge_modules(edges: list[tuple[str, str]]) -> list[str]:
-    seen: list[str] = []
-    for s, d in edges:
-        for n in (s, d):
-            if n not in ("input", "output") and n not in seen:
-                seen.append(n)
-    return seen
-
-
 def export_model(
-    model: Any, *, dt: Any = None, input_shape: Any = None, method: Any = None
+    model: Any,
+    *,
+    dt: Any = None,
+    input_shape: Any = None,
+    method: Any = None,
+    threshold: Any = None,
 ) -> Graph:
     """Export a sinabs model: an nn.Sequential chain (Squeeze layers included), a single
-    layer, or a nirhub-generated ``Network`` (modules plus its ``EDGES``)."""
+    layer, or a nirhub-generated ``Network`` (modules plus its ``EDGES``).
+
+    ``threshold="strict"`` records NIR's test ``v > thr`` instead of sinabs' ``v >= thr``
+    (they differ only when v lands exactly on the threshold): such a graph imports into
+    backends without the ``>=`` variant."""
+    test = check_threshold_option(threshold)
     if dt is None:
         raise UsageError(
             "sinabs counts time in steps: give dt, the seconds one step stands for",
@@ -340,7 +367,7 @@ def export_model(
         raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     edges_attr = getattr(type(model), "EDGES", None)
     if edges_attr is not None:
-        items = [(n, getattr(model, n)) for n in _edge_modules(edges_attr)]
+        items = [(n, getattr(model, n)) for n in edge_modules(edges_attr)]
         edges = list(edges_attr)
     else:
         items = list(_chain_items(model))
@@ -357,7 +384,10 @@ def export_model(
             "cannot tell the model's input shape (it does not start with a Linear layer)",
             hint="Pass input_shape, e.g. -O input_shape=2,34,34 (no batch or time axis).",
         )
-    return _build(items, edges, tuple(shape), step, how)
+    graph = _build(items, edges, tuple(shape), step, how)
+    if test == "strict":
+        strict_thresholds(graph)
+    return graph
 
 
 def _build(
@@ -414,20 +444,12 @@ def _build(
         )
     final = preds["output"]
     nodes["output"] = Output(out_shapes[final[0]] if final else in_shape)
-    kept = [(src, d) for s, d in edges if d not in skipped for src in _resolve(s, edges, skipped)]
+    kept = [
+        (src, d) for s, d in edges if d not in skipped for src in resolve_skipped(s, edges, skipped)
+    ]
     graph = Graph(nodes, list(dict.fromkeys(kept)))
     set_dt(graph.metadata, dt)
     set_reset(graph.metadata, "zero")
     graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "method": method, "source": "sinabs"}
     graph.validate()
     return graph
-
-
-def _resolve(name: str, edges: list[tuple[str, str]], skipped: set[str]) -> list[str]:
-    if name not in skipped:
-        return [name]
-    out: list[str] = []
-    for s, d in edges:
-        if d == name:
-            out.extend(_resolve(s, edges, skipped))
-    return out

@@ -21,8 +21,14 @@ NIR at step dt (``nirhub.sim``):
   ``i = g_m I`` follows it exactly with alpha_syn = a_s, alpha = a_m and the input gain
   ``g_m g_s / a_s`` (needs dt < tau_syn and dt < tau_mem).
 
+* CubaLIF / CubaLI recording the *staged* variant (``nirhub.discretization = "staged"``, what
+  sinabs' own LIF(tau_syn) exports as) under method "exact": the same mapping with the decays
+  ``exp(-dt/tau)`` and gains ``(1 - a) r``, ``(1 - a_s) w_in``, exact.
+
 The spike test is ``v >= thr`` in sinabs and ``v > thr`` in NIR: they differ only when v lands
-exactly on the threshold.
+exactly on the threshold (a node recording ``nirhub.threshold = ">="`` is exact). Neuron
+variants (``nirhub.ir.conventions.NeuronVariant``) sinabs runs natively: multi-spike
+(``MultiSpike``, ``MaxSpike(k)``), ``>=``, ``v_min`` (``min_v_mem``), staged ZOH.
 """
 
 from __future__ import annotations
@@ -33,12 +39,14 @@ import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError
 from nirhub.hub.graphplan import GraphPlan, Step, flatten_dims, place_gains
-from nirhub.ir.conventions import reset_mode
+from nirhub.hub.variants import variant_hint, variant_problems
+from nirhub.ir.conventions import NeuronVariant, get_variant, reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
     IF,
     LI,
     LIF,
+    NEURON_TYPES,
     Affine,
     AvgPool2d,
     Conv1d,
@@ -74,6 +82,8 @@ IMPORTS = frozenset(
     }
 )
 F32 = np.float32
+#: neuron variants sinabs reproduces (nirhub.ir.conventions.VARIANTS)
+VARIANTS = frozenset({"multi-spike", "threshold>=", "v-min", "staged"})
 
 
 @dataclass
@@ -112,6 +122,12 @@ def decay(tau: np.ndarray, dt: float, method: str) -> np.ndarray:
     return 1.0 - ratio if method == "euler" else np.exp(-ratio)
 
 
+def _rate(tau: np.ndarray, dt: float, method: str) -> np.ndarray:
+    """``1 - decay``: ``dt/tau`` (euler) or ``1 - exp(-dt/tau)`` (exact)."""
+    ratio = dt / np.asarray(tau, dtype=np.float64)
+    return ratio if method == "euler" else -np.expm1(-ratio)
+
+
 def steps_tau(a: np.ndarray) -> np.ndarray:
     """Sinabs' tau (in steps) whose ``exp(-1/tau)`` is the decay ``a``."""
     return -1.0 / np.log(a)
@@ -127,6 +143,8 @@ def check_and_gains(
 
     def refuse(step: Step, why: str) -> None:
         problems.append(Problem(step.path or step.name, why, kind="unsupported"))
+
+    problems.extend(variant_problems(graph, VARIANTS, "sinabs", method=method))
 
     for name, step in plan.steps.items():
         node = step.node
@@ -178,8 +196,17 @@ def check_and_gains(
                 continue
             a = decay(node.tau, dt, method)
             gains[name] = (1.0 - a) * np.asarray(node.r, dtype=np.float64)
-        elif isinstance(node, (CubaLIF, CubaLI)):
-            if method != "euler":
+        if t in ("IF", "LIF", "CubaLIF"):
+            v_min = get_variant(node, step.path).v_min
+            if v_min is not None and np.any(np.isinf(v_min)):
+                refuse(
+                    step,
+                    "v_min with -inf entries: sinabs' min_v_mem computes "
+                    "relu(v - min_v_mem) + min_v_mem, which needs finite bounds",
+                )
+        if isinstance(node, (CubaLIF, CubaLI)):
+            staged = get_variant(node, step.path).discretization == "staged"
+            if method != "euler" and not staged:
                 refuse(
                     step,
                     f"sinabs updates {t}'s synaptic current before the membrane "
@@ -187,19 +214,22 @@ def check_and_gains(
                     "coupled system is not expressible. Import with method=euler",
                 )
                 continue
-            if np.any(np.asarray(node.tau_syn) <= dt) or np.any(np.asarray(node.tau_mem) <= dt):
+            if method == "euler" and (
+                np.any(np.asarray(node.tau_syn) <= dt) or np.any(np.asarray(node.tau_mem) <= dt)
+            ):
                 refuse(step, f"tau_syn and tau_mem must exceed dt ({dt:g} s) for sinabs' decays")
                 continue
             w_in = 1.0 if node.w_in is None else np.asarray(node.w_in, dtype=np.float64)
-            a_s = decay(node.tau_syn, dt, "euler")
-            g_s = dt / np.asarray(node.tau_syn, dtype=np.float64) * w_in
-            g_m = dt / np.asarray(node.tau_mem, dtype=np.float64) * np.asarray(node.r)
+            a_s = decay(node.tau_syn, dt, method)
+            g_s = _rate(node.tau_syn, dt, method) * w_in
+            g_m = _rate(node.tau_mem, dt, method) * np.asarray(node.r, dtype=np.float64)
             gains[name] = g_m * g_s / a_s
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise UnsupportedError(
             f"sinabs cannot run {len(problems)} node(s) of this graph exactly:\n{listing}",
             problems=problems,
+            hint=variant_hint(problems),
         )
     return gains, resets
 
@@ -217,14 +247,25 @@ def lower(
 
 
 def _spiking(
-    n: str, node: IF | LIF | CubaLIF, shape: tuple[int, ...], reset: str
+    n: str, node: IF | LIF | CubaLIF, shape: tuple[int, ...], reset: str, variant: NeuronVariant
 ) -> tuple[str, dict[str, np.ndarray]]:
     reset_fn = "sa.MembraneSubtract()" if reset == "subtract" else "sa.MembraneReset()"
+    if variant.spikes != "multi":
+        spike_fn = "sa.SingleSpike"
+    elif variant.max_spikes is None:
+        spike_fn = "sa.MultiSpike"
+    else:
+        spike_fn = f"sa.MaxSpike({int(variant.max_spikes)})"
+    tensors = {f"{n}.spike_threshold": _t(node.v_threshold, shape)}
+    floor = "None"
+    if variant.v_min is not None:
+        floor = f'p["{n}.min_v_mem"]'
+        tensors[f"{n}.min_v_mem"] = _t(variant.v_min, shape)
     args = (
-        f'spike_threshold=p["{n}.spike_threshold"], spike_fn=sa.SingleSpike, '
-        f"reset_fn={reset_fn}, min_v_mem=None"
+        f'spike_threshold=p["{n}.spike_threshold"], spike_fn={spike_fn}, '
+        f"reset_fn={reset_fn}, min_v_mem={floor}"
     )
-    return args, {f"{n}.spike_threshold": _t(node.v_threshold, shape)}
+    return args, tensors
 
 
 _SILENT = "spike_threshold=None, spike_fn=None, reset_fn=None, min_v_mem=None"
@@ -234,6 +275,7 @@ def _layer(step: Step, dt: float, method: str, reset: str) -> Layer:
     node, n = step.node, step.name
     origin = f"NIR {step.path}: {node.type_name}" if step.path else "input gain (r, w_in, dt)"
     shape = step.out_shape
+    variant = get_variant(node, step.path) if node.type_name in NEURON_TYPES else NeuronVariant()
     if isinstance(node, Linear):
         has_bias = isinstance(node, Affine)
         tensors = {f"{n}.weight": node.weight.astype(F32)}
@@ -290,7 +332,7 @@ def _layer(step: Step, dt: float, method: str, reset: str) -> Layer:
         )
     if isinstance(node, (IF, I)):
         if isinstance(node, IF):
-            args, tensors = _spiking(n, node, shape, reset)
+            args, tensors = _spiking(n, node, shape, reset, variant)
         else:
             args, tensors = _SILENT, {}
         return Layer(n, f"sl.IAF{{squeeze}}({args})", True, tensors, origin)
@@ -300,16 +342,17 @@ def _layer(step: Step, dt: float, method: str, reset: str) -> Layer:
         if isinstance(node, LI):
             ctor = f'sl.ExpLeak{{squeeze}}(tau_mem=p["{n}.tau_mem"], norm_input=False)'
             return Layer(n, ctor, True, tensors, origin)
-        args, more = _spiking(n, node, shape, reset)
+        args, more = _spiking(n, node, shape, reset, variant)
         ctor = f'sl.LIF{{squeeze}}(tau_mem=p["{n}.tau_mem"], {args}, norm_input=False)'
         return Layer(n, ctor, True, {**tensors, **more}, origin)
     assert isinstance(node, (CubaLIF, CubaLI))
+    # checked: method "euler", or "exact" with the staged variant (each stage exact)
     tensors = {
-        f"{n}.tau_mem": _t(steps_tau(decay(node.tau_mem, dt, "euler")), shape),
-        f"{n}.tau_syn": _t(steps_tau(decay(node.tau_syn, dt, "euler")), shape),
+        f"{n}.tau_mem": _t(steps_tau(decay(node.tau_mem, dt, method)), shape),
+        f"{n}.tau_syn": _t(steps_tau(decay(node.tau_syn, dt, method)), shape),
     }
     if isinstance(node, CubaLIF):
-        args, more = _spiking(n, node, shape, reset)
+        args, more = _spiking(n, node, shape, reset, variant)
         tensors.update(more)
     else:
         args = _SILENT

@@ -50,7 +50,7 @@ class SinabsBackend(Backend):
         name="sinabs",
         kind="simulator",
         summary="Sinabs: PyTorch spiking layers, time in steps (tau_steps = tau/dt)",
-        to_ir=_BOTH,
+        to_ir=_BOTH | {"CubaLI", "CubaLIF"},
         from_ir=_BOTH | {"CubaLI", "CubaLIF"},
         writes=(".py", ".pt"),
         requires=(Requirement("sinabs", min_version="3.1"), Requirement("torch")),
@@ -78,6 +78,15 @@ class SinabsBackend(Backend):
                 choices=("zero", "subtract"),
             ),
             Option(
+                "threshold",
+                "choice",
+                "export: the spike test recorded on each neuron: '>=' (default; what sinabs "
+                "computes, a neuron variant that only some backends run) or 'strict' (NIR's "
+                "v > threshold: differs only when v lands exactly on the threshold, and imports "
+                "into every backend)",
+                choices=(">=", "strict"),
+            ),
+            Option(
                 "input_shape",
                 "str",
                 "export: the input shape without batch/time axes, e.g. "
@@ -100,9 +109,10 @@ class SinabsBackend(Backend):
         can_run=True,
         limitations=(
             "no Delay or Threshold; v_leak must be 0 (sinabs has no resting potential)",
-            "CubaLIF/CubaLI import only with method=euler; export turns tau_syn into an LI",
-            "export refuses MultiSpike (sinabs' default) and min_v_mem: NIR spikes are single "
-            "and v is unbounded",
+            "CubaLIF/CubaLI import with method=euler, or exact when it records the staged "
+            "variant; export writes LIF(tau_syn) as a staged CubaLIF",
+            "sinabs' spike functions (MultiSpike, MaxSpike, SingleSpike: v >= threshold) and "
+            "min_v_mem export as neuron variants; importing runs them natively",
             "sinabs fires at v >= threshold, NIR at v > threshold",
             "one Input and one Output node",
         ),
@@ -136,6 +146,7 @@ class SinabsBackend(Backend):
             dt=options.get("dt"),
             input_shape=options.get("input_shape"),
             method=options.get("method"),
+            threshold=options.get("threshold"),
         )
 
     # -- IR -> framework -----------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError, UsageError
+from nirhub.hub.variants import VARIANT_HINT, variant_problems
 from nirhub.ir.conventions import get_dt, get_method
 from nirhub.ir.graph import Graph
 from nirhub_snntorch.codegen import render_module
@@ -72,13 +73,19 @@ def prepare(
         elif t in ("Scale", "Threshold", "Delay"):
             field = {"Scale": "scale", "Threshold": "threshold", "Delay": "delay"}[t]
             values[f"{k}_{field}"] = a[field]
+    # snnTorch's neurons: single spikes at mem > threshold, no lower bound, Euler synapses
+    variant = variant_problems(graph, (), "snnTorch", method=spec["method"])
+    hint = "Use a smaller dt, or method=exact (exp(-dt/tau) is always in (0, 1))."
+    if variant and not problems:
+        hint = VARIANT_HINT
+    problems += variant
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise UnsupportedError(
             f"snnTorch cannot run {len(problems)} node(s) of this graph faithfully at "
             f"dt={dt_value:g} s:\n{listing}",
             problems=problems,
-            hint="Use a smaller dt, or method=exact (exp(-dt/tau) is always in (0, 1)).",
+            hint=hint,
         )
     return spec, values
 

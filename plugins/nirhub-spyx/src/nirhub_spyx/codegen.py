@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError
+from nirhub.hub.variants import variant_hint, variant_problems
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import (
@@ -179,7 +180,8 @@ def lower(graph: Graph, dt: float, *, method: str = "euler", reset: str | None =
         outs,
         ins,
     )
-    problems: list[Problem] = []
+    # Spyx's neurons: single spikes at v > thr, no lower bound, Euler/coupled synapses
+    problems: list[Problem] = variant_problems(graph, (), "spyx", method=method)
     for path in flat.nodes:  # the graph's own order (exports keep it); ORDER is the schedule
         node = flat.nodes[path]
         try:
@@ -193,6 +195,7 @@ def lower(graph: Graph, dt: float, *, method: str = "euler", reset: str | None =
         raise UnsupportedError(
             f"the graph cannot be mapped to Spyx ({len(problems)} problem(s)):\n{listing}",
             problems=problems,
+            hint=variant_hint(problems),
         )
     return spec
 

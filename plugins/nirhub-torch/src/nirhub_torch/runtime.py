@@ -43,22 +43,23 @@ RESET_MODES = ("zero", "subtract", "subtract-delayed", "subtract-guarded")
 
 
 class SpikeFunction(torch.autograd.Function):
-    """Heaviside ``x > 0`` forward; fast-sigmoid surrogate ``1/(1 + slope*|x|)**2`` backward."""
+    """Heaviside ``x > 0`` (``x >= 0`` with ``ge``) forward; fast-sigmoid surrogate
+    ``1/(1 + slope*|x|)**2`` backward."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, slope: float) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, slope: float, ge: bool = False) -> torch.Tensor:
         ctx.save_for_backward(x)
         ctx.slope = slope
-        return (x > 0).to(x.dtype)
+        return ((x >= 0) if ge else (x > 0)).to(x.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (x,) = ctx.saved_tensors
-        return grad / (1.0 + ctx.slope * x.abs()) ** 2, None
+        return grad / (1.0 + ctx.slope * x.abs()) ** 2, None, None
 
 
-def spike(x: torch.Tensor, slope: float) -> torch.Tensor:
-    return SpikeFunction.apply(x, slope)
+def spike(x: torch.Tensor, slope: float, ge: bool = False) -> torch.Tensor:
+    return SpikeFunction.apply(x, slope, ge)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,6 +202,19 @@ class Neuron(NodeModule):
             raise ValueError(f"unknown reset mode {self.reset_mode!r} for node {self.path!r}")
         self.spiking = self.type_name in SPIKING
         self.has_current = self.type_name in ("CubaLI", "CubaLIF")
+        # neuron variants (nirhub.ir.conventions.NeuronVariant), see docs/simulator.md
+        self.multi = node.get("spikes") == "multi"
+        self.max_spikes: int | None = node.get("max_spikes")
+        self.ge = node.get("threshold") == ">="
+        self.staged = node.get("discretization") == "staged"
+        if self.multi and self.reset_mode not in ("zero", "subtract"):
+            raise ValueError(f"multi-spike with reset {self.reset_mode!r} for node {self.path!r}")
+        self.v_min_bound: torch.Tensor | None
+        if node.get("v_min") is not None:
+            bound = torch.tensor(node["v_min"], dtype=torch.float64)
+            self.register_buffer("v_min_bound", bound, persistent=False)
+        else:
+            self.v_min_bound = None
 
     def _f64(self, name: str, default: float | None = None) -> torch.Tensor:
         value = self.field(name)
@@ -232,6 +246,16 @@ class Neuron(NodeModule):
             if method == "euler":
                 rs, rm = dt / tau_syn, dt / tau_mem
                 co.update(a_s=1.0 - rs, g_s=rs * w_in, a_m=1.0 - rm, g_m=rm * r, c_m=rm * v_leak)
+            elif self.staged:  # exact per stage, the membrane sees the updated current
+                rs, rm = dt / tau_syn, dt / tau_mem
+                b_s, b_m = -torch.expm1(-rs), -torch.expm1(-rm)
+                co.update(
+                    a_s=torch.exp(-rs),
+                    g_s=b_s * w_in,
+                    a_m=torch.exp(-rm),
+                    g_m=b_m * r,
+                    c_m=b_m * v_leak,
+                )
             else:
                 a_s, a_m = dt / tau_syn, dt / tau_mem
                 e_s, e_m = torch.exp(-a_s), torch.exp(-a_m)
@@ -268,7 +292,8 @@ class Neuron(NodeModule):
             state["I"] = torch.zeros(shape, dtype=dtype, device=device)
         if self.reset_mode in ("subtract-delayed", "subtract-guarded"):
             # the reset flag "of step -1": the initial v already above threshold
-            state["pending"] = (v > self.v_threshold.to(dtype)).to(dtype)
+            thr = self.v_threshold.to(dtype)
+            state["pending"] = ((v >= thr) if self.ge else (v > thr)).to(dtype)
         return state
 
     def rest_output(self, state: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -311,7 +336,15 @@ class Neuron(NodeModule):
         elif mode == "subtract-guarded":
             q = state["pending"]
             v = v - q * thr
-        s = spike(v - thr, slope)
+        s = spike(v - thr, slope, self.ge)
+        if self.multi:
+            # n = floor(v/thr) spikes where the test passes (at most max_spikes); the
+            # surrogate gradient flows through the single-spike test s
+            count = torch.where(s.detach() > 0, torch.floor(v.detach() / thr), 0.0 * s.detach())
+            if self.max_spikes is not None:
+                count = torch.clamp(count, max=float(self.max_spikes))
+            s = count + (s - s.detach())
+            new["count"] = count
         r = s.detach() if detach_reset else s
         if mode == "zero":
             v = torch.where(r > 0, co["v_reset"], v)
@@ -321,7 +354,9 @@ class Neuron(NodeModule):
             new["pending"] = r
         else:  # subtract-guarded: v - (s - q)*thr, and the flag is v > thr after that
             v = v - (r - q) * thr
-            new["pending"] = (v > thr).to(v.dtype)
+            new["pending"] = ((v >= thr) if self.ge else (v > thr)).to(v.dtype)
+        if self.v_min_bound is not None:
+            v = torch.maximum(v, self.v_min_bound.to(v.dtype))
         new["v"] = v
         return s, new, s
 
@@ -541,6 +576,8 @@ class NIRModel(nn.Module):
         rec.setdefault("v", []).append(state["v"])
         if "I" in state:
             rec.setdefault("I", []).append(state["I"])
+        if "count" in state:
+            rec.setdefault("count", []).append(state["count"])
 
     def _run_neuron(
         self,

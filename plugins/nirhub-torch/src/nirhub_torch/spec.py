@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import IRError, UsageError
-from nirhub.ir.conventions import reset_mode
+from nirhub.errors import IRError, Problem, UnsupportedError, UsageError
+from nirhub.ir.conventions import get_variant, reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
-from nirhub.ir.nodes import SPIKING_TYPES, Delay, Node
+from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES, Delay, Node
 
 #: structural findings that do not prevent running a graph (same as the simulator)
 HARMLESS = frozenset({"dead-end", "unreachable"})
@@ -186,6 +186,8 @@ def build_spec(
         if node.type_name in SPIKING_TYPES:
             entry["reset"] = reset_mode(graph, path, reset)
             entry["reset_native"] = reset_mode(graph, path)
+        if node.type_name in NEURON_TYPES:
+            entry.update(_variant_entry(node, path, entry.get("reset")))
         if isinstance(node, Delay):
             raw = np.broadcast_to(np.asarray(node.delay, dtype=np.float64), tuple(in_shape))
             k = delay_steps(raw, dt)
@@ -208,6 +210,29 @@ def build_spec(
         "breaking": sorted(breaking),
         "graph": _skeleton(graph),
     }
+
+
+def _variant_entry(node: Any, path: str, reset: str | None) -> dict[str, Any]:
+    """The node's neuron variant as plain literals for the runtime (only non-defaults)."""
+    variant = get_variant(node, path)
+    out: dict[str, Any] = {}
+    if variant.spikes == "multi":
+        if reset not in ("zero", "subtract"):
+            raise UnsupportedError(
+                f"{path}: multi-spike output combines with reset zero or subtract only, "
+                f"not {reset!r}",
+                problems=[Problem(path, f"multi-spike with reset {reset!r}", kind="unsupported")],
+            )
+        out["spikes"] = "multi"
+        if variant.max_spikes is not None:
+            out["max_spikes"] = int(variant.max_spikes)
+    if variant.threshold == ">=":
+        out["threshold"] = ">="
+    if variant.v_min is not None:
+        out["v_min"] = np.asarray(variant.v_min, dtype=np.float64).tolist()
+    if variant.discretization == "staged":
+        out["discretization"] = "staged"
+    return out
 
 
 def arrays_of(graph: Graph) -> dict[str, dict[str, np.ndarray]]:

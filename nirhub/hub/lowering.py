@@ -1,0 +1,90 @@
+"""Small helpers the code-generating plugins (norse, sinabs, rockpool) share.
+
+Import side: :func:`resolve_dt` and :func:`resolve_method` (the option, else what the graph
+records). Export side: :func:`parse_shape` (the ``input_shape`` option), :func:`edge_modules`
+and :func:`resolve_skipped` (a model's ``EDGES`` with identity layers dropped). Framework-free;
+the execution order itself is :mod:`nirhub.hub.graphplan`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nirhub.errors import UsageError
+from nirhub.ir.conventions import get_dt, namespace
+from nirhub.ir.graph import Graph
+
+__all__ = [
+    "METHODS",
+    "edge_modules",
+    "parse_shape",
+    "resolve_dt",
+    "resolve_method",
+    "resolve_skipped",
+]
+
+METHODS: tuple[str, ...] = ("euler", "exact")
+
+
+def resolve_dt(graph: Graph, dt: Any) -> float:
+    """The ``dt`` option (seconds), else the graph's recorded ``nirhub.dt``."""
+    if dt is None:
+        dt = get_dt(graph)
+    if dt is None:
+        raise UsageError(
+            "no time step: pass dt (seconds); the graph does not record one (metadata nirhub.dt)",
+            hint="e.g. -O dt=1e-4 (the NIR paper's graphs use 1e-4 s).",
+        )
+    value = float(dt)
+    if not value > 0 or not np.isfinite(value):
+        raise UsageError(f"dt must be a positive number of seconds, got {dt!r}")
+    return value
+
+
+def resolve_method(graph: Graph, method: Any) -> str:
+    """The option, else the graph's recorded ``nirhub.method``, else forward Euler."""
+    if method is None:
+        method = namespace(graph.metadata).get("method", "euler")
+        if isinstance(method, bytes):
+            method = method.decode()
+    if method not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    return str(method)
+
+
+def parse_shape(value: Any) -> tuple[int, ...] | None:
+    """``"2,34,34"``, ``(2, 34, 34)`` or an int -> a shape tuple."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parts = [p for p in value.replace("x", ",").replace(" ", ",").split(",") if p]
+        try:
+            return tuple(int(p) for p in parts)
+        except ValueError:
+            raise UsageError(f"input_shape must be integers like 2,34,34; got {value!r}") from None
+    if isinstance(value, int):
+        return (value,)
+    return tuple(int(v) for v in value)
+
+
+def edge_modules(edges: list[tuple[str, str]]) -> list[str]:
+    """The module names of an ``EDGES`` list in first-seen order (``input``/``output`` left out)."""
+    seen: list[str] = []
+    for s, d in edges:
+        for n in (s, d):
+            if n not in ("input", "output") and n not in seen:
+                seen.append(n)
+    return seen
+
+
+def resolve_skipped(name: str, edges: list[tuple[str, str]], skipped: set[str]) -> list[str]:
+    """The non-skipped sources that ``name`` stands for (skipped: identity layers dropped)."""
+    if name not in skipped:
+        return [name]
+    out: list[str] = []
+    for s, d in edges:
+        if d == name:
+            out.extend(resolve_skipped(s, edges, skipped))
+    return out
