@@ -62,6 +62,10 @@ def audited_env(tmp_path_factory) -> dict[str, str]:
     return env
 
 
+def _h5py_uname(event: list) -> bool:
+    return event[0] == "subprocess.Popen" and event[1].startswith("('uname', ['uname', '-p']")
+
+
 def _nirhub(env: dict[str, str], log: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**env, "XYLO_AUDIT_LOG": str(log)}
     proc = subprocess.run(
@@ -72,7 +76,9 @@ def _nirhub(env: dict[str, str], log: Path, *args: str) -> subprocess.CompletedP
         timeout=300,
         cwd=ROOT,
     )
-    events = json.loads(log.read_text(encoding="utf-8"))
+    # the one process allowed: `uname -p`, which importing h5py runs through
+    # platform.processor() (nirhub's .nir reader; nothing of samna's): never pip, never a socket
+    events = [e for e in json.loads(log.read_text(encoding="utf-8")) if not _h5py_uname(e)]
     assert events == [], (
         f"nirhub {args[0]} started processes / connected / imported samna: {events}"
     )
