@@ -6,6 +6,8 @@
 * :func:`primitive_graph` / :func:`primitive_graphs` / :data:`PRIMITIVES`: one small valid
   graph per NIR primitive; :func:`random_inputs`, :func:`behaviour_difference`: compare graphs
   by what they compute.
+* :class:`nirhub.testing.variants.VariantRefusals`: for a backend that runs none of the neuron
+  variants (multi-spike, ``>=``, ``v_min``, staged): every one is refused by node name.
 * pytest fixtures in :mod:`nirhub.testing.fixtures`, opt in with
   ``pytest_plugins = ["nirhub.testing.fixtures"]`` in a ``conftest.py`` (they are deliberately
   not registered through a ``pytest11`` entry point, so installing nirhub changes no one's

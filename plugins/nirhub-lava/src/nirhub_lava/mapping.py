@@ -33,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.ir.conventions import get_dt, get_method, reset_mode
+from nirhub.errors import Problem, UnsupportedError
+from nirhub.hub.lowering import resolve_dt, resolve_method
+from nirhub.hub.variants import variant_problems
+from nirhub.ir.conventions import get_variant, reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import (
     IF,
@@ -189,34 +191,8 @@ class LavaNet:
         return [*self.inputs, BIAS_SOURCE]
 
 
-def resolve_dt(graph: Graph, dt: float | None) -> float:
-    if dt is not None:
-        if not float(dt) > 0:
-            raise UsageError(f"dt must be > 0 seconds, got {dt}")
-        return float(dt)
-    recorded = get_dt(graph)
-    if recorded is None:
-        raise UsageError(
-            "the graph records no time step and none was given",
-            hint="Pass the step the model runs at: -O dt=1e-4 (seconds).",
-        )
-    return recorded
-
-
-def resolve_method(graph: Graph, method: str | None) -> str:
-    if method is not None:
-        if method not in ("euler", "exact"):
-            raise UsageError(f"method must be euler or exact, got {method!r}")
-        return method
-    return get_method(graph) or "euler"
-
-
 def _staged(node: Node, path: str) -> bool:
     """Does the node record the staged zero-order hold (``nirhub.discretization``)?"""
-    try:
-        from nirhub.ir.conventions import get_variant
-    except ImportError:  # a nirhub without neuron variants
-        return False
     return get_variant(node, path).discretization == "staged"
 
 
@@ -226,10 +202,6 @@ def _variant_problems(graph: Graph, method: str) -> list[Problem]:
     Lava's LIF emits one spike, tests ``v > vth`` and has no lower bound; the staged variant
     is its own update order (supported).
     """
-    try:
-        from nirhub.hub.variants import variant_problems
-    except ImportError:  # a nirhub without neuron variants
-        return []
     return variant_problems(graph, supported={"staged"}, backend="lava", method=method)
 
 

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import Problem, UnsupportedError, UsageError
+from nirhub.hub.lowering import resolve_dt
 from nirhub.hub.variants import VARIANT_HINT, variant_problems
-from nirhub.ir.conventions import get_dt, get_method
+from nirhub.ir.conventions import get_method
 from nirhub.ir.graph import Graph
 from nirhub_snntorch.codegen import render_module
 from nirhub_snntorch.mapping import neuron
@@ -20,20 +21,6 @@ NEURONS = frozenset({"I", "IF", "LI", "LIF", "CubaLI", "CubaLIF"})
 #: names of snnTorch's own parameters/buffers (``<key>.<name>`` in the state dict)
 LAYER_FIELDS = frozenset({"beta", "alpha", "threshold"})
 DTYPES = ("float32", "float64")
-
-
-def resolve_dt(graph: Graph, dt: float | None) -> float:
-    if dt is None:
-        dt = get_dt(graph)
-    if dt is None:
-        raise UsageError(
-            "no time step: pass dt (seconds); the graph does not record one",
-            hint="e.g. -O dt=1e-4 (the NIR paper's graphs use 1e-4 s).",
-        )
-    value = float(dt)
-    if not value > 0:
-        raise UsageError(f"dt must be > 0 seconds, got {dt!r}")
-    return value
 
 
 def check_dtype(dtype: Any, default: str) -> str:

@@ -7,25 +7,11 @@ from typing import Any
 import numpy as np
 
 from nirhub.errors import UsageError
-from nirhub.ir.conventions import get_dt, get_method
+from nirhub.hub.lowering import resolve_dt, resolve_method
 from nirhub.ir.graph import Graph
 from nirhub_torch.spec import arrays_of, build_spec
 
 DTYPES = ("float32", "float64")
-
-
-def resolve_dt(graph: Graph, dt: float | None) -> float:
-    if dt is None:
-        dt = get_dt(graph)
-    if dt is None:
-        raise UsageError(
-            "no time step: pass dt (seconds); the graph does not record one",
-            hint="e.g. -O dt=1e-4 (the NIR paper's graphs use 1e-4 s).",
-        )
-    value = float(dt)
-    if not value > 0:
-        raise UsageError(f"dt must be > 0 seconds, got {dt!r}")
-    return value
 
 
 def check_dtype(dtype: Any, default: str) -> str:
@@ -33,12 +19,6 @@ def check_dtype(dtype: Any, default: str) -> str:
     if name not in DTYPES:
         raise UsageError(f"dtype must be float32 or float64, got {dtype!r}")
     return name
-
-
-def resolve_method(graph: Graph, method: str | None) -> str:
-    """The discretisation: given, else the one the graph records (``nirhub.method``: the
-    exporter's), else forward Euler."""
-    return method or get_method(graph) or "euler"
 
 
 def from_ir(
