@@ -85,7 +85,7 @@ def simulate_file(
     (``--from``, ``--weights``, ``--trust-pickle``) for a model source that is not a ``.nir``
     file; such a source is exported at ``dt`` when it is given, as ``convert`` does.
     """
-    from nirhub.ir.conventions import check_reset, get_dt
+    from nirhub.hub.options import missing_dt, resolve_dt, take_conventions
 
     target = Path(output)
     if target.suffix.lower() != ".npz":
@@ -101,16 +101,15 @@ def simulate_file(
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"cannot write {target}: the folder {folder} does not exist")
-    check_reset(reset)
-    if method is not None and method not in ("euler", "exact"):
-        raise UsageError(f"method must be euler or exact; got {method!r}")
+    # --dt/--method/--reset and -O dt/method/reset are one option each: merged and checked here
+    given, options = take_conventions(options, dt=dt, method=method, reset=reset)
+    dt, method, reset = given.get("dt"), given.get("method"), given.get("reset")
     if backend is None and options:
         raise UsageError(
             f"backend options ({', '.join(options)}) need --backend; the reference simulator "
             "takes --method, --reset and --record"
         )
 
-    options = dict(options or {})
     target_desc = None
     if backend is not None:
         from nirhub.hub.registry import default_registry
@@ -147,12 +146,9 @@ def simulate_file(
                 hint=_options_hint(*descs),
             )
         options = {k: v for k, v in options.items() if target_desc.has_option(k)}
-    step = dt if dt is not None else get_dt(graph)
+    step = resolve_dt(dt, graph, None, [])
     if step is None:
-        raise UsageError(
-            f"no time step: {os.fspath(source)} does not record one",
-            hint="Pass --dt in seconds (the NIR paper's graphs use --dt 1e-4).",
-        )
+        raise missing_dt(os.fspath(source))
 
     from nirhub.sim import simulate
     from nirhub.sim.inputs import load_inputs

@@ -1,11 +1,11 @@
-"""Shared helpers of the code-generating plugins (nirhub.hub.lowering)."""
+"""Shared helpers of the code-generating plugins (nirhub.backend.lowering)."""
 
 from __future__ import annotations
 
 import pytest
 
 from nirhub.errors import UsageError
-from nirhub.hub.lowering import (
+from nirhub.backend.lowering import (
     edge_modules,
     parse_shape,
     resolve_dt,

@@ -1,4 +1,4 @@
-"""The shared importer check for neuron variants (nirhub.hub.variants)."""
+"""The shared importer check for neuron variants (nirhub.backend.variants)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nirhub.errors import IRError, UnsupportedError, UsageError
-from nirhub.hub.variants import (
+from nirhub.backend.variants import (
     VARIANT_HINT,
     check_threshold_option,
     check_variants,

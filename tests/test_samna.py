@@ -1,4 +1,4 @@
-"""nirhub.hub.samna: telling SynSense's real samna from the PyPI stub without importing either.
+"""nirhub.backend.samna: telling SynSense's real samna from the PyPI stub without importing either.
 
 Each test builds a fake ``samna`` in a temporary folder and makes it the only place Python can
 find one (``sys.path`` is replaced for the test). The stub-like package's ``__init__`` writes a
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nirhub.hub.samna import block_samna_stub, samna_status
+from nirhub.backend.samna import block_samna_stub, samna_status
 
 #: the relevant lines of samna 0.48.6's stub ``__init__`` (plus a line that proves execution)
 STUB_INIT = """\

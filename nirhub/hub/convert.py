@@ -38,6 +38,7 @@ from nirhub.errors import (
     UsageError,
 )
 from nirhub.hub.descriptor import BackendDescriptor
+from nirhub.hub.options import missing_dt, resolve_dt, resolve_options, take_conventions
 from nirhub.hub.registry import BackendStatus, Registry, default_registry
 from nirhub.ir.conventions import get_dt, set_dt
 from nirhub.ir.graph import Graph
@@ -161,8 +162,9 @@ def to_ir(
     backends that take it and recorded in the graph's metadata.
     """
     registry = registry or default_registry()
+    given, rest = take_conventions(options, dt=dt)
     graph, _, _ = _export(
-        model_or_path, backend, weights, trust_pickle, dt, registry, dict(options), warn=[]
+        model_or_path, backend, weights, trust_pickle, given.get("dt"), registry, rest, warn=[]
     )
     return graph
 
@@ -187,17 +189,18 @@ def from_ir(
             hint="Use nirhub.from_nir() for objects of the nir package.",
         )
     graph.validate()
+    given, rest = take_conventions(options, dt=dt)
     desc = registry.descriptor(backend)
-    opts = _target_options(desc, options)
+    desc.parse_options(rest)  # an unknown or malformed option fails before any work
     legal, _, _, problems = _legalize(graph, desc, registry)
     if problems:
         raise _unsupported(desc, problems)
+    opts = resolve_options(desc, legal, rest, given.get("dt"), [])
     be = registry.get(backend)
     problems = list(be.check(legal, **opts))
     if problems:
         raise _unsupported(desc, problems)
-    dt = _resolve_dt(dt, legal, desc, [])
-    return be.from_ir(legal, **_with_dt(desc, opts, dt))
+    return be.from_ir(legal, **opts)
 
 
 def check_legality(graph: Graph, descriptor: BackendDescriptor) -> list[Problem]:
@@ -264,15 +267,15 @@ def convert(
     cannot take the graph, unless ``dry_run``, which reports them instead.
     """
     registry = registry or default_registry()
-    if dt is not None and not (isinstance(dt, (int, float)) and dt > 0 and math.isfinite(dt)):
-        raise UsageError(f"dt must be a positive number of seconds, got {dt!r}")
+    # --dt and -O dt are one option: merged (and checked) here, before any work
+    given, options = take_conventions(options, dt=dt)
+    dt = given.get("dt")
     target = registry.status(to)
     if target.descriptor is None:
         raise registry._unavailable(target)
     desc = target.descriptor
     if not desc.from_ir:
         raise UsageError(f"backend {desc.name!r} cannot import graphs (it only exports to NIR)")
-    options = dict(options or {})
     planned = _plan_output(source, output, desc, force, dry_run)
     caught_messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -294,10 +297,10 @@ def convert(
                 f"unknown option(s) {', '.join(unknown)} for {src_desc.name!r} -> {desc.name!r}",
                 hint=_options_hint(src_desc, desc),
             )
-        opts = _target_options(desc, {k: v for k, v in options.items() if desc.has_option(k)})
         legal, applied, notes, problems = _legalize(graph, desc, registry)
-        used_dt = _resolve_dt(dt, legal, desc, caught_messages)
-        opts = _with_dt(desc, opts, used_dt)
+        own = {k: v for k, v in options.items() if desc.has_option(k)}
+        opts = resolve_options(desc, legal, own, dt, caught_messages)
+        used_dt = opts["dt"] if "dt" in opts else resolve_dt(dt, legal, None, caught_messages)
         report = ConversionReport(
             source=src.description,
             source_backend=src.backend,
@@ -331,7 +334,7 @@ def convert(
 def simulate_with_backend(
     graph: Graph,
     inputs: Mapping[str, np.ndarray] | np.ndarray,
-    dt: float,
+    dt: float | None,
     backend: str,
     *,
     record: tuple[str, ...] | list[str] = (),
@@ -340,7 +343,9 @@ def simulate_with_backend(
 ) -> SimulationResult:
     """Run ``graph`` with a backend's run hook (``nirhub simulate --backend NAME``).
 
-    Returns a :class:`~nirhub.sim.SimulationResult` with the reference simulator's conventions.
+    ``dt`` may also come as the option ``dt`` (the same thing); ``None`` means the one the
+    graph records. Returns a :class:`~nirhub.sim.SimulationResult` with the reference
+    simulator's conventions.
     """
     import numpy as np
 
@@ -364,15 +369,21 @@ def simulate_with_backend(
         raise IRError(
             "the graph is invalid:\n" + "\n".join(f"  - {p}" for p in invalid), problems=invalid
         )
-    opts = _target_options(desc, options)
+    given, rest = take_conventions(options, dt=dt)
+    step = resolve_dt(given.get("dt"), graph, None, [])
+    if step is None:
+        raise missing_dt("the graph")
+    desc.parse_options(rest)  # an unknown or malformed option fails before any work
     legal, _, _, problems = _legalize(graph, desc, registry)
     if problems:
         raise _unsupported(desc, problems)
+    opts = resolve_options(desc, legal, rest, step, [])
     be = registry.get(backend)
     problems = list(be.check(legal, **opts))
+    opts.pop("dt", None)  # the run hook takes the step as its own argument
     if problems:
         raise _unsupported(desc, problems)
-    return be.run(legal, dict(inputs), float(dt), record=tuple(record), **opts)
+    return be.run(legal, dict(inputs), step, record=tuple(record), **opts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,16 +406,6 @@ def _options_hint(*descs: BackendDescriptor) -> str:
         )
         + "."
     )
-
-
-def _target_options(desc: BackendDescriptor, options: Mapping[str, Any]) -> dict[str, Any]:
-    return desc.parse_options(dict(options))
-
-
-def _with_dt(desc: BackendDescriptor, opts: dict[str, Any], dt: float | None) -> dict[str, Any]:
-    if dt is not None and "dt" in _option_names(desc):
-        return {**opts, "dt": dt}
-    return opts
 
 
 def _export(
@@ -441,7 +442,9 @@ def _export(
                 f"backend {desc.name!r} has no option(s) {', '.join(unknown)}",
                 hint=f"Its options: {', '.join(desc.option_names()) or 'none'}.",
             )
-    opts = _with_dt(desc, desc.parse_options(own), dt)
+    opts = desc.parse_options(own)
+    if dt is not None and desc.has_option("dt"):
+        opts["dt"] = dt
     graph = be.to_ir(src.model, **opts)
     if not isinstance(graph, Graph):
         raise IRError(
@@ -465,26 +468,6 @@ def _legalize(
     passes = registry.passes(loaded_only=True)
     legal, applied, notes = legalize(graph, desc, passes)
     return legal, applied, notes, check_legality(legal, desc)
-
-
-def _resolve_dt(
-    dt: float | None, graph: Graph, desc: BackendDescriptor, warn: list[str]
-) -> float | None:
-    """The time step for the target: given, else recorded in the graph, else the default."""
-    if dt is not None:
-        return float(dt)
-    recorded = get_dt(graph)
-    if recorded is not None:
-        return recorded
-    if "dt" in _option_names(desc):
-        default = desc.option("dt").default
-        if default is not None:
-            warn.append(
-                f"no dt given and none recorded in the graph; {desc.name!r} uses its default "
-                f"dt={default:g} s. Pass --dt to be explicit."
-            )
-            return float(default)
-    return None
 
 
 def _unsupported(desc: BackendDescriptor, problems: list[Problem]) -> UnsupportedError:

@@ -166,7 +166,7 @@ THRESHOLD_TESTS: tuple[str, ...] = (">", ">=")
 DISCRETIZATIONS: tuple[str, ...] = ("coupled", "staged")
 #: the metadata keys of the variants, under the ``nirhub`` namespace of a neuron node
 VARIANT_KEYS: tuple[str, ...] = ("spikes", "max_spikes", "threshold", "v_min", "discretization")
-#: names of the variants, as backends list what they support (see ``nirhub.hub.variants``)
+#: names of the variants, as backends list what they support (see ``nirhub.backend.variants``)
 VARIANTS: tuple[str, ...] = ("multi-spike", "threshold>=", "v-min", "staged")
 
 _SPIKING = frozenset({"IF", "LIF", "CubaLIF"})

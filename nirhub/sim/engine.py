@@ -126,7 +126,12 @@ def _check_graph(graph: Any) -> tuple[FlatGraph, dict[str, Shape], dict[str, Sha
     return flat, ins, outs
 
 
-def _resolve_record(record: str | Iterable[str] | None, flat: FlatGraph) -> list[str]:
+def resolve_record(record: str | Iterable[str] | None, flat: FlatGraph) -> list[str]:
+    """The node paths ``record=`` names (one path or several), checked against ``flat``.
+
+    A subgraph or an unknown name is a :class:`~nirhub.errors.UsageError` naming the node (with
+    close matches); run hooks use this so that ``--record`` means the same on every backend.
+    """
     if record is None:
         return []
     items = [record] if isinstance(record, str) else list(record)
@@ -385,7 +390,7 @@ def simulate(
     dt_value = _check_dt(dt, graph)
     input_shapes = {name: ins[name] for name in flat.inputs}
     signals = check_inputs(inputs, input_shapes, dtype)
-    record_paths = _resolve_record(record, flat)
+    record_paths = resolve_record(record, flat)
 
     delays: dict[str, np.ndarray] = {}
     delay_info: dict[str, dict[str, Any]] = {}

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nirhub.backend.probes import random_inputs
 from nirhub.ir.conventions import set_dt
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
@@ -137,19 +138,6 @@ def primitive_graph(type_name: str) -> Graph:
 def primitive_graphs() -> dict[str, Graph]:
     """Every primitive graph, keyed by the node type it exercises."""
     return {t: primitive_graph(t) for t in PRIMITIVES}
-
-
-def random_inputs(graph: Graph, steps: int = STEPS, seed: int = 0) -> dict[str, np.ndarray]:
-    """Drive every Input with non-negative noise (mean about 1), time first."""
-    from nirhub.ir.graph import infer_shapes
-
-    info = infer_shapes(graph)
-    r = _rng(seed)
-    out = {}
-    for name in graph.inputs:
-        shape = info.outputs[name] or graph.nodes[name].shape  # type: ignore[attr-defined]
-        out[name] = r.uniform(0.0, 2.0, size=(steps, *shape))
-    return out
 
 
 def graphs_equal(a: Graph, b: Graph) -> bool:

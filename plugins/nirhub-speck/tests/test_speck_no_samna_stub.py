@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nirhub.hub.samna import samna_status
+from nirhub.backend.samna import samna_status
 
 CNN = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus" / "cnn" / "cnn_sinabs.nir"
 

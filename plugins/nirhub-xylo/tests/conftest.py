@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nirhub.hub.samna import block_samna_stub
+from nirhub.backend.samna import block_samna_stub
 
 # rockpool probes samna at import; the PyPI samna is a stub that pip-installs software
 block_samna_stub()

@@ -12,8 +12,8 @@ from nirhub_xylo.mapping import SPEC_ARRAYS
 from nirhub_xylo.plugin import XyloBackend, xylo_config
 from nirhub_xylo.run import run_model
 
+from nirhub.backend.samna import samna_status
 from nirhub.errors import BackendUnavailableError, FileFormatError, RefusedError
-from nirhub.hub.samna import samna_status
 from nirhub.io import read
 
 BACKEND = XyloBackend()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from nirhub.hub.samna import samna_status
+from nirhub.backend.samna import samna_status
 from nirhub.metrics import activity_similarity
 
 EXAMPLE = ROOT / "examples" / "xylo" / "braille_snntorch.py"

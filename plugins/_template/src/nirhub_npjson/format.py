@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import FileFormatError
+from nirhub.backend import FileFormatError
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NODE_TYPES, Node
 

@@ -16,10 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.errors import Problem
-from nirhub.hub.backend import Backend
-from nirhub.hub.descriptor import BackendDescriptor, Option, Requirement
-from nirhub.hub.hookspecs import hookimpl
+from nirhub.backend import Backend, BackendDescriptor, Option, Problem, Requirement, hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover - only for type checkers, costs nothing at run time
     import numpy as np
@@ -127,7 +124,7 @@ class NpjsonBackend(Backend):
         **options: Any,
     ) -> Any:
         """Run the graph *as this format stores it* (float32 rounding included)."""
-        from nirhub.sim import simulate
+        from nirhub.backend import simulate
 
         stored = self.to_ir(self.from_ir(graph, **options))
         return simulate(stored, inputs, dt, record=record)

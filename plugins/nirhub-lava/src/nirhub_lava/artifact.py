@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import FileFormatError
-from nirhub.hub.artifacts import write_atomically
+from nirhub.backend import FileFormatError, write_atomically
 from nirhub_lava.mapping import LavaNet, Population, Synapse
 
 FORMAT = 1

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UnsupportedError
+from nirhub.backend import UnsupportedError
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_method, set_reset
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LIF, Affine, CubaLIF, Delay, Flatten, Input, Linear, Output

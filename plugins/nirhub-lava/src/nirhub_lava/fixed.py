@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem
+from nirhub.backend import Problem
 from nirhub_lava.mapping import BIAS_SOURCE, LavaNet
 
 VTH_MAX = 2**17 - 1

@@ -33,9 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError
-from nirhub.hub.lowering import resolve_dt, resolve_method
-from nirhub.hub.variants import variant_problems
+from nirhub.backend import (
+    Problem,
+    UnsupportedError,
+    leak,
+    make_op,
+    resolve_dt,
+    resolve_method,
+    variant_problems,
+)
 from nirhub.ir.conventions import get_variant, reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import (
@@ -55,8 +61,6 @@ from nirhub.ir.nodes import (
     Scale,
     SumPool2d,
 )
-from nirhub.sim.discretize import leak
-from nirhub.sim.ops import make_op
 
 #: a weight matrix with fewer non-zero entries than this fraction becomes a Sparse process
 SPARSE_DENSITY = 0.1
@@ -389,8 +393,7 @@ def build_net(
     info = infer_shapes(graph)
     if info.problems:
         raise UnsupportedError(_message(info.problems), problems=list(info.problems))
-    from nirhub.sim.engine import delay_steps
-    from nirhub.sim.plan import make_plan
+    from nirhub.backend import delay_steps, make_plan
 
     steps_of: dict[str, np.ndarray] = {}
     for p_, n_ in flat.nodes.items():

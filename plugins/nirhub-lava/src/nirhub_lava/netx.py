@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import FileFormatError, Problem, UnsupportedError
+from nirhub.backend import FileFormatError, Problem, UnsupportedError
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_method, set_reset
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, CubaLIF, Input, Linear, Output

@@ -9,9 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.hub.backend import Backend
-from nirhub.hub.descriptor import BackendDescriptor, Option, Requirement
-from nirhub.hub.hookspecs import hookimpl
+from nirhub.backend import Backend, BackendDescriptor, Option, Requirement, hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -95,7 +93,7 @@ def _net(graph: Graph, options: dict[str, Any]) -> Any:
 
 
 def _problems(graph: Graph, options: dict[str, Any], fixed: bool) -> list[Any]:
-    from nirhub.errors import UnsupportedError, UsageError
+    from nirhub.backend import UnsupportedError, UsageError
 
     try:
         net = _net(graph, options)
@@ -112,7 +110,7 @@ def _problems(graph: Graph, options: dict[str, Any], fixed: bool) -> list[Any]:
 
 
 def _chip_problems(net: Any, options: dict[str, Any]) -> list[Any]:
-    from nirhub.errors import Problem
+    from nirhub.backend import Problem
 
     usage = _usage(net)
     chips = int(options.get("chips") or 1)
@@ -164,7 +162,7 @@ class _LavaBase(Backend):
         return _problems(graph, options, self.fixed_point)
 
     def from_ir(self, graph: Graph, **options: Any) -> LavaModel:
-        from nirhub.errors import UnsupportedError
+        from nirhub.backend import UnsupportedError
 
         net = _net(graph, options)
         fixed = None
@@ -268,7 +266,7 @@ class LavaBackend(_LavaBase):
     ) -> Any:
         """A netx file (returned as its path) or this backend's own artifact (its ``.npz`` is
         read; the generated module is never executed)."""
-        from nirhub.errors import UsageError
+        from nirhub.backend import UsageError
 
         path = Path(path)
         if path.suffix == ".py":
@@ -293,7 +291,7 @@ class LavaBackend(_LavaBase):
         return save_lava(obj.net, Path(path), title=f"{Path(path).stem}: a Lava network")
 
     def to_ir(self, model: Any, **options: Any) -> Graph:
-        from nirhub.errors import UsageError
+        from nirhub.backend import UsageError
         from nirhub_lava.netx import read_netx
 
         if isinstance(model, LavaModel):  # a network nirhub mapped: its Lava semantics
@@ -309,7 +307,7 @@ class LavaBackend(_LavaBase):
             if not dt:
                 raise UsageError(
                     "a Lava network has no time step: give the step it stands for",
-                    hint="Pass -O dt=... (seconds), e.g. --dt 1e-3.",
+                    hint="Pass --dt in seconds, e.g. --dt 1e-3.",
                 )
             return net_to_graph(net_from_processes(model, dt=float(dt)))
         if not isinstance(model, (str, Path)):
@@ -359,7 +357,7 @@ class Loihi2Backend(_LavaBase):
     )
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
-        from nirhub.hub.artifacts import write_atomically
+        from nirhub.backend import write_atomically
         from nirhub_lava.netx import write_netx
 
         if not isinstance(obj, LavaModel) or obj.fixed is None:

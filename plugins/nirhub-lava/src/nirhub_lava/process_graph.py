@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError
+from nirhub.backend import Problem, UnsupportedError
 from nirhub_lava.mapping import BIAS_SOURCE, LavaNet, Population, Synapse
 
 _SYNAPSES = {"Dense", "Sparse", "DelayDense", "DelaySparse"}

@@ -180,7 +180,7 @@ def require_loihi2() -> None:
     """Refuse a hardware run clearly when lava-loihi (Intel's Loihi 2 compiler) is missing."""
     import importlib.util
 
-    from nirhub.errors import BackendUnavailableError
+    from nirhub.backend import BackendUnavailableError
 
     try:
         found = importlib.util.find_spec(LOIHI_COMPILER) is not None

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UnsupportedError, UsageError
+from nirhub.backend import UnsupportedError, UsageError
 from nirhub.ir.graph import Graph
 
 
@@ -73,7 +73,7 @@ def run_graph(
     fixed: bool = False,
     **options: Any,
 ) -> Any:
-    from nirhub.sim import SimulationResult
+    from nirhub.backend import SimulationResult
     from nirhub_lava.fixed import quantize
     from nirhub_lava.mapping import build_net
     from nirhub_lava.processes import run_net

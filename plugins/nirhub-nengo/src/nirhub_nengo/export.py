@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.hub.backend import ConversionWarning
+from nirhub.backend import ConversionWarning, Problem, UnsupportedError, UsageError, cuba_exact
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_method
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
@@ -58,7 +57,6 @@ from nirhub.ir.nodes import (
     SumPool2d,
     Threshold,
 )
-from nirhub.sim.discretize import cuba_exact
 
 F64 = np.float64
 
@@ -1267,10 +1265,8 @@ def _drop_loop_delays(graph: Graph, candidates: set[str], dt: float) -> Graph:
     """Replace the one-step Delays that close recurrent loops by plain edges, when the
     reference simulator would put its own one-step delay on exactly those edges (so the
     graph also converts to backends without a Delay node). Checked by simulation."""
+    from nirhub.backend import make_plan, random_inputs, simulate
     from nirhub.ir.graph import flatten
-    from nirhub.sim import simulate
-    from nirhub.sim.plan import make_plan
-    from nirhub.testing.graphs import random_inputs
 
     names = [
         n

@@ -90,15 +90,13 @@ def run(
 
     nengo = import_nengo()
 
+    from nirhub.backend import SimulationResult, check_inputs, resolve_record
     from nirhub.ir.graph import flatten, infer_shapes
-    from nirhub.sim import SimulationResult
-    from nirhub.sim.engine import _resolve_record
-    from nirhub.sim.inputs import check_inputs
 
     info = infer_shapes(graph)
     shapes = {name: tuple(info.outputs[name]) for name in graph.inputs}
     signals = check_inputs(inputs, shapes, np.dtype(np.float64))
-    paths = tuple(_resolve_record(record, flatten(graph)))
+    paths = tuple(resolve_record(record, flatten(graph)))
     gen = generate_module(graph, dt, method=method, reset=reset, record=paths)
     net = execute(gen)
     steps, batch = signals.steps, signals.batch

@@ -39,8 +39,16 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError
-from nirhub.hub.variants import variant_hint, variant_problems
+from nirhub.backend import (
+    Problem,
+    UnsupportedError,
+    cuba_exact,
+    delay_steps,
+    make_op,
+    make_plan,
+    variant_hint,
+    variant_problems,
+)
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import FlatGraph, Graph, flatten, infer_shapes
 from nirhub.ir.nodes import (
@@ -63,10 +71,6 @@ from nirhub.ir.nodes import (
     SumPool2d,
     Threshold,
 )
-from nirhub.sim.discretize import cuba_exact
-from nirhub.sim.engine import delay_steps
-from nirhub.sim.ops import make_op
-from nirhub.sim.plan import make_plan
 
 F64 = np.float64
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nirhub.errors import UsageError
-from nirhub.hub.artifacts import write_atomically
+from nirhub.backend import UsageError, write_atomically
 
 
 def save_model(built: Any, path: Path, *, title: str, force: bool = False) -> list[Path]:

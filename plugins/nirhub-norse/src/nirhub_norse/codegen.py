@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nirhub.hub.graphplan import rest_outputs
+from nirhub.backend import rest_outputs
 from nirhub_norse.lowering import Layer, Lowered
 
 HELPERS = {

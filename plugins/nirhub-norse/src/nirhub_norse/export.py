@@ -33,8 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.hub.lowering import edge_modules, parse_shape, resolve_skipped
+from nirhub.backend import (
+    Problem,
+    UnsupportedError,
+    UsageError,
+    edge_modules,
+    parse_shape,
+    resolve_skipped,
+)
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (

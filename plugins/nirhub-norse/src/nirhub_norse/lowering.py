@@ -22,7 +22,7 @@ NIR at step dt, forward Euler (``nirhub.sim``, method "euler"):
 * IF: ``v <- v + dt r x`` = IAFCell fed ``dt r x`` (v_reset must be 0: IAFCell starts at
   v_reset, NIR at 0).
 
-Input gains are placed by :func:`nirhub.hub.graphplan.place_gains` (folded into the weights
+Input gains are placed by :func:`nirhub.backend.graphplan.place_gains` (folded into the weights
 of the layers that feed the neuron alone, else an explicit ``Scale`` layer).
 """
 
@@ -32,9 +32,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError
-from nirhub.hub.graphplan import GraphPlan, Step, flatten_dims, place_gains
-from nirhub.hub.variants import variant_hint, variant_problems
+from nirhub.backend import (
+    GraphPlan,
+    Problem,
+    Step,
+    UnsupportedError,
+    flatten_dims,
+    place_gains,
+    variant_hint,
+    variant_problems,
+)
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (

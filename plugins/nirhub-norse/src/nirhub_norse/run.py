@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UsageError
+from nirhub.backend import UsageError
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES
 
@@ -41,7 +41,7 @@ def run_graph(
 ) -> Any:
     import torch
 
-    from nirhub.sim import SimulationResult
+    from nirhub.backend import SimulationResult
     from nirhub_norse.codegen import all_layers
     from nirhub_norse.import_ import build_model, built_for
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nirhub.errors import RefusedError, UsageError
-from nirhub.hub.artifacts import write_atomically
+from nirhub.backend import RefusedError, UsageError, write_atomically
 
 
 def save_model(

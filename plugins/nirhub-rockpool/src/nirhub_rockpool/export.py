@@ -35,9 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.hub.variants import check_threshold_option as check_threshold
-from nirhub.hub.variants import strict_thresholds
+from nirhub.backend import Problem, UnsupportedError, UsageError, strict_thresholds
+from nirhub.backend import check_threshold_option as check_threshold
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset, set_variant
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Input, Linear, Node, Output

@@ -40,9 +40,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError
-from nirhub.hub.graphplan import GraphPlan, Step
-from nirhub.hub.variants import variant_hint, variant_problems
+from nirhub.backend import (
+    GraphPlan,
+    Problem,
+    Step,
+    UnsupportedError,
+    variant_hint,
+    variant_problems,
+)
 from nirhub.ir.conventions import get_variant, reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Linear, Node

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UsageError
+from nirhub.backend import UsageError
 from nirhub.ir.graph import Graph
 
 
@@ -40,7 +40,7 @@ def run_graph(
 ) -> Any:
     import torch
 
-    from nirhub.sim import SimulationResult
+    from nirhub.backend import SimulationResult
     from nirhub_rockpool.import_ import build_model, built_for
 
     model = build_model(graph, dt=dt, method=method, reset=reset)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nirhub.hub.graphplan import rest_outputs
+from nirhub.backend import rest_outputs
 from nirhub_sinabs.lowering import Layer, Lowered
 
 HELPERS = {

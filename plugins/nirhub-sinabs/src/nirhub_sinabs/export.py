@@ -32,9 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.hub.lowering import edge_modules, parse_shape, resolve_skipped
-from nirhub.hub.variants import check_threshold_option, strict_thresholds
+from nirhub.backend import (
+    Problem,
+    UnsupportedError,
+    UsageError,
+    check_threshold_option,
+    edge_modules,
+    parse_shape,
+    resolve_skipped,
+    strict_thresholds,
+)
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset, set_variant
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
@@ -355,7 +362,7 @@ def export_model(
     if dt is None:
         raise UsageError(
             "sinabs counts time in steps: give dt, the seconds one step stands for",
-            hint="e.g. -O dt=1e-3 (or --dt 1e-3).",
+            hint="Pass --dt in seconds, e.g. --dt 1e-3.",
         )
     step = float(dt)
     if not step > 0 or not np.isfinite(step):

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.hub.graphplan import make_graph_plan
-from nirhub.hub.lowering import resolve_dt, resolve_method
+from nirhub.backend import make_graph_plan, resolve_dt, resolve_method
 from nirhub.ir.graph import Graph
 from nirhub_sinabs.codegen import generate, tensors
 from nirhub_sinabs.lowering import Lowered, lower
@@ -28,7 +27,7 @@ class Built:
     tensors: dict[str, np.ndarray]
 
     def source(self, weights_file: str, title: str) -> str:
-        from nirhub import __version__
+        from nirhub.backend import __version__
 
         return generate(self.lowered, weights_file=weights_file, title=title, version=__version__)
 

@@ -37,9 +37,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError
-from nirhub.hub.graphplan import GraphPlan, Step, flatten_dims, place_gains
-from nirhub.hub.variants import variant_hint, variant_problems
+from nirhub.backend import (
+    GraphPlan,
+    Problem,
+    Step,
+    UnsupportedError,
+    flatten_dims,
+    place_gains,
+    variant_hint,
+    variant_problems,
+)
 from nirhub.ir.conventions import NeuronVariant, get_variant, reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (

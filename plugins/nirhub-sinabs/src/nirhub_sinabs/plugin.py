@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.hub.backend import Backend
-from nirhub.hub.descriptor import BackendDescriptor, Option, Requirement
-from nirhub.hub.hookspecs import hookimpl
+from nirhub.backend import Backend, BackendDescriptor, Option, Requirement, hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -152,8 +150,7 @@ class SinabsBackend(Backend):
     # -- IR -> framework -----------------------------------------------------------------
     def check(self, graph: Graph, **options: Any) -> list[Any]:
         """Every node sinabs cannot run exactly, found without importing sinabs (for --dry-run)."""
-        from nirhub.errors import IRError, UnsupportedError, UsageError
-        from nirhub.hub.graphplan import make_graph_plan
+        from nirhub.backend import IRError, UnsupportedError, UsageError, make_graph_plan
         from nirhub_sinabs.import_ import resolve_dt, resolve_method
         from nirhub_sinabs.lowering import check_and_gains
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UsageError
+from nirhub.backend import UsageError
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES
 
@@ -50,7 +50,7 @@ def run_graph(
 ) -> Any:
     import torch
 
-    from nirhub.sim import SimulationResult
+    from nirhub.backend import SimulationResult
     from nirhub_sinabs.import_ import build_model, built_for
 
     model = build_model(graph, dt=dt, method=method, reset=reset, fold=not record)

@@ -15,8 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from nirhub.errors import FileFormatError, RefusedError, UsageError
-from nirhub.hub.artifacts import write_atomically
+from nirhub.backend import FileFormatError, RefusedError, UsageError, write_atomically
 from nirhub_snntorch.codegen import MARKER, render_module
 from nirhub_snntorch.spec import FORMAT
 

@@ -47,8 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.hub.backend import ConversionWarning
+from nirhub.backend import ConversionWarning, Problem, UnsupportedError, UsageError
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_method, set_reset
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import IRError, Problem, UnsupportedError
+from nirhub.backend import IRError, Problem, UnsupportedError
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_method
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NODE_TYPES, Node

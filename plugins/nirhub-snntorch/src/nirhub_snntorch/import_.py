@@ -8,9 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.hub.lowering import resolve_dt
-from nirhub.hub.variants import VARIANT_HINT, variant_problems
+from nirhub.backend import (
+    VARIANT_HINT,
+    Problem,
+    UnsupportedError,
+    UsageError,
+    resolve_dt,
+    variant_problems,
+)
 from nirhub.ir.conventions import get_method
 from nirhub.ir.graph import Graph
 from nirhub_snntorch.codegen import render_module

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem
+from nirhub.backend import Problem
 
 
 def _f64(arrays: dict[str, np.ndarray], name: str, default: float | None = None) -> np.ndarray:

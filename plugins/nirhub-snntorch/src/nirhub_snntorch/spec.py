@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import IRError, UsageError
+from nirhub.backend import IRError, UsageError
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import SPIKING_TYPES, Delay, Node
@@ -199,8 +199,7 @@ def build_spec(
     graph: Graph, *, dt: float, method: str, reset: str | None = None
 ) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
     """The spec of ``graph`` at ``dt`` and its arrays by flat path."""
-    from nirhub.sim.engine import delay_steps
-    from nirhub.sim.plan import make_plan
+    from nirhub.backend import delay_steps, make_plan
 
     check_graph(graph)
     if method not in METHODS:

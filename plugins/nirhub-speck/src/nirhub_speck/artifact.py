@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import FileFormatError, UsageError
-from nirhub.hub.artifacts import write_atomically
+from nirhub.backend import FileFormatError, UsageError, write_atomically
 from nirhub_speck.build import SpeckModel
 
 FORMAT = "nirhub-speck-network"
@@ -119,7 +118,7 @@ def write_samna_config(model: Any, target: Path, *, force: bool = False) -> Path
     ``DynapcnnNetwork.make_config(layer2core_map=..., device=...)`` returns a samna
     configuration object, which samna serialises with ``to_json()``.
     """
-    from nirhub.errors import BackendUnavailableError
+    from nirhub.backend import BackendUnavailableError
     from nirhub_speck.samna_guard import real_samna
 
     if not real_samna():

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UnsupportedError, UsageError
+from nirhub.backend import UnsupportedError, UsageError
 from nirhub.ir.conventions import get_dt
 from nirhub.ir.graph import Graph
 from nirhub_speck import chip
@@ -102,8 +102,7 @@ def build(graph: Graph, *, dt: Any = None, chip_name: Any = None, reset: Any = N
         raise UsageError(
             "no time step: pass dt, the seconds per step of NIR's IF equation v += dt*r*x; "
             "the graph does not record one (metadata nirhub.dt)",
-            hint="Graphs exported by sinabs (r = 1: the input is added once per step) need "
-            "--dt 1 (or -O dt=1).",
+            hint="Graphs exported by sinabs (r = 1: the input is added once per step) need --dt 1.",
         )
     step = resolve_dt(graph, dt)
     dynapcnn = import_dynapcnn()

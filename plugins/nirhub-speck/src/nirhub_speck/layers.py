@@ -27,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import IRError, Problem
-from nirhub.hub.graphplan import GraphPlan, make_graph_plan
+from nirhub.backend import GraphPlan, IRError, Problem, make_graph_plan
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, Affine, AvgPool2d, Conv2d, Flatten, Linear, SumPool2d

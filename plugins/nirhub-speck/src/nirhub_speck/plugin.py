@@ -11,9 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.hub.backend import Backend
-from nirhub.hub.descriptor import BackendDescriptor, Option, Requirement
-from nirhub.hub.hookspecs import hookimpl
+from nirhub.backend import Backend, BackendDescriptor, Option, Requirement, hookimpl
 from nirhub_speck.refusals import REFUSED
 
 if TYPE_CHECKING:  # pragma: no cover

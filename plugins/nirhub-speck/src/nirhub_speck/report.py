@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nirhub.hub.samna import samna_status
+from nirhub.backend import samna_status
 from nirhub_speck import chip
 from nirhub_speck.build import SpeckModel
 from nirhub_speck.samna_guard import real_samna

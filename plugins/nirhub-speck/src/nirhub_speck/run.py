@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UsageError
+from nirhub.backend import UsageError
 from nirhub.ir.graph import Graph
 from nirhub_speck.build import SpeckModel, build
 
@@ -27,7 +27,7 @@ def run_graph(
     reset: Any = None,
     **_: Any,
 ) -> Any:
-    from nirhub.sim import SimulationResult
+    from nirhub.backend import SimulationResult
 
     model = build(graph, dt=dt, chip_name=chip, reset=reset)
     outputs, recorded, steps, batch, batched = simulate_model(model, inputs, record=record)

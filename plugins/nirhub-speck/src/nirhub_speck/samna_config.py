@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nirhub.errors import NirhubError
+from nirhub.backend import NirhubError
 
 
 def main(argv: list[str] | None = None) -> int:

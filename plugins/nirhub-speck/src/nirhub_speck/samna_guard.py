@@ -4,7 +4,7 @@
 building a :class:`DynapcnnNetwork`, discretizing it, its ``memory_summary()`` and the core
 mapping (``get_valid_mapping``) use no samna at all. Every samna on PyPI is a stub that
 pip-installs the vendor package when imported, so nirhub never imports it
-(:mod:`nirhub.hub.samna` finds out what is installed by reading files only).
+(:mod:`nirhub.backend.samna` finds out what is installed by reading files only).
 
 * Real samna installed: ``sinabs.backend.dynapcnn`` is imported normally and everything,
   including ``make_config``, works.
@@ -15,7 +15,7 @@ pip-installs the vendor package when imported, so nirhub never imports it
   is called, indexed, iterated or tested for truth. So a code path that needs samna (making the chip
   configuration, opening a device, specksim) fails loudly instead of producing a result. After
   the import, ``sys.modules`` is restored: ``import samna`` elsewhere still finds the stub
-  blocked by :func:`nirhub.hub.samna.block_samna_stub`, never a placeholder.
+  blocked by :func:`nirhub.backend.samna.block_samna_stub`, never a placeholder.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ import sys
 import types
 from typing import Any
 
-from nirhub.errors import BackendUnavailableError
-from nirhub.hub.samna import block_samna_stub, samna_status
+from nirhub.backend import BackendUnavailableError, block_samna_stub, samna_status
 
 #: the modules sinabs.backend.dynapcnn imports (``import samna``, ``from samna.X import Y``)
 _PLACEHOLDER_NAMES = (

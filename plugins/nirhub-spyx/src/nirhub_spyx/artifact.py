@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import FileFormatError, UsageError
-from nirhub.hub.artifacts import write_atomically
+from nirhub.backend import FileFormatError, UsageError, write_atomically
 from nirhub_spyx.codegen import MARKER, SPEC_PREFIX, ModelSpec, generate
 
 

@@ -17,8 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError
-from nirhub.hub.variants import variant_hint, variant_problems
+from nirhub.backend import (
+    Problem,
+    UnsupportedError,
+    delay_steps,
+    make_plan,
+    variant_hint,
+    variant_problems,
+)
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import (
@@ -42,8 +48,6 @@ from nirhub.ir.nodes import (
     SumPool2d,
     Threshold,
 )
-from nirhub.sim.engine import delay_steps
-from nirhub.sim.plan import make_plan
 
 MARKER = "# nirhub artifact: backend=spyx format=spyx-graph-v1"
 SPEC_PREFIX = "# nirhub-spec: "

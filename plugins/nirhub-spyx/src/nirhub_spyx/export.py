@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError, UsageError
+from nirhub.backend import Problem, UnsupportedError, UsageError
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_method
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (

@@ -80,16 +80,14 @@ def run(
     import jax
     import jax.numpy as jnp
 
+    from nirhub.backend import SimulationResult, check_inputs, resolve_record
     from nirhub.ir.graph import flatten, infer_shapes
-    from nirhub.sim import SimulationResult
-    from nirhub.sim.engine import _resolve_record
-    from nirhub.sim.inputs import check_inputs
 
     info = infer_shapes(graph)
     shapes = {name: tuple(info.outputs[name]) for name in graph.inputs}
     dtype = np.dtype(precision)
     signals = check_inputs(inputs, shapes, dtype)
-    paths = tuple(_resolve_record(record, flatten(graph)))
+    paths = tuple(resolve_record(record, flatten(graph)))
     gen = generate_module(graph, dt, method=method, reset=reset)
     with jax.enable_x64(dtype == np.float64):
         jdtype = jnp.float64 if dtype == np.float64 else jnp.float32

@@ -8,9 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.hub.backend import Backend
-from nirhub.hub.descriptor import BackendDescriptor, Option, Requirement
-from nirhub.hub.hookspecs import hookimpl
+from nirhub.backend import Backend, BackendDescriptor, Option, Requirement, hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -54,16 +52,10 @@ def _method(graph: Graph, options: dict[str, Any]) -> str:
 
 
 def _dt(graph: Graph, options: dict[str, Any]) -> float:
-    from nirhub.errors import UsageError
-    from nirhub.ir.conventions import get_dt
+    """The step the hub resolved (given, else recorded); a direct call may leave it out."""
+    from nirhub.backend import resolve_dt
 
-    dt = options.get("dt") or get_dt(graph)
-    if dt is None:
-        raise UsageError(
-            "no time step: pass dt (seconds); the graph records none",
-            hint="e.g. --dt 1e-4 for the NIR paper's graphs",
-        )
-    return float(dt)
+    return resolve_dt(graph, options.get("dt"))
 
 
 class SpyxBackend(Backend):

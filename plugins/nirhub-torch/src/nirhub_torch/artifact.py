@@ -21,8 +21,7 @@ import pprint
 from pathlib import Path
 from typing import Any
 
-from nirhub.errors import FileFormatError, RefusedError, UsageError
-from nirhub.hub.artifacts import write_atomically
+from nirhub.backend import FileFormatError, RefusedError, UsageError, write_atomically
 
 MARKER = "# nirhub artifact: backend=torch format=nirhub-torch/1"
 

@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UsageError
-from nirhub.hub.lowering import resolve_dt, resolve_method
+from nirhub.backend import UsageError, resolve_dt, resolve_method
 from nirhub.ir.graph import Graph
 from nirhub_torch.spec import arrays_of, build_spec
 

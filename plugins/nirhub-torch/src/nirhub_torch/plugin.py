@@ -8,13 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.hub.backend import Backend
-from nirhub.hub.descriptor import ALL_NODE_TYPES, BackendDescriptor, Option, Requirement
-from nirhub.hub.hookspecs import hookimpl
+from nirhub.backend import ALL_NODE_TYPES, Backend, BackendDescriptor, Option, Requirement, hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
+    from nirhub.backend import SimulationResult
     from nirhub.ir.graph import Graph
-    from nirhub.sim import SimulationResult
 
 RESET_CHOICES = ("zero", "subtract", "subtract-delayed", "subtract-guarded")
 

@@ -7,10 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UsageError
+from nirhub.backend import SimulationResult, UsageError, check_inputs
 from nirhub.ir.graph import Graph
-from nirhub.sim.inputs import check_inputs
-from nirhub.sim.result import SimulationResult
 
 
 def run(

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import IRError, Problem, UnsupportedError, UsageError
+from nirhub.backend import IRError, Problem, UnsupportedError, UsageError
 from nirhub.ir.conventions import get_variant, reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES, Delay, Node
@@ -151,7 +151,7 @@ def check_graph(graph: Any) -> None:
 
 def delay_steps(delay: np.ndarray, dt: float) -> np.ndarray:
     """The simulator's rounding of a delay in seconds to whole steps."""
-    from nirhub.sim.engine import delay_steps as sim_delay_steps
+    from nirhub.backend import delay_steps as sim_delay_steps
 
     return sim_delay_steps(delay, dt)
 
@@ -160,7 +160,7 @@ def build_spec(
     graph: Graph, *, dt: float, method: str = "euler", reset: str | None = None
 ) -> dict[str, Any]:
     """The runtime specification of ``graph`` at time step ``dt`` (seconds)."""
-    from nirhub.sim.plan import make_plan
+    from nirhub.backend import make_plan
 
     check_graph(graph)
     if method not in METHODS:

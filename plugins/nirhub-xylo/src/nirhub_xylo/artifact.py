@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import BackendUnavailableError, FileFormatError, UsageError
-from nirhub.hub.artifacts import write_atomically
+from nirhub.backend import BackendUnavailableError, FileFormatError, UsageError, write_atomically
 from nirhub_xylo.chips import get_chip
 from nirhub_xylo.mapping import SPEC_ARRAYS, SPEC_SCALARS, XyloModel
 
@@ -38,7 +37,7 @@ MAX_BYTES = 64 << 20
 
 
 def spec_meta(model: XyloModel) -> dict[str, Any]:
-    from nirhub import __version__
+    from nirhub.backend import __version__
 
     return {
         "format": FORMAT,
@@ -121,7 +120,7 @@ def write_config(spec: dict[str, Any], meta: dict[str, Any], path: Path, *, forc
     real samna: written from rockpool's documented ``config_from_specification`` and
     ``save_config`` (``config.to_json()``).
     """
-    from nirhub.hub.samna import samna_status
+    from nirhub.backend import samna_status
 
     info = samna_status()
     if not info.real:

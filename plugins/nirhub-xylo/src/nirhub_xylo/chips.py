@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nirhub.errors import UsageError
+from nirhub.backend import UsageError
 
 
 @dataclass(frozen=True)

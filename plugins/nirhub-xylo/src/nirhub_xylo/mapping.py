@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import BackendUnavailableError, UnsupportedError
+from nirhub.backend import BackendUnavailableError, UnsupportedError
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph
 from nirhub_xylo.chips import Chip, get_chip
@@ -102,7 +102,7 @@ def import_xylo(chip: Chip) -> tuple[Any, Any, Any]:
     package (and, for Xylo Audio 3, its own package) are registered as empty namespace
     modules and only the needed sub-modules are imported.
     """
-    from nirhub.hub.samna import block_samna_stub
+    from nirhub.backend import block_samna_stub
 
     block_samna_stub()
     try:
@@ -350,7 +350,7 @@ def _quantize(
 
 
 def _range_problems(q: dict[str, Any], chip: Chip) -> list[Any]:
-    from nirhub.errors import Problem
+    from nirhub.backend import Problem
 
     out = []
     for k in ("bias", "bias_out"):

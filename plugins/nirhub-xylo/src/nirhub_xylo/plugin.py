@@ -1,8 +1,8 @@
 """The ``xylo`` backend: SynSense Xylo Audio 2 (default), Xylo Audio 3 and Xylo IMU.
 
 Cheap to import: rockpool, torch and xylosim are imported inside the methods only, always with
-the samna stub blocked (:func:`nirhub.hub.samna.block_samna_stub`); samna itself is imported
-only when :func:`nirhub.hub.samna.samna_status` finds SynSense's real package, and only to
+the samna stub blocked (:func:`nirhub.backend.samna.block_samna_stub`); samna itself is imported
+only when :func:`nirhub.backend.samna.samna_status` finds SynSense's real package, and only to
 write a chip configuration.
 """
 
@@ -11,9 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.hub.backend import Backend
-from nirhub.hub.descriptor import BackendDescriptor, Option, Requirement
-from nirhub.hub.hookspecs import hookimpl
+from nirhub.backend import Backend, BackendDescriptor, Option, Requirement, hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -123,7 +121,7 @@ class XyloBackend(Backend):
         """Every chip-limit violation, found without importing rockpool (--dry-run)."""
         from nirhub_rockpool.import_ import resolve_dt
 
-        from nirhub.errors import UsageError
+        from nirhub.backend import UsageError
         from nirhub_xylo.chips import get_chip
         from nirhub_xylo.structure import analyse
 
@@ -147,7 +145,7 @@ class XyloBackend(Backend):
 
         from nirhub_rockpool.import_ import resolve_dt
 
-        from nirhub.hub.backend import ConversionWarning
+        from nirhub.backend import ConversionWarning
         from nirhub_xylo.mapping import map_graph
 
         model = map_graph(

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UsageError
+from nirhub.backend import UsageError
 from nirhub_xylo.mapping import XyloModel, import_xylo
 
 
@@ -120,7 +120,7 @@ def run_model(model: XyloModel, inputs: Any, *, record: tuple[str, ...] = ()) ->
 def run_graph(
     graph: Any, inputs: Any, dt: float, *, record: tuple[str, ...] = (), **options: Any
 ) -> Any:
-    from nirhub.sim import SimulationResult
+    from nirhub.backend import SimulationResult
     from nirhub_xylo.mapping import map_graph
 
     model = map_graph(

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import IRError, Problem, UnsupportedError, UsageError
+from nirhub.backend import IRError, Problem, UnsupportedError, UsageError
 from nirhub.ir.conventions import get_variant, reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import SPIKING_TYPES
@@ -133,7 +133,7 @@ def analyse(
     from nirhub_rockpool.import_ import resolve_method
     from nirhub_rockpool.lowering import lower
 
-    from nirhub.hub.graphplan import make_graph_plan
+    from nirhub.backend import make_graph_plan
 
     if reset not in (None, *RESET_CHOICES):
         raise UsageError(f"reset must be 'subtract' (Xylo's only reset), got {reset!r}")

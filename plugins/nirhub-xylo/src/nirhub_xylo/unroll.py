@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem
+from nirhub.backend import Problem
 from nirhub.ir.graph import Graph, infer_shapes
 from nirhub.ir.nodes import Affine, Input, Linear, Output
 
@@ -38,7 +38,7 @@ def _tuple(value: Any, n: int) -> tuple[int, ...]:
 
 def dense_matrix(node: Any, in_shape: tuple[int, ...]) -> np.ndarray:
     """The ``(prod(out), prod(in))`` matrix of a convolution on ``in_shape`` (no bias)."""
-    from nirhub.sim.conv import ConvOp
+    from nirhub.backend import ConvOp
 
     nd = node.ndim_spatial
     padding = node.padding if isinstance(node.padding, str) else _tuple(node.padding, nd)

@@ -3,16 +3,15 @@
 Import side: :func:`resolve_dt` and :func:`resolve_method` (the option, else what the graph
 records). Export side: :func:`parse_shape` (the ``input_shape`` option), :func:`edge_modules`
 and :func:`resolve_skipped` (a model's ``EDGES`` with identity layers dropped). Framework-free;
-the execution order itself is :mod:`nirhub.hub.graphplan`.
+the execution order itself is :mod:`nirhub.backend.graphplan`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from nirhub.errors import UsageError
+from nirhub.hub.options import check_dt, missing_dt
 from nirhub.ir.conventions import get_dt, namespace
 from nirhub.ir.graph import Graph
 
@@ -29,18 +28,16 @@ METHODS: tuple[str, ...] = ("euler", "exact")
 
 
 def resolve_dt(graph: Graph, dt: Any) -> float:
-    """The ``dt`` option (seconds), else the graph's recorded ``nirhub.dt``."""
+    """The ``dt`` option (seconds), else the graph's recorded ``nirhub.dt``.
+
+    The hub resolves ``dt`` before calling a backend (:mod:`nirhub.hub.options`), so within a
+    conversion this returns the value given; it serves direct calls of a backend's methods.
+    """
     if dt is None:
         dt = get_dt(graph)
     if dt is None:
-        raise UsageError(
-            "no time step: pass dt (seconds); the graph does not record one (metadata nirhub.dt)",
-            hint="e.g. -O dt=1e-4 (the NIR paper's graphs use 1e-4 s).",
-        )
-    value = float(dt)
-    if not value > 0 or not np.isfinite(value):
-        raise UsageError(f"dt must be a positive number of seconds, got {dt!r}")
-    return value
+        raise missing_dt("the graph")
+    return check_dt(dt)
 
 
 def resolve_method(graph: Graph, method: Any) -> str:
