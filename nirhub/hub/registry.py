@@ -43,74 +43,17 @@ from nirhub.hub.requirements import (
     normalize_name,
     python_satisfies,
 )
+from nirhub.hub.status import BUILTIN_DISTRIBUTION, BackendStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub.hub.envconfig import Environment
     from nirhub.passes import GraphPass
 
-BUILTIN_DISTRIBUTION = "nirhub"
 #: the modules registered as built-in plugins, in this order
 BUILTIN_PLUGINS: tuple[str, ...] = ("nirhub.hub.builtin",)
 
 ENV_NO_PLUGINS = "NIRHUB_NO_PLUGINS"
 ENV_PLUGINS = "NIRHUB_PLUGINS"
-
-
-@dataclass(frozen=True)
-class BackendStatus:
-    """One row of ``nirhub list-backends``."""
-
-    name: str
-    aliases: tuple[str, ...]
-    kind: str  # simulator | hardware | format ("unknown" for a plugin that failed to load)
-    directions: tuple[str, ...]  # ("to-ir", "from-ir")
-    status: str  # "ok" | "missing-dependency" | "broken"
-    reason: str  # "" when ok; what is missing / the load error
-    install_hint: str
-    version: str  # framework version if installed, else ""
-    distribution: str  # distribution providing the plugin ("nirhub" for built-ins)
-    location: str  # "local" or the name of the worker environment
-    descriptor: BackendDescriptor | None
-    #: the plugin module (entry-point value) that provides the backend
-    plugin: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "aliases": list(self.aliases),
-            "kind": self.kind,
-            "directions": list(self.directions),
-            "status": self.status,
-            "reason": self.reason,
-            "install_hint": self.install_hint,
-            "version": self.version,
-            "distribution": self.distribution,
-            "location": self.location,
-            "plugin": self.plugin,
-            "descriptor": None if self.descriptor is None else self.descriptor.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, location: str | None = None) -> BackendStatus:
-        desc = data.get("descriptor")
-        return cls(
-            name=data["name"],
-            aliases=tuple(data.get("aliases", ())),
-            kind=data.get("kind", "unknown"),
-            directions=tuple(data.get("directions", ())),
-            status=data.get("status", "broken"),
-            reason=data.get("reason", ""),
-            install_hint=data.get("install_hint", ""),
-            version=data.get("version", ""),
-            distribution=data.get("distribution", ""),
-            location=location if location is not None else data.get("location", "local"),
-            descriptor=None if desc is None else BackendDescriptor.from_json(desc),
-            plugin=data.get("plugin", ""),
-        )
 
 
 @dataclass

@@ -70,7 +70,7 @@ from nirhub.hub.envconfig import write_config as _write_config
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from nirhub.hub.registry import BackendStatus
+    from nirhub.hub.status import BackendStatus
     from nirhub.ir.graph import Graph
     from nirhub.sim import SimulationResult
 
@@ -363,7 +363,7 @@ def refresh_environments(names: list[str] | tuple[str, ...] = ()) -> dict[str, l
 
 
 def _rows(data: dict[str, Any], env: Environment) -> list[BackendStatus]:
-    from nirhub.hub.registry import BUILTIN_DISTRIBUTION, BackendStatus
+    from nirhub.hub.status import BUILTIN_DISTRIBUTION, BackendStatus
 
     rows = [BackendStatus.from_json(r, location=env.name) for r in data.get("backends", [])]
     return [r for r in rows if r.distribution != BUILTIN_DISTRIBUTION]
@@ -371,7 +371,7 @@ def _rows(data: dict[str, Any], env: Environment) -> list[BackendStatus]:
 
 def _ask_describe(env: Environment, *, strict: bool) -> dict[str, Any] | list[BackendStatus]:
     """The worker's ``describe`` document, or (not ``strict``) a one-row broken listing."""
-    from nirhub.hub.registry import BackendStatus
+    from nirhub.hub.status import BackendStatus
 
     problem = ""
     try:

@@ -26,6 +26,7 @@ import numpy as np
 from nirhub.errors import FileFormatError, IRError, NoSuchFileError, Problem
 from nirhub.io import _h5
 from nirhub.io._h5 import Budget, ReadLimits
+from nirhub.io.readwarnings import ReadWarning, problem_location
 from nirhub.io.schema import FIELD_NAMES, FIELDS, REQUIRED
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NODE_TYPES, Node
@@ -36,25 +37,6 @@ PYTYPE_ATTR = "nirhub_pytype"
 INFERRED_ATTR = "nirhub_inferred"
 #: optional fields that nirhub's writer may fill in (tagged with INFERRED_ATTR)
 _FILLABLE = frozenset({"input_shape", "bias", "input_type", "shape"})
-
-
-@dataclass(frozen=True)
-class ReadWarning:
-    """One problem a tolerant read found, and what the reader did about it."""
-
-    #: HDF5 path inside the file (``/node/nodes/lif1/edges``)
-    location: str
-    #: what is wrong
-    message: str
-    #: what the reader assumed or did instead
-    assumed: str
-    #: short category: ``unknown-field``, ``dangling-edge``, ``shape-replaced``, ...
-    kind: str = "invalid"
-    #: dotted node path, when the warning is about one node
-    node: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.message}; {self.assumed}"
 
 
 @dataclass
@@ -560,23 +542,6 @@ class _Reader:
             location=problem_location(problems[0], self.locations),
             problems=problems,
         )
-
-
-def problem_location(problem: Problem, locations: dict[str, str]) -> str:
-    """The HDF5 path a graph problem refers to (best effort)."""
-    where = "" if problem.where == "<graph>" else problem.where
-    if problem.kind in ("dangling-edge", "duplicate-edge") and where in locations:
-        return locations[where] + "/edges"
-    if where in locations:
-        loc = locations[where]
-        return f"{loc}/{problem.field}" if problem.field else loc
-    # a dotted path not registered verbatim: walk up to the longest known prefix
-    parts = where.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        head = ".".join(parts[:i])
-        if head in locations:
-            return locations[head]
-    return locations.get("", "/node")
 
 
 def _metadata_value(value: Any, marker: str | None) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from nirhub.io.reader import ReadWarning, problem_location
+from nirhub.io.readwarnings import ReadWarning, problem_location
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import Input, Node, Output
 

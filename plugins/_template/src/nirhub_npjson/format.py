@@ -18,6 +18,7 @@ import numpy as np
 from nirhub.backend import FileFormatError
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NODE_TYPES, Node
+from nirhub_npjson.types import NODE_TYPES as FORMAT_NODE_TYPES
 
 FORMAT = "nirhub-npjson"
 VERSION = 1
@@ -142,13 +143,7 @@ def model_to_graph(model: NpjsonModel, where: str = "<npjson model>") -> Graph:
     return graph
 
 
-def _format_types() -> frozenset[str]:
-    from nirhub_npjson.plugin import NODE_TYPES as declared
-
-    return declared
-
-
-_FORMAT_TYPES = _format_types()
+_FORMAT_TYPES = FORMAT_NODE_TYPES
 
 
 # --------------------------------------------------------------------------------------------

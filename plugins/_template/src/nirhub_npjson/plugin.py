@@ -17,35 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nirhub.backend import Backend, BackendDescriptor, Option, Problem, Requirement, hookimpl
+from nirhub_npjson.types import NODE_TYPES
 
 if TYPE_CHECKING:  # pragma: no cover - only for type checkers, costs nothing at run time
     import numpy as np
 
     from nirhub.ir.graph import Graph
     from nirhub_npjson.format import NpjsonModel
-
-#: the node types version 1 of the format defines (Delay and Threshold are not part of it)
-NODE_TYPES = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "I",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
 
 
 class NpjsonBackend(Backend):
