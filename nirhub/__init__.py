@@ -49,6 +49,7 @@ _LAZY: dict[str, str] = {
     "convert": "nirhub.hub.api",
     "backends": "nirhub.hub.api",
     "make_registry": "nirhub.hub.api",
+    "simulate_file": "nirhub.hub.simulation",
 }
 
 

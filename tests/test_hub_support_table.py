@@ -7,14 +7,19 @@ import sys
 from pathlib import Path
 
 from nirhub.hub.descriptor import BackendDescriptor
-from nirhub.hub.support_table import DEFAULT_OUTPUT, _entry_points, collect, render
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "tools" / "support_table.py"
+sys.path.insert(0, str(ROOT / "tools"))
+
+from support_table import DEFAULT_OUTPUT, _entry_points, collect, render  # noqa: E402
 
 
 def test_committed_table_is_up_to_date() -> None:
     expected = render(collect())
     current = DEFAULT_OUTPUT.read_text(encoding="utf-8") if DEFAULT_OUTPUT.is_file() else ""
     assert current == expected, (
-        "docs/support-table.md is stale: run `python -m nirhub.hub.support_table`"
+        "docs/support-table.md is stale: run `python tools/support_table.py`"
     )
 
 
@@ -22,7 +27,7 @@ def test_check_mode_detects_a_stale_file(tmp_path: Path) -> None:
     (tmp_path / "plugins").mkdir()  # a repository without plugins: only the built-ins
     stale = tmp_path / "table.md"
     stale.write_text("# hand-edited\n")
-    cmd = [sys.executable, "-m", "nirhub.hub.support_table", "--root", str(tmp_path)]
+    cmd = [sys.executable, str(SCRIPT), "--root", str(tmp_path)]
     proc = subprocess.run([*cmd, "--check", "-o", str(stale)], capture_output=True, text=True)
     assert proc.returncode == 1 and "out of date" in proc.stderr
     subprocess.run([*cmd, "-o", str(stale)], check=True, capture_output=True)
@@ -36,7 +41,7 @@ def test_a_broken_repository_plugin_is_an_error(tmp_path: Path) -> None:
     (plugin / "pyproject.toml").write_text(
         '[project.entry-points."nirhub.backends"]\nhalf = "nirhub_half_missing.plugin"\n'
     )
-    cmd = [sys.executable, "-m", "nirhub.hub.support_table", "--root", str(tmp_path), "--check"]
+    cmd = [sys.executable, str(SCRIPT), "--root", str(tmp_path), "--check"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 2 and "plugins/nirhub-half" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -543,7 +543,7 @@ def simulate(
     """
     state = _state(ctx, json_)
     from nirhub.cli import render
-    from nirhub.simulation import simulate_file
+    from nirhub.hub.simulation import simulate_file
 
     with state.out.progress(f"Simulating {source}"):
         run = simulate_file(
