@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from nirhub.backend.lowering import (
         METHODS,
+        check_by_lowering,
         edge_modules,
         parse_shape,
         resolve_dt,
@@ -65,7 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
         UnsupportedError,
         UsageError,
     )
-    from nirhub.hub.backend import Backend, ConversionWarning
+    from nirhub.hub.backend import Backend, Checked, ConversionWarning
     from nirhub.hub.descriptor import (
         ALL_NODE_TYPES,
         BackendDescriptor,
@@ -107,6 +108,7 @@ _WHERE: dict[str, str] = {
     "place_gains": "nirhub.backend.graphplan",
     "rest_outputs": "nirhub.backend.graphplan",
     "METHODS": "nirhub.backend.lowering",
+    "check_by_lowering": "nirhub.backend.lowering",
     "edge_modules": "nirhub.backend.lowering",
     "parse_shape": "nirhub.backend.lowering",
     "resolve_dt": "nirhub.backend.lowering",
@@ -130,6 +132,7 @@ _WHERE: dict[str, str] = {
     "UnsupportedError": "nirhub.errors",
     "UsageError": "nirhub.errors",
     "Backend": "nirhub.hub.backend",
+    "Checked": "nirhub.hub.backend",
     "ConversionWarning": "nirhub.hub.backend",
     "ALL_NODE_TYPES": "nirhub.hub.descriptor",
     "BackendDescriptor": "nirhub.hub.descriptor",
@@ -168,7 +171,9 @@ __all__ = [
     "Backend",
     "BackendDescriptor",
     "BackendUnavailableError",
+    "Checked",
     "block_samna_stub",
+    "check_by_lowering",
     "check_inputs",
     "check_method",
     "check_threshold_option",

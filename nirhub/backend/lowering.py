@@ -8,15 +8,18 @@ the execution order itself is :mod:`nirhub.backend.graphplan`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from nirhub.errors import UsageError
+from nirhub.errors import IRError, UnsupportedError, UsageError
+from nirhub.hub.backend import Checked
 from nirhub.hub.options import check_dt, missing_dt
 from nirhub.ir.conventions import get_dt, namespace
 from nirhub.ir.graph import Graph
 
 __all__ = [
     "METHODS",
+    "check_by_lowering",
     "edge_modules",
     "parse_shape",
     "resolve_dt",
@@ -49,6 +52,22 @@ def resolve_method(graph: Graph, method: Any) -> str:
     if method not in METHODS:
         raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     return str(method)
+
+
+def check_by_lowering(lower: Callable[[], Any]) -> Checked:
+    """A backend's :meth:`~nirhub.hub.backend.Backend.check` for importers that find every
+    problem while lowering: run ``lower()`` (framework-free), return its problems, or no
+    problem and the lowering as ``prepared`` for ``from_ir`` to reuse.
+
+    A missing ``dt`` is not a problem of the graph: ``from_ir`` reports it.
+    """
+    try:
+        prepared = lower()
+    except (UnsupportedError, IRError) as exc:
+        return Checked(list(exc.problems))
+    except UsageError:
+        return Checked([])
+    return Checked([], prepared=prepared)
 
 
 def parse_shape(value: Any) -> tuple[int, ...] | None:

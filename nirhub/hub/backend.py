@@ -30,6 +30,28 @@ class ConversionWarning(UserWarning):
     """
 
 
+class Checked(list):  # type: ignore[type-arg]
+    """What :meth:`Backend.check` found: the problems (it *is* that list, so ``== []`` still
+    means "fits"), and the work done to find them.
+
+    ``prepared`` is whatever the check computed that the import needs again (a lowering, a
+    layer plan, a built network). The hub passes it to :meth:`Backend.from_ir` as the keyword
+    ``prepared`` with the same graph and options, so a conversion analyses its graph once. A
+    backend must accept ``prepared=None`` (a direct call) and then do the work itself.
+    """
+
+    def __init__(self, problems: Any = (), prepared: Any = None) -> None:
+        super().__init__(problems)
+        self.prepared = prepared
+
+
+def prepared_of(checked: Any) -> dict[str, Any]:
+    """``{"prepared": ...}`` when a check result carries prepared work, else ``{}``: the
+    keyword arguments the hub adds to :meth:`Backend.from_ir`."""
+    prepared = getattr(checked, "prepared", None)
+    return {} if prepared is None else {"prepared": prepared}
+
+
 class Backend:
     """Base class of every backend (simulators, hardware targets, file formats)."""
 
@@ -68,20 +90,27 @@ class Backend:
 
     # -- IR -> framework -------------------------------------------------------------------
     def from_ir(self, graph: Graph, **options: Any) -> Any:
-        """Import a (validated, legal) graph into a framework object."""
+        """Import a (validated, legal) graph into a framework object.
+
+        ``options`` are resolved by the hub (declared options parsed, ``dt`` given, else
+        recorded, else default) and may hold ``prepared``: what :meth:`check` returned in its
+        :class:`Checked` for this graph and these options.
+        """
         raise NotImplementedError
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
         """Write the deployable artifact(s) for ``obj`` (as returned by :meth:`from_ir`).
 
         ``path`` is the requested output; write atomically. Return every file written.
+        ``options`` hold ``force`` (the user's ``--force``) besides the resolved options.
         """
         raise NotImplementedError
 
     def check(self, graph: Graph, **options: Any) -> list[Any]:
         """Backend-specific legality beyond node types (chip limits, parameter ranges).
 
-        Return a list of :class:`~nirhub.errors.Problem`, empty when the graph fits.
+        Return a list of :class:`~nirhub.errors.Problem`, empty when the graph fits; a
+        :class:`Checked` list may also carry the analysis for :meth:`from_ir` to reuse.
         """
         return []
 

@@ -37,6 +37,7 @@ from nirhub.errors import (
     UnsupportedError,
     UsageError,
 )
+from nirhub.hub.backend import prepared_of
 from nirhub.hub.descriptor import BackendDescriptor
 from nirhub.hub.options import missing_dt, resolve_dt, resolve_options, take_conventions
 from nirhub.hub.registry import BackendStatus, Registry, default_registry
@@ -197,10 +198,10 @@ def from_ir(
         raise _unsupported(desc, problems)
     opts = resolve_options(desc, legal, rest, given.get("dt"), [])
     be = registry.get(backend)
-    problems = list(be.check(legal, **opts))
-    if problems:
-        raise _unsupported(desc, problems)
-    return be.from_ir(legal, **opts)
+    checked = be.check(legal, **opts)
+    if checked:
+        raise _unsupported(desc, list(checked))
+    return be.from_ir(legal, **opts, **prepared_of(checked))
 
 
 def check_legality(graph: Graph, descriptor: BackendDescriptor) -> list[Problem]:
@@ -317,12 +318,14 @@ def convert(
             planned_output=planned,
         )
         be = _target_backend(registry, desc.name, dry_run, report)
+        checked: Any = []
         if be is not None and not problems:
-            report.problems = problems = list(be.check(legal, **opts))
+            checked = be.check(legal, **opts)
+            report.problems = problems = list(checked)
         if problems and not dry_run:
             raise _unsupported(desc, problems)
         if be is not None and not problems:
-            obj = be.from_ir(legal, **opts)
+            obj = be.from_ir(legal, **opts, **prepared_of(checked))
             report.model = obj
             if not dry_run and planned is not None:
                 report.outputs = save_atomically(be, obj, planned, force=force, **opts)
@@ -574,7 +577,7 @@ def save_atomically(be: Backend, obj: Any, path: Path, *, force: bool, **opts: A
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            written = be.save(obj, tmp / path.name, **opts)
+            written = be.save(obj, tmp / path.name, **{**opts, "force": force})
         # the backend wrote into the temporary folder and its warnings name it: re-issue them
         # naming the files the user asked for
         for w in caught:

@@ -36,16 +36,33 @@ class Built:
 _BUILT: weakref.WeakKeyDictionary[Any, Built] = weakref.WeakKeyDictionary()
 
 
+def lower_graph(
+    graph: Graph, dt: Any = None, method: Any = None, reset: Any = None, fold: bool = True
+) -> Lowered:
+    """The framework-free half of the import: ``graph`` mapped to norse layers (raises
+    ``UnsupportedError`` listing every node norse cannot run exactly)."""
+    plan = make_graph_plan(graph, "norse")
+    return lower(
+        plan, graph, resolve_dt(graph, dt), resolve_method(graph, method), reset, fold=fold
+    )
+
+
 def build_model(
-    graph: Graph, *, dt: Any = None, method: Any = None, reset: Any = None, fold: bool = True
+    graph: Graph,
+    *,
+    dt: Any = None,
+    method: Any = None,
+    reset: Any = None,
+    fold: bool = True,
+    lowered: Lowered | None = None,
 ) -> Any:
-    """Import ``graph`` into norse; see :mod:`nirhub_norse.lowering` for the mapping."""
+    """Import ``graph`` into norse; see :mod:`nirhub_norse.lowering` for the mapping.
+
+    ``lowered``: the graph's lowering for these options, when the check already made it.
+    """
     import torch
 
-    step = resolve_dt(graph, dt)
-    how = resolve_method(graph, method)
-    plan = make_graph_plan(graph, "norse")
-    low = lower(plan, graph, step, how, reset, fold=fold)
+    low = lowered if lowered is not None else lower_graph(graph, dt, method, reset, fold)
     arrays = tensors(low)
     built = Built(low, arrays)
     module = types.ModuleType("nirhub_norse_generated")

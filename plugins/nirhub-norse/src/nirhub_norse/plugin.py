@@ -124,21 +124,20 @@ class NorseBackend(Backend):
 
     # -- IR -> framework -----------------------------------------------------------------
     def check(self, graph: Graph, **options: Any) -> list[Any]:
-        """Every node norse cannot run exactly, found without importing norse (for --dry-run)."""
-        from nirhub.backend import IRError, UnsupportedError, UsageError, make_graph_plan
-        from nirhub_norse.import_ import resolve_dt, resolve_method
-        from nirhub_norse.lowering import check_and_gains
+        """Every node norse cannot run exactly, found by lowering the graph without importing
+        norse (for --dry-run); the lowering is what ``from_ir`` builds from."""
+        from nirhub.backend import check_by_lowering
+        from nirhub_norse.import_ import lower_graph
 
-        try:
-            step = resolve_dt(graph, options.get("dt"))
-            how = resolve_method(graph, options.get("method"))
-            plan = make_graph_plan(graph, "norse")
-            check_and_gains(plan, graph, step, how, options.get("reset"))
-        except (UnsupportedError, IRError) as exc:
-            return list(exc.problems)
-        except UsageError:
-            return []  # no dt yet: from_ir will say so
-        return []
+        return check_by_lowering(
+            lambda: lower_graph(
+                graph,
+                dt=options.get("dt"),
+                method=options.get("method"),
+                reset=options.get("reset"),
+                fold=options.get("fold", True) is not False,
+            )
+        )
 
     def from_ir(self, graph: Graph, **options: Any) -> Any:
         from nirhub_norse.import_ import build_model
@@ -149,6 +148,7 @@ class NorseBackend(Backend):
             method=options.get("method"),
             reset=options.get("reset"),
             fold=options.get("fold", True) is not False,
+            lowered=options.get("prepared"),
         )
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:

@@ -36,6 +36,17 @@ class Built:
 _BUILT: weakref.WeakKeyDictionary[Any, Built] = weakref.WeakKeyDictionary()
 
 
+def lower_graph(
+    graph: Graph, dt: Any = None, method: Any = None, reset: Any = None, fold: bool = True
+) -> Lowered:
+    """The framework-free half of the import: ``graph`` mapped to sinabs layers (raises
+    ``UnsupportedError`` listing every node sinabs cannot run exactly)."""
+    plan = make_graph_plan(graph, "sinabs")
+    return lower(
+        plan, graph, resolve_dt(graph, dt), resolve_method(graph, method), reset, fold=fold
+    )
+
+
 def build_model(
     graph: Graph,
     *,
@@ -44,14 +55,15 @@ def build_model(
     reset: Any = None,
     fold: bool = True,
     batch_size: int = 1,
+    lowered: Lowered | None = None,
 ) -> Any:
-    """Import ``graph`` into sinabs; see :mod:`nirhub_sinabs.lowering` for the mapping."""
+    """Import ``graph`` into sinabs; see :mod:`nirhub_sinabs.lowering` for the mapping.
+
+    ``lowered``: the graph's lowering for these options, when the check already made it.
+    """
     import torch
 
-    step = resolve_dt(graph, dt)
-    how = resolve_method(graph, method)
-    plan = make_graph_plan(graph, "sinabs")
-    low = lower(plan, graph, step, how, reset, fold=fold)
+    low = lowered if lowered is not None else lower_graph(graph, dt, method, reset, fold)
     arrays = tensors(low)
     built = Built(low, arrays)
     module = types.ModuleType("nirhub_sinabs_generated")

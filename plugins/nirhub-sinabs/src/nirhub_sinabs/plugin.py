@@ -149,21 +149,20 @@ class SinabsBackend(Backend):
 
     # -- IR -> framework -----------------------------------------------------------------
     def check(self, graph: Graph, **options: Any) -> list[Any]:
-        """Every node sinabs cannot run exactly, found without importing sinabs (for --dry-run)."""
-        from nirhub.backend import IRError, UnsupportedError, UsageError, make_graph_plan
-        from nirhub_sinabs.import_ import resolve_dt, resolve_method
-        from nirhub_sinabs.lowering import check_and_gains
+        """Every node sinabs cannot run exactly, found by lowering the graph without importing
+        sinabs (for --dry-run); the lowering is what ``from_ir`` builds from."""
+        from nirhub.backend import check_by_lowering
+        from nirhub_sinabs.import_ import lower_graph
 
-        try:
-            step = resolve_dt(graph, options.get("dt"))
-            how = resolve_method(graph, options.get("method"))
-            plan = make_graph_plan(graph, "sinabs")
-            check_and_gains(plan, graph, step, how, options.get("reset"))
-        except (UnsupportedError, IRError) as exc:
-            return list(exc.problems)
-        except UsageError:
-            return []  # no dt yet: from_ir will say so
-        return []
+        return check_by_lowering(
+            lambda: lower_graph(
+                graph,
+                dt=options.get("dt"),
+                method=options.get("method"),
+                reset=options.get("reset"),
+                fold=options.get("fold", True) is not False,
+            )
+        )
 
     def from_ir(self, graph: Graph, **options: Any) -> Any:
         from nirhub_sinabs.import_ import build_model
@@ -175,6 +174,7 @@ class SinabsBackend(Backend):
             reset=options.get("reset"),
             fold=options.get("fold", True) is not False,
             batch_size=int(options.get("batch_size") or 1),
+            lowered=options.get("prepared"),
         )
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
