@@ -20,10 +20,10 @@ from nirhub.backend import (
 from nirhub.hub.convert import convert, from_ir, simulate_with_backend, to_ir
 from nirhub.hub.options import DT_HINT, take_conventions
 from nirhub.hub.registry import make_registry
+from nirhub.hub.simulation import simulate_file
 from nirhub.ir.conventions import get_dt, set_dt
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import LIF, Affine
-from nirhub.hub.simulation import simulate_file
 from nirhub.testing.fixtures import nirhub_config  # noqa: F401 - fixture
 
 RECORDED = 1e-4
@@ -139,7 +139,7 @@ def test_run_hook_takes_dash_o_dt(registry, tmp_path: Path) -> None:
     """Regression (issue 16.8): ``simulate --backend X -O dt=1e-3`` ended with exit 70
     (``simulate_with_backend() got multiple values for argument 'dt'``)."""
     x = np.random.default_rng(0).uniform(0, 2, size=(6, 3))
-    res = simulate_with_backend(graph(), x, None, "stepper", registry=registry, dt=GIVEN)
+    res = simulate_with_backend(graph(), x, GIVEN, "stepper", registry=registry)
     assert res.dt == GIVEN and Stepper.seen[-1]["dt"] == GIVEN
     res = simulate_with_backend(graph(), x, None, "stepper", registry=registry)
     assert res.dt == RECORDED
@@ -190,3 +190,44 @@ def _write(g: Graph, path: Path) -> Path:
 
     nirhub.write(g, path)
     return path
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def cli(args: list[str], tmp_path: Path) -> Any:
+    from typer.testing import CliRunner
+
+    from nirhub.cli.app import app
+    from nirhub.hub.registry import reset_default_registry
+
+    reset_default_registry()
+    env = {"NIRHUB_CONFIG": str(tmp_path / "environments.json"), "NIRHUB_NO_PLUGINS": "1"}
+    return CliRunner().invoke(app, args, env=env, prog_name="nirhub", catch_exceptions=False)
+
+
+def test_cli_dash_o_dt_equals_dash_dash_dt(tmp_path: Path) -> None:
+    import nirhub
+
+    source = _write(graph(), tmp_path / "g.nir")
+    convert_ = ["convert", str(source), "--to", "nir", "-o"]
+    by_flag = cli([*convert_, str(tmp_path / "a.nir"), "--dt", "1e-3"], tmp_path)
+    by_option = cli([*convert_, str(tmp_path / "b.nir"), "-O", "dt=1e-3"], tmp_path)
+    assert by_flag.exit_code == by_option.exit_code == 0, by_option.output
+    assert get_dt(nirhub.read(tmp_path / "a.nir")) == GIVEN
+    assert get_dt(nirhub.read(tmp_path / "b.nir")) == GIVEN
+    both = cli([*convert_, str(tmp_path / "c.nir"), "--dt", "1e-3", "-O", "dt=2e-3"], tmp_path)
+    assert both.exit_code == 2 and "disagree" in both.output
+    assert not (tmp_path / "c.nir").exists()
+
+
+def test_cli_simulate_backend_dash_o_dt(tmp_path: Path) -> None:
+    """Regression (issue 16.8): exit 70 instead of a run."""
+    source = _write(graph(None), tmp_path / "g.nir")
+    np.save(tmp_path / "x.npy", np.ones((5, 3)))
+    args = ["simulate", str(source), "-i", str(tmp_path / "x.npy"), "--backend", "nir"]
+    done = cli([*args, "-O", "dt=1e-3", "-o", str(tmp_path / "o.npz"), "--json"], tmp_path)
+    assert done.exit_code == 0, done.output
+    assert '"dt": 0.001' in done.output
+    missing = cli([*args, "-o", str(tmp_path / "p.npz")], tmp_path)
+    assert missing.exit_code == 2 and "--dt" in missing.output and "-O dt" not in missing.output

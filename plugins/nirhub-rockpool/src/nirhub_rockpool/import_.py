@@ -50,14 +50,28 @@ def import_rockpool() -> None:
     import rockpool.nn.modules  # noqa: F401
 
 
-def build_model(graph: Graph, *, dt: Any = None, method: Any = None, reset: Any = None) -> Any:
-    """Import ``graph`` into rockpool; see :mod:`nirhub_rockpool.lowering` for the mapping."""
+def lower_graph(graph: Graph, dt: Any = None, method: Any = None, reset: Any = None) -> Lowered:
+    """The framework-free half of the import: ``graph`` mapped to rockpool modules (raises
+    ``UnsupportedError`` listing every node rockpool cannot run exactly)."""
+    plan = make_graph_plan(graph, "rockpool")
+    return lower(plan, graph, resolve_dt(graph, dt), resolve_method(graph, method), reset)
+
+
+def build_model(
+    graph: Graph,
+    *,
+    dt: Any = None,
+    method: Any = None,
+    reset: Any = None,
+    lowered: Lowered | None = None,
+) -> Any:
+    """Import ``graph`` into rockpool; see :mod:`nirhub_rockpool.lowering` for the mapping.
+
+    ``lowered``: the graph's lowering for these options, when a check already made it.
+    """
     import torch
 
-    step = resolve_dt(graph, dt)
-    how = resolve_method(graph, method)
-    plan = make_graph_plan(graph, "rockpool")
-    low = lower(plan, graph, step, how, reset)
+    low = lowered if lowered is not None else lower_graph(graph, dt, method, reset)
     arrays = tensors(low)
     built = Built(low, arrays)
     import_rockpool()

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import BackendUnavailableError, UnsupportedError
+from nirhub.backend import BackendUnavailableError, Problem, UnsupportedError
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph
 from nirhub_xylo.chips import Chip, get_chip
@@ -156,12 +156,19 @@ def map_graph(
     reset: str | None = None,
     bias: str | None = None,
     unroll_conv: bool = False,
+    layout: Layout | None = None,
 ) -> XyloModel:
-    """Check, map and quantize ``graph`` for ``chip`` (see the module docstring)."""
+    """Check, map and quantize ``graph`` for ``chip`` (see the module docstring).
+
+    ``layout``: what :func:`~nirhub_xylo.structure.analyse` found for these arguments, when
+    the check already ran it (the graph is then lowered once per conversion).
+    """
     the_chip = get_chip(chip)
-    layout, problems = analyse(
-        graph, the_chip, dt=dt, method=method, reset=reset, bias=bias, unroll_conv=unroll_conv
-    )
+    problems: list[Problem] = []
+    if layout is None:
+        layout, problems = analyse(
+            graph, the_chip, dt=dt, method=method, reset=reset, bias=bias, unroll_conv=unroll_conv
+        )
     if problems or layout is None:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise UnsupportedError(
@@ -175,7 +182,9 @@ def _map(graph: Graph, layout: Layout, chip: Chip) -> XyloModel:
     from nirhub_rockpool.import_ import build_model
 
     mapper, channel_quantize, _ = import_xylo(chip)
-    model = build_model(graph, dt=layout.dt, method=layout.method, reset="subtract")
+    model = build_model(
+        graph, dt=layout.dt, method=layout.method, reset="subtract", lowered=layout.lowered
+    )
     with warnings.catch_warnings():
         # the mapper warns that LinearTorch biases are not transferred: nirhub moves them
         # itself (bias=membrane) or has refused the graph

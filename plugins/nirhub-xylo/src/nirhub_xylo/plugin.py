@@ -121,7 +121,7 @@ class XyloBackend(Backend):
         """Every chip-limit violation, found without importing rockpool (--dry-run)."""
         from nirhub_rockpool.import_ import resolve_dt
 
-        from nirhub.backend import UsageError
+        from nirhub.backend import Checked, UsageError
         from nirhub_xylo.chips import get_chip
         from nirhub_xylo.structure import analyse
 
@@ -129,7 +129,7 @@ class XyloBackend(Backend):
             dt = resolve_dt(graph, options.get("dt"))
         except UsageError:
             return []  # from_ir says so
-        _, problems = analyse(
+        layout, problems = analyse(
             graph,
             get_chip(options.get("chip")),
             dt=dt,
@@ -138,7 +138,7 @@ class XyloBackend(Backend):
             bias=options.get("bias"),
             unroll_conv=bool(options.get("unroll_conv")),
         )
-        return problems
+        return Checked(problems, prepared=layout)
 
     def from_ir(self, graph: Graph, **options: Any) -> Any:
         import warnings
@@ -156,6 +156,7 @@ class XyloBackend(Backend):
             reset=options.get("reset"),
             bias=options.get("bias"),
             unroll_conv=bool(options.get("unroll_conv")),
+            layout=options.get("prepared"),
         )
         for note in model.notes:
             warnings.warn(note, ConversionWarning, stacklevel=2)
