@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub import __version__
     from nirhub.backend.artifacts import write_atomically
+    from nirhub.backend.codegen import GeneratedTorchBackend, save_generated
     from nirhub.backend.graphplan import (
         GraphPlan,
         Step,
@@ -101,6 +102,8 @@ if TYPE_CHECKING:  # pragma: no cover
 _WHERE: dict[str, str] = {
     "__version__": "nirhub",
     "write_atomically": "nirhub.backend.artifacts",
+    "GeneratedTorchBackend": "nirhub.backend.codegen",
+    "save_generated": "nirhub.backend.codegen",
     "GraphPlan": "nirhub.backend.graphplan",
     "Step": "nirhub.backend.graphplan",
     "flatten_dims": "nirhub.backend.graphplan",
@@ -189,6 +192,7 @@ __all__ = [
     "flatten_dims",
     "get_dt",
     "get_method",
+    "GeneratedTorchBackend",
     "get_variant",
     "GraphPlan",
     "hookimpl",
@@ -216,6 +220,7 @@ __all__ = [
     "resolve_skipped",
     "rest_outputs",
     "samna_status",
+    "save_generated",
     "set_dt",
     "set_method",
     "set_reset",

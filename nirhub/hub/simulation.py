@@ -87,20 +87,7 @@ def simulate_file(
     """
     from nirhub.hub.options import missing_dt, resolve_dt, take_conventions
 
-    target = Path(output)
-    if target.suffix.lower() != ".npz":
-        raise UsageError(
-            f"the output file must end in .npz, got {target.name!r}",
-            hint="Results are one array per Output node and recorded variable, in an .npz.",
-        )
-    if target.exists() and not force:
-        raise RefusedError(
-            f"{target} already exists; not overwriting it",
-            hint="Pass --force (force=True) to overwrite it.",
-        )
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {target}: the folder {folder} does not exist")
+    target = _checked_output(output, force)
     # --dt/--method/--reset and -O dt/method/reset are one option each: merged and checked here
     given, options = take_conventions(options, dt=dt, method=method, reset=reset)
     dt, method, reset = given.get("dt"), given.get("method"), given.get("reset")
@@ -128,48 +115,16 @@ def simulate_file(
         target=target_desc,
     )
     if target_desc is not None:
-        # as `convert`: each option goes to the backend(s) that declare it (the exporter of a
-        # model source, the backend that runs it); an option neither declares is an error
-        unknown = [
-            k
-            for k in options
-            if not target_desc.has_option(k)
-            and (source_desc is None or not source_desc.has_option(k))
-        ]
-        if unknown:
-            from nirhub.hub.convert import _options_hint
-
-            descs = [d for d in (source_desc, target_desc) if d is not None]
-            raise UsageError(
-                f"unknown option(s) {', '.join(unknown)} for "
-                + " -> ".join(repr(d.name) for d in descs),
-                hint=_options_hint(*descs),
-            )
-        options = {k: v for k, v in options.items() if target_desc.has_option(k)}
+        options = _runner_options(options, target_desc, source_desc)
     step = resolve_dt(dt, graph, None, [])
     if step is None:
         raise missing_dt(os.fspath(source))
 
-    from nirhub.sim import simulate
     from nirhub.sim.inputs import load_inputs
 
     signals = load_inputs(inputs, graph.inputs)
-    if backend is None:
-        result = simulate(graph, signals, step, method=method, reset=reset, record=tuple(record))
-        runner = "reference"
-    else:
-        from nirhub.hub.convert import simulate_with_backend
-
-        extra = dict(options)
-        if method is not None:
-            extra["method"] = method
-        if reset is not None:
-            extra["reset"] = reset
-        result = simulate_with_backend(
-            graph, signals, step, backend, record=tuple(record), registry=registry, **extra
-        )
-        runner = backend
-
+    conventions = {k: v for k, v in (("method", method), ("reset", reset)) if v is not None}
+    result = _run(graph, signals, step, backend, tuple(record), registry, options, conventions)
     written = result.save(target, force=force)
     arrays = [
         (key, tuple(int(x) for x in arr.shape), str(arr.dtype))
@@ -179,7 +134,7 @@ def simulate_file(
         source=os.fspath(source),
         inputs=os.fspath(inputs),
         output=Path(written),
-        runner=runner,
+        runner=backend or "reference",
         dt=float(result.dt),
         method=getattr(result, "method", method),
         steps=int(result.steps),
@@ -187,6 +142,70 @@ def simulate_file(
         arrays=arrays,
         conventions=dict(getattr(result, "conventions", {}) or {}),
         warnings=warnings,
+    )
+
+
+def _checked_output(output: str | os.PathLike[str], force: bool) -> Path:
+    """The ``.npz`` to write, checked before any work: its suffix, no silent overwrite, an
+    existing folder."""
+    target = Path(output)
+    if target.suffix.lower() != ".npz":
+        raise UsageError(
+            f"the output file must end in .npz, got {target.name!r}",
+            hint="Results are one array per Output node and recorded variable, in an .npz.",
+        )
+    if target.exists() and not force:
+        raise RefusedError(
+            f"{target} already exists; not overwriting it",
+            hint="Pass --force (force=True) to overwrite it.",
+        )
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {target}: the folder {folder} does not exist")
+    return target
+
+
+def _runner_options(options: dict[str, Any], target: Any, source: Any) -> dict[str, Any]:
+    """As ``convert``: each option goes to the backend(s) that declare it (the exporter of a
+    model source, the backend that runs it); an option neither declares is an error. Returns
+    the runner's own."""
+    unknown = [
+        k
+        for k in options
+        if not target.has_option(k) and (source is None or not source.has_option(k))
+    ]
+    if unknown:
+        from nirhub.hub.convert import _options_hint
+
+        descs = [d for d in (source, target) if d is not None]
+        raise UsageError(
+            f"unknown option(s) {', '.join(unknown)} for "
+            + " -> ".join(repr(d.name) for d in descs),
+            hint=_options_hint(*descs),
+        )
+    return {k: v for k, v in options.items() if target.has_option(k)}
+
+
+def _run(
+    graph: Any,
+    signals: dict[str, Any],
+    step: float,
+    backend: str | None,
+    record: tuple[str, ...],
+    registry: Any,
+    options: dict[str, Any],
+    conventions: dict[str, Any],
+) -> Any:
+    """Run in the reference simulator, or in ``backend``'s run hook (which must support the
+    ``method``/``reset`` given in ``conventions``)."""
+    if backend is None:
+        from nirhub.sim import simulate
+
+        return simulate(graph, signals, step, record=record, **conventions)
+    from nirhub.hub.convert import simulate_with_backend
+
+    return simulate_with_backend(
+        graph, signals, step, backend, record=record, registry=registry, **options, **conventions
     )
 
 

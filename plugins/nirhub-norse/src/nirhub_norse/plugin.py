@@ -5,14 +5,18 @@ Cheap to import: norse and torch are imported inside the methods only.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.backend import Backend, BackendDescriptor, Option, Requirement, hookimpl
+from nirhub.backend import (
+    Backend,
+    BackendDescriptor,
+    GeneratedTorchBackend,
+    Option,
+    Requirement,
+    hookimpl,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-
     from nirhub.ir.graph import Graph
 
 _TYPES = frozenset(
@@ -39,7 +43,7 @@ _TYPES = frozenset(
 GENERATED_MODULE = "nirhub_norse_generated"
 
 
-class NorseBackend(Backend):
+class NorseBackend(GeneratedTorchBackend):
     """Norse cells (LIFBoxCell, LIFCell, LIBoxCell, LICell, IAFCell, LIFRecurrentCell) and
     torch layers; norse integrates with forward Euler at each cell's ``dt``."""
 
@@ -122,95 +126,15 @@ class NorseBackend(Backend):
 
         return export_model(model, dt=options.get("dt"), input_shape=options.get("input_shape"))
 
-    # -- IR -> framework -----------------------------------------------------------------
-    def check(self, graph: Graph, **options: Any) -> list[Any]:
-        """Every node norse cannot run exactly, found by lowering the graph without importing
-        norse (for --dry-run); the lowering is what ``from_ir`` builds from."""
-        from nirhub.backend import check_by_lowering
-        from nirhub_norse.import_ import lower_graph
+    # -- IR -> framework: check (lowering once), from_ir, save, report and run are the shared
+    # ones of GeneratedTorchBackend, driven by these modules
+    import_module = "nirhub_norse.import_"
+    run_module = "nirhub_norse.run"
+    framework = "norse"
+    chain_structure = "SequentialState"
 
-        return check_by_lowering(
-            lambda: lower_graph(
-                graph,
-                dt=options.get("dt"),
-                method=options.get("method"),
-                reset=options.get("reset"),
-                fold=options.get("fold", True) is not False,
-            )
-        )
-
-    def from_ir(self, graph: Graph, **options: Any) -> Any:
-        from nirhub_norse.import_ import build_model
-
-        return build_model(
-            graph,
-            dt=options.get("dt"),
-            method=options.get("method"),
-            reset=options.get("reset"),
-            fold=options.get("fold", True) is not False,
-            lowered=options.get("prepared"),
-        )
-
-    def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
-        from nirhub_norse.artifact import save_model
-        from nirhub_norse.import_ import built_for
-
-        built = built_for(obj)
-        if built is None:  # a model nirhub did not build: go through the IR
-            from nirhub_norse.import_ import build_model
-
-            graph = self.to_ir(obj, **options)
-            built = built_for(
-                build_model(
-                    graph,
-                    dt=options.get("dt"),
-                    method=options.get("method"),
-                    reset=options.get("reset"),
-                )
-            )
-        return save_model(
-            built,
-            Path(path),
-            title=f"{Path(path).stem}: a norse model",
-            force=bool(options.get("force")),
-        )
-
-    def report(self, obj: Any, **options: Any) -> dict[str, Any]:
-        from nirhub_norse.import_ import built_for
-
-        built = built_for(obj)
-        if built is None:
-            return {}
-        low = built.lowered
-        return {
-            "modules": sum(len(v) for v in low.layers.values()),
-            "tensors": len(built.tensors),
-            "values": int(sum(a.size for a in built.tensors.values())),
-            "dt": low.dt,
-            "method": low.method,
-            "structure": "SequentialState" if low.plan.is_chain() else "Network",
-        }
-
-    # -- run hook ------------------------------------------------------------------------
-    def run(
-        self,
-        graph: Graph,
-        inputs: dict[str, np.ndarray],
-        dt: float,
-        *,
-        record: tuple[str, ...] = (),
-        **options: Any,
-    ) -> Any:
-        from nirhub_norse.run import run_graph
-
-        return run_graph(
-            graph,
-            inputs,
-            dt,
-            record=record,
-            method=options.get("method"),
-            reset=options.get("reset"),
-        )
+    def rebuild_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {k: options.get(k) for k in ("dt", "method", "reset")}
 
 
 @hookimpl

@@ -6,14 +6,18 @@ imports ``sinabs.backend.dynapcnn`` (it imports samna, whose PyPI stub installs 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.backend import Backend, BackendDescriptor, Option, Requirement, hookimpl
+from nirhub.backend import (
+    Backend,
+    BackendDescriptor,
+    GeneratedTorchBackend,
+    Option,
+    Requirement,
+    hookimpl,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-
     from nirhub.ir.graph import Graph
 
 _BOTH = frozenset(
@@ -38,7 +42,7 @@ _BOTH = frozenset(
 GENERATED_MODULE = "nirhub_sinabs_generated"
 
 
-class SinabsBackend(Backend):
+class SinabsBackend(GeneratedTorchBackend):
     """Sinabs layers (IAF, LIF, ExpLeak, their Squeeze and Recurrent forms) and torch layers.
 
     Sinabs counts time in steps: ``dt`` says how many seconds one step is.
@@ -147,89 +151,18 @@ class SinabsBackend(Backend):
             threshold=options.get("threshold"),
         )
 
-    # -- IR -> framework -----------------------------------------------------------------
-    def check(self, graph: Graph, **options: Any) -> list[Any]:
-        """Every node sinabs cannot run exactly, found by lowering the graph without importing
-        sinabs (for --dry-run); the lowering is what ``from_ir`` builds from."""
-        from nirhub.backend import check_by_lowering
-        from nirhub_sinabs.import_ import lower_graph
+    # -- IR -> framework: check (lowering once), from_ir, save, report and run are the shared
+    # ones of GeneratedTorchBackend, driven by these modules
+    import_module = "nirhub_sinabs.import_"
+    run_module = "nirhub_sinabs.run"
+    framework = "sinabs"
+    chain_structure = "Sequential (Squeeze layers)"
 
-        return check_by_lowering(
-            lambda: lower_graph(
-                graph,
-                dt=options.get("dt"),
-                method=options.get("method"),
-                reset=options.get("reset"),
-                fold=options.get("fold", True) is not False,
-            )
-        )
+    def build_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {"batch_size": int(options.get("batch_size") or 1)}
 
-    def from_ir(self, graph: Graph, **options: Any) -> Any:
-        from nirhub_sinabs.import_ import build_model
-
-        return build_model(
-            graph,
-            dt=options.get("dt"),
-            method=options.get("method"),
-            reset=options.get("reset"),
-            fold=options.get("fold", True) is not False,
-            batch_size=int(options.get("batch_size") or 1),
-            lowered=options.get("prepared"),
-        )
-
-    def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
-        from nirhub_sinabs.artifact import save_model
-        from nirhub_sinabs.import_ import build_model, built_for
-
-        built = built_for(obj)
-        if built is None:  # a model nirhub did not build: go through the IR
-            graph = self.to_ir(obj, **options)
-            built = built_for(
-                build_model(graph, dt=options.get("dt"), method=options.get("method") or "exact")
-            )
-        return save_model(
-            built,
-            Path(path),
-            title=f"{Path(path).stem}: a sinabs model",
-            force=bool(options.get("force")),
-        )
-
-    def report(self, obj: Any, **options: Any) -> dict[str, Any]:
-        from nirhub_sinabs.import_ import built_for
-
-        built = built_for(obj)
-        if built is None:
-            return {}
-        low = built.lowered
-        return {
-            "modules": sum(len(v) for v in low.layers.values()),
-            "tensors": len(built.tensors),
-            "values": int(sum(a.size for a in built.tensors.values())),
-            "dt": low.dt,
-            "method": low.method,
-            "structure": "Sequential (Squeeze layers)" if low.plan.is_chain() else "Network",
-        }
-
-    # -- run hook ------------------------------------------------------------------------
-    def run(
-        self,
-        graph: Graph,
-        inputs: dict[str, np.ndarray],
-        dt: float,
-        *,
-        record: tuple[str, ...] = (),
-        **options: Any,
-    ) -> Any:
-        from nirhub_sinabs.run import run_graph
-
-        return run_graph(
-            graph,
-            inputs,
-            dt,
-            record=record,
-            method=options.get("method"),
-            reset=options.get("reset"),
-        )
+    def rebuild_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {"dt": options.get("dt"), "method": options.get("method") or "exact"}
 
 
 @hookimpl

@@ -1,0 +1,179 @@
+"""One base for the backends whose import generates a PyTorch module as readable code.
+
+Norse and Sinabs (and, for its artifact, Rockpool) import a graph the same way: lower it without
+the framework (:mod:`nirhub.backend.graphplan`), generate a Python module with a
+``build_model(weights)`` function, execute it, and keep the lowering beside the model. What
+differs is the lowering and the code; what is shared lives here:
+
+* :class:`GeneratedTorchBackend`: ``check`` (by lowering, the lowering reused by ``from_ir``),
+  ``from_ir``, ``save``, ``report`` and ``run``, driven by the plugin's *import module*
+  (``lower_graph``, ``build_model``, ``built_for``) and *run module* (``run_graph``);
+* :func:`save_generated`: the artifact, ``<name>.py`` and its weights ``<name>.pt`` (a dict of
+  tensors, loadable with ``torch.load(..., weights_only=True)``), each written atomically.
+
+Framework-free at import; torch is imported when an artifact is written.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from nirhub.backend.artifacts import write_atomically
+from nirhub.backend.lowering import check_by_lowering
+from nirhub.errors import UsageError
+from nirhub.hub.backend import Backend
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from nirhub.ir.graph import Graph
+
+__all__ = ["GeneratedTorchBackend", "save_generated"]
+
+
+def save_generated(
+    built: Any,
+    path: Path,
+    *,
+    title: str,
+    force: bool = False,
+    extra: tuple[tuple[Path, Callable[[str], Any]], ...] = (),
+) -> list[Path]:
+    """Write ``path`` (a ``.py``: ``built.source(weights_name, title)``) and its weights
+    (same stem, ``.pt``: ``built.tensors``); return the paths written.
+
+    ``extra`` are further ``(path, write(tmp_name))`` files of the same artifact (rockpool's
+    parameter JSON), written between the weights and the source. Nothing is overwritten
+    without ``force``: every file is checked before the first is written.
+    """
+    import numpy as np
+    import torch
+
+    path = Path(path)
+    if path.suffix != ".py":
+        path = path.with_suffix(".py")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write {path}: the folder {path.parent} does not exist")
+    weights = path.with_suffix(".pt")
+    if not force:
+        from nirhub.errors import RefusedError
+
+        for target in (path, weights, *(p for p, _ in extra)):
+            if target.exists():
+                raise RefusedError(f"{target} already exists", hint="Pass force=True (--force).")
+    source = built.source(weights.name, title)
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in built.tensors.items()}
+    write_atomically(weights, lambda tmp: torch.save(tensors, tmp), force=force)
+    for target, write in extra:
+        write_atomically(target, write, force=force)
+    write_atomically(path, lambda tmp: Path(tmp).write_text(source, encoding="utf-8"), force=force)
+    return [path, weights, *(p for p, _ in extra)]
+
+
+class GeneratedTorchBackend(Backend):
+    """A backend that imports graphs as generated PyTorch code (see the module docstring).
+
+    A subclass names its modules and says what its framework calls things; its import module
+    provides ``lower_graph(graph, dt, method, reset, fold)`` (framework-free, raising
+    ``UnsupportedError`` for every node it cannot run), ``build_model(graph, *, dt, method,
+    reset, fold, lowered, ...)`` and ``built_for(model)``; its run module ``run_graph(graph,
+    inputs, dt, *, record, method, reset)``.
+    """
+
+    #: the plugin's import module, e.g. ``"nirhub_norse.import_"``
+    import_module: ClassVar[str]
+    #: the plugin's run-hook module, e.g. ``"nirhub_norse.run"``
+    run_module: ClassVar[str]
+    #: the framework's name in titles ("a norse model")
+    framework: ClassVar[str]
+    #: the report's ``structure`` for a chain of layers (a graph with branches is a "Network")
+    chain_structure: ClassVar[str] = "Sequential"
+
+    def _importer(self) -> ModuleType:
+        return importlib.import_module(self.import_module)
+
+    def build_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``build_model``'s keyword arguments besides the lowering's (e.g. a batch size)."""
+        return {}
+
+    def rebuild_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """How ``save`` rebuilds a model nirhub did not build (after exporting it)."""
+        return {"dt": options.get("dt"), "method": options.get("method")}
+
+    # -- IR -> framework -----------------------------------------------------------------
+    def check(self, graph: Graph, **options: Any) -> list[Any]:
+        """Every node the framework cannot run exactly, found by lowering the graph without
+        importing the framework (for --dry-run); the lowering is what ``from_ir`` builds."""
+        importer = self._importer()
+        return check_by_lowering(
+            lambda: importer.lower_graph(
+                graph,
+                dt=options.get("dt"),
+                method=options.get("method"),
+                reset=options.get("reset"),
+                fold=options.get("fold", True) is not False,
+            )
+        )
+
+    def from_ir(self, graph: Graph, **options: Any) -> Any:
+        return self._importer().build_model(
+            graph,
+            dt=options.get("dt"),
+            method=options.get("method"),
+            reset=options.get("reset"),
+            fold=options.get("fold", True) is not False,
+            lowered=options.get("prepared"),
+            **self.build_options(options),
+        )
+
+    def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
+        importer = self._importer()
+        built = importer.built_for(obj)
+        if built is None:  # a model nirhub did not build: go through the IR
+            graph = self.to_ir(obj, **options)
+            built = importer.built_for(importer.build_model(graph, **self.rebuild_options(options)))
+        return self.write_artifact(built, obj, Path(path), force=bool(options.get("force")))
+
+    def write_artifact(self, built: Any, model: Any, path: Path, *, force: bool) -> list[Path]:
+        """The files of one saved model (default: :func:`save_generated`)."""
+        return save_generated(
+            built, path, title=f"{path.stem}: a {self.framework} model", force=force
+        )
+
+    def report(self, obj: Any, **options: Any) -> dict[str, Any]:
+        built = self._importer().built_for(obj)
+        if built is None:
+            return {}
+        low = built.lowered
+        return {
+            "modules": sum(len(v) for v in low.layers.values()),
+            "tensors": len(built.tensors),
+            "values": int(sum(a.size for a in built.tensors.values())),
+            "dt": low.dt,
+            "method": low.method,
+            "structure": self.chain_structure if low.plan.is_chain() else "Network",
+        }
+
+    # -- run hook ------------------------------------------------------------------------
+    def run(
+        self,
+        graph: Graph,
+        inputs: dict[str, np.ndarray],
+        dt: float,
+        *,
+        record: tuple[str, ...] = (),
+        **options: Any,
+    ) -> Any:
+        run_graph = importlib.import_module(self.run_module).run_graph
+        return run_graph(
+            graph,
+            inputs,
+            dt,
+            record=record,
+            method=options.get("method"),
+            reset=options.get("reset"),
+        )
