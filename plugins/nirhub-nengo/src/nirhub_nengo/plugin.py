@@ -45,9 +45,9 @@ MARKER = "# nirhub artifact: backend=nengo format=nengo-network-v1"
 def _method(graph: Graph, options: dict[str, Any]) -> str:
     """The reference discretisation to reproduce: option, else the graph's recorded
     ``nirhub.method``, else euler (the reference simulator's default)."""
-    from nirhub.ir.conventions import check_method, get_method
+    from nirhub.backend import resolve_method
 
-    return str(check_method(options.get("method")) or get_method(graph) or "euler")
+    return resolve_method(graph, options.get("method"))
 
 
 class NengoBackend(Backend):

@@ -46,9 +46,9 @@ GENERATED_MODULE = "nirhub_spyx_generated"
 def _method(graph: Graph, options: dict[str, Any]) -> str:
     """The reference discretisation to reproduce: option, else the graph's recorded
     ``nirhub.method``, else euler (the reference simulator's default)."""
-    from nirhub.ir.conventions import check_method, get_method
+    from nirhub.backend import resolve_method
 
-    return str(check_method(options.get("method")) or get_method(graph) or "euler")
+    return resolve_method(graph, options.get("method"))
 
 
 def _dt(graph: Graph, options: dict[str, Any]) -> float:
