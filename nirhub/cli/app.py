@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from nirhub.cli.options import Dt, Force, Json, KeyValues, OutputPath
+from nirhub.cli.options import Dt, Force, Json, KeyValues, Method, OutputPath, Reset
 from nirhub.cli.output import Output
 from nirhub.errors import ExitCode, UsageError
 
@@ -333,6 +333,8 @@ def convert(
     ] = None,
     output: OutputPath = None,
     dt: Dt = None,
+    method: Method = None,
+    reset: Reset = None,
     option: KeyValues = None,
     force: Force = False,
     dry_run: Annotated[
@@ -372,6 +374,8 @@ def convert(
             from_=from_,
             output=output,
             dt=dt,
+            method=method,
+            reset=reset,
             options=parse_key_values(option),
             force=force,
             dry_run=dry_run,
@@ -470,23 +474,8 @@ def simulate(
         ),
     ],
     dt: Dt = None,
-    method: Annotated[
-        str | None,
-        typer.Option(
-            "--method",
-            help="Discretisation of the neuron equations: euler or exact (default: the one "
-            "recorded in the model, else euler).",
-        ),
-    ] = None,
-    reset: Annotated[
-        str | None,
-        typer.Option(
-            "--reset",
-            help="Reset mode of every spiking node: zero, subtract, ... (docs/simulator.md). "
-            "Default: the mode recorded in the file, else zero.",
-            show_default=False,
-        ),
-    ] = None,
+    method: Method = None,
+    reset: Reset = None,
     record: Annotated[
         list[str] | None,
         typer.Option(

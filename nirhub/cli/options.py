@@ -27,6 +27,25 @@ Dt = Annotated[
         show_default=False,
     ),
 ]
+#: ``--method``: the same flag for ``convert`` and ``simulate`` (``-O method=`` is the same option)
+Method = Annotated[
+    str | None,
+    typer.Option(
+        "--method",
+        help="Discretisation of the neuron equations: euler or exact (default: the one "
+        "recorded in the model, else euler).",
+    ),
+]
+#: ``--reset``: the same flag for ``convert`` and ``simulate`` (``-O reset=`` is the same option)
+Reset = Annotated[
+    str | None,
+    typer.Option(
+        "--reset",
+        help="Reset mode of every spiking node: zero, subtract, ... (docs/simulator.md). "
+        "Default: the mode recorded in the file, else zero.",
+        show_default=False,
+    ),
+]
 KeyValues = Annotated[
     list[str] | None,
     typer.Option(

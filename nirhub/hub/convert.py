@@ -254,6 +254,8 @@ def convert(
     from_: str | None = None,
     output: str | os.PathLike[str] | None = None,
     dt: float | None = None,
+    method: str | None = None,
+    reset: str | None = None,
     options: Mapping[str, Any] | None = None,
     force: bool = False,
     dry_run: bool = False,
@@ -264,13 +266,16 @@ def convert(
     """Convert a model to backend ``to`` and save its artifact (see the module docstring).
 
     ``options`` are ``-O key=value`` pairs; each goes to the backend(s) that declare it.
+    ``dt``, ``method`` and ``reset`` are the same as the options of those names (given both
+    ways, they must agree).
     Raises :class:`UnsupportedError` (with ``problems`` listing every node) when the target
     cannot take the graph, unless ``dry_run``, which reports them instead.
     """
     registry = registry or default_registry()
     # --dt and -O dt are one option: merged (and checked) here, before any work
-    given, options = take_conventions(options, dt=dt)
-    dt = given.get("dt")
+    given, options = take_conventions(options, dt=dt, method=method, reset=reset)
+    dt = given.pop("dt", None)
+    options.update(given)  # --method/--reset go where -O method/reset go
     target = registry.status(to)
     if target.descriptor is None:
         raise registry._unavailable(target)
