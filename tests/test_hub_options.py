@@ -125,6 +125,18 @@ def test_dt_given_twice_differently_is_refused(registry, tmp_path: Path) -> None
     assert not list(tmp_path.iterdir())
 
 
+def test_convert_method_flag_is_dash_o_method(registry, tmp_path: Path) -> None:
+    convert(graph(), to="stepper", method="exact", dry_run=True, registry=registry)
+    convert(graph(), to="stepper", options={"method": "exact"}, dry_run=True, registry=registry)
+    assert [s["method"] for s in Stepper.seen if s["hook"] == "from_ir"] == ["exact", "exact"]
+    with pytest.raises(UsageError, match="disagree"):
+        convert(
+            graph(), to="stepper", method="euler", options={"method": "exact"}, registry=registry
+        )
+    with pytest.raises(UsageError, match="unknown option"):  # as -O reset: stepper has none
+        convert(graph(), to="stepper", reset="zero", dry_run=True, registry=registry)
+
+
 def test_given_else_recorded_else_default(registry) -> None:
     assert from_ir(graph(), "stepper", registry=registry)["dt"] == RECORDED
     assert from_ir(graph(), "stepper", dt=GIVEN, registry=registry)["dt"] == GIVEN

@@ -22,6 +22,7 @@ output channels, never within one (a convolution shares its weights across posit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,49 +176,12 @@ def plan_layers(
             layer = ChipLayer(len(layers), where, has_bias=_has_bias(node))
             layers.append(layer)
             layer.in_shape = cur
-            c, h, w = cur
             if isinstance(node, Conv2d):
                 if state == "flatten":
                     bad(where, "Conv2d after a Flatten: Speck convolutions need (c, h, w) input")
-                layer.kind = "conv"
-                kh, kw = (int(k) for k in node.weight.shape[2:])
-                if kh != kw:
-                    bad(where, f"kernel {kh}x{kw}: Speck kernels must be square", "weight")
-                if any(int(d) != 1 for d in node.dilation):
-                    bad(where, f"dilation {tuple(node.dilation)}: Speck has no dilation")
-                if int(node.groups) != 1:
-                    bad(where, f"groups={node.groups}: Speck has no grouped convolutions")
-                if isinstance(node.padding, str):
-                    bad(where, f"padding {node.padding!r}: give explicit padding in pixels")
-                    pad = (0, 0)
-                else:
-                    pad = (int(node.padding[0]), int(node.padding[1]))
-                if node.weight.shape[1] != c:
-                    bad(where, f"expects {node.weight.shape[1]} input channels, gets {c}")
-                layer.kernel = kh
-                layer.stride = (int(node.stride[0]), int(node.stride[1]))
-                layer.padding = pad
-                out = tuple(int(v) for v in step.out_shape)
-                layer.neuron_shape = (out[0], out[1], out[2]) if len(out) == 3 else (0, 0, 0)
+                _conv_layer(layer, node, tuple(step.out_shape), bad)
             else:
-                layer.kind = "linear"
-                n_out, n_in = (int(v) for v in node.weight.shape[-2:])
-                if node.weight.ndim != 2:
-                    bad(where, f"weights of shape {node.weight.shape}: need (out, in)")
-                if n_in != c * h * w:
-                    bad(where, f"takes {n_in} inputs, gets {c}x{h}x{w}")
-                if h != w:
-                    bad(
-                        where,
-                        f"a Linear on a {c}x{h}x{w} input becomes a {h}x{w} convolution "
-                        "kernel on Speck, which must be square",
-                    )
-                layer.kernel = h
-                layer.neuron_shape = (n_out, 1, 1)
-            kern = (layer.kernel, layer.kernel)
-            f, nh, nw = layer.neuron_shape
-            if f > 0 and nh > 0 and nw > 0:
-                layer.memory = chip.layer_memory(c, kern, f, (nh, nw), layer.has_bias)
+                _linear_layer(layer, node, bad)
             cur = layer.neuron_shape
             flat_out = layer.kind == "linear"
             state = "weight"
@@ -242,20 +206,7 @@ def plan_layers(
                     "pooling the input needs the DVS layer, not supported here)",
                 )
                 continue
-            k = tuple(int(v) for v in node.kernel_size)
-            s = tuple(int(v) for v in node.stride)
-            if k[0] != k[1]:
-                bad(where, f"pooling {k[0]}x{k[1]}: Speck pools with square kernels only")
-            if s != k:
-                bad(
-                    where, f"stride {s} differs from the kernel {k}: Speck pooling does not overlap"
-                )
-            if any(int(p) != 0 for p in node.padding):
-                bad(where, f"padding {tuple(node.padding)}: Speck pooling has no padding")
-            layer = layers[-1]
-            layer.pools.append(where)
-            layer.pool *= k[0]
-            layer.avg_pool = layer.avg_pool or isinstance(node, AvgPool2d)
+            _pool(layers[-1], node, where, bad)
             cur = tuple(int(v) for v in step.out_shape)  # type: ignore[assignment]
             state = "pool"
         elif isinstance(node, Flatten):
@@ -273,6 +224,92 @@ def plan_layers(
         )
     if not layers:
         bad("<graph>", "no Conv2d/Linear -> IF layer: nothing to put on a Speck core")
+    _memory_problems(layers, bad)
+    cores = _assign_cores(layers, bad) if not problems else None
+    result = LayerPlan(
+        plan=plan,
+        layers=layers,
+        input_shape=start,
+        graph_input_shape=tuple(int(v) for v in in_step.out_shape),
+        output_flat=flat_out,
+        cores=cores,
+    )
+    return result, problems
+
+
+Bad = Callable[..., None]
+
+
+def _conv_layer(layer: ChipLayer, node: Conv2d, out_shape: tuple[int, ...], bad: Bad) -> None:
+    """A Conv2d as a chip layer's convolution: kernel, stride, padding, neuron shape, memory."""
+    where, (c, _, _) = layer.weight, layer.in_shape
+    layer.kind = "conv"
+    kh, kw = (int(k) for k in node.weight.shape[2:])
+    if kh != kw:
+        bad(where, f"kernel {kh}x{kw}: Speck kernels must be square", "weight")
+    if any(int(d) != 1 for d in node.dilation):
+        bad(where, f"dilation {tuple(node.dilation)}: Speck has no dilation")
+    if int(node.groups) != 1:
+        bad(where, f"groups={node.groups}: Speck has no grouped convolutions")
+    if isinstance(node.padding, str):
+        bad(where, f"padding {node.padding!r}: give explicit padding in pixels")
+        pad = (0, 0)
+    else:
+        pad = (int(node.padding[0]), int(node.padding[1]))
+    if node.weight.shape[1] != c:
+        bad(where, f"expects {node.weight.shape[1]} input channels, gets {c}")
+    layer.kernel = kh
+    layer.stride = (int(node.stride[0]), int(node.stride[1]))
+    layer.padding = pad
+    out = tuple(int(v) for v in out_shape)
+    layer.neuron_shape = (out[0], out[1], out[2]) if len(out) == 3 else (0, 0, 0)
+    _layer_memory(layer)
+
+
+def _linear_layer(layer: ChipLayer, node: Linear, bad: Bad) -> None:
+    """A Linear/Affine as a convolution whose kernel covers the whole (square) input."""
+    where, (c, h, w) = layer.weight, layer.in_shape
+    layer.kind = "linear"
+    n_out, n_in = (int(v) for v in node.weight.shape[-2:])
+    if node.weight.ndim != 2:
+        bad(where, f"weights of shape {node.weight.shape}: need (out, in)")
+    if n_in != c * h * w:
+        bad(where, f"takes {n_in} inputs, gets {c}x{h}x{w}")
+    if h != w:
+        bad(
+            where,
+            f"a Linear on a {c}x{h}x{w} input becomes a {h}x{w} convolution "
+            "kernel on Speck, which must be square",
+        )
+    layer.kernel = h
+    layer.neuron_shape = (n_out, 1, 1)
+    _layer_memory(layer)
+
+
+def _layer_memory(layer: ChipLayer) -> None:
+    f, nh, nw = layer.neuron_shape
+    if f > 0 and nh > 0 and nw > 0:
+        kern = (layer.kernel, layer.kernel)
+        layer.memory = chip.layer_memory(layer.in_shape[0], kern, f, (nh, nw), layer.has_bias)
+
+
+def _pool(layer: ChipLayer, node: Any, where: str, bad: Bad) -> None:
+    """Pooling after a layer's neurons: square, non-overlapping, unpadded."""
+    k = tuple(int(v) for v in node.kernel_size)
+    s = tuple(int(v) for v in node.stride)
+    if k[0] != k[1]:
+        bad(where, f"pooling {k[0]}x{k[1]}: Speck pools with square kernels only")
+    if s != k:
+        bad(where, f"stride {s} differs from the kernel {k}: Speck pooling does not overlap")
+    if any(int(p) != 0 for p in node.padding):
+        bad(where, f"padding {tuple(node.padding)}: Speck pooling has no padding")
+    layer.pools.append(where)
+    layer.pool *= k[0]
+    layer.avg_pool = layer.avg_pool or isinstance(node, AvgPool2d)
+
+
+def _memory_problems(layers: list[ChipLayer], bad: Bad) -> None:
+    """Too many layers, or a layer too large for any core."""
     if len(layers) > chip.CORES:
         bad("<graph>", f"{len(layers)} layers: Speck has {chip.CORES} cores, one layer each")
     for layer in layers:
@@ -297,29 +334,25 @@ def plan_layers(
             f"layer {layer.index} is too large for any Speck core ({'; '.join(over)}); "
             "reduce its channels, kernel size or output size",
         )
-    cores = None
+
+
+def _assign_cores(layers: list[ChipLayer], bad: Bad) -> list[int] | None:
+    """One core per layer, each within its core's memories (None when they do not fit)."""
     fits = [layer.memory for layer in layers]
-    if not problems and all(m is not None for m in fits):
-        cores = chip.assign_cores(fits)  # type: ignore[arg-type]
-        if cores is None:
-            listing = ", ".join(
-                f"layer {layer.index} ({layer.weight}): cores {layer.memory.cores()}"  # type: ignore[union-attr]
-                for layer in layers
-            )
-            bad(
-                "<graph>",
-                "every layer fits some core, but not all at once, each on its own core "
-                f"({listing}); make the large layers smaller",
-            )
-    result = LayerPlan(
-        plan=plan,
-        layers=layers,
-        input_shape=start,
-        graph_input_shape=tuple(int(v) for v in in_step.out_shape),
-        output_flat=flat_out,
-        cores=cores,
-    )
-    return result, problems
+    if not all(m is not None for m in fits):
+        return None
+    cores = chip.assign_cores(fits)  # type: ignore[arg-type]
+    if cores is None:
+        listing = ", ".join(
+            f"layer {layer.index} ({layer.weight}): cores {layer.memory.cores()}"  # type: ignore[union-attr]
+            for layer in layers
+        )
+        bad(
+            "<graph>",
+            "every layer fits some core, but not all at once, each on its own core "
+            f"({listing}); make the large layers smaller",
+        )
+    return cores
 
 
 def _has_bias(node: Any) -> bool:
