@@ -376,36 +376,14 @@ def build_net(
     step = resolve_dt(graph, dt)
     how = resolve_method(graph, method)
     flat = flatten(graph)
-    problems: list[Problem] = []
-    for path, node in flat.nodes.items():
-        if node.type_name not in SUPPORTED:
-            problems.append(
-                Problem(
-                    path,
-                    f"{node.type_name} has no Lava equivalent here (Lava's LIF process is the "
-                    "only neuron model mapped; it spikes and resets to 0)",
-                    kind="unsupported-node",
-                )
-            )
+    problems = _unsupported_nodes(flat)
     if problems:
         raise UnsupportedError(_message(problems), problems=problems)
     problems += _variant_problems(graph, how)
     info = infer_shapes(graph)
     if info.problems:
         raise UnsupportedError(_message(info.problems), problems=list(info.problems))
-    from nirhub.backend import delay_steps, make_plan
-
-    steps_of: dict[str, np.ndarray] = {}
-    for p_, n_ in flat.nodes.items():
-        if isinstance(n_, Delay):
-            shape_ = tuple(int(x) for x in info.input(p_))
-            raw = np.broadcast_to(np.asarray(n_.delay, dtype=np.float64), shape_)
-            steps_of[p_] = delay_steps(raw, step).ravel()
-    breaking = {p_ for p_, k in steps_of.items() if k.size and int(k.min()) >= 1}
-    plan = make_plan(flat, breaking)
-    back = plan.back_edges
-    preds = flat.predecessors()
-
+    wiring = _Wiring(flat, info, step, problems)
     populations: dict[str, Population] = {}
     gains: dict[str, np.ndarray] = {}
     for path, node in flat.nodes.items():
@@ -415,14 +393,62 @@ def build_net(
             made = _population(path, node, shape, step, how, mode, problems)
             if made is not None:
                 populations[path], gains[path] = made
+    synapses: list[Synapse] = []
+    for path, pop in populations.items():
+        synapses += wiring.synapses_into(path, pop, gains[path])
+    outputs = wiring.outputs(populations)
+    if problems:
+        raise UnsupportedError(_message(problems), problems=problems)
 
-    def is_relay(path: str) -> bool:
-        node = flat.nodes[path]
-        return isinstance(node, (Input, Output)) and path not in flat.inputs
+    net = LavaNet(
+        step, how, {n: tuple(info.output(n)) for n in flat.inputs}, populations, synapses, outputs
+    )
+    _assign_latency(net, problems)
+    if problems:
+        raise UnsupportedError(_message(problems), problems=problems)
+    return net
 
-    # every (source, chain, ref_delay, element delays) path feeding a target through
-    # stateless nodes, and every bias on the way (with the Delay steps after it)
-    def paths_into(target: str) -> tuple[list[Any], list[Any]]:
+
+def _unsupported_nodes(flat: Any) -> list[Problem]:
+    return [
+        Problem(
+            path,
+            f"{node.type_name} has no Lava equivalent here (Lava's LIF process is the "
+            "only neuron model mapped; it spikes and resets to 0)",
+            kind="unsupported-node",
+        )
+        for path, node in flat.nodes.items()
+        if node.type_name not in SUPPORTED
+    ]
+
+
+class _Wiring:
+    """How the populations connect: every path through stateless nodes (weights, Delays,
+    subgraph ports) from a neuron or Input to a neuron becomes a synapse, every bias on the way
+    a synapse from :data:`BIAS_SOURCE`. Problems are appended to ``problems``."""
+
+    def __init__(self, flat: Any, info: Any, step: float, problems: list[Problem]) -> None:
+        from nirhub.backend import delay_steps, make_plan
+
+        self.flat, self.info, self.problems = flat, info, problems
+        self.steps_of: dict[str, np.ndarray] = {}
+        for p_, n_ in flat.nodes.items():
+            if isinstance(n_, Delay):
+                shape_ = tuple(int(x) for x in info.input(p_))
+                raw = np.broadcast_to(np.asarray(n_.delay, dtype=np.float64), shape_)
+                self.steps_of[p_] = delay_steps(raw, step).ravel()
+        breaking = {p_ for p_, k in self.steps_of.items() if k.size and int(k.min()) >= 1}
+        self.back = make_plan(flat, breaking).back_edges
+        self.preds = flat.predecessors()
+
+    def is_relay(self, path: str) -> bool:
+        node = self.flat.nodes[path]
+        return isinstance(node, (Input, Output)) and path not in self.flat.inputs
+
+    def paths_into(self, target: str) -> tuple[list[Any], list[Any]]:
+        """Every (source, chain, ref_delay, element delays) path feeding ``target`` through
+        stateless nodes, and every bias on the way (with the Delay steps after it)."""
+        flat, problems = self.flat, self.problems
         found: list[tuple[str, list[tuple[str, Node]], int, list[Any]]] = []
         biases: list[tuple[str, list[tuple[str, Node]], int, bool]] = []
 
@@ -434,12 +460,12 @@ def build_net(
             elems: list[Any],
             seen: set[str],
         ) -> None:
-            for src in preds.get(node, []):
-                d = delay + (1 if (src, node) in back else 0)
+            for src in self.preds.get(node, []):
+                d = delay + (1 if (src, node) in self.back else 0)
                 n = flat.nodes[src]
                 if src in flat.inputs or isinstance(n, NEURON_TYPES):
                     found.append((src, suffix, d, elems))
-                elif is_relay(src) or isinstance(n, (*LINEAR_TYPES, Delay)):
+                elif self.is_relay(src) or isinstance(n, (*LINEAR_TYPES, Delay)):
                     if src in seen:
                         problems.append(
                             Problem(
@@ -453,7 +479,7 @@ def build_net(
                     chain = [(src, n), *suffix]
                     d2, h2, e2 = d, held, elems
                     if isinstance(n, Delay):
-                        k = steps_of[src]
+                        k = self.steps_of[src]
                         base = int(k.min()) if k.size else 0
                         d2, h2 = d + base, held + base
                         if k.size and np.any(k != base):
@@ -473,10 +499,11 @@ def build_net(
         walk(target, [], 0, 0, [], {target})
         return found, biases
 
-    synapses: list[Synapse] = []
-    for path, pop in populations.items():
-        found, biases = paths_into(path)
-        gain = gains[path]
+    def synapses_into(self, path: str, pop: Population, gain: np.ndarray) -> list[Synapse]:
+        """The synapses feeding population ``path`` (weights and biases, gain folded in)."""
+        info, problems = self.info, self.problems
+        found, biases = self.paths_into(path)
+        synapses: list[Synapse] = []
         merged: dict[tuple[str, int], Any] = {}
         for src, chain, d, elems in found:
             src_shape = tuple(int(s) for s in info.output(src))
@@ -505,10 +532,18 @@ def build_net(
             synapses.append(syn)
         for (src, d), mat in merged.items():
             synapses.append(Synapse(src, path, _finish(mat, gain), d))
+        for held, vec in self.bias_into(biases).items():
+            if np.any(vec != 0):
+                synapses.append(Synapse(BIAS_SOURCE, path, (vec * gain)[:, None], held))
+        return synapses
+
+    def bias_into(self, biases: list[Any]) -> dict[int, np.ndarray]:
+        """The biases reaching a population, summed per number of steps they are held back."""
+        info, flat = self.info, self.flat
         total_bias: dict[int, np.ndarray] = {}
         for node_path, chain, held, elementwise in biases:
             if elementwise:
-                problems.append(
+                self.problems.append(
                     Problem(
                         node_path,
                         "its bias passes a Delay with different delays per element",
@@ -523,52 +558,44 @@ def build_net(
             # a back-edge passes the bias from step 0 on (the rest output of the Affine); a
             # Delay holds 0 for its first steps
             total_bias[held] = total_bias.get(held, 0) + vec.reshape(-1)
-        for held, vec in total_bias.items():
-            if np.any(vec != 0):
-                synapses.append(Synapse(BIAS_SOURCE, path, (vec * gain)[:, None], held))
+        return total_bias
 
-    outputs: dict[str, tuple[str, tuple[int, ...]]] = {}
-    for name in flat.outputs:
-        src = name
-        seen = set()
-        while True:
-            ps = preds.get(src, [])
-            if len(ps) != 1:
-                break
-            cand = ps[0]
-            n = flat.nodes[cand]
-            if cand in populations:
+    def outputs(self, populations: dict[str, Population]) -> dict[str, Any]:
+        """Each Output node's population (through Flatten and subgraph ports)."""
+        flat, preds = self.flat, self.preds
+        outputs: dict[str, tuple[str, tuple[int, ...]]] = {}
+        for name in flat.outputs:
+            src = name
+            seen = set()
+            while True:
+                ps = preds.get(src, [])
+                if len(ps) != 1:
+                    break
+                cand = ps[0]
+                n = flat.nodes[cand]
+                if cand in populations:
+                    src = cand
+                    break
+                if (self.is_relay(cand) or isinstance(n, Flatten)) and cand not in seen:
+                    seen.add(cand)
+                    src = cand
+                    continue
                 src = cand
                 break
-            if (is_relay(cand) or isinstance(n, Flatten)) and cand not in seen:
-                seen.add(cand)
-                src = cand
-                continue
-            src = cand
-            break
-        if src in populations:
-            outputs[name] = (src, tuple(int(s) for s in info.output(name)))
-        elif isinstance(flat.nodes.get(src), NEURON_TYPES):
-            pass  # its own problem is already reported
-        else:
-            problems.append(
-                Problem(
-                    name,
-                    "an Output must be fed by one spiking neuron node (directly or through "
-                    "Flatten/subgraph ports): Lava's outputs are spikes",
-                    kind="unsupported",
+            if src in populations:
+                outputs[name] = (src, tuple(int(s) for s in self.info.output(name)))
+            elif isinstance(flat.nodes.get(src), NEURON_TYPES):
+                pass  # its own problem is already reported
+            else:
+                self.problems.append(
+                    Problem(
+                        name,
+                        "an Output must be fed by one spiking neuron node (directly or through "
+                        "Flatten/subgraph ports): Lava's outputs are spikes",
+                        kind="unsupported",
+                    )
                 )
-            )
-    if problems:
-        raise UnsupportedError(_message(problems), problems=problems)
-
-    net = LavaNet(
-        step, how, {n: tuple(info.output(n)) for n in flat.inputs}, populations, synapses, outputs
-    )
-    _assign_latency(net, problems)
-    if problems:
-        raise UnsupportedError(_message(problems), problems=problems)
-    return net
+        return outputs
 
 
 def _finish(mat: Any, gain: np.ndarray) -> Any:
