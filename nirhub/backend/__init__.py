@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub import __version__
     from nirhub.backend.artifacts import write_atomically
-    from nirhub.backend.codegen import GeneratedTorchBackend, save_generated
+    from nirhub.backend.codegen import Built, GeneratedModels, GeneratedTorchBackend, save_generated
     from nirhub.backend.graphplan import (
         GraphPlan,
         Step,
@@ -102,6 +102,8 @@ if TYPE_CHECKING:  # pragma: no cover
 _WHERE: dict[str, str] = {
     "__version__": "nirhub",
     "write_atomically": "nirhub.backend.artifacts",
+    "Built": "nirhub.backend.codegen",
+    "GeneratedModels": "nirhub.backend.codegen",
     "GeneratedTorchBackend": "nirhub.backend.codegen",
     "save_generated": "nirhub.backend.codegen",
     "GraphPlan": "nirhub.backend.graphplan",
@@ -192,6 +194,8 @@ __all__ = [
     "flatten_dims",
     "get_dt",
     "get_method",
+    "Built",
+    "GeneratedModels",
     "GeneratedTorchBackend",
     "get_variant",
     "GraphPlan",

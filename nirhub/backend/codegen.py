@@ -8,6 +8,9 @@ differs is the lowering and the code; what is shared lives here:
 * :class:`GeneratedTorchBackend`: ``check`` (by lowering, the lowering reused by ``from_ir``),
   ``from_ir``, ``save``, ``report`` and ``run``, driven by the plugin's *import module*
   (``lower_graph``, ``build_model``, ``built_for``) and *run module* (``run_graph``);
+* :class:`Built` and :class:`GeneratedModels`: a model made by executing the generated source
+  (the very source ``save`` writes, so the object and the artifact cannot drift apart), and
+  what it was made from;
 * :func:`save_generated`: the artifact, ``<name>.py`` and its weights ``<name>.pt`` (a dict of
   tensors, loadable with ``torch.load(..., weights_only=True)``), each written atomically.
 
@@ -17,7 +20,10 @@ Framework-free at import; torch is imported when an artifact is written.
 from __future__ import annotations
 
 import importlib
+import types
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,7 +38,52 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from nirhub.ir.graph import Graph
 
-__all__ = ["GeneratedTorchBackend", "save_generated"]
+__all__ = ["Built", "GeneratedModels", "GeneratedTorchBackend", "save_generated"]
+
+
+@dataclass
+class Built:
+    """What ``from_ir`` made, kept so ``save`` can write it: the lowering, its tensors, and
+    the plugin's code generator ``generate(lowered, *, weights_file, title, version)``."""
+
+    lowered: Any
+    tensors: dict[str, np.ndarray]
+    generate: Callable[..., str]
+
+    def source(self, weights_file: str, title: str) -> str:
+        from nirhub import __version__
+
+        return self.generate(
+            self.lowered, weights_file=weights_file, title=title, version=__version__
+        )
+
+
+class GeneratedModels:
+    """The models one plugin built from generated code, and how each was made (held weakly:
+    a model nobody holds is forgotten)."""
+
+    def __init__(self, framework: str) -> None:
+        self.framework = framework
+        self._built: weakref.WeakKeyDictionary[Any, Built] = weakref.WeakKeyDictionary()
+
+    def instantiate(self, built: Built, **kwargs: Any) -> Any:
+        """Execute ``built``'s source and call its ``build_model(weights, **kwargs)``."""
+        import numpy as np
+        import torch
+
+        name = f"nirhub-{self.framework} generated"
+        module = types.ModuleType(f"nirhub_{self.framework}_generated")
+        module.__file__ = f"<{name}>"
+        code = compile(built.source("model.pt", f"{self.framework} model"), f"<{name}>", "exec")
+        exec(code, module.__dict__)  # our own generated code, not user input
+        weights = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in built.tensors.items()}
+        model = module.build_model(weights, **kwargs)
+        self._built[model] = built
+        return model
+
+    def built_for(self, model: Any) -> Built | None:
+        """How ``model`` was made, if this plugin made it."""
+        return self._built.get(model)
 
 
 def save_generated(

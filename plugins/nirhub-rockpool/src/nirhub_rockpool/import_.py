@@ -6,14 +6,9 @@ and the artifact cannot drift apart.
 
 from __future__ import annotations
 
-import types
-import weakref
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from nirhub.backend import make_graph_plan, resolve_dt, resolve_method
+from nirhub.backend import Built, GeneratedModels, make_graph_plan, resolve_dt, resolve_method
 from nirhub.ir.graph import Graph
 from nirhub_rockpool.codegen import generate, tensors
 from nirhub_rockpool.lowering import Lowered, lower
@@ -21,21 +16,8 @@ from nirhub_rockpool.lowering import Lowered, lower
 BLOCK_SAMNA = "samna"
 
 
-@dataclass
-class Built:
-    """What ``from_ir`` made, kept so ``save`` can write it."""
-
-    lowered: Lowered
-    tensors: dict[str, np.ndarray]
-
-    def source(self, weights_file: str, title: str) -> str:
-        from nirhub.backend import __version__
-
-        return generate(self.lowered, weights_file=weights_file, title=title, version=__version__)
-
-
-#: models made by from_ir -> how they were made (weak: forgets models nobody holds)
-_BUILT: weakref.WeakKeyDictionary[Any, Built] = weakref.WeakKeyDictionary()
+#: the models from_ir made, and how (``save`` writes the same source again)
+MODELS = GeneratedModels("rockpool")
 
 
 def import_rockpool() -> None:
@@ -69,23 +51,10 @@ def build_model(
 
     ``lowered``: the graph's lowering for these options, when a check already made it.
     """
-    import torch
-
     low = lowered if lowered is not None else lower_graph(graph, dt, method, reset)
-    arrays = tensors(low)
-    built = Built(low, arrays)
     import_rockpool()
-    module = types.ModuleType("nirhub_rockpool_generated")
-    module.__file__ = "<nirhub-rockpool generated>"
-    code = compile(
-        built.source("model.pt", "rockpool model"), "<nirhub-rockpool generated>", "exec"
-    )
-    exec(code, module.__dict__)  # our own generated code, not user input
-    weights = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
-    model = module.build_model(weights)
-    _BUILT[model] = built
-    return model
+    return MODELS.instantiate(Built(low, tensors(low), generate))
 
 
 def built_for(model: Any) -> Built | None:
-    return _BUILT.get(model)
+    return MODELS.built_for(model)

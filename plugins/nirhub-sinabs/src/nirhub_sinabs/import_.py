@@ -6,34 +6,15 @@ and the artifact cannot drift apart.
 
 from __future__ import annotations
 
-import types
-import weakref
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from nirhub.backend import make_graph_plan, resolve_dt, resolve_method
+from nirhub.backend import Built, GeneratedModels, make_graph_plan, resolve_dt, resolve_method
 from nirhub.ir.graph import Graph
 from nirhub_sinabs.codegen import generate, tensors
 from nirhub_sinabs.lowering import Lowered, lower
 
-
-@dataclass
-class Built:
-    """What ``from_ir`` made, kept so ``save`` can write it."""
-
-    lowered: Lowered
-    tensors: dict[str, np.ndarray]
-
-    def source(self, weights_file: str, title: str) -> str:
-        from nirhub.backend import __version__
-
-        return generate(self.lowered, weights_file=weights_file, title=title, version=__version__)
-
-
-#: models made by from_ir -> how they were made (weak: forgets models nobody holds)
-_BUILT: weakref.WeakKeyDictionary[Any, Built] = weakref.WeakKeyDictionary()
+#: the models from_ir made, and how (``save`` writes the same source again)
+MODELS = GeneratedModels("sinabs")
 
 
 def lower_graph(
@@ -61,24 +42,15 @@ def build_model(
 
     ``lowered``: the graph's lowering for these options, when the check already made it.
     """
-    import torch
-
     low = lowered if lowered is not None else lower_graph(graph, dt, method, reset, fold)
-    arrays = tensors(low)
-    built = Built(low, arrays)
-    module = types.ModuleType("nirhub_sinabs_generated")
-    module.__file__ = "<nirhub-sinabs generated>"
-    code = compile(built.source("model.pt", "sinabs model"), "<nirhub-sinabs generated>", "exec")
-    exec(code, module.__dict__)  # our own generated code, not user input
-    weights = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+    built = Built(low, tensors(low), generate)
     if low.plan.is_chain():
-        model = module.build_model(weights, batch_size=int(batch_size))
+        model = MODELS.instantiate(built, batch_size=int(batch_size))
     else:
-        model = module.build_model(weights)
+        model = MODELS.instantiate(built)
     model.eval()
-    _BUILT[model] = built
     return model
 
 
 def built_for(model: Any) -> Built | None:
-    return _BUILT.get(model)
+    return MODELS.built_for(model)
