@@ -18,6 +18,7 @@ import numpy as np
 
 from nirhub.errors import FileFormatError
 from nirhub.hub.artifacts import write_atomically
+from nirhub.hub.codetext import comment
 from nirhub_lava.mapping import LavaNet, Population, Synapse
 
 FORMAT = 1
@@ -220,7 +221,7 @@ def save_lava(net: LavaNet, path: Path, *, title: str) -> list[Path]:
     arrays["layout"] = np.array(json.dumps(layout))
     text = MODULE.format(
         fmt=FORMAT,
-        title=title,
+        title=comment(title),
         npz=npz.name,
         dt=net.dt,
         inputs={n: tuple(s) for n, s in net.inputs.items()},
