@@ -22,6 +22,22 @@ OptionType = Literal["float", "int", "str", "bool", "choice", "path"]
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 #: a ``safe_classes`` entry: a module path and one class name, ASCII, no wildcard
 _SAFE_CLASS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
+#: the ``torch.nn`` classes of the layers NIR converters handle (containers, weights, pooling,
+#: shape, dropout): a torch-based backend adds them to its ``safe_classes``
+TORCH_NN_SAFE_CLASSES: tuple[str, ...] = (
+    "torch.nn.modules.container.Sequential",
+    "torch.nn.modules.container.ModuleList",
+    "torch.nn.modules.container.ModuleDict",
+    "torch.nn.modules.linear.Linear",
+    "torch.nn.modules.linear.Identity",
+    "torch.nn.modules.conv.Conv1d",
+    "torch.nn.modules.conv.Conv2d",
+    "torch.nn.modules.pooling.AvgPool2d",
+    "torch.nn.modules.pooling.LPPool2d",
+    "torch.nn.modules.flatten.Flatten",
+    "torch.nn.modules.flatten.Unflatten",
+    "torch.nn.modules.dropout.Dropout",
+)
 #: every NIR primitive type string a backend may declare (``NIRGraph`` = nested graphs)
 #: (spelled out rather than taken from ``nirhub.ir.nodes.NODE_TYPES`` so that reading
 #: descriptors, e.g. for ``nirhub list-backends``, does not import numpy; a test keeps the two
