@@ -140,7 +140,7 @@ def test_pickle_scanner_finds_every_kind_of_global() -> None:
 @pytest.mark.torch
 def test_whole_module_pt_loads_with_declared_safe_classes(torch, fw, tmp_path: Path) -> None:
     name, install, importlib = fw
-    registry = install((f"{name}.*", "torch.nn.modules.linear.Linear"))
+    registry = install((f"{name}.Net", "torch.nn.modules.linear.Linear"))
     model = importlib.import_module(name).make()
     path = tmp_path / "net.pt"
     torch.save(model, path)
@@ -156,7 +156,7 @@ def test_whole_module_pt_loads_with_declared_safe_classes(torch, fw, tmp_path: P
 @pytest.mark.torch
 def test_undeclared_class_is_refused_by_name(torch, fw, tmp_path: Path) -> None:
     name, install, importlib = fw
-    registry = install((f"{name}.*",))  # torch.nn.Linear not declared safe
+    registry = install((f"{name}.Net",))  # torch.nn.Linear not declared safe
     path = tmp_path / "net.pt"
     torch.save(importlib.import_module(name).make(), path)
     with pytest.raises(RefusedError) as info:
@@ -198,7 +198,7 @@ class _Payload:
 @pytest.mark.parametrize("with_model", [False, True], ids=["payload-only", "inside-a-model"])
 def test_malicious_pickle_leaves_no_file(torch, fw, tmp_path: Path, with_model: bool) -> None:
     name, install, importlib = fw
-    registry = install((f"{name}.*", "torch.nn.modules.*"))
+    registry = install((f"{name}.Net", "torch.nn.modules.linear.Linear"))
     target = tmp_path / "pwned.txt"
     path = tmp_path / "evil.pt"
     obj = _Payload(target)
@@ -219,7 +219,7 @@ def test_malicious_pickle_leaves_no_file(torch, fw, tmp_path: Path, with_model: 
 @pytest.mark.torch
 def test_state_dict_is_not_a_model(torch, fw, tmp_path: Path) -> None:
     name, install, importlib = fw
-    registry = install((f"{name}.*",))
+    registry = install((f"{name}.Net",))
     path = tmp_path / "sd.pt"
     torch.save(importlib.import_module(name).make().state_dict(), path)
     with pytest.raises(UsageError, match="holds tensors only"):
@@ -229,7 +229,7 @@ def test_state_dict_is_not_a_model(torch, fw, tmp_path: Path) -> None:
 @pytest.mark.torch
 def test_model_reference_with_weights(torch, fw, tmp_path: Path) -> None:
     name, install, importlib = fw
-    registry = install((f"{name}.*",))
+    registry = install((f"{name}.Net",))
     module = importlib.import_module(name)
     trained = module.Net()
     with torch.no_grad():
@@ -260,7 +260,7 @@ def test_model_reference_with_weights(torch, fw, tmp_path: Path) -> None:
 @pytest.mark.torch
 def test_weights_with_a_payload_are_refused(torch, fw, tmp_path: Path) -> None:
     name, install, _ = fw
-    registry = install((f"{name}.*",))
+    registry = install((f"{name}.Net",))
     target = tmp_path / "pwned.txt"
     weights = tmp_path / "w.pt"
     torch.save({"fc.weight": _Payload(target)}, weights)
@@ -272,7 +272,7 @@ def test_weights_with_a_payload_are_refused(torch, fw, tmp_path: Path) -> None:
 @pytest.mark.torch
 def test_reference_errors_are_explained(torch, fw, tmp_path: Path) -> None:
     name, install, _ = fw
-    registry = install((f"{name}.*",))
+    registry = install((f"{name}.Net",))
     with pytest.raises(UsageError, match="needs arguments"):
         to_ir(f"{name}:needs_args", registry=registry)
     with pytest.raises(UsageError, match="no attribute 'missing'") as info:
@@ -317,11 +317,11 @@ def test_nir_files_written_by_nirhub_are_detected(tmp_path: Path, nirhub_config)
 @pytest.mark.torch
 def test_simulate_a_model_reference_with_weights(torch, fw, tmp_path: Path) -> None:
     """`nirhub simulate MODEL.py:name --weights W.pt --from B`: the same sources as convert."""
-    from nirhub.sim import simulate
     from nirhub.hub.simulation import simulate_file
+    from nirhub.sim import simulate
 
     name, install, importlib = fw
-    registry = install((f"{name}.*",))
+    registry = install((f"{name}.Net",))
     trained = importlib.import_module(name).Net()
     with torch.no_grad():
         trained.fc.weight.fill_(2.0)

@@ -155,13 +155,13 @@ def test_descriptions_are_cached_until_the_environment_changes(
 
     add_environment("other", env.python)  # asks the worker and caches its answer
     started: list[list[str]] = []
-    run = subprocess.run
+    popen = subprocess.Popen
 
     def counting(cmd, *args, **kwargs):
         started.append(cmd)
-        return run(cmd, *args, **kwargs)
+        return popen(cmd, *args, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", counting)
+    monkeypatch.setattr(subprocess, "Popen", counting)
     rows = {(r.name, r.location): r for r in make_registry(plugins=False).statuses()}
     assert rows[("npjson", "other")].status == "ok" and started == []
     # an upgrade of the plugin in the worker environment rewrites its dist-info folder

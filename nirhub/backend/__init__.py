@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from nirhub import __version__
     from nirhub.backend.artifacts import write_atomically
     from nirhub.backend.codegen import Built, GeneratedModels, GeneratedTorchBackend, save_generated
+    from nirhub.backend.codetext import comment, identifier, literal
     from nirhub.backend.graphplan import (
         GraphPlan,
         Step,
@@ -70,6 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from nirhub.hub.backend import Backend, Checked, ConversionWarning
     from nirhub.hub.descriptor import (
         ALL_NODE_TYPES,
+        TORCH_NN_SAFE_CLASSES,
         BackendDescriptor,
         DescriptorError,
         Option,
@@ -102,6 +104,9 @@ if TYPE_CHECKING:  # pragma: no cover
 _WHERE: dict[str, str] = {
     "__version__": "nirhub",
     "write_atomically": "nirhub.backend.artifacts",
+    "comment": "nirhub.backend.codetext",
+    "identifier": "nirhub.backend.codetext",
+    "literal": "nirhub.backend.codetext",
     "Built": "nirhub.backend.codegen",
     "GeneratedModels": "nirhub.backend.codegen",
     "GeneratedTorchBackend": "nirhub.backend.codegen",
@@ -140,6 +145,7 @@ _WHERE: dict[str, str] = {
     "Checked": "nirhub.hub.backend",
     "ConversionWarning": "nirhub.hub.backend",
     "ALL_NODE_TYPES": "nirhub.hub.descriptor",
+    "TORCH_NN_SAFE_CLASSES": "nirhub.hub.descriptor",
     "BackendDescriptor": "nirhub.hub.descriptor",
     "DescriptorError": "nirhub.hub.descriptor",
     "Option": "nirhub.hub.descriptor",
@@ -183,6 +189,7 @@ __all__ = [
     "check_method",
     "check_threshold_option",
     "check_variants",
+    "comment",
     "ConversionWarning",
     "ConvOp",
     "cuba_exact",
@@ -200,8 +207,10 @@ __all__ = [
     "get_variant",
     "GraphPlan",
     "hookimpl",
+    "identifier",
     "IRError",
     "leak",
+    "literal",
     "make_graph_plan",
     "make_op",
     "make_plan",
@@ -232,6 +241,7 @@ __all__ = [
     "simulate",
     "SimulationResult",
     "Step",
+    "TORCH_NN_SAFE_CLASSES",
     "strict_thresholds",
     "UnsupportedError",
     "UsageError",

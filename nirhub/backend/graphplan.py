@@ -18,12 +18,11 @@ What it does, in the reference simulator's own terms (``nirhub.sim``):
 
 from __future__ import annotations
 
-import keyword
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from nirhub.backend import codetext
 from nirhub.errors import IRError, Problem, UnsupportedError
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import (
@@ -130,18 +129,12 @@ class GraphPlan:
 
 
 def identifier(path: str, taken: set[str]) -> str:
-    """A readable, unique Python identifier for a node path (``lif1.lif`` -> ``lif1_lif``)."""
-    base = re.sub(r"\W", "_", path) or "node"
-    if base[0].isdigit():
-        base = "n" + base
-    if keyword.iskeyword(base) or base in {"self", "torch", "state", "x", "p", "nn"}:
-        base += "_"
-    name, i = base, 1
-    while name in taken:
-        i += 1
-        name = f"{base}_{i}"
-    taken.add(name)
-    return name
+    """A readable, unique Python identifier for a node path (``lif1.lif`` -> ``lif1_lif``).
+
+    ASCII letters, digits and ``_`` only, whatever the node name holds: see
+    :func:`nirhub.backend.codetext.identifier`.
+    """
+    return codetext.identifier(path, taken)
 
 
 def make_graph_plan(graph: Graph, backend: str) -> GraphPlan:

@@ -86,7 +86,10 @@ class NirhubGroup(_CheapHelp, TyperGroup):
     """The root command group: turns exceptions into messages + exit codes and adds plugin
     commands (hook ``nirhub_cli_commands``) when they are first needed."""
 
-    _plugin_commands_loaded = False
+    #: how far plugin commands were collected: 0 not yet, 1 from plugins already imported,
+    #: 2 after importing every plugin
+    _plugin_commands_level = 0
+    _from_plugins: dict[str, Any]
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -100,26 +103,39 @@ class NirhubGroup(_CheapHelp, TyperGroup):
             raise typer.Exit(_report(ctx, exc)) from None
 
     # -- plugin commands --------------------------------------------------------------------
-    def _load_plugin_commands(self, ctx: Any) -> None:
-        if self._plugin_commands_loaded:
+    def _load_plugin_commands(self, ctx: Any, *, import_plugins: bool = True) -> None:
+        """Add plugin commands. ``import_plugins=False`` (``--help``) imports no plugin: only
+        plugins this process already holds contribute (a plugin that hangs or exits at
+        import cannot break ``nirhub --help``); running a command nirhub does not know
+        imports every plugin to look for it."""
+        level = 2 if import_plugins else 1
+        if self._plugin_commands_level >= level:
             return
-        self._plugin_commands_loaded = True
-        if _plugins_disabled(ctx) or not _plugin_commands_possible():
+        self._plugin_commands_level = level
+        if not hasattr(self, "_from_plugins"):
+            self._from_plugins = {}
+        if _plugins_disabled(ctx):
+            return
+        if import_plugins and not _plugin_commands_possible():
             return  # the built-in plugins add no commands: no need to load the registry
+        if not import_plugins and "nirhub.hub.registry" not in sys.modules:
+            return  # no registry in this process: no plugin is imported yet
         from nirhub.hub.registry import default_registry
 
         out = _output(ctx)
         try:
-            contributed = default_registry().cli_commands()
+            contributed = default_registry().cli_commands(loaded_only=not import_plugins)
         except Exception as exc:  # listing plugin commands must never break `nirhub --help`
             out.warning(f"plugin commands are unavailable: {type(exc).__name__}: {exc}")
             return
         for name, obj in contributed:
+            if name in self.commands and self.commands[name] is self._from_plugins.get(name):
+                continue
             if name in self.commands:
                 out.warning(f"a plugin command named {name!r} clashes with a nirhub command")
                 continue
             try:
-                self.commands[name] = _as_click_command(name, obj)
+                self.commands[name] = self._from_plugins[name] = _as_click_command(name, obj)
             except Exception as exc:  # a broken plugin must not break the hub
                 out.warning(f"plugin command {name!r} could not be added: {exc}")
 
@@ -131,7 +147,7 @@ class NirhubGroup(_CheapHelp, TyperGroup):
         return cmd
 
     def list_commands(self, ctx: Any) -> list[str]:
-        self._load_plugin_commands(ctx)
+        self._load_plugin_commands(ctx, import_plugins=False)
         return list(self.commands)
 
 
@@ -192,7 +208,8 @@ app = typer.Typer(
         "the Neuromorphic Intermediate Representation (NIR)."
     ),
     epilog="Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid input, 4 unsupported, "
-    "5 backend unavailable, 6 refused, 70 internal error. Docs: docs/cli.md",
+    "5 backend unavailable, 6 refused, 70 internal error. Commands that plugins add are not "
+    "listed (--help imports no plugin); run them by name. Docs: docs/cli.md",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -222,7 +239,8 @@ def _version_callback(ctx: typer.Context, value: bool) -> None:
 
         disabled = _plugins_disabled(ctx)
         registry = make_registry(plugins=False if disabled else None, environments=False)
-        render.version(out, registry.plugins(), disabled=disabled)
+        # from the installed metadata: a plugin that hangs or exits at import cannot stop it
+        render.version(out, registry.plugins(load=False), disabled=disabled)
     except Exception as exc:
         raise typer.Exit(out.error(exc)) from None
     raise typer.Exit(0)

@@ -20,6 +20,24 @@ Kind = Literal["simulator", "hardware", "format"]
 OptionType = Literal["float", "int", "str", "bool", "choice", "path"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+#: a ``safe_classes`` entry: a module path and one class name, ASCII, no wildcard
+_SAFE_CLASS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
+#: the ``torch.nn`` classes of the layers NIR converters handle (containers, weights, pooling,
+#: shape, dropout): a torch-based backend adds them to its ``safe_classes``
+TORCH_NN_SAFE_CLASSES: tuple[str, ...] = (
+    "torch.nn.modules.container.Sequential",
+    "torch.nn.modules.container.ModuleList",
+    "torch.nn.modules.container.ModuleDict",
+    "torch.nn.modules.linear.Linear",
+    "torch.nn.modules.linear.Identity",
+    "torch.nn.modules.conv.Conv1d",
+    "torch.nn.modules.conv.Conv2d",
+    "torch.nn.modules.pooling.AvgPool2d",
+    "torch.nn.modules.pooling.LPPool2d",
+    "torch.nn.modules.flatten.Flatten",
+    "torch.nn.modules.flatten.Unflatten",
+    "torch.nn.modules.dropout.Dropout",
+)
 #: every NIR primitive type string a backend may declare (``NIRGraph`` = nested graphs)
 #: (spelled out rather than taken from ``nirhub.ir.nodes.NODE_TYPES`` so that reading
 #: descriptors, e.g. for ``nirhub list-backends``, does not import numpy; a test keeps the two
@@ -144,8 +162,9 @@ class BackendDescriptor:
     can_run: bool = False
     #: what cannot be done on this machine (e.g. "hardware runs need the real samna")
     limitations: tuple[str, ...] = ()
-    #: classes (``module.Class``, ``*`` wildcards allowed) that a whole-module ``.pt`` of this
-    #: framework may reference and that are safe to allow in torch's weights-only unpickler
+    #: classes that a whole-module ``.pt`` of this framework may reference and that are safe to
+    #: allow in torch's weights-only unpickler: exact ``module.Class`` names (the module that
+    #: defines the class, as pickle writes it), never wildcards, functions or attribute chains
     safe_classes: tuple[str, ...] = ()
     #: top-level module names whose classes identify a model object / pickle as this backend's
     modules: tuple[str, ...] = ()
@@ -184,6 +203,12 @@ class BackendDescriptor:
             if not suffix.startswith("."):
                 raise DescriptorError(
                     f"backend {self.name!r}: suffix {suffix!r} must start with '.'"
+                )
+        for ref in self.safe_classes:
+            if not _SAFE_CLASS.match(ref):
+                raise DescriptorError(
+                    f"backend {self.name!r}: safe class {ref!r} must be an exact module.Class "
+                    "name (no wildcard)"
                 )
         unknown_refusals = set(self.refusals) - ALL_NODE_TYPES
         if unknown_refusals:

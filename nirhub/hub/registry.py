@@ -21,10 +21,11 @@ There is no module-level registry: :func:`make_registry` builds one, and
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -108,6 +109,24 @@ def _dist_name(ep: metadata.EntryPoint) -> str:
     return name or "<unknown distribution>"
 
 
+@contextlib.contextmanager
+def _plugin_code() -> Iterator[None]:
+    """Run a plugin's code (import, hooks, constructor) with its prints sent to stderr.
+
+    A plugin that prints while imported must not corrupt what nirhub writes on stdout
+    (``list-backends --json``, ``describe`` in a worker).
+    """
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def _not_an_interrupt(exc: BaseException) -> None:
+    """Re-raise Ctrl-C; any other BaseException from plugin code (``SystemExit(0)``,
+    ``GeneratorExit``, a custom one) is the plugin's failure, reported, never obeyed."""
+    if isinstance(exc, KeyboardInterrupt):
+        raise exc
+
+
 def _describe_exception(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     first = text[0] if text else ""
@@ -162,13 +181,15 @@ class Registry:
         self._by_object[id(obj)] = plugin
         try:
             self._pm.register(obj, name=f"{distribution}:{module_name}:{id(obj)}")
-        except Exception as exc:
+        except BaseException as exc:  # noqa: BLE001 - a plugin must never stop the hub
+            _not_an_interrupt(exc)
             plugin.error = _describe_exception(exc)
             return plugin
         try:
             self._pm.check_pending()  # a hook name that is not ours: most likely a typo
             classes = self._call(plugin, "nirhub_backends")
-        except Exception as exc:
+        except BaseException as exc:  # noqa: BLE001
+            _not_an_interrupt(exc)
             plugin.error = _describe_exception(exc)
             self._pm.unregister(obj)
             return plugin
@@ -196,7 +217,8 @@ class Registry:
         out: list[Any] = []
         for impl in caller.get_hookimpls():
             if impl.plugin is plugin.obj:
-                result = impl.function()
+                with _plugin_code():
+                    result = impl.function()
                 if result is None:
                     continue
                 if not isinstance(result, (list, tuple)):
@@ -211,10 +233,10 @@ class Registry:
         label = f"{info.distribution}: {info.value}"
         try:
             assert info.ep is not None
-            obj = info.ep.load()
+            with _plugin_code():
+                obj = info.ep.load()
         except BaseException as exc:  # noqa: BLE001 - a plugin must never crash the hub
-            if isinstance(exc, KeyboardInterrupt):
-                raise
+            _not_an_interrupt(exc)
             plugin = _Plugin(
                 label,
                 info.distribution,
@@ -428,8 +450,10 @@ class Registry:
                 key = row.name
                 if key not in self._instances:
                     try:
-                        self._instances[key] = entry.cls()
-                    except Exception as exc:
+                        with _plugin_code():
+                            self._instances[key] = entry.cls()
+                    except BaseException as exc:  # noqa: BLE001
+                        _not_an_interrupt(exc)
                         raise BackendUnavailableError(
                             f"backend {key!r} ({row.distribution}) could not be created: "
                             f"{_describe_exception(exc)}",
@@ -520,7 +544,8 @@ class Registry:
             if plugin.passes is None:
                 try:
                     plugin.passes = self._call(plugin, "nirhub_passes")
-                except Exception as exc:
+                except BaseException as exc:  # noqa: BLE001
+                    _not_an_interrupt(exc)
                     plugin.passes = []
                     self.warnings.append(
                         f"plugin {plugin.label}: nirhub_passes() failed: {_describe_exception(exc)}"
@@ -528,9 +553,13 @@ class Registry:
             out.extend(plugin.passes)
         return out
 
-    def cli_commands(self) -> list[tuple[str, Any]]:
-        """``(name, typer app or callable)`` pairs contributed by plugins."""
-        self.load_all()
+    def cli_commands(self, *, loaded_only: bool = False) -> list[tuple[str, Any]]:
+        """``(name, typer app or callable)`` pairs contributed by plugins.
+
+        ``loaded_only`` keeps to plugins already imported (``nirhub --help`` imports none).
+        """
+        if not loaded_only:
+            self.load_all()
         out: list[tuple[str, Any]] = []
         for plugin in self._plugins:
             if plugin.obj is None or plugin.error:
@@ -539,7 +568,8 @@ class Registry:
                 try:
                     items = self._call(plugin, "nirhub_cli_commands")
                     plugin.commands = [(str(n), c) for n, c in items]
-                except Exception as exc:
+                except BaseException as exc:  # noqa: BLE001
+                    _not_an_interrupt(exc)
                     plugin.commands = []
                     self.warnings.append(
                         f"plugin {plugin.label}: nirhub_cli_commands() failed: "
@@ -548,10 +578,25 @@ class Registry:
             out.extend(plugin.commands)
         return out
 
-    def plugins(self) -> list[dict[str, str]]:
-        """Loaded plugin modules and their distributions (for ``nirhub --version``)."""
-        self.load_all()
+    def plugins(self, *, load: bool = True) -> list[dict[str, str]]:
+        """Plugin modules and their distributions (for ``nirhub --version``).
+
+        ``load=False`` imports nothing: entry points not imported yet are listed from the
+        installed metadata (no error known for them).
+        """
+        if load:
+            self.load_all()
         out = []
+        for info in self._entry_points:
+            if id(info) not in self._loaded_eps:
+                out.append(
+                    {
+                        "distribution": info.distribution,
+                        "version": installed_version(info.distribution) or "",
+                        "module": info.value,
+                        "error": None,
+                    }
+                )
         for p in self._plugins:
             version = installed_version(p.distribution) or ""
             out.append(

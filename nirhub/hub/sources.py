@@ -24,7 +24,6 @@ worker unopened: the framework may not even be importable here.
 from __future__ import annotations
 
 import _compat_pickle
-import fnmatch
 import hashlib
 import importlib
 import importlib.util
@@ -34,6 +33,7 @@ import os
 import pickletools
 import re
 import sys
+import tarfile
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -64,7 +64,9 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 #: the largest HDF5 user block looked behind for the signature (libhdf5 allows any power of 2)
 MAX_USERBLOCK = 1 << 20
 #: a pickle larger than this is refused (a model's pickle is kilobytes; tensors live elsewhere)
-MAX_PICKLE_BYTES = 256 * 1024 * 1024
+MAX_PICKLE_BYTES = 32 * 1024 * 1024
+#: a pickle with more opcodes than this is refused (the scan then takes a few seconds at most)
+MAX_PICKLE_OPS = 2_000_000
 #: modules that say nothing about the framework (every torch pickle refers to them)
 GENERIC_MODULES: frozenset[str] = frozenset(
     {"torch", "collections", "builtins", "__builtin__", "copyreg", "numpy", "_codecs", "typing"}
@@ -72,6 +74,8 @@ GENERIC_MODULES: frozenset[str] = frozenset(
 
 _REFERENCE = re.compile(r"^(?P<target>.+?):(?P<attr>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_]\w*)*)$")
 _MODULE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
+#: a ``safe_classes`` entry: a module path and one class name, ASCII, no wildcard
+_SAFE_CLASS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
 @dataclass
@@ -417,39 +421,95 @@ def _artifact_marker(path: Path) -> str | None:
 
 
 def _zip_pickle_name(path: Path) -> str | None:
+    """The name of the pickle member of a torch zip archive (None: not one, or unreadable)."""
     try:
         with zipfile.ZipFile(path) as z:
             for name in z.namelist():
                 if name == "data.pkl" or name.endswith("/data.pkl"):
                     return name
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, OSError, ValueError):
         return None
     return None
+
+
+def _torch_zip_member(z: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
+    """The one pickle torch will load from the archive, or a refusal.
+
+    torch's reader takes the archive name from the first member's folder and loads
+    ``<archive>/data.pkl``. Archives that could make the scanned pickle differ from the loaded
+    one are refused: several ``data.pkl`` members (also duplicates of one name), member names
+    that are absolute or climb out with ``..``, or a pickle outside the first member's folder.
+    """
+    infos = z.infolist()
+    for info in infos:
+        name = info.filename
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+            raise FileFormatError(
+                f"is a zip archive with an unsafe member name {name!r} (absolute or '..')",
+                path=str(path),
+                hint="A file written by torch.save never has one; do not load this file.",
+            )
+    pickles = [i for i in infos if i.filename == "data.pkl" or i.filename.endswith("/data.pkl")]
+    if not pickles:
+        raise FileFormatError(
+            "is a zip archive without data.pkl, not a PyTorch file", path=str(path)
+        )
+    if len(pickles) > 1:
+        names = ", ".join(i.filename for i in pickles[:5])
+        raise FileFormatError(
+            f"is a zip archive with {len(pickles)} pickles ({names}); torch.save writes one",
+            path=str(path),
+            hint="The pickle scanned and the pickle loaded could differ; do not load this file.",
+        )
+    info = pickles[0]
+    archive = infos[0].filename.split("/")[0]
+    if info.filename != f"{archive}/data.pkl":
+        raise FileFormatError(
+            f"is a zip archive whose pickle {info.filename!r} is not the one torch loads "
+            f"({archive}/data.pkl)",
+            path=str(path),
+        )
+    if info.file_size > MAX_PICKLE_BYTES:
+        raise FileFormatError(
+            f"its pickle is {info.file_size} bytes (limit {MAX_PICKLE_BYTES}); a model's "
+            "pickle is kilobytes, its tensors live elsewhere",
+            path=str(path),
+            location=info.filename,
+        )
+    return info
 
 
 def scan_torch_file(path: Path) -> list[str]:
     """Every global (``module.name``) a PyTorch file's pickle refers to, without running it.
 
-    Handles the zip format of ``torch.save`` (``archive/data.pkl``) and the legacy format
-    (several pickles in a row). A reference that cannot be resolved statically is reported
-    as ``<dynamic>``, which no allow-list matches.
+    Handles the zip format of ``torch.save`` (exactly the ``<archive>/data.pkl`` torch loads,
+    see :func:`_torch_zip_member`) and the legacy format (up to five pickles in a row: magic
+    number, protocol, system info, the object, storage keys). A reference that cannot be
+    resolved statically is reported as ``<dynamic>``, which no allow-list matches. The scan is
+    bounded: pickles over :data:`MAX_PICKLE_BYTES` or :data:`MAX_PICKLE_OPS` opcodes are
+    refused.
     """
     if zipfile.is_zipfile(path):
-        name = _zip_pickle_name(path)
-        if name is None:
+        try:
+            with zipfile.ZipFile(path) as z:
+                info = _torch_zip_member(z, path)
+                data = z.read(info)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+            raise FileFormatError(f"is a damaged zip archive ({exc})", path=str(path)) from None
+        except (NotImplementedError, RuntimeError) as exc:  # unknown compression, encryption
             raise FileFormatError(
-                "is a zip archive without data.pkl, not a PyTorch file", path=str(path)
-            )
-        with zipfile.ZipFile(path) as z:
-            info = z.getinfo(name)
-            if info.file_size > MAX_PICKLE_BYTES:
-                raise FileFormatError(
-                    f"its pickle is {info.file_size} bytes (limit {MAX_PICKLE_BYTES})",
-                    path=str(path),
-                    location=name,
-                )
-            data = z.read(name)
-        return pickle_globals(data, source=f"{path}:{name}")
+                f"cannot be read as a zip archive ({exc})", path=str(path)
+            ) from None
+        if len(data) > MAX_PICKLE_BYTES:  # pragma: no cover - the header lied
+            raise FileFormatError(f"its pickle exceeds {MAX_PICKLE_BYTES} bytes", path=str(path))
+        return pickle_globals(data, source=f"{path}:{info.filename}")
+    if tarfile.is_tarfile(path):
+        raise FileFormatError(
+            "is a tar archive (torch's pre-1.6 tar format), which nirhub does not load",
+            path=str(path),
+            hint="Load it with torch and save it again with torch.save, if you trust it.",
+        )
     with open(path, "rb") as f:
         data = f.read(MAX_PICKLE_BYTES)
     # legacy torch.save: magic number, protocol, sys info, the object, storage keys
@@ -465,68 +525,128 @@ _STRING_OPS = {
     "BINSTRING",
     "SHORT_BINSTRING",
 }
+_GET_OPS = {"GET", "BINGET", "LONG_BINGET"}
+_PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
+_GLOBAL_OPS = {"GLOBAL", "INST"}
+
+
+class _Mark:
+    """The stack's mark (MARK ... TUPLE)."""
 
 
 def pickle_globals(data: bytes, *, source: str = "<pickle>", max_pickles: int = 1) -> list[str]:
-    """The globals a pickle stream imports (GLOBAL, INST, STACK_GLOBAL, extension codes)."""
+    """The globals a pickle stream imports (GLOBAL, INST, STACK_GLOBAL, extension codes).
+
+    The pickle machine's stack is simulated exactly as far as it matters: every opcode pops
+    and pushes what :mod:`pickletools` documents, strings and memo entries keep their values,
+    so ``STACK_GLOBAL`` sees the two strings the real unpickler would. A stack underflow or an
+    unknown opcode is an invalid pickle. At most :data:`MAX_PICKLE_OPS` opcodes are read.
+    """
     stream = io.BytesIO(data)
     found: list[str] = []
-    for _ in range(max_pickles):
+    ops = 0
+    for index in range(max_pickles):
         if stream.tell() >= len(data):
             break
         stack: list[Any] = []
+        marks: list[int] = []
         memo: dict[int, Any] = {}
         try:
             for op, arg, _pos in pickletools.genops(stream):
-                name = op.name
-                if name in ("GLOBAL", "INST"):
-                    module, _, attr = str(arg).partition(" ")
-                    # what the unpickler does for protocol-2 pickles (py2 names)
-                    if (module, attr) in _compat_pickle.NAME_MAPPING:
-                        module, attr = _compat_pickle.NAME_MAPPING[(module, attr)]
-                    else:
-                        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
-                    found.append(f"{module}.{attr}")
-                    stack.append(None)
-                elif name == "STACK_GLOBAL":
-                    attr = stack.pop() if stack else None
-                    module = stack.pop() if stack else None
-                    if isinstance(module, str) and isinstance(attr, str):
-                        found.append(f"{module}.{attr}")
-                    else:
-                        found.append("<dynamic>")
-                    stack.append(None)
-                elif name in ("EXT1", "EXT2", "EXT4"):
-                    found.append(f"<extension code {arg}>")
-                    stack.append(None)
-                elif name in _STRING_OPS:
-                    stack.append(
-                        arg
-                        if isinstance(arg, str)
-                        else arg.decode("latin-1")
-                        if isinstance(arg, bytes)
-                        else None
+                ops += 1
+                if ops > MAX_PICKLE_OPS:
+                    raise FileFormatError(
+                        f"its pickle has more than {MAX_PICKLE_OPS} opcodes; a model's has "
+                        "thousands (refused as a decompression or CPU bomb)",
+                        path=source,
                     )
-                elif name == "MEMOIZE":
-                    memo[len(memo)] = stack[-1] if stack else None
-                elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                    memo[int(arg)] = stack[-1] if stack else None
-                elif name in ("GET", "BINGET", "LONG_BINGET"):
-                    stack.append(memo.get(int(arg)))
-                elif name in ("PROTO", "FRAME", "STOP", "MARK", "POP", "POP_MARK"):
-                    continue
-                else:
-                    stack.append(None)
-        except ValueError as exc:
-            if found or _ > 0:
+                _pickle_step(op, arg, stack, marks, memo, found)
+        except (ValueError, IndexError, _PickleError) as exc:
+            if index > 0:
                 break  # trailing raw storage bytes after the last pickle (legacy format)
             raise FileFormatError(f"is not a valid pickle ({exc})", path=source) from None
     # unique, in order of appearance
     return list(dict.fromkeys(found))
 
 
-def matches_any(name: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+class _PickleError(Exception):
+    pass
+
+
+def _pop(stack: list[Any], n: int) -> list[Any]:
+    if n == 0:
+        return []
+    if len(stack) < n:
+        raise _PickleError("stack underflow")
+    out = stack[-n:]
+    del stack[-n:]
+    return out
+
+
+def _pickle_step(
+    op: Any, arg: Any, stack: list[Any], marks: list[int], memo: dict[int, Any], found: list[str]
+) -> None:
+    """Apply one opcode to the simulated stack, recording the globals it imports."""
+    name = op.name
+    if name == "MARK":
+        marks.append(len(stack))
+        return
+    if name in _PUT_OPS or name == "MEMOIZE":
+        if not stack:
+            raise _PickleError("memoizing an empty stack")
+        memo[len(memo) if name == "MEMOIZE" else int(arg)] = stack[-1]
+        return
+    before = op.stack_before
+    if pickletools.markobject in before:
+        if not marks:
+            raise _PickleError(f"{name} without MARK")
+        mark = marks.pop()
+        if mark > len(stack):
+            raise _PickleError("mark above the stack")
+        del stack[mark:]
+        _pop(stack, before.index(pickletools.markobject))
+        popped: list[Any] = []
+    else:
+        popped = _pop(stack, len(before))
+    value: Any = None
+    if name in _GLOBAL_OPS:
+        module, _, attr = str(arg).partition(" ")
+        # what the unpickler does for protocol-2 pickles (py2 names)
+        if (module, attr) in _compat_pickle.NAME_MAPPING:
+            module, attr = _compat_pickle.NAME_MAPPING[(module, attr)]
+        else:
+            module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        found.append(f"{module}.{attr}")
+    elif name == "STACK_GLOBAL":
+        module, attr = popped
+        if isinstance(module, str) and isinstance(attr, str):
+            found.append(f"{module}.{attr}")
+        else:
+            found.append("<dynamic>")
+    elif name in ("EXT1", "EXT2", "EXT4"):
+        found.append(f"<extension code {arg}>")
+    elif name in _STRING_OPS:
+        value = (
+            arg
+            if isinstance(arg, str)
+            else arg.decode("latin-1")
+            if isinstance(arg, bytes)
+            else None
+        )
+    elif name in _GET_OPS:
+        if int(arg) not in memo:
+            raise _PickleError(f"memo key {arg} is not set")
+        value = memo[int(arg)]
+    elif name == "DUP":
+        stack.extend(popped * 2)
+        return
+    for _ in op.stack_after:
+        stack.append(value)
+
+
+def safe_class_reference(ref: str) -> bool:
+    """Is ``ref`` a valid ``safe_classes`` entry: ``module.Class``, no wildcard?"""
+    return bool(_SAFE_CLASS.match(ref))
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,49 +698,68 @@ def _refuse(path: Path, offending: list[str], why: str) -> RefusedError:
     )
 
 
-def _resolve_global(ref: str) -> Any:
-    module, _, attr = ref.rpartition(".")
-    # nested classes are pickled with their qualified name in newer protocols; try both splits
-    parts = ref.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        try:
-            obj: Any = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
-        try:
-            for name in parts[i:]:
-                obj = getattr(obj, name)
-        except AttributeError:
-            continue
-        return obj
-    raise ImportError(f"cannot import {attr} from {module}")
+def declared_safe(descriptor: BackendDescriptor) -> frozenset[str]:
+    """The backend's ``safe_classes`` that are exact ``module.Class`` names (no wildcard)."""
+    return frozenset(r for r in descriptor.safe_classes if safe_class_reference(r))
+
+
+def resolve_safe_class(ref: str) -> type:
+    """The class ``ref`` (``module.Class``) names: import exactly ``module``, get ``Class``.
+
+    Never walks attribute chains or through module objects: the object must be a class that
+    the module itself defines under that name (what pickle writes for a class), so a function
+    (``os.system``), a module or a re-exported object is refused.
+    """
+    module_name, _, attr = ref.rpartition(".")
+    if not module_name or not safe_class_reference(ref):
+        raise ImportError(f"{ref!r} is not a module.Class name")
+    module = importlib.import_module(module_name)
+    obj = vars(module).get(attr)
+    if not isinstance(obj, type):
+        raise ImportError(f"{ref} is not a class")
+    if obj.__module__ != module_name or obj.__qualname__ != attr:
+        raise ImportError(
+            f"{ref} is {obj.__module__}.{obj.__qualname__} (imported there, not defined there)"
+        )
+    return obj
 
 
 def load_torch_model(path: Path, descriptor: BackendDescriptor, *, trust_pickle: bool) -> Any:
     """Load a whole-module ``.pt``: weights-only plus the backend's declared safe classes."""
-    refs = scan_torch_file(path)
     torch = _import_torch()
     if trust_pickle:
-        return torch.load(path, weights_only=False, map_location="cpu")
+        try:
+            return torch.load(path, weights_only=False, map_location="cpu")
+        except (RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+            raise FileFormatError(
+                f"torch could not read it: {(str(exc).splitlines() or [''])[0]}", path=str(path)
+            ) from None
+    refs = scan_torch_file(path)
     default = torch_default_globals()
     extra = [r for r in refs if r not in default]
-    offending = [r for r in extra if not matches_any(r, descriptor.safe_classes)]
+    safe = declared_safe(descriptor)
+    offending = [r for r in extra if r not in safe]
     if offending:
         why = (
             f"backend {descriptor.name!r} does not declare safe"
-            if descriptor.safe_classes
+            if safe
             else f"are not plain tensors (backend {descriptor.name!r} declares no safe classes)"
         )
         raise _refuse(path, offending, why)
     allowed = []
     for ref in extra:
         try:
-            allowed.append((_resolve_global(ref), ref))
+            allowed.append((resolve_safe_class(ref), ref))
         except ImportError as exc:
             raise FileFormatError(
-                f"refers to {ref}, which cannot be imported here ({exc})",
+                f"refers to {ref}, which cannot be imported here as a class ({exc})",
                 path=str(path),
                 hint=f"Is the version of {ref.split('.')[0]} that saved it installed?",
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - the framework's own import failed
+            raise FileFormatError(
+                f"refers to {ref}; importing its module failed: {type(exc).__name__}: {exc}",
+                path=str(path),
             ) from None
     return _weights_only_load(torch, path, allowed)
 

@@ -22,7 +22,9 @@ entries of every folder on the worker's ``sys.path``, and this nirhub's version)
 asks again. ``nirhub env refresh`` / ``list-backends --refresh`` ask regardless (after editing
 an editable plugin's descriptor, say).
 
-Every operation runs as a subprocess, ``python -m nirhub.hub.worker OP request.json``; the
+Every operation runs as a subprocess, ``python -m nirhub.hub.worker OP request.json``, started
+in a private temporary folder (never the caller's: ``-m`` puts the working directory on
+``sys.path``) with its output bounded (:func:`run_worker`); the
 graph travels as a ``.nir`` file and the results as ``.json``/``.npz`` files in a temporary
 folder. :class:`RemoteBackend` wraps this behind the ordinary :class:`Backend` interface, so
 ``convert()`` and ``simulate_with_backend()`` work unchanged; errors raised in the worker come
@@ -79,7 +81,16 @@ PROTOCOL = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: seconds; a conversion in a worker may import torch and build a big model
 DEFAULT_TIMEOUT = 3600.0
-DESCRIBE_TIMEOUT = 120.0
+#: seconds a worker may take to list its backends (it imports its frameworks: torch, jax...)
+DESCRIBE_TIMEOUT = 60.0
+#: seconds a failed ``describe`` is remembered (per interpreter; ``--refresh`` asks again), so
+#: that a hanging or broken environment does not cost the timeout on every listing
+FAILURE_TTL = 600.0
+#: bytes of stdout + stderr a worker may print; beyond this it is stopped (its answers travel
+#: as files; ``describe``'s JSON is kilobytes)
+OUTPUT_LIMIT = 32 * 1024 * 1024
+#: bytes of a worker's stderr kept for error messages (the end of it)
+STDERR_TAIL = 64 * 1024
 #: bumped when the layout of the description cache changes
 CACHE_FORMAT = 1
 #: entries of a sys.path folder whose appearance or change means "something was installed"
@@ -321,7 +332,116 @@ def _worker_env() -> dict[str, str]:
     env.pop("PYTHONPATH", None)  # the worker must use its own site-packages, not ours
     env.pop("PYTHONHOME", None)
     env["PYTHONIOENCODING"] = "utf-8"
+    # Python >= 3.11: never put the working directory (or the script's) on sys.path (-P)
+    env["PYTHONSAFEPATH"] = "1"
     return env
+
+
+@dataclass
+class WorkerProcess:
+    """How a worker process ended: exit code, stdout (bytes, whole), the end of stderr."""
+
+    returncode: int
+    stdout: bytes
+    stderr: str
+    #: why it was stopped ("" if it ended by itself)
+    stopped: str = ""
+
+
+def run_worker(
+    python: Path, args: list[str], *, timeout: float, cwd: Path, limit: int = OUTPUT_LIMIT
+) -> WorkerProcess:
+    """Run ``python -m nirhub.hub.worker *args`` isolated, with bounded output and time.
+
+    * isolation: the working directory is ``cwd``, a private folder nirhub made (with ``-m``,
+      Python puts the working directory first on ``sys.path``: the caller's folder could
+      plant a ``json.py`` there); ``PYTHONPATH`` is dropped and ``PYTHONSAFEPATH`` set;
+    * output: both pipes are drained by threads; stdout is kept up to ``limit`` bytes, stderr
+      only its last :data:`STDERR_TAIL` bytes; a worker printing more than ``limit`` bytes in
+      all is killed (``stopped`` says so), so memory stays bounded;
+    * time: killed after ``timeout`` seconds (raises :class:`subprocess.TimeoutExpired`).
+
+    Raises FileNotFoundError if the interpreter does not exist.
+    """
+    import threading
+
+    cmd = [str(python), "-m", "nirhub.hub.worker", *args]
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(cwd),
+        env=_worker_env(),
+    )
+    out = bytearray()
+    err = bytearray()
+    total = [0]
+    lock = threading.Lock()
+    stopped: list[str] = []
+
+    def pump(stream: Any, keep: bytearray, head: bool) -> None:
+        fd = stream.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with lock:
+                total[0] += len(chunk)
+                over = total[0] > limit
+                if head:
+                    room = limit - len(keep)
+                    if room > 0:
+                        keep.extend(chunk[:room])
+                else:
+                    keep.extend(chunk)
+                    if len(keep) > STDERR_TAIL:
+                        del keep[: len(keep) - STDERR_TAIL]
+                if over and not stopped:
+                    stopped.append(f"it printed more than {limit // (1024 * 1024)} MiB")
+                    _kill(proc)
+
+    threads = [
+        threading.Thread(target=pump, args=(proc.stdout, out, True), daemon=True),
+        threading.Thread(target=pump, args=(proc.stderr, err, False), daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        raise
+    finally:
+        if proc.poll() is None:  # Ctrl-C or another exception: never leave a worker behind
+            _kill(proc)
+        for t in threads:
+            t.join(timeout=5)  # a grandchild may hold the pipes open; do not wait for it
+        for stream in (proc.stdout, proc.stderr):
+            try:
+                stream.close()
+            except OSError:  # pragma: no cover
+                pass
+    return WorkerProcess(
+        proc.returncode,
+        bytes(out),
+        err.decode("utf-8", "replace"),
+        stopped[0] if stopped else "",
+    )
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.kill()
+    except OSError:  # pragma: no cover - already gone
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # pragma: no cover - unkillable
+        pass
 
 
 def describe_environment(
@@ -332,15 +452,23 @@ def describe_environment(
 
     Returns one row per backend it provides (the built-in ``nir`` excluded), located at
     ``env.name``. When the worker cannot be asked, returns a single ``broken`` row named after
-    the environment (or raises, with ``strict``); failures are not cached.
+    the environment (or raises, with ``strict``). A failure is remembered for
+    :data:`FAILURE_TTL` seconds (unless the interpreter changes), so a hanging environment
+    costs :data:`DESCRIBE_TIMEOUT` once, not on every listing.
     """
     if not (strict or refresh):
         cached = _cached_description(env.python)
         if cached is not None:
             return _rows(cached, env)
+        failure = _cached_failure(env.python)
+        if failure is not None:
+            return _broken_row(
+                env, f"{failure} (remembered for {FAILURE_TTL / 60:.0f} min; --refresh asks again)"
+            )
     data = _ask_describe(env, strict=strict)
-    if isinstance(data, list):  # the broken row
-        return data
+    if isinstance(data, str):  # what went wrong
+        _store_failure(env.python, data)
+        return _broken_row(env, data)
     _store_description(env.python, data)
     return _rows(data, env)
 
@@ -369,24 +497,19 @@ def _rows(data: dict[str, Any], env: Environment) -> list[BackendStatus]:
     return [r for r in rows if r.distribution != BUILTIN_DISTRIBUTION]
 
 
-def _ask_describe(env: Environment, *, strict: bool) -> dict[str, Any] | list[BackendStatus]:
-    """The worker's ``describe`` document, or (not ``strict``) a one-row broken listing."""
-    from nirhub.hub.status import BackendStatus
-
+def _ask_describe(env: Environment, *, strict: bool) -> dict[str, Any] | str:
+    """The worker's ``describe`` document, or (not ``strict``) what went wrong."""
     problem = ""
     try:
-        proc = subprocess.run(
-            [str(env.python), "-m", "nirhub.hub.worker", "describe"],
-            capture_output=True,
-            text=True,
-            timeout=DESCRIBE_TIMEOUT,
-            env=_worker_env(),
-        )
-        if proc.returncode != 0:
+        with _Workdir() as work:
+            proc = run_worker(env.python, ["describe"], timeout=DESCRIBE_TIMEOUT, cwd=work)
+        if proc.stopped:
+            problem = f"`{env.python} -m nirhub.hub.worker describe` was stopped: {proc.stopped}"
+        elif proc.returncode != 0:
             tail = proc.stderr.strip().splitlines()[-1:] or ["(no error output)"]
             problem = f"`{env.python} -m nirhub.hub.worker describe` failed: {tail[0]}"
         else:
-            data = json.loads(proc.stdout)
+            data = json.loads(proc.stdout.decode("utf-8", "replace"))
             if not isinstance(data, dict):
                 raise ValueError(f"a JSON {type(data).__name__}, not an object")
             if data.get("protocol") != PROTOCOL:
@@ -394,12 +517,12 @@ def _ask_describe(env: Environment, *, strict: bool) -> dict[str, Any] | list[Ba
                     f"its nirhub speaks worker protocol {data.get('protocol')}, this one "
                     f"{PROTOCOL}; install the same nirhub version in both"
                 )
-    except FileNotFoundError:
-        problem = f"its interpreter {env.python} does not exist"
+    except (FileNotFoundError, PermissionError):
+        problem = f"its interpreter {env.python} does not exist (or cannot be run)"
     except subprocess.TimeoutExpired:
         problem = f"it did not answer within {DESCRIBE_TIMEOUT:.0f} s"
     except ValueError as exc:
-        problem = f"it answered with something that is not JSON ({exc})"
+        problem = f"it answered with something that is not JSON ({str(exc)[:200]})"
     if problem:
         if strict:
             raise BackendUnavailableError(
@@ -407,23 +530,30 @@ def _ask_describe(env: Environment, *, strict: bool) -> dict[str, Any] | list[Ba
                 hint=f"Install nirhub there ({env.python} -m pip install nirhub) or use "
                 "`nirhub env create`.",
             )
-        return [
-            BackendStatus(
-                name=env.name,
-                aliases=(),
-                kind="unknown",
-                directions=(),
-                status="broken",
-                reason=f"environment {env.name!r}: {problem}",
-                install_hint=f"Recreate it (nirhub env create {env.name} ...) or remove it "
-                f"(nirhub env remove {env.name}).",
-                version="",
-                distribution="",
-                location=env.name,
-                descriptor=None,
-            )
-        ]
+        return problem
     return data
+
+
+def _broken_row(env: Environment, problem: str) -> list[BackendStatus]:
+    """The listing of an environment that cannot be asked: one ``broken`` row."""
+    from nirhub.hub.status import BackendStatus
+
+    return [
+        BackendStatus(
+            name=env.name,
+            aliases=(),
+            kind="unknown",
+            directions=(),
+            status="broken",
+            reason=f"environment {env.name!r}: {problem}",
+            install_hint=f"Recreate it (nirhub env create {env.name} ...) or remove it "
+            f"(nirhub env remove {env.name}).",
+            version="",
+            distribution="",
+            location=env.name,
+            descriptor=None,
+        )
+    ]
 
 
 # -- the description cache ----------------------------------------------------------------------
@@ -523,6 +653,45 @@ def _store_description(python: Path, data: dict[str, Any]) -> None:
         "nirhub": data.get("nirhub"),
         "python": data.get("python"),
         "describe": data,
+    }
+    _write_cache(entries)
+
+
+def _interpreter_stamp(python: Path) -> list[int] | None:
+    try:
+        st = os.stat(python)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
+def _cached_failure(python: Path) -> str | None:
+    """Why ``describe`` failed for ``python`` lately (within :data:`FAILURE_TTL`), else None.
+
+    The entry is keyed by the interpreter's path and stamped with its modification time, so
+    recreating or upgrading the interpreter asks again at once.
+    """
+    import time
+
+    entry = _read_cache().get(str(python))
+    if not isinstance(entry, dict) or not isinstance(entry.get("failure"), str):
+        return None
+    at = entry.get("at")
+    if not isinstance(at, (int, float)) or not 0 <= time.time() - at < FAILURE_TTL:
+        return None
+    if entry.get("interpreter") != _interpreter_stamp(python):
+        return None
+    return entry["failure"]
+
+
+def _store_failure(python: Path, problem: str) -> None:
+    import time
+
+    entries = _read_cache()
+    entries[str(python)] = {
+        "failure": problem,
+        "at": time.time(),
+        "interpreter": _interpreter_stamp(python),
     }
     _write_cache(entries)
 
@@ -720,14 +889,10 @@ class RemoteBackend(Backend):
         request_path = work / "request.json"
         request_path.write_text(json.dumps(request, default=_json_default), encoding="utf-8")
         try:
-            proc = subprocess.run(
-                [str(self.environment.python), "-m", "nirhub.hub.worker", op, str(request_path)],
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                env=_worker_env(),
+            proc = run_worker(
+                self.environment.python, [op, str(request_path)], timeout=self.timeout, cwd=work
             )
-        except FileNotFoundError:
+        except (FileNotFoundError, PermissionError):
             raise BackendUnavailableError(
                 f"environment {self.environment.name!r}: its interpreter "
                 f"{self.environment.python} does not exist",
@@ -739,8 +904,16 @@ class RemoteBackend(Backend):
                 f"did not finish {op} within {self.timeout:.0f} s"
             ) from None
         response_path = work / "response.json"
+        if proc.stopped:
+            raise WorkerError(
+                f"the worker in environment {self.environment.name!r} was stopped during {op}: "
+                f"{proc.stopped}",
+                hint="Something in that environment prints without end; run the worker by hand "
+                "to see what.",
+            )
         if not response_path.is_file():
-            tail = (proc.stderr or proc.stdout).strip()[-2000:]
+            out = proc.stdout.decode("utf-8", "replace")
+            tail = (proc.stderr or out).strip()[-2000:]
             raise WorkerError(
                 f"the worker in environment {self.environment.name!r} died during {op} "
                 f"(exit {proc.returncode}):\n{tail}",

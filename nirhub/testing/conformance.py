@@ -19,6 +19,8 @@ What it checks, for every primitive graph of :mod:`nirhub.testing.graphs`:
 * a graph with node types it does not declare is refused with an
   :class:`~nirhub.errors.UnsupportedError` that names *every* such node, instead of a silent
   drop;
+* node names are data: a graph whose names are Python code (:mod:`nirhub.testing.hostile`)
+  converts, saves, imports and runs like any other, and no name ever runs;
 * importing the plugin module and reading its descriptors imports no heavy framework (checked
   in a fresh interpreter).
 
@@ -258,6 +260,56 @@ class BackendConformance:
         for name in wanted:
             assert name in str(info.value), f"the message does not name node {name!r}"
 
+    # -- node names are data ------------------------------------------------------------------
+    #: primitives tried for the hostile-names test: the first one the backend takes is used
+    hostile_primitives: ClassVar[tuple[str, ...]] = ("NIRGraph", "LIF", "IF", "Affine", "LI")
+
+    def test_hostile_node_names_stay_data(
+        self,
+        registry: Registry,
+        backend: Backend,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Names that are Python code (quotes, brackets, triple quotes, backslashes, NFKC
+        look-alikes, keywords; and line breaks and control characters) convert, save, import
+        and run like any other name, or are refused as invalid input; none ever runs."""
+        from nirhub.errors import ExitCode, NirhubError
+        from nirhub.hub.convert import check_legality, from_ir
+        from nirhub.passes import legalize
+        from nirhub.testing.hostile import CONTROL_NAMES, MARKER, hostile_variants
+
+        monkeypatch.chdir(tmp_path)
+        desc = backend.descriptor
+        passes = registry.passes(loaded_only=True)
+        base = None
+        for t in self.hostile_primitives:
+            g = primitive_graph(t)
+            legal, _, _ = legalize(g, desc, passes)
+            if not check_legality(legal, desc) and not backend.check(legal, **self.options):
+                base = g
+                break
+        if base is None:
+            pytest.fail(f"{self.backend_name} takes none of {self.hostile_primitives}")
+        cases = [(g, False) for g in hostile_variants(base)]
+        cases += [(g, True) for g in hostile_variants(base, CONTROL_NAMES)]
+        for i, (graph, control) in enumerate(cases):
+            try:
+                obj = from_ir(graph, self.backend_name, registry=registry, dt=DT, **self.options)
+                if desc.writes:
+                    folder = tmp_path / f"v{i}"
+                    folder.mkdir()
+                    written = backend.save(obj, folder / f"model{desc.writes[0]}", **self.options)
+                    for path in written:
+                        if Path(path).suffix == ".py":
+                            _import_artifact(Path(path))
+                if desc.can_run:
+                    self._check_run(graph, registry)
+            except NirhubError as exc:
+                if not (control and exc.exit_code == ExitCode.INVALID_INPUT):
+                    raise
+            assert not (tmp_path / MARKER).exists(), f"a node name ran as code: {list(graph.nodes)}"
+
     # -- import hygiene ----------------------------------------------------------------------
     def test_plugin_module_imports_no_framework(self, registry: Registry) -> None:
         row = registry.status(self.backend_name)
@@ -280,6 +332,22 @@ class BackendConformance:
         assert proc.returncode == 0, proc.stderr[-2000:]
         loaded = json.loads(proc.stdout.strip().splitlines()[-1])
         assert not loaded, f"importing {module} imported {', '.join(loaded)}"
+
+
+def _import_artifact(path: Path) -> None:
+    """Import a generated module the way a user would (its folder on sys.path)."""
+    import importlib.util
+
+    name = f"_nirhub_artifact_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+        sys.modules.pop(name, None)
 
 
 def _types(graph: Graph) -> list[str]:

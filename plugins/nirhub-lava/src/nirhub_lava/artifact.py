@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import FileFormatError, write_atomically
+from nirhub.backend import FileFormatError, comment, write_atomically
 from nirhub_lava.mapping import LavaNet, Population, Synapse
 
 FORMAT = 1
@@ -219,7 +219,7 @@ def save_lava(net: LavaNet, path: Path, *, title: str) -> list[Path]:
     arrays["layout"] = np.array(json.dumps(layout))
     text = MODULE.format(
         fmt=FORMAT,
-        title=title,
+        title=comment(title),
         npz=npz.name,
         dt=net.dt,
         inputs={n: tuple(s) for n, s in net.inputs.items()},

@@ -250,7 +250,8 @@ def cuba_filter(tau_syn: float, tau_mem: float, dt: float) -> tuple[list[float],
 
 
 def _ident(text: str, used: set[str]) -> str:
-    base = re.sub(r"\W", "_", text).strip("_").lower() or "obj"
+    # ASCII only: a unicode "letter" may not be valid in a name (a², NFKC look-alikes)
+    base = re.sub(r"[^A-Za-z0-9_]", "_", text).strip("_").lower()[:60] or "obj"
     if base[0].isdigit():
         base = "n" + base
     if keyword.iskeyword(base) or base in dir(builtins):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nirhub.backend import (
+    TORCH_NN_SAFE_CLASSES,
     Backend,
     BackendDescriptor,
     GeneratedTorchBackend,
@@ -100,9 +101,22 @@ class NorseBackend(GeneratedTorchBackend):
         # norse models pickle bound methods (builtins.getattr, never allowed) and LIF parameter
         # tuples that do not pickle at all: whole-module .pt files rarely load safely
         safe_classes=(
-            "torch.nn.modules.*",
-            "norse.torch.module.*",
-            "norse.torch.functional.*.*Parameters",
+            *TORCH_NN_SAFE_CLASSES,
+            "norse.torch.module.sequential.SequentialState",
+            "norse.torch.module.lift.Lift",
+            "norse.torch.module.lif.LIF",
+            "norse.torch.module.lif.LIFCell",
+            "norse.torch.module.lif.LIFRecurrent",
+            "norse.torch.module.lif.LIFRecurrentCell",
+            "norse.torch.module.lif_box.LIFBoxCell",
+            "norse.torch.module.leaky_integrator.LI",
+            "norse.torch.module.leaky_integrator.LICell",
+            "norse.torch.module.leaky_integrator_box.LIBoxCell",
+            "norse.torch.module.iaf.IAF",
+            "norse.torch.module.iaf.IAFCell",
+            "norse.torch.functional.iaf.IAFParameters",
+            "norse.torch.functional.leaky_integrator.LIParameters",
+            "norse.torch.functional.leaky_integrator_box.LIBoxParameters",
         ),
         modules=("norse", GENERATED_MODULE),
         python=">=3.8",

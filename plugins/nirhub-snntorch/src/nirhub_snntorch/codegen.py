@@ -12,11 +12,18 @@ from __future__ import annotations
 import pprint
 from typing import Any
 
+from nirhub.backend import comment, literal
+
 MARKER = "# nirhub artifact: backend=snntorch format=nirhub-snntorch/1"
 
 
 def _shape(shape: list[int]) -> str:
     return "(" + "".join(f"{int(s)}, " for s in shape).rstrip(" ") + ")"
+
+
+def _q(path: str, suffix: str = "") -> str:
+    """A node path (plus a suffix) as a string literal: names are data, never code."""
+    return literal(path + suffix)
 
 
 def _pad4(p: list[int]) -> str:
@@ -48,9 +55,9 @@ class _Gen:
             if (s, path) in self.back:
                 if rest:
                     continue
-                terms.append(f'state["prev:{s}"]')
+                terms.append(f"state[{_q('prev:' + s)}]")
             else:
-                terms.append(f'{signals}["{s}"]')
+                terms.append(f"{signals}[{_q(s)}]")
         if not terms:
             return f"self._zeros(batch, {_shape(self.nodes[path]['in_shape'])}, device)"
         return terms[0] if len(terms) == 1 else "(" + " + ".join(terms) + ")"
@@ -92,7 +99,7 @@ class _Gen:
         e = self.nodes[path]
         t, k, st = e["type"], e["key"], e["static"]
         arrays = e["arrays"]
-        head = f"        # {path!r}: {t} {e['in_shape']} -> {e['out_shape']}"
+        head = f"        # {comment(path)}: {t} {e['in_shape']} -> {e['out_shape']}"
         if t in ("Linear", "Affine"):
             w = arrays["weight"]["shape"]
             self.init.append(head)
@@ -153,7 +160,7 @@ class _Gen:
         k, shape = e["key"], e["in_shape"]
         steps = e["steps"]
         kmax = max(steps) if steps else 0
-        self.init.append(f"        # {path!r}: Delay {shape}, in steps of dt: up to {kmax}")
+        self.init.append(f"        # {comment(path)}: Delay {shape}, in steps of dt: up to {kmax}")
         self.buffer(
             f"{k}_delay",
             e["arrays"]["delay"]["shape"],
@@ -165,27 +172,28 @@ class _Gen:
         )
         if kmax:
             self.state0.append(
-                f'        state["{path}.hist"] = self._zeros(batch, '
+                f"        state[{_q(path, '.hist')}] = self._zeros(batch, "
                 f"{_shape([kmax, *shape])}, device).transpose(0, 1)"
             )
         x = self.inp(path)
         if kmax == 0:
-            self.step.append(f'        y["{path}"] = {x}')
+            self.step.append(f"        y[{_q(path)}] = {x}")
             return
         if path in self.breaking:
             self.step.append(
-                f'        y["{path}"] = self._delayed(state["{path}.hist"], self.{k}_steps - 1)'
+                f"        y[{_q(path)}] = self._delayed(state[{_q(path, '.hist')}], "
+                f"self.{k}_steps - 1)"
             )
             self.late.append(
-                f'        s["{path}.hist"] = torch.cat([{x}.unsqueeze(0), '
-                f'state["{path}.hist"][:-1]])'
+                f"        s[{_q(path, '.hist')}] = torch.cat([{x}.unsqueeze(0), "
+                f"state[{_q(path, '.hist')}][:-1]])"
             )
         else:
             self.step.append(
-                f'        stacked = torch.cat([{x}.unsqueeze(0), state["{path}.hist"]])'
+                f"        stacked = torch.cat([{x}.unsqueeze(0), state[{_q(path, '.hist')}]])"
             )
-            self.step.append(f'        y["{path}"] = self._delayed(stacked, self.{k}_steps)')
-            self.step.append(f'        s["{path}.hist"] = stacked[:-1]')
+            self.step.append(f"        y[{_q(path)}] = self._delayed(stacked, self.{k}_steps)")
+            self.step.append(f"        s[{_q(path, '.hist')}] = stacked[:-1]")
 
     # -- neurons -----------------------------------------------------------------------------
     def declare_neuron(self, path: str) -> None:
@@ -202,7 +210,7 @@ class _Gen:
             "subtract": ", reset by subtraction written out below",
         }[m["explicit"]]
         self.init.append(
-            f"        # {path!r}: {t} {shape} as snn.{layer} ({method}, "
+            f"        # {comment(path)}: {t} {shape} as snn.{layer} ({method}, "
             f"reset_mechanism={m['reset_mechanism']!r}{reset_doc})"
         )
         decay = "beta=torch.zeros(" + sh + ", dtype=dtype)"
@@ -219,7 +227,7 @@ class _Gen:
             f"reset_delay={m['reset_delay']!r}, init_hidden=False)"
         )
         x = self.inp(path)
-        self.step.append(f"        # {path!r}: {t}")
+        self.step.append(f"        # {comment(path)}: {t}")
         if layer == "Leaky":
             self.buffer(f"{k}_gain", shape, "input gain, dt*r (I/IF) or (dt/tau)*r")
             if t in ("LI", "LIF"):
@@ -227,22 +235,25 @@ class _Gen:
                 self.buffer(f"{k}_v0", shape, "initial membrane potential v_leak")
                 self.step.append(f"        cur = {x} * self.{k}_gain + self.{k}_bias")
                 self.state0.append(
-                    f'        state["{path}.mem"] = self._zeros(batch, {sh}, device) + self.{k}_v0'
+                    f"        state[{_q(path, '.mem')}] = self._zeros(batch, {sh}, device) "
+                    f"+ self.{k}_v0"
                 )
             else:
                 self.step.append(f"        cur = {x} * self.{k}_gain")
                 self.state0.append(
-                    f'        state["{path}.mem"] = self._zeros(batch, {sh}, device)'
+                    f"        state[{_q(path, '.mem')}] = self._zeros(batch, {sh}, device)"
                 )
-            self.step.append(f'        spk, mem = self.{k}(cur, state["{path}.mem"])')
+            self.step.append(f"        spk, mem = self.{k}(cur, state[{_q(path, '.mem')}])")
         else:
             self.buffer(f"{k}_v0", shape, "initial membrane potential v_leak")
             self.buffer(f"{k}_c_mem", shape, "(dt/tau_mem)*v_leak; the current starts there")
             self.state0.append(
-                f'        state["{path}.mem"] = self._zeros(batch, {sh}, device) + self.{k}_v0'
+                f"        state[{_q(path, '.mem')}] = self._zeros(batch, {sh}, device) "
+                f"+ self.{k}_v0"
             )
             self.state0.append(
-                f'        state["{path}.syn"] = self._zeros(batch, {sh}, device) + self.{k}_c_mem'
+                f"        state[{_q(path, '.syn')}] = self._zeros(batch, {sh}, device) "
+                f"+ self.{k}_c_mem"
             )
             if method == "euler":
                 self.buffer(f"{k}_g_syn", shape, "(dt/tau_syn)*w_in")
@@ -261,30 +272,35 @@ class _Gen:
                     ("r", "r (kept for export)"),
                 ):
                     self.buffer(f"{k}_{name}", shape, doc)
-                self.state0.append(f'        state["{path}.u"] = self._zeros(batch, {sh}, device)')
-                self.state0.append(f'        state["{path}.I"] = self._zeros(batch, {sh}, device)')
+                self.state0.append(
+                    f"        state[{_q(path, '.u')}] = self._zeros(batch, {sh}, device)"
+                )
+                self.state0.append(
+                    f"        state[{_q(path, '.I')}] = self._zeros(batch, {sh}, device)"
+                )
                 self.step.append(f"        u = {x} * self.{k}_w_in")
                 self.step.append(
-                    f'        cur = u * self.{k}_p + state["{path}.u"] * self.{k}_q '
+                    f"        cur = u * self.{k}_p + state[{_q(path, '.u')}] * self.{k}_q "
                     f"+ self.{k}_c_syn"
                 )
-                self.step.append(f'        s["{path}.u"] = u')
+                self.step.append(f"        s[{_q(path, '.u')}] = u")
                 self.step.append(
-                    f'        s["{path}.I"] = state["{path}.I"] * self.{k}.alpha + '
+                    f"        s[{_q(path, '.I')}] = state[{_q(path, '.I')}] * self.{k}.alpha + "
                     f"self.{k}_b_s * u  # NIR's current I (recorded only)"
                 )
             self.step.append(
-                f'        spk, syn, mem = self.{k}(cur, state["{path}.syn"], state["{path}.mem"])'
+                f"        spk, syn, mem = self.{k}(cur, state[{_q(path, '.syn')}], "
+                f"state[{_q(path, '.mem')}])"
             )
-            self.step.append(f'        s["{path}.syn"] = syn')
+            self.step.append(f"        s[{_q(path, '.syn')}] = syn")
         if m["explicit"] == "zero":
             self.buffer(f"{k}_v_reset", shape, "v_reset")
             self.step.append(f"        mem = torch.where(spk > 0, self.{k}_v_reset, mem)")
         elif m["explicit"] == "subtract":
             self.step.append(f"        mem = mem - spk.detach().to(mem.dtype) * self.{k}.threshold")
-        self.step.append(f'        s["{path}.mem"] = mem')
+        self.step.append(f"        s[{_q(path, '.mem')}] = mem")
         out = "spk.to(mem.dtype)" if spiking else "mem"
-        self.step.append(f'        y["{path}"] = {out}')
+        self.step.append(f"        y[{_q(path)}] = {out}")
 
     # -- rest outputs (what back-edges carry at step 0) --------------------------------------
     def rest_code(self) -> None:
@@ -312,14 +328,14 @@ class _Gen:
                 or e["type"] == "Delay"
                 or (path in self.spec["inputs"])
             ):
-                self.state0.append(f'        r["{path}"] = self._zeros(batch, {sh}, device)')
+                self.state0.append(f"        r[{_q(path)}] = self._zeros(batch, {sh}, device)")
             elif "snn" in e:
-                self.state0.append(f'        r["{path}"] = state["{path}.mem"]')
+                self.state0.append(f"        r[{_q(path)}] = state[{_q(path, '.mem')}]")
             else:
                 x = self.inp(path, "r", rest=True)
-                self.state0.append(f'        r["{path}"] = {self.op(path, x)}')
+                self.state0.append(f"        r[{_q(path)}] = {self.op(path, x)}")
         for s, _ in sorted(self.back):
-            self.state0.append(f'        state["prev:{s}"] = r["{s}"]')
+            self.state0.append(f"        state[{_q('prev:' + s)}] = r[{_q(s)}]")
 
     # -- assembly ----------------------------------------------------------------------------
     def build(self) -> str:
@@ -334,12 +350,12 @@ class _Gen:
                 continue
             self.declare_stateless(path)
             if path in self.spec["inputs"]:
-                self.step.append(f'        y["{path}"] = x["{path}"]')
+                self.step.append(f"        y[{_q(path)}] = x[{_q(path)}]")
             else:
-                self.step.append(f'        y["{path}"] = {self.op(path, self.inp(path))}')
+                self.step.append(f"        y[{_q(path)}] = {self.op(path, self.inp(path))}")
         self.rest_code()
         for s, _ in sorted(self.back):
-            self.late.append(f'        s["prev:{s}"] = y["{s}"]')
+            self.late.append(f"        s[{_q('prev:' + s)}] = y[{_q(s)}]")
         return self.render()
 
     def render(self) -> str:
@@ -434,9 +450,12 @@ def render_module(spec: dict[str, Any], *, stem: str = "model", class_name: str 
     """A complete module: imports, the class, ``NIR_SPEC`` and ``build_model()``."""
     from nirhub_snntorch import __version__
 
-    literal = pprint.pformat(spec, indent=1, width=100, sort_dicts=False)
-    ins = ", ".join(f"{n} {tuple(spec['nodes'][n]['out_shape'])}" for n in spec["inputs"])
-    outs = ", ".join(f"{n} {tuple(spec['nodes'][n]['out_shape'])}" for n in spec["outputs"])
+    spec_text = pprint.pformat(spec, indent=1, width=100, sort_dicts=False)
+    ins = ", ".join(f"{comment(n)} {tuple(spec['nodes'][n]['out_shape'])}" for n in spec["inputs"])
+    outs = ", ".join(
+        f"{comment(n)} {tuple(spec['nodes'][n]['out_shape'])}" for n in spec["outputs"]
+    )
+    stem = comment(stem)
     head = (
         f'{MARKER}\n"""snnTorch model generated by nirhub-snntorch {__version__} from a NIR '
         "graph.\n\n"
@@ -459,7 +478,7 @@ def render_module(spec: dict[str, Any], *, stem: str = "model", class_name: str 
     )
     tail = (
         "\n\n# What the model was generated from (used by nirhub to export it back to NIR).\n"
-        f"NIR_SPEC = {literal}\n"
+        f"NIR_SPEC = {spec_text}\n"
         f"{class_name}.NIR_SPEC = NIR_SPEC\n\n\n"
         "def build_model(weights: str | None = None, *, device: str | None = None,\n"
         "                dtype: torch.dtype | None = None, learn: bool = False) -> "

@@ -8,7 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.backend import ALL_NODE_TYPES, Backend, BackendDescriptor, Option, Requirement, hookimpl
+from nirhub.backend import (
+    ALL_NODE_TYPES,
+    TORCH_NN_SAFE_CLASSES,
+    Backend,
+    BackendDescriptor,
+    Option,
+    Requirement,
+    hookimpl,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub.backend import SimulationResult
@@ -82,13 +90,14 @@ class SnnTorchBackend(Backend):
         ),
         can_run=True,
         safe_classes=(
-            "snntorch._neurons.*",
-            "torch.nn.modules.container.*",
-            "torch.nn.modules.linear.*",
-            "torch.nn.modules.conv.*",
-            "torch.nn.modules.pooling.AvgPool2d",
-            "torch.nn.modules.flatten.Flatten",
-            "torch.nn.modules.dropout.*",
+            *TORCH_NN_SAFE_CLASSES,
+            "snntorch._neurons.leaky.Leaky",
+            "snntorch._neurons.synaptic.Synaptic",
+            "snntorch._neurons.lapicque.Lapicque",
+            "snntorch._neurons.rleaky.RLeaky",
+            "snntorch._neurons.rleaky.RecurrentOneToOne",
+            "snntorch._neurons.rsynaptic.RSynaptic",
+            "snntorch._neurons.rsynaptic.RecurrentOneToOne",
         ),
         modules=("snntorch",),
         python=">=3.9",

@@ -154,7 +154,7 @@ def _keys(paths: list[str]) -> dict[str, str]:
     keys: dict[str, str] = {}
     used: set[str] = set(RESERVED) | set(dir(nn.Module))
     for path in paths:
-        base = re.sub(r"\W", "_", path)
+        base = re.sub(r"[^A-Za-z0-9_]", "_", path)[:60]  # ASCII: no NFKC look-alikes
         if not base or not base.isidentifier() or keyword.iskeyword(base) or base[0] == "_":
             base = "n_" + base.lstrip("_")
         key, i = base, 1
