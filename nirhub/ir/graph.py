@@ -293,8 +293,11 @@ class FlatGraph:
         return pred
 
 
-def _port(graph: Graph, prefix: str, name: str, as_source: bool) -> tuple[str | None, str | None]:
-    """Resolve an edge endpoint to a flat node path, or (None, reason)."""
+def _port(
+    graph: Graph, prefix: str, name: str, as_source: bool, lengths: list[int]
+) -> tuple[str | None, str | None]:
+    """Resolve an edge endpoint to a flat node path, or (None, reason); ``lengths`` are
+    :func:`_name_lengths` of ``graph``."""
     if name in graph.nodes:
         node = graph.nodes[name]
         if isinstance(node, Graph):
@@ -307,22 +310,41 @@ def _port(graph: Graph, prefix: str, name: str, as_source: bool) -> tuple[str | 
                 f"'{name}.<{kind.lower()} name>'"
             )
         return prefix + name, None
-    for i, ch in enumerate(name):
-        if ch == "." and name[:i] in graph.nodes and isinstance(graph.nodes[name[:i]], Graph):
-            sub = graph.nodes[name[:i]]
-            assert isinstance(sub, Graph)
-            rest = name[i + 1 :]
-            if rest in sub.nodes:
-                inner = sub.nodes[rest]
-                want = Output if as_source else Input
-                if isinstance(inner, want):
-                    return f"{prefix}{name}", None
-                return None, (
-                    f"{prefix}{name} is not an {want.__name__} of subgraph {prefix}{name[:i]}; "
-                    "edges can only enter a subgraph through its Input nodes and leave through its "
-                    "Output nodes"
-                )
+    for i in _name_prefixes(graph, name, lengths):
+        sub = graph.nodes[name[:i]]
+        if not isinstance(sub, Graph):
+            continue
+        rest = name[i + 1 :]
+        if rest in sub.nodes:
+            inner = sub.nodes[rest]
+            want = Output if as_source else Input
+            if isinstance(inner, want):
+                return f"{prefix}{name}", None
+            return None, (
+                f"{prefix}{name} is not an {want.__name__} of subgraph {prefix}{name[:i]}; "
+                "edges can only enter a subgraph through its Input nodes and leave through its "
+                "Output nodes"
+            )
     return None, f"names {prefix}{name!s}, which does not exist"
+
+
+def _name_lengths(graph: Graph) -> list[int]:
+    """The distinct lengths of ``graph``'s node names, ascending (computed once per graph)."""
+    return sorted({len(n) for n in graph.nodes})
+
+
+def _name_prefixes(graph: Graph, name: str, lengths: list[int]) -> Iterator[int]:
+    """Lengths ``i`` (shortest first) for which ``name[:i]`` is a node of ``graph`` followed by
+    a dot in ``name``.
+
+    Only the lengths of existing node names are tried, so a hostile endpoint of many dots costs
+    one comparison per distinct name length, not one slice per dot (which was quadratic).
+    """
+    for i in lengths:
+        if i >= len(name):
+            break
+        if name[i] == "." and name[:i] in graph.nodes:
+            yield i
 
 
 def flatten(graph: Graph) -> FlatGraph:
@@ -340,9 +362,10 @@ def _flatten_into(graph: Graph, prefix: str, flat: FlatGraph, top: bool) -> None
             flat.nodes[path] = node
             if not top and isinstance(node, (Input, Output)):
                 flat.relays.add(path)
+    lengths = _name_lengths(graph)
     for s, d in graph.edges:
-        src, why_s = _port(graph, prefix, s, as_source=True)
-        dst, why_d = _port(graph, prefix, d, as_source=False)
+        src, why_s = _port(graph, prefix, s, True, lengths)
+        dst, why_d = _port(graph, prefix, d, False, lengths)
         where = prefix.rstrip(".") or "<graph>"
         if src is None:
             flat.problems.append(
@@ -395,13 +418,13 @@ def _structure_problems(graph: Graph, prefix: str) -> list[Problem]:
     succ: dict[str, set[str]] = {n: set() for n in graph.nodes}
     pred: dict[str, set[str]] = {n: set() for n in graph.nodes}
 
+    lengths = _name_lengths(graph)
+
     def base(name: str) -> str | None:
         if name in graph.nodes:
             return name
-        for i, ch in enumerate(name):
-            if ch == "." and name[:i] in graph.nodes:
-                return name[:i]
-        return None
+        i = next(_name_prefixes(graph, name, lengths), None)
+        return None if i is None else name[:i]
 
     for s, d in graph.edges:
         bs, bd = base(s), base(d)

@@ -46,6 +46,8 @@ MAX_CHUNK = 256
 def delay_steps(delay: np.ndarray, dt: float) -> np.ndarray:
     """Delay in seconds -> whole steps: nearest step, halves rounded up."""
     q = np.asarray(delay, dtype=np.float64) / dt
+    # a hostile file's 1e300 s must not overflow int64; callers cap delays at the run's length
+    q = np.minimum(q, float(2**62))
     return np.floor(q + 0.5 + 1e-9).astype(np.int64)
 
 
