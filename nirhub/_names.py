@@ -13,9 +13,9 @@ from __future__ import annotations
 import unicodedata
 
 #: longest node name a file may hold (characters)
-MAX_NAME_LENGTH = 256
+MAX_NAME_LENGTH = 1024
 #: longest edge endpoint (a node name, or ``subgraph.port`` paths through nested graphs)
-MAX_ENDPOINT_LENGTH = 1024
+MAX_ENDPOINT_LENGTH = 4096
 
 #: bidirectional formatting characters: embeddings, overrides, isolates and marks
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

@@ -38,6 +38,7 @@ from nirhub._names import MAX_ENDPOINT_LENGTH, name_problem, shown
 from nirhub.errors import FileFormatError, Problem, RefusedError, UnsupportedError, UsageError
 from nirhub.io._fast_format import NotFast
 from nirhub.io._fast_write import FastSink
+from nirhub.io._h5 import ReadLimits
 from nirhub.io.reader import INFERRED_ATTR, PYTYPE_ATTR
 from nirhub.io.schema import FIELDS, NIR104_NO_METADATA, NIR104_UNKNOWN_TYPES
 from nirhub.ir.conventions import namespace
@@ -45,6 +46,8 @@ from nirhub.ir.graph import Graph, infer_shapes
 from nirhub.ir.nodes import SPIKING_TYPES, Flatten, Node, Output, _Conv
 
 LAYOUTS = ("1.0.8", "1.0.4")
+#: the reader's default nesting limit: a file nirhub writes, nirhub reads
+_MAX_DEPTH = ReadLimits().max_depth
 _GZIP_LEVEL = 4
 
 
@@ -260,8 +263,19 @@ def _plan(graph: Graph, nir_version: str) -> _Plan:
     return plan
 
 
-def _check_names(graph: Graph, prefix: str) -> None:
+def _check_names(graph: Graph, prefix: str, depth: int = 0) -> None:
+    """Refuse what nirhub's reader would refuse: bad names, nesting past its depth limit.
+
+    ``depth`` counts as the reader does: the root graph is 0, its nodes 1, a node's metadata
+    group one more than the node, each nested metadata group one more.
+    """
     for name, node in graph.nodes.items():
+        if depth + 1 > _MAX_DEPTH:
+            raise FileFormatError(
+                f"node {shown(prefix + name)} cannot be written: graphs are nested more than "
+                f"{_MAX_DEPTH} deep, which readers refuse",
+                hint="Flatten some subgraphs (nirhub.flatten) before writing.",
+            )
         if "/" in name or name in (".", ".."):
             raise FileFormatError(
                 f"node {prefix + name!r} cannot be written: HDF5 uses '/' as its path "
@@ -279,7 +293,7 @@ def _check_names(graph: Graph, prefix: str) -> None:
                 f"node {shown(prefix + name)} cannot be written: its name {problem}",
                 hint="Rename the node (Graph.rename_node).",
             )
-        _check_metadata_keys(node.metadata, f"{prefix}{name}")
+        _check_metadata_keys(node.metadata, f"{prefix}{name}", depth=depth + 2)
         if isinstance(node, Graph):
             for endpoint in {n for edge in node.edges for n in edge}:
                 problem = name_problem(endpoint, limit=MAX_ENDPOINT_LENGTH)
@@ -289,16 +303,23 @@ def _check_names(graph: Graph, prefix: str) -> None:
                         f"{shown(endpoint)}"
                     )
         if isinstance(node, Graph):
-            _check_names(node, f"{prefix}{name}.")
+            _check_names(node, f"{prefix}{name}.", depth + 1)
     if not prefix:
-        _check_metadata_keys(graph.metadata, "<graph>")
+        _check_metadata_keys(graph.metadata, "<graph>", depth=1)
         for endpoint in {n for edge in graph.edges for n in edge}:
             problem = name_problem(endpoint, limit=MAX_ENDPOINT_LENGTH)
             if problem is not None:
                 raise FileFormatError(f"an edge endpoint {problem}: {shown(endpoint)}")
 
 
-def _check_metadata_keys(md: dict[str, Any], where: str, trail: str = "metadata") -> None:
+def _check_metadata_keys(
+    md: dict[str, Any], where: str, trail: str = "metadata", *, depth: int = 1
+) -> None:
+    if md and depth > _MAX_DEPTH:
+        raise FileFormatError(
+            f"{where}: {trail} cannot be written: metadata is nested more than {_MAX_DEPTH} "
+            "deep, which readers refuse"
+        )
     for key, value in md.items():
         if not isinstance(key, str) or not key or "/" in key or "\0" in key or key in (".", ".."):
             raise FileFormatError(
@@ -306,7 +327,7 @@ def _check_metadata_keys(md: dict[str, Any], where: str, trail: str = "metadata"
                 "strings without '/' and NUL"
             )
         if isinstance(value, dict):
-            _check_metadata_keys(value, where, f"{trail}.{key}")
+            _check_metadata_keys(value, where, f"{trail}.{key}", depth=depth + 1)
 
 
 def _legacy_problems(graph: Graph, plan: _Plan) -> list[Problem]:

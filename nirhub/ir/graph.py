@@ -54,6 +54,8 @@ class Graph(Node):
             if not isinstance(name, str) or not name:
                 raise IRError(f"node names must be non-empty strings, got {name!r}")
             self.nodes[name] = check_node(node, name)
+            if isinstance(node, Graph):
+                _check_nesting(node, name)
         self.edges: list[Edge] = []
         for edge in edges:
             pair = tuple(edge)
@@ -196,6 +198,12 @@ class Graph(Node):
         if name in self.nodes:
             raise IRError(f"a node named {name!r} already exists", node=name)
         self.nodes[name] = check_node(node, name)
+        if isinstance(node, Graph):
+            try:
+                _check_nesting(node, name)
+            except IRError:
+                del self.nodes[name]
+                raise
 
     def add_edge(self, source: str, destination: str) -> None:
         self.edges.append((source, destination))
@@ -326,6 +334,34 @@ def _port(
                 "Output nodes"
             )
     return None, f"names {prefix}{name!s}, which does not exist"
+
+
+#: most levels of graphs nested in one another (the root graph is one level); the reader's
+#: ``ReadLimits.max_depth`` has the same default, so whatever is built can be written and read
+MAX_NESTING = 64
+
+
+def nesting_levels(graph: Graph) -> int:
+    """Levels of graphs in ``graph`` (1 for a graph without subgraphs), without recursion."""
+    deepest = 0
+    stack = [(graph, 1)]
+    while stack:
+        g, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_NESTING + 1:
+            break  # deep enough to refuse; a cycle of graphs would loop here otherwise
+        stack.extend((n, level + 1) for n in g.nodes.values() if isinstance(n, Graph))
+    return deepest
+
+
+def _check_nesting(sub: Graph, name: str) -> None:
+    levels = nesting_levels(sub) + 1
+    if levels > MAX_NESTING:
+        raise IRError(
+            f"subgraph {name!r} would nest graphs {levels} or more levels deep; at most "
+            f"{MAX_NESTING} are supported (files are read up to that depth too)",
+            node=name,
+        )
 
 
 def _name_lengths(graph: Graph) -> list[int]:
