@@ -169,3 +169,8 @@ class RefusedError(NirhubError):
     """nirhub refuses an unsafe or destructive action unless told explicitly."""
 
     exit_code = ExitCode.REFUSED
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (the ``nirhub`` command turns it into this exception, as Python turns
+    SIGINT into KeyboardInterrupt), so every ``finally`` runs and temporary files are removed."""

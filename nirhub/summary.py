@@ -219,16 +219,42 @@ def _params(node: Node) -> tuple[ParamSummary, ...]:
     return tuple(out)
 
 
+#: elements per step when computing statistics (bounded extra memory for any array size)
+_STATS_CHUNK = 1 << 20
+
+
 def _array_summary(name: str, value: np.ndarray) -> ParamSummary:
     stats: dict[str, float | None] = {"min": None, "max": None, "mean": None}
     if value.size and np.issubdtype(value.dtype, np.number):
-        data = value.astype(np.float64, copy=False)
-        stats = {
-            "min": float(np.min(data)),
-            "max": float(np.max(data)),
-            "mean": float(np.mean(data)),
-        }
+        stats = _streamed_stats(value)
     return ParamSummary(name, dtype=str(value.dtype), shape=tuple(value.shape), **stats)
+
+
+def _streamed_stats(value: np.ndarray) -> dict[str, float | None]:
+    """min, max and mean, chunk by chunk: no float64 copy of the whole array (a 1 GiB float32
+    weight would need 2 GiB more); the sum accumulates in float64 as before."""
+    flat = value.reshape(-1)  # a view for the contiguous arrays the reader returns
+    lo = hi = None
+    total = 0.0
+    complex_ = np.iscomplexobj(flat)
+    for start in range(0, flat.size, _STATS_CHUNK):
+        part = flat[start : start + _STATS_CHUNK]
+        if complex_:
+            part = part.real
+        p_lo, p_hi = part.min(), part.max()
+        lo = p_lo if lo is None else min(lo, p_lo, key=_nan_first)
+        hi = p_hi if hi is None else max(hi, p_hi, key=_nan_last)
+        total += float(np.sum(part, dtype=np.float64))
+    return {"min": float(lo), "max": float(hi), "mean": total / flat.size}
+
+
+def _nan_first(x: Any) -> float:
+    """Sort key for ``min`` that lets a NaN win, as ``np.min`` over the whole array does."""
+    return -np.inf if np.isnan(x) else float(x)
+
+
+def _nan_last(x: Any) -> float:
+    return np.inf if np.isnan(x) else float(x)
 
 
 def _shape(value: Any) -> Shape | None:

@@ -9,12 +9,10 @@ silent overwrite.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from nirhub._files import set_default_mode
-from nirhub.errors import RefusedError
+from nirhub._files import finish_output, make_temp_file, resolve_output
 
 
 def write_atomically(
@@ -23,11 +21,14 @@ def write_atomically(
     *,
     force: bool = True,
 ) -> Path:
-    """Write ``content`` (bytes, or a callable writing to the path it is given) to ``target``."""
+    """Write ``content`` (bytes, or a callable writing to the path it is given) to ``target``.
+
+    ``target`` follows the rules of :mod:`nirhub._files`: a symbolic link is written through to
+    its file, a device or FIFO is streamed into, a dangling link needs ``force``.
+    """
     target = Path(target)
-    if target.exists() and not force:
-        raise RefusedError(f"{target} already exists", hint="Pass force=True (--force).")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    real = resolve_output(target, force=force)
+    fd, tmp = make_temp_file(real.parent, real)
     try:
         if isinstance(content, (bytes, bytearray, memoryview)):
             with os.fdopen(fd, "wb") as fh:
@@ -35,8 +36,7 @@ def write_atomically(
         else:
             os.close(fd)
             content(tmp)
-        set_default_mode(tmp)
-        os.replace(tmp, target)
+        finish_output(tmp, real)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

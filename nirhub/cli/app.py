@@ -94,7 +94,12 @@ class NirhubGroup(_CheapHelp, TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            from nirhub.errors import Terminated
+
+            if isinstance(exc, Terminated):  # SIGTERM: the shell's convention is 128 + 15
+                sys.stderr.write("terminated\n")
+                raise typer.Exit(143) from None
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None
         except Exception as exc:

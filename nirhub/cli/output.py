@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from nirhub._names import printable
 from nirhub.errors import ExitCode, NirhubError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,8 +91,9 @@ class Output:
             self.stdout.print(renderable)
 
     def line(self, text: str = "") -> None:
-        """Print one line of plain text to stdout (no markup, no wrapping)."""
-        sys.stdout.write(text + "\n")
+        """Print one line of plain text to stdout (no markup, no wrapping; control characters
+        from files are escaped)."""
+        sys.stdout.write(printable(text, keep_newlines=True) + "\n")
 
     def table(
         self,
@@ -103,6 +105,7 @@ class Output:
 
         ``styles`` maps ``(row, column)`` to a rich style; colour only reaches a terminal.
         """
+        rows = [[printable(cell) for cell in row] for row in rows]
         widths = [len(h) for h in headers]
         for row in rows:
             for i, cell in enumerate(row):
@@ -142,6 +145,7 @@ class Output:
 
     # -- messages (stderr) ------------------------------------------------------------------
     def _message(self, prefix: str, style: str, text: str) -> None:
+        text = printable(text, keep_newlines=True)  # names from files reach this: no escapes
         if not styled(sys.stderr):  # plain text; rich is not even imported
             sys.stderr.write(f"{prefix} {text}\n" if prefix else text + "\n")
             return
@@ -198,7 +202,7 @@ class Output:
             missing = [p for p in problems if getattr(p, "message", str(p)) not in exc.message]
             self._message("error:", "bold red", exc.message)
             for problem in missing:
-                sys.stderr.write(f"  - {problem}\n")
+                sys.stderr.write(f"  - {printable(str(problem))}\n")
             if exc.hint:
                 self._message("hint:", "bold", exc.hint)
             if self.json_mode:

@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Any
 
+from nirhub._names import printable
 from nirhub.cli.output import Output, styled
 
 _STATUS_STYLE = {
@@ -250,11 +251,13 @@ def tree(out: Output, root: Branch) -> None:
 
         def grow(parent: Any, item: Branch) -> None:
             label, bold, children = item
+            label, bold = printable(label), printable(bold)
             node = parent.add(f"[bold]{escape(bold)}[/]{escape(label)}")
             for child in children:
                 grow(node, child)
 
         label, bold, children = root
+        label, bold = printable(label), printable(bold)
         rich_tree = Tree(f"[bold]{escape(bold)}[/]{escape(label)}", guide_style="dim")
         for child in children:
             grow(rich_tree, child)

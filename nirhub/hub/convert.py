@@ -21,13 +21,19 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nirhub._files import (
+    cannot_write,
+    finish_output,
+    is_stream,
+    make_temp_dir,
+    resolve_output,
+)
 from nirhub.errors import (
     BackendUnavailableError,
     IRError,
@@ -546,8 +552,8 @@ def _plan_output(
             )
     if path.is_dir():
         raise UsageError(f"the output {path} is a directory; give a file name")
-    if path.exists() and not force and not dry_run:
-        raise RefusedError(f"{path} already exists", hint="Pass --force to overwrite it.")
+    if not dry_run:
+        resolve_output(path, force=force)  # existing files, links, devices: before any work
     return path
 
 
@@ -578,7 +584,8 @@ def save_atomically(be: Backend, obj: Any, path: Path, *, force: bool, **opts: A
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"cannot write {path}: the folder {parent} does not exist")
-    tmp = Path(tempfile.mkdtemp(prefix=".nirhub-", dir=parent))
+    real = resolve_output(path, force=force)  # a link's file; a device or FIFO as it is
+    tmp = make_temp_dir(real.parent, real)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -609,15 +616,28 @@ def save_atomically(be: Backend, obj: Any, path: Path, *, force: bool, **opts: A
                 raise UsageError(
                     f"backend {be.descriptor.name!r} reported {f} but did not write it"
                 )
-            finals.append((f, parent / rel))
-        existing = [str(final) for _, final in finals if final.exists()]
+            # the artifact's other files sit beside the file it is written to (a link's target)
+            finals.append((f, real if rel == Path(path.name) else real.parent / rel))
+        if is_stream(real) and len(finals) > 1:
+            raise UsageError(
+                f"backend {be.descriptor.name!r} writes {len(finals)} files, so the output "
+                f"cannot be the device or FIFO {real}",
+                hint="Give a regular file name with -o.",
+            )
+        existing = [str(final) for _, final in finals if final != real and final.exists()]
         if existing and not force:
             raise RefusedError(
                 f"{', '.join(existing)} already exist(s)", hint="Pass --force to overwrite."
             )
         for f, final in finals:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(f, final)
-        return [final for _, final in finals]
+            dest = real
+            if final != real:
+                try:
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise cannot_write(final, exc) from None
+                dest = resolve_output(final, force=True)  # existing files were checked above
+            finish_output(f, dest)
+        return [path if final == real else final for _, final in finals]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -20,13 +20,16 @@ from typing import Any
 
 import h5py
 import numpy as np
-from h5py import h5d, h5l, h5o, h5s
+from h5py import h5d, h5l, h5o, h5s, h5z
 
 from nirhub.errors import FileFormatError
 
-#: Default cap on the bytes of all datasets a file may make the reader allocate.
-DEFAULT_MAX_BYTES = 4 * 1024**3
-#: Bytes counted per element of a variable-length string (pointer plus a short string).
+#: Default cap on the bytes of all datasets a file may make the reader allocate: 2 GiB, so that
+#: reading plus what commands build on top (``inspect``'s statistics stream; the reader's peak
+#: is about this budget) stays well inside a laptop's memory. Raise it for trusted big files.
+DEFAULT_MAX_BYTES = 2 * 1024**3
+#: Bytes counted per element of a variable-length string (the Python object around it); the
+#: string bytes themselves are charged as read from the file's descriptors (see HeapGuard).
 _VLEN_ELEMENT_BYTES = 64
 
 
@@ -204,8 +207,9 @@ def read_dataset(
                 location,
             )
     budget.charge(nbytes, location)
-    if guard is not None and dtype.kind == "O" and count and layout == h5d.CONTIGUOUS:
-        guard.check(dsid, count, location)
+    if guard is not None and dtype.kind == "O" and count:
+        # libhdf5 reads each string into a bytes object, then we decode it into a str: twice
+        budget.charge(2 * guard.check(dsid, count, layout, location), location)
     if dtype.kind not in "OS":
         dtype = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
     out = np.empty(shape, dtype=dtype)
@@ -260,9 +264,15 @@ def read_str_attr(obj: Any, name: str) -> str | None:
 
 class HeapGuard:
     """Checks the global heap collections a variable-length string dataset points to before
-    libhdf5 reads them: libhdf5 (up to at least 2.0) loops forever on some corrupt
-    collections (a free-space object of size 0). Covers contiguous datasets, the layout of every
-    string dataset h5py and nir write."""
+    libhdf5 reads them, and measures the strings.
+
+    libhdf5 (up to at least 2.0) loops forever on some corrupt collections (a free-space object
+    of size 0), and it materialises every string a dataset's descriptors point to, however
+    often they point to the same heap object. So the descriptors are read from the file first
+    (contiguous storage directly; chunked storage chunk by chunk, undoing deflate, shuffle and
+    fletcher32 ourselves, refusing other filters), each collection is walked once, and the
+    summed string lengths are returned so the reader charges them before reading.
+    """
 
     def __init__(self, f: h5py.File, budget: Budget) -> None:
         self.budget = budget
@@ -281,41 +291,200 @@ class HeapGuard:
         self.fh.seek(offset)
         return self.fh.read(n)
 
-    def check(self, dsid: h5d.DatasetID, count: int, location: str) -> None:
-        from nirhub.io._fast_format import VLEN_DESCRIPTOR, heap_objects
+    def check(self, dsid: h5d.DatasetID, count: int, layout: int, location: str) -> int:
+        """Check the collections ``dsid``'s strings point to; returns the strings' bytes."""
+        from nirhub.io._fast_format import VLEN_DESCRIPTOR
 
+        if layout == h5d.CONTIGUOUS:
+            raws = self._contiguous(dsid, count)
+        elif layout == h5d.CHUNKED:
+            raws = self._chunks(dsid, location)
+        else:  # compact: the descriptors sit in the dataset's object header
+            raws = [self._compact(dsid, count, location)]
+        size = self._file_size()
+        total = 0
+        for raw in raws:
+            for length, coll, _idx in VLEN_DESCRIPTOR.iter_unpack(raw):
+                if not length:
+                    continue
+                if length > size:
+                    raise self.budget.error(
+                        f"is corrupt: declares a string of {length:,} bytes in a file of {size:,}",
+                        location,
+                    )
+                total += length
+                if coll not in self.checked:
+                    self._check_collection(coll, size, location)
+        return total
+
+    def _file_size(self) -> int:
+        self._read(0, 0)
+        return os.fstat(self.fh.fileno()).st_size
+
+    def _contiguous(self, dsid: h5d.DatasetID, count: int) -> list[bytes]:
         offset = dsid.get_offset()
         if offset is None:
-            return
+            return []  # never written: no strings
         raw = self._read(offset, 16 * count)
         if len(raw) != 16 * count:
-            return  # libhdf5 reports the truncation itself
-        size = os.fstat(self.fh.fileno()).st_size
-        for length, coll, _idx in VLEN_DESCRIPTOR.iter_unpack(raw):
-            if not length or coll in self.checked:
+            return []  # libhdf5 reports the truncation itself
+        return [raw]
+
+    def _compact(self, dsid: h5d.DatasetID, count: int, location: str) -> bytes:
+        """The raw data of a compact dataset: its layout message in the object header."""
+        addr = self.userblock + h5o.get_info(dsid).addr
+        for kind, body in self._header_messages(addr, location):
+            if kind != _MSG_LAYOUT or not body:
                 continue
-            if length > size:
-                raise self.budget.error(
-                    f"is corrupt: declares a string of {length:,} bytes in a file of {size:,}",
-                    location,
-                )
-            where = self.userblock + coll
-            head = self._read(where, 16)
-            total = int.from_bytes(head[8:16], "little") if len(head) == 16 else 0
-            problem = None
-            if total < 16 or where + total > size:
-                problem = "it runs past the end of the file"
+            version = body[0]
+            if version in (3, 4) and len(body) >= 4 and body[1] == 0:
+                size = int.from_bytes(body[2:4], "little")
+                data = body[4 : 4 + size]
+            elif version in (1, 2) and len(body) >= 8 and body[2] == 0:
+                ndims = body[1]
+                p = 8 + 4 * ndims
+                size = int.from_bytes(body[p : p + 4], "little")
+                data = body[p + 4 : p + 4 + size]
             else:
-                try:
-                    heap_objects(self._read(where, total), 0, total)
-                except ValueError as exc:
-                    problem = str(exc)
-            if problem is not None:
+                continue
+            if len(data) != size or size < 16 * count:
+                break
+            return data[: 16 * count]
+        raise self.budget.error(
+            "is a compact string dataset whose data nirhub cannot find in its object header; "
+            "refused (libhdf5 could hang on a corrupt one)",
+            location,
+        )
+
+    def _header_messages(self, addr: int, location: str) -> list[tuple[int, bytes]]:
+        """(type, body) of the messages of the object header at file offset ``addr`` (version
+        1 or 2, continuation chunks followed, at most 64 chunks)."""
+        head = self._read(addr, 32)
+        chunks: list[tuple[bytes, int]] = []  # (bytes of messages, header version)
+        if head[:4] == b"OHDR":
+            flags = head[5]
+            p = 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
+            width = 1 << (flags & 0x03)
+            size = int.from_bytes(head[p : p + width], "little")
+            chunks.append((self._read(addr + p + width, size), 2))
+            creation_order = bool(flags & 0x04)
+        elif head[:1] == b"\x01":
+            size = int.from_bytes(head[8:12], "little")
+            chunks.append((self._read(addr + 16, size), 1))
+            creation_order = False
+        else:
+            raise self.budget.error("is corrupt: not an HDF5 object header", location)
+        out: list[tuple[int, bytes]] = []
+        seen = {addr}
+        while chunks:
+            buf, version = chunks.pop()
+            p = 0
+            while True:
+                if version == 1:
+                    if p + 8 > len(buf):
+                        break
+                    kind = int.from_bytes(buf[p : p + 2], "little")
+                    msize = int.from_bytes(buf[p + 2 : p + 4], "little")
+                    p += 8
+                else:
+                    need = 6 if creation_order else 4
+                    if p + need > len(buf) - 4:  # the chunk ends with a checksum
+                        break
+                    kind = buf[p]
+                    msize = int.from_bytes(buf[p + 1 : p + 3], "little")
+                    p += need
+                body = buf[p : p + msize]
+                p += msize
+                if kind == _MSG_CONTINUATION and len(body) >= 16:
+                    caddr = self.userblock + int.from_bytes(body[:8], "little")
+                    clen = int.from_bytes(body[8:16], "little")
+                    if caddr in seen or len(seen) > 64:
+                        raise self.budget.error("is corrupt: object header chunks loop", location)
+                    seen.add(caddr)
+                    block = self._read(caddr, clen)
+                    chunks.append((block[4:] if version == 2 else block, version))
+                else:
+                    out.append((kind, body))
+        return out
+
+    def _chunks(self, dsid: h5d.DatasetID, location: str) -> list[bytes]:
+        """The raw descriptors of every stored chunk (filters undone, sizes bounded)."""
+        dcpl = dsid.get_create_plist()
+        chunk_bytes = 16
+        for n in dcpl.get_chunk():
+            chunk_bytes *= int(n)
+        filters = [dcpl.get_filter(i)[0] for i in range(dcpl.get_nfilters())]
+        unknown = [code for code in filters if code not in _STRING_FILTERS]
+        if unknown:
+            raise self.budget.error(
+                f"stores strings through HDF5 filter(s) {unknown}; nirhub reads strings only "
+                "uncompressed or with deflate (gzip), shuffle and fletcher32",
+                location,
+            )
+        out = []
+        for i in range(dsid.get_num_chunks()):
+            info = dsid.get_chunk_info(i)
+            if info.size > 2 * chunk_bytes + 4096:
                 raise self.budget.error(
-                    f"is corrupt: its strings point to a bad global heap collection ({problem})",
+                    f"is corrupt: a chunk of {info.size:,} bytes holds {chunk_bytes:,} bytes of "
+                    "string descriptors",
                     location,
                 )
-            self.checked.add(coll)
+            mask, data = dsid.read_direct_chunk(info.chunk_offset)
+            for bit in reversed(range(len(filters))):
+                if not mask & (1 << bit):
+                    data = self._unfilter(filters[bit], data, chunk_bytes, location)
+            if len(data) != chunk_bytes:
+                raise self.budget.error(
+                    f"is corrupt: a chunk holds {len(data):,} bytes instead of {chunk_bytes:,}",
+                    location,
+                )
+            out.append(bytes(data))
+        return out
+
+    def _unfilter(self, code: int, data: bytes, chunk_bytes: int, location: str) -> bytes:
+        import zlib
+
+        if code == h5z.FILTER_DEFLATE:
+            inflate = zlib.decompressobj()
+            try:
+                plain = inflate.decompress(data, chunk_bytes + 1)
+            except zlib.error as exc:
+                raise self.budget.error(f"is corrupt: a chunk ({exc})", location) from None
+            return plain
+        if code == h5z.FILTER_FLETCHER32:
+            return data[:-4]
+        # shuffle: byte k of every element is stored together, element after element
+        n = len(data) // 16
+        if n * 16 != len(data):
+            return data
+        return np.frombuffer(data, np.uint8).reshape(16, n).T.tobytes()
+
+    def _check_collection(self, coll: int, size: int, location: str) -> None:
+        from nirhub.io._fast_format import heap_objects
+
+        where = self.userblock + coll
+        head = self._read(where, 16)
+        total = int.from_bytes(head[8:16], "little") if len(head) == 16 else 0
+        problem = None
+        if total < 16 or where + total > size:
+            problem = "it runs past the end of the file"
+        else:
+            try:
+                heap_objects(self._read(where, total), 0, total)
+            except ValueError as exc:
+                problem = str(exc)
+        if problem is not None:
+            raise self.budget.error(
+                f"is corrupt: its strings point to a bad global heap collection ({problem})",
+                location,
+            )
+        self.checked.add(coll)
+
+
+_STRING_FILTERS = (h5z.FILTER_DEFLATE, h5z.FILTER_SHUFFLE, h5z.FILTER_FLETCHER32)
+_MSG_LAYOUT = 0x08
+_MSG_CONTINUATION = 0x10
 
 
 class H5Backend:

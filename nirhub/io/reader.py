@@ -23,6 +23,7 @@ from typing import Any, Literal, overload
 import h5py
 import numpy as np
 
+from nirhub._names import MAX_ENDPOINT_LENGTH, name_problem, shown
 from nirhub.errors import FileFormatError, IRError, NoSuchFileError, Problem
 from nirhub.io import _h5
 from nirhub.io._h5 import Budget, ReadLimits
@@ -94,7 +95,7 @@ def read(
     also a FileFormatError, listing every graph problem). ``strict=False`` returns a
     :class:`ReadResult` with the (repaired) graph and a list of :class:`ReadWarning`.
 
-    ``max_bytes`` caps the data an untrusted file may make the reader allocate (default 4 GiB);
+    ``max_bytes`` caps the data an untrusted file may make the reader allocate (default 2 GiB);
     ``limits`` sets all limits at once (see :class:`ReadLimits`).
     """
     return _read(path, strict=strict, max_bytes=max_bytes, limits=limits)
@@ -459,6 +460,13 @@ class _Reader:
         if not io.is_group(nodes_gid):
             raise self.error("must be a group", nodes_loc)
         for name in io.list_links(nodes_gid, nodes_loc):
+            problem = name_problem(name)
+            if problem is not None:  # refused in tolerant reads too: see docs/security.md
+                raise self.error(
+                    f"a node name {problem}: {shown(name)}",
+                    nodes_loc,
+                    hint="Rename the node in the program that wrote the file.",
+                )
             child_loc = f"{nodes_loc}/{name}"
             child = io.open_object(nodes_gid, name, child_loc)
             if not io.is_group(child):
@@ -489,7 +497,13 @@ class _Reader:
             )
         if value.dtype != object:
             raise self.error(f"must hold node names (strings), got dtype {value.dtype}", loc)
-        return [(str(a), str(b)) for a, b in value.tolist()]
+        pairs = [(str(a), str(b)) for a, b in value.tolist()]
+        for pair in pairs:
+            for name in pair:
+                problem = name_problem(name, limit=MAX_ENDPOINT_LENGTH)
+                if problem is not None:
+                    raise self.error(f"an edge names a node that {problem}: {shown(name)}", loc)
+        return pairs
 
     # -- metadata ---------------------------------------------------------------------------
     def _metadata_member(self, gid: Any, loc: str, dotted: str, depth: int) -> dict:

@@ -40,10 +40,9 @@ def problem_location(problem: Problem, locations: dict[str, str]) -> str:
     if where in locations:
         loc = locations[where]
         return f"{loc}/{problem.field}" if problem.field else loc
-    # a dotted path not registered verbatim: walk up to the longest known prefix
-    parts = where.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        head = ".".join(parts[:i])
-        if head in locations:
-            return locations[head]
+    # a dotted path not registered verbatim: the longest known prefix (only the lengths of
+    # known paths are tried: a path of many dots must not cost a join per dot)
+    for n in sorted({len(k) for k in locations}, reverse=True):
+        if 0 < n < len(where) and where[n] == "." and where[:n] in locations:
+            return locations[where[:n]]
     return locations.get("", "/node")

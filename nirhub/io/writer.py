@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,9 +33,12 @@ import h5py
 import numpy as np
 from h5py import h5a, h5d, h5g, h5p, h5s, h5t
 
+from nirhub._files import finish_output, is_stream, make_temp_file, resolve_output, set_default_mode
+from nirhub._names import MAX_ENDPOINT_LENGTH, name_problem, shown
 from nirhub.errors import FileFormatError, Problem, RefusedError, UnsupportedError, UsageError
 from nirhub.io._fast_format import NotFast
 from nirhub.io._fast_write import FastSink
+from nirhub.io._h5 import ReadLimits
 from nirhub.io.reader import INFERRED_ATTR, PYTYPE_ATTR
 from nirhub.io.schema import FIELDS, NIR104_NO_METADATA, NIR104_UNKNOWN_TYPES
 from nirhub.ir.conventions import namespace
@@ -44,6 +46,8 @@ from nirhub.ir.graph import Graph, infer_shapes
 from nirhub.ir.nodes import SPIKING_TYPES, Flatten, Node, Output, _Conv
 
 LAYOUTS = ("1.0.8", "1.0.4")
+#: the reader's default nesting limit: a file nirhub writes, nirhub reads
+_MAX_DEPTH = ReadLimits().max_depth
 _GZIP_LEVEL = 4
 
 
@@ -100,11 +104,13 @@ def _write(
     target = os.fspath(path)
     if os.path.isdir(target):
         raise UsageError(f"{target} is a directory; give a file name such as model.nir")
-    if os.path.exists(target) and not overwrite:
+    if os.path.lexists(target) and not overwrite and not os.path.islink(target):
         raise RefusedError(
             f"{target} already exists; not overwriting it",
             hint="Pass overwrite=True (--force on the command line) to replace it.",
         )
+    # a symbolic link stands for the file it names; devices and FIFOs are streamed into
+    target = os.fspath(resolve_output(target, force=overwrite))
     plan = _plan(graph, nir_version)
     report = WriteReport(target, nir_version, plan.notes)
     parts = None
@@ -117,9 +123,7 @@ def _write(
             if engine == "fast":
                 raise
     folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(
-        prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=folder
-    )
+    fd, tmp = make_temp_file(folder, target)
     try:
         if parts is not None:
             # write through mkstemp's descriptor: reopening with truncation would make ext4
@@ -132,8 +136,11 @@ def _write(
             fd = -1
             with h5py.File(tmp, "w") as f:
                 _Writer(_H5Sink(f, compression == "gzip"), plan).write_file(graph, nir_version)
-        _set_default_mode(tmp)
-        _move_into_place(tmp, target, overwrite)
+        if overwrite or is_stream(target):
+            finish_output(tmp, target)
+        else:
+            set_default_mode(tmp)
+            _move_into_place(tmp, target)
     except BaseException:
         if fd >= 0:
             os.close(fd)
@@ -165,17 +172,8 @@ def _write_all(fh: Any, data: Any) -> None:
         view = view[n:]
 
 
-def _set_default_mode(tmp: str) -> None:
-    """mkstemp creates 0600; give the file the usual permissions (0666 minus the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-
-
-def _move_into_place(tmp: str, target: str, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(tmp, target)
-        return
+def _move_into_place(tmp: str, target: str) -> None:
+    """Rename ``tmp`` to ``target`` unless ``target`` appeared meanwhile."""
     try:
         os.link(tmp, target)  # atomic "create only if absent"
     except FileExistsError:
@@ -186,7 +184,7 @@ def _move_into_place(tmp: str, target: str, overwrite: bool) -> None:
     except OSError:  # file systems without hard links
         if os.path.exists(target):
             raise RefusedError(f"{target} already exists; not overwriting it") from None
-        os.replace(tmp, target)
+        finish_output(tmp, target)
         return
     os.unlink(tmp)
 
@@ -265,8 +263,19 @@ def _plan(graph: Graph, nir_version: str) -> _Plan:
     return plan
 
 
-def _check_names(graph: Graph, prefix: str) -> None:
+def _check_names(graph: Graph, prefix: str, depth: int = 0) -> None:
+    """Refuse what nirhub's reader would refuse: bad names, nesting past its depth limit.
+
+    ``depth`` counts as the reader does: the root graph is 0, its nodes 1, a node's metadata
+    group one more than the node, each nested metadata group one more.
+    """
     for name, node in graph.nodes.items():
+        if depth + 1 > _MAX_DEPTH:
+            raise FileFormatError(
+                f"node {shown(prefix + name)} cannot be written: graphs are nested more than "
+                f"{_MAX_DEPTH} deep, which readers refuse",
+                hint="Flatten some subgraphs (nirhub.flatten) before writing.",
+            )
         if "/" in name or name in (".", ".."):
             raise FileFormatError(
                 f"node {prefix + name!r} cannot be written: HDF5 uses '/' as its path "
@@ -278,14 +287,39 @@ def _check_names(graph: Graph, prefix: str) -> None:
                 f"node {prefix + name!r} cannot be written: HDF5 names cannot hold NUL characters",
                 hint="Rename the node (Graph.rename_node).",
             )
-        _check_metadata_keys(node.metadata, f"{prefix}{name}")
+        problem = name_problem(name)
+        if problem is not None:  # nirhub's reader would refuse the file
+            raise FileFormatError(
+                f"node {shown(prefix + name)} cannot be written: its name {problem}",
+                hint="Rename the node (Graph.rename_node).",
+            )
+        _check_metadata_keys(node.metadata, f"{prefix}{name}", depth=depth + 2)
         if isinstance(node, Graph):
-            _check_names(node, f"{prefix}{name}.")
+            for endpoint in {n for edge in node.edges for n in edge}:
+                problem = name_problem(endpoint, limit=MAX_ENDPOINT_LENGTH)
+                if problem is not None:
+                    raise FileFormatError(
+                        f"graph {shown(prefix + name)}: an edge endpoint {problem}: "
+                        f"{shown(endpoint)}"
+                    )
+        if isinstance(node, Graph):
+            _check_names(node, f"{prefix}{name}.", depth + 1)
     if not prefix:
-        _check_metadata_keys(graph.metadata, "<graph>")
+        _check_metadata_keys(graph.metadata, "<graph>", depth=1)
+        for endpoint in {n for edge in graph.edges for n in edge}:
+            problem = name_problem(endpoint, limit=MAX_ENDPOINT_LENGTH)
+            if problem is not None:
+                raise FileFormatError(f"an edge endpoint {problem}: {shown(endpoint)}")
 
 
-def _check_metadata_keys(md: dict[str, Any], where: str, trail: str = "metadata") -> None:
+def _check_metadata_keys(
+    md: dict[str, Any], where: str, trail: str = "metadata", *, depth: int = 1
+) -> None:
+    if md and depth > _MAX_DEPTH:
+        raise FileFormatError(
+            f"{where}: {trail} cannot be written: metadata is nested more than {_MAX_DEPTH} "
+            "deep, which readers refuse"
+        )
     for key, value in md.items():
         if not isinstance(key, str) or not key or "/" in key or "\0" in key or key in (".", ".."):
             raise FileFormatError(
@@ -293,7 +327,7 @@ def _check_metadata_keys(md: dict[str, Any], where: str, trail: str = "metadata"
                 "strings without '/' and NUL"
             )
         if isinstance(value, dict):
-            _check_metadata_keys(value, where, f"{trail}.{key}")
+            _check_metadata_keys(value, where, f"{trail}.{key}", depth=depth + 1)
 
 
 def _legacy_problems(graph: Graph, plan: _Plan) -> list[Problem]:

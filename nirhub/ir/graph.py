@@ -54,6 +54,8 @@ class Graph(Node):
             if not isinstance(name, str) or not name:
                 raise IRError(f"node names must be non-empty strings, got {name!r}")
             self.nodes[name] = check_node(node, name)
+            if isinstance(node, Graph):
+                _check_nesting(node, name)
         self.edges: list[Edge] = []
         for edge in edges:
             pair = tuple(edge)
@@ -196,6 +198,12 @@ class Graph(Node):
         if name in self.nodes:
             raise IRError(f"a node named {name!r} already exists", node=name)
         self.nodes[name] = check_node(node, name)
+        if isinstance(node, Graph):
+            try:
+                _check_nesting(node, name)
+            except IRError:
+                del self.nodes[name]
+                raise
 
     def add_edge(self, source: str, destination: str) -> None:
         self.edges.append((source, destination))
@@ -293,8 +301,11 @@ class FlatGraph:
         return pred
 
 
-def _port(graph: Graph, prefix: str, name: str, as_source: bool) -> tuple[str | None, str | None]:
-    """Resolve an edge endpoint to a flat node path, or (None, reason)."""
+def _port(
+    graph: Graph, prefix: str, name: str, as_source: bool, lengths: list[int]
+) -> tuple[str | None, str | None]:
+    """Resolve an edge endpoint to a flat node path, or (None, reason); ``lengths`` are
+    :func:`_name_lengths` of ``graph``."""
     if name in graph.nodes:
         node = graph.nodes[name]
         if isinstance(node, Graph):
@@ -307,22 +318,69 @@ def _port(graph: Graph, prefix: str, name: str, as_source: bool) -> tuple[str | 
                 f"'{name}.<{kind.lower()} name>'"
             )
         return prefix + name, None
-    for i, ch in enumerate(name):
-        if ch == "." and name[:i] in graph.nodes and isinstance(graph.nodes[name[:i]], Graph):
-            sub = graph.nodes[name[:i]]
-            assert isinstance(sub, Graph)
-            rest = name[i + 1 :]
-            if rest in sub.nodes:
-                inner = sub.nodes[rest]
-                want = Output if as_source else Input
-                if isinstance(inner, want):
-                    return f"{prefix}{name}", None
-                return None, (
-                    f"{prefix}{name} is not an {want.__name__} of subgraph {prefix}{name[:i]}; "
-                    "edges can only enter a subgraph through its Input nodes and leave through its "
-                    "Output nodes"
-                )
+    for i in _name_prefixes(graph, name, lengths):
+        sub = graph.nodes[name[:i]]
+        if not isinstance(sub, Graph):
+            continue
+        rest = name[i + 1 :]
+        if rest in sub.nodes:
+            inner = sub.nodes[rest]
+            want = Output if as_source else Input
+            if isinstance(inner, want):
+                return f"{prefix}{name}", None
+            return None, (
+                f"{prefix}{name} is not an {want.__name__} of subgraph {prefix}{name[:i]}; "
+                "edges can only enter a subgraph through its Input nodes and leave through its "
+                "Output nodes"
+            )
     return None, f"names {prefix}{name!s}, which does not exist"
+
+
+#: most levels of graphs nested in one another (the root graph is one level); the reader's
+#: ``ReadLimits.max_depth`` has the same default, so whatever is built can be written and read
+MAX_NESTING = 64
+
+
+def nesting_levels(graph: Graph) -> int:
+    """Levels of graphs in ``graph`` (1 for a graph without subgraphs), without recursion."""
+    deepest = 0
+    stack = [(graph, 1)]
+    while stack:
+        g, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_NESTING + 1:
+            break  # deep enough to refuse; a cycle of graphs would loop here otherwise
+        stack.extend((n, level + 1) for n in g.nodes.values() if isinstance(n, Graph))
+    return deepest
+
+
+def _check_nesting(sub: Graph, name: str) -> None:
+    levels = nesting_levels(sub) + 1
+    if levels > MAX_NESTING:
+        raise IRError(
+            f"subgraph {name!r} would nest graphs {levels} or more levels deep; at most "
+            f"{MAX_NESTING} are supported (files are read up to that depth too)",
+            node=name,
+        )
+
+
+def _name_lengths(graph: Graph) -> list[int]:
+    """The distinct lengths of ``graph``'s node names, ascending (computed once per graph)."""
+    return sorted({len(n) for n in graph.nodes})
+
+
+def _name_prefixes(graph: Graph, name: str, lengths: list[int]) -> Iterator[int]:
+    """Lengths ``i`` (shortest first) for which ``name[:i]`` is a node of ``graph`` followed by
+    a dot in ``name``.
+
+    Only the lengths of existing node names are tried, so a hostile endpoint of many dots costs
+    one comparison per distinct name length, not one slice per dot (which was quadratic).
+    """
+    for i in lengths:
+        if i >= len(name):
+            break
+        if name[i] == "." and name[:i] in graph.nodes:
+            yield i
 
 
 def flatten(graph: Graph) -> FlatGraph:
@@ -340,9 +398,10 @@ def _flatten_into(graph: Graph, prefix: str, flat: FlatGraph, top: bool) -> None
             flat.nodes[path] = node
             if not top and isinstance(node, (Input, Output)):
                 flat.relays.add(path)
+    lengths = _name_lengths(graph)
     for s, d in graph.edges:
-        src, why_s = _port(graph, prefix, s, as_source=True)
-        dst, why_d = _port(graph, prefix, d, as_source=False)
+        src, why_s = _port(graph, prefix, s, True, lengths)
+        dst, why_d = _port(graph, prefix, d, False, lengths)
         where = prefix.rstrip(".") or "<graph>"
         if src is None:
             flat.problems.append(
@@ -395,13 +454,13 @@ def _structure_problems(graph: Graph, prefix: str) -> list[Problem]:
     succ: dict[str, set[str]] = {n: set() for n in graph.nodes}
     pred: dict[str, set[str]] = {n: set() for n in graph.nodes}
 
+    lengths = _name_lengths(graph)
+
     def base(name: str) -> str | None:
         if name in graph.nodes:
             return name
-        for i, ch in enumerate(name):
-            if ch == "." and name[:i] in graph.nodes:
-                return name[:i]
-        return None
+        i = next(_name_prefixes(graph, name, lengths), None)
+        return None if i is None else name[:i]
 
     for s, d in graph.edges:
         bs, bd = base(s), base(d)

@@ -46,6 +46,8 @@ MAX_CHUNK = 256
 def delay_steps(delay: np.ndarray, dt: float) -> np.ndarray:
     """Delay in seconds -> whole steps: nearest step, halves rounded up."""
     q = np.asarray(delay, dtype=np.float64) / dt
+    # a hostile file's 1e300 s must not overflow int64; callers cap delays at the run's length
+    q = np.minimum(q, float(2**62))
     return np.floor(q + 0.5 + 1e-9).astype(np.int64)
 
 
@@ -152,6 +154,29 @@ def resolve_record(record: str | Iterable[str] | None, flat: FlatGraph) -> list[
         hint = f"Did you mean {', '.join(close)}?" if close else None
         raise UsageError(f"cannot record {item!r}: no such node in the graph", hint=hint)
     return paths
+
+
+#: largest signal one node may produce per step (bytes, batch included); a file declaring
+#: Conv padding 10**6 would otherwise make numpy try to allocate terabytes
+MAX_SIGNAL_BYTES = 2 * 2**30
+
+
+def _check_signal_sizes(
+    flat: FlatGraph, ins: dict[str, Shape], outs: dict[str, Shape], batch: int, dtype: np.dtype
+) -> None:
+    """Refuse a graph whose shapes make one step's signals larger than MAX_SIGNAL_BYTES."""
+    for path in flat.nodes:
+        for where, shape in (("input", ins.get(path)), ("output", outs.get(path))):
+            if shape is None:
+                continue
+            nbytes = math.prod(shape) * batch * dtype.itemsize
+            if nbytes > MAX_SIGNAL_BYTES:
+                raise IRError(
+                    f"node {path!r} has the {where} shape {list(shape)}: one step of it takes "
+                    f"{nbytes:,} bytes, more than the simulator's limit of "
+                    f"{MAX_SIGNAL_BYTES:,} bytes (check its padding, stride and shapes)",
+                    node=path,
+                )
 
 
 def _chunk_size(requested: int | None, steps: int, batch: int, dtype: np.dtype, work: int) -> int:
@@ -390,6 +415,7 @@ def simulate(
     dt_value = _check_dt(dt, graph)
     input_shapes = {name: ins[name] for name in flat.inputs}
     signals = check_inputs(inputs, input_shapes, dtype)
+    _check_signal_sizes(flat, ins, outs, signals.batch, dtype)
     record_paths = resolve_record(record, flat)
 
     delays: dict[str, np.ndarray] = {}

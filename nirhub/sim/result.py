@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from nirhub._files import set_default_mode
-from nirhub.errors import FileFormatError, RefusedError, UsageError
+from nirhub._files import finish_output, make_temp_file, resolve_output
+from nirhub.errors import FileFormatError, UsageError
 
 
 @dataclass
@@ -81,20 +80,16 @@ class SimulationResult:
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
         """Write :meth:`to_npz_dict` to a compressed ``.npz`` atomically (temp file + rename)."""
         target = Path(path)
-        if target.exists() and not force:
-            raise RefusedError(
-                f"{target} already exists", hint="Pass force=True (--force) to overwrite it."
-            )
         arrays = self.to_npz_dict()
         directory = target.parent if str(target.parent) else Path(".")
         if not directory.is_dir():
             raise UsageError(f"cannot write {target}: directory {directory} does not exist")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        real = resolve_output(target, force=force)
+        fd, tmp = make_temp_file(real.parent, real)
         try:
             with os.fdopen(fd, "wb") as fh:
                 _write_npz(fh, arrays)
-            set_default_mode(tmp)
-            os.replace(tmp, target)
+            finish_output(tmp, real)
         except OSError as exc:
             raise FileFormatError(f"cannot write the results: {exc}", path=str(target)) from None
         finally:
