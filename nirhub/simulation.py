@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nirhub._files import check_output_folder
 from nirhub.errors import FileFormatError, RefusedError, UsageError
 
 
@@ -98,9 +99,9 @@ def simulate_file(
             f"{target} already exists; not overwriting it",
             hint="Pass --force (force=True) to overwrite it.",
         )
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {target}: the folder {folder} does not exist")
+    check_output_folder(target)
+    if not Path(inputs).is_file():
+        raise UsageError(f"input file {os.fspath(inputs)} does not exist")
     check_reset(reset)
     if method is not None and method not in ("euler", "exact"):
         raise UsageError(f"method must be euler or exact; got {method!r}")

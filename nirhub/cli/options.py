@@ -17,13 +17,16 @@ Force = Annotated[
 ]
 OutputPath = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Where to write the result.", show_default=False),
+    typer.Option(
+        "--output", "-o", help="Where to write the result.", metavar="PATH", show_default=False
+    ),
 ]
 Dt = Annotated[
     float | None,
     typer.Option(
         "--dt",
         help="Time step in seconds (overrides the one recorded in the model).",
+        metavar="SECONDS",
         show_default=False,
     ),
 ]
@@ -32,6 +35,7 @@ KeyValues = Annotated[
     typer.Option(
         "--option",
         "-O",
+        metavar="KEY=VALUE",
         help="Backend option KEY=VALUE (repeatable; see `nirhub list-backends --json`).",
         show_default=False,
     ),

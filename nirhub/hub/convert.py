@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nirhub._files import check_output_folder
 from nirhub.errors import (
     BackendUnavailableError,
     IRError,
@@ -557,6 +558,8 @@ def _plan_output(
         raise UsageError(f"the output {path} is a directory; give a file name")
     if path.exists() and not force and not dry_run:
         raise RefusedError(f"{path} already exists", hint="Pass --force to overwrite it.")
+    if not dry_run:
+        check_output_folder(path)
     return path
 
 
