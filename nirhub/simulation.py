@@ -156,9 +156,9 @@ def simulate_file(
         )
 
     from nirhub.sim import simulate
-    from nirhub.sim.inputs import load_inputs
+    from nirhub.sim.inputs import input_shapes_of, load_inputs
 
-    signals = load_inputs(inputs, graph.inputs)
+    signals = load_inputs(inputs, graph.inputs, input_shapes_of(graph))
     if backend is None:
         result = simulate(graph, signals, step, method=method, reset=reset, record=tuple(record))
         runner = "reference"
