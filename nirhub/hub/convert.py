@@ -39,6 +39,7 @@ from nirhub.errors import (
     UsageError,
 )
 from nirhub.hub.descriptor import BackendDescriptor
+from nirhub.hub.quiet import ignore_framework_noise
 from nirhub.hub.registry import BackendStatus, Registry, default_registry
 from nirhub.ir.conventions import get_dt, set_dt
 from nirhub.ir.graph import Graph
@@ -278,6 +279,7 @@ def convert(
     caught_messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        ignore_framework_noise()
         graph, src, src_desc = _export(
             source,
             from_,
@@ -594,6 +596,7 @@ def save_atomically(be: Backend, obj: Any, path: Path, *, force: bool, **opts: A
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            ignore_framework_noise()
             written = be.save(obj, tmp / path.name, **opts)
         # the backend wrote into the temporary folder and its warnings name it: re-issue them
         # naming the files the user asked for

@@ -55,6 +55,7 @@ from nirhub.ir.nodes import (
     Scale,
     SumPool2d,
 )
+from nirhub_norse.framework import import_norse
 
 #: node types the exporter produces
 EXPORTS = frozenset(
@@ -107,7 +108,7 @@ def _weight(t: Any) -> np.ndarray:
 
 def _chain_items(module: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """Flatten nested Sequential containers (and norse's Lift) into (name, module) pairs."""
-    import norse.torch as norse
+    norse = import_norse()
     import torch
 
     if isinstance(module, norse.Lift):
@@ -121,7 +122,7 @@ def _chain_items(module: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def _first_shape(items: list[tuple[str, Any]]) -> tuple[int, ...] | None:
-    import norse.torch as norse
+    norse = import_norse()
     import torch
 
     for _, m in items:
@@ -146,7 +147,7 @@ def _cell_dt(m: Any) -> float:
 
 def convert_module(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...], float | None]:
     """One module -> (node, output shape, the module's dt or None); raises _Refused."""
-    import norse.torch as norse
+    norse = import_norse()
     import torch
     from norse.torch.functional.reset import reset_subtract, reset_value
 

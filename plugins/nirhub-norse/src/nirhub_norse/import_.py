@@ -17,6 +17,7 @@ from nirhub.hub.graphplan import make_graph_plan
 from nirhub.hub.lowering import resolve_dt, resolve_method
 from nirhub.ir.graph import Graph
 from nirhub_norse.codegen import generate, tensors
+from nirhub_norse.framework import import_norse
 from nirhub_norse.lowering import Lowered, lower
 
 
@@ -49,6 +50,7 @@ def build_model(
     low = lower(plan, graph, step, how, reset, fold=fold)
     arrays = tensors(low)
     built = Built(low, arrays)
+    import_norse()  # once, quietly: the generated code imports it again
     module = types.ModuleType("nirhub_norse_generated")
     module.__file__ = "<nirhub-norse generated>"
     code = compile(built.source("model.pt", "norse model"), "<nirhub-norse generated>", "exec")
