@@ -229,3 +229,28 @@ def finish_output(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -
 def _stream_into(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
     with open(tmp, "rb") as src, open(target, "wb", buffering=0) as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def check_output_folder(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work, an output whose folder is missing or not writable.
+
+    A conversion or a run can take seconds to minutes; finding out afterwards that its
+    result cannot be written wastes them (the atomic write still reports what the file
+    system says, e.g. an immutable folder that ``os.access`` cannot see).
+    """
+    from pathlib import Path
+
+    from nirhub.errors import UsageError
+
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(
+            f"cannot write {target}: the folder {folder} does not exist",
+            hint=f"Create it first (mkdir -p {folder}) or choose another -o.",
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"cannot write {target}: the folder {folder} is not writable",
+            hint="Choose another -o.",
+        )

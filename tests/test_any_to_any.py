@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 from conftest import ROOT, plugin_distributions
@@ -28,8 +29,17 @@ DOC_PAIRS = sorted({(a, b) for a, b, _ in a2a.parse(a2a.DOC.read_text(encoding="
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> a2a.Matrix:
-    return a2a.run_matrix(tmp_path_factory.mktemp("any-to-any"), jobs=2)
+def matrix(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> a2a.Matrix:
+    """The matrix, with a line per pair on the terminal as it runs (past pytest's capture:
+    the run takes many minutes, and a silent CI log looks hung)."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    lock = threading.Lock()  # lines come from the matrix's worker threads
+
+    def log(line: str) -> None:
+        with lock, capture.global_and_fixture_disabled():
+            print(f"any-to-any: {line}", file=sys.stderr, flush=True)
+
+    return a2a.run_matrix(tmp_path_factory.mktemp("any-to-any"), jobs=2, log=log)
 
 
 def test_every_plugin_is_reachable_and_in_the_matrix(matrix: a2a.Matrix) -> None:

@@ -43,6 +43,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -309,6 +310,21 @@ def torch_template(folder: Path, variant: str) -> str | None:
     return None
 
 
+class Progress:
+    """One line per finished item, ``convert [12/96] norse -> snntorch (plain): converted,
+    3.1 s``, so a long run shows where it is (the items finish in worker threads)."""
+
+    def __init__(self, log: Callable[[str], None], phase: str, total: int) -> None:
+        self.log, self.phase, self.total = log, phase, total
+        self.done = 0
+        self.lock = threading.Lock()
+
+    def item(self, label: str, status: str, seconds: float) -> None:
+        with self.lock:
+            self.done += 1
+            self.log(f"{self.phase} [{self.done}/{self.total}] {label}: {status}, {seconds:.1f} s")
+
+
 def run_matrix(
     workdir: Path,
     *,
@@ -411,9 +427,13 @@ def run_matrix(
             attempt.reasons.append(error_text(data, err))
         else:
             attempt.reasons.append(f"nirhub convert exited {code}: {error_text(data, err)}")
-        cell.seconds += time.monotonic() - t0
+        seconds = time.monotonic() - t0
+        cell.seconds += seconds
+        status = "converted" if code == 0 else "refused" if code == 4 else f"exit {code}"
+        converting.item(f"{cell.source} -> {cell.target} ({attempt.variant})", status, seconds)
 
     log(f"converting {len(attempts)} models ({len(cells)} pairs)")
+    converting = Progress(log, "convert", len(attempts))
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         list(pool.map(guarded(convert, "converting"), attempts))
     converted = [(c, t) for c, t in attempts if t.artifact is not None]
@@ -434,6 +454,7 @@ def run_matrix(
 
     def load(item: tuple[int, tuple[str, list[dict]]]) -> None:
         i, (python, batch) = item
+        t0 = time.monotonic()
         for job, res in zip(batch, run_native(python, batch, workdir, f"art{i}"), strict=True):
             cell, attempt = converted[job["index"]]
             if not res.get("ok"):
@@ -444,8 +465,10 @@ def run_matrix(
                 attempt.artifact_diff = differing(got, sources[(cell.source, attempt.variant)])
             except (OSError, ValueError) as exc:
                 attempt.reasons.append(f"the artifact's output: {exc}")
+        loading.item(f"{len(batch)} artifacts in {python}", "done", time.monotonic() - t0)
 
     log(f"running {len(converted)} artifacts")
+    loading = Progress(log, "artifacts", len(by_python))
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         list(pool.map(load, enumerate(by_python.items())))
 
@@ -469,9 +492,13 @@ def run_matrix(
                 (key,) = result.keys()
                 got = result[key] > 0
             attempt.simulate_diff = differing(got, src)
-        cell.seconds += time.monotonic() - t0
+        seconds = time.monotonic() - t0
+        cell.seconds += seconds
+        status = f"exit {code}" if code != 0 else f"{attempt.simulate_diff} differing cells"
+        running.item(f"{cell.source} -> {cell.target} ({attempt.variant})", status, seconds)
 
     log(f"running {len(converted)} run hooks")
+    running = Progress(log, "simulate", len(converted))
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         list(pool.map(guarded(simulate, "simulating"), converted))
 

@@ -74,8 +74,48 @@ class _CheapHelp:
         return option
 
 
-class NirhubCommand(_CheapHelp, TyperCommand):
-    """A sub-command (see :class:`_CheapHelp`)."""
+def _argument_label(param: Any) -> str:
+    """``MODEL`` (``NAME...`` for several): the metavar alone, as in the usage line."""
+    name = param.metavar or (param.name or "").upper()
+    if param.nargs != 1 and not name.endswith("..."):
+        name += "..."
+    return name
+
+
+class _PlainMetavars:
+    """Help in the form of ``docs/cli.md``: ``Usage: nirhub convert [OPTIONS] MODEL`` and
+    ``MODEL  help``, not typer's ``{MODEL}`` and ``MODEL <str>`` (typer >= 0.27); options
+    show the metavars given where they are declared (``--to BACKEND``)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []  # type: ignore[attr-defined]
+        for param in self.get_params(ctx):  # type: ignore[attr-defined]
+            if param.param_type_name != "argument" or getattr(param, "hidden", False):
+                continue
+            label = _argument_label(param)
+            pieces.append(label if param.required else f"[{label}]")
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        args, opts = [], []
+        for param in self.get_params(ctx):  # type: ignore[attr-defined]
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                args.append((_argument_label(param), record[1]))
+            else:
+                opts.append(record)
+        if args:
+            with formatter.section("Arguments"):
+                formatter.write_dl(args)
+        if opts:
+            with formatter.section("Options"):
+                formatter.write_dl(opts)
+
+
+class NirhubCommand(_PlainMetavars, _CheapHelp, TyperCommand):
+    """A sub-command (see :class:`_PlainMetavars` and :class:`_CheapHelp`)."""
 
 
 class EnvGroup(_CheapHelp, TyperGroup):
@@ -183,14 +223,26 @@ def _plugins_disabled(ctx: Any) -> bool:
 
 def _as_click_command(name: str, obj: Any) -> Any:
     if isinstance(obj, typer.Typer):
-        return typer.main.get_command(obj)
-    if hasattr(obj, "invoke") and hasattr(obj, "make_context"):  # already a click command
-        return obj
-    if callable(obj):
+        command = typer.main.get_command(obj)
+    elif hasattr(obj, "invoke") and hasattr(obj, "make_context"):  # already a click command
+        command = obj
+    elif callable(obj):
         single = typer.Typer()
-        single.command(name)(obj)
-        return typer.main.get_command(single)
-    raise TypeError(f"expected a typer.Typer or a function, got {type(obj).__name__}")
+        single.command(name, cls=NirhubCommand)(obj)
+        command = typer.main.get_command(single)
+    else:
+        raise TypeError(f"expected a typer.Typer or a function, got {type(obj).__name__}")
+    _full_short_help(command)
+    return command
+
+
+def _full_short_help(command: Any) -> None:
+    """List a plugin command in ``nirhub --help`` by its whole first line (click would cut
+    it at 45 characters with "...", as it does not for nirhub's own short first lines)."""
+    if getattr(command, "short_help", None) or not getattr(command, "help", None):
+        return
+    first = command.help.strip().split("\n\n", 1)[0]
+    command.short_help = " ".join(first.split())
 
 
 def _output(ctx: Any) -> Output:
@@ -348,11 +400,22 @@ def convert(
         ),
     ],
     to: Annotated[
-        str, typer.Option("--to", "-t", help="Target backend (see `nirhub list-backends`).")
+        str,
+        typer.Option(
+            "--to",
+            "-t",
+            help="Target backend (see `nirhub list-backends`).",
+            metavar="BACKEND",
+            show_default=False,
+        ),
     ],
     from_: Annotated[
         str | None,
-        typer.Option("--from", help="Source backend (detected from the source when omitted)."),
+        typer.Option(
+            "--from",
+            help="Source backend (detected from the source when omitted).",
+            metavar="BACKEND",
+        ),
     ] = None,
     output: OutputPath = None,
     dt: Dt = None,
@@ -369,7 +432,11 @@ def convert(
     json_: Json = False,
     weights: Annotated[
         Path | None,
-        typer.Option("--weights", help="State dict (.pt) to load into a Python model reference."),
+        typer.Option(
+            "--weights",
+            help="State dict (.pt) to load into a Python model reference.",
+            metavar="FILE",
+        ),
     ] = None,
     trust_pickle: Annotated[
         bool,
@@ -487,13 +554,18 @@ def simulate(
             "-i",
             help="Input spikes/currents: .npy (one Input node) or .npz (one array per Input "
             "node), time first.",
+            metavar="FILE",
             show_default=False,
         ),
     ],
     output: Annotated[
         Path,
         typer.Option(
-            "--output", "-o", help="Where to write the results (.npz).", show_default=False
+            "--output",
+            "-o",
+            help="Where to write the results (.npz).",
+            metavar="PATH",
+            show_default=False,
         ),
     ],
     dt: Dt = None,
@@ -505,6 +577,7 @@ def simulate(
             "--record",
             "-r",
             help="Also record the state of this node (repeatable): NODE.spikes, NODE.v, NODE.I.",
+            metavar="NODE",
             show_default=False,
         ),
     ] = None,
@@ -514,6 +587,7 @@ def simulate(
             "--backend",
             "-b",
             help="Run in this backend instead of nirhub's reference simulator.",
+            metavar="BACKEND",
             show_default=False,
         ),
     ] = None,
@@ -532,11 +606,16 @@ def simulate(
         typer.Option(
             "--from",
             help="Backend of the model source, when it cannot be detected (as for convert).",
+            metavar="BACKEND",
         ),
     ] = None,
     weights: Annotated[
         Path | None,
-        typer.Option("--weights", help="State dict (.pt) to load into a Python model reference."),
+        typer.Option(
+            "--weights",
+            help="State dict (.pt) to load into a Python model reference.",
+            metavar="FILE",
+        ),
     ] = None,
     trust_pickle: Annotated[
         bool,
@@ -649,6 +728,7 @@ def env_create(
         typer.Option(
             "--python",
             help="Python version (3.10) or interpreter path to create the environment with.",
+            metavar="VERSION",
             show_default=False,
         ),
     ],
@@ -658,6 +738,7 @@ def env_create(
             "--plugin",
             "-p",
             help="Plugin to install into it: a distribution name or a local path (repeatable).",
+            metavar="PLUGIN",
             show_default=False,
         ),
     ] = None,
@@ -666,6 +747,7 @@ def env_create(
         typer.Option(
             "--path",
             help="Folder for the new environment (default: NIRHUB_ENVS_DIR/NAME).",
+            metavar="DIR",
             show_default=False,
         ),
     ] = None,

@@ -17,13 +17,16 @@ Force = Annotated[
 ]
 OutputPath = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Where to write the result.", show_default=False),
+    typer.Option(
+        "--output", "-o", help="Where to write the result.", metavar="PATH", show_default=False
+    ),
 ]
 Dt = Annotated[
     float | None,
     typer.Option(
         "--dt",
         help="Time step in seconds (overrides the one recorded in the model).",
+        metavar="SECONDS",
         show_default=False,
     ),
 ]
@@ -34,6 +37,7 @@ Method = Annotated[
         "--method",
         help="Discretisation of the neuron equations: euler or exact (default: the one "
         "recorded in the model, else euler).",
+        metavar="METHOD",
     ),
 ]
 #: ``--reset``: the same flag for ``convert`` and ``simulate`` (``-O reset=`` is the same option)
@@ -43,6 +47,7 @@ Reset = Annotated[
         "--reset",
         help="Reset mode of every spiking node: zero, subtract, ... (docs/simulator.md). "
         "Default: the mode recorded in the file, else zero.",
+        metavar="MODE",
         show_default=False,
     ),
 ]
@@ -51,6 +56,7 @@ KeyValues = Annotated[
     typer.Option(
         "--option",
         "-O",
+        metavar="KEY=VALUE",
         help="Backend option KEY=VALUE (repeatable; see `nirhub list-backends --json`).",
         show_default=False,
     ),

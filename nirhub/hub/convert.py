@@ -29,11 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from nirhub._files import (
     cannot_write,
+    check_output_folder,
     finish_output,
     is_stream,
     make_temp_dir,
     resolve_output,
 )
+from nirhub.backend.quiet import ignore_framework_noise
 from nirhub.errors import (
     BackendUnavailableError,
     IRError,
@@ -292,6 +294,7 @@ def convert(
     caught_messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        ignore_framework_noise()
         graph, src, src_desc = _export(
             source,
             from_,
@@ -554,6 +557,7 @@ def _plan_output(
         raise UsageError(f"the output {path} is a directory; give a file name")
     if not dry_run:
         resolve_output(path, force=force)  # existing files, links, devices: before any work
+        check_output_folder(path)
     return path
 
 
@@ -589,6 +593,7 @@ def save_atomically(be: Backend, obj: Any, path: Path, *, force: bool, **opts: A
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            ignore_framework_noise()
             written = be.save(obj, tmp / path.name, **{**opts, "force": force})
         # the backend wrote into the temporary folder and its warnings name it: re-issue them
         # naming the files the user asked for

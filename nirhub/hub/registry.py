@@ -44,6 +44,7 @@ from nirhub.hub.requirements import (
     normalize_name,
     python_satisfies,
 )
+from nirhub.hub.shipped import shipped_backend
 from nirhub.hub.status import BUILTIN_DISTRIBUTION, BackendStatus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -517,6 +518,13 @@ class Registry:
         aliases = sorted(
             {a for es in self._entries.values() for e in es for a in e.cls.descriptor.aliases}
         )
+        shipped = shipped_backend(name)
+        if shipped is not None:  # a plugin of this repository that is not installed
+            return BackendUnavailableError(
+                f"backend {name!r} is not installed; installed backends: "
+                f"{', '.join(known) or 'none'}.",
+                hint=shipped.install_hint(),
+            )
         close = difflib.get_close_matches(name, known + aliases, n=3)
         hint = f"Did you mean {', '.join(repr(c) for c in close)}? " if close else ""
         hint += (

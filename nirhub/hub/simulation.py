@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nirhub._files import check_output_folder
 from nirhub.errors import FileFormatError, RefusedError, UsageError
 
 
@@ -91,6 +92,8 @@ def simulate_file(
     # --dt/--method/--reset and -O dt/method/reset are one option each: merged and checked here
     given, options = take_conventions(options, dt=dt, method=method, reset=reset)
     dt, method, reset = given.get("dt"), given.get("method"), given.get("reset")
+    if not Path(inputs).is_file():
+        raise UsageError(f"input file {os.fspath(inputs)} does not exist")
     if backend is None and options:
         raise UsageError(
             f"backend options ({', '.join(options)}) need --backend; the reference simulator "
@@ -120,9 +123,9 @@ def simulate_file(
     if step is None:
         raise missing_dt(os.fspath(source))
 
-    from nirhub.sim.inputs import load_inputs
+    from nirhub.sim.inputs import input_shapes_of, load_inputs
 
-    signals = load_inputs(inputs, graph.inputs)
+    signals = load_inputs(inputs, graph.inputs, input_shapes_of(graph))
     conventions = {k: v for k, v in (("method", method), ("reset", reset)) if v is not None}
     result = _run(graph, signals, step, backend, tuple(record), registry, options, conventions)
     written = result.save(target, force=force)
@@ -159,9 +162,7 @@ def _checked_output(output: str | os.PathLike[str], force: bool) -> Path:
             f"{target} already exists; not overwriting it",
             hint="Pass --force (force=True) to overwrite it.",
         )
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {target}: the folder {folder} does not exist")
+    check_output_folder(target)
     return target
 
 

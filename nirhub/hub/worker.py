@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from nirhub.backend.quiet import ignore_framework_noise
 from nirhub.errors import UsageError
 
 OPS = ("describe", "to_ir", "check", "save", "report", "run")
@@ -203,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            ignore_framework_noise()
             response = _HANDLERS[op](request)
         response["warnings"] = [str(w.message) for w in caught]
     except BaseException as exc:  # noqa: BLE001 - every failure goes back as data

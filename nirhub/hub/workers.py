@@ -247,6 +247,17 @@ def nirhub_requirement() -> str:
     return f"nirhub=={nirhub.__version__}"
 
 
+def _plugin_requirement(plugin: str) -> str:
+    """A local folder (``./plugins/nirhub-lava``, optionally with extras: ``...[framework]``)
+    as an absolute path, so pip finds it whatever its working directory; else ``plugin``."""
+    folder, extras = plugin, ""
+    if plugin.endswith("]") and "[" in plugin:
+        folder, _, rest = plugin.rpartition("[")
+        extras = "[" + rest
+    p = Path(folder).expanduser()
+    return str(p.absolute()) + extras if p.exists() else plugin
+
+
 def create_environment(
     name: str,
     python: str | os.PathLike[str] = "3.10",
@@ -286,8 +297,7 @@ def create_environment(
     folder.parent.mkdir(parents=True, exist_ok=True)
     requirements = [nirhub_requirement()]
     for plugin in plugins:
-        p = Path(plugin).expanduser()
-        requirements.append(str(p.absolute()) if p.exists() else str(plugin))
+        requirements.append(_plugin_requirement(plugin))
     try:
         _run([str(base), "-m", "venv", str(folder)], f"creating the environment {folder}")
         py = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")

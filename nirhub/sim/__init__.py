@@ -23,6 +23,7 @@ import numpy as np
 from nirhub.ir.graph import Graph
 from nirhub.sim.discretize import METHODS
 from nirhub.sim.engine import simulate
+from nirhub.sim.inputs import input_shapes_of
 from nirhub.sim.inputs import load_inputs as _load_inputs
 from nirhub.sim.result import SimulationResult
 
@@ -36,11 +37,13 @@ def load_inputs(
 
     ``graph`` is the graph to drive, or the names of its top-level Input nodes. An ``.npz``
     must hold one array per Input node, keyed by name (a single array feeds a one-input graph
-    whatever its key). Nothing is unpickled. The arrays are returned as stored; their shapes
-    are checked by :func:`simulate`.
+    whatever its key). Nothing is unpickled. Given a graph, every array's header is checked
+    against its Input node's shape and a size limit before the array is read
+    (:func:`nirhub.sim.inputs.load_inputs`); the arrays are returned as stored.
     """
-    names = list(graph.inputs) if isinstance(graph, Graph) else list(graph)
-    return _load_inputs(path, names)
+    if isinstance(graph, Graph):
+        return _load_inputs(path, list(graph.inputs), input_shapes_of(graph))
+    return _load_inputs(path, list(graph))
 
 
 def run_files(

@@ -7,6 +7,7 @@ relative to the Input node's shape. All inputs of one run share ``T`` and the ba
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 from collections.abc import Mapping
@@ -42,16 +43,21 @@ def _as_numeric(name: str, value: Any) -> np.ndarray:
 
 def _layout(name: str, arr: np.ndarray, shape: Shape) -> bool:
     """True for ``(T, B, *shape)``, False for ``(T, *shape)``; ShapeError otherwise."""
-    if arr.ndim == len(shape) + 1 and arr.shape[1:] == tuple(shape):
+    return _layout_of(name, tuple(arr.shape), shape)
+
+
+def _layout_of(name: str, got: tuple[int, ...], shape: Shape) -> bool:
+    """:func:`_layout` for an array's shape alone (read from a file's header)."""
+    if len(got) == len(shape) + 1 and got[1:] == tuple(shape):
         return False
-    if arr.ndim == len(shape) + 2 and arr.shape[2:] == tuple(shape):
+    if len(got) == len(shape) + 2 and got[2:] == tuple(shape):
         return True
     want = ", ".join(str(s) for s in shape)
     hint = "Time is axis 0."
-    if arr.ndim == 2 and len(shape) == 1 and arr.shape[0] == shape[0]:
+    if len(got) == 2 and len(shape) == 1 and got[0] == shape[0]:
         hint = "It looks transposed: time must be axis 0 (e.g. pass x.T)."
     raise ShapeError(
-        f"input {name!r} has shape {tuple(arr.shape)}, but the Input node expects "
+        f"input {name!r} has shape {got}, but the Input node expects "
         f"(T, {want}) for one sample or (T, B, {want}) for a batch",
         node=name,
         hint=hint,
@@ -116,44 +122,194 @@ def check_inputs(inputs: Any, input_shapes: dict[str, Shape], dtype: np.dtype) -
     return Signals(out, t, batch, batched)
 
 
-def load_inputs(path: str | os.PathLike[str], input_names: list[str]) -> dict[str, np.ndarray]:
+#: Default cap on an input file's arrays, counted as the simulation holds them (8 bytes a
+#: value, float64): 1 GiB, 134 million values. A file's headers are checked against it (and
+#: against the graph's Input shapes) before any array is read.
+DEFAULT_MAX_INPUT_BYTES = 1024**3
+#: An ``.npz`` holds one array per Input node; more members than this is not an input file.
+MAX_NPZ_MEMBERS = 4096
+_VALUE_BYTES = 8
+
+
+@dataclass(frozen=True)
+class _Header:
+    shape: tuple[int, ...]
+    fortran: bool
+    dtype: np.dtype
+
+
+def _read_header(fh: Any, where: str) -> _Header:
+    """The ``.npy`` header at ``fh``'s position (numpy bounds the header's own size)."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:  # pragma: no cover - read_magic refuses other versions
+            raise ValueError(f"unknown .npy format version {version}")
+    except ValueError as exc:
+        raise FileFormatError(f"{where} is not a valid .npy array: {exc}") from None
+    if dtype.hasobject:
+        raise FileFormatError(
+            f"{where} holds Python objects, which nirhub does not unpickle",
+            hint="Store a numeric array (bool, int or float).",
+        )
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise FileFormatError(f"{where} must be numeric (bool, int or float), got {dtype}")
+    return _Header(tuple(int(n) for n in shape), bool(fortran), dtype)
+
+
+def _check_header(
+    name: str,
+    header: _Header,
+    where: str,
+    shape: Shape | None,
+    max_bytes: int,
+) -> int:
+    """Check one array's header against the Input node's shape and the size cap; return the
+    number of bytes its data takes in the file."""
+    if shape is not None:
+        _layout_of(name, header.shape, shape)
+    count = math.prod(header.shape)
+    if count * max(_VALUE_BYTES, header.dtype.itemsize) > max_bytes:
+        raise FileFormatError(
+            f"{where} declares an array of shape {header.shape} ({count:,} values), more than "
+            f"the input limit of {max_bytes:,} bytes ({max_bytes // _VALUE_BYTES:,} values)",
+            hint="Simulate fewer time steps or a smaller batch at a time.",
+        )
+    return count * header.dtype.itemsize
+
+
+def _read_data(fh: Any, header: _Header, nbytes: int, where: str) -> np.ndarray:
+    """Read exactly ``nbytes`` of array data (never more) into a new writable array."""
+    buffer = bytearray(nbytes)
+    view = memoryview(buffer)
+    got = 0
+    while got < nbytes:
+        n = fh.readinto(view[got:])
+        if not n:
+            raise FileFormatError(
+                f"{where} is truncated: its header declares {nbytes:,} bytes of data, the file "
+                f"holds {got:,}"
+            )
+        got += n
+    arr = np.frombuffer(buffer, dtype=header.dtype)
+    return arr.reshape(header.shape, order="F" if header.fortran else "C")
+
+
+def load_inputs(
+    path: str | os.PathLike[str],
+    input_names: list[str],
+    input_shapes: Mapping[str, Shape] | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+) -> dict[str, np.ndarray]:
     """Read input signals from ``.npy`` (one-input graphs) or ``.npz`` (keys = Input names).
 
     ``input_names`` are the graph's top-level Input node names (``graph.inputs``). An ``.npz``
     holding a single array feeds a one-input graph whatever its key. Files are read without
     unpickling Python objects.
+
+    Nothing is allocated before it is checked: every array's header is read first and must
+    match its Input node's shape in ``input_shapes`` (when given) and fit in ``max_bytes``
+    (counted at 8 bytes a value, as the simulation holds them); an ``.npz`` member's size
+    declared in the zip is checked too, and it is decompressed as a stream that stops at the
+    bytes its header declares. Violations raise :class:`UsageError`/:class:`ShapeError`
+    (exit code 3), not a ``MemoryError``.
     """
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"input file {p} does not exist")
+    shapes = dict(input_shapes or {})
     suffix = p.suffix.lower()
     try:
         if suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
             if len(input_names) != 1:
                 raise UsageError(
                     f"{p} holds one array, but the graph has {len(input_names)} Input nodes "
                     f"({', '.join(input_names)})",
                     hint="Store one array per Input node, by name, in an .npz file.",
                 )
-            return {input_names[0]: arr}
-        if suffix == ".npz":
-            with np.load(p, allow_pickle=False) as data:
-                keys = list(data.keys())
-                if len(keys) == 1 and len(input_names) == 1:
-                    return {input_names[0]: data[keys[0]]}
-                missing = [n for n in input_names if n not in keys]
-                extra = [k for k in keys if k not in input_names]
-                if missing or extra:
-                    raise UsageError(
-                        f"{p}: the arrays {keys} do not match the Input nodes {input_names}"
-                        + (f" (missing {missing})" if missing else "")
-                        + (f" (unknown {extra})" if extra else "")
+            name = input_names[0]
+            with open(p, "rb") as fh:
+                header = _read_header(fh, str(p))
+                nbytes = _check_header(name, header, str(p), shapes.get(name), max_bytes)
+                left = p.stat().st_size - fh.tell()
+                if nbytes > left:
+                    raise FileFormatError(
+                        f"{p} is truncated: its header declares {nbytes:,} bytes of data, the "
+                        f"file holds {left:,}"
                     )
-                return {n: data[n] for n in input_names}
+                return {name: _read_data(fh, header, nbytes, str(p))}
+        if suffix == ".npz":
+            return _load_npz(p, input_names, shapes, max_bytes)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         msg = str(exc)
         if "allow_pickle" in msg or "Object arrays" in msg:
             msg = "it holds Python objects, which nirhub does not unpickle"
         raise FileFormatError(f"cannot read the inputs: {msg}", path=str(p)) from None
     raise UsageError(f"input file {p} must be .npy or .npz, got {p.suffix or 'no suffix'!r}")
+
+
+def _load_npz(
+    p: Path, input_names: list[str], shapes: dict[str, Shape], max_bytes: int
+) -> dict[str, np.ndarray]:
+    with zipfile.ZipFile(p) as zf:
+        members = zf.infolist()
+        if len(members) > MAX_NPZ_MEMBERS:
+            raise FileFormatError(
+                f"{p} holds {len(members):,} arrays; an input file holds one per Input"
+            )
+        keys = [m.filename.removesuffix(".npy") for m in members]
+        if len(keys) == 1 and len(input_names) == 1:
+            chosen = {input_names[0]: members[0]}
+        else:
+            missing = [n for n in input_names if n not in keys]
+            extra = [k for k in keys if k not in input_names]
+            if missing or extra:
+                raise UsageError(
+                    f"{p}: the arrays {keys} do not match the Input nodes {input_names}"
+                    + (f" (missing {missing})" if missing else "")
+                    + (f" (unknown {extra})" if extra else "")
+                )
+            chosen = {n: members[keys.index(n)] for n in input_names}
+        total = sum(m.file_size for m in chosen.values())
+        if total > max_bytes:
+            raise FileFormatError(
+                f"{p} declares {total:,} bytes of arrays once decompressed, more than the input "
+                f"limit of {max_bytes:,} bytes",
+                hint="Simulate fewer time steps or a smaller batch at a time.",
+            )
+        headers: dict[str, tuple[_Header, int]] = {}
+        for name, member in chosen.items():  # every header first, then the data
+            where = f"{p}:{member.filename}"
+            with zf.open(member) as fh:
+                header = _read_header(fh, where)
+                nbytes = _check_header(name, header, where, shapes.get(name), max_bytes)
+            headers[name] = (header, nbytes)
+        values = sum(math.prod(h.shape) for h, _ in headers.values())
+        if values * _VALUE_BYTES > max_bytes:
+            raise FileFormatError(
+                f"{p} declares {values:,} values in all, more than the input limit of "
+                f"{max_bytes:,} bytes ({max_bytes // _VALUE_BYTES:,} values)",
+                hint="Simulate fewer time steps or a smaller batch at a time.",
+            )
+        out = {}
+        for name, member in chosen.items():
+            header, nbytes = headers[name]
+            with zf.open(member) as fh:
+                _read_header(fh, f"{p}:{member.filename}")
+                out[name] = _read_data(fh, header, nbytes, f"{p}:{member.filename}")
+        return out
+
+
+def input_shapes_of(graph: Any) -> dict[str, Shape]:
+    """The shapes of a graph's top-level Input nodes (what :func:`load_inputs` checks)."""
+    out: dict[str, Shape] = {}
+    for name in graph.inputs:
+        node = graph.nodes.get(name)
+        shape = getattr(node, "shape", None)
+        if shape is not None:
+            out[name] = tuple(shape)
+    return out

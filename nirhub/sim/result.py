@@ -34,6 +34,11 @@ class SimulationResult:
     batch_size: int | None
     conventions: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.recorded = {
+            path: normalize_spikes(variables) for path, variables in self.recorded.items()
+        }
+
     def __getitem__(self, key: str) -> np.ndarray:
         """``result["output"]`` (an Output node) or ``result["lif1.lif.spikes"]`` (recorded)."""
         if key in self.outputs:
@@ -96,6 +101,26 @@ class SimulationResult:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return target
+
+
+def normalize_spikes(variables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A recorded node's variables with ``spikes`` as bool, whatever the backend gave.
+
+    Backends record spikes as bool, 0/1 integers (Xylo) or floats (torch-based runs); every
+    result holds bool (``docs/cli.md``). A neuron that can fire several times in one step
+    (Xylo's hidden neurons, up to 31) keeps its counts as ``count`` (int) beside them, as the
+    reference simulator records a multi-spike node (``docs/simulator.md``), rather than
+    losing them silently.
+    """
+    spikes = variables.get("spikes")
+    if spikes is None or getattr(spikes, "dtype", None) == np.bool_:
+        return variables
+    arr = np.asarray(spikes)
+    out = dict(variables)
+    out["spikes"] = arr != 0
+    if arr.size and arr.dtype.kind in "iuf" and arr.max() > 1 and "count" not in out:
+        out["count"] = arr.astype(np.int64)
+    return out
 
 
 def _write_npz(fh: Any, arrays: dict[str, np.ndarray]) -> None:

@@ -61,6 +61,7 @@ from nirhub.ir.nodes import (
     Scale,
     SumPool2d,
 )
+from nirhub_norse.framework import import_norse
 
 #: node types the exporter produces
 EXPORTS = frozenset(
@@ -113,7 +114,7 @@ def _weight(t: Any) -> np.ndarray:
 
 def _chain_items(module: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """Flatten nested Sequential containers (and norse's Lift) into (name, module) pairs."""
-    import norse.torch as norse
+    norse = import_norse()
     import torch
 
     if isinstance(module, norse.Lift):
@@ -127,7 +128,7 @@ def _chain_items(module: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def _first_shape(items: list[tuple[str, Any]]) -> tuple[int, ...] | None:
-    import norse.torch as norse
+    norse = import_norse()
     import torch
 
     for _, m in items:
@@ -152,7 +153,7 @@ def _cell_dt(m: Any) -> float:
 
 def convert_module(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...], float | None]:
     """One module -> (node, output shape, the module's dt or None); raises _Refused."""
-    import norse.torch as norse
+    norse = import_norse()
     import torch
     from norse.torch.functional.reset import reset_subtract, reset_value
 

@@ -11,6 +11,7 @@ from typing import Any
 from nirhub.backend import Built, GeneratedModels, make_graph_plan, resolve_dt, resolve_method
 from nirhub.ir.graph import Graph
 from nirhub_norse.codegen import generate, tensors
+from nirhub_norse.framework import import_norse
 from nirhub_norse.lowering import Lowered, lower
 
 #: the models from_ir made, and how (``save`` writes the same source again)
@@ -42,6 +43,7 @@ def build_model(
     ``lowered``: the graph's lowering for these options, when the check already made it.
     """
     low = lowered if lowered is not None else lower_graph(graph, dt, method, reset, fold)
+    import_norse()  # once, quietly: the generated code imports it again
     model = MODELS.instantiate(Built(low, tensors(low), generate))
     model.eval()
     return model

@@ -9,16 +9,16 @@ has no layer for (Delay, Threshold, Scale, SumPool2d) are plain tensor operation
 
 from __future__ import annotations
 
-import pprint
 from typing import Any
 
-from nirhub.backend import comment, literal
+from nirhub.backend import comment
+from nirhub.backend.codestyle import LINE_LENGTH, assign, call, literal, tidy
 
 MARKER = "# nirhub artifact: backend=snntorch format=nirhub-snntorch/1"
 
 
 def _shape(shape: list[int]) -> str:
-    return "(" + "".join(f"{int(s)}, " for s in shape).rstrip(" ") + ")"
+    return literal(tuple(int(s) for s in shape))
 
 
 def _q(path: str, suffix: str = "") -> str:
@@ -28,6 +28,14 @@ def _q(path: str, suffix: str = "") -> str:
 
 def _pad4(p: list[int]) -> str:
     return f"({p[1]}, {p[1]}, {p[0]}, {p[0]})"
+
+
+def _statement(code: str, comment: str, indent: int = 8) -> list[str]:
+    """``code  # comment`` on one line if it fits, else the comment on the line above."""
+    pad = " " * indent
+    if "\n" not in code and len(pad) + len(code) + 4 + len(comment) <= LINE_LENGTH:
+        return [f"{pad}{code}  # {comment}"]
+    return [f"{pad}# {comment}", pad + code]
 
 
 class _Gen:
@@ -63,10 +71,8 @@ class _Gen:
         return terms[0] if len(terms) == 1 else "(" + " + ".join(terms) + ")"
 
     def buffer(self, name: str, shape: list[int], comment: str, dtype: str = "dtype") -> None:
-        self.init.append(
-            f'        self.register_buffer("{name}", torch.zeros({_shape(shape)}, dtype={dtype}))'
-            f"  # {comment}"
-        )
+        args = [f'"{name}"', f"torch.zeros({_shape(shape)}, dtype={dtype})"]
+        self.init += _statement(call("self.register_buffer", args, indent=8), comment)
 
     # -- stateless ---------------------------------------------------------------------------
     def op(self, path: str, x: str) -> str:
@@ -128,12 +134,11 @@ class _Gen:
             pad = st["padding"]
             pad_s = repr(pad) if isinstance(pad, str) else str(tuple(pad))
             self.init.append(head)
-            self.init.append(
-                f"        self.{k} = nn.{t}({w[1] * st['groups']}, {w[0]}, {tuple(w[2:])}, "
-                f"stride={tuple(st['stride'])}, padding={pad_s}, dilation="
-                f"{tuple(st['dilation'])}, groups={st['groups']}, bias={'bias' in arrays}, "
-                "dtype=dtype)"
-            )
+            args = [str(w[1] * st["groups"]), str(w[0]), str(tuple(w[2:]))]
+            args += [f"stride={tuple(st['stride'])}", f"padding={pad_s}"]
+            args += [f"dilation={tuple(st['dilation'])}", f"groups={st['groups']}"]
+            args += [f"bias={'bias' in arrays}", "dtype=dtype"]
+            self.init.append("        " + call(f"self.{k} = nn.{t}", args, indent=8))
         elif t == "AvgPool2d":
             (ph, pw), (kh, kw) = st["padding"], st["kernel_size"]
             if 2 * ph <= kh and 2 * pw <= kw:
@@ -213,19 +218,15 @@ class _Gen:
             f"        # {comment(path)}: {t} {shape} as snn.{layer} ({method}, "
             f"reset_mechanism={m['reset_mechanism']!r}{reset_doc})"
         )
-        decay = "beta=torch.zeros(" + sh + ", dtype=dtype)"
+        decay = [f"beta=torch.zeros({sh}, dtype=dtype)"]
+        learn = ["learn_beta=learn", "learn_threshold=learn"]
         if layer == "Synaptic":
-            decay = "alpha=torch.zeros(" + sh + ", dtype=dtype), " + decay
-        learn = "learn_beta=learn, learn_threshold=learn, "
-        if layer == "Synaptic":
-            learn = "learn_alpha=learn, " + learn
-        self.init.append(f"        self.{k} = snn.{layer}(")
-        self.init.append(f"            {decay},")
-        self.init.append(f"            threshold=torch.ones({sh}, dtype=dtype), {learn}")
-        self.init.append(
-            f"            reset_mechanism={m['reset_mechanism']!r}, "
-            f"reset_delay={m['reset_delay']!r}, init_hidden=False)"
-        )
+            decay.insert(0, f"alpha=torch.zeros({sh}, dtype=dtype)")
+            learn.insert(0, "learn_alpha=learn")
+        args = [*decay, f"threshold=torch.ones({sh}, dtype=dtype)", *learn]
+        args += [f"reset_mechanism={m['reset_mechanism']!r}", f"reset_delay={m['reset_delay']!r}"]
+        args.append("init_hidden=False")
+        self.init.append(" " * 8 + call(f"self.{k} = snn.{layer}", args, indent=8))
         x = self.inp(path)
         self.step.append(f"        # {comment(path)}: {t}")
         if layer == "Leaky":
@@ -235,8 +236,12 @@ class _Gen:
                 self.buffer(f"{k}_v0", shape, "initial membrane potential v_leak")
                 self.step.append(f"        cur = {x} * self.{k}_gain + self.{k}_bias")
                 self.state0.append(
-                    f"        state[{_q(path, '.mem')}] = self._zeros(batch, {sh}, device) "
-                    f"+ self.{k}_v0"
+                    "        "
+                    + assign(
+                        f"state[{_q(path, '.mem')}]",
+                        f"self._zeros(batch, {sh}, device) + self.{k}_v0",
+                        indent=8,
+                    )
                 )
             else:
                 self.step.append(f"        cur = {x} * self.{k}_gain")
@@ -248,20 +253,27 @@ class _Gen:
             self.buffer(f"{k}_v0", shape, "initial membrane potential v_leak")
             self.buffer(f"{k}_c_mem", shape, "(dt/tau_mem)*v_leak; the current starts there")
             self.state0.append(
-                f"        state[{_q(path, '.mem')}] = self._zeros(batch, {sh}, device) "
-                f"+ self.{k}_v0"
+                "        "
+                + assign(
+                    f"state[{_q(path, '.mem')}]",
+                    f"self._zeros(batch, {sh}, device) + self.{k}_v0",
+                    indent=8,
+                )
             )
             self.state0.append(
-                f"        state[{_q(path, '.syn')}] = self._zeros(batch, {sh}, device) "
-                f"+ self.{k}_c_mem"
+                "        "
+                + assign(
+                    f"state[{_q(path, '.syn')}]",
+                    f"self._zeros(batch, {sh}, device) + self.{k}_c_mem",
+                    indent=8,
+                )
             )
             if method == "euler":
                 self.buffer(f"{k}_g_syn", shape, "(dt/tau_syn)*w_in")
                 self.buffer(f"{k}_g_mem", shape, "(dt/tau_mem)*r")
-                self.step.append(
-                    f"        cur = {x} * self.{k}_g_syn * self.{k}_g_mem + "
-                    f"self.{k}_c_mem * (1 - self.{k}.alpha)"
-                )
+                cur = f"{x} * self.{k}_g_syn * self.{k}_g_mem"
+                self.step.append("        " + assign("cur", cur, indent=8))
+                self.step.append(f"        cur = cur + self.{k}_c_mem * (1 - self.{k}.alpha)")
             else:
                 for name, doc in (
                     ("w_in", "w_in"),
@@ -375,8 +387,8 @@ class _Gen:
             "    node's output by NIR path).",
             '    """',
             "",
-            f"    INPUTS = {ins!r}",
-            f"    OUTPUTS = {outs!r}",
+            f"    INPUTS = {literal(ins, indent=4, head=13)}",
+            f"    OUTPUTS = {literal(outs, indent=4, head=14)}",
             f"    DT = {spec['dt']!r}",
             f"    METHOD = {spec['method']!r}",
             "",
@@ -391,8 +403,11 @@ class _Gen:
             "        return self._anchor.dtype",
             "",
             "    def _zeros(self, batch: int, shape: tuple, device=None) -> torch.Tensor:",
-            "        return torch.zeros((batch, *shape), dtype=self.dtype,",
-            "                           device=self._anchor.device if device is None else device)",
+            "        return torch.zeros(",
+            "            (batch, *shape),",
+            "            dtype=self.dtype,",
+            "            device=self._anchor.device if device is None else device,",
+            "        )",
             "",
             "    @staticmethod",
             "    def _delayed(stacked: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:",
@@ -422,8 +437,10 @@ class _Gen:
             "    def forward(self, x):",
             '        """Run a whole sequence from the rest state (time first)."""',
             "        xs = x if isinstance(x, dict) else {next(iter(self.INPUTS)): x}",
-            "        xs = {k: torch.as_tensor(v).to(device=self._anchor.device, dtype=self.dtype)",
-            "              for k, v in xs.items()}",
+            "        xs = {",
+            "            k: torch.as_tensor(v).to(device=self._anchor.device, dtype=self.dtype)",
+            "            for k, v in xs.items()",
+            "        }",
             "        name0 = next(iter(xs))",
             "        batched = xs[name0].dim() == len(self.INPUTS[name0]) + 2",
             "        if not batched:  # (T, *shape): one sample",
@@ -435,8 +452,10 @@ class _Gen:
             "            out, state, _ = self.step({k: v[t] for k, v in xs.items()}, state)",
             "            for name, value in out.items():",
             "                outs[name].append(value)",
-            "        result = {name: torch.stack(v) if batched else torch.stack(v)[:, 0]",
-            "                  for name, v in outs.items()}",
+            "        result = {",
+            "            name: torch.stack(v) if batched else torch.stack(v)[:, 0] "
+            "for name, v in outs.items()",
+            "        }",
             "        return next(iter(result.values())) if len(result) == 1 else result",
         ]
         return "\n".join(lines) + "\n"
@@ -450,24 +469,25 @@ def render_module(spec: dict[str, Any], *, stem: str = "model", class_name: str 
     """A complete module: imports, the class, ``NIR_SPEC`` and ``build_model()``."""
     from nirhub_snntorch import __version__
 
-    spec_text = pprint.pformat(spec, indent=1, width=100, sort_dicts=False)
     ins = ", ".join(f"{comment(n)} {tuple(spec['nodes'][n]['out_shape'])}" for n in spec["inputs"])
     outs = ", ".join(
         f"{comment(n)} {tuple(spec['nodes'][n]['out_shape'])}" for n in spec["outputs"]
     )
     stem = comment(stem)
+    has_neurons = any("snn" in e for e in spec["nodes"].values())
+    neuron_import = "import snntorch as snn\n" if has_neurons else ""
     head = (
         f'{MARKER}\n"""snnTorch model generated by nirhub-snntorch {__version__} from a NIR '
         "graph.\n\n"
         f"Inputs: {ins}. Outputs: {outs}. dt = {spec['dt']!r} s ({spec['method']}).\n\n"
         "Usage (needs torch and snntorch, not nirhub)::\n\n"
-        f"    from {stem} import build_model\n"
-        f"    model = build_model()        # weights from {stem}.pt next to this file\n"
-        "    y = model(x)                 # x: (T, B, *input shape), time first\n"
+        f"    from {stem} import build_model\n\n"
+        "    model = build_model()  # the weights: the .pt file next to this module\n"
+        "    y = model(x)  # x: (T, B, *input shape), time first\n"
         '"""\n\n'
         "from __future__ import annotations\n\n"
         "import os\n\n"
-        "import snntorch as snn\n"
+        f"{neuron_import}"
         "import torch\n"
         "import torch.nn.functional as F  # noqa: F401 (used by pooling nodes)\n"
         "from snntorch import surrogate\n"
@@ -478,11 +498,15 @@ def render_module(spec: dict[str, Any], *, stem: str = "model", class_name: str 
     )
     tail = (
         "\n\n# What the model was generated from (used by nirhub to export it back to NIR).\n"
-        f"NIR_SPEC = {spec_text}\n"
+        f"NIR_SPEC = {literal(spec, head=11)}\n"
         f"{class_name}.NIR_SPEC = NIR_SPEC\n\n\n"
-        "def build_model(weights: str | None = None, *, device: str | None = None,\n"
-        "                dtype: torch.dtype | None = None, learn: bool = False) -> "
-        f"{class_name}:\n"
+        "def build_model(\n"
+        "    weights: str | None = None,\n"
+        "    *,\n"
+        "    device: str | None = None,\n"
+        "    dtype: torch.dtype | None = None,\n"
+        "    learn: bool = False,\n"
+        f") -> {class_name}:\n"
         '    """Rebuild the model; weights default to the ``.pt`` file next to this module."""\n'
         "    path = weights or os.path.splitext(os.path.abspath(__file__))[0] + '.pt'\n"
         "    state = torch.load(path, map_location='cpu', weights_only=True)\n"
@@ -492,4 +516,4 @@ def render_module(spec: dict[str, Any], *, stem: str = "model", class_name: str 
         "        model.to(device)\n"
         "    return model\n"
     )
-    return head + render_class(spec, class_name) + tail
+    return tidy(head + render_class(spec, class_name) + tail)
