@@ -147,6 +147,12 @@ def simulate_file(
                 hint=_options_hint(*descs),
             )
         options = {k: v for k, v in options.items() if target_desc.has_option(k)}
+    if reset is None:
+        from nirhub.ir.legacy import unrecorded_reset_warning
+
+        note = unrecorded_reset_warning(graph, "--reset subtract")
+        if note is not None:
+            warnings.append(note)
     step = dt if dt is not None else get_dt(graph)
     if step is None:
         raise UsageError(

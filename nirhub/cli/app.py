@@ -354,6 +354,13 @@ def convert(
             "you trust).",
         ),
     ] = False,
+    tolerant: Annotated[
+        bool,
+        typer.Option(
+            "--tolerant",
+            help="Read a damaged .nir file anyway, repairing its known defects (with warnings).",
+        ),
+    ] = False,
 ) -> None:
     """Convert a model to another backend.
 
@@ -378,6 +385,7 @@ def convert(
             weights=weights,
             trust_pickle=trust_pickle,
             registry=state.registry(),
+            tolerant=tolerant,
         )
     state.out.result(report.to_json, lambda: render.conversion(state.out, report))
     if not state.out.json_mode:

@@ -256,10 +256,13 @@ def convert(
     weights: str | os.PathLike[str] | None = None,
     trust_pickle: bool = False,
     registry: Registry | None = None,
+    tolerant: bool = False,
 ) -> ConversionReport:
     """Convert a model to backend ``to`` and save its artifact (see the module docstring).
 
     ``options`` are ``-O key=value`` pairs; each goes to the backend(s) that declare it.
+    ``tolerant`` reads a damaged ``.nir`` source anyway, repairing its known defects (each
+    repair is listed in the report's warnings), as ``simulate --tolerant`` does.
     Raises :class:`UnsupportedError` (with ``problems`` listing every node) when the target
     cannot take the graph, unless ``dry_run``, which reports them instead.
     """
@@ -273,6 +276,8 @@ def convert(
     if not desc.from_ir:
         raise UsageError(f"backend {desc.name!r} cannot import graphs (it only exports to NIR)")
     options = dict(options or {})
+    if tolerant:
+        options["tolerant"] = True
     planned = _plan_output(source, output, desc, force, dry_run)
     caught_messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -288,6 +293,12 @@ def convert(
             warn=caught_messages,
             target=desc,
         )
+        if tolerant and not src_desc.has_option("tolerant"):
+            raise UsageError(
+                f"--tolerant reads damaged .nir files; the {src_desc.name!r} source has "
+                "nothing to repair",
+                hint="Drop --tolerant.",
+            )
         unknown = [k for k in options if not desc.has_option(k) and not src_desc.has_option(k)]
         if unknown:
             raise UsageError(
@@ -295,6 +306,7 @@ def convert(
                 hint=_options_hint(src_desc, desc),
             )
         opts = _target_options(desc, {k: v for k, v in options.items() if desc.has_option(k)})
+        _note_unrecorded_resets(graph, desc, opts, caught_messages)
         legal, applied, notes, problems = _legalize(graph, desc, registry)
         used_dt = _resolve_dt(dt, legal, desc, caught_messages)
         opts = _with_dt(desc, opts, used_dt)
@@ -321,7 +333,11 @@ def convert(
         if be is not None and not problems:
             obj = be.from_ir(legal, **opts)
             report.model = obj
-            if not dry_run and planned is not None:
+            if dry_run and planned is not None:
+                # the artifact's own checks (e.g. netx cannot hold a recurrent layer) run
+                # while saving: save into a temporary folder that is then removed
+                report.problems = problems = trial_save(be, obj, planned, **opts)
+            elif planned is not None:
                 report.outputs = save_atomically(be, obj, planned, force=force, **opts)
             report.report = dict(be.report(obj, **opts) or {})
     report.warnings = caught_messages + [str(w.message) for w in caught]
@@ -467,6 +483,20 @@ def _legalize(
     return legal, applied, notes, check_legality(legal, desc)
 
 
+def _note_unrecorded_resets(
+    graph: Graph, desc: BackendDescriptor, opts: Mapping[str, Any], warn: list[str]
+) -> None:
+    """Say once that spiking nodes without a recorded reset run with reset to zero (files
+    older than nir 1.0.6), unless the target takes no reset or one was chosen."""
+    if desc.kind == "format" or not desc.has_option("reset") or opts.get("reset") is not None:
+        return
+    from nirhub.ir.legacy import unrecorded_reset_warning
+
+    note = unrecorded_reset_warning(graph, "-O reset=subtract")
+    if note is not None:
+        warn.append(note)
+
+
 def _resolve_dt(
     dt: float | None, graph: Graph, desc: BackendDescriptor, warn: list[str]
 ) -> float | None:
@@ -576,6 +606,27 @@ def _retarget(text: str, tmp: Path, parent: Path) -> str:
     for old in sorted(pairs, key=len, reverse=True):
         text = text.replace(old, pairs[old])
     return text
+
+
+def trial_save(be: Backend, obj: Any, path: Path, **opts: Any) -> list[Problem]:
+    """What saving ``obj`` as ``path`` would refuse (a dry run's last check); writes nothing
+    that outlives the call. The save's warnings are re-issued naming ``path``."""
+    tmp = Path(tempfile.mkdtemp(prefix=".nirhub-dry-run-"))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                be.save(obj, tmp / path.name, **opts)
+            except UnsupportedError as exc:
+                return list(exc.problems) or [Problem("<graph>", exc.message, kind="unsupported")]
+        parent = path.parent if str(path.parent) else Path(".")
+        for w in caught:
+            warnings.warn_explicit(
+                _retarget(str(w.message), tmp, parent), w.category, w.filename, w.lineno
+            )
+        return []
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def save_atomically(be: Backend, obj: Any, path: Path, *, force: bool, **opts: Any) -> list[Path]:

@@ -29,7 +29,7 @@ from nirhub.ir.conventions import (
 from nirhub.ir.graph import FlatGraph, Graph, flatten, infer_shapes
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES, Delay
 from nirhub.ir.params import Shape
-from nirhub.sim.discretize import METHODS
+from nirhub.sim.discretize import METHODS, check_euler_decay
 from nirhub.sim.inputs import Signals, check_inputs
 from nirhub.sim.neurons import Population, make_population
 from nirhub.sim.ops import Op, conv_work, make_op
@@ -383,6 +383,7 @@ def simulate(
     if method is None:
         method = get_method(graph) or "euler"
     dt_value = _check_dt(dt, graph)
+    check_euler_decay(flat.nodes.items(), dt_value, method)
     input_shapes = {name: ins[name] for name in flat.inputs}
     signals = check_inputs(inputs, input_shapes, dtype)
     record_paths = _resolve_record(record, flat)

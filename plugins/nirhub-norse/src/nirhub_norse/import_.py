@@ -16,6 +16,7 @@ import numpy as np
 from nirhub.hub.graphplan import make_graph_plan
 from nirhub.hub.lowering import resolve_dt, resolve_method
 from nirhub.ir.graph import Graph
+from nirhub.sim.discretize import check_euler_decay
 from nirhub_norse.codegen import generate, tensors
 from nirhub_norse.lowering import Lowered, lower
 
@@ -45,6 +46,7 @@ def build_model(
 
     step = resolve_dt(graph, dt)
     how = resolve_method(graph, method)
+    check_euler_decay(graph.walk(), step, how)
     plan = make_graph_plan(graph, "norse")
     low = lower(plan, graph, step, how, reset, fold=fold)
     arrays = tensors(low)

@@ -42,6 +42,7 @@ from nirhub.ir.nodes import (
     SumPool2d,
     Threshold,
 )
+from nirhub.sim.discretize import check_euler_decay
 from nirhub.sim.engine import delay_steps
 from nirhub.sim.plan import make_plan
 
@@ -157,6 +158,7 @@ def lower(graph: Graph, dt: float, *, method: str = "euler", reset: str | None =
     if method not in ("euler", "exact"):
         raise ValueError(f"method must be 'euler' or 'exact', got {method!r}")
     flat = flatten(graph)
+    check_euler_decay(flat.nodes.items(), float(dt), method)
     info = infer_shapes(graph)
     ins = {p: tuple(info.inputs[p]) for p in flat.nodes}
     outs = {p: tuple(info.outputs[p]) for p in flat.nodes}

@@ -19,6 +19,7 @@ from nirhub.errors import IRError, Problem, UnsupportedError, UsageError
 from nirhub.ir.conventions import get_variant, reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES, Delay, Node
+from nirhub.sim.discretize import check_euler_decay
 
 #: structural findings that do not prevent running a graph (same as the simulator)
 HARMLESS = frozenset({"dead-end", "unreachable"})
@@ -166,6 +167,7 @@ def build_spec(
     if method not in METHODS:
         raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     flat = flatten(graph)
+    check_euler_decay(flat.nodes.items(), float(dt), method)
     info = infer_shapes(graph)
     keys = _keys(list(flat.nodes))
     nodes: dict[str, Any] = {}
