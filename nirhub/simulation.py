@@ -56,7 +56,7 @@ class SimulationRun:
 
 def simulate_file(
     source: str | os.PathLike[str],
-    inputs: str | os.PathLike[str],
+    inputs: str | os.PathLike[str] | None,
     *,
     output: str | os.PathLike[str],
     dt: float | None = None,
@@ -71,6 +71,7 @@ def simulate_file(
     source_backend: str | None = None,
     weights: str | os.PathLike[str] | None = None,
     trust_pickle: bool = False,
+    steps: int | None = None,
 ) -> SimulationRun:
     """Simulate the model in ``source`` on the signals in ``inputs``; write ``output`` (.npz).
 
@@ -84,6 +85,8 @@ def simulate_file(
     ``source_backend``, ``weights`` and ``trust_pickle`` are those of ``nirhub convert``
     (``--from``, ``--weights``, ``--trust-pickle``) for a model source that is not a ``.nir``
     file; such a source is exported at ``dt`` when it is given, as ``convert`` does.
+    ``steps`` runs a graph without Input nodes (driven by its biases alone); ``inputs`` is
+    then None.
     """
     from nirhub.ir.conventions import check_reset, get_dt
 
@@ -127,6 +130,7 @@ def simulate_file(
         trust_pickle=trust_pickle,
         options=options,
         target=target_desc,
+        steps=steps,
     )
     if target_desc is not None:
         # as `convert`: each option goes to the backend(s) that declare it (the exporter of a
@@ -163,9 +167,36 @@ def simulate_file(
     from nirhub.sim import simulate
     from nirhub.sim.inputs import load_inputs
 
-    signals = load_inputs(inputs, graph.inputs)
+    if inputs is None:
+        if graph.inputs:
+            raise UsageError(
+                f"the graph has Input nodes ({', '.join(graph.inputs)}): give their signals",
+                hint="Pass --input FILE (.npy or .npz, time first).",
+            )
+        if steps is None:
+            raise UsageError(
+                "the graph has no Input node: say how many steps to run it",
+                hint="Pass --steps T.",
+            )
+        if backend is not None:
+            raise UsageError("--steps (a graph without Input nodes) runs in the reference only")
+        signals: dict[str, Any] = {}
+    else:
+        if steps is not None:
+            raise UsageError(
+                "--steps is for graphs without Input nodes; the input file sets the steps"
+            )
+        signals = load_inputs(inputs, graph.inputs)
     if backend is None:
-        result = simulate(graph, signals, step, method=method, reset=reset, record=tuple(record))
+        result = simulate(
+            graph,
+            signals,
+            step,
+            method=method,
+            reset=reset,
+            record=tuple(record),
+            steps=steps,
+        )
         runner = "reference"
     else:
         from nirhub.hub.convert import simulate_with_backend
@@ -187,7 +218,7 @@ def simulate_file(
     ]
     return SimulationRun(
         source=os.fspath(source),
-        inputs=os.fspath(inputs),
+        inputs=os.fspath(inputs) if inputs is not None else f"none ({steps} steps)",
         output=Path(written),
         runner=runner,
         dt=float(result.dt),
@@ -197,6 +228,16 @@ def simulate_file(
         arrays=arrays,
         conventions=dict(getattr(result, "conventions", {}) or {}),
         warnings=warnings,
+    )
+
+
+def _only_inputless(problems: Any) -> bool:
+    """Whether a graph's only problems are having no Input node (and so, nodes no Input
+    reaches): a graph driven by its biases alone."""
+    from nirhub.sim.engine import is_missing_input
+
+    return bool(problems) and all(
+        is_missing_input(p) or p.kind in ("unreachable", "dead-end") for p in problems
     )
 
 
@@ -211,6 +252,7 @@ def _load_graph(
     trust_pickle: bool = False,
     options: dict[str, Any] | None = None,
     target: Any = None,
+    steps: int | None = None,
 ) -> Any:
     """The graph to run, the warnings of a tolerant read, and the descriptor of the backend
     that exported it (None for a ``.nir`` file). ``options`` that the exporting backend
@@ -238,6 +280,14 @@ def _load_graph(
         try:
             return read(path), [], None
         except FileFormatError as exc:
+            if _only_inputless(getattr(exc, "problems", None)):
+                if steps is not None:
+                    return read(path, strict=False).graph, [], None  # run for --steps
+                exc.hint = (
+                    "A graph driven by its biases alone (no Input node) runs for a number of "
+                    "steps: pass --steps T (steps=T)."
+                )
+                raise
             if getattr(exc, "problems", None):  # a readable file with an invalid graph
                 exc.hint = (
                     "Pass --tolerant (tolerant=True) to repair the known defects of real files; "

@@ -461,8 +461,14 @@ def simulate(
             show_default=False,
         ),
     ],
-    input_: Annotated[
+    output: Annotated[
         Path,
+        typer.Option(
+            "--output", "-o", help="Where to write the results (.npz).", show_default=False
+        ),
+    ],
+    input_: Annotated[
+        Path | None,
         typer.Option(
             "--input",
             "-i",
@@ -470,13 +476,7 @@ def simulate(
             "node), time first.",
             show_default=False,
         ),
-    ],
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output", "-o", help="Where to write the results (.npz).", show_default=False
-        ),
-    ],
+    ] = None,
     dt: Dt = None,
     method: Annotated[
         str | None,
@@ -542,6 +542,14 @@ def simulate(
             "you trust).",
         ),
     ] = False,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            "--steps",
+            help="Run a graph without Input nodes (driven by its biases alone) for T steps.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a graph and save its outputs (.npz).
 
@@ -570,6 +578,7 @@ def simulate(
             source_backend=from_,
             weights=weights,
             trust_pickle=trust_pickle,
+            steps=steps,
         )
     state.out.result(run.to_json, lambda: render.simulation(state.out, run))
 
