@@ -407,10 +407,10 @@ def simulate(
     if method is None:
         method = get_method(graph) or "euler"
     dt_value = _check_dt(dt, graph)
-    check_euler_decay(flat.nodes.items(), dt_value, method)
     input_shapes = {name: ins[name] for name in flat.inputs}
     signals = check_inputs(inputs, input_shapes, dtype, steps)
     record_paths = _resolve_record(record, flat)
+    check_euler_decay(flat.nodes.items(), dt_value, method)
 
     delays: dict[str, np.ndarray] = {}
     delay_info: dict[str, dict[str, Any]] = {}

@@ -16,7 +16,8 @@ So no Xylo neuron is exactly a LIF. With ``-O lif=synapse`` nirhub replaces each
 CubaLIF with that shortest synapse (synaptic decay 1/2 per step: ``tau_syn = 2 dt`` under
 forward Euler, ``dt/ln 2`` under the exact method; ``w_in = 1`` keeps the DC gain) and
 *measures* what that changes, with the reference simulator on a seeded random input, before
-any quantization: the conversion prints the spike-count similarity per population.
+any quantization: the conversion prints, per population, the NIR paper's activity
+similarity and the event agreement (spikes at the same step and neuron).
 """
 
 from __future__ import annotations
@@ -81,20 +82,23 @@ class Similarity:
     path: str
     spikes_lif: int
     spikes_synapse: int
-    #: cosine similarity of the per-neuron spike counts (1 = same pattern; None: no spikes)
-    count_cosine: float | None
+    #: the NIR paper's activity similarity (nirhub.metrics.activity_similarity)
+    similarity: float
+    #: identical spike events among all (nirhub.metrics.event_agreement)
+    same_step: float
 
     def describe(self) -> str:
-        cos = "n/a (no spikes)" if self.count_cosine is None else f"{self.count_cosine:.3f}"
         return (
-            f"{self.path}: spike-count similarity {cos}, {self.spikes_synapse} spikes with "
-            f"the synapse vs {self.spikes_lif} as a LIF"
+            f"{self.path}: activity similarity {self.similarity:.3f}, event agreement "
+            f"{self.same_step:.3f} (spikes at the same step), {self.spikes_synapse} spikes "
+            f"with the synapse vs {self.spikes_lif} as a LIF"
         )
 
 
 def measure(original: Graph, approx: Graph, paths: list[str], dt: float, method: str):
     """Run both graphs in the reference simulator on the same seeded random spikes."""
     from nirhub.ir.graph import infer_shapes
+    from nirhub.metrics import activity_similarity, event_agreement
     from nirhub.sim import simulate
 
     flat = flatten(original)
@@ -111,10 +115,15 @@ def measure(original: Graph, approx: Graph, paths: list[str], dt: float, method:
     for path in paths:
         sa = np.asarray(a.recorded[path]["spikes"], np.float64).reshape(MEASURE_STEPS, -1)
         sb = np.asarray(b.recorded[path]["spikes"], np.float64).reshape(MEASURE_STEPS, -1)
-        ca, cb = sa.sum(axis=0), sb.sum(axis=0)
-        norm = float(np.linalg.norm(ca) * np.linalg.norm(cb))
-        cosine = float(ca @ cb) / norm if norm > 0 else None
-        out.append(Similarity(path, int(ca.sum()), int(cb.sum()), cosine))
+        out.append(
+            Similarity(
+                path,
+                int(sa.sum()),
+                int(sb.sum()),
+                activity_similarity(sa, sb),
+                event_agreement(sa, sb),
+            )
+        )
     return out
 
 
