@@ -17,7 +17,7 @@ import numpy as np
 from nirhub.errors import Problem, UsageError
 from nirhub.ir.conventions import namespace
 from nirhub.ir.graph import Graph, infer_shapes
-from nirhub.ir.nodes import Node
+from nirhub.ir.nodes import NEURON_TYPES, Node
 
 Shape = tuple[int, ...]
 
@@ -176,7 +176,7 @@ def summarize_graph(
                 type=node.type_name,
                 input_shape=_shape(shapes.inputs.get(path)),
                 output_shape=_shape(shapes.outputs.get(path)),
-                neurons=node.num_neurons(),
+                neurons=_neurons(node, shapes.inputs.get(path)),
                 synapses=node.num_synapses(),
                 params=params,
                 metadata=dict(node.metadata),
@@ -203,6 +203,14 @@ def summarize_graph(
         warnings=list(warnings or []),
         problems=graph.problems(),
     )
+
+
+def _neurons(node: Node, input_shape: Any) -> int:
+    """A node's neurons; all-scalar parameters (Norse's exports) count the inferred shape."""
+    count = node.num_neurons()
+    if not count and node.type_name in NEURON_TYPES and getattr(node, "shape", 0) is None:
+        return int(np.prod(input_shape)) if input_shape is not None else 0
+    return count
 
 
 def _params(node: Node) -> tuple[ParamSummary, ...]:

@@ -92,9 +92,16 @@ if TYPE_CHECKING:  # pragma: no cover
         set_reset,
         set_variant,
     )
+    from nirhub.metrics import (
+        activity_similarity,
+        cell_agreement,
+        differing_cells,
+        event_agreement,
+        voltage_correlation,
+    )
     from nirhub.sim import SimulationResult, simulate
     from nirhub.sim.conv import ConvOp
-    from nirhub.sim.discretize import cuba_exact, leak
+    from nirhub.sim.discretize import check_euler_decay, cuba_exact, leak
     from nirhub.sim.engine import delay_steps, resolve_record
     from nirhub.sim.inputs import check_inputs
     from nirhub.sim.ops import make_op
@@ -164,9 +171,15 @@ _WHERE: dict[str, str] = {
     "set_method": "nirhub.ir.conventions",
     "set_reset": "nirhub.ir.conventions",
     "set_variant": "nirhub.ir.conventions",
+    "activity_similarity": "nirhub.metrics",
+    "cell_agreement": "nirhub.metrics",
+    "differing_cells": "nirhub.metrics",
+    "event_agreement": "nirhub.metrics",
+    "voltage_correlation": "nirhub.metrics",
     "SimulationResult": "nirhub.sim",
     "simulate": "nirhub.sim",
     "ConvOp": "nirhub.sim.conv",
+    "check_euler_decay": "nirhub.sim.discretize",
     "cuba_exact": "nirhub.sim.discretize",
     "leak": "nirhub.sim.discretize",
     "delay_steps": "nirhub.sim.engine",
@@ -177,6 +190,11 @@ _WHERE: dict[str, str] = {
 }
 
 __all__ = [
+    "activity_similarity",
+    "cell_agreement",
+    "differing_cells",
+    "event_agreement",
+    "voltage_correlation",
     "__version__",
     "ALL_NODE_TYPES",
     "Backend",
@@ -185,6 +203,7 @@ __all__ = [
     "Checked",
     "block_samna_stub",
     "check_by_lowering",
+    "check_euler_decay",
     "check_inputs",
     "check_method",
     "check_threshold_option",

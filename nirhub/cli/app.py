@@ -446,6 +446,13 @@ def convert(
             "you trust).",
         ),
     ] = False,
+    tolerant: Annotated[
+        bool,
+        typer.Option(
+            "--tolerant",
+            help="Read a damaged .nir file anyway, repairing its known defects (with warnings).",
+        ),
+    ] = False,
 ) -> None:
     """Convert a model to another backend.
 
@@ -472,6 +479,7 @@ def convert(
             weights=weights,
             trust_pickle=trust_pickle,
             registry=state.registry(),
+            tolerant=tolerant,
         )
     state.out.result(report.to_json, lambda: render.conversion(state.out, report))
     if not state.out.json_mode:
@@ -547,17 +555,6 @@ def simulate(
             show_default=False,
         ),
     ],
-    input_: Annotated[
-        Path,
-        typer.Option(
-            "--input",
-            "-i",
-            help="Input spikes/currents: .npy (one Input node) or .npz (one array per Input "
-            "node), time first.",
-            metavar="FILE",
-            show_default=False,
-        ),
-    ],
     output: Annotated[
         Path,
         typer.Option(
@@ -568,6 +565,17 @@ def simulate(
             show_default=False,
         ),
     ],
+    input_: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Input spikes/currents: .npy (one Input node) or .npz (one array per Input "
+            "node), time first.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ] = None,
     dt: Dt = None,
     method: Method = None,
     reset: Reset = None,
@@ -625,6 +633,14 @@ def simulate(
             "you trust).",
         ),
     ] = False,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            "--steps",
+            help="Run a graph without Input nodes (driven by its biases alone) for T steps.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a graph and save its outputs (.npz).
 
@@ -653,6 +669,7 @@ def simulate(
             source_backend=from_,
             weights=weights,
             trust_pickle=trust_pickle,
+            steps=steps,
         )
     state.out.result(run.to_json, lambda: render.simulation(state.out, run))
 

@@ -98,7 +98,17 @@ class NirFileBackend(Backend):
             for w in result.warnings:
                 warnings.warn(f"{path}: {w}", ConversionWarning, stacklevel=2)
             return result.graph
-        return read(path)
+        from nirhub.errors import FileFormatError
+
+        try:
+            return read(path)
+        except FileFormatError as exc:
+            if getattr(exc, "problems", None):  # a readable file with an invalid graph
+                exc.hint = (
+                    "Pass --tolerant (tolerant=True) to repair the known defects of real "
+                    "files; `nirhub validate` lists them."
+                )
+            raise
 
     def to_ir(self, model: Any, **options: Any) -> Graph:
         from nirhub.ir.graph import Graph

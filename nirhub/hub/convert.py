@@ -270,12 +270,15 @@ def convert(
     weights: str | os.PathLike[str] | None = None,
     trust_pickle: bool = False,
     registry: Registry | None = None,
+    tolerant: bool = False,
 ) -> ConversionReport:
     """Convert a model to backend ``to`` and save its artifact (see the module docstring).
 
     ``options`` are ``-O key=value`` pairs; each goes to the backend(s) that declare it.
     ``dt``, ``method`` and ``reset`` are the same as the options of those names (given both
     ways, they must agree).
+    ``tolerant`` reads a damaged ``.nir`` source anyway, repairing its known defects (each
+    repair is listed in the report's warnings), as ``simulate --tolerant`` does.
     Raises :class:`UnsupportedError` (with ``problems`` listing every node) when the target
     cannot take the graph, unless ``dry_run``, which reports them instead.
     """
@@ -290,6 +293,8 @@ def convert(
     desc = target.descriptor
     if not desc.from_ir:
         raise UsageError(f"backend {desc.name!r} cannot import graphs (it only exports to NIR)")
+    if tolerant:
+        options["tolerant"] = True
     planned = _plan_output(source, output, desc, force, dry_run)
     caught_messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -306,12 +311,21 @@ def convert(
             warn=caught_messages,
             target=desc,
         )
+        if tolerant and not src_desc.has_option("tolerant"):
+            raise UsageError(
+                f"--tolerant reads damaged .nir files; the {src_desc.name!r} source has "
+                "nothing to repair",
+                hint="Drop --tolerant.",
+            )
         unknown = [k for k in options if not desc.has_option(k) and not src_desc.has_option(k)]
         if unknown:
             raise UsageError(
                 f"unknown option(s) {', '.join(unknown)} for {src_desc.name!r} -> {desc.name!r}",
                 hint=_options_hint(src_desc, desc),
             )
+        _note_unrecorded_resets(
+            graph, desc, {k: v for k, v in options.items() if desc.has_option(k)}, caught_messages
+        )
         legal, applied, notes, problems = _legalize(graph, desc, registry)
         own = {k: v for k, v in options.items() if desc.has_option(k)}
         opts = resolve_options(desc, legal, own, dt, caught_messages)
@@ -341,7 +355,11 @@ def convert(
         if be is not None and not problems:
             obj = be.from_ir(legal, **opts, **prepared_of(checked))
             report.model = obj
-            if not dry_run and planned is not None:
+            if dry_run and planned is not None:
+                # the artifact's own checks (e.g. netx cannot hold a recurrent layer) run
+                # while saving: save into a temporary folder that is then removed
+                report.problems = problems = trial_save(be, obj, planned, **opts)
+            elif planned is not None:
                 report.outputs = save_atomically(be, obj, planned, force=force, **opts)
             report.report = dict(be.report(obj, **opts) or {})
     report.warnings = caught_messages + [str(w.message) for w in caught]
@@ -487,6 +505,20 @@ def _legalize(
     return legal, applied, notes, check_legality(legal, desc)
 
 
+def _note_unrecorded_resets(
+    graph: Graph, desc: BackendDescriptor, opts: Mapping[str, Any], warn: list[str]
+) -> None:
+    """Say once that spiking nodes without a recorded reset run with reset to zero (files
+    older than nir 1.0.6), unless the target takes no reset or one was chosen."""
+    if desc.kind == "format" or not desc.has_option("reset") or opts.get("reset") is not None:
+        return
+    from nirhub.ir.legacy import unrecorded_reset_warning
+
+    note = unrecorded_reset_warning(graph, "-O reset=subtract")
+    if note is not None:
+        warn.append(note)
+
+
 def _unsupported(desc: BackendDescriptor, problems: list[Problem]) -> UnsupportedError:
     listing = "\n".join(f"  - {p}" for p in problems)
     n = len(problems)
@@ -577,6 +609,27 @@ def _retarget(text: str, tmp: Path, parent: Path) -> str:
     for old in sorted(pairs, key=len, reverse=True):
         text = text.replace(old, pairs[old])
     return text
+
+
+def trial_save(be: Backend, obj: Any, path: Path, **opts: Any) -> list[Problem]:
+    """What saving ``obj`` as ``path`` would refuse (a dry run's last check); writes nothing
+    that outlives the call. The save's warnings are re-issued naming ``path``."""
+    tmp = Path(tempfile.mkdtemp(prefix=".nirhub-dry-run-"))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                be.save(obj, tmp / path.name, **opts)
+            except UnsupportedError as exc:
+                return list(exc.problems) or [Problem("<graph>", exc.message, kind="unsupported")]
+        parent = path.parent if str(path.parent) else Path(".")
+        for w in caught:
+            warnings.warn_explicit(
+                _retarget(str(w.message), tmp, parent), w.category, w.filename, w.lineno
+            )
+        return []
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def save_atomically(be: Backend, obj: Any, path: Path, *, force: bool, **opts: Any) -> list[Path]:

@@ -57,7 +57,7 @@ class SimulationRun:
 
 def simulate_file(
     source: str | os.PathLike[str],
-    inputs: str | os.PathLike[str],
+    inputs: str | os.PathLike[str] | None,
     *,
     output: str | os.PathLike[str],
     dt: float | None = None,
@@ -72,6 +72,7 @@ def simulate_file(
     source_backend: str | None = None,
     weights: str | os.PathLike[str] | None = None,
     trust_pickle: bool = False,
+    steps: int | None = None,
 ) -> SimulationRun:
     """Simulate the model in ``source`` on the signals in ``inputs``; write ``output`` (.npz).
 
@@ -85,6 +86,8 @@ def simulate_file(
     ``source_backend``, ``weights`` and ``trust_pickle`` are those of ``nirhub convert``
     (``--from``, ``--weights``, ``--trust-pickle``) for a model source that is not a ``.nir``
     file; such a source is exported at ``dt`` when it is given, as ``convert`` does.
+    ``steps`` runs a graph without Input nodes (driven by its biases alone); ``inputs`` is
+    then None.
     """
     from nirhub.hub.options import missing_dt, resolve_dt, take_conventions
 
@@ -92,7 +95,7 @@ def simulate_file(
     # --dt/--method/--reset and -O dt/method/reset are one option each: merged and checked here
     given, options = take_conventions(options, dt=dt, method=method, reset=reset)
     dt, method, reset = given.get("dt"), given.get("method"), given.get("reset")
-    if not Path(inputs).is_file():
+    if inputs is not None and not Path(inputs).is_file():
         raise UsageError(f"input file {os.fspath(inputs)} does not exist")
     if backend is None and options:
         raise UsageError(
@@ -116,18 +119,49 @@ def simulate_file(
         trust_pickle=trust_pickle,
         options=options,
         target=target_desc,
+        steps=steps,
     )
     if target_desc is not None:
         options = _runner_options(options, target_desc, source_desc)
+    if reset is None:
+        from nirhub.ir.legacy import unrecorded_reset_warning
+
+        note = unrecorded_reset_warning(graph, "--reset subtract")
+        if note is not None:
+            warnings.append(note)
     step = resolve_dt(dt, graph, None, [])
     if step is None:
         raise missing_dt(os.fspath(source))
 
     from nirhub.sim.inputs import input_shapes_of, load_inputs
 
-    signals = load_inputs(inputs, graph.inputs, input_shapes_of(graph))
-    conventions = {k: v for k, v in (("method", method), ("reset", reset)) if v is not None}
+    if inputs is None:
+        if graph.inputs:
+            raise UsageError(
+                f"the graph has Input nodes ({', '.join(graph.inputs)}): give their signals",
+                hint="Pass --input FILE (.npy or .npz, time first).",
+            )
+        if steps is None:
+            raise UsageError(
+                "the graph has no Input node: say how many steps to run it",
+                hint="Pass --steps T.",
+            )
+        if backend is not None:
+            raise UsageError("--steps (a graph without Input nodes) runs in the reference only")
+        signals: dict[str, Any] = {}
+    else:
+        if steps is not None:
+            raise UsageError(
+                "--steps is for graphs without Input nodes; the input file sets the steps"
+            )
+        signals = load_inputs(inputs, graph.inputs, input_shapes_of(graph))
+    conventions: dict[str, Any] = {
+        k: v for k, v in (("method", method), ("reset", reset)) if v is not None
+    }
+    if steps is not None:
+        conventions["steps"] = steps
     result = _run(graph, signals, step, backend, tuple(record), registry, options, conventions)
+
     written = result.save(target, force=force)
     arrays = [
         (key, tuple(int(x) for x in arr.shape), str(arr.dtype))
@@ -135,7 +169,7 @@ def simulate_file(
     ]
     return SimulationRun(
         source=os.fspath(source),
-        inputs=os.fspath(inputs),
+        inputs=os.fspath(inputs) if inputs is not None else f"none ({steps} steps)",
         output=Path(written),
         runner=backend or "reference",
         dt=float(result.dt),
@@ -210,6 +244,16 @@ def _run(
     )
 
 
+def _only_inputless(problems: Any) -> bool:
+    """Whether a graph's only problems are having no Input node (and so, nodes no Input
+    reaches): a graph driven by its biases alone."""
+    from nirhub.sim.engine import is_missing_input
+
+    return bool(problems) and all(
+        is_missing_input(p) or p.kind in ("unreachable", "dead-end") for p in problems
+    )
+
+
 def _load_graph(
     source: str | os.PathLike[str],
     registry: Any,
@@ -221,6 +265,7 @@ def _load_graph(
     trust_pickle: bool = False,
     options: dict[str, Any] | None = None,
     target: Any = None,
+    steps: int | None = None,
 ) -> Any:
     """The graph to run, the warnings of a tolerant read, and the descriptor of the backend
     that exported it (None for a ``.nir`` file). ``options`` that the exporting backend
@@ -248,6 +293,14 @@ def _load_graph(
         try:
             return read(path), [], None
         except FileFormatError as exc:
+            if _only_inputless(getattr(exc, "problems", None)):
+                if steps is not None:
+                    return read(path, strict=False).graph, [], None  # run for --steps
+                exc.hint = (
+                    "A graph driven by its biases alone (no Input node) runs for a number of "
+                    "steps: pass --steps T (steps=T)."
+                )
+                raise
             if getattr(exc, "problems", None):  # a readable file with an invalid graph
                 exc.hint = (
                     "Pass --tolerant (tolerant=True) to repair the known defects of real files; "

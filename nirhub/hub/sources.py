@@ -51,7 +51,7 @@ from nirhub.hub.descriptor import BackendDescriptor
 
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub.hub.backend import Backend
-    from nirhub.hub.registry import Registry
+    from nirhub.hub.registry import BackendStatus, Registry
 
 #: the hint of a model source that does not exist
 MISSING_SOURCE_HINT = (
@@ -781,6 +781,46 @@ def _weights_only_load(torch: Any, path: Path, allowed: list[tuple[Any, str]]) -
         ) from None
 
 
+#: buffers in which frameworks keep a layer's *simulation state* (not weights): a state dict
+#: saved after running the model holds them with the batch shape of that run. Sinabs
+#: (StatefulLayer: ``v_mem``, ``i_syn``), Rockpool's torch modules (``vmem``, ``isyn``,
+#: ``spikes``), snnTorch (``mem``, ``syn``, ``spk``) and Lava-dl (``current_state``,
+#: ``voltage_state``).
+STATE_BUFFER_NAMES: frozenset[str] = frozenset(
+    {"v_mem", "i_syn", "vmem", "isyn", "spikes", "mem", "syn", "spk"}
+    | {"current_state", "voltage_state"}
+)
+
+
+def _without_state_buffers(model: Any, state: Mapping[str, Any], weights: Path) -> Mapping:
+    """``state`` without the model's known state buffers (see :data:`STATE_BUFFER_NAMES`),
+    with a warning naming what was skipped: the model starts from its own initial state, as a
+    freshly built one does."""
+    import warnings
+
+    from nirhub.hub.backend import ConversionWarning
+
+    try:
+        buffers = dict(model.named_buffers())
+    except Exception:  # not a torch module after all: let load_state_dict say what it thinks
+        return state
+    skipped = [
+        key for key in state if key in buffers and str(key).rsplit(".", 1)[-1] in STATE_BUFFER_NAMES
+    ]
+    if not skipped:
+        return state
+    shown = ", ".join(skipped[:6]) + (", ..." if len(skipped) > 6 else "")
+    warnings.warn(
+        f"{weights}: skipped {len(skipped)} state buffer{'s' if len(skipped) > 1 else ''} "
+        f"({shown}): they hold the neurons' state of the run before saving, not weights; the "
+        "model starts from its initial state",
+        ConversionWarning,
+        stacklevel=3,
+    )
+    # the model's own (initial) values keep a strict load_state_dict complete
+    return {k: (buffers[k] if k in skipped else v) for k, v in state.items()}
+
+
 def load_state_dict(model: Any, weights: Path) -> None:
     """Load a state dict (weights-only, no classes beyond tensors) into ``model``."""
     if not callable(getattr(model, "load_state_dict", None)):
@@ -803,6 +843,7 @@ def load_state_dict(model: Any, weights: Path) -> None:
         state = state["state_dict"]  # a training checkpoint
     if not isinstance(state, Mapping):
         raise UsageError(f"{weights} does not hold a state dict (found {type(state).__name__})")
+    state = _without_state_buffers(model, state, weights)
     try:
         model.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError) as exc:
@@ -824,7 +865,13 @@ def _reference_source(
         be = registry.get(backend)
         if _is_remote(be):
             return Source(be.descriptor.name, be.load(text, weights=weights), text, None, attr)
-    model = load_reference(target, attr)
+    try:
+        model = load_reference(target, attr)
+    except FileFormatError as exc:
+        missing = getattr(exc, "missing_module", None)
+        if backend is not None or missing is None:
+            raise
+        return _route_to_framework(text, attr, missing, registry, weights, exc)
     if backend is None:
         backend = detect_backend(class_modules(model), registry, what=text, model=model)
         be = registry.get(backend)
@@ -837,6 +884,28 @@ def _reference_source(
         load_state_dict(model, weights)
     path = Path(target) if target.endswith(".py") else None
     return Source(be.descriptor.name, model, text, path, attr.split(".")[-1])
+
+
+def _route_to_framework(
+    text: str, attr: str, missing: str, registry: Registry, weights: Path | None, exc: Exception
+) -> Source:
+    """A model reference whose framework is not installed here: load it in the worker
+    environment that has it (one backend, ready), else say which ``--from`` would."""
+    rows = framework_backends(missing, registry)
+    ready = [s for s in rows if s.ok and s.location != "local"]
+    if ready and len({s.location for s in ready}) == 1:
+        be = registry.get(ready[0].name)
+        return Source(be.descriptor.name, be.load(text, weights=weights), text, None, attr)
+    if rows:
+        names = ", ".join(dict.fromkeys(s.name for s in rows))
+        raise UsageError(
+            f"{text} imports {missing!r}, which is not installed in this environment; it is "
+            f"the framework of backend(s) {names}",
+            hint=f"Pass --from {rows[0].name} to load the model where {missing} is installed "
+            "(`nirhub list-backends` shows where each backend runs; `nirhub env create` makes "
+            "an environment for it).",
+        ) from None
+    raise exc
 
 
 def load_reference(target: str, attr: str) -> Any:
@@ -921,7 +990,21 @@ def _import_file(path: Path) -> Any:
 
 def _code_failed(what: str, exc: BaseException) -> FileFormatError:
     first = (str(exc).strip().splitlines() or [""])[0]
-    return FileFormatError(
+    error = FileFormatError(
         f"{what} failed: {type(exc).__name__}: {first}",
         hint="The error comes from the model's own code; run it directly to debug it.",
     )
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        error.missing_module = exc.name.split(".")[0]  # type: ignore[attr-defined]
+    return error
+
+
+def framework_backends(module: str, registry: Registry) -> list[BackendStatus]:
+    """The backends that export models of the framework ``module`` (a top-level package
+    name, as ``sinabs``), simulators first."""
+    rows = [
+        s
+        for s in registry.statuses()
+        if s.descriptor is not None and s.descriptor.to_ir and module in s.descriptor.modules
+    ]
+    return sorted(rows, key=lambda s: (s.descriptor.kind != "simulator", s.name))

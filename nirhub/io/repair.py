@@ -11,6 +11,14 @@ what was assumed. Repairs are deliberately narrow; anything else is left as read
   Output ``[1, 1, 1]`` after a LIF of shape ``[1]``): the inferred shape is taken.
 * **Input shape with a leading batch dimension of 1** (old NIRTorch/snnTorch exports,
   ``[1, N]`` feeding a node that takes ``[N]``): the batch dimension is dropped.
+* **Input shape with a leading time axis** (``[256, 12]`` feeding a node that takes ``[12]``):
+  the time axis is dropped (NIR shapes hold neither batch nor time).
+* **Input of a nested graph declared with the wrong size** (the ``braille.nir`` of the
+  NIRTorch/Norse/Rockpool tests: ``[12]`` where the enclosing graph feeds ``[38]``): the shape
+  it receives is taken.
+* **Flatten ``start_dim``/``end_dim`` counted with the batch axis** (the paper's older
+  ``scnn_mnist.nir``: ``start_dim=1`` on a ``[C, H, W]`` input where ``[C*H*W]`` is expected):
+  both are shifted down by one when that makes the output fit the node it feeds.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import math
 
 from nirhub.io.readwarnings import ReadWarning, problem_location
 from nirhub.ir.graph import Graph, flatten, infer_shapes
-from nirhub.ir.nodes import Input, Node, Output
+from nirhub.ir.nodes import Flatten, Input, Node, Output
 
 
 def repair(graph: Graph, warnings: list[ReadWarning], locations: dict[str, str]) -> None:
@@ -131,6 +139,19 @@ def _set(graph: Graph, path: str, node: Node) -> bool:
     return True
 
 
+def _batch_counted_flatten(node: Flatten, shape_in: object, want: object) -> bool:
+    """Whether shifting the Flatten's dims down by one (batch axis removed) gives ``want``."""
+    if shape_in is None or want is None or node.start_dim <= 0:
+        return False
+    shifted = node.replace(
+        start_dim=node.start_dim - 1, end_dim=node.end_dim - 1 if node.end_dim > 0 else node.end_dim
+    )
+    try:
+        return tuple(shifted.output_shape(tuple(shape_in))) == tuple(want)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - an impossible range is simply not this defect
+        return False
+
+
 def _fix_shapes(graph: Graph, warnings: list[ReadWarning], locations: dict[str, str]) -> None:
     for _ in range(8):  # each pass fixes what the previous one revealed; real files need one
         flat = flatten(graph)
@@ -161,17 +182,52 @@ def _fix_shapes(graph: Graph, warnings: list[ReadWarning], locations: dict[str, 
             elif (
                 isinstance(src, Input)
                 and len(src.shape) == len(want) + 1
-                and src.shape[0] == 1
                 and tuple(src.shape[1:]) == tuple(want)
             ):
+                what = (
+                    "a leading batch dimension (old exporters added one)"
+                    if src.shape[0] == 1
+                    else f"a leading time axis of {src.shape[0]} steps (NIR shapes have none)"
+                )
                 if _set(graph, s, src.replace(shape=tuple(want))):
                     warnings.append(
                         ReadWarning(
                             locations.get(s, "/node") + "/shape",
                             f"Input {s!r} declares shape {list(src.shape)} but {d!r} takes "
-                            f"{list(want)}: a leading batch dimension (old exporters added one)",
+                            f"{list(want)}: {what}",
                             f"dropped it and used {list(want)}",
                             "shape-replaced",
+                            s,
+                        )
+                    )
+                    changed = True
+            elif isinstance(dst, Input) and "." in d and dst.shape is not None:
+                if _set(graph, d, dst.replace(shape=tuple(got))):
+                    warnings.append(
+                        ReadWarning(
+                            locations.get(d, "/node") + "/shape",
+                            f"Input {d!r} of a nested graph declares shape {list(dst.shape)} "
+                            f"but receives {list(got)} from {s!r}",
+                            f"used the shape it receives, {list(got)}",
+                            "shape-replaced",
+                            d,
+                        )
+                    )
+                    changed = True
+            elif isinstance(src, Flatten) and _batch_counted_flatten(src, info.inputs.get(s), want):
+                fixed = src.replace(
+                    start_dim=src.start_dim - 1 if src.start_dim > 0 else src.start_dim,
+                    end_dim=src.end_dim - 1 if src.end_dim > 0 else src.end_dim,
+                )
+                if _set(graph, s, fixed):
+                    warnings.append(
+                        ReadWarning(
+                            locations.get(s, "/node") + "/start_dim",
+                            f"Flatten {s!r} (start_dim={src.start_dim}, end_dim={src.end_dim}) "
+                            f"gives {list(got)} but {d!r} takes {list(want)}: its dimensions "
+                            "count the batch axis (older exporters did)",
+                            f"used start_dim={fixed.start_dim}, end_dim={fixed.end_dim}",
+                            "flatten-dims",
                             s,
                         )
                     )

@@ -43,7 +43,7 @@ from nirhub.io.reader import INFERRED_ATTR, PYTYPE_ATTR
 from nirhub.io.schema import FIELDS, NIR104_NO_METADATA, NIR104_UNKNOWN_TYPES
 from nirhub.ir.conventions import namespace
 from nirhub.ir.graph import Graph, infer_shapes
-from nirhub.ir.nodes import SPIKING_TYPES, Flatten, Node, Output, _Conv
+from nirhub.ir.nodes import SPIKING_TYPES, Flatten, Node, Output, _Conv, _Elementwise
 
 LAYOUTS = ("1.0.8", "1.0.4")
 #: the reader's default nesting limit: a file nirhub writes, nirhub reads
@@ -199,6 +199,8 @@ class _Plan:
     legacy: bool
     #: dotted path -> {field: value} for fields filled in for reference readers
     filled: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: dotted path -> population shape that the node's 0-d parameters are written with
+    population: dict[str, tuple[int, ...]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -213,6 +215,7 @@ def _plan(graph: Graph, nir_version: str) -> _Plan:
         if (isinstance(node, _Conv) and (node.input_shape is None or node.bias is None))
         or (isinstance(node, Flatten) and node.input_type is None)
         or (isinstance(node, Output) and node.shape is None)
+        or _has_scalar_params(node)
     ]
     info = infer_shapes(graph) if needs_shapes else None
     for path, node in needs_shapes:
@@ -220,6 +223,12 @@ def _plan(graph: Graph, nir_version: str) -> _Plan:
         shape_in = info.inputs.get(path)
         fill: dict[str, Any] = {}
         missing: str | None = None
+        if isinstance(node, _Elementwise):
+            # nir >= 1.0.5 takes a neuron's type from its parameters' shapes: a 0-d tau
+            # makes a 0-d population that no edge can feed, so write the inferred one
+            if shape_in is not None:
+                plan.population[path] = tuple(shape_in)
+            continue
         if isinstance(node, _Conv):
             if node.input_shape is None:
                 if shape_in is not None and len(shape_in) == node.ndim_spatial + 1:
@@ -261,6 +270,12 @@ def _plan(graph: Graph, nir_version: str) -> _Plan:
             "listed.",
         )
     return plan
+
+
+def _has_scalar_params(node: Node) -> bool:
+    return isinstance(node, _Elementwise) and any(
+        isinstance(v, np.ndarray) and v.ndim == 0 for v in node.params().values()
+    )
 
 
 def _check_names(graph: Graph, prefix: str, depth: int = 0) -> None:
@@ -357,7 +372,18 @@ def _legacy_problems(graph: Graph, plan: _Plan) -> list[Problem]:
                     "nir 1.0.4 means by a missing v_reset)"
                 )
             continue
-        if explicit:
+        if explicit and mode != "zero":
+            problems.append(
+                Problem(
+                    path,
+                    f"resets by {_VARIANT_RESETS.get(mode, mode)} (nirhub reset mode {mode!r}), "
+                    "which nir 1.0.4 cannot record: its readers subtract the threshold in the "
+                    "spike step (mode 'subtract')",
+                    None,
+                    "reset-variant",
+                )
+            )
+        elif explicit:
             problems.append(
                 Problem(
                     path,
@@ -383,17 +409,35 @@ def _legacy_problems(graph: Graph, plan: _Plan) -> list[Problem]:
                 f"{path}: the graph does not say how this node resets; nir 1.0.4 readers "
                 "reset by subtraction"
             )
-    if problems and any(p.kind == "reset-mode" for p in problems):
+    if any(p.kind == "reset-mode" for p in problems):
         problems.append(
             Problem(
                 "<graph>",
-                "if the model really resets by subtraction, record it with "
-                "nirhub.set_reset(graph.metadata, 'subtract') and write again",
+                "if the model really resets by subtraction, record it on each node listed "
+                "(a node's own entry wins over the graph's) with "
+                "nirhub.set_reset(node.metadata, 'subtract') and write again",
+                None,
+                "hint",
+            )
+        )
+    if any(p.kind == "reset-variant" for p in problems):
+        problems.append(
+            Problem(
+                "<graph>",
+                "the current layout (-O nir-version=1.0.8, the default) keeps these reset "
+                "modes; a nir 1.0.4 file would change the model's spikes",
                 None,
                 "hint",
             )
         )
     return problems
+
+
+#: how the framework reset variants read in a message
+_VARIANT_RESETS: dict[str, str] = {
+    "subtract-delayed": "subtraction one step late (snnTorch's default reset_delay=True)",
+    "subtract-guarded": "guarded subtraction (snnTorch's reset_delay=False)",
+}
 
 
 def _has_reset_entry(graph: Graph) -> bool:
@@ -544,8 +588,11 @@ class _Writer:
             sink.strings(group, "edges", edges)
         else:
             filled = self.plan.filled.get(path, {})
+            population = self.plan.population.get(path)
             for name, value in _encode_fields(node, self.plan.legacy).items():
                 attrs = None
+                if population is not None and isinstance(value, np.ndarray) and not value.ndim:
+                    value = np.ascontiguousarray(np.broadcast_to(value, population))
                 if value is None:
                     if name not in filled:
                         continue

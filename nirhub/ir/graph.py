@@ -15,12 +15,14 @@ Semantics (documented in ``docs/ir.md``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from nirhub.errors import IRError, Problem, ShapeError
 from nirhub.ir.nodes import (
+    NEURON_TYPES,
     NODE_TYPES,
     Input,
     Linear,
@@ -170,7 +172,20 @@ class Graph(Node):
         return None
 
     def num_neurons(self) -> int:
-        return sum(n.num_neurons() for _, n in self.walk() if not isinstance(n, Graph))
+        """Neurons of every node; a population whose parameters are all scalars (0-d, as
+        Norse writes them) counts the neurons of its inferred shape."""
+        total = 0
+        info: ShapeInfo | None = None
+        for path, node in self.walk():
+            if isinstance(node, Graph):
+                continue
+            count = node.num_neurons()
+            if not count and node.type_name in NEURON_TYPES and getattr(node, "shape", 0) is None:
+                info = info or infer_shapes(self)
+                shape = info.inputs.get(path)
+                count = math.prod(shape) if shape is not None else 0
+            total += count
+        return total
 
     def num_synapses(self) -> int:
         return sum(n.num_synapses() for _, n in self.walk() if not isinstance(n, Graph))

@@ -17,9 +17,13 @@ reproduces snnTorch's ``beta*mem + input`` bit for bit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from nirhub.errors import Problem, UnsupportedError
 
 METHODS: tuple[str, ...] = ("euler", "exact")
 
@@ -89,3 +93,66 @@ def cuba_exact(
     # tau_s/(tau_s - tau_m) * (e_s - e_m) = a_m * e_m * expm1(a_m - a_s)/(a_m - a_s)
     kappa = a_m * e_m * _phi(a_m - a_s)
     return CubaExact(e_s, b_s, e_m, b_m * v_leak, b_m * r, r * kappa)
+
+
+# -- forward Euler needs dt < tau -------------------------------------------------------------
+
+#: the time constants of each leaky node type
+_TAU_FIELDS: dict[str, tuple[str, ...]] = {
+    "LI": ("tau",),
+    "LIF": ("tau",),
+    "CubaLI": ("tau_syn", "tau_mem"),
+    "CubaLIF": ("tau_syn", "tau_mem"),
+}
+
+
+def euler_decay_problems(nodes: Iterable[tuple[str, Any]], dt: float) -> list[Problem]:
+    """Every time constant whose forward-Euler decay ``1 - dt/tau`` is zero or negative.
+
+    Such a decay is not a leak: the state flips sign every step (Norse 1.1.0's own exporter
+    writes ``tau = dt/tau_mem_inv``, e.g. 1e-5 s for dt = 0.01 s: a decay of -99).
+    """
+    problems: list[Problem] = []
+    for path, node in nodes:
+        for name in _TAU_FIELDS.get(getattr(node, "type_name", ""), ()):
+            tau = np.asarray(getattr(node, name), dtype=np.float64)
+            if tau.size == 0:
+                continue
+            decay = 1.0 - dt / tau
+            bad = decay <= 0
+            if not bad.any():
+                continue
+            worst = float(decay[bad].min()) if decay.ndim else float(decay)
+            smallest = float(tau[bad].min()) if tau.ndim else float(tau)
+            problems.append(
+                Problem(
+                    path,
+                    f"{name} = {smallest:g} s is not longer than dt = {dt:g} s, so forward "
+                    f"Euler's decay 1 - dt/{name} is {worst:g} ({int(bad.sum())} of "
+                    f"{bad.size} neurons): the state would flip sign every step",
+                    field=name,
+                    kind="euler-decay",
+                )
+            )
+    return problems
+
+
+EULER_DECAY_HINT = (
+    "Run with --method exact (decay exp(-dt/tau), always in (0, 1)), or pass a smaller --dt. "
+    "If the file was written by Norse's own exporter (nir 1.0.4 era), it stored "
+    "tau = dt/tau_mem_inv instead of 1/tau_mem_inv: re-export it, or fix tau in the file."
+)
+
+
+def check_euler_decay(nodes: Iterable[tuple[str, Any]], dt: float, method: str) -> None:
+    """Refuse forward Euler where a decay ``1 - dt/tau`` is not positive (see above)."""
+    if method != "euler":
+        return
+    problems = euler_decay_problems(nodes, dt)
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise UnsupportedError(
+            f"forward Euler cannot run this graph at dt = {dt:g} s:\n{listing}",
+            problems=problems,
+            hint=EULER_DECAY_HINT,
+        )

@@ -29,7 +29,7 @@ from nirhub.ir.conventions import (
 from nirhub.ir.graph import FlatGraph, Graph, flatten, infer_shapes
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES, Delay
 from nirhub.ir.params import Shape
-from nirhub.sim.discretize import METHODS
+from nirhub.sim.discretize import METHODS, check_euler_decay
 from nirhub.sim.inputs import Signals, check_inputs
 from nirhub.sim.neurons import Population, make_population
 from nirhub.sim.ops import Op, conv_work, make_op
@@ -102,13 +102,34 @@ def _check_dt(dt: Any, graph: Graph) -> float:
     return value
 
 
-def _check_graph(graph: Any) -> tuple[FlatGraph, dict[str, Shape], dict[str, Shape]]:
+def is_missing_input(problem: Any) -> bool:
+    """The root graph's "no Input node": fine for a graph driven by its biases alone."""
+    return (
+        problem.kind == "missing-port"
+        and problem.where == "<graph>"
+        and "Input" in str(problem.message)
+    )
+
+
+def _check_graph(
+    graph: Any, inputless: bool = False
+) -> tuple[FlatGraph, dict[str, Shape], dict[str, Shape]]:
     if not isinstance(graph, Graph):
         raise UsageError(
             f"simulate() needs a nirhub Graph, got {type(graph).__name__}",
             hint="Read a file with nirhub.read(); convert nir objects with nirhub.from_nir().",
         )
-    problems = [p for p in graph.problems() if p.kind not in _HARMLESS]
+    problems = [
+        p
+        for p in graph.problems()
+        if p.kind not in _HARMLESS and not (inputless and is_missing_input(p))
+    ]
+    if problems and all(is_missing_input(p) for p in problems):
+        raise UsageError(
+            "the graph has no Input node, so there is nothing to drive it with",
+            hint="A graph driven by its biases alone runs for a number of steps: pass "
+            "steps=T (--steps T on the command line).",
+        )
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise IRError(
@@ -382,6 +403,7 @@ def simulate(
     record: str | Iterable[str] | None = (),
     dtype: Any = np.float64,
     chunk_size: int | None = None,
+    steps: int | None = None,
 ) -> SimulationResult:
     """Run ``graph`` on ``inputs`` for ``T`` steps of ``dt`` seconds.
 
@@ -401,6 +423,8 @@ def simulate(
         record: dotted node paths whose state to keep over time (``"lif1.lif"``).
         dtype: ``float64`` (default) or ``float32``.
         chunk_size: steps per chunk (default: chosen from a 64 MiB budget, at most 256).
+        steps: how long to run a graph without Input nodes (driven by its biases alone;
+            ``inputs`` is then ``{}`` or None).
 
     Returns:
         a :class:`SimulationResult` with every Output node's signal in the inputs' layout.
@@ -409,14 +433,15 @@ def simulate(
         raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     override = check_reset(reset)
     dtype = _check_dtype(dtype)
-    flat, ins, outs = _check_graph(graph)
+    flat, ins, outs = _check_graph(graph, inputless=steps is not None)
     if method is None:
         method = get_method(graph) or "euler"
     dt_value = _check_dt(dt, graph)
     input_shapes = {name: ins[name] for name in flat.inputs}
-    signals = check_inputs(inputs, input_shapes, dtype)
+    signals = check_inputs(inputs, input_shapes, dtype, steps)
     _check_signal_sizes(flat, ins, outs, signals.batch, dtype)
     record_paths = resolve_record(record, flat)
+    check_euler_decay(flat.nodes.items(), dt_value, method)
 
     delays: dict[str, np.ndarray] = {}
     delay_info: dict[str, dict[str, Any]] = {}

@@ -64,11 +64,31 @@ def _layout_of(name: str, got: tuple[int, ...], shape: Shape) -> bool:
     )
 
 
-def check_inputs(inputs: Any, input_shapes: dict[str, Shape], dtype: np.dtype) -> Signals:
-    """Match ``inputs`` (array or ``{name: array}``) to the graph's Input nodes."""
+def check_inputs(
+    inputs: Any, input_shapes: dict[str, Shape], dtype: np.dtype, steps: int | None = None
+) -> Signals:
+    """Match ``inputs`` (array or ``{name: array}``) to the graph's Input nodes.
+
+    A graph without Input nodes (driven by its biases alone, as NIRTorch's
+    ``feedback_graph.nir``) runs for ``steps`` steps and takes no inputs.
+    """
     names = list(input_shapes)
     if not names:
-        raise UsageError("the graph has no Input node, so there is nothing to drive it with")
+        if steps is None:
+            raise UsageError(
+                "the graph has no Input node, so there is nothing to drive it with",
+                hint="A graph driven by its biases alone runs for a number of steps: pass "
+                "steps=T (--steps T on the command line).",
+            )
+        if isinstance(inputs, Mapping) and inputs:
+            raise UsageError("the graph has no Input node; give no inputs, only steps")
+        if int(steps) < 1:
+            raise UsageError(f"steps must be at least 1, got {steps!r}")
+        return Signals({}, int(steps), 1, False)
+    if steps is not None:
+        raise UsageError(
+            "steps is for graphs without Input nodes; this graph's inputs set the number of steps"
+        )
     if isinstance(inputs, Mapping):
         given = dict(inputs)
         missing = [n for n in names if n not in given]

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from nirhub.backend import Built, GeneratedModels, make_graph_plan, resolve_dt, resolve_method
+from nirhub.backend import (
+    Built,
+    GeneratedModels,
+    check_euler_decay,
+    make_graph_plan,
+    resolve_dt,
+    resolve_method,
+)
 from nirhub.ir.graph import Graph
 from nirhub_norse.codegen import generate, tensors
 from nirhub_norse.framework import import_norse
@@ -23,10 +30,11 @@ def lower_graph(
 ) -> Lowered:
     """The framework-free half of the import: ``graph`` mapped to norse layers (raises
     ``UnsupportedError`` listing every node norse cannot run exactly)."""
+    step = resolve_dt(graph, dt)
+    how = resolve_method(graph, method)
+    check_euler_decay(graph.walk(), step, how)
     plan = make_graph_plan(graph, "norse")
-    return lower(
-        plan, graph, resolve_dt(graph, dt), resolve_method(graph, method), reset, fold=fold
-    )
+    return lower(plan, graph, step, how, reset, fold=fold)
 
 
 def build_model(

@@ -20,6 +20,7 @@ import numpy as np
 from nirhub.backend import (
     Problem,
     UnsupportedError,
+    check_euler_decay,
     comment,
     delay_steps,
     make_plan,
@@ -162,6 +163,7 @@ def lower(graph: Graph, dt: float, *, method: str = "euler", reset: str | None =
     if method not in ("euler", "exact"):
         raise ValueError(f"method must be 'euler' or 'exact', got {method!r}")
     flat = flatten(graph)
+    check_euler_decay(flat.nodes.items(), float(dt), method)
     info = infer_shapes(graph)
     ins = {p: tuple(info.inputs[p]) for p in flat.nodes}
     outs = {p: tuple(info.outputs[p]) for p in flat.nodes}

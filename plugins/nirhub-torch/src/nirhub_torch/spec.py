@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import IRError, Problem, UnsupportedError, UsageError
+from nirhub.backend import IRError, Problem, UnsupportedError, UsageError, check_euler_decay
 from nirhub.ir.conventions import get_variant, reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES, Delay, Node
@@ -166,6 +166,7 @@ def build_spec(
     if method not in METHODS:
         raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     flat = flatten(graph)
+    check_euler_decay(flat.nodes.items(), float(dt), method)
     info = infer_shapes(graph)
     keys = _keys(list(flat.nodes))
     nodes: dict[str, Any] = {}

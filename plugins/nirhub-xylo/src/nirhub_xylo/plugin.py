@@ -75,6 +75,14 @@ class XyloBackend(Backend):
                 choices=("refuse", "membrane"),
             ),
             Option(
+                "lif",
+                "choice",
+                "LIF populations (snnTorch Leaky): refuse (default; no Xylo neuron is exactly "
+                "a LIF) or synapse (Xylo's shortest synapse, an approximation whose measured "
+                "spike similarity is printed)",
+                choices=("refuse", "synapse"),
+            ),
+            Option(
                 "unroll_conv",
                 "bool",
                 "unroll Conv1d/Conv2d (and Flatten) into dense weight matrices (exact; the "
@@ -129,6 +137,13 @@ class XyloBackend(Backend):
             dt = resolve_dt(graph, options.get("dt"))
         except UsageError:
             return []  # from_ir says so
+        if options.get("lif") == "synapse":
+            from nirhub_rockpool.import_ import resolve_method
+
+            from nirhub_xylo.lif_synapse import with_shortest_synapse
+
+            how = resolve_method(graph, options.get("method"))
+            graph, _ = with_shortest_synapse(graph, dt, how)
         layout, problems = analyse(
             graph,
             get_chip(options.get("chip")),
@@ -148,10 +163,20 @@ class XyloBackend(Backend):
         from nirhub.backend import ConversionWarning
         from nirhub_xylo.mapping import map_graph
 
+        dt = resolve_dt(graph, options.get("dt"))
+        if options.get("lif") == "synapse":
+            from nirhub_rockpool.import_ import resolve_method
+
+            from nirhub_xylo.lif_synapse import approximation_note
+
+            how = resolve_method(graph, options.get("method"))
+            graph, note = approximation_note(graph, dt, how)
+            if note is not None:
+                warnings.warn(note, ConversionWarning, stacklevel=2)
         model = map_graph(
             graph,
             chip=options.get("chip"),
-            dt=resolve_dt(graph, options.get("dt")),
+            dt=dt,
             method=options.get("method"),
             reset=options.get("reset"),
             bias=options.get("bias"),

@@ -171,7 +171,9 @@ def _shape_problems(layout: Layout, chip: Chip, bias: str | None) -> list[Proble
             what = "a LIF" if it.kind == "lifneuron" else "an LI (non-spiking)"
             hint = (
                 "give it a synapse: a CubaLIF with tau_syn >= 2*dt (snnTorch: Synaptic/"
-                "RSynaptic instead of Leaky/RLeaky)"
+                "RSynaptic instead of Leaky/RLeaky), or pass -O lif=synapse to run it with "
+                "Xylo's shortest synapse (not exact: even that one spreads the input over "
+                "the following steps; the measured spike similarity is printed)"
                 if it.kind == "lifneuron"
                 else "use spiking output neurons (CubaLIF)"
             )
