@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
