@@ -1,0 +1,679 @@
+"""Lower a NIR graph to a SpiNNaker2 network in py-spinnaker2's terms (``s2_nir`` rules).
+
+The result, :class:`S2Network`, is what ``from_ir`` returns: populations (py-spinnaker2 neuron
+models with float32 parameters), projections (dense, sparse connection lists, conv with fused
+sum-pooling) holding the integer weights the chip gets, and the notes of what differs from the
+reference simulator. Conversion rules (``docs/backends/spinnaker2.md``):
+
+* integrator: FORWARD (``a = dt/tau``, ``decay = 1 - a``) for graphs recorded with Euler,
+  EXPONENTIAL (``a = 1 - exp(-dt/tau)``) for exact ones; ``-O integrator=`` overrides;
+* per population weight scale ``w_scale = 127 / max|W|`` over every incoming weight node
+  (``-O weight-scale=max|percentile:P|none``), 15 instead of 127 for the delay models;
+* LIF/IF -> ``lif_no_delay`` (``lif_conv2d`` after a Conv2d), CubaLIF ->
+  ``lif_curr_exp_no_delay``; with ``-O conn-delay=D > 0`` the models with a synapse delay
+  field, ``lif`` / ``lif_curr_exp`` (4-bit weights);
+* biases of all incoming Affine/Conv2d nodes are summed into ``i_offset``;
+* weights are truncated to integers as the chip gets them (``-O rounding=nearest`` rounds).
+
+Nothing of py-spinnaker2 is imported (it is not on PyPI).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nirhub.errors import Problem, UnsupportedError, UsageError
+from nirhub.hub.lowering import resolve_dt, resolve_method
+from nirhub.ir.conventions import reset_mode
+from nirhub.ir.graph import FlatGraph, Graph, flatten, infer_shapes
+
+NEURON_TYPES = ("LIF", "IF", "CubaLIF")
+WEIGHT_TYPES = ("Affine", "Linear", "Conv2d")
+#: weight magnitude the scale maps max|W| to, per synapse format
+WEIGHT_LIMIT = {"no_delay": 127, "delay": 15}
+#: the synapse word's delay field holds 0..7
+MAX_CONN_DELAY = 7
+
+REFUSED_REASONS = {
+    "LI": "SpiNNaker2 has no non-spiking leaky integrator population (py-spinnaker2's "
+    "neuron models all spike); replace it by a LIF with a high threshold and read its "
+    "voltage, or read the spikes of the layer before",
+    "CubaLI": "SpiNNaker2 has no non-spiking current-based integrator population; use a CubaLIF",
+    "I": "SpiNNaker2 has no non-spiking integrator population; use an IF",
+    "Integrator": "SpiNNaker2 has no non-spiking integrator population; use an IF",
+    "Scale": "SpiNNaker2 projections carry spikes, not scaled signals; fold the scale into the "
+    "next weight node",
+    "Threshold": "SpiNNaker2 has no stateless threshold unit; use an IF with alpha_decay 1",
+    "Delay": "a NIR Delay node is not lowered (py-spinnaker2 refuses it); use "
+    "-O conn-delay=D (0..7 ticks on the synapse word) for a uniform delay",
+    "AvgPool2d": "SpiNNaker2 fuses only sum-pooling into its conv projections; replace it by "
+    "SumPool2d and fold 1/k^2 into the next weights",
+    "Conv1d": "SpiNNaker2 has only 2-D conv projections (lif_conv2d); express it as a Conv2d "
+    "with a 1-wide kernel",
+}
+
+
+@dataclass
+class Population:
+    """One py-spinnaker2 population (``snn.Population``)."""
+
+    name: str  #: NIR node path
+    model: str  #: spike_list, lif_no_delay, lif_curr_exp_no_delay, lif_conv2d, lif, lif_curr_exp
+    shape: tuple[int, ...]  #: the node's shape (CHW for conv populations)
+    params: dict[str, np.ndarray] = field(default_factory=dict)  #: float32, per neuron
+    reset: str = "reset_by_subtraction"  #: or reset_to_v_reset
+    w_scale: float = 1.0
+    source: str = ""  #: NIR type of the node
+    max_atoms_per_core: int = 0  #: 0: the default of the model
+    #: chip voltage per NIR voltage unit (to report v in the reference's units)
+    v_scale: np.ndarray | None = None
+    record: tuple[str, ...] = ("spikes",)
+
+    @property
+    def size(self) -> int:
+        return int(math.prod(self.shape))
+
+
+@dataclass
+class Projection:
+    """One py-spinnaker2 projection, weights as the chip holds them."""
+
+    name: str  #: the NIR weight node (or the pool node of a weightless list)
+    pre: str
+    post: str
+    kind: str  #: dense | sparse | conv
+    weights_float: np.ndarray  #: W * w_scale before quantization (dense: (post, pre))
+    weights: np.ndarray  #: integers (int16; int8 kernels for conv)
+    delay: int = 0  #: conn_delay (the synapse word's delay field)
+    #: conv: stride, padding (symmetric), pool (fused SumPool2d kernel == stride) and shapes
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    pool: tuple[int, int] | None = None
+    nodes: tuple[str, ...] = ()  #: the NIR nodes this projection stands for
+
+    def connections(self) -> np.ndarray:
+        """Sparse/dense as py-spinnaker2's list: rows ``[pre, post, weight, delay]``."""
+        post, pre = np.nonzero(self.weights)
+        w = self.weights[post, pre]
+        return np.stack([pre, post, w, np.full_like(w, self.delay)], axis=1).astype(np.int64)
+
+
+@dataclass
+class S2Network:
+    """A lowered SpiNNaker2 network and how it was made."""
+
+    populations: dict[str, Population]
+    projections: list[Projection]
+    inputs: list[str]  #: spike_list populations, in graph input order
+    outputs: dict[str, str]  #: Output node -> population feeding it
+    dt: float
+    options: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    graph_hash: str = ""
+    #: the reference float weights per projection (W, before w_scale), for error reports
+    nir_weights: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def depth(self) -> dict[str, int]:
+        """Ticks from the inputs to each population along the shortest feed-forward path."""
+        depth = {name: 0 for name in self.inputs}
+        changed = True
+        while changed:
+            changed = False
+            for p in self.projections:
+                if p.pre in depth and (
+                    p.post not in depth or depth[p.post] > depth[p.pre] + 1 + p.delay
+                ):
+                    depth[p.post] = depth[p.pre] + 1 + p.delay
+                    changed = True
+        return depth
+
+
+# -- options ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    dt: float
+    integrator: str  #: forward | exponential
+    weight_scale: str  #: max | percentile:P | none
+    rounding: str  #: trunc | nearest | none
+    conn_delay: int
+    reset: str | None  #: zero | subtract | None (from the graph)
+    max_neurons: dict[str, int]
+
+
+def parse_max_neurons(value: Any) -> dict[str, int]:
+    """``"lif1.lif:10,fc:64"`` (or a dict) -> {population: neurons per PE}."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        items = list(value.items())
+    else:
+        items = []
+        for part in str(value).split(","):
+            name, sep, n = part.strip().rpartition(":")
+            if not sep or not name:
+                raise UsageError(
+                    f"max-neurons-per-core takes POP:N[,POP:N...]; got {part!r}",
+                    hint="e.g. -O max-neurons-per-core=lif1.lif:10",
+                )
+            items.append((name, n))
+    out = {}
+    for name, n in items:
+        try:
+            out[str(name)] = int(n)
+        except (TypeError, ValueError):
+            raise UsageError(f"max-neurons-per-core of {name!r} is not an integer: {n!r}") from None
+        if out[str(name)] < 1:
+            raise UsageError(f"max-neurons-per-core of {name!r} must be >= 1")
+    return out
+
+
+def settings(graph: Graph, options: dict[str, Any]) -> Settings:
+    dt = resolve_dt(graph, options.get("dt"))
+    integrator = options.get("integrator")
+    if integrator is None:
+        method = resolve_method(graph, options.get("method"))
+        integrator = "forward" if method == "euler" else "exponential"
+    if integrator not in ("forward", "exponential"):
+        raise UsageError(f"integrator must be forward or exponential, got {integrator!r}")
+    scale = str(options.get("weight_scale") or "max")
+    if scale.startswith("percentile:"):
+        try:
+            p = float(scale.split(":", 1)[1])
+        except ValueError:
+            p = -1.0
+        if not 0 < p <= 100:
+            raise UsageError(f"weight-scale=percentile:P needs 0 < P <= 100; got {scale!r}")
+    elif scale not in ("max", "none"):
+        raise UsageError(
+            f"weight-scale must be max, percentile:P or none; got {scale!r}",
+            hint="max: 127/max|W| per population (py-spinnaker2's scale_weights=True).",
+        )
+    rounding = str(options.get("rounding") or "trunc")
+    if rounding not in ("trunc", "nearest", "none"):
+        raise UsageError(f"rounding must be trunc, nearest or none; got {rounding!r}")
+    delay = int(options.get("conn_delay") or 0)
+    if not 0 <= delay <= MAX_CONN_DELAY:
+        raise UsageError(
+            f"conn-delay must be 0..{MAX_CONN_DELAY} (the synapse word's 3-bit delay field); "
+            f"got {delay}"
+        )
+    return Settings(
+        dt=dt,
+        integrator=integrator,
+        weight_scale=scale,
+        rounding=rounding,
+        conn_delay=delay,
+        reset=options.get("reset"),
+        max_neurons=parse_max_neurons(options.get("max_neurons_per_core")),
+    )
+
+
+# -- graph structure -------------------------------------------------------------------------
+@dataclass
+class _Chain:
+    """A weight node (or a weightless pool list) with the path from its pre-population."""
+
+    weight: str | None  #: the Affine/Linear/Conv2d node, None for pool -> neuron lists
+    pre: str  #: the spike source population
+    between: list[str]  #: Flatten/SumPool2d/relay nodes between pre and the weight node
+    post: str
+
+
+def _types(flat: FlatGraph) -> dict[str, str]:
+    return {p: ("Relay" if p in flat.relays else n.type_name) for p, n in flat.nodes.items()}
+
+
+def structure(flat: FlatGraph) -> tuple[list[_Chain], dict[str, str], list[Problem]]:
+    """The projections' chains, the Output -> population map and every structural problem."""
+    types = _types(flat)
+    pred = flat.predecessors()
+    succ: dict[str, list[str]] = {n: [] for n in flat.nodes}
+    for s, d in flat.edges:
+        if s in succ and d in flat.nodes:
+            succ[s].append(d)
+    problems: list[Problem] = []
+    for path, t in types.items():
+        if t in REFUSED_REASONS:
+            problems.append(Problem(path, f"{t}: {REFUSED_REASONS[t]}", kind="unsupported"))
+
+    def source(path: str, between: list[str]) -> str | None:
+        """Walk back through Flatten/SumPool2d/relays to the spike source population."""
+        seen = set()
+        while types.get(path) in ("Flatten", "SumPool2d", "Relay") and path not in seen:
+            seen.add(path)
+            between.insert(0, path)
+            if len(pred[path]) != 1:
+                problems.append(
+                    Problem(path, f"{types[path]} with {len(pred[path])} inputs cannot be lowered")
+                )
+                return None
+            path = pred[path][0]
+        return path
+
+    chains: list[_Chain] = []
+    for path, t in types.items():
+        if t in WEIGHT_TYPES:
+            for p in pred[path]:
+                between: list[str] = []
+                src = source(p, between)
+                if src is None:
+                    continue
+                if types[src] in WEIGHT_TYPES:
+                    problems.append(
+                        Problem(
+                            path,
+                            f"two weight nodes in a row ({src} -> {path}): a SpiNNaker2 "
+                            "projection connects two populations; multiply the matrices into "
+                            "one weight node",
+                            kind="unsupported",
+                        )
+                    )
+                    continue
+                if types[src] not in ("Input", *NEURON_TYPES):
+                    continue  # refused by its own problem
+                for q in succ[path]:
+                    post = q
+                    while types.get(post) == "Relay" and len(succ[post]) == 1:
+                        post = succ[post][0]
+                    if types.get(post) in NEURON_TYPES:
+                        chains.append(_Chain(path, src, between, post))
+                    elif types.get(post) in WEIGHT_TYPES:
+                        continue  # reported from the second weight node
+                    elif types.get(post) not in REFUSED_REASONS:
+                        problems.append(
+                            Problem(
+                                path,
+                                f"{t} feeds {post} ({types.get(post)}), not a neuron "
+                                "population: on SpiNNaker2 every projection ends in a spiking "
+                                "population; add a LIF/IF after it",
+                                kind="unsupported",
+                            )
+                        )
+        elif t in NEURON_TYPES:
+            for p in pred[path]:
+                between = []
+                src = source(p, between)
+                if src is None or types.get(src) in WEIGHT_TYPES:
+                    continue
+                if types.get(src) in ("Input", *NEURON_TYPES):
+                    if between and types[between[-1]] == "SumPool2d" and all(
+                        types[b] != "Flatten" for b in between
+                    ):
+                        chains.append(_Chain(None, src, between, path))
+                    else:
+                        problems.append(
+                            Problem(
+                                path,
+                                f"{src} drives {t} {path} without a weight node; "
+                                "py-spinnaker2 needs a projection between two populations: "
+                                "insert a Linear (identity) node",
+                                kind="unsupported",
+                            )
+                        )
+    outputs: dict[str, str] = {}
+    for out in flat.outputs:
+        between = []
+        src = source(pred[out][0], between) if pred.get(out) else None
+        if src is None or types.get(src) not in ("Input", *NEURON_TYPES):
+            if src is not None and types.get(src) not in REFUSED_REASONS:
+                problems.append(
+                    Problem(
+                        out,
+                        f"output {out} reads {src} ({types.get(src)}); SpiNNaker2 records "
+                        "spikes and voltages of neuron populations only",
+                        kind="unsupported",
+                    )
+                )
+            continue
+        outputs[out] = src
+    for path, t in types.items():
+        if t == "CubaLIF":
+            for c in chains:
+                if c.post == path and c.weight and types[c.weight] == "Conv2d":
+                    problems.append(
+                        Problem(
+                            path,
+                            f"CubaLIF after the Conv2d {c.weight}: py-spinnaker2 has only "
+                            "lif_conv2d (no current-based conv model); use a LIF/IF",
+                            kind="unsupported",
+                        )
+                    )
+    for path in flat.inputs:
+        shape = getattr(flat.nodes[path], "shape", None)
+        if shape is not None and len(shape) not in (1, 3):
+            problems.append(
+                Problem(
+                    path,
+                    f"input of shape {tuple(shape)}: py-spinnaker2 takes 1-D or 3-D (CHW) "
+                    "spike inputs; flatten it first",
+                    kind="unsupported",
+                )
+            )
+    return chains, outputs, problems
+
+
+# -- parameters ------------------------------------------------------------------------------
+def integrator_factors(tau: np.ndarray, dt: float, integrator: str) -> tuple[np.ndarray, ...]:
+    """(a, decay) of ``s2_nir``: FORWARD a = dt/tau; EXPONENTIAL a = 1 - exp(-dt/tau)."""
+    tau = np.asarray(tau, dtype=np.float64)
+    if integrator == "forward":
+        a = dt / tau
+        return a, 1.0 - a
+    decay = np.exp(-dt / tau)
+    return 1.0 - decay, decay
+
+
+def weight_scale(weights: list[np.ndarray], how: str, limit: int) -> float:
+    if how == "none" or not weights:
+        return 1.0
+    w = np.abs(np.concatenate([np.ravel(x) for x in weights]))
+    ref = float(np.percentile(w, float(how.split(":", 1)[1]))) if ":" in how else float(w.max())
+    return float(limit / ref) if ref > 0 else 1.0
+
+
+def quantize(w: np.ndarray, rounding: str) -> np.ndarray:
+    """Integers as the chip gets them: truncation (py-spinnaker2's astype), or nearest."""
+    if rounding == "none":
+        return np.asarray(w, dtype=np.float64)
+    q = np.trunc(w) if rounding == "trunc" else np.rint(w)
+    return q.astype(np.int64)
+
+
+def neuron_params(
+    node: Any, kind: str, w_scale: float, bias: np.ndarray, s: Settings, n: int
+) -> dict[str, np.ndarray]:
+    """float32 parameters of one population (``s2_nir``'s formulas)."""
+
+    def full(x: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)).astype(np.float64)
+
+    bias = full(bias)
+    if kind == "IF":
+        r = full(node.r)
+        p = {
+            "threshold": full(node.v_threshold) * w_scale / r,
+            "alpha_decay": np.ones(n),
+            "i_offset": bias * w_scale,
+        }
+    elif kind == "LIF":
+        a, decay = integrator_factors(full(node.tau), s.dt, s.integrator)
+        scale = w_scale / (a * full(node.r))
+        p = {
+            "threshold": full(node.v_threshold) * scale,
+            "alpha_decay": decay,
+            "i_offset": a * full(node.v_leak) * scale + bias * w_scale,
+        }
+    else:  # CubaLIF
+        a_mem, d_mem = integrator_factors(full(node.tau_mem), s.dt, s.integrator)
+        a_syn, d_syn = integrator_factors(full(node.tau_syn), s.dt, s.integrator)
+        w_in = full(node.w_in)
+        scale = w_scale / (a_mem * full(node.r) * a_syn * w_in)
+        p = {
+            "threshold": full(node.v_threshold) * scale,
+            "alpha_decay": d_mem,
+            "exc_decay": d_syn,
+            "inh_decay": d_syn,
+            "i_offset": a_mem * full(node.v_leak) * scale + bias * w_in * w_scale / (a_syn * w_in),
+            "t_refrac": np.zeros(n),
+        }
+    p["v_reset"] = np.zeros(n)
+    return {k: v.astype(np.float32) for k, v in p.items()}
+
+
+def voltage_scale(node: Any, kind: str, w_scale: float, s: Settings, n: int) -> np.ndarray:
+    """Chip voltage per NIR voltage unit (``scale`` of ``s2_nir``), float64."""
+    r = np.broadcast_to(np.asarray(node.r, dtype=np.float64), (n,))
+    if kind == "IF":
+        return w_scale / r
+    if kind == "LIF":
+        a, _ = integrator_factors(np.broadcast_to(node.tau, (n,)), s.dt, s.integrator)
+        return w_scale / (a * r)
+    a_mem, _ = integrator_factors(np.broadcast_to(node.tau_mem, (n,)), s.dt, s.integrator)
+    a_syn, _ = integrator_factors(np.broadcast_to(node.tau_syn, (n,)), s.dt, s.integrator)
+    return w_scale / (a_mem * r * a_syn * np.broadcast_to(node.w_in, (n,)))
+
+
+# -- lowering --------------------------------------------------------------------------------
+def _pool_matrix(in_shape: tuple[int, ...], kernel: tuple[int, int]) -> np.ndarray:
+    """The 0/1 matrix of a SumPool2d (kernel == stride, padding 0) on a CHW vector."""
+    c, h, w = in_shape
+    kh, kw = kernel
+    oh, ow = h // kh, w // kw
+    m = np.zeros((c * oh * ow, c * h * w))
+    for ci in range(c):
+        for y in range(oh * kh):
+            for x in range(ow * kw):
+                m[ci * oh * ow + (y // kh) * ow + x // kw, ci * h * w + y * w + x] = 1.0
+    return m
+
+
+def lower(graph: Graph, **options: Any) -> S2Network:
+    """The SpiNNaker2 network of ``graph``; raises UnsupportedError with every problem."""
+    net, problems = lower_with_problems(graph, options)
+    if problems or net is None:
+        raise UnsupportedError(
+            f"the graph cannot run on SpiNNaker2 ({len(problems)} problem(s)):\n"
+            + "\n".join(f"  {p}" for p in problems),
+            problems=problems,
+            hint="Each line names the node and the fix; `nirhub convert --dry-run` lists them "
+            "all without writing anything.",
+        )
+    return net
+
+
+def lower_with_problems(
+    graph: Graph, options: dict[str, Any]
+) -> tuple[S2Network | None, list[Problem]]:
+    from nirhub_spinnaker2.limits import check_limits
+
+    s = settings(graph, options)
+    flat = flatten(graph)
+    chains, outputs, problems = structure(flat)
+    if problems:
+        return None, problems
+    shapes = infer_shapes(graph)
+    types = _types(flat)
+    fmt = "delay" if s.conn_delay > 0 else "no_delay"
+    limit = WEIGHT_LIMIT[fmt]
+    notes: list[str] = []
+
+    def out_shape(path: str) -> tuple[int, ...]:
+        shp = shapes.output(path)
+        if shp is None:
+            shp = getattr(flat.nodes[path], "shape", None)
+        return tuple(int(x) for x in shp) if shp is not None else ()
+
+    pops: dict[str, Population] = {}
+    for path in flat.inputs:
+        pops[path] = Population(path, "spike_list", out_shape(path), source="Input", w_scale=1.0)
+
+    incoming: dict[str, list[_Chain]] = {}
+    for c in chains:
+        incoming.setdefault(c.post, []).append(c)
+    raw: dict[int, np.ndarray] = {}  # chain index -> float weights as a (post, pre) or kernel
+    for i, c in enumerate(chains):
+        node = flat.nodes[c.weight] if c.weight else None
+        if node is None:
+            raw[i] = np.ones(1)
+        else:
+            raw[i] = np.asarray(node.weight, dtype=np.float64)
+
+    projections: list[Projection] = []
+    nir_weights: dict[str, np.ndarray] = {}
+    for post, ins in incoming.items():
+        node = flat.nodes[post]
+        kind = types[post]
+        idx = [chains.index(c) for c in ins]
+        w_scale = weight_scale([raw[i] for i in idx], s.weight_scale, limit)
+        shape = out_shape(post)
+        n = int(math.prod(shape)) if shape else 1
+        bias = np.zeros(shape or (n,))
+        conv = any(c.weight and types[c.weight] == "Conv2d" for c in ins)
+        for c in ins:
+            b = getattr(flat.nodes[c.weight], "bias", None) if c.weight else None
+            if b is not None:
+                b = np.asarray(b, dtype=np.float64)
+                bias = bias + (b.reshape(-1, 1, 1) if conv and b.ndim == 1 else b)
+        if kind == "CubaLIF":
+            model = "lif_curr_exp" if fmt == "delay" else "lif_curr_exp_no_delay"
+        elif conv:
+            model = "lif_conv2d"
+        else:
+            model = "lif" if fmt == "delay" else "lif_no_delay"
+        if conv and s.conn_delay:
+            problems.append(
+                Problem(post, "conv projections (lif_conv2d) take no delay: use -O conn-delay=0")
+            )
+        mode = reset_mode(graph, post, s.reset)
+        if mode in ("subtract-delayed", "subtract-guarded"):
+            notes.append(
+                f"{post}: recorded reset {mode!r} runs as reset_by_subtraction (in the spike "
+                "step); spikes may differ where v exceeds 2x threshold"
+            )
+        pops[post] = Population(
+            post,
+            model,
+            shape,
+            neuron_params(node, kind, w_scale, np.ravel(bias), s, n),
+            reset="reset_to_v_reset" if mode == "zero" else "reset_by_subtraction",
+            w_scale=w_scale,
+            source=kind,
+            max_atoms_per_core=s.max_neurons.get(post, 0),
+            v_scale=voltage_scale(node, kind, w_scale, s, n),
+        )
+        if kind == "CubaLIF" and np.any(bias != 0):
+            notes.append(
+                f"{post}: the Affine biases enter the membrane as i_offset at their synaptic "
+                "steady state (py-spinnaker2's rule), not through the synaptic current: the "
+                "first ~tau_syn/dt steps differ from the reference"
+            )
+        for c in ins:
+            name = c.weight or c.between[-1]
+            pre_shape = pops[c.pre].shape if c.pre in pops else out_shape(c.pre)
+            w = raw[chains.index(c)]
+            nir_weights[name] = w
+            if c.weight and types[c.weight] == "Conv2d":
+                wnode = flat.nodes[c.weight]
+                pools = [b for b in c.between if types[b] == "SumPool2d"]
+                pool = None
+                if pools:
+                    pn = flat.nodes[pools[-1]]
+                    k = tuple(int(x) for x in pn.kernel_size)
+                    if tuple(int(x) for x in pn.stride) != k or any(int(x) for x in pn.padding):
+                        problems.append(
+                            Problem(
+                                pools[-1],
+                                "a SumPool2d fused into a conv projection needs kernel == "
+                                "stride and padding 0",
+                            )
+                        )
+                        continue
+                    pool = k  # type: ignore[assignment]
+                pad = wnode.padding
+                if isinstance(pad, str):
+                    problems.append(
+                        Problem(c.weight, f"padding {pad!r}: give explicit symmetric padding")
+                    )
+                    continue
+                if any(int(d) != 1 for d in wnode.dilation) or int(wnode.groups) != 1:
+                    problems.append(
+                        Problem(c.weight, "dilation and groups are not supported by lif_conv2d")
+                    )
+                    continue
+                wf = w * w_scale
+                projections.append(
+                    Projection(
+                        name,
+                        c.pre,
+                        post,
+                        "conv",
+                        wf,
+                        quantize(wf, s.rounding),
+                        0,
+                        stride=tuple(int(x) for x in wnode.stride),  # type: ignore[arg-type]
+                        padding=tuple(int(x) for x in pad),  # type: ignore[arg-type]
+                        pool=pool,  # type: ignore[arg-type]
+                        nodes=(*c.between, c.weight),
+                    )
+                )
+                continue
+            # dense or sparse: compose flatten (identity on the CHW vector) and sum-pools
+            mat = np.eye(int(math.prod(pre_shape)))
+            cur_shape = pre_shape
+            sparse = False
+            for b in c.between:
+                if types[b] == "SumPool2d":
+                    pn = flat.nodes[b]
+                    k = tuple(int(x) for x in pn.kernel_size)
+                    if tuple(int(x) for x in pn.stride) != k or any(int(x) for x in pn.padding):
+                        problems.append(
+                            Problem(b, "SumPool2d needs kernel == stride and padding 0")
+                        )
+                        break
+                    mat = _pool_matrix(cur_shape, k) @ mat  # type: ignore[arg-type]
+                    cur_shape = out_shape(b)
+                    sparse = True
+                elif types[b] == "Flatten":
+                    cur_shape = out_shape(b)
+            else:
+                if c.weight:
+                    wm = w.reshape(w.shape[0], -1) if w.ndim == 2 else w
+                    full = wm @ mat
+                else:
+                    full = mat
+                wf = full * w_scale
+                projections.append(
+                    Projection(
+                        name,
+                        c.pre,
+                        post,
+                        "sparse" if sparse else "dense",
+                        wf,
+                        quantize(wf, s.rounding),
+                        s.conn_delay,
+                        nodes=(*c.between, *([c.weight] if c.weight else [])),
+                    )
+                )
+    net = S2Network(
+        populations=pops,
+        projections=projections,
+        inputs=list(flat.inputs),
+        outputs=outputs,
+        dt=s.dt,
+        options={
+            "dt": s.dt,
+            "integrator": s.integrator,
+            "weight_scale": s.weight_scale,
+            "rounding": s.rounding,
+            "conn_delay": s.conn_delay,
+            "reset": s.reset,
+            "max_neurons_per_core": s.max_neurons,
+        },
+        notes=notes,
+        graph_hash=graph_hash(graph),
+        nir_weights=nir_weights,
+    )
+    problems += check_limits(net, list(flat.nodes))
+    return net, problems
+
+
+def graph_hash(graph: Graph) -> str:
+    """sha256 of the graph's nodes, parameters and edges (stable across file layouts)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path, node in sorted(graph.walk(), key=lambda x: x[0]):
+        h.update(f"{path}:{node.type_name}".encode())
+        for k in node.fields:
+            v = getattr(node, k, None)
+            if isinstance(v, np.ndarray):
+                h.update(np.ascontiguousarray(v, dtype=np.float64).tobytes())
+            else:
+                h.update(repr(v).encode())
+    for e in sorted(graph.edges):
+        h.update(repr(e).encode())
+    return h.hexdigest()
