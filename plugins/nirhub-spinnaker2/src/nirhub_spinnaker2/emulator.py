@@ -171,9 +171,7 @@ def emulate(
         return arr if batched else arr[:, 0]
 
     outputs = {o: series(p, "spikes").astype(np.float64) for o, p in net.outputs.items()}
-    recorded = {
-        p: {"spikes": series(p, "spikes"), "v": series(p, "v")} for p in record if p in v
-    }
+    recorded = {p: {"spikes": series(p, "spikes"), "v": series(p, "v")} for p in record if p in v}
     return {
         "outputs": outputs,
         "recorded": recorded,

@@ -4,7 +4,8 @@ Sources (``docs/backends/spinnaker2.md``): 152 application PEs per chip; 128 KB 
 which 96 KB DTCM hold neuron state, synapses and buffers; the delay models' 16-bit synapse word
 (4-bit weight, 3-bit delay, 8-bit target index: <= 256 neurons per PE, weights -15..15);
 no-delay and conv models take weights -127..127 (int8 MAC array). The neurons-per-PE defaults
-(250) and the memory and cycle costs below are **estimates**: py-spinnaker2 computes the real
+(250, lowered until a PE's memory estimate fits) and the memory and cycle costs below are
+**estimates**: py-spinnaker2 computes the real
 placement, which cannot be checked here.
 """
 
@@ -88,11 +89,17 @@ def synapse_bytes(net: S2Network, pop: Population, per_pe: int) -> int:
 def place(net: S2Network) -> list[Placement]:
     out = []
     for pop in net.populations.values():
-        per_pe = pop.max_atoms_per_core or DEFAULT_ATOMS[pop.model]
+        per_pe = pop.max_atoms_per_core
+        if not per_pe:  # the default, lowered until the memory estimate fits
+            per_pe = DEFAULT_ATOMS[pop.model]
+            if pop.model != "spike_list":
+                per_pe = min(per_pe, fitting_atoms(net, pop) or per_pe)
         per_pe = min(per_pe, pop.size) or 1
         pes = math.ceil(pop.size / per_pe)
         words = NEURON_WORDS.get(pop.model, 1)
-        mem = 4 * words * per_pe + (synapse_bytes(net, pop, per_pe) if pop.model != "spike_list" else 0)
+        mem = 4 * words * per_pe + (
+            synapse_bytes(net, pop, per_pe) if pop.model != "spike_list" else 0
+        )
         syn_events = 0
         for p in net.projections:
             if p.post == pop.name:

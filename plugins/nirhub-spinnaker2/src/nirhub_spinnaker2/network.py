@@ -116,6 +116,8 @@ class S2Network:
     graph_hash: str = ""
     #: the reference float weights per projection (W, before w_scale), for error reports
     nir_weights: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the source graph (for the report's probe against the reference simulator; not saved)
+    graph: Any = None
 
     def depth(self) -> dict[str, int]:
         """Ticks from the inputs to each population along the shortest feed-forward path."""
@@ -300,8 +302,10 @@ def structure(flat: FlatGraph) -> tuple[list[_Chain], dict[str, str], list[Probl
                 if src is None or types.get(src) in WEIGHT_TYPES:
                     continue
                 if types.get(src) in ("Input", *NEURON_TYPES):
-                    if between and types[between[-1]] == "SumPool2d" and all(
-                        types[b] != "Flatten" for b in between
+                    if (
+                        between
+                        and types[between[-1]] == "SumPool2d"
+                        and all(types[b] != "Flatten" for b in between)
                     ):
                         chains.append(_Chain(None, src, between, path))
                     else:
@@ -318,7 +322,11 @@ def structure(flat: FlatGraph) -> tuple[list[_Chain], dict[str, str], list[Probl
     for out in flat.outputs:
         between = []
         src = source(pred[out][0], between) if pred.get(out) else None
-        if src is None or types.get(src) not in ("Input", *NEURON_TYPES):
+        if (
+            src is None
+            or types.get(src) not in NEURON_TYPES
+            or any(types[b] == "SumPool2d" for b in between)
+        ):
             if src is not None and types.get(src) not in REFUSED_REASONS:
                 problems.append(
                     Problem(
@@ -383,17 +391,25 @@ def quantize(w: np.ndarray, rounding: str) -> np.ndarray:
     return q.astype(np.int64)
 
 
+def _full(x: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A parameter broadcast to the population's shape, flattened (CHW order), float64."""
+    return np.broadcast_to(np.asarray(x, dtype=np.float64), shape).reshape(-1).copy()
+
+
 def neuron_params(
-    node: Any, kind: str, w_scale: float, bias: np.ndarray, s: Settings, n: int
+    node: Any, kind: str, w_scale: float, bias: np.ndarray, s: Settings, shape: tuple[int, ...]
 ) -> dict[str, np.ndarray]:
     """float32 parameters of one population (``s2_nir``'s formulas)."""
+    n = int(math.prod(shape))
 
     def full(x: Any) -> np.ndarray:
-        return np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)).astype(np.float64)
+        return _full(x, shape)
 
     bias = full(bias)
     if kind == "IF":
-        r = full(node.r)
+        # NIR's IF integrates dv/dt = R I: v += dt R I per step (py-spinnaker2 drops the dt,
+        # which is the same at its default dt = 1)
+        r = full(node.r) * s.dt
         p = {
             "threshold": full(node.v_threshold) * w_scale / r,
             "alpha_decay": np.ones(n),
@@ -424,17 +440,19 @@ def neuron_params(
     return {k: v.astype(np.float32) for k, v in p.items()}
 
 
-def voltage_scale(node: Any, kind: str, w_scale: float, s: Settings, n: int) -> np.ndarray:
-    """Chip voltage per NIR voltage unit (``scale`` of ``s2_nir``), float64."""
-    r = np.broadcast_to(np.asarray(node.r, dtype=np.float64), (n,))
+def voltage_scale(
+    node: Any, kind: str, w_scale: float, s: Settings, shape: tuple[int, ...]
+) -> np.ndarray:
+    """Chip voltage per NIR voltage unit (``scale`` of ``s2_nir``), float64, flattened."""
+    r = _full(node.r, shape)
     if kind == "IF":
-        return w_scale / r
+        return w_scale / (r * s.dt)
     if kind == "LIF":
-        a, _ = integrator_factors(np.broadcast_to(node.tau, (n,)), s.dt, s.integrator)
+        a, _ = integrator_factors(_full(node.tau, shape), s.dt, s.integrator)
         return w_scale / (a * r)
-    a_mem, _ = integrator_factors(np.broadcast_to(node.tau_mem, (n,)), s.dt, s.integrator)
-    a_syn, _ = integrator_factors(np.broadcast_to(node.tau_syn, (n,)), s.dt, s.integrator)
-    return w_scale / (a_mem * r * a_syn * np.broadcast_to(node.w_in, (n,)))
+    a_mem, _ = integrator_factors(_full(node.tau_mem, shape), s.dt, s.integrator)
+    a_syn, _ = integrator_factors(_full(node.tau_syn, shape), s.dt, s.integrator)
+    return w_scale / (a_mem * r * a_syn * _full(node.w_in, shape))
 
 
 # -- lowering --------------------------------------------------------------------------------
@@ -489,7 +507,9 @@ def lower_with_problems(
 
     pops: dict[str, Population] = {}
     for path in flat.inputs:
-        pops[path] = Population(path, "spike_list", out_shape(path), source="Input", w_scale=1.0)
+        pops[path] = Population(
+            path, "spike_list", out_shape(path), source="Input", w_scale=1.0, reset=""
+        )
 
     incoming: dict[str, list[_Chain]] = {}
     for c in chains:
@@ -509,9 +529,8 @@ def lower_with_problems(
         kind = types[post]
         idx = [chains.index(c) for c in ins]
         w_scale = weight_scale([raw[i] for i in idx], s.weight_scale, limit)
-        shape = out_shape(post)
-        n = int(math.prod(shape)) if shape else 1
-        bias = np.zeros(shape or (n,))
+        shape = out_shape(post) or (1,)
+        bias = np.zeros(shape)
         conv = any(c.weight and types[c.weight] == "Conv2d" for c in ins)
         for c in ins:
             b = getattr(flat.nodes[c.weight], "bias", None) if c.weight else None
@@ -538,13 +557,19 @@ def lower_with_problems(
             post,
             model,
             shape,
-            neuron_params(node, kind, w_scale, np.ravel(bias), s, n),
+            neuron_params(node, kind, w_scale, bias, s, shape),
             reset="reset_to_v_reset" if mode == "zero" else "reset_by_subtraction",
             w_scale=w_scale,
             source=kind,
             max_atoms_per_core=s.max_neurons.get(post, 0),
-            v_scale=voltage_scale(node, kind, w_scale, s, n),
+            v_scale=voltage_scale(node, kind, w_scale, s, shape),
         )
+        if kind == "IF" and s.dt != 1.0:
+            notes.append(
+                f"{post}: IF scaled with dt = {s.dt:g} (NIR's v += dt R I); py-spinnaker2's "
+                "s2_nir leaves dt out of IF populations, so its own conversion of this graph "
+                "would integrate 1/dt times faster"
+            )
         if kind == "CubaLIF" and np.any(bias != 0):
             notes.append(
                 f"{post}: the Affine biases enter the membrane as i_offset at their synaptic "
@@ -656,6 +681,7 @@ def lower_with_problems(
         notes=notes,
         graph_hash=graph_hash(graph),
         nir_weights=nir_weights,
+        graph=graph,
     )
     problems += check_limits(net, list(flat.nodes))
     return net, problems
