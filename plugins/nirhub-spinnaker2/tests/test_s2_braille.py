@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import BRAILLE, DT, RNN
+from nirhub_spinnaker2.network import lower
 
 import nirhub
 from nirhub.hub.convert import simulate_with_backend
 from nirhub.metrics import differing_cells
-from nirhub_spinnaker2.network import lower
 
 PAPER = {"weight_scale": "max", "integrator": "forward", "conn_delay": 0}
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import CORPUS
-
-import nirhub
-from nirhub.metrics import activity_similarity
 from nirhub_spinnaker2.emulator import emulate
 from nirhub_spinnaker2.limits import PES_PER_CHIP, place
 from nirhub_spinnaker2.network import lower
 from nirhub_spinnaker2.report import resource_report
+
+import nirhub
+from nirhub.metrics import activity_similarity
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import CORPUS, DT
+from nirhub_spinnaker2.network import lower
 
 import nirhub
 from nirhub.hub.convert import simulate_with_backend
-from nirhub_spinnaker2.network import lower
 
 SCALE = 102.02
 PAPER = {"reset": "zero", "weight_scale": "none", "integrator": "forward", "conn_delay": 0}

@@ -627,7 +627,7 @@ def lower_with_problems(
                 )
                 continue
             # dense or sparse: compose flatten (identity on the CHW vector) and sum-pools
-            mat = np.eye(int(math.prod(pre_shape)))
+            mat: np.ndarray | None = None  # None: the identity
             cur_shape = pre_shape
             sparse = False
             for b in c.between:
@@ -639,17 +639,17 @@ def lower_with_problems(
                             Problem(b, "SumPool2d needs kernel == stride and padding 0")
                         )
                         break
-                    mat = _pool_matrix(cur_shape, k) @ mat  # type: ignore[arg-type]
+                    pool_m = _pool_matrix(cur_shape, k)  # type: ignore[arg-type]
+                    mat = pool_m if mat is None else pool_m @ mat
                     cur_shape = out_shape(b)
                     sparse = True
                 elif types[b] == "Flatten":
                     cur_shape = out_shape(b)
             else:
                 if c.weight:
-                    wm = w.reshape(w.shape[0], -1) if w.ndim == 2 else w
-                    full = wm @ mat
+                    full = w if mat is None else w @ mat
                 else:
-                    full = mat
+                    full = mat if mat is not None else np.eye(int(math.prod(pre_shape)))
                 wf = full * w_scale
                 projections.append(
                     Projection(
