@@ -10,7 +10,8 @@ py-spinnaker2's terms and loads without nirhub::
                       "max_atoms_per_core", "pes", "record", "params": {param: npz key},
                       "v_scale": npz key}],
      "projections": [{"name", "kind": "dense"|"sparse"|"conv", "pre", "post", "delay",
-                      "weights": npz key, "nir_nodes": [...],
+                      "weights": npz key, "delays": npz key (NIR Delay steps per synapse,
+                      optional), "nir_nodes": [...],
                       conv only: "stride", "padding", "pool"}]}
 
 ``NAME.npz`` (no pickles: ``np.load(path, allow_pickle=False)``) holds the arrays under
@@ -93,6 +94,9 @@ def to_files(net: S2Network, stem: str) -> tuple[dict[str, Any], dict[str, np.nd
             "weights": f"w{j}",
             "nir_nodes": list(p.nodes),
         }
+        if p.delays is not None:
+            arrays[f"d{j}"] = np.asarray(p.delays, dtype=np.int8)
+            entry["delays"] = f"d{j}"
         if p.kind == "conv":
             entry.update(stride=list(p.stride), padding=list(p.padding))
             entry["pool"] = list(p.pool) if p.pool else None
@@ -229,6 +233,11 @@ def from_doc(doc: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> 
                     raise _fail(path, f"projection {e['name']!r}: kernel does not fit {pre.name}")
             elif w.shape != (post.size, pre.size):
                 raise _fail(path, f"projection {e['name']!r}: weights do not fit the populations")
+            delays = arr(e["delays"]).astype(np.int64) if e.get("delays") else None
+            if delays is not None and (
+                delays.shape != w.shape or delays.min() < 0 or int(e["delay"]) + delays.max() > 7
+            ):
+                raise _fail(path, f"projection {e['name']!r}: delays outside the 3-bit field")
             projs.append(
                 Projection(
                     str(e["name"]),
@@ -242,6 +251,7 @@ def from_doc(doc: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> 
                     padding=tuple(e.get("padding") or (0, 0)),  # type: ignore[arg-type]
                     pool=tuple(e["pool"]) if e.get("pool") else None,  # type: ignore[arg-type]
                     nodes=tuple(e.get("nir_nodes", ())),
+                    delays=delays,
                 )
             )
         return S2Network(

@@ -76,6 +76,8 @@ class _Op:
         self.proj = proj
         self.delay = int(proj.delay)
         w = np.asarray(proj.weights, dtype=dtype)
+        #: (extra steps, weights) groups: the NIR Delay steps of each synapse
+        self.groups: list[tuple[int, np.ndarray]] = []
         if proj.kind == "conv":
             from nirhub.sim.conv import ConvOp
 
@@ -85,6 +87,21 @@ class _Op:
         else:
             self.conv = None
             self.wt = np.ascontiguousarray(w.T)
+            if proj.delays is not None:
+                steps = np.asarray(proj.delays)
+                for d in np.unique(steps[w != 0]):
+                    self.groups.append((int(d), np.ascontiguousarray(np.where(steps == d, w, 0).T)))
+
+    @property
+    def longest(self) -> int:
+        return self.delay + max((d for d, _ in self.groups), default=0)
+
+    def deliver(self, past: list[dict[str, np.ndarray]]) -> np.ndarray:
+        """Input to the post population from the pre spikes of earlier ticks (newest last)."""
+        pre = self.proj.pre
+        if self.groups:
+            return sum(past[-1 - self.delay - d][pre] @ wt for d, wt in self.groups)
+        return self(past[-1 - self.delay][pre])
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
         if self.conv is None:
@@ -125,7 +142,7 @@ def emulate(
     shift = {p: (depth.get(p, 0) if latency == "compensated" else 0) for p in net.populations}
     ticks = steps + max(shift.values(), default=0)
     ops = [_Op(p, net, dtype) for p in net.projections]
-    hist = max([op.delay for op in ops], default=0) + 1
+    hist = max([op.longest for op in ops], default=0) + 1
     neurons = [p for p in net.populations.values() if p.model != "spike_list"]
     par = {p.name: {k: v.astype(dtype) for k, v in p.params.items()} for p in neurons}
     v = {p.name: np.zeros((batch, p.size), dtype) for p in neurons}
@@ -143,7 +160,7 @@ def emulate(
             syn = np.zeros((batch, pop.size), dtype)
             for op in ops:
                 if op.proj.post == pop.name:
-                    syn += op(past[-1 - op.delay][op.proj.pre])
+                    syn += op.deliver(past)
             p = par[pop.name]
             if pop.name in cur:
                 cur[pop.name] = p["exc_decay"] * cur[pop.name] + syn

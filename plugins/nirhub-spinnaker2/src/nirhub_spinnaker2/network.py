@@ -48,8 +48,6 @@ REFUSED_REASONS = {
     "Scale": "SpiNNaker2 projections carry spikes, not scaled signals; fold the scale into the "
     "next weight node",
     "Threshold": "SpiNNaker2 has no stateless threshold unit; use an IF with alpha_decay 1",
-    "Delay": "a NIR Delay node is not lowered (py-spinnaker2 refuses it); use "
-    "-O conn-delay=D (0..7 ticks on the synapse word) for a uniform delay",
     "AvgPool2d": "SpiNNaker2 fuses only sum-pooling into its conv projections; replace it by "
     "SumPool2d and fold 1/k^2 into the next weights",
     "Conv1d": "SpiNNaker2 has only 2-D conv projections (lif_conv2d); express it as a Conv2d "
@@ -88,18 +86,24 @@ class Projection:
     kind: str  #: dense | sparse | conv
     weights_float: np.ndarray  #: W * w_scale before quantization (dense: (post, pre))
     weights: np.ndarray  #: integers (int16; int8 kernels for conv)
-    delay: int = 0  #: conn_delay (the synapse word's delay field)
+    delay: int = 0  #: conn_delay: latency the graph does not have (compensated by the run hook)
+    #: NIR Delay nodes folded into the synapses: steps per synapse (post, pre), or None;
+    #: the synapse word's delay field holds ``delay + delays``
     #: conv: stride, padding (symmetric), pool (fused SumPool2d kernel == stride) and shapes
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     pool: tuple[int, int] | None = None
     nodes: tuple[str, ...] = ()  #: the NIR nodes this projection stands for
+    delays: np.ndarray | None = None
 
     def connections(self) -> np.ndarray:
         """Sparse/dense as py-spinnaker2's list: rows ``[pre, post, weight, delay]``."""
         post, pre = np.nonzero(self.weights)
         w = self.weights[post, pre]
-        return np.stack([pre, post, w, np.full_like(w, self.delay)], axis=1).astype(np.int64)
+        d = np.full_like(w, self.delay)
+        if self.delays is not None:
+            d = d + self.delays[post, pre]
+        return np.stack([pre, post, w, d], axis=1).astype(np.int64)
 
 
 @dataclass
@@ -221,8 +225,9 @@ class _Chain:
 
     weight: str | None  #: the Affine/Linear/Conv2d node, None for pool -> neuron lists
     pre: str  #: the spike source population
-    between: list[str]  #: Flatten/SumPool2d/relay nodes between pre and the weight node
+    between: list[str]  #: Flatten/SumPool2d/Delay/relay nodes between pre and the weight node
     post: str
+    after: list[str] = field(default_factory=list)  #: Delay nodes between weight and neuron
 
 
 def _types(flat: FlatGraph) -> dict[str, str]:
@@ -243,9 +248,9 @@ def structure(flat: FlatGraph) -> tuple[list[_Chain], dict[str, str], list[Probl
             problems.append(Problem(path, f"{t}: {REFUSED_REASONS[t]}", kind="unsupported"))
 
     def source(path: str, between: list[str]) -> str | None:
-        """Walk back through Flatten/SumPool2d/relays to the spike source population."""
+        """Walk back through Flatten/SumPool2d/Delay/relays to the spike source population."""
         seen = set()
-        while types.get(path) in ("Flatten", "SumPool2d", "Relay") and path not in seen:
+        while types.get(path) in ("Flatten", "SumPool2d", "Delay", "Relay") and path not in seen:
             seen.add(path)
             between.insert(0, path)
             if len(pred[path]) != 1:
@@ -278,11 +283,13 @@ def structure(flat: FlatGraph) -> tuple[list[_Chain], dict[str, str], list[Probl
                 if types[src] not in ("Input", *NEURON_TYPES):
                     continue  # refused by its own problem
                 for q in succ[path]:
-                    post = q
-                    while types.get(post) == "Relay" and len(succ[post]) == 1:
+                    post, after = q, []
+                    while types.get(post) in ("Relay", "Delay") and len(succ[post]) == 1:
+                        if types[post] == "Delay":
+                            after.append(post)
                         post = succ[post][0]
                     if types.get(post) in NEURON_TYPES:
-                        chains.append(_Chain(path, src, between, post))
+                        chains.append(_Chain(path, src, between, post, after))
                     elif types.get(post) in WEIGHT_TYPES:
                         continue  # reported from the second weight node
                     elif types.get(post) not in REFUSED_REASONS:
@@ -300,7 +307,7 @@ def structure(flat: FlatGraph) -> tuple[list[_Chain], dict[str, str], list[Probl
                 between = []
                 src = source(p, between)
                 if src is None or types.get(src) in WEIGHT_TYPES:
-                    continue
+                    continue  # (a weight node before a Delay is found from the weight node)
                 if types.get(src) in ("Input", *NEURON_TYPES):
                     if (
                         between
@@ -325,7 +332,7 @@ def structure(flat: FlatGraph) -> tuple[list[_Chain], dict[str, str], list[Probl
         if (
             src is None
             or types.get(src) not in NEURON_TYPES
-            or any(types[b] == "SumPool2d" for b in between)
+            or any(types[b] in ("SumPool2d", "Delay") for b in between)
         ):
             if src is not None and types.get(src) not in REFUSED_REASONS:
                 problems.append(
@@ -456,6 +463,13 @@ def voltage_scale(
 
 
 # -- lowering --------------------------------------------------------------------------------
+def _delay_steps(node: Any, shape: tuple[int, ...], dt: float) -> np.ndarray:
+    """A Delay node's steps per element (the reference simulator's rounding), flattened."""
+    from nirhub.sim.engine import delay_steps
+
+    return delay_steps(_full(node.delay, shape), dt)
+
+
 def _pool_matrix(in_shape: tuple[int, ...], kernel: tuple[int, int]) -> np.ndarray:
     """The 0/1 matrix of a SumPool2d (kernel == stride, padding 0) on a CHW vector."""
     c, h, w = in_shape
@@ -495,8 +509,6 @@ def lower_with_problems(
         return None, problems
     shapes = infer_shapes(graph)
     types = _types(flat)
-    fmt = "delay" if s.conn_delay > 0 else "no_delay"
-    limit = WEIGHT_LIMIT[fmt]
     notes: list[str] = []
 
     def out_shape(path: str) -> tuple[int, ...]:
@@ -528,10 +540,13 @@ def lower_with_problems(
         node = flat.nodes[post]
         kind = types[post]
         idx = [chains.index(c) for c in ins]
-        w_scale = weight_scale([raw[i] for i in idx], s.weight_scale, limit)
         shape = out_shape(post) or (1,)
         bias = np.zeros(shape)
         conv = any(c.weight and types[c.weight] == "Conv2d" for c in ins)
+        delayed = any(types[b] == "Delay" for c in ins for b in (*c.between, *c.after))
+        fmt = "delay" if s.conn_delay > 0 or (delayed and not conv) else "no_delay"
+        limit = WEIGHT_LIMIT[fmt]
+        w_scale = weight_scale([raw[i] for i in idx], s.weight_scale, limit)
         for c in ins:
             b = getattr(flat.nodes[c.weight], "bias", None) if c.weight else None
             if b is not None:
@@ -581,7 +596,18 @@ def lower_with_problems(
             pre_shape = pops[c.pre].shape if c.pre in pops else out_shape(c.pre)
             w = raw[chains.index(c)]
             nir_weights[name] = w
+            delay_nodes = [b for b in (*c.between, *c.after) if types[b] == "Delay"]
             if c.weight and types[c.weight] == "Conv2d":
+                if delay_nodes:
+                    problems.append(
+                        Problem(
+                            delay_nodes[0],
+                            "conv projections (lif_conv2d) have no synapse delays; move the "
+                            "Delay next to a dense projection or remove it",
+                            kind="unsupported",
+                        )
+                    )
+                    continue
                 wnode = flat.nodes[c.weight]
                 pools = [b for b in c.between if types[b] == "SumPool2d"]
                 pool = None
@@ -630,8 +656,21 @@ def lower_with_problems(
             mat: np.ndarray | None = None  # None: the identity
             cur_shape = pre_shape
             sparse = False
+            pre_steps = np.zeros(int(math.prod(pre_shape)), dtype=np.int64)
             for b in c.between:
-                if types[b] == "SumPool2d":
+                if types[b] == "Delay":
+                    if mat is not None:
+                        problems.append(
+                            Problem(
+                                b,
+                                "a Delay after a SumPool2d cannot become synapse delays; put "
+                                "it before the pooling or after the weight node",
+                                kind="unsupported",
+                            )
+                        )
+                        break
+                    pre_steps = pre_steps + _delay_steps(flat.nodes[b], cur_shape, s.dt)
+                elif types[b] == "SumPool2d":
                     pn = flat.nodes[b]
                     k = tuple(int(x) for x in pn.kernel_size)
                     if tuple(int(x) for x in pn.stride) != k or any(int(x) for x in pn.padding):
@@ -651,6 +690,25 @@ def lower_with_problems(
                 else:
                     full = mat if mat is not None else np.eye(int(math.prod(pre_shape)))
                 wf = full * w_scale
+                steps = None
+                if delay_nodes:
+                    post_steps = np.zeros(wf.shape[0], dtype=np.int64)
+                    for b in c.after:
+                        post_steps = post_steps + _delay_steps(flat.nodes[b], shape, s.dt)
+                    steps = post_steps[:, None] + pre_steps[None, :]
+                    field_max = s.conn_delay + int(steps.max(initial=0))
+                    if field_max > MAX_CONN_DELAY:
+                        problems.append(
+                            Problem(
+                                delay_nodes[0],
+                                f"delay beyond the synapse field: {int(steps.max())} step(s) "
+                                f"of {', '.join(delay_nodes)} + conn-delay {s.conn_delay} > "
+                                f"{MAX_CONN_DELAY} (3-bit delay field); shorten the delay or "
+                                "raise dt",
+                                kind="limit",
+                            )
+                        )
+                        continue
                 projections.append(
                     Projection(
                         name,
@@ -660,7 +718,8 @@ def lower_with_problems(
                         wf,
                         quantize(wf, s.rounding),
                         s.conn_delay,
-                        nodes=(*c.between, *([c.weight] if c.weight else [])),
+                        nodes=(*c.between, *([c.weight] if c.weight else []), *c.after),
+                        delays=steps,
                     )
                 )
     net = S2Network(

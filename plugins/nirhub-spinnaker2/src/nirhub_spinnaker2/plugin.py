@@ -54,6 +54,7 @@ class SpiNNaker2Backend(Backend):
                 "Conv2d",
                 "SumPool2d",
                 "Flatten",
+                "Delay",
                 "LIF",
                 "IF",
                 "CubaLIF",
@@ -136,8 +137,9 @@ class SpiNNaker2Backend(Backend):
             "paper's Braille chip rasters exactly), not the chip: placement, routing and "
             "tick deadlines are estimates",
             "graphs: Input/neurons -> Affine/Linear/Conv2d -> LIF/IF/CubaLIF populations, "
-            "SumPool2d fused into conv or connection lists; no LI, I, Scale, Threshold, "
-            "Delay, AvgPool2d, Conv1d, CubaLIF after Conv2d",
+            "SumPool2d fused into conv or connection lists; Delay nodes become synapse delays "
+            "(lif/lif_curr_exp, 4-bit weights, at most 7 steps); no LI, I, Scale, Threshold, "
+            "AvgPool2d, Conv1d, CubaLIF after Conv2d",
             "inputs are static spike lists (0/1 per neuron and tick), no streaming",
             "each projection adds one tick of latency (compensated by the run hook unless "
             "-O latency=raw)",

@@ -79,8 +79,9 @@ def build(doc: dict, arrays: dict) -> tuple[snn.Network, dict]:
             projections.append(snn.Conv2DProjection(pre, post, kernel, params))
         else:
             post_idx, pre_idx = np.nonzero(weights)
+            delays = arrays[entry["delays"]] if entry.get("delays") else np.zeros_like(weights)
             connections = [
-                [int(i), int(o), int(weights[o, i]), entry["delay"]]
+                [int(i), int(o), int(weights[o, i]), entry["delay"] + int(delays[o, i])]
                 for o, i in zip(post_idx, pre_idx, strict=True)
             ]
             projections.append(snn.Projection(pre=pre, post=post, connections=connections))
