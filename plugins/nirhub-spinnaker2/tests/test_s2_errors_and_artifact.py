@@ -216,3 +216,24 @@ def test_tampered_artifact_is_refused(tmp_path: Path) -> None:
     os.remove(tmp_path / "net.npz")
     with pytest.raises(nirhub.errors.FileFormatError, match="missing"):
         read(tmp_path / "net.json")
+
+
+def test_percentile_scale_clips_and_says_so() -> None:
+    g = nirhub.read(RNN / "braille_noDelay_noBias_subtract.nir")
+    net = lower(g, dt=DT, weight_scale="percentile:99")
+    assert all(np.abs(p.weights).max() == 127 for p in net.projections)
+    assert any("fc1" in n and "clipped to +-127" in n for n in net.notes)
+
+
+def test_bad_options_are_usage_errors() -> None:
+    g = nirhub.read(RNN / "braille_noDelay_noBias_subtract.nir")
+    for bad in (
+        {"weight_scale": "mean"},
+        {"weight_scale": "percentile:0"},
+        {"conn_delay": 8},
+        {"max_neurons_per_core": "lif1.lif"},
+    ):
+        with pytest.raises(nirhub.errors.UsageError):
+            lower(g, dt=DT, **bad)
+    with pytest.raises(UnsupportedError, match="names no population"):
+        lower(g, dt=DT, max_neurons_per_core="nope:4")

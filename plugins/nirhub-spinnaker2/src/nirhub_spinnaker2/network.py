@@ -591,6 +591,20 @@ def lower_with_problems(
                 "steady state (py-spinnaker2's rule), not through the synaptic current: the "
                 "first ~tau_syn/dt steps differ from the reference"
             )
+
+        def clipped(wf: np.ndarray, name: str, post: str, limit: int) -> np.ndarray:
+            """Quantized; with a percentile scale, clipped to the model's range (noted)."""
+            q = quantize(wf, s.rounding)
+            if s.weight_scale.startswith("percentile:"):
+                over = int(np.count_nonzero(np.abs(q) > limit))
+                if over:
+                    q = np.clip(q, -limit, limit)
+                    notes.append(
+                        f"{name}: {over} of {q.size} weights clipped to +-{limit} by "
+                        f"weight-scale={s.weight_scale} (into {post})"
+                    )
+            return q
+
         for c in ins:
             name = c.weight or c.between[-1]
             pre_shape = pops[c.pre].shape if c.pre in pops else out_shape(c.pre)
@@ -643,7 +657,7 @@ def lower_with_problems(
                         post,
                         "conv",
                         wf,
-                        quantize(wf, s.rounding),
+                        clipped(wf, name, post, limit),
                         0,
                         stride=tuple(int(x) for x in wnode.stride),  # type: ignore[arg-type]
                         padding=tuple(int(x) for x in pad),  # type: ignore[arg-type]
@@ -716,7 +730,7 @@ def lower_with_problems(
                         post,
                         "sparse" if sparse else "dense",
                         wf,
-                        quantize(wf, s.rounding),
+                        clipped(wf, name, post, limit),
                         s.conn_delay,
                         nodes=(*c.between, *([c.weight] if c.weight else []), *c.after),
                         delays=steps,
@@ -742,6 +756,8 @@ def lower_with_problems(
         nir_weights=nir_weights,
         graph=graph,
     )
+    depth = net.depth()  # populations in the order spikes reach them
+    net.populations = dict(sorted(pops.items(), key=lambda kv: depth.get(kv[0], 1 << 30)))
     problems += check_limits(net, list(flat.nodes))
     return net, problems
 
