@@ -237,3 +237,21 @@ def test_bad_options_are_usage_errors() -> None:
             lower(g, dt=DT, **bad)
     with pytest.raises(UnsupportedError, match="names no population"):
         lower(g, dt=DT, max_neurons_per_core="nope:4")
+
+
+def test_two_networks_share_one_folder(tmp_path: Path) -> None:
+    """load_s2net.py is the same for every network: a second one in the folder is fine."""
+    g = nirhub.read(RNN / "braille_noDelay_bias_zero.nir")
+    save(lower(g, dt=DT), tmp_path / "a.json")
+    save(lower(g, dt=DT, rounding="nearest"), tmp_path / "b.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.json",
+        "a.npz",
+        "b.json",
+        "b.npz",
+        "load_s2net.py",
+    ]
+    (tmp_path / "load_s2net.py").write_text("# edited by the user\n")
+    with pytest.raises(RefusedError, match="load_s2net.py"):
+        save(lower(g, dt=DT), tmp_path / "c.json")
+    assert not (tmp_path / "c.json").exists()

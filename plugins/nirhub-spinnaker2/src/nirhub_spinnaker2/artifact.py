@@ -131,8 +131,11 @@ def save(net: S2Network, path: Path, *, force: bool = False) -> list[Path]:
     npz_path = path.with_suffix(".npz")
     script = path.parent / SCRIPT
     targets = [json_path, npz_path, script]
+    text = load_script()
+    # the script is the same for every network: an identical copy is not a conflict
+    same_script = script.is_file() and script.read_text(encoding="utf-8") == text
     if not force:
-        existing = [str(t) for t in targets if t.exists()]
+        existing = [str(t) for t in targets if t.exists() and not (t == script and same_script)]
         if existing:
             raise RefusedError(
                 f"{', '.join(existing)} already exist(s); nothing was written",
@@ -143,7 +146,8 @@ def save(net: S2Network, path: Path, *, force: bool = False) -> list[Path]:
     np.savez(buf, **arrays)
     write_atomically(npz_path, buf.getvalue(), force=True)
     write_atomically(json_path, (json.dumps(doc, indent=1) + "\n").encode(), force=True)
-    write_atomically(script, load_script().encode(), force=True)
+    if not same_script:
+        write_atomically(script, text.encode(), force=True)
     return targets
 
 
