@@ -95,6 +95,7 @@ def test_hand_computed_parameters_graph_b() -> None:
     # weight scale: 127 over the largest |W| of *both* incoming weight nodes
     w_scale = 127.0 / max(np.abs(fc1).max(), np.abs(w_rec).max())
     assert pop.w_scale == pytest.approx(w_scale, rel=1e-12)
+    assert w_scale == pytest.approx(34.22984, rel=1e-6)  # 127 / 3.7102 (max |W| of w_rec)
     # FORWARD: a = dt/tau; tau_syn 4e-4 -> a_syn 0.25, decay 0.75
     a_mem = DT / lif.tau_mem[0].astype(np.float64)
     a_syn = DT / lif.tau_syn[0].astype(np.float64)
