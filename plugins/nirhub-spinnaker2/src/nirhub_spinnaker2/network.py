@@ -29,30 +29,20 @@ import numpy as np
 from nirhub.errors import Problem, UnsupportedError, UsageError
 from nirhub.hub.lowering import resolve_dt, resolve_method
 from nirhub.ir.conventions import reset_mode
-from nirhub.ir.graph import FlatGraph, Graph, flatten, infer_shapes
+from nirhub.ir.graph import Graph, flatten, infer_shapes
+from nirhub_spinnaker2.params import (
+    full_param,
+    neuron_params,
+    quantize,
+    voltage_scale,
+    weight_scale,
+)
+from nirhub_spinnaker2.structure import Chain, node_types, structure
 
-NEURON_TYPES = ("LIF", "IF", "CubaLIF")
-WEIGHT_TYPES = ("Affine", "Linear", "Conv2d")
 #: weight magnitude the scale maps max|W| to, per synapse format
 WEIGHT_LIMIT = {"no_delay": 127, "delay": 15}
 #: the synapse word's delay field holds 0..7
 MAX_CONN_DELAY = 7
-
-REFUSED_REASONS = {
-    "LI": "SpiNNaker2 has no non-spiking leaky integrator population (py-spinnaker2's "
-    "neuron models all spike); replace it by a LIF with a high threshold and read its "
-    "voltage, or read the spikes of the layer before",
-    "CubaLI": "SpiNNaker2 has no non-spiking current-based integrator population; use a CubaLIF",
-    "I": "SpiNNaker2 has no non-spiking integrator population; use an IF",
-    "Integrator": "SpiNNaker2 has no non-spiking integrator population; use an IF",
-    "Scale": "SpiNNaker2 projections carry spikes, not scaled signals; fold the scale into the "
-    "next weight node",
-    "Threshold": "SpiNNaker2 has no stateless threshold unit; use an IF with alpha_decay 1",
-    "AvgPool2d": "SpiNNaker2 fuses only sum-pooling into its conv projections; replace it by "
-    "SumPool2d and fold 1/k^2 into the next weights",
-    "Conv1d": "SpiNNaker2 has only 2-D conv projections (lif_conv2d); express it as a Conv2d "
-    "with a 1-wide kernel",
-}
 
 
 @dataclass
@@ -118,8 +108,6 @@ class S2Network:
     options: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     graph_hash: str = ""
-    #: the reference float weights per projection (W, before w_scale), for error reports
-    nir_weights: dict[str, np.ndarray] = field(default_factory=dict)
     #: the source graph (for the report's probe against the reference simulator; not saved)
     graph: Any = None
 
@@ -218,256 +206,12 @@ def settings(graph: Graph, options: dict[str, Any]) -> Settings:
     )
 
 
-# -- graph structure -------------------------------------------------------------------------
-@dataclass
-class _Chain:
-    """A weight node (or a weightless pool list) with the path from its pre-population."""
-
-    weight: str | None  #: the Affine/Linear/Conv2d node, None for pool -> neuron lists
-    pre: str  #: the spike source population
-    between: list[str]  #: Flatten/SumPool2d/Delay/relay nodes between pre and the weight node
-    post: str
-    after: list[str] = field(default_factory=list)  #: Delay nodes between weight and neuron
-
-
-def _types(flat: FlatGraph) -> dict[str, str]:
-    return {p: ("Relay" if p in flat.relays else n.type_name) for p, n in flat.nodes.items()}
-
-
-def structure(flat: FlatGraph) -> tuple[list[_Chain], dict[str, str], list[Problem]]:
-    """The projections' chains, the Output -> population map and every structural problem."""
-    types = _types(flat)
-    pred = flat.predecessors()
-    succ: dict[str, list[str]] = {n: [] for n in flat.nodes}
-    for s, d in flat.edges:
-        if s in succ and d in flat.nodes:
-            succ[s].append(d)
-    problems: list[Problem] = []
-    for path, t in types.items():
-        if t in REFUSED_REASONS:
-            problems.append(Problem(path, f"{t}: {REFUSED_REASONS[t]}", kind="unsupported"))
-
-    def source(path: str, between: list[str]) -> str | None:
-        """Walk back through Flatten/SumPool2d/Delay/relays to the spike source population."""
-        seen = set()
-        while types.get(path) in ("Flatten", "SumPool2d", "Delay", "Relay") and path not in seen:
-            seen.add(path)
-            between.insert(0, path)
-            if len(pred[path]) != 1:
-                problems.append(
-                    Problem(path, f"{types[path]} with {len(pred[path])} inputs cannot be lowered")
-                )
-                return None
-            path = pred[path][0]
-        return path
-
-    chains: list[_Chain] = []
-    for path, t in types.items():
-        if t in WEIGHT_TYPES:
-            for p in pred[path]:
-                between: list[str] = []
-                src = source(p, between)
-                if src is None:
-                    continue
-                if types[src] in WEIGHT_TYPES:
-                    problems.append(
-                        Problem(
-                            path,
-                            f"two weight nodes in a row ({src} -> {path}): a SpiNNaker2 "
-                            "projection connects two populations; multiply the matrices into "
-                            "one weight node",
-                            kind="unsupported",
-                        )
-                    )
-                    continue
-                if types[src] not in ("Input", *NEURON_TYPES):
-                    continue  # refused by its own problem
-                for q in succ[path]:
-                    post, after = q, []
-                    while types.get(post) in ("Relay", "Delay") and len(succ[post]) == 1:
-                        if types[post] == "Delay":
-                            after.append(post)
-                        post = succ[post][0]
-                    if types.get(post) in NEURON_TYPES:
-                        chains.append(_Chain(path, src, between, post, after))
-                    elif types.get(post) in WEIGHT_TYPES:
-                        continue  # reported from the second weight node
-                    elif types.get(post) not in REFUSED_REASONS:
-                        problems.append(
-                            Problem(
-                                path,
-                                f"{t} feeds {post} ({types.get(post)}), not a neuron "
-                                "population: on SpiNNaker2 every projection ends in a spiking "
-                                "population; add a LIF/IF after it",
-                                kind="unsupported",
-                            )
-                        )
-        elif t in NEURON_TYPES:
-            for p in pred[path]:
-                between = []
-                src = source(p, between)
-                if src is None or types.get(src) in WEIGHT_TYPES:
-                    continue  # (a weight node before a Delay is found from the weight node)
-                if types.get(src) in ("Input", *NEURON_TYPES):
-                    if (
-                        between
-                        and types[between[-1]] == "SumPool2d"
-                        and all(types[b] != "Flatten" for b in between)
-                    ):
-                        chains.append(_Chain(None, src, between, path))
-                    else:
-                        problems.append(
-                            Problem(
-                                path,
-                                f"{src} drives {t} {path} without a weight node; "
-                                "py-spinnaker2 needs a projection between two populations: "
-                                "insert a Linear (identity) node",
-                                kind="unsupported",
-                            )
-                        )
-    outputs: dict[str, str] = {}
-    for out in flat.outputs:
-        between = []
-        src = source(pred[out][0], between) if pred.get(out) else None
-        if (
-            src is None
-            or types.get(src) not in NEURON_TYPES
-            or any(types[b] in ("SumPool2d", "Delay") for b in between)
-        ):
-            if src is not None and types.get(src) not in REFUSED_REASONS:
-                problems.append(
-                    Problem(
-                        out,
-                        f"output {out} reads {src} ({types.get(src)}); SpiNNaker2 records "
-                        "spikes and voltages of neuron populations only",
-                        kind="unsupported",
-                    )
-                )
-            continue
-        outputs[out] = src
-    for path, t in types.items():
-        if t == "CubaLIF":
-            for c in chains:
-                if c.post == path and c.weight and types[c.weight] == "Conv2d":
-                    problems.append(
-                        Problem(
-                            path,
-                            f"CubaLIF after the Conv2d {c.weight}: py-spinnaker2 has only "
-                            "lif_conv2d (no current-based conv model); use a LIF/IF",
-                            kind="unsupported",
-                        )
-                    )
-    for path in flat.inputs:
-        shape = getattr(flat.nodes[path], "shape", None)
-        if shape is not None and len(shape) not in (1, 3):
-            problems.append(
-                Problem(
-                    path,
-                    f"input of shape {tuple(shape)}: py-spinnaker2 takes 1-D or 3-D (CHW) "
-                    "spike inputs; flatten it first",
-                    kind="unsupported",
-                )
-            )
-    return chains, outputs, problems
-
-
-# -- parameters ------------------------------------------------------------------------------
-def integrator_factors(tau: np.ndarray, dt: float, integrator: str) -> tuple[np.ndarray, ...]:
-    """(a, decay) of ``s2_nir``: FORWARD a = dt/tau; EXPONENTIAL a = 1 - exp(-dt/tau)."""
-    tau = np.asarray(tau, dtype=np.float64)
-    if integrator == "forward":
-        a = dt / tau
-        return a, 1.0 - a
-    decay = np.exp(-dt / tau)
-    return 1.0 - decay, decay
-
-
-def weight_scale(weights: list[np.ndarray], how: str, limit: int) -> float:
-    if how == "none" or not weights:
-        return 1.0
-    w = np.abs(np.concatenate([np.ravel(x) for x in weights]))
-    ref = float(np.percentile(w, float(how.split(":", 1)[1]))) if ":" in how else float(w.max())
-    return float(limit / ref) if ref > 0 else 1.0
-
-
-def quantize(w: np.ndarray, rounding: str) -> np.ndarray:
-    """Integers as the chip gets them: truncation (py-spinnaker2's astype), or nearest."""
-    if rounding == "none":
-        return np.asarray(w, dtype=np.float64)
-    q = np.trunc(w) if rounding == "trunc" else np.rint(w)
-    return q.astype(np.int64)
-
-
-def _full(x: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """A parameter broadcast to the population's shape, flattened (CHW order), float64."""
-    return np.broadcast_to(np.asarray(x, dtype=np.float64), shape).reshape(-1).copy()
-
-
-def neuron_params(
-    node: Any, kind: str, w_scale: float, bias: np.ndarray, s: Settings, shape: tuple[int, ...]
-) -> dict[str, np.ndarray]:
-    """float32 parameters of one population (``s2_nir``'s formulas)."""
-    n = int(math.prod(shape))
-
-    def full(x: Any) -> np.ndarray:
-        return _full(x, shape)
-
-    bias = full(bias)
-    if kind == "IF":
-        # NIR's IF integrates dv/dt = R I: v += dt R I per step (py-spinnaker2 drops the dt,
-        # which is the same at its default dt = 1)
-        r = full(node.r) * s.dt
-        p = {
-            "threshold": full(node.v_threshold) * w_scale / r,
-            "alpha_decay": np.ones(n),
-            "i_offset": bias * w_scale,
-        }
-    elif kind == "LIF":
-        a, decay = integrator_factors(full(node.tau), s.dt, s.integrator)
-        scale = w_scale / (a * full(node.r))
-        p = {
-            "threshold": full(node.v_threshold) * scale,
-            "alpha_decay": decay,
-            "i_offset": a * full(node.v_leak) * scale + bias * w_scale,
-        }
-    else:  # CubaLIF
-        a_mem, d_mem = integrator_factors(full(node.tau_mem), s.dt, s.integrator)
-        a_syn, d_syn = integrator_factors(full(node.tau_syn), s.dt, s.integrator)
-        w_in = full(node.w_in)
-        scale = w_scale / (a_mem * full(node.r) * a_syn * w_in)
-        p = {
-            "threshold": full(node.v_threshold) * scale,
-            "alpha_decay": d_mem,
-            "exc_decay": d_syn,
-            "inh_decay": d_syn,
-            "i_offset": a_mem * full(node.v_leak) * scale + bias * w_in * w_scale / (a_syn * w_in),
-            "t_refrac": np.zeros(n),
-        }
-    p["v_reset"] = np.zeros(n)
-    return {k: v.astype(np.float32) for k, v in p.items()}
-
-
-def voltage_scale(
-    node: Any, kind: str, w_scale: float, s: Settings, shape: tuple[int, ...]
-) -> np.ndarray:
-    """Chip voltage per NIR voltage unit (``scale`` of ``s2_nir``), float64, flattened."""
-    r = _full(node.r, shape)
-    if kind == "IF":
-        return w_scale / (r * s.dt)
-    if kind == "LIF":
-        a, _ = integrator_factors(_full(node.tau, shape), s.dt, s.integrator)
-        return w_scale / (a * r)
-    a_mem, _ = integrator_factors(_full(node.tau_mem, shape), s.dt, s.integrator)
-    a_syn, _ = integrator_factors(_full(node.tau_syn, shape), s.dt, s.integrator)
-    return w_scale / (a_mem * r * a_syn * _full(node.w_in, shape))
-
-
 # -- lowering --------------------------------------------------------------------------------
 def _delay_steps(node: Any, shape: tuple[int, ...], dt: float) -> np.ndarray:
     """A Delay node's steps per element (the reference simulator's rounding), flattened."""
     from nirhub.sim.engine import delay_steps
 
-    return delay_steps(_full(node.delay, shape), dt)
+    return delay_steps(full_param(node.delay, shape), dt)
 
 
 def _pool_matrix(in_shape: tuple[int, ...], kernel: tuple[int, int]) -> np.ndarray:
@@ -508,7 +252,7 @@ def lower_with_problems(
     if problems:
         return None, problems
     shapes = infer_shapes(graph)
-    types = _types(flat)
+    types = node_types(flat)
     notes: list[str] = []
 
     def out_shape(path: str) -> tuple[int, ...]:
@@ -523,7 +267,7 @@ def lower_with_problems(
             path, "spike_list", out_shape(path), source="Input", w_scale=1.0, reset=""
         )
 
-    incoming: dict[str, list[_Chain]] = {}
+    incoming: dict[str, list[Chain]] = {}
     for c in chains:
         incoming.setdefault(c.post, []).append(c)
     raw: dict[int, np.ndarray] = {}  # chain index -> float weights as a (post, pre) or kernel
@@ -535,7 +279,6 @@ def lower_with_problems(
             raw[i] = np.asarray(node.weight, dtype=np.float64)
 
     projections: list[Projection] = []
-    nir_weights: dict[str, np.ndarray] = {}
     for post, ins in incoming.items():
         node = flat.nodes[post]
         kind = types[post]
@@ -609,7 +352,6 @@ def lower_with_problems(
             name = c.weight or c.between[-1]
             pre_shape = pops[c.pre].shape if c.pre in pops else out_shape(c.pre)
             w = raw[chains.index(c)]
-            nir_weights[name] = w
             delay_nodes = [b for b in (*c.between, *c.after) if types[b] == "Delay"]
             if c.weight and types[c.weight] == "Conv2d":
                 if delay_nodes:
@@ -753,7 +495,6 @@ def lower_with_problems(
         },
         notes=notes,
         graph_hash=graph_hash(graph),
-        nir_weights=nir_weights,
         graph=graph,
     )
     depth = net.depth()  # populations in the order spikes reach them
