@@ -100,7 +100,7 @@ if TYPE_CHECKING:  # pragma: no cover
         voltage_correlation,
     )
     from nirhub.sim import SimulationResult, simulate
-    from nirhub.sim.conv import ConvOp
+    from nirhub.sim.conv import ConvOp, pool2d
     from nirhub.sim.discretize import check_euler_decay, cuba_exact, leak
     from nirhub.sim.engine import delay_steps, resolve_record
     from nirhub.sim.inputs import check_inputs
@@ -179,6 +179,7 @@ _WHERE: dict[str, str] = {
     "SimulationResult": "nirhub.sim",
     "simulate": "nirhub.sim",
     "ConvOp": "nirhub.sim.conv",
+    "pool2d": "nirhub.sim.conv",
     "check_euler_decay": "nirhub.sim.discretize",
     "cuba_exact": "nirhub.sim.discretize",
     "leak": "nirhub.sim.discretize",
@@ -241,6 +242,7 @@ __all__ = [
     "option_key",
     "parse_shape",
     "place_gains",
+    "pool2d",
     "Problem",
     "random_inputs",
     "RefusedError",

@@ -32,8 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import FileFormatError, RefusedError, UsageError
-from nirhub.hub.artifacts import write_atomically
+from nirhub.backend import FileFormatError, RefusedError, UsageError, write_atomically
 from nirhub_spinnaker2.limits import place
 from nirhub_spinnaker2.network import Population, Projection, S2Network
 

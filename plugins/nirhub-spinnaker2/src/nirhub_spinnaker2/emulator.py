@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import UsageError
+from nirhub.backend import UsageError
 from nirhub_spinnaker2.network import Projection, S2Network
 
 
@@ -79,7 +79,7 @@ class _Op:
         #: (extra steps, weights) groups: the NIR Delay steps of each synapse
         self.groups: list[tuple[int, np.ndarray]] = []
         if proj.kind == "conv":
-            from nirhub.sim.conv import ConvOp
+            from nirhub.backend import ConvOp
 
             self.pre_shape = net.populations[proj.pre].shape
             self.conv = ConvOp(w, None, proj.stride, proj.padding, (1, 1), 1, dtype)
@@ -106,7 +106,7 @@ class _Op:
     def __call__(self, s: np.ndarray) -> np.ndarray:
         if self.conv is None:
             return s @ self.wt
-        from nirhub.sim.conv import pool2d
+        from nirhub.backend import pool2d
 
         x = s.reshape(s.shape[0], *self.pre_shape)
         if self.proj.pool is not None:

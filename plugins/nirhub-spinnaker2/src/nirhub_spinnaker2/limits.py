@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nirhub.errors import Problem
+from nirhub.backend import Problem
 
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub_spinnaker2.network import Population, S2Network

@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.errors import Problem, UnsupportedError, UsageError
-from nirhub.hub.lowering import resolve_dt, resolve_method
+from nirhub.backend import Problem, UnsupportedError, UsageError, resolve_dt, resolve_method
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub_spinnaker2.params import (
@@ -209,7 +208,7 @@ def settings(graph: Graph, options: dict[str, Any]) -> Settings:
 # -- lowering --------------------------------------------------------------------------------
 def _delay_steps(node: Any, shape: tuple[int, ...], dt: float) -> np.ndarray:
     """A Delay node's steps per element (the reference simulator's rounding), flattened."""
-    from nirhub.sim.engine import delay_steps
+    from nirhub.backend import delay_steps
 
     return delay_steps(full_param(node.delay, shape), dt)
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.hub.backend import Backend
-from nirhub.hub.descriptor import BackendDescriptor, Option
-from nirhub.hub.hookspecs import hookimpl
+from nirhub.backend import Backend, BackendDescriptor, Option, hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -152,7 +150,7 @@ class SpiNNaker2Backend(Backend):
 
     def check(self, graph: Graph, **options: Any) -> list[Any]:
         """Every structural problem and chip-limit violation, all at once (--dry-run)."""
-        from nirhub.errors import UsageError
+        from nirhub.backend import UsageError
         from nirhub_spinnaker2.network import lower_with_problems
 
         try:
@@ -164,7 +162,7 @@ class SpiNNaker2Backend(Backend):
     def from_ir(self, graph: Graph, **options: Any) -> Any:
         import warnings
 
-        from nirhub.hub.backend import ConversionWarning
+        from nirhub.backend import ConversionWarning
         from nirhub_spinnaker2.network import lower
 
         net = lower(graph, **_lowering(options))

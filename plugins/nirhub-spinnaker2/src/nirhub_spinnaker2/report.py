@@ -48,8 +48,7 @@ def requantized(net: S2Network, rounding: str) -> S2Network:
 
 def probe(net: S2Network, graph: Any, steps: int) -> dict[str, dict[str, Any]]:
     """Activity similarity and differing cells, trunc and nearest, per population."""
-    from nirhub.metrics import activity_similarity
-    from nirhub.sim import simulate
+    from nirhub.backend import activity_similarity, simulate
     from nirhub_spinnaker2.emulator import emulate
 
     rng = np.random.default_rng(PROBE_SEED)

@@ -15,7 +15,7 @@ def run_graph(
 ) -> Any:
     import json
 
-    from nirhub.sim import SimulationResult
+    from nirhub.backend import SimulationResult
     from nirhub_spinnaker2.artifact import from_doc, to_files
     from nirhub_spinnaker2.emulator import emulate
     from nirhub_spinnaker2.network import lower

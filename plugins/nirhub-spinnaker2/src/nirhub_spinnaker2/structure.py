@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nirhub.errors import Problem
+from nirhub.backend import Problem
 from nirhub.ir.graph import FlatGraph
 
 NEURON_TYPES = ("LIF", "IF", "CubaLIF")
