@@ -14,3 +14,5 @@ from nirhub.testing import BackendConformance
 class TestSpiNNaker2Conformance(BackendConformance):
     backend_name = "spinnaker2"
     options = {"rounding": "none", "precision": "float64"}
+    #: hostile names are converted and saved: the deployable (default) quantization
+    hostile_options: dict = {}

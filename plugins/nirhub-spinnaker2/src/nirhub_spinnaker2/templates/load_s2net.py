@@ -17,9 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from spinnaker2 import brian2_sim, hardware, snn
+
+if TYPE_CHECKING:  # py-spinnaker2 is imported where it is used: load() needs numpy only
+    from spinnaker2 import snn
 
 
 def load(path: Path) -> tuple[dict, dict]:
@@ -50,6 +53,8 @@ def conv_params(entry: dict, pre_shape: list[int]) -> dict:
 
 
 def build(doc: dict, arrays: dict) -> tuple[snn.Network, dict]:
+    from spinnaker2 import snn
+
     populations = {}
     for entry in doc["populations"]:
         if entry["model"] == "spike_list":
@@ -119,9 +124,13 @@ def main() -> None:
     source.params = {int(i): np.nonzero(raster[:, i])[0].tolist() for i in range(raster.shape[1])}
     ticks = steps + depth(doc)
     if args.brian2:
+        from spinnaker2 import brian2_sim
+
         backend = brian2_sim.Brian2Backend()
         backend.run(net, ticks)
     else:
+        from spinnaker2 import hardware
+
         backend = hardware.SpiNNaker2Chip(eth_ip=args.eth_ip)
         backend.run(net, ticks, sys_tick_in_s=args.tick)
     result = {}
