@@ -47,6 +47,8 @@ REFERENCE = "reference"
 DEFAULT_MIN_SIMILARITY = {"simulator": 0.99, "hardware": 0.95, "format": 0.99}
 #: documented figures of the hardware backends (their docs/backends/*.md pages)
 HARDWARE_MIN_SIMILARITY = {"xylo": 0.98, "speck": 0.95, "loihi2": 0.95, "spinnaker2": 0.95}
+#: how long to wait for a Dask scheduler before giving up
+CONNECT_TIMEOUT = "10s"
 RUN_FILE = "run.json"
 SAMPLES_DIR = "samples"
 RASTER_FILE = "raster.npz"
@@ -434,7 +436,7 @@ def _connect(scheduler: Any) -> tuple[Any, bool]:
             hint="pip install 'nirhub[dask]'",
         ) from None
     try:
-        return Client(scheduler, timeout="10s"), True
+        return Client(scheduler, timeout=CONNECT_TIMEOUT), True
     except Exception as exc:
         raise SchedulerError(
             f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__}: {exc})",
@@ -774,12 +776,17 @@ def _split_options(
     return per
 
 
-def threshold_for(name: str, kind: str, given: float | Mapping[str, float] | None) -> float:
-    """The similarity a backend must reach (``--min-similarity``, else the documented default)."""
+def threshold_for(
+    name: str, kind: str, given: float | Mapping[str, float] | None, documented: Any = None
+) -> float:
+    """The similarity a backend must reach: ``--min-similarity``, else the figure its plugin
+    documents (``BackendDescriptor.extra["min_similarity"]``), else the default of its kind."""
     if isinstance(given, (int, float)):
         return float(given)
     if isinstance(given, Mapping) and name in given:
         return float(given[name])
+    if isinstance(documented, (int, float)):
+        return float(documented)
     if kind == "hardware":
         return HARDWARE_MIN_SIMILARITY.get(name, DEFAULT_MIN_SIMILARITY["hardware"])
     return DEFAULT_MIN_SIMILARITY.get(kind, 0.99)
@@ -832,7 +839,8 @@ def _summarize(
     for name in context.backends:
         row = registry.status(name)
         kind = row.kind
-        threshold = threshold_for(name, kind, min_similarity)
+        extra = row.descriptor.extra if row.descriptor is not None else {}
+        threshold = threshold_for(name, kind, min_similarity, extra.get("min_similarity"))
         res = BackendResult(name, kind, row.location, "pass", min_similarity=threshold)
         res.warnings = warned.get(name, [])
         res.failures = agg.failures[name]
