@@ -13,7 +13,6 @@ every metric and verdict is checked against a known answer. Real frameworks are 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -136,12 +135,12 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Six samples: sample 0 and five shifted/rolled variants of it, labels 0..6."""
+    """Four samples: sample 0 and three shifted/rolled variants of it."""
     folder = tmp_path_factory.mktemp("data")
     x0 = np.load(SAMPLE0)
-    xs = [x0] + [np.roll(np.roll(x0, 7 * k, axis=0), k, axis=1) for k in range(1, 6)]
+    xs = [x0] + [np.roll(np.roll(x0, 7 * k, axis=0), k, axis=1) for k in range(1, 4)]
     x = np.stack(xs).astype(np.uint8)
-    y = np.array([1, 1, 2, 3, 4, 5])
+    y = np.array([1, 1, 2, 3])
     np.savez(folder / "set.npz", x=x, y=y)
     np.savez_compressed(folder / "set_compressed.npz", x=x, y=y)
     samples = folder / "samples"
@@ -159,6 +158,7 @@ def _run(tmp_path: Path, name: str = "r", **kwargs: Any):
     kwargs.setdefault("dt", DT)
     kwargs.setdefault("record", ("lif1.lif",))
     kwargs.setdefault("workers", 1)
+    kwargs.setdefault("html", False)  # matplotlib takes seconds: the page is tested on its own
     return verify(GRAPH_A, output_dir=tmp_path / name, **kwargs)
 
 
@@ -240,14 +240,14 @@ def test_dataset_forms_stream_the_same_samples(
         tmp_path, "b", input=None, dataset=dataset / "set_compressed.npz", backends=["nir"]
     )
     folder = _run(tmp_path, "c", input=None, dataset=dataset / "samples", backends=["nir"])
-    assert plain.samples == 6 and plain.labels == "dataset"
+    assert plain.samples == 4 and plain.labels == "dataset"
     assert _numbers(plain)["backends"] == _numbers(packed)["backends"]
     assert _numbers(plain)["backends"] == _numbers(folder)["backends"]
     acc = plain.backends[0].accuracy
     ref = plain.reference_accuracy
     assert acc["agreement"] == 1.0 and acc["accuracy"] == ref["accuracy"]
     # the reference's prediction for sample 0 is the paper's label (1: letter 'A')
-    assert ref["samples"] == 6 and 0 < ref["accuracy"] <= 1
+    assert ref["samples"] == 4 and 0 < ref["accuracy"] <= 1
 
 
 def test_dataset_rows_are_read_one_at_a_time(dataset: Path) -> None:
@@ -255,7 +255,7 @@ def test_dataset_rows_are_read_one_at_a_time(dataset: Path) -> None:
     for name in ("set.npz", "set_compressed.npz"):
         member = _npz_members(dataset / name)["x"]
         assert member.shape == x.shape
-        for i in (0, 5, 2):
+        for i in (0, 3, 2):
             np.testing.assert_array_equal(member.row(i), x[i])
 
 
@@ -298,15 +298,15 @@ def test_an_interrupted_run_keeps_its_samples_and_resumes(
     full = _run(tmp_path, "full", **kwargs)
 
     def stop_after_three(done: int, total: int) -> None:
-        if done == 3:
+        if done == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, "cut", on_progress=stop_after_three, **kwargs)
     partial = json.loads((tmp_path / "cut" / "report.json").read_text())
-    assert partial["completed"] == 3 and not partial["complete"] and not partial["passed"]
+    assert partial["completed"] == 2 and not partial["complete"] and not partial["passed"]
     resumed = _run(tmp_path, "cut", **kwargs)
-    assert resumed.resumed == 3 and resumed.complete
+    assert resumed.resumed == 2 and resumed.complete
     assert _numbers(resumed) == _numbers(full)
 
 
@@ -337,7 +337,7 @@ def test_a_backend_that_crashes_on_one_sample_is_a_failure_entry(
     crashing, nir = report.backends
     assert crashing.status == "error" and [f["sample"] for f in crashing.failures] == [3]
     assert crashing.failures[0]["message"] == "the device fell over"
-    assert crashing.layers[HIDDEN]["samples"] == 5  # the other samples are compared
+    assert crashing.layers[HIDDEN]["samples"] == 3  # the other samples are compared
     assert nir.status == "pass" and report.complete and report.exit_code == 1
 
 
@@ -374,7 +374,7 @@ def test_without_matplotlib_the_json_is_written_and_html_says_what_to_install(
     tmp_path: Path, registry: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("nirhub.hub.verify_report.html_available", lambda: False)
-    report = _run(tmp_path, backends=["nir"])
+    report = _run(tmp_path, backends=["nir"], html=None)
     assert (tmp_path / "r" / "report.json").is_file() and not (
         tmp_path / "r" / "report.html"
     ).exists()
@@ -411,10 +411,3 @@ def test_cli_table_json_html_and_exit_codes(tmp_path: Path, registry: Any) -> No
     assert unknown.exit_code == 5
     both = _cli(["verify", str(GRAPH_A), "--dt", "1e-4", "-o", str(tmp_path / "u3")])
     assert both.exit_code == 2 and "--input" in both.stderr
-
-
-def test_report_folder_copy_renders_offline(tmp_path: Path, registry: Any) -> None:
-    _run(tmp_path, backends=["nir"])
-    moved = tmp_path / "elsewhere"
-    shutil.copytree(tmp_path / "r", moved)
-    assert "data:image/png;base64," in (moved / "report.html").read_text()

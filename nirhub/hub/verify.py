@@ -121,6 +121,8 @@ class VerifyReport:
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     graph: dict[str, Any] = field(default_factory=dict)
+    #: the backends were named (a refusal then fails the gate), not the default selection
+    named: bool = False
 
     @property
     def complete(self) -> bool:
@@ -131,7 +133,10 @@ class VerifyReport:
         return (
             self.complete
             and not self.failed_samples
-            and all(b.status in ("pass", "skipped") for b in self.backends)
+            and all(
+                b.status == "pass" or (b.status in ("skipped", "refused") and not self.named)
+                for b in self.backends
+            )
         )
 
     @property
@@ -149,6 +154,7 @@ class VerifyReport:
             "complete": self.complete,
             "resumed": self.resumed,
             "passed": self.passed,
+            "named_backends": self.named,
             "exit_code": self.exit_code,
             "dt": self.dt,
             "layers": self.layers,
@@ -648,6 +654,7 @@ def verify(
     except BaseException as exc:  # Ctrl-C, a lost cluster: keep what was computed, then raise
         interrupted = exc
     report = _summarize(
+        backends is not None,
         folder,
         samples,
         context,
@@ -793,6 +800,7 @@ def threshold_for(
 
 
 def _summarize(
+    named: bool,
     folder: Path,
     samples: Samples,
     context: Context,
@@ -889,6 +897,7 @@ def _summarize(
         failed_samples=agg.failed_samples,
         warnings=notes,
         graph=_graph_json(context.graph, graph_summary),
+        named=named,
     )
 
 
