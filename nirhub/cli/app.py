@@ -619,6 +619,21 @@ def verify(
         bool, typer.Option("--all", help="Every installed backend that can run graphs.")
     ] = False,
     dt: Dt = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method",
+            help="Discretisation of the reference (and asked of every backend): euler or exact.",
+        ),
+    ] = None,
+    reset: Annotated[
+        str | None,
+        typer.Option(
+            "--reset",
+            help="Reset mode of the reference (and asked of every backend): zero, subtract, ...",
+            show_default=False,
+        ),
+    ] = None,
     record: Annotated[
         list[str] | None,
         typer.Option(
@@ -722,6 +737,8 @@ def verify(
             dataset=dataset,
             backends=names,
             dt=dt,
+            method=method,
+            reset=reset,
             record=tuple(record or ()),
             options=parse_key_values(option),
             min_similarity=parse_thresholds(min_similarity),

@@ -188,6 +188,10 @@ class Context:
     backends: tuple[str, ...]
     options: dict[str, dict[str, Any]]
     raster_sample: int
+    #: the reference simulator's method and reset mode (None: the graph's); also given to
+    #: every backend (``-O method=... reset=...``), which refuses what it cannot do
+    method: str | None = None
+    reset: str | None = None
 
 
 def run_sample(
@@ -210,7 +214,13 @@ def run_sample(
     arrays: dict[str, np.ndarray] = {}
     keep_raster = index == context.raster_sample
     try:
-        ref = simulate(context.graph, dict(inputs), context.dt, record=context.record)
+        ref = simulate(
+            context.graph,
+            dict(inputs),
+            context.dt,
+            record=context.record,
+            **_conventions(context),
+        )
         ref_arrays = ref.to_npz_dict()
     except Exception as exc:  # the sample itself is bad: every run of it fails
         result["runs"][REFERENCE] = {"error": _error(exc)}
@@ -219,7 +229,7 @@ def run_sample(
     result["layers"] = layers
     result["runs"][REFERENCE] = _entry(context.graph, ref_arrays, layers, None, arrays, REFERENCE)
     if keep_raster:
-        _raster(arrays, REFERENCE, ref_arrays, layers)
+        _raster(arrays, REFERENCE, ref_arrays)
     for name in context.backends:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -231,7 +241,7 @@ def run_sample(
                     name,
                     record=context.record,
                     registry=registry,
-                    **context.options.get(name, {}),
+                    **{**_conventions(context), **context.options.get(name, {})},
                 )
                 run_arrays = run.to_npz_dict()
             except UnsupportedError as exc:
@@ -244,8 +254,14 @@ def run_sample(
         entry["warnings"] = sorted({str(w.message) for w in caught})
         result["runs"][name] = entry
         if keep_raster:
-            _raster(arrays, name, run_arrays, layers)
+            _raster(arrays, name, run_arrays)
     return result, arrays
+
+
+def _conventions(context: Context) -> dict[str, str]:
+    return {
+        k: v for k, v in (("method", context.method), ("reset", context.reset)) if v is not None
+    }
 
 
 def _layers(graph: Any, arrays: Mapping[str, np.ndarray]) -> list[str]:
@@ -280,12 +296,10 @@ def _entry(
     return entry
 
 
-def _raster(
-    arrays: dict[str, np.ndarray], runner: str, run: Mapping[str, np.ndarray], layers: list[str]
-) -> None:
-    for layer in layers:
-        if layer in run:
-            arrays[f"r:{runner}:{layer}"] = np.asarray(run[layer], dtype=np.float32)
+def _raster(arrays: dict[str, np.ndarray], runner: str, run: Mapping[str, np.ndarray]) -> None:
+    """Every signal of the raster sample (spikes for the plots, voltages for the curious)."""
+    for key, value in run.items():
+        arrays[f"r:{runner}:{key}"] = np.asarray(value, dtype=np.float32)
 
 
 def _error(exc: BaseException) -> dict[str, str]:
@@ -546,6 +560,8 @@ def verify(
     dataset: str | os.PathLike[str] | None = None,
     backends: Sequence[str] | None = None,
     dt: float | None = None,
+    method: str | None = None,
+    reset: str | None = None,
     record: Sequence[str] = (),
     options: Mapping[str, Any] | None = None,
     min_similarity: float | Mapping[str, float] | None = None,
@@ -565,8 +581,10 @@ def verify(
     """Run ``source`` on the reference simulator and on ``backends``; write the report.
 
     ``source``: a ``.nir`` file or anything ``convert`` accepts (with ``from_``, ``weights``,
-    ``trust_pickle``). Exactly one of ``input`` (one sample) and ``dataset`` (``.npz`` with
-    ``x``/``y`` or a folder of ``.npy``; :mod:`nirhub.hub.verify_data`). ``backends``: names;
+    ``trust_pickle``). ``method``/``reset``: as for ``nirhub simulate`` (the reference's
+    discretisation and reset mode, also asked of every backend). Exactly one of ``input`` (one
+    sample) and ``dataset`` (``.npz`` with ``x``/``y`` or a folder of ``.npy``;
+    :mod:`nirhub.hub.verify_data`). ``backends``: names;
     ``None`` takes every installed backend that can run graphs (simulators and hardware,
     worker environments included); a backend that refuses the graph is listed as ``refused``
     with its reason. ``record``: nodes whose spikes (and voltages) are compared besides the
@@ -610,7 +628,21 @@ def verify(
         notes.append("--labels-from-output: the data set's labels are ignored")
     chosen, skipped = _select_backends(backends, registry, graph)
     per_backend = _split_options(dict(options or {}), chosen, registry)
-    context = Context(graph, float(step), tuple(record), tuple(chosen), per_backend, raster_sample)
+    from nirhub.ir.conventions import check_reset
+
+    check_reset(reset)
+    if method is not None and method not in ("euler", "exact"):
+        raise UsageError(f"method must be euler or exact; got {method!r}")
+    context = Context(
+        graph,
+        float(step),
+        tuple(record),
+        tuple(chosen),
+        per_backend,
+        raster_sample,
+        method=method,
+        reset=reset,
+    )
     folder = Path(output_dir)
     fingerprint = {
         "nirhub_verify": REPORT_VERSION,
@@ -622,6 +654,8 @@ def verify(
         "backends": list(chosen),
         "options": per_backend,
         "raster_sample": raster_sample,
+        "method": method,
+        "reset": reset,
     }
     resumed = _prepare_folder(folder, fingerprint, force)
     if isinstance(scheduler, str):
