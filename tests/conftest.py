@@ -15,7 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 #: ``cross-backend`` installs them all (some in worker environments) and sets
 #: ``NIRHUB_CROSS_BACKEND=1``, where they must run, and fail if a plugin is missing. Elsewhere
 #: they are not collected (not skipped) unless every plugin is installed here.
-CROSS_BACKEND_MODULES = ["test_any_to_any.py", "test_readme_example.py", "test_cross_lava.py"]
+CROSS_BACKEND_MODULES = [
+    "test_any_to_any.py",
+    "test_readme_example.py",
+    "test_cross_lava.py",
+    "test_paper_reproduction.py",
+    "test_verify_backends.py",
+]
 
 
 def plugin_distributions() -> list[str]:
