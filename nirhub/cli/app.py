@@ -713,9 +713,9 @@ def verify(
         typer.Option("--tolerant", help="Read a damaged .nir file, repairing its known defects."),
     ] = False,
 ) -> None:
-    """Check that a conversion still does its job: every backend against the reference.
+    """Check each backend against the reference simulator.
 
-    Runs the model on nirhub's reference simulator and on every backend named (default: all
+    Proves that a conversion still does its job. Runs the model on nirhub's reference simulator and on every backend named (default: all
     installed that can run graphs; a backend that refuses the graph is listed with its
     reason), on one sample or a whole test set, and compares per backend and layer: activity
     similarity, differing spikes, spike-count ratio, latency, voltage r, accuracy. Writes

@@ -16,6 +16,7 @@ Metrics: :mod:`nirhub.hub.verify_metrics`; data sets: :mod:`nirhub.hub.verify_da
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -668,25 +669,40 @@ def verify(
     total = len(samples)
     if on_progress:
         on_progress(done, total)
-    use_labels = not labels_from_output and samples.labels is not None
+    labels = samples.label if not labels_from_output and samples.labels is not None else None
     n_workers = workers or os.cpu_count() or 1
     interrupted: BaseException | None = None
     try:
+        # the first sample runs here: a backend that refuses the graph is not asked again
+        run_context = context
+        if todo:
+            first = todo.pop(0)
+            result, arrays = run_sample(
+                context, first, samples[first], labels(first) if labels else None, registry
+            )
+            save_sample(folder, result, arrays)
+            done += 1
+            if on_progress:
+                on_progress(done, total)
+            refused = {n for n, e in result["runs"].items() if "refused" in e}
+            run_context = dataclasses.replace(
+                context, backends=tuple(b for b in context.backends if b not in refused)
+            )
         for result, arrays in _schedule(
             todo,
             samples,
-            context,
+            run_context,
             workers=n_workers,
             scheduler=scheduler,
             registry=registry,
-            labels=(samples.label if use_labels else (lambda _i: None)),
+            labels=labels or (lambda _i: None),
         ):
             save_sample(folder, result, arrays)
             done += 1
             if on_progress:
                 on_progress(done, total)
     except BaseException as exc:  # Ctrl-C, a lost cluster: keep what was computed, then raise
-        interrupted = exc
+        interrupted = _lost(exc, folder, scheduler)
     report = _summarize(
         backends is not None,
         folder,
@@ -704,6 +720,22 @@ def verify(
     if interrupted is not None:
         raise interrupted
     return report
+
+
+def _lost(exc: BaseException, folder: Path, scheduler: Any) -> BaseException:
+    """A lost worker process or Dask worker is not a bug: say so, and how to resume."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    if isinstance(exc, NirhubError) or not isinstance(exc, Exception):
+        return exc
+    if isinstance(exc, BrokenProcessPool) or scheduler is not None:
+        where = "a Dask worker" if scheduler is not None else "a worker process"
+        return SchedulerError(
+            f"{where} was lost ({type(exc).__name__}: {exc})",
+            hint=f"The samples computed so far are kept in {folder}; rerun the same command "
+            "to resume.",
+        )
+    return exc
 
 
 def _load(
