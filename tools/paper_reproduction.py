@@ -56,6 +56,17 @@ PAPER_NAMES = {
     "spyx": "Spyx",
     "xylo": "Xylo",
 }
+#: nirhub backend -> the paper's recording of the same platform
+PAPER_OF_BACKEND = {
+    "lava": "lava",
+    "nengo": "nengo",
+    "norse": "norse",
+    "rockpool": "rockpool",
+    "spinnaker2": "s2",
+    "snntorch": "snntorch",
+    "spyx": "spyx",
+    "xylo": "xylo",
+}
 BRAILLE = {
     "A": ("braille_noDelay_bias_zero", None),
     "B": ("braille_noDelay_noBias_subtract", "subtract-guarded"),
@@ -209,7 +220,7 @@ def cnn_task(work: Path, backends: list[str] | None) -> dict[str, Any]:
         backends,
         source=CORPUS / "cnn" / "cnn_sinabs.nir",
         dataset=work / "cnn_input.npz",
-        dt=1e-3,
+        dt=1.0,  # the graph's IF nodes integrate r*I per unit of time: one step is 1 (as Sinabs)
         record=("1",),
         tolerant=True,
     )
@@ -217,6 +228,11 @@ def cnn_task(work: Path, backends: list[str] | None) -> dict[str, Any]:
     return {
         "nirhub": _matrix(report, "1.spikes"),
         "status": _statuses(report),
+        "spikes": {
+            r: float(v.sum())
+            for r in report.runners
+            if (v := raster(work, "cnn").get(f"r:{r}:1.spikes")) is not None
+        },
         "paper": {
             "runners": paper["cnn_activity_cosine"]["platforms"],
             "values": _round(paper["cnn_activity_cosine"]["matrix"]),
@@ -269,6 +285,41 @@ def _status_md(status: dict[str, str]) -> list[str]:
     return ["Not in the matrix:", ""] + [f"* `{k}`: {v}" for k, v in not_run.items()] + [""]
 
 
+def _against_reference(task: dict[str, Any], backend: str) -> float | None:
+    m = task["nirhub"]
+    if not m.get("values") or backend not in m["runners"]:
+        return None
+    return m["values"][0][m["runners"].index(backend)]
+
+
+def _summary_md(data: dict[str, Any]) -> list[str]:
+    """Per backend: nirhub's similarity to the reference, next to the paper's to snnTorch."""
+    lines = [
+        "## Summary",
+        "",
+        "Hidden-layer activity similarity against the reference (nirhub) and, for the paper,",
+        "of the platform's recording against snnTorch's (the source of the Braille graphs,",
+        "which nirhub's reference reproduces exactly).",
+        "",
+        "| backend | Braille A | paper A | Braille B | paper B | CNN (layer 1) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for backend in data["backends"]:
+        paper = PAPER_OF_BACKEND.get(backend)
+        cells = []
+        for graph in ("A", "B"):
+            task = data[f"braille_{graph}"]
+            cells.append(_fmt(_against_reference(task, backend)))
+            m = task["paper"]
+            value = None
+            if paper in m["runners"] and "snntorch" in m["runners"]:
+                value = m["values"][m["runners"].index(paper)][m["runners"].index("snntorch")]
+            cells.append(_fmt(value))
+        cells.append(_fmt(_against_reference(data["cnn"], backend)))
+        lines.append(f"| {backend} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def render(data: dict[str, Any]) -> str:
     lines = [
         "# The NIR paper, reproduced with `nirhub verify`",
@@ -285,6 +336,7 @@ def render(data: dict[str, Any]) -> str:
         "",
         f"Backends: {', '.join(data['backends']) or 'none besides the reference'}.",
         "",
+        *_summary_md(data),
         "## LIF neuron (task 1)",
         "",
         "`lif/lif_norse.nir` on the exact solution's input (dt = 0.1 ms, 1000 steps). The exact",
@@ -346,7 +398,9 @@ def render(data: dict[str, Any]) -> str:
         "",
         f"`cnn/cnn_sinabs.nir`, first IF layer (`1`). The paper's N-MNIST input is not in the "
         f"corpus: nirhub's runs use {CNN_SAMPLES} random event samples ({CNN_STEPS} steps, rate "
-        f"{CNN_RATE}, seed {CNN_SEED}), so the two matrices compare the platforms, not the inputs.",
+        f"{CNN_RATE}, seed {CNN_SEED}, dt = 1: one step per unit of the IF equation, as Sinabs), "
+        "so the two matrices compare the platforms, not the inputs. Spikes of layer `1` in "
+        f"sample 0: {', '.join(f'{k} {v:g}' for k, v in c['spikes'].items())}.",
         "",
         "nirhub's runs:",
         "",

@@ -715,12 +715,13 @@ def verify(
 ) -> None:
     """Check each backend against the reference simulator.
 
-    Proves that a conversion still does its job. Runs the model on nirhub's reference simulator and on every backend named (default: all
-    installed that can run graphs; a backend that refuses the graph is listed with its
-    reason), on one sample or a whole test set, and compares per backend and layer: activity
-    similarity, differing spikes, spike-count ratio, latency, voltage r, accuracy. Writes
-    REPORT_DIR/report.json and report.html; exits 1 when a backend falls under its minimum
-    similarity or fails on a sample (a CI gate).
+    Proves that a conversion still does its job. Runs the model on nirhub's reference
+    simulator and on every backend named (default: all installed that can run graphs; a
+    backend that refuses the graph is listed with its reason), on one sample or a whole test
+    set, and compares per backend and layer: activity similarity, differing spikes,
+    spike-count ratio, latency, voltage r, accuracy. Writes REPORT_DIR/report.json and
+    report.html; exits 1 when a backend falls under its minimum similarity or fails on a
+    sample (a CI gate).
     """
     state = _state(ctx, json_)
     from nirhub.cli import render
