@@ -480,32 +480,8 @@ def _schedule(
 
     At most two samples per worker are in flight, so memory does not grow with the set.
     """
-    if scheduler is not None:
-        client, owned = _connect(scheduler)
-        try:
-            from dask.distributed import as_completed
-
-            remote = client.scatter(context, broadcast=True)
-            window = 2 * max(1, sum(client.nthreads().values()))
-            pending = iter(todo)
-            queue = as_completed()
-            for index in _take(pending, window):
-                queue.add(
-                    client.submit(
-                        _run_on_dask, remote, index, samples[index], labels(index), pure=False
-                    )
-                )
-            for future in queue:
-                yield future.result()
-                for index in _take(pending, 1):
-                    queue.add(
-                        client.submit(
-                            _run_on_dask, remote, index, samples[index], labels(index), pure=False
-                        )
-                    )
-        finally:
-            if owned:
-                client.close()
+    if scheduler is not None:  # a dask.distributed.Client
+        yield from _schedule_on_dask(todo, samples, context, scheduler, labels)
         return
     if workers <= 1 or len(todo) <= 1:
         for index in todo:
@@ -536,6 +512,31 @@ def _schedule(
             for future in running:
                 future.cancel()
             raise
+
+
+def _schedule_on_dask(
+    todo: list[int],
+    samples: Samples,
+    context: Context,
+    client: Any,
+    labels: Callable[[int], int | None],
+) -> Iterator[tuple[dict[str, Any], dict[str, np.ndarray]]]:
+    from dask.distributed import as_completed
+
+    remote = client.scatter(context, broadcast=True)
+    window = 2 * max(1, sum(client.nthreads().values()))
+    pending = iter(todo)
+    queue = as_completed()
+
+    def submit(index: int) -> Any:
+        return client.submit(_run_on_dask, remote, index, samples[index], labels(index), pure=False)
+
+    for index in _take(pending, window):
+        queue.add(submit(index))
+    for future in queue:
+        yield future.result()
+        for index in _take(pending, 1):
+            queue.add(submit(index))
 
 
 def _take(iterator: Iterator[int], n: int) -> list[int]:
@@ -658,11 +659,52 @@ def verify(
         "method": method,
         "reset": reset,
     }
-    resumed = _prepare_folder(folder, fingerprint, force)
-    if isinstance(scheduler, str):
-        client, owned = _connect(scheduler)  # fail now, before any work, if unreachable
+    # an unreachable scheduler fails now, before any work and before the folder is made
+    client, owned = _connect(scheduler) if scheduler is not None else (None, False)
+    try:
+        resumed = _prepare_folder(folder, fingerprint, force)
+        return _run_and_report(
+            folder,
+            samples,
+            context,
+            client,
+            workers,
+            registry,
+            labels_from_output,
+            on_progress,
+            backends is not None,
+            skipped,
+            min_similarity,
+            source,
+            resumed,
+            notes,
+            html,
+        )
+    finally:
         if owned:
             client.close()
+
+
+def _run_and_report(
+    folder: Path,
+    samples: Samples,
+    context: Context,
+    client: Any,
+    workers: int | None,
+    registry: Any,
+    labels_from_output: bool,
+    on_progress: Callable[[int, int], None] | None,
+    named: bool,
+    skipped: list[BackendResult],
+    min_similarity: Any,
+    source: Any,
+    resumed: int,
+    notes: list[str],
+    html: bool | None,
+) -> VerifyReport:
+    """Run the samples not in ``folder`` yet; write and return the report (also when
+    interrupted: then the report of what was computed is written and the error raised)."""
+    scheduler = client
 
     todo = [i for i in range(len(samples)) if load_sample(folder, i) is None]
     done = len(samples) - len(todo)
@@ -704,7 +746,7 @@ def verify(
     except BaseException as exc:  # Ctrl-C, a lost cluster: keep what was computed, then raise
         interrupted = _lost(exc, folder, scheduler)
     report = _summarize(
-        backends is not None,
+        named,
         folder,
         samples,
         context,
