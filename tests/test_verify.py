@@ -411,3 +411,17 @@ def test_cli_table_json_html_and_exit_codes(tmp_path: Path, registry: Any) -> No
     assert unknown.exit_code == 5
     both = _cli(["verify", str(GRAPH_A), "--dt", "1e-4", "-o", str(tmp_path / "u3")])
     assert both.exit_code == 2 and "--input" in both.stderr
+
+
+def test_a_folder_whose_labels_do_not_match_its_samples(tmp_path: Path, registry: Any) -> None:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for i in range(3):
+        np.save(folder / f"{i}.npy", np.zeros((10, 12), dtype=np.uint8))
+    (folder / "labels.txt").write_text("1\n2\n")
+    with pytest.raises(NirhubError, match="2 labels for 3 samples") as info:
+        _run(tmp_path, input=None, dataset=folder, backends=["nir"])
+    assert info.value.exit_code == ExitCode.INVALID_INPUT
+    (folder / "labels.txt").write_text("1\n2\n0\n")
+    report = _run(tmp_path, input=None, dataset=folder, backends=["nir"])
+    assert report.samples == 3 and report.labels == "dataset"
