@@ -127,11 +127,17 @@ def _rasters(folder: Path, runners: list[str], layer: str) -> str | None:
 def _graph_svg(graph: dict[str, Any]) -> str:
     """Nodes in columns by their distance from the inputs; edges as lines (inline SVG)."""
     types: dict[str, str] = graph.get("node_types", {})
-    edges = [tuple(e) for e in graph.get("edge_list", [])]
+
+    def node_of(end: str) -> str:
+        """The top-level node of an edge end (``lif1.lif`` may be a node or a port)."""
+        while end not in types and "." in end:
+            end = end.rsplit(".", 1)[0]
+        return end
+
+    edges = [(node_of(a), node_of(b)) for a, b in graph.get("edge_list", [])]
     level: dict[str, int] = {n: 0 for n in graph.get("inputs", [])}
     for _ in range(len(types)):
-        for src, dst in edges:
-            s, d = src.split(".")[0], dst.split(".")[0]
+        for s, d in edges:
             if s in level and s != d and level.get(d, -1) < level[s] + 1 and d not in level:
                 level[d] = level[s] + 1
     for n in types:
@@ -149,9 +155,8 @@ def _graph_svg(graph: dict[str, Any]) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         'font-family="sans-serif" font-size="11">'
     ]
-    for src, dst in edges:
-        s, d = src.split(".")[0], dst.split(".")[0]
-        if s in pos and d in pos:
+    for s, d in edges:
+        if s in pos and d in pos and s != d:
             (x1, y1), (x2, y2) = pos[s], pos[d]
             parts.append(
                 f'<line x1="{x1 + 120}" y1="{y1 + 18}" x2="{x2}" y2="{y2 + 18}" '
