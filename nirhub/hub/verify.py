@@ -245,7 +245,8 @@ def run_sample(
                     **{**_conventions(context), **context.options.get(name, {})},
                 )
                 run_arrays = run.to_npz_dict()
-            except UnsupportedError as exc:
+            except (UnsupportedError, UsageError) as exc:
+                # cannot take this graph, or not with the asked conventions (--reset, -O)
                 result["runs"][name] = {"refused": exc.message}
                 continue
             except Exception as exc:
