@@ -42,7 +42,10 @@ def make_dataset(folder: Path, n: int) -> Path:
     return path
 
 
-def timed(folder: Path, name: str, data: Path, backends: list[str], workers: int) -> float:
+def timed(
+    folder: Path, name: str, data: Path, backends: list[str], workers: int
+) -> tuple[float, str]:
+    """Samples per second of one ``verify`` call, and the (last) backend's status."""
     from nirhub.hub.verify import verify
 
     start = time.perf_counter()
@@ -59,7 +62,8 @@ def timed(folder: Path, name: str, data: Path, backends: list[str], workers: int
     )
     seconds = time.perf_counter() - start
     assert report.complete, f"{name}: {report.completed} of {report.samples} samples"
-    return report.samples / seconds
+    status = report.backends[-1].status if report.backends else "-"
+    return report.samples / seconds, status
 
 
 def installed_backends() -> list[str]:
@@ -86,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         data = make_dataset(folder, args.samples)
         small = make_dataset(folder, min(args.backend_samples, args.samples))
-        base = timed(folder, "w1", data, ["nir"], 1)
-        two = timed(folder, "w2", data, ["nir"], 2)
+        base, _ = timed(folder, "w1", data, ["nir"], 1)
+        two, _ = timed(folder, "w2", data, ["nir"], 2)
         print(f"Braille RNN (graph A), {args.samples} samples of 256 steps")
         print(f"{'run':<28} {'samples/s':>10} {'ratio':>8}")
         print(f"{'reference + nir, 1 worker':<28} {base:>10.1f} {1.0:>8.2f}   (baseline)")
