@@ -12,7 +12,12 @@
   (``nirhub env add``); ``nirhub list-backends`` must reach every backend; then the core tests
   run again with all of it installed, with ``NIRHUB_CROSS_BACKEND=1``: that adds the
   any-to-any conversion matrix (``tests/test_any_to_any.py``, ``docs/any-to-any.md``) and the
-  README's conversion (``tests/test_readme_example.py``), which fail if a plugin is missing.
+  README's conversion (``tests/test_readme_example.py``), which fail if a plugin is missing,
+  and the NIR paper's comparisons (``tests/test_paper_reproduction.py``: every number of
+  ``docs/paper-reproduction.md`` must come out again).
+* ``paper-reproduction`` (not run by default): the same environments, then
+  ``tools/paper_reproduction.py`` rewrites ``docs/paper-reproduction.md`` (after a backend is
+  added or a number changed on purpose).
 * ``startup`` (not run by default): ``benchmarks/cli_startup.py`` with every plugin installed.
 
 Installing torch takes minutes and gigabytes, so plugins do not get a virtualenv each: plugins
@@ -295,9 +300,10 @@ for _plugin in PLUGINS:
     _make_plugin_session(_plugin)
 
 
-@nox.session(name="cross-backend", venv_backend="none")
-def cross_backend(session: nox.Session) -> None:
-    """Every plugin at once: the main environment's locally, the others as workers."""
+def every_backend(session: nox.Session) -> tuple[Path, dict[str, str]]:
+    """The main shared environment with every plugin of its Python, the other plugins' shared
+    environments registered as worker environments; checks that every backend is usable.
+    Returns the main interpreter and the environment variables that select those workers."""
     main = (MAIN_PYTHON, MAIN_ENV)
     python = shared_env(session, main)
     install_plugins(session, python, [p for p in PLUGINS if p.env_key == main])
@@ -333,13 +339,30 @@ def cross_backend(session: nox.Session) -> None:
     ]
     if bad:
         session.error("backends not usable with every plugin installed:\n  " + "\n  ".join(bad))
+    return python, env
+
+
+@nox.session(name="cross-backend", venv_backend="none")
+def cross_backend(session: nox.Session) -> None:
+    """Every plugin at once: the main environment's locally, the others as workers."""
+    python, env = every_backend(session)
     if not PLUGINS:
         session.log("no plugins under plugins/: the core tests already ran in tests-3.11")
         return
     # with every plugin reachable, tests/conftest.py collects the cross-backend modules: the
-    # any-to-any matrix (docs/any-to-any.md) and the README's conversion
+    # any-to-any matrix (docs/any-to-any.md), the paper reproduction
+    # (docs/paper-reproduction.md) and the README's conversion
     env["NIRHUB_CROSS_BACKEND"] = "1"
     session.run(str(python), "-m", "pytest", *pytest_args(session, "tests"), env=env, external=True)
+
+
+@nox.session(name="paper-reproduction", default=False, venv_backend="none")
+def paper_reproduction(session: nox.Session) -> None:
+    """Regenerate docs/paper-reproduction.md with every backend (as cross-backend has them)."""
+    python, env = every_backend(session)
+    session.run(
+        str(python), "tools/paper_reproduction.py", *session.posargs, env=env, external=True
+    )
 
 
 @nox.session(default=False, venv_backend="none")

@@ -20,6 +20,8 @@ CROSS_BACKEND_MODULES = [
     "test_readme_example.py",
     "test_cross_lava.py",
     "test_cross_spinnaker2.py",
+    "test_paper_reproduction.py",
+    "test_verify_backends.py",
 ]
 
 

@@ -674,6 +674,227 @@ def simulate(
     state.out.result(run.to_json, lambda: render.simulation(state.out, run))
 
 
+@app.command("verify", cls=NirhubCommand)
+def verify(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The model: a .nir file, or any source `nirhub convert` accepts.",
+            metavar="MODEL",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Report folder (report.json, report.html, per-sample results; rerun to resume).",
+            metavar="REPORT_DIR",
+            show_default=False,
+        ),
+    ],
+    input_: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="One sample: .npy (one Input node) or .npz (one array per Input node), "
+            "time first.",
+            show_default=False,
+        ),
+    ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset",
+            help="A test set: .npz with x (N, T, ...) and optional y (N,), or a folder of .npy "
+            "samples with labels.npy|labels.txt|labels.csv. Streamed sample by sample.",
+            show_default=False,
+        ),
+    ] = None,
+    backends: Annotated[
+        str | None,
+        typer.Option(
+            "--backends",
+            "-b",
+            help="Comma-separated backends (default: every installed backend that can run graphs).",
+            show_default=False,
+        ),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every installed backend that can run graphs.")
+    ] = False,
+    dt: Dt = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method",
+            help="Discretisation of the reference (and asked of every backend): euler or exact.",
+        ),
+    ] = None,
+    reset: Annotated[
+        str | None,
+        typer.Option(
+            "--reset",
+            help="Reset mode of the reference (and asked of every backend): zero, subtract, ...",
+            show_default=False,
+        ),
+    ] = None,
+    record: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--record",
+            "-r",
+            help="Also compare the spikes (and voltages) of this node (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    option: KeyValues = None,
+    min_similarity: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--min-similarity",
+            help="Fail (exit 1) below this activity similarity: S for every backend or "
+            "BACKEND=S (repeatable). Default: 0.99 for simulators, the documented figure "
+            "for hardware (docs/verify.md).",
+            show_default=False,
+        ),
+    ] = None,
+    labels_from_output: Annotated[
+        bool,
+        typer.Option(
+            "--labels-from-output",
+            help="Take the reference simulator's predictions as the labels.",
+        ),
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-j", help="Local processes (default: the cores).", min=1),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Run the samples on a Dask cluster: tcp://host:port (pip install 'nirhub[dask]').",
+            show_default=False,
+        ),
+    ] = None,
+    sample: Annotated[
+        int, typer.Option("--raster-sample", help="The sample drawn in the raster plots.")
+    ] = 0,
+    html: Annotated[
+        bool | None,
+        typer.Option(
+            "--html/--no-html",
+            help="Write report.html (needs matplotlib: pip install 'nirhub[report]'). "
+            "Default: when matplotlib is installed.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", "-f", help="Start over when REPORT_DIR holds a run of other settings."
+        ),
+    ] = False,
+    json_: Json = False,
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="Backend of the model source, when it cannot be detected."),
+    ] = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option("--weights", help="State dict (.pt) to load into a Python model reference."),
+    ] = None,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Allow a whole-module .pt file to run code while loading (only for files "
+            "you trust).",
+        ),
+    ] = False,
+    tolerant: Annotated[
+        bool,
+        typer.Option("--tolerant", help="Read a damaged .nir file, repairing its known defects."),
+    ] = False,
+) -> None:
+    """Check each backend against the reference simulator.
+
+    Proves that a conversion still does its job. Runs the model on nirhub's reference
+    simulator and on every backend named (default: all installed that can run graphs; a
+    backend that refuses the graph is listed with its reason), on one sample or a whole test
+    set, and compares per backend and layer: activity similarity, differing spikes,
+    spike-count ratio, latency, voltage r, accuracy. Writes REPORT_DIR/report.json and
+    report.html; exits 1 when a backend falls under its minimum similarity or fails on a
+    sample (a CI gate).
+    """
+    state = _state(ctx, json_)
+    from nirhub.cli import render
+    from nirhub.hub.verify import verify as verify_model
+
+    if backends is not None and all_:
+        raise UsageError("give --backends or --all, not both")
+    names = None if all_ or backends is None else [n.strip() for n in backends.split(",") if n]
+    with render.verify_progress(state.out, f"Verifying {source}") as progress:
+        report = verify_model(
+            source,
+            output_dir=output,
+            input=input_,
+            dataset=dataset,
+            backends=names,
+            dt=dt,
+            method=method,
+            reset=reset,
+            record=tuple(record or ()),
+            options=parse_key_values(option),
+            min_similarity=parse_thresholds(min_similarity),
+            labels_from_output=labels_from_output,
+            workers=workers,
+            scheduler=scheduler,
+            raster_sample=sample,
+            html=html,
+            force=force,
+            from_=from_,
+            weights=weights,
+            trust_pickle=trust_pickle,
+            tolerant=tolerant,
+            registry=state.registry(),
+            on_progress=progress,
+        )
+    state.out.result(report.to_json, lambda: render.verification(state.out, report))
+    state.registry_warnings()
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+def parse_thresholds(items: list[str] | None) -> float | dict[str, float] | None:
+    """``["0.95"]`` -> 0.95; ``["xylo=0.9", "norse=0.99"]`` -> a dict (parsing only)."""
+    if not items:
+        return None
+    out: dict[str, float] = {}
+    single: float | None = None
+    for item in items:
+        key, sep, value = item.rpartition("=") if "=" in item else ("", "", item)
+        try:
+            number = float(value)
+        except ValueError:
+            raise UsageError(
+                f"--min-similarity {item!r} is not a number or BACKEND=NUMBER"
+            ) from None
+        if not 0.0 <= number <= 1.0:
+            raise UsageError(f"--min-similarity {item!r}: a similarity is between 0 and 1")
+        if sep:
+            out[key.strip()] = number
+        else:
+            single = number
+    if single is not None and out:
+        raise UsageError("give --min-similarity S once, or BACKEND=S for each backend")
+    return single if single is not None else out
+
+
 # --------------------------------------------------------------------------------------------
 # env: backends in other Python environments
 # --------------------------------------------------------------------------------------------

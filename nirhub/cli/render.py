@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from nirhub._names import printable
-from nirhub.cli.output import Output, styled
+from nirhub.cli.output import Output, _isatty, styled
 
 _STATUS_STYLE = {
     "ok": "green",
@@ -352,3 +354,105 @@ def refreshed(out: Output, found: dict[str, list[Any]]) -> None:
 
 def environment_added(out: Output, env: Any) -> None:
     out.line(f"{env.name}\t{os.fspath(env.python)}")
+
+
+# -- verify -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def verify_progress(out: Output, description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (a terminal only, not with -q or --json); yields the
+    ``on_progress(done, total)`` callback of :func:`nirhub.hub.verify.verify`."""
+    if out.quiet or out.json_mode or not _isatty(sys.stderr):
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=out.stderr,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def verification(out: Output, report: Any) -> None:
+    """stdout: one row per backend and layer; stderr: where the report is, what went wrong."""
+    for text in report.warnings:
+        out.warning(text)
+    headers = [
+        "backend",
+        "status",
+        "layer",
+        "similarity",
+        "min",
+        "diff cells",
+        "spikes ratio",
+        "latency",
+        "diff after",
+        "voltage r",
+        "accuracy",
+        "agreement",
+    ]
+    rows: list[list[str]] = []
+    styles: dict[tuple[int, int], str] = {}
+    colour = {"pass": "green", "fail": "bold red", "error": "bold red", "refused": "yellow"}
+    ref = report.reference_accuracy or {}
+    if ref.get("accuracy") is not None:
+        rows.append(
+            ["reference", "-", "-", "-", "-", "-", "-", "-", "-", "-", _num(ref["accuracy"]), "-"]
+        )
+    for b in report.backends:
+        acc = b.accuracy or {}
+        layers = list(b.layers.items()) or [("-", None)]
+        for k, (layer, s) in enumerate(layers):
+            first = k == 0
+            cells = [b.name if first else "", b.status if first else "", layer]
+            if s is None:
+                cells += ["-"] * 7
+            else:
+                cells += [
+                    _num(s["similarity_mean"]),
+                    _num(s["similarity_min"]),
+                    f"{s['differing_cells']}/{s['cells']}",
+                    _num(s["spike_count_ratio"], 3),
+                    str(s["latency"]),
+                    str(s["differing_cells_aligned"]),
+                    _num(s["voltage_r_mean"]),
+                ]
+            cells += [
+                _num(acc.get("accuracy")) if first else "",
+                _num(acc.get("agreement")) if first else "",
+            ]
+            if first and b.status in colour:
+                styles[(len(rows), 1)] = colour[b.status]
+            rows.append(cells)
+    out.table(headers, rows, styles)
+    for b in report.backends:
+        if b.status in ("fail", "error", "refused", "skipped") and b.reason:
+            out.info(f"{b.name}: {b.status}: {b.reason}")
+        for w in b.warnings:
+            out.detail(f"{b.name}: {w}")
+    done = f"{report.completed} of {report.samples} samples"
+    if report.resumed:
+        done += f" ({report.resumed} from an earlier run)"
+    out.info(f"{done}; report: {', '.join(str(f) for f in report.files)}")
+    if report.failed_samples:
+        out.failure(
+            f"{len(report.failed_samples)} sample(s) could not run on the reference simulator: "
+            f"{', '.join(map(str, report.failed_samples[:10]))}"
+        )
+    if not report.passed:
+        out.failure("verification failed (see the rows above)")
