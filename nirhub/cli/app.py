@@ -746,10 +746,18 @@ def env_remove(
     from nirhub.hub.workers import remove_environment
 
     env = remove_environment(name, delete=not keep)
-    state.out.result(
-        lambda: {"removed": render.environment_json(env)},
-        lambda: state.out.info(f"removed environment {name}"),
-    )
+
+    def human() -> None:
+        state.out.info(f"removed environment {name}")
+        if env.extra.get("deleted"):
+            state.out.info(f"deleted its folder {env.path}")
+        elif env.extra.get("kept"):
+            state.out.warning(
+                f"kept its folder {env.path}: {env.extra['kept']}; delete it yourself if you "
+                "no longer need it"
+            )
+
+    state.out.result(lambda: {"removed": render.environment_json(env)}, human)
 
 
 # --------------------------------------------------------------------------------------------
