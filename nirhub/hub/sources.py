@@ -65,8 +65,8 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 MAX_USERBLOCK = 1 << 20
 #: a pickle larger than this is refused (a model's pickle is kilobytes; tensors live elsewhere)
 MAX_PICKLE_BYTES = 32 * 1024 * 1024
-#: a pickle with more opcodes than this is refused (the scan then takes a few seconds at most)
-MAX_PICKLE_OPS = 2_000_000
+#: a pickle with more opcodes than this is refused (a model's has thousands; a few seconds)
+MAX_PICKLE_OPS = 500_000
 #: modules that say nothing about the framework (every torch pickle refers to them)
 GENERIC_MODULES: frozenset[str] = frozenset(
     {"torch", "collections", "builtins", "__builtin__", "copyreg", "numpy", "_codecs", "typing"}
@@ -583,11 +583,28 @@ def _pop(stack: list[Any], n: int) -> list[Any]:
     return out
 
 
+def _stack_effects() -> dict[str, tuple[int, int, int]]:
+    """Per opcode name: (items below the mark it pops, or -1 if it pops no mark; items it
+    pops otherwise; items it pushes), from :mod:`pickletools`' documentation of each opcode."""
+    out = {}
+    for op in pickletools.opcodes:
+        before = op.stack_before
+        if pickletools.markobject in before:
+            out[op.name] = (before.index(pickletools.markobject), 0, len(op.stack_after))
+        else:
+            out[op.name] = (-1, len(before), len(op.stack_after))
+    return out
+
+
+_EFFECTS = _stack_effects()
+
+
 def _pickle_step(
     op: Any, arg: Any, stack: list[Any], marks: list[int], memo: dict[int, Any], found: list[str]
 ) -> None:
     """Apply one opcode to the simulated stack, recording the globals it imports."""
     name = op.name
+    below_mark, pops, pushes = _EFFECTS[name]
     if name == "MARK":
         marks.append(len(stack))
         return
@@ -596,20 +613,25 @@ def _pickle_step(
             raise _PickleError("memoizing an empty stack")
         memo[len(memo) if name == "MEMOIZE" else int(arg)] = stack[-1]
         return
-    before = op.stack_before
-    if pickletools.markobject in before:
+    popped: list[Any] = []
+    if below_mark >= 0:
         if not marks:
             raise _PickleError(f"{name} without MARK")
         mark = marks.pop()
         if mark > len(stack):
             raise _PickleError("mark above the stack")
         del stack[mark:]
-        _pop(stack, before.index(pickletools.markobject))
-        popped: list[Any] = []
-    else:
-        popped = _pop(stack, len(before))
+        _pop(stack, below_mark)
+    elif pops:
+        popped = _pop(stack, pops)
     value: Any = None
-    if name in _GLOBAL_OPS:
+    if name in _STRING_OPS:
+        value = arg.decode("latin-1") if isinstance(arg, bytes) else arg
+    elif name in _GET_OPS:
+        if int(arg) not in memo:
+            raise _PickleError(f"memo key {arg} is not set")
+        value = memo[int(arg)]
+    elif name in _GLOBAL_OPS:
         module, _, attr = str(arg).partition(" ")
         # what the unpickler does for protocol-2 pickles (py2 names)
         if (module, attr) in _compat_pickle.NAME_MAPPING:
@@ -625,23 +647,13 @@ def _pickle_step(
             found.append("<dynamic>")
     elif name in ("EXT1", "EXT2", "EXT4"):
         found.append(f"<extension code {arg}>")
-    elif name in _STRING_OPS:
-        value = (
-            arg
-            if isinstance(arg, str)
-            else arg.decode("latin-1")
-            if isinstance(arg, bytes)
-            else None
-        )
-    elif name in _GET_OPS:
-        if int(arg) not in memo:
-            raise _PickleError(f"memo key {arg} is not set")
-        value = memo[int(arg)]
     elif name == "DUP":
         stack.extend(popped * 2)
         return
-    for _ in op.stack_after:
+    if pushes == 1:
         stack.append(value)
+    elif pushes:
+        stack.extend([value] * pushes)
 
 
 def safe_class_reference(ref: str) -> bool:

@@ -393,10 +393,10 @@ def _worker_env() -> dict[str, str]:
 
 @dataclass
 class WorkerProcess:
-    """How a worker process ended: exit code, stdout (bytes, whole), the end of stderr."""
+    """How a worker process ended: exit code, stdout (up to the cap), the end of stderr."""
 
     returncode: int
-    stdout: bytes
+    stdout: bytes | bytearray
     stderr: str
     #: why it was stopped ("" if it ended by itself)
     stopped: str = ""
@@ -483,7 +483,7 @@ def run_worker(
                 pass
     return WorkerProcess(
         proc.returncode,
-        bytes(out),
+        out,  # not copied: it may be the size of the cap
         err.decode("utf-8", "replace"),
         stopped[0] if stopped else "",
     )
