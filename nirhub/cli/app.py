@@ -208,8 +208,7 @@ app = typer.Typer(
         "the Neuromorphic Intermediate Representation (NIR)."
     ),
     epilog="Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid input, 4 unsupported, "
-    "5 backend unavailable, 6 refused, 70 internal error. Commands that plugins add are not "
-    "listed (--help imports no plugin); run them by name. Docs: docs/cli.md",
+    "5 backend unavailable, 6 refused, 70 internal error. Docs: docs/cli.md",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

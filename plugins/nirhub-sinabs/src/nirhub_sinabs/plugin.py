@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nirhub.hub.backend import Backend
-from nirhub.hub.descriptor import BackendDescriptor, Option, Requirement
+from nirhub.hub.descriptor import TORCH_NN_SAFE_CLASSES, BackendDescriptor, Option, Requirement
 from nirhub.hub.hookspecs import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -117,9 +117,32 @@ class SinabsBackend(Backend):
             "one Input and one Output node",
         ),
         safe_classes=(
-            "torch.nn.modules.*",
-            "sinabs.layers.*",
-            "sinabs.activation.*",
+            *TORCH_NN_SAFE_CLASSES,
+            "sinabs.layers.alif.ALIF",
+            "sinabs.layers.alif.ALIFRecurrent",
+            "sinabs.layers.alif.ALIFSqueeze",
+            "sinabs.layers.exp_leak.ExpLeak",
+            "sinabs.layers.exp_leak.ExpLeakSqueeze",
+            "sinabs.layers.iaf.IAF",
+            "sinabs.layers.iaf.IAFRecurrent",
+            "sinabs.layers.iaf.IAFSqueeze",
+            "sinabs.layers.lif.LIF",
+            "sinabs.layers.lif.LIFRecurrent",
+            "sinabs.layers.lif.LIFSqueeze",
+            "sinabs.layers.pool2d.SumPool2d",
+            "sinabs.layers.reshape.FlattenTime",
+            "sinabs.layers.reshape.UnflattenTime",
+            "sinabs.layers.reshape.Repeat",
+            "sinabs.activation.spike_generation.SingleSpike",
+            "sinabs.activation.spike_generation.MultiSpike",
+            "sinabs.activation.spike_generation.MaxSpike",
+            "sinabs.activation.reset_mechanism.MembraneReset",
+            "sinabs.activation.reset_mechanism.MembraneSubtract",
+            "sinabs.activation.surrogate_gradient_fn.Heaviside",
+            "sinabs.activation.surrogate_gradient_fn.Gaussian",
+            "sinabs.activation.surrogate_gradient_fn.MultiGaussian",
+            "sinabs.activation.surrogate_gradient_fn.SingleExponential",
+            "sinabs.activation.surrogate_gradient_fn.PeriodicExponential",
         ),
         modules=("sinabs", GENERATED_MODULE),
         python=">=3.8",
