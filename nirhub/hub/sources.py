@@ -200,7 +200,7 @@ def detect_backend(
                     return d.name
             except Exception:  # noqa: BLE001
                 continue
-    shown = ", ".join(sorted(m for m in modules if m not in GENERIC_MODULES)) or "none"
+    shown = _shown(sorted(m for m in modules if m not in GENERIC_MODULES)) or "none"
     if not candidates:
         raise UsageError(
             f"cannot tell which backend {what} belongs to (framework modules: {shown}); no "
@@ -353,7 +353,7 @@ def _torch_file_backend(path: Path, registry: Registry) -> str:
     if not (modules - GENERIC_MODULES) & claimed:
         foreign = [r for r in refs if r.split(".")[0] not in GENERIC_MODULES]
         raise RefusedError(
-            f"{path}: refusing to load: its pickle refers to {', '.join(foreign[:12])}, which "
+            f"{path}: refusing to load: its pickle refers to {_shown(foreign[:12])}, which "
             "no installed backend knows. Loading it could run arbitrary code.",
             hint="If it is a model of a framework nirhub supports, install that plugin (or pass "
             "--from BACKEND); if you trust this file, pass --trust-pickle.",
@@ -456,7 +456,7 @@ def _torch_zip_member(z: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
             "is a zip archive without data.pkl, not a PyTorch file", path=str(path)
         )
     if len(pickles) > 1:
-        names = ", ".join(i.filename for i in pickles[:5])
+        names = ", ".join(repr(i.filename) for i in pickles[:5])
         raise FileFormatError(
             f"is a zip archive with {len(pickles)} pickles ({names}); torch.save writes one",
             path=str(path),
@@ -467,7 +467,7 @@ def _torch_zip_member(z: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
     if info.filename != f"{archive}/data.pkl":
         raise FileFormatError(
             f"is a zip archive whose pickle {info.filename!r} is not the one torch loads "
-            f"({archive}/data.pkl)",
+            f"({archive + '/data.pkl'!r})",
             path=str(path),
         )
     if info.file_size > MAX_PICKLE_BYTES:
@@ -656,6 +656,12 @@ def _pickle_step(
         stack.extend([value] * pushes)
 
 
+def _shown(refs: list[str]) -> str:
+    """Global names from a pickle, for a message: printable ASCII ones as they are, any other
+    (terminal escapes, line breaks: the file chose them) as an escaped literal."""
+    return ", ".join(r if r.isascii() and r.isprintable() else ascii(r) for r in refs)
+
+
 def safe_class_reference(ref: str) -> bool:
     """Is ``ref`` a valid ``safe_classes`` entry: ``module.Class``, no wildcard?"""
     return bool(_SAFE_CLASS.match(ref))
@@ -702,7 +708,7 @@ def torch_default_globals() -> set[str]:
 
 
 def _refuse(path: Path, offending: list[str], why: str) -> RefusedError:
-    listing = ", ".join(offending[:12]) + (" ..." if len(offending) > 12 else "")
+    listing = _shown(offending[:12]) + (" ..." if len(offending) > 12 else "")
     return RefusedError(
         f"{path}: refusing to load: its pickle refers to {listing}, which {why}. Loading it "
         "could run arbitrary code.",
