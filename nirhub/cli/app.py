@@ -265,8 +265,7 @@ app = typer.Typer(
         "the Neuromorphic Intermediate Representation (NIR)."
     ),
     epilog="Exit codes: 0 ok, 1 check failed, 2 usage, 3 invalid input, 4 unsupported, "
-    "5 backend unavailable, 6 refused, 70 internal error. Commands that plugins add are not "
-    "listed (--help imports no plugin); run them by name. Docs: docs/cli.md",
+    "5 backend unavailable, 6 refused, 70 internal error. Docs: docs/cli.md",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -1060,10 +1059,18 @@ def env_remove(
     from nirhub.hub.workers import remove_environment
 
     env = remove_environment(name, delete=not keep)
-    state.out.result(
-        lambda: {"removed": render.environment_json(env)},
-        lambda: state.out.info(f"removed environment {name}"),
-    )
+
+    def human() -> None:
+        state.out.info(f"removed environment {name}")
+        if env.extra.get("deleted"):
+            state.out.info(f"deleted its folder {env.path}")
+        elif env.extra.get("kept"):
+            state.out.warning(
+                f"kept its folder {env.path}: {env.extra['kept']}; delete it yourself if you "
+                "no longer need it"
+            )
+
+    state.out.result(lambda: {"removed": render.environment_json(env)}, human)
 
 
 # --------------------------------------------------------------------------------------------

@@ -65,8 +65,8 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 MAX_USERBLOCK = 1 << 20
 #: a pickle larger than this is refused (a model's pickle is kilobytes; tensors live elsewhere)
 MAX_PICKLE_BYTES = 32 * 1024 * 1024
-#: a pickle with more opcodes than this is refused (the scan then takes a few seconds at most)
-MAX_PICKLE_OPS = 2_000_000
+#: a pickle with more opcodes than this is refused (a model's has thousands; a few seconds)
+MAX_PICKLE_OPS = 500_000
 #: modules that say nothing about the framework (every torch pickle refers to them)
 GENERIC_MODULES: frozenset[str] = frozenset(
     {"torch", "collections", "builtins", "__builtin__", "copyreg", "numpy", "_codecs", "typing"}
@@ -200,7 +200,7 @@ def detect_backend(
                     return d.name
             except Exception:  # noqa: BLE001
                 continue
-    shown = ", ".join(sorted(m for m in modules if m not in GENERIC_MODULES)) or "none"
+    shown = _shown(sorted(m for m in modules if m not in GENERIC_MODULES)) or "none"
     if not candidates:
         raise UsageError(
             f"cannot tell which backend {what} belongs to (framework modules: {shown}); no "
@@ -353,7 +353,7 @@ def _torch_file_backend(path: Path, registry: Registry) -> str:
     if not (modules - GENERIC_MODULES) & claimed:
         foreign = [r for r in refs if r.split(".")[0] not in GENERIC_MODULES]
         raise RefusedError(
-            f"{path}: refusing to load: its pickle refers to {', '.join(foreign[:12])}, which "
+            f"{path}: refusing to load: its pickle refers to {_shown(foreign[:12])}, which "
             "no installed backend knows. Loading it could run arbitrary code.",
             hint="If it is a model of a framework nirhub supports, install that plugin (or pass "
             "--from BACKEND); if you trust this file, pass --trust-pickle.",
@@ -456,7 +456,7 @@ def _torch_zip_member(z: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
             "is a zip archive without data.pkl, not a PyTorch file", path=str(path)
         )
     if len(pickles) > 1:
-        names = ", ".join(i.filename for i in pickles[:5])
+        names = ", ".join(repr(i.filename) for i in pickles[:5])
         raise FileFormatError(
             f"is a zip archive with {len(pickles)} pickles ({names}); torch.save writes one",
             path=str(path),
@@ -467,7 +467,7 @@ def _torch_zip_member(z: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
     if info.filename != f"{archive}/data.pkl":
         raise FileFormatError(
             f"is a zip archive whose pickle {info.filename!r} is not the one torch loads "
-            f"({archive}/data.pkl)",
+            f"({archive + '/data.pkl'!r})",
             path=str(path),
         )
     if info.file_size > MAX_PICKLE_BYTES:
@@ -583,11 +583,28 @@ def _pop(stack: list[Any], n: int) -> list[Any]:
     return out
 
 
+def _stack_effects() -> dict[str, tuple[int, int, int]]:
+    """Per opcode name: (items below the mark it pops, or -1 if it pops no mark; items it
+    pops otherwise; items it pushes), from :mod:`pickletools`' documentation of each opcode."""
+    out = {}
+    for op in pickletools.opcodes:
+        before = op.stack_before
+        if pickletools.markobject in before:
+            out[op.name] = (before.index(pickletools.markobject), 0, len(op.stack_after))
+        else:
+            out[op.name] = (-1, len(before), len(op.stack_after))
+    return out
+
+
+_EFFECTS = _stack_effects()
+
+
 def _pickle_step(
     op: Any, arg: Any, stack: list[Any], marks: list[int], memo: dict[int, Any], found: list[str]
 ) -> None:
     """Apply one opcode to the simulated stack, recording the globals it imports."""
     name = op.name
+    below_mark, pops, pushes = _EFFECTS[name]
     if name == "MARK":
         marks.append(len(stack))
         return
@@ -596,20 +613,25 @@ def _pickle_step(
             raise _PickleError("memoizing an empty stack")
         memo[len(memo) if name == "MEMOIZE" else int(arg)] = stack[-1]
         return
-    before = op.stack_before
-    if pickletools.markobject in before:
+    popped: list[Any] = []
+    if below_mark >= 0:
         if not marks:
             raise _PickleError(f"{name} without MARK")
         mark = marks.pop()
         if mark > len(stack):
             raise _PickleError("mark above the stack")
         del stack[mark:]
-        _pop(stack, before.index(pickletools.markobject))
-        popped: list[Any] = []
-    else:
-        popped = _pop(stack, len(before))
+        _pop(stack, below_mark)
+    elif pops:
+        popped = _pop(stack, pops)
     value: Any = None
-    if name in _GLOBAL_OPS:
+    if name in _STRING_OPS:
+        value = arg.decode("latin-1") if isinstance(arg, bytes) else arg
+    elif name in _GET_OPS:
+        if int(arg) not in memo:
+            raise _PickleError(f"memo key {arg} is not set")
+        value = memo[int(arg)]
+    elif name in _GLOBAL_OPS:
         module, _, attr = str(arg).partition(" ")
         # what the unpickler does for protocol-2 pickles (py2 names)
         if (module, attr) in _compat_pickle.NAME_MAPPING:
@@ -625,23 +647,19 @@ def _pickle_step(
             found.append("<dynamic>")
     elif name in ("EXT1", "EXT2", "EXT4"):
         found.append(f"<extension code {arg}>")
-    elif name in _STRING_OPS:
-        value = (
-            arg
-            if isinstance(arg, str)
-            else arg.decode("latin-1")
-            if isinstance(arg, bytes)
-            else None
-        )
-    elif name in _GET_OPS:
-        if int(arg) not in memo:
-            raise _PickleError(f"memo key {arg} is not set")
-        value = memo[int(arg)]
     elif name == "DUP":
         stack.extend(popped * 2)
         return
-    for _ in op.stack_after:
+    if pushes == 1:
         stack.append(value)
+    elif pushes:
+        stack.extend([value] * pushes)
+
+
+def _shown(refs: list[str]) -> str:
+    """Global names from a pickle, for a message: printable ASCII ones as they are, any other
+    (terminal escapes, line breaks: the file chose them) as an escaped literal."""
+    return ", ".join(r if r.isascii() and r.isprintable() else ascii(r) for r in refs)
 
 
 def safe_class_reference(ref: str) -> bool:
@@ -690,7 +708,7 @@ def torch_default_globals() -> set[str]:
 
 
 def _refuse(path: Path, offending: list[str], why: str) -> RefusedError:
-    listing = ", ".join(offending[:12]) + (" ..." if len(offending) > 12 else "")
+    listing = _shown(offending[:12]) + (" ..." if len(offending) > 12 else "")
     return RefusedError(
         f"{path}: refusing to load: its pickle refers to {listing}, which {why}. Loading it "
         "could run arbitrary code.",

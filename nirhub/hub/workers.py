@@ -33,10 +33,12 @@ back as the same nirhub error types.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -136,8 +138,19 @@ def add_environment(
     return env
 
 
+#: the file ``create_environment`` writes into the folder it makes; ``remove_environment``
+#: deletes a folder only if it holds this file with the token recorded in the configuration
+ENV_MARKER = ".nirhub-environment"
+
+
 def remove_environment(name: str, *, delete: bool = True) -> Environment:
-    """Forget an environment; delete its folder if nirhub created it (and ``delete``)."""
+    """Forget an environment; delete its folder if nirhub created it (and ``delete``).
+
+    The configuration file is only a claim (anyone can edit ``"created": true`` next to any
+    path), so the folder is deleted only when nirhub can verify it made it: see
+    :func:`deletion_refusal`. The returned environment's ``extra`` says what happened:
+    ``deleted`` (bool) and, when a created environment's folder was kept, ``kept`` (why).
+    """
     config = _read_config()
     if name not in config:
         known = ", ".join(sorted(config)) or "none"
@@ -147,9 +160,46 @@ def remove_environment(name: str, *, delete: bool = True) -> Environment:
     _write_config(config)
     if not any(entry.get("python") == str(env.python) for entry in config.values()):
         _forget_description(env.python)
-    if delete and env.created and env.path is not None and (env.path / "pyvenv.cfg").is_file():
-        shutil.rmtree(env.path, ignore_errors=True)
-    return env
+    outcome: dict[str, Any] = {"deleted": False}
+    if delete and env.created:
+        why = deletion_refusal(env)
+        if why is None:
+            assert env.path is not None
+            shutil.rmtree(env.path, ignore_errors=True)
+            outcome["deleted"] = True
+        else:
+            outcome["kept"] = why
+    return dataclasses.replace(env, extra={**env.extra, **outcome})
+
+
+def deletion_refusal(env: Environment) -> str | None:
+    """Why nirhub must not delete ``env``'s folder (None: it may).
+
+    Only a folder nirhub made: a real directory (not a link) with ``pyvenv.cfg``, the
+    environment's interpreter inside it, and the :data:`ENV_MARKER` file whose token equals
+    the one recorded in the configuration when the environment was created.
+    """
+    if not env.created or env.path is None:
+        return "nirhub did not create it"
+    folder = env.path
+    if folder.is_symlink() or not folder.is_dir():
+        return f"{folder} is not a folder (or is a link)"
+    if not (folder / "pyvenv.cfg").is_file():
+        return f"{folder} is not a virtual environment (no pyvenv.cfg)"
+    try:
+        Path(os.path.abspath(env.python)).relative_to(os.path.abspath(folder))
+    except ValueError:
+        return f"its interpreter {env.python} is not inside {folder}"
+    token = env.extra.get("marker")
+    try:
+        data = json.loads((folder / ENV_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{folder} has no {ENV_MARKER} file written by nirhub"
+    if not (isinstance(token, str) and token and isinstance(data, dict)):
+        return "the configuration records no marker for it"
+    if data.get("token") != token:
+        return f"the {ENV_MARKER} file in {folder} is not the one nirhub wrote for it"
+    return None
 
 
 def _interpreter(python: str | os.PathLike[str]) -> Path:
@@ -314,7 +364,11 @@ def create_environment(
             ],
             f"installing {' '.join(requirements)} into {folder}",
         )
-        env = Environment(name, py, True, folder)
+        token = secrets.token_hex(16)
+        (folder / ENV_MARKER).write_text(
+            json.dumps({"name": name, "token": token}) + "\n", encoding="utf-8"
+        )
+        env = Environment(name, py, True, folder, {"marker": token})
         describe_environment(env, strict=True)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -349,24 +403,25 @@ def _worker_env() -> dict[str, str]:
 
 @dataclass
 class WorkerProcess:
-    """How a worker process ended: exit code, stdout (bytes, whole), the end of stderr."""
+    """How a worker process ended: exit code, stdout (up to the cap), the end of stderr."""
 
     returncode: int
-    stdout: bytes
+    stdout: bytes | bytearray
     stderr: str
     #: why it was stopped ("" if it ended by itself)
     stopped: str = ""
 
 
 def run_worker(
-    python: Path, args: list[str], *, timeout: float, cwd: Path, limit: int = OUTPUT_LIMIT
+    python: Path, args: list[str], *, timeout: float, cwd: Path, limit: int | None = None
 ) -> WorkerProcess:
     """Run ``python -m nirhub.hub.worker *args`` isolated, with bounded output and time.
 
     * isolation: the working directory is ``cwd``, a private folder nirhub made (with ``-m``,
       Python puts the working directory first on ``sys.path``: the caller's folder could
       plant a ``json.py`` there); ``PYTHONPATH`` is dropped and ``PYTHONSAFEPATH`` set;
-    * output: both pipes are drained by threads; stdout is kept up to ``limit`` bytes, stderr
+    * output: both pipes are drained by threads; stdout is kept up to ``limit`` bytes
+      (default :data:`OUTPUT_LIMIT`), stderr
       only its last :data:`STDERR_TAIL` bytes; a worker printing more than ``limit`` bytes in
       all is killed (``stopped`` says so), so memory stays bounded;
     * time: killed after ``timeout`` seconds (raises :class:`subprocess.TimeoutExpired`).
@@ -375,6 +430,7 @@ def run_worker(
     """
     import threading
 
+    limit = OUTPUT_LIMIT if limit is None else limit
     cmd = [str(python), "-m", "nirhub.hub.worker", *args]
     proc = subprocess.Popen(
         cmd,
@@ -437,7 +493,7 @@ def run_worker(
                 pass
     return WorkerProcess(
         proc.returncode,
-        bytes(out),
+        out,  # not copied: it may be the size of the cap
         err.decode("utf-8", "replace"),
         stopped[0] if stopped else "",
     )
