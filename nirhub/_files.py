@@ -47,7 +47,7 @@ class CannotWriteError(NirhubError):
 def current_umask() -> int:
     """The process umask, read without changing it.
 
-    ``os.umask(0); os.umask(old)`` briefly sets the umask to 0 for the whole process, so another
+    Setting the umask to 0 and back to read it briefly changes it for the whole process, so another
     thread creating a file at that moment gets a world-writable file. Linux reports the umask in
     ``/proc/self/status``; elsewhere a probe file created with mode 0666 shows it.
     """

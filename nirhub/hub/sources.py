@@ -448,7 +448,12 @@ def scan_torch_file(path: Path) -> list[str]:
                     path=str(path),
                     location=name,
                 )
-            data = z.read(name)
+            try:
+                data = z.read(name)
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:  # bad CRC, ...
+                raise FileFormatError(
+                    f"is a damaged zip archive ({exc})", path=str(path), location=name
+                ) from None
         return pickle_globals(data, source=f"{path}:{name}")
     with open(path, "rb") as f:
         data = f.read(MAX_PICKLE_BYTES)
@@ -638,7 +643,8 @@ def _weights_only_load(torch: Any, path: Path, allowed: list[tuple[Any, str]]) -
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile) as exc:
         raise FileFormatError(
-            f"torch could not read it: {str(exc).splitlines()[0]}", path=str(path)
+            f"torch could not read it: {(str(exc).splitlines() or [type(exc).__name__])[0]}",
+            path=str(path),
         ) from None
 
 

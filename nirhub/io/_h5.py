@@ -270,7 +270,8 @@ class HeapGuard:
     of size 0), and it materialises every string a dataset's descriptors point to, however
     often they point to the same heap object. So the descriptors are read from the file first
     (contiguous storage directly; chunked storage chunk by chunk, undoing deflate, shuffle and
-    fletcher32 ourselves, refusing other filters), each collection is walked once, and the
+    fletcher32 ourselves, refusing other filters; compact storage from the layout message in
+    the object header), each collection is walked once, and the
     summed string lengths are returned so the reader charges them before reading.
     """
 
