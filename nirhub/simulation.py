@@ -85,6 +85,7 @@ def simulate_file(
     (``--from``, ``--weights``, ``--trust-pickle``) for a model source that is not a ``.nir``
     file; such a source is exported at ``dt`` when it is given, as ``convert`` does.
     """
+    from nirhub._files import resolve_output
     from nirhub.ir.conventions import check_reset, get_dt
 
     target = Path(output)
@@ -101,6 +102,7 @@ def simulate_file(
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"cannot write {target}: the folder {folder} does not exist")
+    resolve_output(target, force=force)  # links and special files, before any work
     check_reset(reset)
     if method is not None and method not in ("euler", "exact"):
         raise UsageError(f"method must be euler or exact; got {method!r}")
