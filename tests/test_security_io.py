@@ -580,6 +580,10 @@ def test_read_only_folder_is_an_ordinary_error(tmp_path):
             folder.chmod(0o755)
     with pytest.raises(_files.CannotWriteError, match="cannot write"):
         _files.make_temp_file(tmp_path / "missing", tmp_path / "missing" / "x")
+    # a folder nobody can create files in, root included
+    result = run("convert", str(BRAILLE), "--to", "nir", "-o", "/proc/braille.nir")
+    assert result.returncode == 3, result.stderr
+    assert "cannot write /proc/braille.nir" in result.stderr
 
 
 def test_devices_are_streamed_into_not_replaced(tmp_path):
