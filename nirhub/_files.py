@@ -47,7 +47,7 @@ class CannotWriteError(NirhubError):
 def current_umask() -> int:
     """The process umask, read without changing it.
 
-    ``os.umask(0); os.umask(old)`` briefly sets the umask to 0 for the whole process, so another
+    Setting the umask to 0 and back to read it briefly changes it for the whole process, so another
     thread creating a file at that moment gets a world-writable file. Linux reports the umask in
     ``/proc/self/status``; elsewhere a probe file created with mode 0666 shows it.
     """
@@ -76,8 +76,14 @@ def set_default_mode(path: str | os.PathLike[str]) -> None:
     os.chmod(path, 0o666 & ~current_umask())
 
 
-def cannot_write(target: str | os.PathLike[str], exc: OSError) -> CannotWriteError:
+def cannot_write(
+    target: str | os.PathLike[str], exc: OSError, folder: str | None = None
+) -> CannotWriteError:
+    """The error for an OSError while writing ``target`` (in ``folder``, if creating a file
+    there failed)."""
     reason = exc.strerror or str(exc)
+    if folder is not None:
+        reason = f"cannot create a file in {folder} ({reason})"
     return CannotWriteError(
         f"cannot write {os.fspath(target)}: {reason}",
         hint="Choose a folder you can write to (-o), or check its permissions and free space.",
@@ -195,7 +201,7 @@ def make_temp_file(
     try:
         return tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise cannot_write(target, exc) from None
+        raise cannot_write(target, exc, folder) from None
 
 
 def make_temp_dir(folder: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
@@ -206,7 +212,7 @@ def make_temp_dir(folder: str | os.PathLike[str], target: str | os.PathLike[str]
     try:
         return Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=folder))
     except OSError as exc:
-        raise cannot_write(target, exc) from None
+        raise cannot_write(target, exc, folder) from None
 
 
 def finish_output(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:

@@ -683,7 +683,9 @@ def save_atomically(be: Backend, obj: Any, path: Path, *, force: bool, **opts: A
                 f"cannot be the device or FIFO {real}",
                 hint="Give a regular file name with -o.",
             )
-        existing = [str(final) for _, final in finals if final != real and final.exists()]
+        existing = [
+            str(final) for _, final in finals if final != real and os.path.lexists(final)
+        ]  # a dangling link counts: writing through it needs --force too
         if existing and not force:
             raise RefusedError(
                 f"{', '.join(existing)} already exist(s)", hint="Pass --force to overwrite."

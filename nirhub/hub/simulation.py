@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nirhub._files import check_output_folder
+from nirhub._files import check_output_folder, resolve_output
 from nirhub.errors import FileFormatError, RefusedError, UsageError
 
 
@@ -196,6 +196,7 @@ def _checked_output(output: str | os.PathLike[str], force: bool) -> Path:
             f"{target} already exists; not overwriting it",
             hint="Pass --force (force=True) to overwrite it.",
         )
+    resolve_output(target, force=force)  # links and special files, before any work
     check_output_folder(target)
     return target
 

@@ -795,7 +795,8 @@ def _weights_only_load(torch: Any, path: Path, allowed: list[tuple[Any, str]]) -
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile) as exc:
         raise FileFormatError(
-            f"torch could not read it: {str(exc).splitlines()[0]}", path=str(path)
+            f"torch could not read it: {(str(exc).splitlines() or [type(exc).__name__])[0]}",
+            path=str(path),
         ) from None
 
 

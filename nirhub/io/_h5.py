@@ -208,8 +208,7 @@ def read_dataset(
             )
     budget.charge(nbytes, location)
     if guard is not None and dtype.kind == "O" and count:
-        # libhdf5 reads each string into a bytes object, then we decode it into a str: twice
-        budget.charge(2 * guard.check(dsid, count, layout, location), location)
+        guard.check(dsid, count, layout, location)  # charges the strings' real lengths
     if dtype.kind not in "OS":
         dtype = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
     out = np.empty(shape, dtype=dtype)
@@ -235,11 +234,14 @@ def _decode_strings(arr: np.ndarray, location: str, budget: Budget) -> Any:
 
     if arr.ndim == 0:
         return one(arr[()])
-    out = np.empty(arr.shape, dtype=object)
-    flat_in, flat_out = arr.reshape(-1), out.reshape(-1)
-    for i in range(flat_in.size):
-        flat_out[i] = one(flat_in[i])
-    return out
+    if arr.dtype != object:
+        arr = arr.astype(object)
+    # in place: each bytes object is dropped as soon as its str exists, so the strings are in
+    # memory once (as charged), not twice
+    flat = arr.reshape(-1)
+    for i in range(flat.size):
+        flat[i] = one(flat[i])
+    return arr
 
 
 def num_attrs(obj: Any) -> int:
@@ -270,8 +272,9 @@ class HeapGuard:
     of size 0), and it materialises every string a dataset's descriptors point to, however
     often they point to the same heap object. So the descriptors are read from the file first
     (contiguous storage directly; chunked storage chunk by chunk, undoing deflate, shuffle and
-    fletcher32 ourselves, refusing other filters), each collection is walked once, and the
-    summed string lengths are returned so the reader charges them before reading.
+    fletcher32 ourselves, refusing other filters; compact storage from the layout message in
+    the object header), each collection is walked once, and every string's real length is
+    charged to the budget before libhdf5 reads anything.
     """
 
     def __init__(self, f: h5py.File, budget: Budget) -> None:
@@ -291,8 +294,9 @@ class HeapGuard:
         self.fh.seek(offset)
         return self.fh.read(n)
 
-    def check(self, dsid: h5d.DatasetID, count: int, layout: int, location: str) -> int:
-        """Check the collections ``dsid``'s strings point to; returns the strings' bytes."""
+    def check(self, dsid: h5d.DatasetID, count: int, layout: int, location: str) -> None:
+        """Check the collections ``dsid``'s strings point to, charging each string's length
+        beyond the 64 bytes per element charged already (as the fast parser does)."""
         from nirhub.io._fast_format import VLEN_DESCRIPTOR
 
         if layout == h5d.CONTIGUOUS:
@@ -302,7 +306,6 @@ class HeapGuard:
         else:  # compact: the descriptors sit in the dataset's object header
             raws = [self._compact(dsid, count, location)]
         size = self._file_size()
-        total = 0
         for raw in raws:
             for length, coll, _idx in VLEN_DESCRIPTOR.iter_unpack(raw):
                 if not length:
@@ -312,10 +315,10 @@ class HeapGuard:
                         f"is corrupt: declares a string of {length:,} bytes in a file of {size:,}",
                         location,
                     )
-                total += length
+                if length > _VLEN_ELEMENT_BYTES:
+                    self.budget.charge(length - _VLEN_ELEMENT_BYTES, location)
                 if coll not in self.checked:
                     self._check_collection(coll, size, location)
-        return total
 
     def _file_size(self) -> int:
         self._read(0, 0)
