@@ -156,6 +156,13 @@ def expression(
             pad + expression(seg(e), indent=len(pad), tail=1, top=False) + "," for e in node.elts
         ]
         return opening + "\n" + "\n".join(lines) + f"\n{close}{closing}"
+    if isinstance(node, ast.Dict) and node.keys and all(k is not None for k in node.keys):
+        lines = []
+        for k, v in zip(node.keys, node.values, strict=True):
+            key = seg(k) + ": "  # type: ignore[arg-type]
+            value = expression(seg(v), indent=len(pad), head=len(key), tail=1, top=False)
+            lines.append(pad + key + value + ",")
+        return "{\n" + "\n".join(lines) + f"\n{close}}}"
     if isinstance(node, ast.IfExp) and top:
         branches = [seg(node.body), "if " + seg(node.test), "else " + seg(node.orelse)]
         if all(len(pad) + len(b) <= LINE_LENGTH for b in branches):
