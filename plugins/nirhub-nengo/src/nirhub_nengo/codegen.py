@@ -8,6 +8,7 @@ how the importer builds the in-memory network from the very same code).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -294,7 +295,7 @@ def generate(
         lines += statement(f"net.feeders[{name!r}] = {obj}.output", indent=4)
     by_label = ", ".join(f"{o.label!r}: {o.name}" for o in spec.objects)
     lines += statement(f"net.by_label.update({{{by_label}}})", indent=4)
-    if not any("w[" in line for line in lines):  # a network without arrays (e.g. a Flatten)
+    if not any(re.search(r"\bw\[", line) for line in lines):  # a network without arrays (e.g. a Flatten)
         lines[lines.index("    w = _weights(weights)")] = "    _weights(weights)  # reads none"
     lines += [
         "    return net",
