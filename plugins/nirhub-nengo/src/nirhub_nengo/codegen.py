@@ -295,7 +295,8 @@ def generate(
         lines += statement(f"net.feeders[{name!r}] = {obj}.output", indent=4)
     by_label = ", ".join(f"{o.label!r}: {o.name}" for o in spec.objects)
     lines += statement(f"net.by_label.update({{{by_label}}})", indent=4)
-    if not any(re.search(r"\bw\[", line) for line in lines):  # a network without arrays (e.g. a Flatten)
+    # a network without arrays (e.g. a Flatten) must not assign w and leave it unused
+    if not any(re.search(r"\bw\[", line) for line in lines):
         lines[lines.index("    w = _weights(weights)")] = "    _weights(weights)  # reads none"
     lines += [
         "    return net",
