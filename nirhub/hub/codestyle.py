@@ -13,6 +13,7 @@ module holds what they share:
 * :func:`expression` and :func:`statement`: an expression (a statement, with its comment)
   that the generator spelled on one line, split at its own brackets as ruff splits it;
 * :func:`assign`: ``target = expr``, the expression parenthesized on its own line when long;
+* :func:`comment_lines`: data embedded in comments, cut to the line length;
 * :func:`tidy`: the last pass over a whole generated file: double quotes for string
   literals that need no escaping to switch (what ``ruff format`` does), no trailing spaces,
   one newline at the end. It changes how a literal is spelled, never its value.
@@ -200,6 +201,21 @@ def _is_target(text: str) -> bool:
     except SyntaxError:
         return False
     return isinstance(tree.body[0], ast.Assign)
+
+
+def comment_lines(prefix: str, text: str) -> list[str]:
+    """``text`` (e.g. one line of JSON a generator embeds) as ``prefix``-led comment lines that
+    fit the line length; joining what follows ``prefix`` on each gives ``text`` back (no piece
+    ends with a space, which :func:`tidy` would strip)."""
+    width = max(LINE_LENGTH - len(prefix), 1)
+    out = []
+    while text:
+        cut = min(width, len(text))
+        while 1 < cut < len(text) and text[cut - 1] == " ":
+            cut -= 1
+        out.append(prefix + text[:cut])
+        text = text[cut:]
+    return out
 
 
 def tidy(source: str) -> str:

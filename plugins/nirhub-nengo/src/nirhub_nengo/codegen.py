@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nirhub.hub.codestyle import LINE_LENGTH, literal, statement, tidy
+from nirhub.hub.codestyle import comment_lines, literal, statement, tidy
 from nirhub_nengo.lower import Conn, NetSpec, Obj
 
 
@@ -323,15 +323,6 @@ def generate(
     return tidy("\n".join(lines))
 
 
-def spec_lines(text: str, width: int = LINE_LENGTH - len(SPEC_PREFIX)) -> list[str]:
-    """``text`` (one line of JSON) as ``# nirhub-spec: `` comment lines that fit the line
-    length; joined in order they give ``text`` back (no piece ends with a space, which the
-    file's tidying would strip)."""
-    out = []
-    while text:
-        cut = min(width, len(text))
-        while cut < len(text) and cut > 1 and text[cut - 1] == " ":
-            cut -= 1
-        out.append(SPEC_PREFIX + text[:cut])
-        text = text[cut:]
-    return out
+def spec_lines(text: str) -> list[str]:
+    """The spec's JSON as ``# nirhub-spec: `` comment lines that fit the line length."""
+    return comment_lines(SPEC_PREFIX, text)
