@@ -9,10 +9,11 @@ import time
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from nirhub.cli.app import app
@@ -137,6 +138,24 @@ def test_a_plugin_command_keeps_its_whole_first_line() -> None:
     assert command.get_short_help_str(limit=45) == (
         "Turn a Xylo specification (.npz) into the chip configuration (.json)."
     )
+
+
+def convert_spec(
+    spec: Annotated[Path, typer.Argument(help="The specification.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The result.")],
+) -> None:
+    """Convert a specification (a plugin's command, declared without metavars)."""
+
+
+def test_a_plugin_command_has_nirhubs_help() -> None:
+    from nirhub.cli.app import _as_click_command
+
+    command = _as_click_command("convert-spec", convert_spec)
+    with command.make_context("nirhub convert-spec", [], resilient_parsing=True) as ctx:
+        text = command.get_help(ctx)
+    assert "Usage: nirhub convert-spec [OPTIONS] SPEC" in text
+    assert "-o, --output OUTPUT" in text
+    assert "<" not in text and "completion" not in text
 
 
 def test_a_missing_output_folder_is_refused_before_the_work(
