@@ -9,12 +9,14 @@
   Python its framework supports.
 * ``cross-backend``: every plugin at once. The plugins of the main environment (Python 3.11)
   are installed together; every other environment is registered as a worker environment
-  (``nirhub env add``); ``nirhub list-backends`` must reach every backend; then the core tests
-  run again with all of it installed, with ``NIRHUB_CROSS_BACKEND=1``: that adds the
-  any-to-any conversion matrix (``tests/test_any_to_any.py``, ``docs/any-to-any.md``) and the
-  README's conversion (``tests/test_readme_example.py``), which fail if a plugin is missing,
-  and the NIR paper's comparisons (``tests/test_paper_reproduction.py``: every number of
-  ``docs/paper-reproduction.md`` must come out again).
+  (``nirhub env add``); ``nirhub list-backends`` must reach every backend; then, with
+  ``NIRHUB_CROSS_BACKEND=1``, the any-to-any conversion matrix (``tests/test_any_to_any.py``,
+  ``docs/any-to-any.md``; a line per pair as it runs), the README's conversion
+  (``tests/test_readme_example.py``), the SpiNNaker2 and Lava cross tests and the NIR
+  paper's comparisons (``tests/test_paper_reproduction.py``: every number of
+  ``docs/paper-reproduction.md`` must come out again), which fail if a plugin is missing;
+  and the core modules that look at installed plugins (``PLUGIN_AWARE_TESTS``) run again
+  with all of it installed.
 * ``paper-reproduction`` (not run by default): the same environments, then
   ``tools/paper_reproduction.py`` rewrites ``docs/paper-reproduction.md`` (after a backend is
   added or a number changed on purpose).
@@ -90,6 +92,32 @@ TORCH = "torch==2.13.0"
 TORCH_PYTHONS = ("3.11",)
 RUFF = "ruff==0.17.6"
 SHARED = ROOT / ".nox" / "shared"
+#: what cross-backend runs with every plugin installed: the modules that need them all
+#: (tests/conftest.py's CROSS_BACKEND_MODULES) and the core modules that look at installed
+#: plugins (the registry, the command line, sources, worker environments, the support table);
+#: tests/test_ci_sessions.py keeps both lists complete
+CROSS_BACKEND_TESTS = (
+    "test_any_to_any.py",
+    "test_readme_example.py",
+    "test_cross_lava.py",
+    "test_cross_spinnaker2.py",
+    "test_paper_reproduction.py",
+    "test_verify_backends.py",
+)
+PLUGIN_AWARE_TESTS = (
+    "test_cli.py",
+    "test_cli_startup.py",
+    "test_cli_transcripts.py",
+    "test_first_hour.py",
+    "test_hub_builtin.py",
+    "test_hub_convert.py",
+    "test_hub_registry.py",
+    "test_hub_sources.py",
+    "test_hub_support_table.py",
+    "test_hub_worker_cache.py",
+    "test_template_plugin.py",
+    "test_workers.py",
+)
 
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
@@ -350,10 +378,15 @@ def cross_backend(session: nox.Session) -> None:
         session.log("no plugins under plugins/: the core tests already ran in tests-3.11")
         return
     # with every plugin reachable, tests/conftest.py collects the cross-backend modules: the
-    # any-to-any matrix (docs/any-to-any.md), the paper reproduction
-    # (docs/paper-reproduction.md) and the README's conversion
+    # any-to-any matrix (docs/any-to-any.md, a line per pair as it runs), the paper reproduction
+    # (docs/paper-reproduction.md) and the README's conversion; with them, the core modules
+    # whose behaviour depends on the installed plugins (the rest of tests/ ran in tests-3.10
+    # and tests-3.11 and does not look at plugins)
     env["NIRHUB_CROSS_BACKEND"] = "1"
-    session.run(str(python), "-m", "pytest", *pytest_args(session, "tests"), env=env, external=True)
+    default = [f"tests/{m}" for m in (*CROSS_BACKEND_TESTS, *PLUGIN_AWARE_TESTS)]
+    session.run(
+        str(python), "-m", "pytest", *pytest_args(session, *default), env=env, external=True
+    )
 
 
 @nox.session(name="paper-reproduction", default=False, venv_backend="none")

@@ -9,14 +9,16 @@ import time
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from nirhub.cli.app import app
 from nirhub.errors import ExitCode
+from nirhub.hub.registry import Registry
 from nirhub.hub.shipped import SHIPPED
 from nirhub.sim import SimulationResult
 from nirhub.sim.inputs import load_inputs
@@ -31,7 +33,7 @@ def env(tmp_path: Path) -> dict[str, Any]:
     return {
         "NIRHUB_CONFIG": str(tmp_path / "environments.json"),
         "NIRHUB_ENVS_DIR": str(tmp_path / "envs"),
-        "NIRHUB_NO_PLUGINS": "1",  # the shipped plugins count as not installed
+        "NIRHUB_NO_PLUGINS": None,
         "NIRHUB_PLUGINS": None,
         "COLUMNS": "100",
     }
@@ -57,10 +59,17 @@ def test_the_table_lists_every_plugin_folder() -> None:
             assert (ROOT / backend.folder / "pyproject.toml").is_file(), backend
 
 
+@pytest.fixture
+def no_plugins_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry of a machine where none of the shipped plugins is installed."""
+    registry = Registry(entry_points=[], environments={})  # none found, none disabled
+    monkeypatch.setattr("nirhub.hub.registry.default_registry", lambda: registry)
+
+
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 @pytest.mark.parametrize("command", ["convert", "simulate"])
 def test_a_missing_plugin_names_its_folder(
-    name: str, command: str, env: dict[str, Any], tmp_path: Path
+    name: str, command: str, env: dict[str, Any], tmp_path: Path, no_plugins_installed: None
 ) -> None:
     if command == "convert":
         args = ["convert", str(BRAILLE), "--to", name, "-o", str(tmp_path / "out.x")]
@@ -80,7 +89,9 @@ def test_a_missing_plugin_names_its_folder(
         assert f'pip install "./plugins/{backend.plugin}[framework]"' in text
 
 
-def test_an_unknown_name_still_suggests_close_ones(env: dict[str, Any], tmp_path: Path) -> None:
+def test_an_unknown_name_still_suggests_close_ones(
+    env: dict[str, Any], tmp_path: Path, no_plugins_installed: None
+) -> None:
     result = invoke(["convert", str(BRAILLE), "--to", "nri", "-o", str(tmp_path / "x")], env)
     assert result.exit_code == ExitCode.BACKEND_UNAVAILABLE
     assert "Did you mean 'nir'?" in result.stderr
@@ -127,6 +138,24 @@ def test_a_plugin_command_keeps_its_whole_first_line() -> None:
     assert command.get_short_help_str(limit=45) == (
         "Turn a Xylo specification (.npz) into the chip configuration (.json)."
     )
+
+
+def convert_spec(
+    spec: Annotated[Path, typer.Argument(help="The specification.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The result.")],
+) -> None:
+    """Convert a specification (a plugin's command, declared without metavars)."""
+
+
+def test_a_plugin_command_has_nirhubs_help() -> None:
+    from nirhub.cli.app import _as_click_command
+
+    command = _as_click_command("convert-spec", convert_spec)
+    with command.make_context("nirhub convert-spec", [], resilient_parsing=True) as ctx:
+        text = command.get_help(ctx)
+    assert "Usage: nirhub convert-spec [OPTIONS] SPEC" in text
+    assert "-o, --output OUTPUT" in text
+    assert "<" not in text and "completion" not in text
 
 
 def test_a_missing_output_folder_is_refused_before_the_work(

@@ -47,9 +47,13 @@ def readme_command(which: str = "first") -> list[list[str]]:
     return [shlex.split(part) for part in line.split("&&")]
 
 
-def run_readme_block(work: Path, which: str) -> list[subprocess.CompletedProcess[str]]:
-    """Run a README block (without its pip install) in ``work``, a folder with ``examples/``."""
-    (work / "examples").symlink_to(ROOT / "examples", target_is_directory=True)
+def run_readme_block(
+    work: Path, which: str, *, again: bool = False
+) -> list[subprocess.CompletedProcess[str]]:
+    """Run a README block (without its pip install) in ``work``, a folder with ``examples/``
+    (``again``: a second time, over the outputs of the first)."""
+    if not again:
+        (work / "examples").symlink_to(ROOT / "examples", target_is_directory=True)
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     commands = readme_command(which)
@@ -68,6 +72,8 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run the README's first command (without pip install) in a folder with ``examples/``."""
     work = tmp_path_factory.mktemp("readme")
     run_readme_block(work, "first")
+    # a second run over the first one's out/ works too (issue 16: it collided)
+    run_readme_block(work, "first", again=True)
     return work
 
 

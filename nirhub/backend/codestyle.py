@@ -10,7 +10,10 @@ module holds what they share:
   trailing comma, recursively;
 * :func:`call`: ``name(arg, arg, ...)`` on one line, or its arguments on an indented line, or
   one per line, whichever fits first (ruff's order);
+* :func:`expression` and :func:`statement`: an expression (a statement, with its comment)
+  that the generator spelled on one line, split at its own brackets as ruff splits it;
 * :func:`assign`: ``target = expr``, the expression parenthesized on its own line when long;
+* :func:`comment_lines`: data embedded in comments, cut to the line length;
 * :func:`tidy`: the last pass over a whole generated file: double quotes for string
   literals that need no escaping to switch (what ``ruff format`` does), no trailing spaces,
   one newline at the end. It changes how a literal is spelled, never its value.
@@ -21,6 +24,7 @@ conversions (``nirhub.testing.codestyle.assert_ruff_clean``).
 
 from __future__ import annotations
 
+import ast
 import io
 import math
 import tokenize
@@ -110,6 +114,108 @@ def assign(target: str, expr: str, *, indent: int = 0) -> str:
         return line
     pad = " " * (indent + len(INDENT))
     return f"{target} = (\n{pad}{expr}\n{' ' * indent})"
+
+
+def expression(
+    source: str, *, indent: int = 0, head: int = 0, tail: int = 0, top: bool = True
+) -> str:
+    """A one-line expression laid out as ruff would: unchanged when it fits, else split at
+    its own brackets: a call's arguments (all on one indented line, else one per line, each
+    laid out again), a list/tuple/dict's elements. ``top``: the right-hand side of an
+    assignment, where a conditional expression is parenthesized and split at ``if``/``else``.
+    Other expressions that do not fit are left as they are (the generators keep those short).
+    """
+    if indent + head + len(source) + tail <= LINE_LENGTH:
+        return source
+    try:
+        node = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return source
+    pad = " " * (indent + len(INDENT))
+    close = " " * indent
+
+    def seg(n: ast.AST) -> str:
+        return ast.get_source_segment(source.strip(), n) or ""
+
+    if isinstance(node, ast.Call):
+        parts: list[tuple[str, str]] = [("", seg(a)) for a in node.args]
+        for kw in node.keywords:
+            parts.append((f"{kw.arg}=" if kw.arg else "**", seg(kw.value)))
+        if not parts:
+            return source
+        joined = ", ".join(k + v for k, v in parts)
+        if len(pad) + len(joined) <= LINE_LENGTH:
+            return f"{seg(node.func)}(\n{pad}{joined}\n{close})"
+        lines = [
+            pad + k + expression(v, indent=len(pad), head=len(k), tail=1, top=False) + ","
+            for k, v in parts
+        ]
+        return f"{seg(node.func)}(\n" + "\n".join(lines) + f"\n{close})"
+    if isinstance(node, (ast.List, ast.Tuple)) and node.elts and source.strip()[0] in "[(":
+        opening, closing = ("[", "]") if isinstance(node, ast.List) else ("(", ")")
+        lines = [
+            pad + expression(seg(e), indent=len(pad), tail=1, top=False) + "," for e in node.elts
+        ]
+        return opening + "\n" + "\n".join(lines) + f"\n{close}{closing}"
+    if isinstance(node, ast.Dict) and node.keys and all(k is not None for k in node.keys):
+        lines = []
+        for k, v in zip(node.keys, node.values, strict=True):
+            key = seg(k) + ": "  # type: ignore[arg-type]
+            value = expression(seg(v), indent=len(pad), head=len(key), tail=1, top=False)
+            lines.append(pad + key + value + ",")
+        return "{\n" + "\n".join(lines) + f"\n{close}}}"
+    if isinstance(node, ast.IfExp) and top:
+        branches = [seg(node.body), "if " + seg(node.test), "else " + seg(node.orelse)]
+        if all(len(pad) + len(b) <= LINE_LENGTH for b in branches):
+            return "(\n" + "".join(f"{pad}{b}\n" for b in branches) + f"{close})"
+    return source
+
+
+def statement(code: str, comment: str = "", *, indent: int = 0) -> list[str]:
+    """A simple statement (``target = expr``, or an expression) laid out by ruff's rules,
+    with ``comment`` after it when the line has room, else on a line of its own above it.
+    Returns the lines, indented."""
+    pad = " " * indent
+    target, sep, value = code.partition(" = ")
+    if sep and _is_target(target):
+        head = len(target) + 3
+        laid = expression(value, indent=indent, head=head)
+        if laid == value and indent + head + len(value) > LINE_LENGTH:
+            laid = assign(target, value, indent=indent)[head:]
+        text = f"{target} = {laid}"
+    else:
+        text = expression(code, indent=indent, top=False)
+    lines = [pad + line if i == 0 else line for i, line in enumerate(text.split("\n"))]
+    if comment:
+        if len(lines) == 1 and len(lines[0]) + 4 + len(comment) <= LINE_LENGTH:
+            lines[0] += f"  # {comment}"
+        else:
+            lines.insert(0, f"{pad}# {comment}")
+    return lines
+
+
+def _is_target(text: str) -> bool:
+    """Is ``text`` the left side of an assignment (``a``, ``self.a``, ``y["k"]``, ``a, b``)?"""
+    try:
+        tree = ast.parse(f"{text} = 0")
+    except SyntaxError:
+        return False
+    return isinstance(tree.body[0], ast.Assign)
+
+
+def comment_lines(prefix: str, text: str) -> list[str]:
+    """``text`` (e.g. one line of JSON a generator embeds) as ``prefix``-led comment lines that
+    fit the line length; joining what follows ``prefix`` on each gives ``text`` back (no piece
+    ends with a space, which :func:`tidy` would strip)."""
+    width = max(LINE_LENGTH - len(prefix), 1)
+    out = []
+    while text:
+        cut = min(width, len(text))
+        while 1 < cut < len(text) and text[cut - 1] == " ":
+            cut -= 1
+        out.append(prefix + text[:cut])
+        text = text[cut:]
+    return out
 
 
 def tidy(source: str) -> str:

@@ -11,6 +11,7 @@ numpy and the plugins are imported inside the commands, never at module level he
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -104,6 +105,10 @@ class _PlainMetavars:
                 continue
             if param.param_type_name == "argument":
                 args.append((_argument_label(param), record[1]))
+            elif param.metavar is None and re.search(r" <[^>]*>$", record[0]):
+                # an option declared without a metavar (a plugin's): its name, not its type
+                name = re.sub(r" <[^>]*>$", " " + (param.name or "value").upper(), record[0])
+                opts.append((name, record[1]))
             else:
                 opts.append(record)
         if args:
@@ -227,7 +232,12 @@ def _as_click_command(name: str, obj: Any) -> Any:
     elif hasattr(obj, "invoke") and hasattr(obj, "make_context"):  # already a click command
         command = obj
     elif callable(obj):
-        single = typer.Typer()
+        single = typer.Typer(
+            add_completion=False,
+            rich_markup_mode=None,
+            pretty_exceptions_enable=False,
+            context_settings={"help_option_names": ["-h", "--help"]},
+        )
         single.command(name, cls=NirhubCommand)(obj)
         command = typer.main.get_command(single)
     else:

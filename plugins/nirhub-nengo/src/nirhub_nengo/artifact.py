@@ -60,8 +60,9 @@ def load_network(path: Path, *, weights: Path | None = None) -> Any:
             path=str(path),
             hint="For your own Nengo code, give a model reference: file.py:network_or_factory.",
         )
-    spec_lines = [ln for ln in lines if ln.startswith(SPEC_PREFIX)]
-    if len(spec_lines) != 1:
+    # the spec's JSON, cut into comment lines that fit the line length (codegen.spec_lines)
+    spec_lines = [ln[len(SPEC_PREFIX) :] for ln in lines if ln.startswith(SPEC_PREFIX)]
+    if not spec_lines:
         raise FileFormatError("holds no embedded nirhub spec line", path=str(path))
     npz = Path(weights) if weights is not None else path.with_suffix(".npz")
     if not npz.is_file():
@@ -72,7 +73,7 @@ def load_network(path: Path, *, weights: Path | None = None) -> Any:
     except (OSError, ValueError) as exc:
         raise FileFormatError(f"cannot read the weights: {exc}", path=str(npz)) from None
     try:
-        spec = spec_from_json(spec_lines[0][len(SPEC_PREFIX) :], arrays)
+        spec = spec_from_json("".join(spec_lines), arrays)
     except (KeyError, TypeError, ValueError) as exc:
         raise FileFormatError(f"the embedded spec is damaged: {exc}", path=str(path)) from None
     code = generate(spec, weights_name=npz.name)

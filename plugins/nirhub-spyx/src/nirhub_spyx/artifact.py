@@ -68,8 +68,9 @@ def load_model(path: Path, *, weights: Path | None = None, dtype: Any = None) ->
             path=str(path),
             hint="For your own Spyx code, give a model reference: file.py:model_or_factory.",
         )
-    spec_lines = [ln for ln in lines if ln.startswith(SPEC_PREFIX)]
-    if len(spec_lines) != 1:
+    # the spec's JSON, cut into comment lines that fit the line length (codestyle.comment_lines)
+    spec_lines = [ln[len(SPEC_PREFIX) :] for ln in lines if ln.startswith(SPEC_PREFIX)]
+    if not spec_lines:
         raise FileFormatError("holds no embedded nirhub spec line", path=str(path))
     npz = Path(weights) if weights is not None else path.with_suffix(".npz")
     if not npz.is_file():
@@ -80,7 +81,7 @@ def load_model(path: Path, *, weights: Path | None = None, dtype: Any = None) ->
     except (OSError, ValueError) as exc:
         raise FileFormatError(f"cannot read the weights: {exc}", path=str(npz)) from None
     try:
-        spec = ModelSpec.from_json(spec_lines[0][len(SPEC_PREFIX) :], arrays)
+        spec = ModelSpec.from_json("".join(spec_lines), arrays)
     except (KeyError, TypeError, ValueError) as exc:
         raise FileFormatError(f"the embedded spec is damaged: {exc}", path=str(path)) from None
     return execute(Generated(generate(spec, weights_name=npz.name), spec), dtype=dtype)

@@ -27,6 +27,7 @@ from nirhub.backend import (
     variant_hint,
     variant_problems,
 )
+from nirhub.backend.codestyle import comment_lines, expression, literal, string, tidy
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import (
@@ -357,24 +358,6 @@ def _layer_code(la: Layer) -> str:
     return f"{la.cls}({', '.join(args)})"
 
 
-def _split_args(text: str) -> list[str]:
-    """Split a call's argument list at top-level commas."""
-    out, depth, cur = [], 0, ""
-    for ch in text:
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    if cur.strip():
-        out.append(cur)
-    return out
-
-
 def generate(
     spec: ModelSpec,
     *,
@@ -405,9 +388,9 @@ def generate(
         f"model reproduces nirhub's reference simulator with method={spec.method!r} at DT.",
         '"""',
         "",
-        "import os",
-        "",
         "# --- NIR layers for Spyx (copied from nirhub_spyx.runtime) ---",
+        "",
+        "import os",
         "",
         _runtime_source().rstrip(),
         "",
@@ -416,14 +399,14 @@ def generate(
         "",
         f"DT = {spec.dt!r}",
         f"METHOD = {spec.method!r}",
-        f"INPUTS = {spec.inputs!r}",
-        f"OUTPUTS = {spec.outputs!r}",
-        f"SHAPES = {shapes!r}",
-        f"IN_SHAPES = {in_shapes!r}",
-        f"EDGES = {[tuple(e) for e in spec.edges]!r}",
-        f"ORDER = {spec.order!r}",
-        f"BACK_EDGES = {[tuple(e) for e in spec.back_edges]!r}",
-        f"BREAKING = {spec.breaking!r}",
+        f"INPUTS = {literal(spec.inputs, head=9)}",
+        f"OUTPUTS = {literal(spec.outputs, head=10)}",
+        f"SHAPES = {literal(shapes, head=9)}",
+        f"IN_SHAPES = {literal(in_shapes, head=12)}",
+        f"EDGES = {literal([tuple(e) for e in spec.edges], head=8)}",
+        f"ORDER = {literal(spec.order, head=8)}",
+        f"BACK_EDGES = {literal([tuple(e) for e in spec.back_edges], head=13)}",
+        f"BREAKING = {literal(spec.breaking, head=11)}",
         '_HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else "."',
         f"WEIGHTS = os.path.join(_HERE, {weights_name!r})",
         "",
@@ -446,30 +429,23 @@ def generate(
     ]
     for la in spec.layers:
         code = _layer_code(la)
-        line = f"        {la.path!r}: {code},"
-        if len(line) > 99 and "(" in code:  # one argument per line
-            head, args = code.split("(", 1)
-            parts = [a.strip() for a in _split_args(args[:-1])]
-            lines.append(f"        {la.path!r}: {head}(")
-            lines += [f"            {a}," for a in parts]
-            lines.append("        ),")
-        else:
-            lines.append(line)
-    lines += [
-        "    }",
-        "    return GraphModel(layers, EDGES, ORDER, BACK_EDGES, BREAKING, INPUTS, OUTPUTS,",
-        "                      SHAPES, IN_SHAPES, dt=DT, method=METHOD, record=record,",
-        "                      dtype=dtype)",
-        "",
-    ]
+        key = f"{string(la.path)}: "
+        lines.append(f"        {key}{expression(code, indent=8, head=len(key), tail=1)},")
+    model = (
+        "GraphModel(layers, EDGES, ORDER, BACK_EDGES, BREAKING, INPUTS, OUTPUTS, SHAPES, "
+        "IN_SHAPES, dt=DT, method=METHOD, record=record, dtype=dtype)"
+    )
+    lines += ["    }", "    return " + expression(model, indent=4, head=7), ""]
+    if not any(re.search(r"\bw\[", line) for line in lines):  # no arrays: w stays unread
+        lines[lines.index("    w = _weights(weights)")] = "    _weights(weights)  # reads none"
     if embed_spec:
         lines += [
             "",
             "# The line below lets nirhub read this model back without running this file.",
-            SPEC_PREFIX + spec.to_json(),
+            *comment_lines(SPEC_PREFIX, spec.to_json()),
             "",
         ]
-    return "\n".join(lines)
+    return tidy("\n".join(lines))
 
 
 def count_values(spec: ModelSpec) -> int:
