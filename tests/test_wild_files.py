@@ -301,3 +301,28 @@ def test_bias_driven_graph_without_input_runs_for_steps(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "o.npz")["output"], out)
     res = runner.invoke(app, ["simulate", str(path), "--dt", "1e-3", "-o", str(tmp_path / "p.npz")])
     assert res.exit_code == 3 and "--steps T" in res.output, res.output
+
+
+# -- 11: --dry-run runs every check the conversion runs --------------------------------------
+
+
+def test_dry_run_runs_the_checks_made_while_saving(tmp_path):
+    """nir 1.0.4's layout cannot hold a reset-to-zero node; the writer finds out while saving.
+    The dry run must say "not possible" like the real conversion (as loihi2's netx file for
+    the paper's Braille graph), and write nothing."""
+    graph = read(BRAILLE_SUBTRACT)
+    set_reset(graph.metadata, "zero")
+    source = tmp_path / "zero.nir"
+    write(graph, source)
+    out = tmp_path / "legacy.nir"
+    args = ["convert", str(source), "--to", "nir", "-O", "nir-version=1.0.4", "-o", str(out)]
+    real = runner.invoke(app, args)
+    assert real.exit_code == 4, real.output
+    dry = runner.invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 4, dry.output
+    assert "lif1.lif" in dry.output and "subtraction" in dry.output
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["zero.nir"]
+    # a possible conversion stays possible, and its dry run writes nothing either
+    ok = runner.invoke(app, ["convert", str(source), "--to", "nir", "-o", str(out), "--dry-run"])
+    assert ok.exit_code == 0, ok.output
+    assert not out.exists()
