@@ -45,6 +45,7 @@ def build_model(
     reset: Any = None,
     fold: bool = True,
     batch_size: int = 1,
+    exact_ties: bool = True,
 ) -> Any:
     """Import ``graph`` into sinabs; see :mod:`nirhub_sinabs.lowering` for the mapping."""
     import torch
@@ -52,7 +53,7 @@ def build_model(
     step = resolve_dt(graph, dt)
     how = resolve_method(graph, method)
     plan = make_graph_plan(graph, "sinabs")
-    low = lower(plan, graph, step, how, reset, fold=fold)
+    low = lower(plan, graph, step, how, reset, fold=fold, exact_ties=exact_ties)
     arrays = tensors(low)
     built = Built(low, arrays)
     module = types.ModuleType("nirhub_sinabs_generated")
