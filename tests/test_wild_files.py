@@ -326,3 +326,46 @@ def test_dry_run_runs_the_checks_made_while_saving(tmp_path):
     ok = runner.invoke(app, ["convert", str(source), "--to", "nir", "-o", str(out), "--dry-run"])
     assert ok.exit_code == 0, ok.output
     assert not out.exists()
+
+
+# -- 1: ties at the threshold, measured for targets that cannot keep them --------------------
+
+
+def _integer_if_network() -> Graph:
+    """A quantized IF network as Speck and Loihi users deploy: integer weights, thresholds 2
+    and 3, binary input."""
+    from nirhub.ir import IF
+
+    rng = np.random.default_rng(0)
+    return Graph(
+        {
+            "input": Input((16,)),
+            "fc1": Linear(rng.integers(-1, 3, (32, 16)).astype(float)),
+            "if1": IF(np.ones(32), np.full(32, 2.0)),
+            "fc2": Linear(rng.integers(-1, 3, (8, 32)).astype(float)),
+            "if2": IF(np.ones(8), np.full(8, 3.0)),
+            "output": Output(),
+        },
+        [("input", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", "if2"), ("if2", "output")],
+    )
+
+
+def test_tie_effect_is_measured_per_node():
+    from nirhub.ties import tie_effects, tie_warning
+
+    graph = _integer_if_network()
+    effects = {e.path: e for e in tie_effects(graph, 1.0)}
+    assert set(effects) == {"if1", "if2"}
+    assert all(e.differing > 0 and e.spikes > 0 for e in effects.values())
+    text = tie_warning(graph, 1.0, "speck", "fires at >=")
+    assert text is not None and "if1:" in text and "if2:" in text and "speck" in text
+    # float weights never land on the threshold: nothing to say
+    rng = np.random.default_rng(1)
+    floats = graph.replace(
+        nodes={
+            **graph.nodes,
+            "fc1": Linear(rng.normal(size=(32, 16))),
+            "fc2": Linear(rng.normal(size=(8, 32))),
+        }
+    )
+    assert tie_warning(floats, 1.0, "speck", "fires at >=") is None
