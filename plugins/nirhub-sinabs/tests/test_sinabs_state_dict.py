@@ -38,15 +38,21 @@ def test_state_buffers_of_a_run_model_are_skipped(tmp_path) -> None:
     trained = namespace["build"]()
     with torch.no_grad():
         trained[0].weight.mul_(3.0)  # "trained": other weights than build() makes
-        trained(torch.rand(5, 4))  # run with a batch of 5: v_mem now has shape (5, 6)
+        trained(torch.rand(5, 10, 4))  # (batch, time, features): v_mem now has shape (5, 6)
     state = trained.state_dict()
     assert tuple(state["1.v_mem"].shape) == (5, 6)  # what users' files hold
+    fresh = namespace["build"]()
+    assert tuple(fresh.state_dict()["1.v_mem"].shape) != (5, 6)  # hence "size mismatch"
     torch.save(state, tmp_path / "w.pt")
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = convert(
-            f"{model_py}:build", to="nir", output=tmp_path / "m.nir", weights=tmp_path / "w.pt"
+            f"{model_py}:build",
+            to="nir",
+            output=tmp_path / "m.nir",
+            weights=tmp_path / "w.pt",
+            dt=1e-3,
         )
     said = [str(w.message) for w in caught if issubclass(w.category, ConversionWarning)]
     said += report.warnings
