@@ -301,3 +301,71 @@ def test_bias_driven_graph_without_input_runs_for_steps(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "o.npz")["output"], out)
     res = runner.invoke(app, ["simulate", str(path), "--dt", "1e-3", "-o", str(tmp_path / "p.npz")])
     assert res.exit_code == 3 and "--steps T" in res.output, res.output
+
+
+# -- 11: --dry-run runs every check the conversion runs --------------------------------------
+
+
+def test_dry_run_runs_the_checks_made_while_saving(tmp_path):
+    """nir 1.0.4's layout cannot hold a reset-to-zero node; the writer finds out while saving.
+    The dry run must say "not possible" like the real conversion (as loihi2's netx file for
+    the paper's Braille graph), and write nothing."""
+    graph = read(BRAILLE_SUBTRACT)
+    set_reset(graph.metadata, "zero")
+    source = tmp_path / "zero.nir"
+    write(graph, source)
+    out = tmp_path / "legacy.nir"
+    args = ["convert", str(source), "--to", "nir", "-O", "nir-version=1.0.4", "-o", str(out)]
+    real = runner.invoke(app, args)
+    assert real.exit_code == 4, real.output
+    dry = runner.invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 4, dry.output
+    assert "lif1.lif" in dry.output and "subtraction" in dry.output
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["zero.nir"]
+    # a possible conversion stays possible, and its dry run writes nothing either
+    ok = runner.invoke(app, ["convert", str(source), "--to", "nir", "-o", str(out), "--dry-run"])
+    assert ok.exit_code == 0, ok.output
+    assert not out.exists()
+
+
+# -- 1: ties at the threshold, measured for targets that cannot keep them --------------------
+
+
+def _integer_if_network() -> Graph:
+    """A quantized IF network as Speck and Loihi users deploy: integer weights, thresholds 2
+    and 3, binary input."""
+    from nirhub.ir import IF
+
+    rng = np.random.default_rng(0)
+    return Graph(
+        {
+            "input": Input((16,)),
+            "fc1": Linear(rng.integers(-1, 3, (32, 16)).astype(float)),
+            "if1": IF(np.ones(32), np.full(32, 2.0)),
+            "fc2": Linear(rng.integers(-1, 3, (8, 32)).astype(float)),
+            "if2": IF(np.ones(8), np.full(8, 3.0)),
+            "output": Output(),
+        },
+        [("input", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", "if2"), ("if2", "output")],
+    )
+
+
+def test_tie_effect_is_measured_per_node():
+    from nirhub.ties import tie_effects, tie_warning
+
+    graph = _integer_if_network()
+    effects = {e.path: e for e in tie_effects(graph, 1.0)}
+    assert set(effects) == {"if1", "if2"}
+    assert all(e.differing > 0 and e.spikes > 0 for e in effects.values())
+    text = tie_warning(graph, 1.0, "speck", "fires at >=")
+    assert text is not None and "if1:" in text and "if2:" in text and "speck" in text
+    # float weights never land on the threshold: nothing to say
+    rng = np.random.default_rng(1)
+    floats = graph.replace(
+        nodes={
+            **graph.nodes,
+            "fc1": Linear(rng.normal(size=(32, 16))),
+            "fc2": Linear(rng.normal(size=(8, 32))),
+        }
+    )
+    assert tie_warning(floats, 1.0, "speck", "fires at >=") is None

@@ -149,3 +149,17 @@ def test_loihi2_artifact_multilayer_matches_own_graph(registry, tmp_path):
     np.testing.assert_array_equal(raw[3:] != 0, own != 0)
     ref = nirhub.simulate(graph, x)["output"]
     assert metrics.activity_similarity(ref, own) >= 0.95
+
+
+def test_dry_run_says_what_the_real_conversion_says(registry, tmp_path):
+    """Issue 14: `convert --to loihi2 --dry-run` said "possible" on the paper's Braille graph
+    and the real conversion then exited 4 (netx cannot hold the recurrent layer)."""
+    from nirhub.hub.convert import convert
+
+    source = CORPUS / "rnn" / "braille_noDelay_noBias_subtract.nir"
+    out = tmp_path / "braille.net"
+    with pytest.raises(UnsupportedError, match="recurrent"):
+        convert(source, to="loihi2", output=out, dt=1e-4, registry=registry)
+    report = convert(source, to="loihi2", output=out, dt=1e-4, dry_run=True, registry=registry)
+    assert not report.ok and any("recurrent" in p.message for p in report.problems)
+    assert not out.exists() and not list(tmp_path.iterdir())

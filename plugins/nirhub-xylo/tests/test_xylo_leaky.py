@@ -27,9 +27,9 @@ DT = 1e-3
 def _leaky_model() -> nn.Module:
     torch.manual_seed(3)
     net = nn.Sequential(
-        nn.Linear(12, 16),
+        nn.Linear(12, 16, bias=False),
         snn.Leaky(beta=0.9, init_hidden=True, reset_mechanism="subtract"),
-        nn.Linear(16, 4),
+        nn.Linear(16, 4, bias=False),
         snn.Leaky(beta=0.9, init_hidden=True, reset_mechanism="subtract", output=True),
     )
     with torch.no_grad():

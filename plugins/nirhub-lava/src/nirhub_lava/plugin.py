@@ -155,6 +155,32 @@ def _usage(net: Any) -> dict[str, Any]:
     }
 
 
+def _warn_ties(graph: Graph, net: Any, fixed_point: bool, options: dict[str, Any]) -> None:
+    """Say, with the measured effect, that ties at the threshold are not kept exact."""
+    import warnings
+
+    from nirhub.backend import ConversionWarning
+    from nirhub.ties import tie_warning
+
+    why = (
+        "Loihi 2 scales each population to 127 units per threshold, which breaks the "
+        "integer ratios of weights and threshold"
+        if fixed_point
+        else "Lava divides the weights by the threshold in floating point, where thirds can "
+        "sum past 1.0"
+    )
+    note = tie_warning(
+        graph,
+        float(net.dt),
+        "loihi2" if fixed_point else "lava",
+        why,
+        method=options.get("method"),
+        reset=options.get("reset"),
+    )
+    if note is not None:
+        warnings.warn(note, ConversionWarning, stacklevel=3)
+
+
 class _LavaBase(Backend):
     fixed_point = False
 
@@ -176,6 +202,7 @@ class _LavaBase(Backend):
                     "the network does not fit Loihi 2:\n" + "\n".join(f"  - {p}" for p in problems),
                     problems=problems,
                 )
+        _warn_ties(graph, net, self.fixed_point, options)
         return LavaModel(net, fixed, dict(options))
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:

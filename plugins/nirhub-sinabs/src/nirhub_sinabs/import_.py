@@ -18,14 +18,18 @@ MODELS = GeneratedModels("sinabs")
 
 
 def lower_graph(
-    graph: Graph, dt: Any = None, method: Any = None, reset: Any = None, fold: bool = True
+    graph: Graph,
+    dt: Any = None,
+    method: Any = None,
+    reset: Any = None,
+    fold: bool = True,
+    exact_ties: bool = True,
 ) -> Lowered:
     """The framework-free half of the import: ``graph`` mapped to sinabs layers (raises
     ``UnsupportedError`` listing every node sinabs cannot run exactly)."""
     plan = make_graph_plan(graph, "sinabs")
-    return lower(
-        plan, graph, resolve_dt(graph, dt), resolve_method(graph, method), reset, fold=fold
-    )
+    step, how = resolve_dt(graph, dt), resolve_method(graph, method)
+    return lower(plan, graph, step, how, reset, fold=fold, exact_ties=exact_ties)
 
 
 def build_model(
@@ -37,12 +41,15 @@ def build_model(
     fold: bool = True,
     batch_size: int = 1,
     lowered: Lowered | None = None,
+    exact_ties: bool = True,
 ) -> Any:
     """Import ``graph`` into sinabs; see :mod:`nirhub_sinabs.lowering` for the mapping.
 
     ``lowered``: the graph's lowering for these options, when the check already made it.
     """
-    low = lowered if lowered is not None else lower_graph(graph, dt, method, reset, fold)
+    low = (
+        lowered if lowered is not None else lower_graph(graph, dt, method, reset, fold, exact_ties)
+    )
     built = Built(low, tensors(low), generate)
     if low.plan.is_chain():
         model = MODELS.instantiate(built, batch_size=int(batch_size))

@@ -26,7 +26,11 @@ NIR at step dt (``nirhub.sim``):
   ``exp(-dt/tau)`` and gains ``(1 - a) r``, ``(1 - a_s) w_in``, exact.
 
 The spike test is ``v >= thr`` in sinabs and ``v > thr`` in NIR: they differ only when v lands
-exactly on the threshold (a node recording ``nirhub.threshold = ">="`` is exact). Neuron
+exactly on the threshold, which integer and dyadic networks (what Speck users train) do all
+the time. In sinabs' float32, ``v > t`` is exactly ``v >= nextafter(t, +inf)``: single-spike
+neurons get that threshold (one ulp above) and, when they reset by subtraction, subtract the
+threshold itself (``MembraneSubtract(subtract_value=t)``), so ties are exact. A node recording
+``nirhub.threshold = ">="`` keeps its threshold; multi-spike neurons are left as they are. Neuron
 variants (``nirhub.ir.conventions.NeuronVariant``) sinabs runs natively: multi-spike
 (``MultiSpike``, ``MaxSpike(k)``), ``>=``, ``v_min`` (``min_v_mem``), staged ZOH.
 """
@@ -242,19 +246,32 @@ def check_and_gains(
 
 
 def lower(
-    plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | None, fold: bool = True
+    plan: GraphPlan,
+    graph: Graph,
+    dt: float,
+    method: str,
+    reset: str | None,
+    fold: bool = True,
+    exact_ties: bool = True,
 ) -> Lowered:
+    """The sinabs model of ``graph``; ``exact_ties=False`` keeps each threshold as it is
+    (Speck folds thresholds into weights and makes ties exact in its own integer units)."""
     gains, resets = check_and_gains(plan, graph, dt, method, reset)
     place_gains(plan, gains, fold=fold)
     layers: dict[str, list[Layer]] = {}
     for name, step in plan.steps.items():
         if not step.identity:
-            layers[name] = [_layer(step, dt, method, resets.get(name, "zero"))]
+            layers[name] = [_layer(step, dt, method, resets.get(name, "zero"), exact_ties)]
     return Lowered(plan, layers, dt, method)
 
 
 def _spiking(
-    n: str, node: IF | LIF | CubaLIF, shape: tuple[int, ...], reset: str, variant: NeuronVariant
+    n: str,
+    node: IF | LIF | CubaLIF,
+    shape: tuple[int, ...],
+    reset: str,
+    variant: NeuronVariant,
+    exact_ties: bool = True,
 ) -> tuple[str, dict[str, np.ndarray]]:
     reset_fn = "sa.MembraneSubtract()" if reset == "subtract" else "sa.MembraneReset()"
     if variant.spikes != "multi":
@@ -263,7 +280,14 @@ def _spiking(
         spike_fn = "sa.MultiSpike"
     else:
         spike_fn = f"sa.MaxSpike({int(variant.max_spikes)})"
-    tensors = {f"{n}.spike_threshold": _t(node.v_threshold, shape)}
+    threshold = _t(node.v_threshold, shape)
+    tensors = {f"{n}.spike_threshold": threshold}
+    if exact_ties and variant.spikes != "multi" and variant.threshold != ">=":
+        # NIR's v > t is sinabs' v >= t' with t' the next float32 above t (exact at ties)
+        tensors[f"{n}.spike_threshold"] = np.nextafter(threshold, np.float32(np.inf))
+        if reset == "subtract":
+            tensors[f"{n}.subtract_value"] = threshold
+            reset_fn = f'sa.MembraneSubtract(subtract_value=p["{n}.subtract_value"])'
     floor = "None"
     if variant.v_min is not None:
         floor = f'p["{n}.min_v_mem"]'
@@ -278,7 +302,7 @@ def _spiking(
 _SILENT = "spike_threshold=None, spike_fn=None, reset_fn=None, min_v_mem=None"
 
 
-def _layer(step: Step, dt: float, method: str, reset: str) -> Layer:
+def _layer(step: Step, dt: float, method: str, reset: str, exact_ties: bool = True) -> Layer:
     node, n = step.node, step.name
     origin = f"NIR {step.path}: {node.type_name}" if step.path else "input gain (r, w_in, dt)"
     shape = step.out_shape
@@ -339,7 +363,7 @@ def _layer(step: Step, dt: float, method: str, reset: str) -> Layer:
         )
     if isinstance(node, (IF, I)):
         if isinstance(node, IF):
-            args, tensors = _spiking(n, node, shape, reset, variant)
+            args, tensors = _spiking(n, node, shape, reset, variant, exact_ties)
         else:
             args, tensors = _SILENT, {}
         return Layer(n, f"sl.IAF{{squeeze}}({args})", True, tensors, origin)
@@ -349,7 +373,7 @@ def _layer(step: Step, dt: float, method: str, reset: str) -> Layer:
         if isinstance(node, LI):
             ctor = f'sl.ExpLeak{{squeeze}}(tau_mem=p["{n}.tau_mem"], norm_input=False)'
             return Layer(n, ctor, True, tensors, origin)
-        args, more = _spiking(n, node, shape, reset, variant)
+        args, more = _spiking(n, node, shape, reset, variant, exact_ties)
         ctor = f'sl.LIF{{squeeze}}(tau_mem=p["{n}.tau_mem"], {args}, norm_input=False)'
         return Layer(n, ctor, True, {**tensors, **more}, origin)
     assert isinstance(node, (CubaLIF, CubaLI))
@@ -359,7 +383,7 @@ def _layer(step: Step, dt: float, method: str, reset: str) -> Layer:
         f"{n}.tau_syn": _t(steps_tau(decay(node.tau_syn, dt, method)), shape),
     }
     if isinstance(node, CubaLIF):
-        args, more = _spiking(n, node, shape, reset, variant)
+        args, more = _spiking(n, node, shape, reset, variant, exact_ties)
         tensors.update(more)
     else:
         args = _SILENT

@@ -106,7 +106,9 @@ def build(graph: Graph, *, dt: Any = None, chip_name: Any = None, reset: Any = N
         )
     step = resolve_dt(graph, dt)
     dynapcnn = import_dynapcnn()
-    float_model = build_model(graph, dt=step, reset=reset, fold=True, batch_size=1)
+    float_model = build_model(
+        graph, dt=step, reset=reset, fold=True, batch_size=1, exact_ties=False
+    )
     modules = list(float_model)
     seq = torch.nn.Sequential()
     if len(lp.graph_input_shape) == 1:  # a vector input is (n, 1, 1) on the chip

@@ -84,11 +84,26 @@ class SpeckBackend(Backend):
         return problems
 
     def from_ir(self, graph: Graph, **options: Any) -> Any:
+        import warnings
+
+        from nirhub.backend import ConversionWarning
+        from nirhub.ties import tie_warning
         from nirhub_speck.build import build
 
-        return build(
+        model = build(
             graph, dt=options.get("dt"), chip_name=options.get("chip"), reset=options.get("reset")
         )
+        note = tie_warning(
+            graph,
+            float(model.dt) if getattr(model, "dt", None) else float(options.get("dt") or 1e-3),
+            "speck",
+            "the chip fires at v >= threshold, in integer units after folding each threshold "
+            "into the weights",
+            reset=options.get("reset"),
+        )
+        if note is not None:
+            warnings.warn(note, ConversionWarning, stacklevel=2)
+        return model
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:
         from nirhub_speck.report import resource_report

@@ -110,8 +110,9 @@ class XyloBackend(Backend):
             "specification (.npz)",
             "the real-samna configuration step is untested here (no real samna in CI)",
             "graphs: input weights -> CubaLIF hidden population(s) (recurrent allowed) -> "
-            "output weights -> CubaLIF outputs; no LIF without synapse; convolutions only "
-            "unrolled into dense matrices (-O unroll-conv=true)",
+            "output weights -> CubaLIF outputs; a LIF without synapse (snnTorch Leaky) only "
+            "approximated with the shortest synapse (-O lif=synapse, similarity printed); "
+            "convolutions only unrolled into dense matrices (-O unroll-conv=true)",
             "reset by subtraction in the spike step only; other reset modes need "
             "-O reset=subtract (an accepted approximation)",
             "hidden neurons emit floor(v/threshold) spikes per step (up to 31) where NIR "
