@@ -57,9 +57,9 @@ from nirhub.io._h5 import _VLEN_ELEMENT_BYTES, Budget, not_utf8
 WHOLE_FILE_MAX = 16 << 20
 #: large files: reads of up to this many bytes go through a cache of file blocks ...
 _BLOCK_READ_MAX = 1 << 16
-#: ... of 2 ** _BLOCK_SHIFT bytes (1 MiB), the most recent _BLOCKS_KEPT of them
-_BLOCK_SHIFT = 20
-_BLOCKS_KEPT = 8
+#: ... of 2 ** _BLOCK_SHIFT bytes (256 KiB), the most recent _BLOCKS_KEPT of them
+_BLOCK_SHIFT = 18
+_BLOCKS_KEPT = 4
 #: object header chunks one object may have (continuation messages)
 _MAX_CHUNKS = 256
 #: the ranks libhdf5 supports
@@ -236,6 +236,13 @@ class FastBackend:
             raise self.error("is truncated (the file ends early)", location)
         return data, 0
 
+    def _more(self, buf: Any, off: int, n: int, addr: int, location: str) -> tuple[Any, int]:
+        """The ``n`` bytes at ``addr``, which follow ``buf[:off]`` in the file: still in
+        ``buf`` (a cached block) if it holds them, else read."""
+        if off + n <= len(buf):
+            return buf, off
+        return self._bytes(addr, n, location)
+
     def _block(self, index: int) -> bytes:
         """Block ``index`` of the file (metadata of large files is read a block at a time;
         the few most recent blocks are kept)."""
@@ -280,7 +287,7 @@ class FastBackend:
                 raise NotFast("a version 2 object header")
             raise self.error("is corrupt: not an HDF5 object header", location)
         if whole is None:
-            buf, p = self._bytes(addr + 16, size, location)
+            buf, p = self._more(buf, start + 16, size, addr + 16, location)
         else:
             p = start + 16
             if p + size > self.size:
@@ -461,7 +468,7 @@ class FastBackend:
             if sbuf[soff : soff + 4] != b"SNOD" or sbuf[soff + 4] != 1:
                 raise self.error("is corrupt: bad symbol table node", location)
             (n,) = _U16.unpack_from(sbuf, soff + 6)
-            sbuf, soff = self._bytes(snod + 8, 40 * n, location)
+            sbuf, soff = self._more(sbuf, soff + 8, 40 * n, snod + 8, location)
             for i in range(n):
                 name_at, obj = _QQ.unpack_from(sbuf, soff + 40 * i)
                 if name_at >= seg_size:
@@ -505,7 +512,7 @@ class FastBackend:
             if (level is not None and here != level) or here > 64:
                 raise self.error("is corrupt: bad B-tree level", location)
             (n,) = _U16.unpack_from(buf, off + 6)
-            buf, off = self._bytes(node + 24, n * (key_size + 8) + key_size, location)
+            buf, off = self._more(buf, off + 24, n * (key_size + 8) + key_size, node + 24, location)
             if here == 0:
                 yield buf, off, n
                 continue
