@@ -4,12 +4,18 @@ Run: ``python benchmarks/io.py`` (``--quick`` for smaller sizes). nir 1.0.8 runs
 cached virtual environment (created on first use, see ``tests/_nirvenv.py``) and is timed inside
 that subprocess; nirhub is timed in this process, numpy's save/load as the plain-array baseline.
 
-Cases (the goals of issue 2):
+Cases (the goals of issues 2, 14 item 7 and 18):
 
-* small: 2,000 x (Affine 16x16 + LIF 16) chained = 4,000 nodes; goal: nirhub write and read
-  each >= 20x faster than nir.
-* large: 50 x (Affine 1024x1024 float32 + LIF 1024) = 200 MB; goal: write and read within
-  1.2x of nir and of numpy.save/numpy.load; peak memory while reading <= 1.5x the arrays' bytes.
+* small: 2,000 x (Affine 16x16 + LIF 16) chained = 4,000 nodes; goals: nirhub write and read
+  each >= 20x faster than nir; gzip-compressed write and read >= 10x faster than nir's; files
+  *written by nir* (h5py's layout: nir 1.0.8's default gzip, and nir 1.0.4's uncompressed
+  files) read >= 20x faster than nir reads them.
+* large: 50 x (Affine 1024x1024 float32 + LIF 1024) = 200 MB; goals: write and read within
+  1.2x of nir and of numpy.save/numpy.load; compressed read within 1.5x of numpy.load plus
+  zlib's own time to inflate the same arrays; peak memory while reading <= 1.1x the arrays'
+  bytes, compressed included.
+* growth (``--growth``): 4k, 16k and 64k nodes of the small kind, nirhub only; the time per
+  node at 64k over the time per node at 4k (1.0 = linear).
 
 Prints one line per measurement and the ratios; nothing is asserted (timings depend on the
 machine). Each timing is the best of ``--repeat`` runs. The numpy baseline keeps every array it
@@ -42,7 +48,11 @@ import numpy as np
 def build(lib, n_pairs, size, ir):
     """The benchmark graph with either nirhub (ir='nirhub') or nir (ir='nir')."""
     rng = np.random.default_rng(0)
+    import inspect
     nodes, edges, prev = {}, [], "input"
+    # (nir 1.0.4's LIF has no v_reset: it resets to zero)
+    has_reset = ir == "nirhub" or "v_reset" in inspect.signature(lib.LIF).parameters
+    reset = {"v_reset": np.zeros(size)} if has_reset else {}
     if ir == "nirhub":
         nodes["input"] = lib.Input(shape=[size])
     else:
@@ -52,7 +62,7 @@ def build(lib, n_pairs, size, ir):
         nodes[f"a{i}"] = lib.Affine(weight=w, bias=np.zeros(size, np.float32))
         nodes[f"l{i}"] = lib.LIF(
             tau=np.full(size, 0.01), r=np.ones(size), v_leak=np.zeros(size),
-            v_threshold=np.ones(size), v_reset=np.zeros(size),
+            v_threshold=np.ones(size), **reset,
         )
         edges += [(prev, f"a{i}"), (f"a{i}", f"l{i}")]
         prev = f"l{i}"
@@ -70,32 +80,33 @@ NIR_SCRIPT = (
     GRAPH_CODE
     + r"""
 import json, os, sys, time, tempfile, resource
+import inspect
 import nir
 n_pairs, size, repeat, folder = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+tag = sys.argv[5]  # file name prefix: which nir wrote the files
 g = build(nir, n_pairs, size, "nir")
 out = {}
-for comp in ("gzip", None):
+# nir 1.0.4 cannot compress; from 1.0.5 on gzip is nir.write's default
+kinds = ("gzip", None) if "compression" in inspect.signature(nir.write).parameters else (None,)
+for comp in kinds:
     best = float("inf")
     for k in range(repeat):
-        p = os.path.join(folder, f"nir_{comp}_{k}.nir")
+        p = os.path.join(folder, f"{tag}_{comp}_{k}.nir")
         t = time.perf_counter()
-        nir.write(p, g, compression=comp)
+        if len(kinds) == 2:
+            nir.write(p, g, compression=comp)
+        else:
+            nir.write(p, g)
         best = min(best, time.perf_counter() - t)
     out[f"write_{comp or 'none'}"] = best
 del g
-for comp in ("none",):
+for comp in kinds:
     best = float("inf")
     for k in range(repeat):
-        p = os.path.join(folder, f"nir_None_{k}.nir")
+        p = os.path.join(folder, f"{tag}_{comp}_{k}.nir")
         t = time.perf_counter(); g2 = nir.read(p); best = min(best, time.perf_counter() - t)
         del g2
-    out[f"read_{comp}"] = best
-best = float("inf")
-for k in range(repeat):
-    p = os.path.join(folder, f"nir_gzip_{k}.nir")
-    t = time.perf_counter(); g2 = nir.read(p); best = min(best, time.perf_counter() - t)
-    del g2
-out["read_gzip"] = best
+    out[f"read_{comp or 'none'}"] = best
 print(json.dumps(out))
 """
 )
@@ -153,8 +164,32 @@ def _best_interleaved(fns: dict, repeat: int) -> dict[str, float]:
     return best
 
 
-def bench(name: str, n_pairs: int, size: int, repeat: int, memory: bool) -> dict[str, float]:
+def _peak(path: str) -> tuple[float, float]:
+    """(RSS peak, tracemalloc peak) of reading ``path`` in a fresh process."""
+    proc = subprocess.run(
+        [sys.executable, "-c", MEM_SCRIPT, path], capture_output=True, text=True, check=True,
+        cwd=ROOT,
+    )  # fmt: skip
+    peak, traced, _ = proc.stdout.split()
+    return float(peak), float(traced)
+
+
+def _nir(version: str, n_pairs: int, size: int, repeat: int, tmp: str, tag: str) -> dict:
     from _nirvenv import nir_python
+
+    proc = subprocess.run(
+        [str(nir_python(version)), "-c", NIR_SCRIPT, str(n_pairs), str(size), str(repeat), tmp,
+         tag],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench(name: str, n_pairs: int, size: int, repeat: int, memory: bool) -> dict[str, float]:
+    import zlib
 
     import nirhub
 
@@ -204,29 +239,31 @@ def bench(name: str, n_pairs: int, size: int, repeat: int, memory: bool) -> dict
             )
         )
         res["nirhub_read_gzip"] = _best(lambda k: nirhub.read(f"{tmp}/hubz{k}.nir"), repeat)
+        # zlib's own time to inflate the same arrays (level 4, as written): the floor of any
+        # compressed read
+        packed = [zlib.compress(memoryview(a).cast("B"), 4) for a in arrays]
+        res["zlib_inflate"] = _best(lambda k: [zlib.decompress(z) for z in packed], repeat)
+        packed.clear()
         if memory:
-            proc = subprocess.run(
-                [sys.executable, "-c", MEM_SCRIPT, f"{tmp}/hub0.nir"],
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=ROOT,
-            )
-            peak, traced, _ = proc.stdout.split()
-            res["read_peak_rss_bytes"] = float(peak)
-            res["read_peak_traced_bytes"] = float(traced)
+            for label, f in (("", "hub0"), ("gzip_", "hubz0")):
+                peak, traced = _peak(f"{tmp}/{f}.nir")
+                res[f"read_{label}peak_rss_bytes"] = peak
+                res[f"read_{label}peak_traced_bytes"] = traced
             res["array_bytes"] = float(nbytes)
-        python = nir_python("1.0.8")
-        proc = subprocess.run(
-            [str(python), "-c", NIR_SCRIPT, str(n_pairs), str(size), str(repeat), tmp],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr[-3000:])
-        nir_res = json.loads(proc.stdout.strip().splitlines()[-1])
-        for k, v in nir_res.items():
+        for k, v in _nir("1.0.8", n_pairs, size, repeat, tmp, "nir108").items():
             res[f"nir_{k}"] = v
+        for k, v in _nir("1.0.4", n_pairs, size, repeat, tmp, "nir104").items():
+            res[f"nir104_{k}"] = v
+        # files written by nir (h5py's layout), read by nirhub
+        res["nirhub_read_nir108_gzip"] = _best(
+            lambda k: nirhub.read(f"{tmp}/nir108_gzip_{k}.nir"), repeat
+        )
+        res["nirhub_read_nir108_none"] = _best(
+            lambda k: nirhub.read(f"{tmp}/nir108_None_{k}.nir"), repeat
+        )
+        res["nirhub_read_nir104"] = _best(
+            lambda k: nirhub.read(f"{tmp}/nir104_None_{k}.nir"), repeat
+        )
     print(
         f"\n== {name}: {n_pairs} x (Affine {size}x{size} + LIF {size}), "
         f"{len(graph.nodes)} nodes, {nbytes / 1e6:.1f} MB of arrays =="
@@ -239,12 +276,46 @@ def bench(name: str, n_pairs: int, size: int, repeat: int, memory: bool) -> dict
     return res
 
 
+def growth(sizes: list[int], repeat: int) -> None:
+    """nirhub's write and read time per node as the graph grows (small nodes)."""
+    import nirhub
+
+    ns: dict = {}
+    exec(GRAPH_CODE, ns)
+    per_node: dict[str, list[float]] = {}
+    print("\n== growth: nirhub, time per 1,000 nodes ==")
+    with tempfile.TemporaryDirectory(dir=os.environ.get("NIRHUB_BENCH_TMP")) as tmp:
+        for n_pairs in sizes:
+            graph = ns["build"](nirhub, n_pairs, 16, "nirhub")
+            nodes = len(graph.nodes)
+            for comp in (None, "gzip"):
+                p = f"{tmp}/g{n_pairs}_{comp}.nir"
+                w = _best(
+                    lambda k, p=p, comp=comp, g=graph: nirhub.write(
+                        g, p, compression=comp, overwrite=True
+                    ),
+                    repeat,
+                )
+                r = _best(lambda k, p=p: nirhub.read(p), repeat)
+                for what, t in (("write", w), ("read", r)):
+                    key = f"{what} {comp or 'raw'}"
+                    per_node.setdefault(key, []).append(t / nodes)
+                    print(f"  {nodes:7,d} nodes  {key:11s} {t:8.3f} s  {1000 * t / nodes:7.4f} s")
+    print(f"  time per node at {2 * sizes[-1] + 2:,} nodes / at {2 * sizes[0] + 2:,} nodes:")
+    for key, values in per_node.items():
+        print(f"    {key:11s} {values[-1] / values[0]:6.2f}  (1.0 = linear)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller graphs, one repeat")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--growth", action="store_true", help="only the growth to 64k nodes")
     args = ap.parse_args()
     repeat = 1 if args.quick else args.repeat
+    if args.growth:
+        growth([250, 1000, 4000] if args.quick else [2000, 8000, 32000], repeat)
+        return
     small = bench("small", 200 if args.quick else 2000, 16, repeat, memory=False)
     large = bench("large", 5 if args.quick else 50, 1024, repeat, memory=True)
     print("\n== ratios (>1 means nirhub is faster) ==")
@@ -252,9 +323,22 @@ def main() -> None:
         ("small write vs nir (default gzip)", small["nir_write_gzip"] / small["nirhub_write"]),
         ("small write vs nir (uncompressed)", small["nir_write_none"] / small["nirhub_write"]),
         ("small read  vs nir", small["nir_read_none"] / small["nirhub_read"]),
-    ]
+        ("small read of nir 1.0.8 file (gzip)",
+         small["nir_read_gzip"] / small["nirhub_read_nir108_gzip"]),
+        ("small read of nir 1.0.8 file (raw)",
+         small["nir_read_none"] / small["nirhub_read_nir108_none"]),
+        ("small read of nir 1.0.4 file",
+         small["nir104_read_none"] / small["nirhub_read_nir104"]),
+    ]  # fmt: skip
     for label, ratio in rows:
         print(f"  {label:36s} {ratio:7.1f}x  (goal >= 20x)")
+    rows = [
+        ("small gzip write vs nir gzip write",
+         small["nir_write_gzip"] / small["nirhub_write_gzip"]),
+        ("small gzip read  vs nir gzip read", small["nir_read_gzip"] / small["nirhub_read_gzip"]),
+    ]  # fmt: skip
+    for label, ratio in rows:
+        print(f"  {label:36s} {ratio:7.1f}x  (goal >= 10x)")
     print("large (goal: <= 1.2; shown as nirhub / other)")
     rows = [
         ("write / nir write (uncompressed)", large["nirhub_write"] / large["nir_write_none"]),
@@ -263,13 +347,22 @@ def main() -> None:
         ("read  / nir read (uncompressed)", large["nirhub_read"] / large["nir_read_none"]),
         ("read gzip / nir read (gzip)", large["nirhub_read_gzip"] / large["nir_read_gzip"]),
         ("read  / numpy.load", large["nirhub_read"] / large["numpy_load"]),
-    ]
+        ("read of nir 1.0.8 file / nir (gzip)",
+         large["nirhub_read_nir108_gzip"] / large["nir_read_gzip"]),
+        ("read of nir 1.0.4 file / nir 1.0.4",
+         large["nirhub_read_nir104"] / large["nir104_read_none"]),
+    ]  # fmt: skip
     for label, ratio in rows:
         print(f"  {label:36s} {ratio:7.2f}")
-    peak = large["read_peak_rss_bytes"] / large["array_bytes"]
-    traced = large["read_peak_traced_bytes"] / large["array_bytes"]
-    print(f"  {'read peak memory / array bytes':36s} {peak:7.2f}  (goal <= 1.5)")
-    print(f"  {'  same, by tracemalloc':36s} {traced:7.2f}")
+    floor = large["numpy_load"] + large["zlib_inflate"]
+    print(f"  {'read gzip / (numpy.load + zlib)':36s} {large['nirhub_read_gzip'] / floor:7.2f}"
+          "  (goal <= 1.5)")  # fmt: skip
+    for label in ("", "gzip_"):
+        peak = large[f"read_{label}peak_rss_bytes"] / large["array_bytes"]
+        traced = large[f"read_{label}peak_traced_bytes"] / large["array_bytes"]
+        what = f"read {label.rstrip('_') or 'raw'} peak memory / array bytes"
+        print(f"  {what:36s} {peak:7.2f}  (goal <= 1.1)")
+        print(f"  {'  same, by tracemalloc':36s} {traced:7.2f}")
     print(
         "  (peak memory: a fresh process imports numpy/h5py/nirhub, resets its RSS high-water "
         "mark\n   via /proc/self/clear_refs, then reads; shown: VmHWM minus the RSS before "

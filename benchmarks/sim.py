@@ -87,7 +87,7 @@ def setup_venv() -> Path:
     return python
 
 
-def ensure_frameworks(argv: list[str]) -> None:
+def ensure_frameworks(argv: list[str], script: str = __file__) -> None:
     try:
         import norse.torch  # noqa: F401
         import snntorch  # noqa: F401
@@ -95,7 +95,7 @@ def ensure_frameworks(argv: list[str]) -> None:
     except ImportError as exc:
         python = VENV / "bin" / "python"
         if python.exists() and Path(sys.executable).resolve() != python.resolve():
-            os.execv(str(python), [str(python), __file__, *argv])
+            os.execv(str(python), [str(python), script, *argv])
         raise SystemExit(
             f"{exc}: this benchmark needs torch, snntorch and norse. "
             f"Create their environment with `python {__file__} --setup`."
@@ -238,6 +238,11 @@ def main(argv: list[str]) -> int:
         help="nirhub's steps per chunk (default: automatic; 1 = strictly step by step)",
     )
     parser.add_argument("--setup", action="store_true", help="create the benchmark venv")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="time over batch 1-128 (at --steps) and over T 100-3000 (at --batch) instead",
+    )
     args = parser.parse_args(argv)
     if args.setup:
         python = setup_venv()
@@ -262,6 +267,9 @@ def main(argv: list[str]) -> int:
         f"{getattr(norse, '__version__', '?')}, numpy {np.__version__} ({threads} BLAS threads, "
         f"{cpus} CPUs)"
     )
+
+    if args.sweep:
+        return sweep(graph, layers, rng, args.batch, args.steps, args.repeats)
 
     # correctness first (untimed): output and both hidden layers
     out_n, hid_n = run_nirhub(graph, x, record=("lif0", "lif1"))
@@ -301,6 +309,41 @@ def main(argv: list[str]) -> int:
     goal = ratio <= GOAL_RATIO
     print(f"speed goal: {'met' if goal else 'MISSED'}; spikes: {'ok' if ok else 'DIFFER'}")
     return 0 if goal and ok else 1
+
+
+def sweep(graph, layers, rng, batch: int, steps: int, repeats: int) -> int:
+    """How the cost grows in batch and in time: each point timed for the three simulators
+    (best of ``repeats``), with nirhub's ratio to the faster peer and its time per
+    sample-step relative to the first point of the row (1.0 = linear)."""
+    points = [(b, steps) for b in (1, 4, 16, 32, 64, 128)]
+    points += [(batch, t) for t in (100, 300, 1000, 3000) if t != steps]
+    base: dict[str, float] = {}
+    print(f"{'batch':>5s} {'T':>5s} {'nirhub':>8s} {'snntorch':>8s} {'norse':>8s} "
+          f"{'ratio':>6s}  per sample-step vs first point")  # fmt: skip
+    ok = True
+    for b, t in points:
+        x = (rng.random((t, b, SIZES[0])) < 0.05).astype(np.float32)
+        runners = {
+            "nirhub": lambda x=x: run_nirhub(graph, x),
+            "snntorch": lambda x=x: run_snntorch(layers, x),
+            "norse": lambda x=x: run_norse(layers, x),
+        }
+        best = dict.fromkeys(runners, float("inf"))
+        outs = {}
+        for _ in range(repeats):
+            for name, fn in runners.items():
+                start = time.perf_counter()
+                outs[name] = fn()[0]
+                best[name] = min(best[name], time.perf_counter() - start)
+        ok = ok and np.array_equal(outs["nirhub"], outs["snntorch"])
+        ratio = best["nirhub"] / min(best["snntorch"], best["norse"])
+        per = best["nirhub"] / (b * t)
+        row = "batch" if t == steps else "time"
+        base.setdefault(row, per)
+        print(f"{b:5d} {t:5d} {best['nirhub']:8.3f} {best['snntorch']:8.3f} "
+              f"{best['norse']:8.3f} {ratio:6.3f}  {per / base[row]:6.3f} ({row} row)")  # fmt: skip
+    print(f"spikes nirhub vs snntorch at every point: {'same' if ok else 'DIFFER'}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

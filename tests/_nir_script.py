@@ -120,7 +120,12 @@ def main():
             out = {}
             dump(g, out)
             p = os.path.join(folder, name + ".nir")
-            nir.write(p, g)
+            nir.write(p, g)  # nir's default: gzip since 1.0.5, uncompressed before
+            raw = os.path.join(folder, name + "_raw.nir")
+            try:
+                nir.write(raw, g, compression=None)
+            except TypeError:  # nir 1.0.4 has no compression argument (and never compresses)
+                nir.write(raw, g)
             np.savez(p + ".npz", **out)
         print(json.dumps({"version": nir.version}))
     elif mode == "read":

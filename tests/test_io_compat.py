@@ -20,6 +20,7 @@ import nirhub as nh
 from nirhub.errors import UnsupportedError
 from nirhub.io import read, write
 from nirhub.io._fast_format import MARKER
+from nirhub.io.reader import _read
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "data" / "corpus"
@@ -102,6 +103,29 @@ def test_files_written_by_nir_read_right(version, tmp_path):
     empty = read(tmp_path / "empty_edges.nir", strict=False).graph
     assert empty.edges == [] and list(empty.nodes) == ["s"]
     compare(empty, str(tmp_path / "empty_edges.nir.npz"))
+    # nirhub's fast parser reads nir's (h5py's) layout itself, compressed or not: the same
+    # graph, node order, warnings and version as through h5py, with no fallback
+    for path in sorted(tmp_path.glob("*.nir")):
+        for strict in (True, False):
+            fast = outcome(_read, path, strict=strict, engine="fast")
+            slow = outcome(_read, path, strict=strict, engine="h5py")
+            assert fast == slow, path
+    raw = read(tmp_path / "every_raw.nir")
+    assert raw == g
+
+
+def outcome(read_fn, *args, **kw) -> object:
+    """The graph (with node order), warnings and version of a read, or the error."""
+    try:
+        res = read_fn(*args, **kw)
+    except nh.FileFormatError as exc:
+        return (type(exc), exc.location, exc.message)
+    if isinstance(res, nh.Graph):  # strict reads give the graph alone
+        res = nh.ReadResult(res, [], None)
+    order = [list(res.graph.nodes)] + [
+        list(n.nodes) for _, n in res.graph.walk() if isinstance(n, nh.Graph)
+    ]
+    return res.graph, order, res.warnings, res.version
 
 
 def _our_files(tmp_path: Path, legacy: bool) -> dict[str, nh.Graph]:
@@ -121,10 +145,11 @@ def _our_files(tmp_path: Path, legacy: bool) -> dict[str, nh.Graph]:
         write(g, p, nir_version="1.0.4" if legacy else "1.0.8")
         assert p.read_bytes().startswith(MARKER)  # nirhub's own HDF5 writer, not libhdf5
         out[str(p)] = g
-    if not legacy:
-        p = tmp_path / "every_gzip.nir"
-        write(graphs["every"], p, compression="gzip")
-        out[str(p)] = graphs["every"]
+    # compressed files are written by the fast writer too (chunked, deflate)
+    p = tmp_path / "every_gzip.nir"
+    write(graphs["every"], p, compression="gzip", nir_version="1.0.4" if legacy else "1.0.8")
+    assert p.read_bytes().startswith(MARKER)
+    out[str(p)] = graphs["every"]
     return out
 
 

@@ -174,3 +174,34 @@ def test_linear_with_leading_dimensions():
     x = RNG.standard_normal((3, 2, 2, 3))
     out = run_node(Linear(w), x, (2, 3))
     np.testing.assert_allclose(out, np.einsum("loi,tbli->tblo", w, x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pooling_sums_are_bit_identical_to_numpys_window_reduction(dtype):
+    """pool2d adds whole strided slices instead of reducing the window view (several times
+    faster); the bits must be those of ``windows(...).sum(axis=(-2, -1))``, whatever the
+    kernel, stride, padding and memory layout (random magnitudes make any change of the
+    summation order visible)."""
+    from nirhub.sim.conv import pool2d, windows
+
+    rng = np.random.default_rng(7)
+    cases = [
+        ((2, 2), (2, 2), (0, 0)), ((3, 3), (1, 1), (1, 1)), ((3, 2), (2, 1), (1, 0)),
+        ((5, 5), (3, 3), (2, 2)), ((1, 4), (1, 4), (0, 0)), ((4, 1), (2, 1), (0, 0)),
+        ((2, 7), (1, 2), (1, 3)), ((1, 1), (1, 1), (0, 0)), ((2, 9), (2, 3), (0, 1)),
+    ]  # fmt: skip
+    for kernel, stride, padding in cases:
+        shape = (5, 3, 12, 13)
+        x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 6, shape)).astype(dtype)
+        channels_last = np.moveaxis(np.moveaxis(x, 1, -1).copy(), -1, 1)
+        for data in (x, channels_last):
+            pads = [(p, p) for p in padding]
+            expected = windows(data, kernel, stride, (1, 1), pads).sum(axis=(-2, -1))
+            for average in (False, True):
+                want = expected / (kernel[0] * kernel[1]) if average else expected
+                got = pool2d(data, kernel, stride, padding, average)
+                assert got.dtype == want.dtype
+                assert np.array_equal(
+                    np.ascontiguousarray(got).view(np.uint8),
+                    np.ascontiguousarray(want).view(np.uint8),
+                ), (kernel, stride, padding, average)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from nirhub.io._fast_format import (
     MSG_DATATYPE,
     MSG_FILL,
     MSG_FILL_OLD,
+    MSG_FILTERS,
     MSG_GROUP_INFO,
     MSG_LAYOUT,
     MSG_LINK,
@@ -42,6 +44,7 @@ from nirhub.io._fast_format import (
     MSG_MTIME_OLD,
     MSG_NULL,
     MSG_REFCOUNT,
+    MSG_SYMBOL_TABLE,
     SIGNATURE,
     UNDEF,
     USERBLOCK,
@@ -52,6 +55,11 @@ from nirhub.io._h5 import _VLEN_ELEMENT_BYTES, Budget, not_utf8
 
 #: files up to this size are read into memory at once
 WHOLE_FILE_MAX = 16 << 20
+#: large files: reads of up to this many bytes go through a cache of file blocks ...
+_BLOCK_READ_MAX = 1 << 16
+#: ... of 2 ** _BLOCK_SHIFT bytes (256 KiB), the most recent _BLOCKS_KEPT of them
+_BLOCK_SHIFT = 18
+_BLOCKS_KEPT = 4
 #: object header chunks one object may have (continuation messages)
 _MAX_CHUNKS = 256
 #: the ranks libhdf5 supports
@@ -71,6 +79,8 @@ _SKIP = frozenset(
 
 
 _OBJECT = np.dtype(object)
+#: filters the parser undoes: deflate (gzip) and shuffle
+_FILTERS = frozenset({1, 2})
 
 
 def _by_order(entry: tuple[int, bytes, int]) -> int:
@@ -92,7 +102,10 @@ class Group:
 
 
 class Dataset:
-    __slots__ = ("shape", "dtype", "buf", "data_off", "data_size", "contiguous", "attrs")
+    __slots__ = (
+        "shape", "dtype", "buf", "data_off", "data_size", "contiguous", "attrs", "chunk",
+        "filters",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.shape: tuple[int, ...] | None = ()
@@ -105,10 +118,21 @@ class Dataset:
         self.contiguous = False
         #: attribute messages: (buffer, offset, size)
         self.attrs: list[tuple[Any, int, int]] = []
+        #: chunked: the chunk's dimensions (``data_off`` is then the chunk B-tree's address)
+        self.chunk: tuple[int, ...] | None = None
+        #: the filter pipeline: filter ids in the order they were applied when writing
+        self.filters: tuple[int, ...] = ()
 
 
 def open_fast(path: str, budget: Budget, required: bool = False) -> FastBackend | None:
-    """A backend for ``path`` if it carries nirhub's fast-layout marker, else None."""
+    """A backend for ``path`` if it carries nirhub's fast-layout marker, or if it is an HDF5
+    file whose superblock is at its start (what h5py and so ``nir.write`` produce), else None.
+
+    Files without the marker are *foreign*: the parser reads the common libhdf5 layouts too
+    (symbol-table groups, chunked and deflate/shuffle-compressed data), but any structure it
+    finds wrong or outside what it knows raises :class:`NotFast`, so that h5py, with its own
+    checks, has the last word on such files.
+    """
     try:
         fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the backend
     except OSError:
@@ -116,14 +140,18 @@ def open_fast(path: str, budget: Budget, required: bool = False) -> FastBackend 
     try:
         size = os.fstat(fh.fileno()).st_size
         head = fh.read(USERBLOCK + 96) if size > WHOLE_FILE_MAX else _read_all(fh, size)
-        if head[: len(MARKER)] != MARKER or head[USERBLOCK : USERBLOCK + 8] != SIGNATURE:
+        if head[: len(MARKER)] == MARKER and head[USERBLOCK : USERBLOCK + 8] == SIGNATURE:
+            base, foreign = USERBLOCK, False
+        elif head[:8] == SIGNATURE:
+            base, foreign = 0, True
+        else:
             if required:
                 raise NotFast("the file does not carry nirhub's fast-layout marker")
             fh.close()
             return None
-        if size <= WHOLE_FILE_MAX:
-            return FastBackend(fh, len(head), head, budget)  # (the file may have shrunk)
-        return FastBackend(fh, size, None, budget)
+        if size <= WHOLE_FILE_MAX:  # (the file may have shrunk)
+            return FastBackend(fh, len(head), head, budget, base, foreign)
+        return FastBackend(fh, size, None, budget, base, foreign)
     except BaseException:
         fh.close()
         raise
@@ -144,14 +172,28 @@ class FastBackend:
 
     fast = True
 
-    def __init__(self, fh: Any, size: int, whole: bytes | None, budget: Budget) -> None:
+    def __init__(
+        self,
+        fh: Any,
+        size: int,
+        whole: bytes | None,
+        budget: Budget,
+        base: int = USERBLOCK,
+        foreign: bool = False,
+    ) -> None:
         self.fh = fh
         self.size = size
         self.whole = whole
         self.budget = budget
-        self.base = USERBLOCK
+        self.base = base
+        #: a file without nirhub's marker: every problem found is NotFast (h5py decides)
+        self.foreign = foreign
         #: global heap collection address -> {index: (buffer, offset, size)}
         self.heaps: dict[int, dict[int, tuple[Any, int, int]]] = {}
+        #: blocks of a large file read for small structures: index -> bytes
+        self._blocks: dict[int, bytes] = {}
+        #: filter pipeline message bytes -> filter ids
+        self._pipelines: dict[bytes, tuple[int, ...]] = {}
         #: Dataspace message bytes -> shape (datasets of a graph share few shapes)
         self._spaces: dict[bytes, Any] = {}
         self._superblock()
@@ -163,7 +205,9 @@ class FastBackend:
         self.fh.close()
 
     # -- raw access -------------------------------------------------------------------------
-    def error(self, message: str, location: str) -> FileFormatError:
+    def error(self, message: str, location: str) -> Exception:
+        if self.foreign:
+            return NotFast(f"{location}: {message}")
         return self.budget.error(message, location)
 
     def _bytes(self, addr: int, n: int, location: str) -> tuple[Any, int]:
@@ -177,11 +221,37 @@ class FastBackend:
             )
         if self.whole is not None:
             return self.whole, start
+        if n <= _BLOCK_READ_MAX:
+            first = start >> _BLOCK_SHIFT
+            if first == (start + n - 1) >> _BLOCK_SHIFT:  # within one cached block
+                block = self._blocks.get(first)
+                if block is None:
+                    block = self._block(first)
+                off = start - (first << _BLOCK_SHIFT)
+                if off + n <= len(block):
+                    return block, off
         self.fh.seek(start)
         data = _read_all(self.fh, n)
         if len(data) != n:
             raise self.error("is truncated (the file ends early)", location)
         return data, 0
+
+    def _more(self, buf: Any, off: int, n: int, addr: int, location: str) -> tuple[Any, int]:
+        """The ``n`` bytes at ``addr``, which follow ``buf[:off]`` in the file: still in
+        ``buf`` (a cached block) if it holds them, else read."""
+        if off + n <= len(buf):
+            return buf, off
+        return self._bytes(addr, n, location)
+
+    def _block(self, index: int) -> bytes:
+        """Block ``index`` of the file (metadata of large files is read a block at a time;
+        the few most recent blocks are kept)."""
+        blocks = self._blocks
+        if len(blocks) >= _BLOCKS_KEPT:
+            del blocks[next(iter(blocks))]  # the oldest
+        self.fh.seek(index << _BLOCK_SHIFT)
+        block = blocks[index] = _read_all(self.fh, 1 << _BLOCK_SHIFT)
+        return block
 
     def _superblock(self) -> None:
         buf, off = self._bytes(0, 96, "/")
@@ -189,8 +259,13 @@ class FastBackend:
             raise NotFast(f"superblock version {buf[off + 8]}")
         if buf[off + 13] != 8 or buf[off + 14] != 8:
             raise NotFast("offsets or lengths that are not 8 bytes")
+        (base,) = _U64.unpack_from(buf, off + 24)
+        if self.foreign and base != self.base:
+            raise NotFast(f"a superblock with base address {base}")
         (eof,) = _U64.unpack_from(buf, off + 40)
         if eof > self.size:
+            if self.foreign:
+                raise NotFast("the file is truncated")
             raise FileFormatError("is truncated (the HDF5 file ends early)", path=self.budget.path)
         (self.root_addr,) = _U64.unpack_from(buf, off + 64)
 
@@ -212,7 +287,7 @@ class FastBackend:
                 raise NotFast("a version 2 object header")
             raise self.error("is corrupt: not an HDF5 object header", location)
         if whole is None:
-            buf, p = self._bytes(addr + 16, size, location)
+            buf, p = self._more(buf, start + 16, size, addr + 16, location)
         else:
             p = start + 16
             if p + size > self.size:
@@ -255,6 +330,8 @@ class FastBackend:
         messages = self._messages(addr, location)
         if messages and messages[0][0] == MSG_LINK_INFO:
             return self._group(addr, messages, location)
+        if messages and messages[0][0] == MSG_SYMBOL_TABLE:
+            return self._old_group(addr, messages, location)
         ds = Dataset()
         have = 0
         spaces = self._spaces
@@ -278,12 +355,22 @@ class FastBackend:
                 have |= 4
             elif kind == MSG_ATTRIBUTE:
                 ds.attrs.append((buf, p, size))
+            elif kind == MSG_FILTERS:
+                raw = buf[p : p + size]
+                filters = self._pipelines.get(raw)
+                if filters is None:
+                    filters = self._pipelines[raw] = self._filters(buf, p, size, location)
+                ds.filters = filters
             elif kind in (MSG_LINK_INFO, MSG_LINK) and not have and not ds.attrs:
                 return self._group(addr, messages, location)
+            elif kind == MSG_SYMBOL_TABLE and not have and not ds.attrs:
+                return self._old_group(addr, messages, location)
             else:  # links in a dataset, filters, external storage, attribute info, ...
                 raise NotFast(f"header message type {kind:#x}")
         if have != 7:
             raise NotFast("an object that is neither a group nor a dataset of the subset")
+        if ds.filters and ds.chunk is None:
+            raise self.error("is corrupt: a filter pipeline on unchunked data", location)
         return ds
 
     def _dataspace(self, buf: Any, p: int, size: int, location: str) -> tuple[int, ...] | None:
@@ -325,8 +412,121 @@ class FastBackend:
             addr, n = _QQ.unpack_from(buf, p + 2)
             ds.contiguous = True
             ds.data_off, ds.data_size = addr, n
+        elif cls == 2 and buf[p] == 3:
+            # chunked, indexed by a version 1 B-tree: rank + 1 dimensions (the last one is
+            # the element size)
+            rank = buf[p + 2] if size > 2 else 0
+            if rank < 2 or rank > _MAX_RANK + 1 or 11 + 4 * rank > size:
+                raise self.error("is corrupt: bad chunked data layout message", location)
+            (ds.data_off,) = _U64.unpack_from(buf, p + 3)
+            ds.chunk = struct.unpack_from(f"<{rank}I", buf, p + 11)
+            if 0 in ds.chunk:
+                raise self.error("is corrupt: a chunk dimension of 0", location)
         else:
-            raise NotFast("chunked or virtual storage")
+            raise NotFast("chunked (other than v3) or virtual storage")
+
+    def _filters(self, buf: Any, p: int, size: int, location: str) -> tuple[int, ...]:
+        """The ids of a filter pipeline message (deflate and shuffle, else NotFast)."""
+        end = p + size
+        if size < 2 or buf[p] not in (1, 2):
+            raise NotFast("a filter pipeline message of another version")
+        version, count = buf[p], buf[p + 1]
+        q = p + (8 if version == 1 else 2)
+        ids = []
+        for _ in range(count):
+            if q + 8 > end:
+                raise self.error("is corrupt: short filter pipeline message", location)
+            (fid,) = _U16.unpack_from(buf, q)
+            if fid not in _FILTERS:
+                raise NotFast(f"filter {fid}")
+            if version == 1:
+                name_len, _flags, ncd = struct.unpack_from("<HHH", buf, q + 2)
+                q += 8 + name_len + 4 * ncd + 4 * (ncd % 2)
+            else:  # (ids below 256 have no name field)
+                _flags, ncd = struct.unpack_from("<HH", buf, q + 2)
+                q += 6 + 4 * ncd
+            if q > end:
+                raise self.error("is corrupt: short filter pipeline message", location)
+            ids.append(fid)
+        return tuple(ids)
+
+    def _old_group(self, addr: int, messages: list, location: str) -> Group:
+        """A group with a symbol table (a v1 B-tree of symbol nodes and a local heap of
+        names): how libhdf5 stores groups by default, so in every file h5py and nir write."""
+        if len(messages) != 1 or messages[0][3] < 16:
+            raise NotFast("a symbol-table group with other messages")
+        _kind, buf, p, _size = messages[0]
+        btree, heap = _QQ.unpack_from(buf, p)
+        hbuf, hoff = self._bytes(heap, 32, location)
+        if hbuf[hoff : hoff + 4] != b"HEAP" or hbuf[hoff + 4] != 0:
+            raise self.error("is corrupt: bad local heap", location)
+        seg_size, _free, seg_addr = struct.unpack_from("<QQQ", hbuf, hoff + 8)
+        names_buf, names_off = self._bytes(seg_addr, seg_size, location)
+        entries: list[tuple[bytes, int]] = []
+        for snod in self._btree_children(btree, 0, location):
+            sbuf, soff = self._bytes(snod, 8, location)
+            if sbuf[soff : soff + 4] != b"SNOD" or sbuf[soff + 4] != 1:
+                raise self.error("is corrupt: bad symbol table node", location)
+            (n,) = _U16.unpack_from(sbuf, soff + 6)
+            sbuf, soff = self._more(sbuf, soff + 8, 40 * n, snod + 8, location)
+            for i in range(n):
+                name_at, obj = _QQ.unpack_from(sbuf, soff + 40 * i)
+                if name_at >= seg_size:
+                    raise self.error("is corrupt: a link name outside the local heap", location)
+                start = names_off + name_at
+                stop = names_buf.find(b"\0", start, names_off + seg_size)
+                if stop <= start:
+                    raise self.error("is corrupt: bad link name", location)
+                entries.append((bytes(names_buf[start:stop]), obj))
+        entries.sort()
+        names: list[str] = []
+        links: dict[str, int] = {}
+        for raw, child in entries:
+            try:
+                name = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise self.error(
+                    f"holds a member whose name is not UTF-8: {raw!r}", location
+                ) from None
+            if name in links:
+                raise self.error(f"is corrupt: member {name!r} appears twice", location)
+            names.append(name)
+            links[name] = child
+        return Group(addr, names, links)
+
+    def _btree_nodes(self, addr: int, kind: int, location: str, key_size: int):
+        """The leaves of a version 1 B-tree: yields (buffer, offset of the first key, entries)
+        of each level-0 node, in key order. Levels must go down by one; a node reached twice
+        is corrupt (a loop)."""
+        stack = [(addr, None)]
+        seen: set[int] = set()
+        while stack:
+            node, level = stack.pop()
+            if node in seen:
+                raise self.error("is corrupt: its B-tree has a loop", location)
+            seen.add(node)
+            buf, off = self._bytes(node, 24, location)
+            if buf[off : off + 4] != b"TREE" or buf[off + 4] != kind:
+                raise self.error("is corrupt: bad B-tree node", location)
+            here = buf[off + 5]
+            if (level is not None and here != level) or here > 64:
+                raise self.error("is corrupt: bad B-tree level", location)
+            (n,) = _U16.unpack_from(buf, off + 6)
+            buf, off = self._more(buf, off + 24, n * (key_size + 8) + key_size, node + 24, location)
+            if here == 0:
+                yield buf, off, n
+                continue
+            children = [
+                _U64.unpack_from(buf, off + key_size + i * (key_size + 8))[0] for i in range(n)
+            ]
+            stack.extend((child, here - 1) for child in reversed(children))
+
+    def _btree_children(self, addr: int, kind: int, location: str) -> list[int]:
+        """The child addresses of the leaves of a group B-tree, in key order."""
+        out: list[int] = []
+        for buf, off, n in self._btree_nodes(addr, kind, location, 8):
+            out.extend(_U64.unpack_from(buf, off + 8 + i * 16)[0] for i in range(n))
+        return out
 
     def _group(self, addr: int, messages: list, location: str) -> Group:
         tracked = False
@@ -437,6 +637,11 @@ class FastBackend:
         budget.check_size(shape, _OBJECT if strings else dtype, nbytes, location)
         budget.charge(nbytes, location)
         need = count * itemsize
+        if ds.chunk is not None:
+            if strings:
+                raise NotFast("chunked strings")
+            native = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
+            return self._chunked(ds, shape, count, dtype, native, location)
         if ds.contiguous:
             if ds.data_off == UNDEF:
                 if count:
@@ -472,6 +677,122 @@ class FastBackend:
         if native is not dtype:
             return out.astype(native)
         return out.copy() if buf is not None else out
+
+    def _chunked(
+        self, ds: Dataset, shape: tuple[int, ...], count: int, dtype: Any, native: Any,
+        location: str,
+    ) -> np.ndarray:  # fmt: skip
+        """A chunked dataset (the size was checked and charged): its chunks are found through
+        the v1 B-tree, decompressed with a bound on their size, and placed; a dataset with
+        chunks missing (fill values) is left to h5py."""
+        chunk = ds.chunk
+        assert chunk is not None
+        rank = len(shape)
+        itemsize = dtype.itemsize
+        if len(chunk) != rank + 1 or chunk[-1] != itemsize:
+            raise self.error("is corrupt: its chunks do not match its shape", location)
+        cshape = chunk[:-1]
+        chunk_bytes = itemsize
+        for n in cshape:
+            chunk_bytes *= n
+        nbytes = count * itemsize
+        if chunk_bytes > max(nbytes, 1 << 24):  # as the h5py backend refuses them
+            raise self.budget.error(
+                f"declares chunks of {chunk_bytes:,} bytes for {nbytes:,} bytes of data; refused",
+                location,
+            )
+        if count == 0:
+            return np.empty(shape, dtype=native)
+        expected = 1
+        for n, c in zip(shape, cshape, strict=True):
+            expected *= -(-n // c)
+        key_size = 8 + 8 * (rank + 1)
+        whole_chunk = tuple(cshape) == tuple(shape)
+        if whole_chunk:  # the usual case of small arrays: one leaf with one chunk
+            buf, off = self._bytes(ds.data_off, 32 + 2 * key_size, location)
+            if (
+                buf[off : off + 6] == b"TREE\x01\x00"
+                and _U16.unpack_from(buf, off + 6)[0] == 1
+                and not any(buf[off + 32 : off + 24 + key_size])
+            ):
+                stored, mask = struct.unpack_from("<II", buf, off + 24)
+                (addr,) = _U64.unpack_from(buf, off + 24 + key_size)
+                data = self._chunk_bytes(ds, addr, stored, mask, chunk_bytes, itemsize, location)
+                out = np.frombuffer(data, dtype=dtype, count=count).reshape(shape)
+                return self._finish(out, dtype, native, location)
+        out = None if whole_chunk else np.empty(shape, dtype=dtype)
+        placed: set[tuple[int, ...]] = set()
+        for buf, off, n in self._btree_nodes(ds.data_off, 1, location, key_size):
+            for i in range(n):
+                k = off + i * (key_size + 8)
+                stored, mask = struct.unpack_from("<II", buf, k)
+                origin = struct.unpack_from(f"<{rank}Q", buf, k + 8)
+                (addr,) = _U64.unpack_from(buf, k + key_size)
+                if origin in placed or len(placed) >= expected:
+                    raise self.error("is corrupt: a chunk appears twice", location)
+                if any(o % c or o >= d for o, c, d in zip(origin, cshape, shape, strict=True)):
+                    raise self.error("is corrupt: a chunk outside the dataset", location)
+                placed.add(origin)
+                data = self._chunk_bytes(ds, addr, stored, mask, chunk_bytes, itemsize, location)
+                piece = np.frombuffer(data, dtype=dtype, count=chunk_bytes // itemsize)
+                piece = piece.reshape(cshape)
+                if out is None:
+                    out = piece
+                    continue
+                region = tuple(
+                    slice(o, min(o + c, d)) for o, c, d in zip(origin, cshape, shape, strict=True)
+                )
+                out[region] = piece[tuple(slice(0, r.stop - r.start) for r in region)]
+        if len(placed) != expected or out is None:
+            raise NotFast("chunks not written (fill values)")
+        return self._finish(out, dtype, native, location)
+
+    def _finish(self, out: np.ndarray, dtype: Any, native: Any, location: str) -> np.ndarray:
+        """Checked booleans, native byte order, and an array of its own (writeable)."""
+        if dtype.kind == "b" and out.view(np.uint8).max() > 1:
+            raise self.error("holds boolean values other than 0 and 1", location)
+        if native is not dtype:
+            return out.astype(native)
+        if not out.flags.writeable:
+            return out.copy()
+        return out
+
+    def _chunk_bytes(
+        self, ds: Dataset, addr: int, stored: int, mask: int, chunk_bytes: int, itemsize: int,
+        location: str,
+    ) -> Any:  # fmt: skip
+        """The raw bytes of one chunk, its filters undone (in reverse order)."""
+        if not ds.filters and stored != chunk_bytes:
+            raise self.error("is corrupt: a chunk of the wrong size", location)
+        if not ds.filters:
+            buf, off = self._bytes(addr, stored, location)
+            return memoryview(buf)[off : off + stored]
+        raw, off = self._bytes(addr, stored, location)
+        data: Any = memoryview(raw)[off : off + stored]
+        for i in range(len(ds.filters) - 1, -1, -1):
+            if mask >> i & 1:
+                continue  # (an optional filter that was skipped for this chunk)
+            fid = ds.filters[i]
+            if fid == 1:
+                inflate = zlib.decompressobj()
+                try:
+                    data = inflate.decompress(data, chunk_bytes)
+                except zlib.error as exc:
+                    raise self.error(f"is corrupt: bad compressed data ({exc})", location) from None
+                if len(data) != chunk_bytes or inflate.unconsumed_tail or not inflate.eof:
+                    raise self.error(
+                        "is corrupt: a compressed chunk does not hold its size", location
+                    )
+            else:  # shuffle: byte k of every element was stored together
+                if len(data) != chunk_bytes:
+                    raise self.error("is corrupt: a chunk of the wrong size", location)
+                if itemsize > 1:
+                    m = chunk_bytes // itemsize
+                    planes = np.frombuffer(data, dtype=np.uint8).reshape(itemsize, m)
+                    data = np.ascontiguousarray(planes.T).tobytes()
+        if len(data) != chunk_bytes:
+            raise self.error("is corrupt: a chunk of the wrong size", location)
+        return data
 
     def _data(self, addr: int, n: int, location: str) -> tuple[Any, int]:
         """Contiguous data: (buffer, offset), or (None, 0) if it is to be read into place."""

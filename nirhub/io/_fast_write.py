@@ -13,6 +13,7 @@ with h5py.
 from __future__ import annotations
 
 import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from nirhub.io._fast_format import (
     MSG_DATASPACE,
     MSG_DATATYPE,
     MSG_FILL,
+    MSG_FILTERS,
     MSG_GROUP_INFO,
     MSG_LAYOUT,
     MSG_LINK,
@@ -50,6 +52,7 @@ _CONSTANT = 1
 _FILL_COMPACT = b"\x02\x01\x02\x01\x00\x00\x00\x00"  # version 2, allocation early, defined
 _FILL_CONTIGUOUS = b"\x02\x02\x02\x01\x00\x00\x00\x00"  # allocation late
 _FILL_VLEN = b"\x02\x02\x00\x01\x00\x00\x00\x00"
+_FILL_CHUNKED = b"\x02\x03\x02\x01\x00\x00\x00\x00"  # allocation incremental
 _SCALAR_SPACE = b"\x01\x00\x00\x00\x00\x00\x00\x00"
 _NULL_SPACE = b"\x02\x00\x00\x02\x00\x00\x00\x00"
 _GROUP_INFO = b"\x00\x00\x00\x00\x00\x00\x00\x00"
@@ -76,6 +79,17 @@ def _dataspace(shape: tuple[int, ...]) -> bytes:
 
 
 _VLEN_TYPE_MSG = _message(MSG_DATATYPE, VLEN_STR_TYPE, _CONSTANT)
+_FILL_CHUNKED_MSG = _message(MSG_FILL, _FILL_CHUNKED, _CONSTANT)
+_FILL_LEN = len(_FILL_CHUNKED_MSG)
+#: gzip as nir and h5py write it: level 4, deflate marked optional (flag 1), named "deflate"
+GZIP_LEVEL = 4
+_DEFLATE_MSG = _message(
+    MSG_FILTERS, struct.pack("<BB6xHHHH8sI4x", 1, 1, 1, 8, 1, 1, b"deflate", GZIP_LEVEL)
+)
+#: compressed arrays are cut along their first axis into chunks of about this size ...
+CHUNK_BYTES = 4 << 20
+#: ... and at most this many (what one leaf of a chunk B-tree holds: 2 x libhdf5's K of 32)
+CHUNKS_MAX = 64
 _VLEN_FILL_MSG = _message(MSG_FILL, _FILL_VLEN, _CONSTANT)
 _NULL_F8 = (
     _message(MSG_DATASPACE, _NULL_SPACE)
@@ -188,7 +202,9 @@ class Group:
 class FastSink:
     """Builds the file in memory; :meth:`parts` gives the pieces to write in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, gzip: bool = False) -> None:
+        #: compress every non-empty array that is not a scalar (chunked, deflate level 4)
+        self.gzip = gzip
         self.out = _Out()
         self.heap = _Heap(self.out)
         self._space_type: dict[tuple[str, tuple[int, ...]], tuple[bytes, bytes]] = {}
@@ -296,7 +312,13 @@ class FastSink:
         if cached is None:
             cached = self._space_type[key] = _array_messages(arr)
         nbytes = arr.nbytes
-        if nbytes <= COMPACT_MAX:
+        if self.gzip and arr.ndim and nbytes:
+            extra = self._attrs(attrs)
+            layout = self._compressed(arr)
+            data = _header_raw(
+                cached[1][:-_FILL_LEN] + _FILL_CHUNKED_MSG, layout, extra, 5 + len(extra)
+            )
+        elif nbytes <= COMPACT_MAX:
             if not attrs:  # the common case: header bytes all cached but the data
                 data = cached[2] + arr.tobytes() + _ZEROS[: cached[3]]
             else:
@@ -316,6 +338,38 @@ class FastSink:
             layout = _message(MSG_LAYOUT, struct.pack("<BBQQ", 3, 1, addr, nbytes))
             data = _header_raw(cached[1], layout, extra, 4 + len(extra))
         self._link(group, name, self.out.put(data, len(data)))
+
+    def _compressed(self, arr: np.ndarray) -> bytes:
+        """Writes the chunks of ``arr`` compressed, and their B-tree; returns the layout and
+        filter pipeline messages."""
+        shape, itemsize = arr.shape, arr.dtype.itemsize
+        if any(n > 0xFFFFFFFF for n in shape):
+            raise NotFast("a dimension too large for a chunk")
+        row_bytes = arr.nbytes // shape[0]
+        rows = max(1, min(shape[0], CHUNK_BYTES // max(row_bytes, 1)))
+        rows = max(rows, -(-shape[0] // CHUNKS_MAX))  # one B-tree leaf holds CHUNKS_MAX
+        if rows * row_bytes > 0xFFFFFFFF:
+            raise NotFast("a chunk of 4 GiB or more")
+        rank = arr.ndim
+        flat = arr.reshape(shape[0], -1)
+        key = struct.Struct(f"<II{rank + 1}Q")
+        entries = []
+        for start in range(0, shape[0], rows):
+            piece = flat[start : start + rows]
+            if len(piece) < rows:  # the last chunk is stored whole (zero-padded), as by libhdf5
+                piece = np.concatenate([piece, np.zeros_like(flat[: rows - len(piece)])])
+            packed = zlib.compress(memoryview(piece).cast("B"), GZIP_LEVEL)
+            addr = self.out.put(packed, len(packed))
+            entries.append(key.pack(len(packed), 0, start, *([0] * rank)) + _ADDR.pack(addr))
+        last = (shape[0] - 1) // rows * rows
+        entries.append(key.pack(0, 0, last + rows, *shape[1:], 0))
+        node = b"TREE" + struct.pack("<BBHQQ", 1, 0, len(entries) - 1, UNDEF, UNDEF)
+        node += b"".join(entries)
+        node += bytes(24 + CHUNKS_MAX * (key.size + 8) + key.size - len(node))  # full size
+        btree = self.out.put(node, len(node))
+        chunk = (rows, *shape[1:], itemsize)
+        layout = struct.pack(f"<BBBQ{rank + 1}I", 3, 2, rank + 1, btree, *chunk)
+        return _message(MSG_LAYOUT, layout) + _DEFLATE_MSG
 
     def null(self, group: Group, name: str) -> None:
         """A dataset with a null dataspace (metadata value None), as h5py.Empty("f8")."""

@@ -90,8 +90,8 @@ def _write(
     overwrite: bool = False,
     engine: str = "auto",
 ) -> WriteReport:
-    """:func:`write`, choosing the engine: "auto" (fast unless compressed or outside the fast
-    subset), "fast" (raises ``NotFast`` instead of falling back) or "h5py"."""
+    """:func:`write`, choosing the engine: "auto" (fast unless outside the fast subset,
+    compressed or not), "fast" (raises ``NotFast`` instead of falling back) or "h5py"."""
     if not isinstance(graph, Graph):
         raise UsageError(f"write() needs a nirhub Graph, got {type(graph).__name__}")
     if nir_version not in LAYOUTS:
@@ -114,9 +114,9 @@ def _write(
     plan = _plan(graph, nir_version)
     report = WriteReport(target, nir_version, plan.notes)
     parts = None
-    if engine != "h5py" and compression is None:
+    if engine != "h5py":
         try:
-            sink = FastSink()
+            sink = FastSink(gzip=compression == "gzip")
             _Writer(sink, plan).write_file(graph, nir_version)
             parts = sink.parts()
         except NotFast:

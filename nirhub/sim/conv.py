@@ -107,6 +107,24 @@ class ConvOp:
         return np.moveaxis(y, -1, 1)
 
 
+def _window_sum(win: np.ndarray, kernel: tuple[int, int]) -> np.ndarray:
+    """``win.sum(axis=(-2, -1))`` with whole-array adds, in numpy's own order for windows of a
+    C-contiguous array: each kernel row summed left to right, then the rows added top to
+    bottom (numpy reduces the contiguous last axis first, sequentially below 8 elements). The
+    same bits, several times faster than numpy's reduction over a strided window view."""
+    y = None
+    for i in range(kernel[0]):
+        row = win[..., i, 0] + win[..., i, 1] if kernel[1] > 1 else win[..., i, 0].copy()
+        for j in range(2, kernel[1]):
+            row += win[..., i, j]
+        if y is None:
+            y = row
+        else:
+            y += row
+    assert y is not None
+    return y
+
+
 def pool2d(
     x: np.ndarray,
     kernel: tuple[int, int],
@@ -117,7 +135,10 @@ def pool2d(
     """Sum (or mean, padded cells counted: ``count_include_pad``) over each window."""
     pads = [(p, p) for p in padding]
     win = windows(x, kernel, stride, (1, 1), pads)
-    y = win.sum(axis=(-2, -1))
+    if kernel[1] < 8 and x.flags.c_contiguous:
+        y = _window_sum(win, kernel)
+    else:  # numpy sums other memory layouts in other orders; and pairwise from 8 on
+        y = win.sum(axis=(-2, -1))
     if average:
         y /= kernel[0] * kernel[1]
     return y
