@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from nirhub.errors import UsageError
 from nirhub.backend.lowering import (
     edge_modules,
     parse_shape,
@@ -12,6 +11,7 @@ from nirhub.backend.lowering import (
     resolve_method,
     resolve_skipped,
 )
+from nirhub.errors import UsageError
 from nirhub.ir import Graph, Input, Output
 from nirhub.ir.conventions import set_dt, set_method
 

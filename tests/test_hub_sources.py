@@ -317,8 +317,8 @@ def test_nir_files_written_by_nirhub_are_detected(tmp_path: Path, nirhub_config)
 @pytest.mark.torch
 def test_simulate_a_model_reference_with_weights(torch, fw, tmp_path: Path) -> None:
     """`nirhub simulate MODEL.py:name --weights W.pt --from B`: the same sources as convert."""
-    from nirhub.sim import simulate
     from nirhub.hub.simulation import simulate_file
+    from nirhub.sim import simulate
 
     name, install, importlib = fw
     registry = install((f"{name}.*",))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nirhub.errors import IRError, UnsupportedError, UsageError
 from nirhub.backend.variants import (
     VARIANT_HINT,
     check_threshold_option,
@@ -14,6 +13,7 @@ from nirhub.backend.variants import (
     variant_hint,
     variant_problems,
 )
+from nirhub.errors import IRError, UnsupportedError, UsageError
 from nirhub.ir import LIF, CubaLIF, Graph, Input, Output
 from nirhub.ir.conventions import get_variant, set_variant
 
