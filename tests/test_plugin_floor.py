@@ -171,3 +171,27 @@ def test_plugins_have_no_import_cycles() -> None:
             modules[".".join(parts)] = path
         found = cycles(import_graph(modules))
         assert not found, f"import cycles in {src.parent.name}: {found}"
+
+
+def test_plugin_modules_stay_cheap() -> None:
+    """``nirhub list-backends`` imports every plugin module: through the floor, none of them
+    may pull in numpy (let alone a framework)."""
+    import subprocess
+
+    srcs = sorted(str(p) for p in ROOT.glob("plugins/*/src"))
+    modules = []
+    for toml in sorted(ROOT.glob("plugins/*/pyproject.toml")):
+        text = toml.read_text()
+        section = text.split('[project.entry-points."nirhub.backends"]', 1)[1].split("\n[", 1)[0]
+        modules += [line.split("=", 1)[1].strip().strip('"').split(":")[0]
+                    for line in section.splitlines() if "=" in line]  # fmt: skip
+    assert "nirhub_norse.plugin" in modules and "nirhub_npjson.plugin" in modules
+    code = (
+        "import importlib, sys\n"
+        f"sys.path[:0] = {srcs!r}\n"
+        f"for m in {sorted(set(modules))!r}:\n"
+        "    importlib.import_module(m)\n"
+        "print(sorted(m for m in ('numpy', 'torch', 'jax', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -14,7 +14,8 @@ differs is the lowering and the code; what is shared lives here:
 * :func:`save_generated`: the artifact, ``<name>.py`` and its weights ``<name>.pt`` (a dict of
   tensors, loadable with ``torch.load(..., weights_only=True)``), each written atomically.
 
-Framework-free at import; torch is imported when an artifact is written.
+Cheap to import (no numpy: plugin modules that subclass :class:`GeneratedTorchBackend` are
+imported by ``nirhub list-backends``); torch is imported when a model is built or written.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nirhub.backend.artifacts import write_atomically
-from nirhub.backend.lowering import check_by_lowering
 from nirhub.errors import UsageError
 from nirhub.hub.backend import Backend
 
@@ -159,6 +159,8 @@ class GeneratedTorchBackend(Backend):
     def check(self, graph: Graph, **options: Any) -> list[Any]:
         """Every node the framework cannot run exactly, found by lowering the graph without
         importing the framework (for --dry-run); the lowering is what ``from_ir`` builds."""
+        from nirhub.backend.lowering import check_by_lowering
+
         importer = self._importer()
         return check_by_lowering(
             lambda: importer.lower_graph(

@@ -107,7 +107,8 @@ def op_save(request: dict[str, Any]) -> dict[str, Any]:
 
     _, be, opts = _backend(request)
     obj = be.from_ir(_graph(request), **opts)
-    files = be.save(obj, Path(request["output"]), **opts)
+    force = bool(request.get("force", False))  # the user's --force, not a declared option
+    files = be.save(obj, Path(request["output"]), **opts, force=force)
     report = be.report(obj, **opts)
     return {"files": [str(f) for f in files or []], "report": _json_ready(report or {})}
 

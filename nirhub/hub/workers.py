@@ -875,6 +875,7 @@ class RemoteBackend(Backend):
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
         model = self._model(obj)
+        force = bool(options.pop("force", False))
         with _Workdir() as work:
             response = self._call(
                 "save",
@@ -883,6 +884,7 @@ class RemoteBackend(Backend):
                     "graph": self._graph_file(model.graph, work),
                     "options": {**model.options, **options},
                     "output": str(Path(path).absolute()),
+                    "force": force,
                 },
             )
         model.report = response.get("report", {})
