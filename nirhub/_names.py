@@ -41,15 +41,17 @@ def printable(text: str, *, keep_newlines: bool = False, limit: int | None = Non
     """``text`` with every unsafe character escaped (``\\x1b``, ``\\u202e``), safe to print.
 
     ``keep_newlines`` leaves ``\\n`` (messages that list problems on several lines);
-    ``limit`` shortens the result to that many characters plus ``...``.
+    ``limit`` shortens the result to that many characters plus ``...``. A tab is kept: it
+    moves the cursor, nothing more, and nirhub's own tab-separated listings use it (names
+    cannot hold one: :func:`name_problem` refuses them).
     """
     if limit is not None and len(text) > limit:
         text = text[:limit] + "..."
-    if not any(is_unsafe_char(ch) for ch in text):
+    if not any(is_unsafe_char(ch) and ch != "\t" for ch in text):
         return text
     out = []
     for ch in text:
-        if (ch == "\n" and keep_newlines) or not is_unsafe_char(ch):
+        if ch == "\t" or (ch == "\n" and keep_newlines) or not is_unsafe_char(ch):
             out.append(ch)
         elif ord(ch) < 0x100:
             out.append(f"\\x{ord(ch):02x}")

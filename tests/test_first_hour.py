@@ -177,7 +177,7 @@ def test_simulate_refuses_a_missing_output_folder_before_reading(
     def fail(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the model was read before the output was checked")
 
-    monkeypatch.setattr("nirhub.simulation._load_graph", fail)
+    monkeypatch.setattr("nirhub.hub.simulation._load_graph", fail)
     args = ["simulate", str(BRAILLE), "--input", str(BRAILLE_INPUT)]
     result = invoke([*args, "-o", str(tmp_path / "missing" / "r.npz")], env)
     assert result.exit_code == ExitCode.USAGE, result.output

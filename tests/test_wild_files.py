@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _nirvenv import run_script
-from nirhub.simulation import simulate_file
+from nirhub.hub.simulation import simulate_file
 from typer.testing import CliRunner
 
 import nirhub as nh
