@@ -37,3 +37,19 @@ def test_torch_refuses_a_negative_euler_decay(tmp_path) -> None:
     got = simulate_with_backend(graph, x, 0.01, "torch", method="exact").outputs["output"]
     ref = simulate(graph, x, 0.01, method="exact").outputs["output"]
     np.testing.assert_array_equal(got, ref)
+
+
+def test_unrecorded_reset_is_said_once_per_conversion(tmp_path) -> None:
+    """Issue 14: files older than nir 1.0.6 record no reset; the paper's subtract graph then
+    runs with reset to zero. The conversion says so once, with the option that changes it."""
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus"
+    source = corpus / "rnn" / "braille_noDelay_noBias_subtract.nir"
+    report = convert(source, to="torch", output=tmp_path / "a.py", dt=1e-4)
+    notes = [w for w in report.warnings if "record no reset" in w]
+    assert len(notes) == 1 and "-O reset=subtract" in notes[0]
+    report = convert(
+        source, to="torch", output=tmp_path / "b.py", dt=1e-4, options={"reset": "subtract"}
+    )
+    assert not [w for w in report.warnings if "record no reset" in w]
