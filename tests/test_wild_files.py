@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _nirvenv import run_script
-from nirhub.hub.simulation import simulate_file
 from typer.testing import CliRunner
 
 import nirhub as nh
 from nirhub.cli.app import app
 from nirhub.errors import FileFormatError, UnsupportedError
+from nirhub.hub.simulation import simulate_file
 from nirhub.io import read, write
 from nirhub.ir.conventions import set_reset
 from nirhub.ir.graph import Graph
