@@ -39,8 +39,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from nirhub.errors import UnsupportedError
-from nirhub.hub.backend import Backend
+from nirhub.backend import Backend, UnsupportedError
 from nirhub.hub.registry import Registry, make_registry
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import Input, Output

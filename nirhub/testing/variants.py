@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from nirhub.errors import UnsupportedError
+from nirhub.backend import UnsupportedError
 from nirhub.ir import LIF, Affine, CubaLIF, Graph, Input, Output
 from nirhub.ir.conventions import set_variant
 

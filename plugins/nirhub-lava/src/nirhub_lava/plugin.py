@@ -93,7 +93,9 @@ def _net(graph: Graph, options: dict[str, Any]) -> Any:
 
 
 def _problems(graph: Graph, options: dict[str, Any], fixed: bool) -> list[Any]:
-    from nirhub.backend import UnsupportedError, UsageError
+    """Every problem, found by building the network (and quantizing it for Loihi 2); when it
+    fits, the network is what ``from_ir`` returns (``prepared``), so it is built once."""
+    from nirhub.backend import Checked, UnsupportedError, UsageError
 
     try:
         net = _net(graph, options)
@@ -101,12 +103,15 @@ def _problems(graph: Graph, options: dict[str, Any], fixed: bool) -> list[Any]:
         return list(exc.problems)
     except UsageError:
         return []  # no dt yet: from_ir says so
+    q = None
     if fixed:
         from nirhub_lava.fixed import quantize
 
         q = quantize(net)
-        return list(q.problems) + _chip_problems(net, options)
-    return []
+        problems = list(q.problems) + _chip_problems(net, options)
+        if problems:
+            return problems
+    return Checked([], prepared=(net, q))
 
 
 def _chip_problems(net: Any, options: dict[str, Any]) -> list[Any]:
@@ -190,6 +195,10 @@ class _LavaBase(Backend):
     def from_ir(self, graph: Graph, **options: Any) -> LavaModel:
         from nirhub.backend import UnsupportedError
 
+        prepared = options.pop("prepared", None)
+        if prepared is not None:  # the check built (and quantized) it for these options
+            net, fixed = prepared
+            return LavaModel(net, fixed, dict(options))
         net = _net(graph, options)
         fixed = None
         if self.fixed_point:
