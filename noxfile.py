@@ -111,11 +111,18 @@ PLUGIN_AWARE_TESTS = (
     "test_first_hour.py",
     "test_hub_builtin.py",
     "test_hub_convert.py",
+    "test_hub_options.py",
     "test_hub_registry.py",
     "test_hub_sources.py",
     "test_hub_support_table.py",
     "test_hub_worker_cache.py",
+    "test_security_hub.py",
+    "test_security_io.py",
+    "test_security_pickle.py",
     "test_template_plugin.py",
+    "test_verify.py",
+    "test_wild_files.py",
+    "test_wild_models.py",
     "test_workers.py",
 )
 

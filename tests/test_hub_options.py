@@ -80,7 +80,7 @@ def graph(dt: float | None = RECORDED) -> Graph:
     n = 3
     g = Graph.from_list(
         Affine(np.eye(n), np.zeros(n)),
-        LIF(np.full(n, 1e-3), np.ones(n), np.zeros(n), np.full(n, 0.3), np.zeros(n)),
+        LIF(np.full(n, 1e-2), np.ones(n), np.zeros(n), np.full(n, 0.3), np.zeros(n)),
     )
     if dt is not None:
         set_dt(g.metadata, dt)

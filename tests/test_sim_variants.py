@@ -242,7 +242,7 @@ def test_invalid_variants_name_the_node(node, meta, message):
         [("in", "bad"), ("bad", "out")],
     )
     with pytest.raises(IRError, match=message) as err:
-        simulate(g, np.zeros((2, *node.r.shape)), 1.0)
+        simulate(g, np.zeros((2, *node.r.shape)), 0.1)
     assert err.value.node == "bad"
 
 

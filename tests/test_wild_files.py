@@ -351,7 +351,7 @@ def _integer_if_network() -> Graph:
 
 
 def test_tie_effect_is_measured_per_node():
-    from nirhub.ties import tie_effects, tie_warning
+    from nirhub.backend.ties import tie_effects, tie_warning
 
     graph = _integer_if_network()
     effects = {e.path: e for e in tie_effects(graph, 1.0)}

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from nirhub.errors import (
     UsageError,
 )
 from nirhub.hub.verify_data import Samples, open_samples
+from nirhub.hub.verify_files import json_default, write_npz_atomically, write_text_atomically
 from nirhub.hub.verify_metrics import Aggregate, compare_layer, counts, prediction
 
 REPORT_VERSION = 1
@@ -321,12 +321,12 @@ def _sample_path(folder: Path, index: int) -> Path:
 def save_sample(folder: Path, result: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
     """Write one sample's result atomically (a reader never sees half a file)."""
     target = _sample_path(folder, result["index"])
-    payload = {"result": np.array(json.dumps(result, default=_json_default))}
+    payload = {"result": np.array(json.dumps(result, default=json_default))}
     payload.update({k: v for k, v in arrays.items() if not k.startswith("r:")})
-    _atomic_npz(target, payload)
+    write_npz_atomically(target, payload)
     raster = {k: v for k, v in arrays.items() if k.startswith("r:")}
     if raster:
-        _atomic_npz(folder / RASTER_FILE, raster)
+        write_npz_atomically(folder / RASTER_FILE, raster)
 
 
 def load_sample(folder: Path, index: int) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
@@ -340,35 +340,6 @@ def load_sample(folder: Path, index: int) -> tuple[dict[str, Any], dict[str, np.
     except Exception:  # a damaged file (disk full, ...) is run again
         return None
     return result, arrays
-
-
-def _atomic_npz(target: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomically(target: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
 
 
 def graph_digest(graph: Any) -> str:
@@ -400,7 +371,7 @@ def _prepare_folder(folder: Path, fingerprint: dict[str, Any], force: bool) -> i
             previous = json.loads(run_file.read_text())
         except (OSError, ValueError):
             previous = None
-        same = previous == json.loads(json.dumps(fingerprint, default=_json_default))
+        same = previous == json.loads(json.dumps(fingerprint, default=json_default))
         if not same and not force:
             raise RefusedError(
                 f"{folder} holds a verify run of another model, data set or settings",
@@ -418,7 +389,7 @@ def _prepare_folder(folder: Path, fingerprint: dict[str, Any], force: bool) -> i
             "did not write).",
         )
     folder.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(run_file, json.dumps(fingerprint, indent=2, default=_json_default))
+    write_text_atomically(run_file, json.dumps(fingerprint, indent=2, default=json_default))
     done = folder / SAMPLES_DIR
     return len(list(done.glob("*.npz"))) if done.is_dir() else 0
 
@@ -1031,5 +1002,5 @@ def _write(report: VerifyReport, folder: Path, html: bool | None) -> None:
             )
     report.files = files
     write_text_atomically(
-        folder / "report.json", json.dumps(report.to_json(), indent=2, default=_json_default)
+        folder / "report.json", json.dumps(report.to_json(), indent=2, default=json_default)
     )

@@ -332,9 +332,9 @@ def render_html(doc: dict[str, Any], folder: Path) -> str:
 
 
 def write_html(report: Any, folder: Path) -> Path:
-    from nirhub.hub.verify import _json_default, write_text_atomically
+    from nirhub.hub.verify_files import json_default, write_text_atomically
 
-    doc = json.loads(json.dumps(report.to_json(), default=_json_default))
+    doc = json.loads(json.dumps(report.to_json(), default=json_default))
     target = folder / "report.html"
     write_text_atomically(target, render_html(doc, folder))
     return target

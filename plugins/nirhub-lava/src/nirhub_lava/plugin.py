@@ -165,7 +165,7 @@ def _warn_ties(graph: Graph, net: Any, fixed_point: bool, options: dict[str, Any
     import warnings
 
     from nirhub.backend import ConversionWarning
-    from nirhub.ties import tie_warning
+    from nirhub.backend.ties import tie_warning
 
     why = (
         "Loihi 2 scales each population to 127 units per threshold, which breaks the "

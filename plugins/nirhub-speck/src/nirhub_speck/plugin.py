@@ -87,7 +87,7 @@ class SpeckBackend(Backend):
         import warnings
 
         from nirhub.backend import ConversionWarning
-        from nirhub.ties import tie_warning
+        from nirhub.backend.ties import tie_warning
         from nirhub_speck.build import build
 
         model = build(

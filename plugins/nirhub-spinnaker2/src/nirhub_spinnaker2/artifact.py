@@ -34,7 +34,7 @@ import numpy as np
 
 from nirhub.backend import FileFormatError, RefusedError, UsageError, write_atomically
 from nirhub_spinnaker2.limits import place
-from nirhub_spinnaker2.network import Population, Projection, S2Network
+from nirhub_spinnaker2.model import Population, Projection, S2Network
 
 FORMAT = "nirhub-spinnaker2-net"
 VERSION = 1
@@ -53,7 +53,7 @@ MODELS = (
 
 def to_files(net: S2Network, stem: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(JSON document, npz arrays) of a network."""
-    from nirhub import __version__
+    from nirhub.backend import __version__
 
     arrays: dict[str, np.ndarray] = {}
     pes = {pl.population: pl for pl in place(net)}

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.backend import UsageError
-from nirhub_spinnaker2.network import Projection, S2Network
+from nirhub_spinnaker2.model import Projection, S2Network
 
 
 def _inputs(net: S2Network, inputs: Any) -> tuple[dict[str, np.ndarray], bool, int]:

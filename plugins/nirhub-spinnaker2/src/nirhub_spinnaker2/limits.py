@@ -20,7 +20,7 @@ import numpy as np
 from nirhub.backend import Problem
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nirhub_spinnaker2.network import Population, S2Network
+    from nirhub_spinnaker2.model import Population, S2Network
 
 PES_PER_CHIP = 152
 DTCM_BYTES = 96 * 1024

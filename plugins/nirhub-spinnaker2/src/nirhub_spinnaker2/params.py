@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nirhub_spinnaker2.network import Settings
+    from nirhub_spinnaker2.model import Settings
 
 
 def integrator_factors(tau: np.ndarray, dt: float, integrator: str) -> tuple[np.ndarray, ...]:

@@ -11,27 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nirhub.backend import Backend, BackendDescriptor, Option, hookimpl
+from nirhub_spinnaker2.options import lowering_options
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from nirhub.ir.graph import Graph
-
-#: options of the lowering (the rest are run/report options)
-LOWERING_OPTIONS = (
-    "dt",
-    "method",
-    "integrator",
-    "reset",
-    "weight_scale",
-    "rounding",
-    "conn_delay",
-    "max_neurons_per_core",
-)
-
-
-def _lowering(options: dict[str, Any]) -> dict[str, Any]:
-    return {k: options.get(k) for k in LOWERING_OPTIONS}
 
 
 class SpiNNaker2Backend(Backend):
@@ -154,7 +139,7 @@ class SpiNNaker2Backend(Backend):
         from nirhub_spinnaker2.network import lower_with_problems
 
         try:
-            _, problems = lower_with_problems(graph, _lowering(options))
+            _, problems = lower_with_problems(graph, lowering_options(options))
         except UsageError:
             return []  # from_ir raises it with the option's message
         return problems
@@ -165,7 +150,7 @@ class SpiNNaker2Backend(Backend):
         from nirhub.backend import ConversionWarning
         from nirhub_spinnaker2.network import lower
 
-        net = lower(graph, **_lowering(options))
+        net = lower(graph, **lowering_options(options))
         for note in net.notes:
             warnings.warn(note, ConversionWarning, stacklevel=2)
         return net

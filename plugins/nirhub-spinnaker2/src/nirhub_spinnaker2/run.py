@@ -19,9 +19,9 @@ def run_graph(
     from nirhub_spinnaker2.artifact import from_doc, to_files
     from nirhub_spinnaker2.emulator import emulate
     from nirhub_spinnaker2.network import lower
-    from nirhub_spinnaker2.plugin import _lowering
+    from nirhub_spinnaker2.options import lowering_options
 
-    lowering = _lowering(options)
+    lowering = lowering_options(options)
     lowering["dt"] = dt
     net = lower(graph, **lowering)
     if net.options.get("rounding") != "none":
