@@ -10,7 +10,8 @@ what was assumed. Repairs are deliberately narrow; anything else is left as read
 * **Output shape with the right element count but the wrong layout** (``lif_rockpool.nir``:
   Output ``[1, 1, 1]`` after a LIF of shape ``[1]``): the inferred shape is taken.
 * **Input shape with a leading batch dimension of 1** (old NIRTorch/snnTorch exports,
-  ``[1, N]`` feeding a node that takes ``[N]``): the batch dimension is dropped.
+  ``[1, N]`` feeding a node that takes ``[N]``): the batch dimension is dropped; so is an
+  Output's ``[1, N]`` that a node with scalar parameters took its shape from (Norse 1.1.0).
 * **Input shape with a leading time axis** (``[256, 12]`` feeding a node that takes ``[12]``):
   the time axis is dropped (NIR shapes hold neither batch nor time).
 * **Input of a nested graph declared with the wrong size** (the ``braille.nir`` of the
@@ -201,6 +202,24 @@ def _fix_shapes(graph: Graph, warnings: list[ReadWarning], locations: dict[str, 
                         )
                     )
                     changed = True
+            elif tuple(want) == (1, *got) and _batched_outputs(flat, got):
+                # a node with scalar parameters takes its shape from the Output it feeds, and
+                # that Output kept the exporter's batch dimension (Norse 1.1.0: [1, N])
+                for name in _batched_outputs(flat, got):
+                    out = flat.nodes[name]
+                    if _set(graph, name, out.replace(shape=tuple(got))):
+                        warnings.append(
+                            ReadWarning(
+                                locations.get(name, "/node") + "/shape",
+                                f"Output {name!r} declares shape {list(out.shape)}, a leading "
+                                f"batch dimension (old exporters added one) on the {list(got)} "
+                                f"that {s!r} gives",
+                                f"dropped it and used {list(got)}",
+                                "shape-replaced",
+                                name,
+                            )
+                        )
+                        changed = True
             elif isinstance(dst, Input) and "." in d and dst.shape is not None:
                 if _set(graph, d, dst.replace(shape=tuple(got))):
                     warnings.append(
@@ -234,3 +253,14 @@ def _fix_shapes(graph: Graph, warnings: list[ReadWarning], locations: dict[str, 
                     changed = True
         if not changed:
             return
+
+
+def _batched_outputs(flat: Graph, got: tuple[int, ...]) -> list[str]:
+    """Output nodes declaring ``[1, *got]``: an exporter's batch dimension."""
+    return [
+        name
+        for name, node in flat.nodes.items()
+        if isinstance(node, Output)
+        and node.shape is not None
+        and tuple(node.shape) == (1, *tuple(got))
+    ]
