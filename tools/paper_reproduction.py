@@ -154,10 +154,13 @@ def run_all(name: str, work: Path, backends: list[str] | None, **kwargs: Any) ->
             )
         except UsageError:  # the backend has no such option
             continue
+        asked = " ".join(f"-O {k}={v}" for k, v in FALLBACK_OPTIONS.items())
         if retry.backends[0].status in ("pass", "fail"):
             signals[b.name] = _by_runner(raster(work, f"{name}-{b.name}"))[b.name]
             status[b.name] = "ran"
-            options[b.name] = " ".join(f"-O {k}={v}" for k, v in FALLBACK_OPTIONS.items())
+            options[b.name] = asked
+        else:  # the reason it gives for the fallback too
+            status[b.name] = _statuses(retry)[b.name] + f" (also with {asked})"
     return {"report": report, "signals": signals, "status": status, "options": options}
 
 
