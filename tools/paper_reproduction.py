@@ -530,7 +530,9 @@ def run(backends: list[str] | None, work: Path) -> dict[str, Any]:
     for graph in BRAILLE:
         data[f"braille_{graph}"] = braille_task(work, names, graph)
     data["cnn"] = cnn_task(work, names)
-    return data
+    # the page is rendered from this normalised form, as from the data block of a committed
+    # page: one order of the rows whichever way it was made
+    return json.loads(json.dumps(data, sort_keys=True))
 
 
 def main(argv: list[str] | None = None) -> int:
