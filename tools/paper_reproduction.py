@@ -154,10 +154,13 @@ def run_all(name: str, work: Path, backends: list[str] | None, **kwargs: Any) ->
             )
         except UsageError:  # the backend has no such option
             continue
+        asked = " ".join(f"-O {k}={v}" for k, v in FALLBACK_OPTIONS.items())
         if retry.backends[0].status in ("pass", "fail"):
             signals[b.name] = _by_runner(raster(work, f"{name}-{b.name}"))[b.name]
             status[b.name] = "ran"
-            options[b.name] = " ".join(f"-O {k}={v}" for k, v in FALLBACK_OPTIONS.items())
+            options[b.name] = asked
+        else:  # the reason it gives for the fallback too
+            status[b.name] = _statuses(retry)[b.name] + f" (also with {asked})"
     return {"report": report, "signals": signals, "status": status, "options": options}
 
 
@@ -362,7 +365,9 @@ def _summary_md(data: dict[str, Any]) -> list[str]:
         "",
         "Hidden-layer activity similarity against the reference (nirhub) and, for the paper,",
         "of the platform's recording against snnTorch's (the source of the Braille graphs,",
-        "which nirhub's reference reproduces exactly).",
+        "which nirhub's reference reproduces exactly). Known defects of the paper's recordings",
+        "(corpus MANIFEST.md): its Xylo run was most likely made on another test sample, its",
+        "Norse graph-B run with reset to zero; Lava-DL ran graph A only.",
         "",
         "| backend | Braille A | paper A | Braille B | paper B | CNN (layer 1) |",
         "|---|---|---|---|---|---|",
@@ -525,7 +530,9 @@ def run(backends: list[str] | None, work: Path) -> dict[str, Any]:
     for graph in BRAILLE:
         data[f"braille_{graph}"] = braille_task(work, names, graph)
     data["cnn"] = cnn_task(work, names)
-    return data
+    # the page is rendered from this normalised form, as from the data block of a committed
+    # page: one order of the rows whichever way it was made
+    return json.loads(json.dumps(data, sort_keys=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -168,8 +168,12 @@ class Samples:
         return None if self.labels is None else int(self.labels[index])
 
     def fingerprint(self) -> dict[str, Any]:
-        """What identifies the set (for resuming a run: the same set, the same samples)."""
-        return {"source": self.description, "count": self._count}
+        """What identifies the set (for resuming a run: the same set, the same samples): its
+        path, size and modification time (of the folder's files, for a folder)."""
+        path = Path(self.description)
+        files = sorted(path.iterdir()) if path.is_dir() else [path]
+        stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.is_file()]
+        return {"source": self.description, "count": self._count, "files": stamp}
 
 
 def open_samples(

@@ -290,12 +290,25 @@ def render_html(doc: dict[str, Any], folder: Path) -> str:
         bars = _bars(doc["backends"], doc["layers"])
         if bars:
             out.append(bars)
-    ref_acc = (doc.get("reference") or {}).get("accuracy")
-    if ref_acc and ref_acc.get("accuracy") is not None:
-        out.append(
-            f"<p>Reference simulator accuracy: {_fmt(ref_acc['accuracy'])} on "
-            f"{ref_acc['samples']} samples.</p>"
-        )
+    ref_acc = (doc.get("reference") or {}).get("accuracy") or {}
+    acc_rows = [["reference", _fmt(ref_acc.get("accuracy")), "–", str(ref_acc.get("samples", 0))]]
+    for b in doc["backends"]:
+        acc = b.get("accuracy") or {}
+        if acc:
+            acc_rows.append(
+                [
+                    html.escape(b["name"]),
+                    _fmt(acc.get("accuracy")),
+                    _fmt(acc.get("agreement")),
+                    str(acc.get("samples", 0)),
+                ]
+            )
+    labels = {"dataset": "the data set's labels", "reference": "the reference's predictions"}
+    out.append(
+        "<h2>Accuracy</h2><p>Prediction: argmax of the output spike counts; labels: "
+        f"{labels.get(doc['labels'] or '', 'none (agreement with the reference only)')}.</p>"
+    )
+    out.append(_table(["runner", "accuracy", "agreement with the reference", "samples"], acc_rows))
     out.append("<h2>Backend × backend similarity</h2><div class='figs'>")
     for layer, m in doc["matrices"].items():
         out.append(_heatmap(layer, m["runners"], m["values"]))
