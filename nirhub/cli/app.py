@@ -647,6 +647,7 @@ def simulate(
         typer.Option(
             "--steps",
             help="Run a graph without Input nodes (driven by its biases alone) for T steps.",
+            metavar="T",
             show_default=False,
         ),
     ] = None,
@@ -712,6 +713,7 @@ def verify(
             help="One sample: .npy (one Input node) or .npz (one array per Input node), "
             "time first.",
             show_default=False,
+            metavar="FILE",
         ),
     ] = None,
     dataset: Annotated[
@@ -721,6 +723,7 @@ def verify(
             help="A test set: .npz with x (N, T, ...) and optional y (N,), or a folder of .npy "
             "samples with labels.npy|labels.txt|labels.csv. Streamed sample by sample.",
             show_default=False,
+            metavar="DATA",
         ),
     ] = None,
     backends: Annotated[
@@ -730,27 +733,15 @@ def verify(
             "-b",
             help="Comma-separated backends (default: every installed backend that can run graphs).",
             show_default=False,
+            metavar="LIST",
         ),
     ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Every installed backend that can run graphs.")
     ] = False,
     dt: Dt = None,
-    method: Annotated[
-        str | None,
-        typer.Option(
-            "--method",
-            help="Discretisation of the reference (and asked of every backend): euler or exact.",
-        ),
-    ] = None,
-    reset: Annotated[
-        str | None,
-        typer.Option(
-            "--reset",
-            help="Reset mode of the reference (and asked of every backend): zero, subtract, ...",
-            show_default=False,
-        ),
-    ] = None,
+    method: Method = None,
+    reset: Reset = None,
     record: Annotated[
         list[str] | None,
         typer.Option(
@@ -758,6 +749,7 @@ def verify(
             "-r",
             help="Also compare the spikes (and voltages) of this node (repeatable).",
             show_default=False,
+            metavar="NODE",
         ),
     ] = None,
     option: KeyValues = None,
@@ -769,6 +761,7 @@ def verify(
             "BACKEND=S (repeatable). Default: 0.99 for simulators, the documented figure "
             "for hardware (docs/verify.md).",
             show_default=False,
+            metavar="S|BACKEND=S",
         ),
     ] = None,
     labels_from_output: Annotated[
@@ -780,7 +773,9 @@ def verify(
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", "-j", help="Local processes (default: the cores).", min=1),
+        typer.Option(
+            "--workers", "-j", help="Local processes (default: the cores).", min=1, metavar="N"
+        ),
     ] = None,
     scheduler: Annotated[
         str | None,
@@ -788,6 +783,7 @@ def verify(
             "--scheduler",
             help="Run the samples on a Dask cluster: tcp://host:port (pip install 'nirhub[dask]').",
             show_default=False,
+            metavar="ADDRESS",
         ),
     ] = None,
     sample: Annotated[
@@ -811,11 +807,19 @@ def verify(
     json_: Json = False,
     from_: Annotated[
         str | None,
-        typer.Option("--from", help="Backend of the model source, when it cannot be detected."),
+        typer.Option(
+            "--from",
+            help="Backend of the model source, when it cannot be detected.",
+            metavar="BACKEND",
+        ),
     ] = None,
     weights: Annotated[
         Path | None,
-        typer.Option("--weights", help="State dict (.pt) to load into a Python model reference."),
+        typer.Option(
+            "--weights",
+            help="State dict (.pt) to load into a Python model reference.",
+            metavar="FILE",
+        ),
     ] = None,
     trust_pickle: Annotated[
         bool,
