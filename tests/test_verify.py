@@ -277,7 +277,8 @@ def test_two_processes_give_the_serial_numbers(tmp_path: Path, dataset: Path) ->
 
 
 def test_dask_local_cluster_gives_the_serial_numbers(tmp_path: Path, dataset: Path) -> None:
-    distributed = pytest.importorskip("dask.distributed")  # in the test extra: never skipped
+    import dask.distributed as distributed  # in the test extra: a missing dask fails
+
     kwargs = {"input": None, "dataset": dataset / "set.npz", "backends": ["nir"]}
     serial = _run(tmp_path, "serial", **kwargs)
     with (
@@ -363,7 +364,8 @@ def test_bad_datasets_fail_before_any_work(
 def test_an_unreachable_scheduler_is_exit_5(
     tmp_path: Path, registry: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("dask.distributed")
+    import dask.distributed  # noqa: F401 - in the test extra: a missing dask fails
+
     monkeypatch.setattr("nirhub.hub.verify.CONNECT_TIMEOUT", "1s")
     with pytest.raises(NirhubError, match="cannot reach the Dask scheduler") as info:
         _run(tmp_path, backends=["nir"], scheduler="tcp://127.0.0.1:1")
