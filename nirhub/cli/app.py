@@ -19,7 +19,19 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from nirhub.cli.options import Dt, Force, Json, KeyValues, Method, OutputPath, Reset
+from nirhub.cli.options import (
+    Dt,
+    Force,
+    Json,
+    KeyValues,
+    Method,
+    OutputPath,
+    Reset,
+    SourceBackend,
+    Tolerant,
+    TrustPickle,
+    Weights,
+)
 from nirhub.cli.output import Output
 from nirhub.errors import ExitCode, UsageError
 
@@ -418,14 +430,7 @@ def convert(
             show_default=False,
         ),
     ],
-    from_: Annotated[
-        str | None,
-        typer.Option(
-            "--from",
-            help="Source backend (detected from the source when omitted).",
-            metavar="BACKEND",
-        ),
-    ] = None,
+    from_: SourceBackend = None,
     output: OutputPath = None,
     dt: Dt = None,
     method: Method = None,
@@ -439,29 +444,9 @@ def convert(
         ),
     ] = False,
     json_: Json = False,
-    weights: Annotated[
-        Path | None,
-        typer.Option(
-            "--weights",
-            help="State dict (.pt) to load into a Python model reference.",
-            metavar="FILE",
-        ),
-    ] = None,
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle",
-            help="Allow a whole-module .pt file to run code while loading (only for files "
-            "you trust).",
-        ),
-    ] = False,
-    tolerant: Annotated[
-        bool,
-        typer.Option(
-            "--tolerant",
-            help="Read a damaged .nir file anyway, repairing its known defects (with warnings).",
-        ),
-    ] = False,
+    weights: Weights = None,
+    trust_pickle: TrustPickle = False,
+    tolerant: Tolerant = False,
 ) -> None:
     """Convert a model to another backend.
 
@@ -609,39 +594,12 @@ def simulate(
         ),
     ] = None,
     option: KeyValues = None,
-    tolerant: Annotated[
-        bool,
-        typer.Option(
-            "--tolerant",
-            help="Read a damaged .nir file anyway, repairing its known defects (with warnings).",
-        ),
-    ] = False,
+    tolerant: Tolerant = False,
     force: Force = False,
     json_: Json = False,
-    from_: Annotated[
-        str | None,
-        typer.Option(
-            "--from",
-            help="Backend of the model source, when it cannot be detected (as for convert).",
-            metavar="BACKEND",
-        ),
-    ] = None,
-    weights: Annotated[
-        Path | None,
-        typer.Option(
-            "--weights",
-            help="State dict (.pt) to load into a Python model reference.",
-            metavar="FILE",
-        ),
-    ] = None,
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle",
-            help="Allow a whole-module .pt file to run code while loading (only for files "
-            "you trust).",
-        ),
-    ] = False,
+    from_: SourceBackend = None,
+    weights: Weights = None,
+    trust_pickle: TrustPickle = False,
     steps: Annotated[
         int | None,
         typer.Option(
@@ -805,34 +763,10 @@ def verify(
         ),
     ] = False,
     json_: Json = False,
-    from_: Annotated[
-        str | None,
-        typer.Option(
-            "--from",
-            help="Backend of the model source, when it cannot be detected.",
-            metavar="BACKEND",
-        ),
-    ] = None,
-    weights: Annotated[
-        Path | None,
-        typer.Option(
-            "--weights",
-            help="State dict (.pt) to load into a Python model reference.",
-            metavar="FILE",
-        ),
-    ] = None,
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle",
-            help="Allow a whole-module .pt file to run code while loading (only for files "
-            "you trust).",
-        ),
-    ] = False,
-    tolerant: Annotated[
-        bool,
-        typer.Option("--tolerant", help="Read a damaged .nir file, repairing its known defects."),
-    ] = False,
+    from_: SourceBackend = None,
+    weights: Weights = None,
+    trust_pickle: TrustPickle = False,
+    tolerant: Tolerant = False,
 ) -> None:
     """Check each backend against the reference simulator.
 

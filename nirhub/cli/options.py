@@ -61,3 +61,37 @@ KeyValues = Annotated[
         show_default=False,
     ),
 ]
+#: ``--from``: the backend of a model source (``convert``, ``simulate``, ``verify``)
+SourceBackend = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Backend of the model source, when it cannot be detected from the file or object.",
+        metavar="BACKEND",
+    ),
+]
+#: ``--weights``: a state dict for a Python model reference
+Weights = Annotated[
+    Path | None,
+    typer.Option(
+        "--weights",
+        help="State dict (.pt) to load into a Python model reference.",
+        metavar="FILE",
+    ),
+]
+#: ``--trust-pickle``: the one way a whole-module .pt may run code
+TrustPickle = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help="Allow a whole-module .pt file to run code while loading (only for files you trust).",
+    ),
+]
+#: ``--tolerant`` for a model source (``validate`` has its own: it reports, not repairs)
+Tolerant = Annotated[
+    bool,
+    typer.Option(
+        "--tolerant",
+        help="Read a damaged .nir file anyway, repairing its known defects (with warnings).",
+    ),
+]
