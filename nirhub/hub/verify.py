@@ -802,27 +802,13 @@ def _select_backends(
             if desc is None or desc.kind not in ("simulator", "hardware"):
                 continue
             if not desc.can_run:
-                skipped.append(
-                    BackendResult(
-                        row.name,
-                        desc.kind,
-                        row.location,
-                        "skipped",
-                        reason="cannot run graphs (no run hook)",
-                    )
-                )
+                why = "cannot run graphs (no run hook)"
             elif row.status not in ("ok", "remote"):
-                skipped.append(
-                    BackendResult(
-                        row.name,
-                        desc.kind,
-                        row.location,
-                        "skipped",
-                        reason=f"{row.status}: {row.reason}".strip(),
-                    )
-                )
+                why = f"{row.status}: {row.reason}".strip()
             else:
                 chosen.append(row.name)
+                continue
+            skipped.append(BackendResult(row.name, desc.kind, row.location, "skipped", reason=why))
         return chosen, skipped
     chosen = []
     for name in names:

@@ -168,17 +168,16 @@ def _fix_shapes(graph: Graph, warnings: list[ReadWarning], locations: dict[str, 
                 and dst.shape is not None
                 and math.prod(got) == math.prod(dst.shape)
             ):
-                if _set(graph, d, dst.replace(shape=tuple(got))):
-                    warnings.append(
-                        ReadWarning(
-                            locations.get(d, "/node") + "/shape",
-                            f"Output {d!r} declares shape {list(dst.shape)} but receives "
-                            f"{list(got)} from {s!r} (same number of elements)",
-                            f"used the inferred shape {list(got)}",
-                            "shape-replaced",
-                            d,
-                        )
-                    )
+                if _replace_shape(
+                    graph,
+                    warnings,
+                    locations,
+                    d,
+                    dst.replace(shape=tuple(got)),
+                    f"Output {d!r} declares shape {list(dst.shape)} but receives "
+                    f"{list(got)} from {s!r} (same number of elements)",
+                    f"used the inferred shape {list(got)}",
+                ):
                     changed = True
             elif (
                 isinstance(src, Input)
@@ -190,48 +189,45 @@ def _fix_shapes(graph: Graph, warnings: list[ReadWarning], locations: dict[str, 
                     if src.shape[0] == 1
                     else f"a leading time axis of {src.shape[0]} steps (NIR shapes have none)"
                 )
-                if _set(graph, s, src.replace(shape=tuple(want))):
-                    warnings.append(
-                        ReadWarning(
-                            locations.get(s, "/node") + "/shape",
-                            f"Input {s!r} declares shape {list(src.shape)} but {d!r} takes "
-                            f"{list(want)}: {what}",
-                            f"dropped it and used {list(want)}",
-                            "shape-replaced",
-                            s,
-                        )
-                    )
+                if _replace_shape(
+                    graph,
+                    warnings,
+                    locations,
+                    s,
+                    src.replace(shape=tuple(want)),
+                    f"Input {s!r} declares shape {list(src.shape)} but {d!r} takes "
+                    f"{list(want)}: {what}",
+                    f"dropped it and used {list(want)}",
+                ):
                     changed = True
             elif tuple(want) == (1, *got) and _batched_outputs(flat, got):
                 # a node with scalar parameters takes its shape from the Output it feeds, and
                 # that Output kept the exporter's batch dimension (Norse 1.1.0: [1, N])
                 for name in _batched_outputs(flat, got):
                     out = flat.nodes[name]
-                    if _set(graph, name, out.replace(shape=tuple(got))):
-                        warnings.append(
-                            ReadWarning(
-                                locations.get(name, "/node") + "/shape",
-                                f"Output {name!r} declares shape {list(out.shape)}, a leading "
-                                f"batch dimension (old exporters added one) on the {list(got)} "
-                                f"that {s!r} gives",
-                                f"dropped it and used {list(got)}",
-                                "shape-replaced",
-                                name,
-                            )
-                        )
+                    if _replace_shape(
+                        graph,
+                        warnings,
+                        locations,
+                        name,
+                        out.replace(shape=tuple(got)),
+                        f"Output {name!r} declares shape {list(out.shape)}, a leading "
+                        f"batch dimension (old exporters added one) on the {list(got)} "
+                        f"that {s!r} gives",
+                        f"dropped it and used {list(got)}",
+                    ):
                         changed = True
             elif isinstance(dst, Input) and "." in d and dst.shape is not None:
-                if _set(graph, d, dst.replace(shape=tuple(got))):
-                    warnings.append(
-                        ReadWarning(
-                            locations.get(d, "/node") + "/shape",
-                            f"Input {d!r} of a nested graph declares shape {list(dst.shape)} "
-                            f"but receives {list(got)} from {s!r}",
-                            f"used the shape it receives, {list(got)}",
-                            "shape-replaced",
-                            d,
-                        )
-                    )
+                if _replace_shape(
+                    graph,
+                    warnings,
+                    locations,
+                    d,
+                    dst.replace(shape=tuple(got)),
+                    f"Input {d!r} of a nested graph declares shape {list(dst.shape)} "
+                    f"but receives {list(got)} from {s!r}",
+                    f"used the shape it receives, {list(got)}",
+                ):
                     changed = True
             elif isinstance(src, Flatten) and _batch_counted_flatten(src, info.inputs.get(s), want):
                 fixed = src.replace(
@@ -264,3 +260,21 @@ def _batched_outputs(flat: Graph, got: tuple[int, ...]) -> list[str]:
         and node.shape is not None
         and tuple(node.shape) == (1, *tuple(got))
     ]
+
+
+def _replace_shape(
+    graph: Graph,
+    warnings: list[ReadWarning],
+    locations: dict[str, str],
+    name: str,
+    node: Node,
+    message: str,
+    assumed: str,
+) -> bool:
+    """Put ``node`` (a shape repair) in place of ``name`` and report it; False if it is not
+    there to replace."""
+    if not _set(graph, name, node):
+        return False
+    where = locations.get(name, "/node") + "/shape"
+    warnings.append(ReadWarning(where, message, assumed, "shape-replaced", name))
+    return True
