@@ -135,14 +135,15 @@ class SpiNNaker2Backend(Backend):
 
     def check(self, graph: Graph, **options: Any) -> list[Any]:
         """Every structural problem and chip-limit violation, all at once (--dry-run)."""
-        from nirhub.backend import UsageError
+        from nirhub.backend import Checked, UsageError
         from nirhub_spinnaker2.network import lower_with_problems
 
         try:
-            _, problems = lower_with_problems(graph, lowering_options(options))
+            net, problems = lower_with_problems(graph, lowering_options(options))
         except UsageError:
             return []  # from_ir raises it with the option's message
-        return problems
+        # the lowering is what from_ir needs: the hub hands it over (the graph is lowered once)
+        return Checked(problems, prepared=None if problems else net)
 
     def from_ir(self, graph: Graph, **options: Any) -> Any:
         import warnings
@@ -150,7 +151,7 @@ class SpiNNaker2Backend(Backend):
         from nirhub.backend import ConversionWarning
         from nirhub_spinnaker2.network import lower
 
-        net = lower(graph, **lowering_options(options))
+        net = options.get("prepared") or lower(graph, **lowering_options(options))
         for note in net.notes:
             warnings.warn(note, ConversionWarning, stacklevel=2)
         return net
