@@ -203,14 +203,71 @@ class NirhubGroup(_CheapHelp, TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         cmd = super().get_command(ctx, cmd_name)
+        declared = _declared_commands(ctx) if cmd is None else {}
+        if cmd_name in declared:
+            return declared[cmd_name]  # listed by `--help`: nothing imported
         if cmd is None:
             self._load_plugin_commands(ctx)
             cmd = super().get_command(ctx, cmd_name)
         return cmd
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if isinstance(cmd, DeclaredCommand):  # to run it, its plugin must be imported
+            self._load_plugin_commands(ctx)
+            real = super().get_command(ctx, name) if name else None
+            if real is None:
+                raise UsageError(
+                    f"the command {name!r} is declared by {cmd.distribution} but its plugin "
+                    "did not provide it",
+                    hint="Run `nirhub list-backends` to see why the plugin is broken, or "
+                    f"reinstall {cmd.distribution}.",
+                )
+            cmd = real
+        return name, cmd, rest
+
     def list_commands(self, ctx: Any) -> list[str]:
         self._load_plugin_commands(ctx, import_plugins=False)
-        return list(self.commands)
+        declared = [n for n in _declared_commands(ctx) if n not in self.commands]
+        return [*self.commands, *declared]
+
+
+#: the entry-point group in which a plugin distribution names its commands (metadata only, so
+#: ``nirhub --help`` lists them without importing the plugin); the commands themselves come
+#: from the plugin's ``nirhub_cli_commands`` hook, imported when one is run
+COMMANDS_GROUP = "nirhub.commands"
+
+
+class DeclaredCommand(NirhubCommand):
+    """A plugin command known from its distribution's metadata, not imported yet: what
+    ``nirhub --help`` lists. Running it swaps in the real command (``resolve_command``)."""
+
+    def __init__(self, name: str, distribution: str) -> None:
+        super().__init__(
+            name,
+            help=f"From the plugin {distribution} (see `nirhub {name} --help`).",
+            add_help_option=False,
+        )
+        self.distribution = distribution
+
+
+def _declared_commands(ctx: Any) -> dict[str, DeclaredCommand]:
+    """Commands named in the ``nirhub.commands`` entry points of installed plugins (none with
+    ``--no-plugins``); names that are not valid command names are passed over."""
+    if _plugins_disabled(ctx):
+        return {}
+    from nirhub.hub.discovery import plugin_entry_points
+
+    out: dict[str, DeclaredCommand] = {}
+    for entry in plugin_entry_points(COMMANDS_GROUP):
+        name = str(entry.name)
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,40}", name):
+            continue
+        dist = str(getattr(getattr(entry, "dist", None), "name", None) or "")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", dist):
+            dist = "an installed plugin"
+        out.setdefault(name, DeclaredCommand(name, dist))
+    return out
 
 
 #: the entry-point group of plugins (``nirhub.hub.hookspecs.ENTRY_POINT_GROUP``, which imports

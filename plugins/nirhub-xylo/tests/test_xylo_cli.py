@@ -158,3 +158,22 @@ def test_the_audit_hook_sees_process_starts(audited_env, tmp_path) -> None:
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
     events = json.loads(log.read_text(encoding="utf-8"))
     assert any(e[0] == "subprocess.Popen" for e in events), events
+
+
+def test_help_lists_xylo_config_without_importing_the_plugin() -> None:
+    """`nirhub --help` names the plugin's command (from its `nirhub.commands` metadata) and
+    still imports no plugin."""
+    code = (
+        "import sys\n"
+        "sys.argv = ['nirhub', '--help']\n"
+        "from nirhub.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('IMPORTED' if 'nirhub_xylo' in sys.modules else 'CLEAN')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NIRHUB_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "xylo-config" in proc.stdout and "From the plugin nirhub-xylo" in proc.stdout
+    assert proc.stdout.strip().endswith("CLEAN")
