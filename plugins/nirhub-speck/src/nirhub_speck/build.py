@@ -62,18 +62,16 @@ class SpeckModel:
     versions: dict[str, str] = field(default_factory=dict)
     #: per layer: its exact integers (:class:`ExactLayer`), or why its ties are not exact
     ties: list[ExactLayer | str] = field(default_factory=list)
+    #: per layer: the membrane's initial value in chip units (-1: exact subtract reset;
+    #: empty: all 0)
+    initial_values: list[int] = field(default_factory=list)
 
     @property
     def layers(self) -> list[Any]:
         return [self.network.dynapcnn_layers[i] for i in sorted(self.network.dynapcnn_layers)]
 
-    @property
-    def initial_values(self) -> list[int]:
-        """Per layer: the membrane's initial value in chip units (-1: exact subtract reset)."""
-        return [t.initial if isinstance(t, ExactLayer) else 0 for t in self.ties]
-
     def inexact_neurons(self) -> dict[str, str]:
-        """NIR path of every IF whose ties are not exact -> why."""
+        """NIR path of every IF whose ties are not exact -> why (needs ``ties``)."""
         return {
             spec.neuron: why
             for spec, why in zip(self.plan.layers, self.ties, strict=True)
@@ -186,6 +184,7 @@ def build(graph: Graph, *, dt: Any = None, chip_name: Any = None, reset: Any = N
             if not isinstance(exact, ExactLayer):
                 _discretize_like_sinabs(model, weight_mod, spk, rescale)
             model.ties.append(exact)
+            model.initial_values.append(exact.initial if isinstance(exact, ExactLayer) else 0)
             seq.append(spk)
         elif isinstance(mod, (sl.SumPool2d, torch.nn.AvgPool2d, torch.nn.Flatten)):
             if isinstance(mod, torch.nn.AvgPool2d):
@@ -219,14 +218,17 @@ def build(graph: Graph, *, dt: Any = None, chip_name: Any = None, reset: Any = N
 def set_initial_states(model: SpeckModel, batch: int) -> None:
     """Start every neuron at its layer's initial value (-1 for exact subtract layers, else 0);
     sinabs' ``make_config`` writes this state as the chip's ``neurons_initial_value``."""
-    for spec, layer, initial in zip(
-        model.plan.layers, model.layers, model.initial_values, strict=True
-    ):
-        layer.spk.reset_states()
-        if initial:
-            c, h, w = spec.neuron_shape
-            layer.spk.init_state_with_shape((batch, c, h, w))
-            layer.spk.v_mem.fill_(float(initial))
+    initial = model.initial_values or [0] * len(model.plan.layers)
+    for spec, layer, value in zip(model.plan.layers, model.layers, initial, strict=True):
+        start_at(layer.spk, spec.neuron_shape, batch, value)
+
+
+def start_at(spk: Any, shape: tuple[int, ...], batch: int, value: int) -> None:
+    """Reset a sinabs IAF layer's membrane to ``value`` (chip units) for ``batch`` samples."""
+    spk.reset_states()
+    if value:
+        spk.init_state_with_shape((batch, *shape))
+        spk.v_mem.fill_(float(value))
 
 
 def _exact(

@@ -126,6 +126,7 @@ def simulate_model(
         spikes = time_major(trace["spikes"], shape)
         v_chip = time_major(trace["v"], shape)
         theta = model.channel_thresholds[i].reshape(-1, *([1] * (len(shape) - 1)))
-        v = (v_chip - model.initial_values[i]) * theta / model.scales[i]
+        initial = model.initial_values[i] if model.initial_values else 0
+        v = (v_chip - initial) * theta / model.scales[i]
         recorded[path] = {"spikes": spikes > 0, "v": v}
     return outputs, recorded, steps, batch, batched

@@ -51,10 +51,6 @@ class ExactLayer:
     threshold: int  #: threshold_high
     initial: int  #: the membrane's initial value (chip units)
 
-    def describe(self) -> str:
-        fires = f"v >= {self.threshold}" + (" from v = -1" if self.initial else "")
-        return f"exact: v_threshold = {self.units} chip units, fires at {fires}"
-
 
 def _channel_values(values: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per output channel: its distinct values and the index of each element among them."""
