@@ -91,9 +91,9 @@ def exact_layer(
             units = math.lcm(units, (k * Fraction(float(u))).denominator)
             if units > MAX_UNITS:
                 return (
-                    "no integer scale keeps its ratios: dt*r*weight/v_threshold has no common "
-                    f"denominator up to {MAX_UNITS} (16-bit threshold); weights trained in "
-                    "float never have one"
+                    "no integer scale keeps its ratios: dt*r*weight/v_threshold (and the "
+                    f"bias) have no common denominator up to {MAX_UNITS} (the 16-bit threshold); "
+                    "float-trained weights, or a threshold such as 9.7, have none"
                 )
     ints = np.empty(weight.shape, dtype=np.int64).reshape(out, -1)
     for c in range(out):
