@@ -152,6 +152,12 @@ def test_dyadic_input_spikes_at_step_17_not_16() -> None:
     assert notes == [] and model.ties[0].units == 16  # 1/16 -> 1 chip unit, threshold 17
 
 
+def test_fractional_input_is_named() -> None:
+    """Exact ties count integer chip units: the chip takes events, the run hook says so."""
+    with pytest.warns(ConversionWarning, match="not integer event counts.*if1"):
+        BACKEND.run(integer_mlp(), np.full((5, 16), 0.5), 1.0)
+
+
 def test_ratios_that_cannot_be_kept_still_warn() -> None:
     """One weight of 300 at threshold 2 needs 150 chip units: beyond 8 bits. The first layer
     falls back to sinabs' scale and warns with its measured cells; the second stays exact."""

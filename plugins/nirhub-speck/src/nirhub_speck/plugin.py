@@ -68,9 +68,9 @@ class SpeckBackend(Backend):
             "DynapcnnNetwork, one step per input frame), not the asynchronous chip",
             "IF neurons only (no LIF/CubaLIF/LI), a chain of at most 9 conv/linear -> IF -> "
             "sum-pool layers; square kernels and pooling; one threshold per layer",
-            "fires at v >= threshold (NIR: >): exact only where integer weights keep the "
-            "network's ratios (one chip unit above the threshold), else a per-node warning; "
-            "v is floored at -32768 chip units",
+            "fires at v >= threshold (NIR: >): ties are exact where one integer scale keeps a "
+            "layer's ratios within 8-bit weights (threshold one chip unit above), else a "
+            "per-node warning with the measured effect; v is floored at -32768 chip units",
         ),
         modules=(),
         python=">=3.8",

@@ -62,6 +62,27 @@ def ties_convention(model: SpeckModel) -> str:
     )
 
 
+def _warn_fractional_input(model: SpeckModel, x: np.ndarray) -> None:
+    """Exact ties assume integer chip units: the chip takes events, so integer input."""
+    import warnings
+
+    from nirhub.backend import ConversionWarning
+    from nirhub_speck.ties import ExactLayer
+
+    if not model.ties or not isinstance(model.ties[0], ExactLayer):
+        return
+    if np.array_equal(x, np.rint(x)):
+        return
+    warnings.warn(
+        f"the input is not integer event counts: Speck takes events, and the ties of "
+        f"{model.plan.layers[0].neuron} are exact (NIR's v > v_threshold) for integer input "
+        "only; with fractional input it fires where v lies within one chip unit above the "
+        "threshold",
+        ConversionWarning,
+        stacklevel=3,
+    )
+
+
 def simulate_model(
     model: SpeckModel, inputs: Any, *, record: tuple[str, ...] = ()
 ) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]], int, int, bool]:
@@ -71,6 +92,7 @@ def simulate_model(
 
     lp = model.plan
     x, batched = as_time_major(inputs, lp.graph_input_shape)
+    _warn_fractional_input(model, x)
     steps, batch = int(x.shape[0]), int(x.shape[1])
     layers = model.layers
     by_neuron = {layer.neuron: i for i, layer in enumerate(lp.layers)}
