@@ -140,6 +140,28 @@ def test_integer_cnn_is_exact_at_ties(pool: str, reset: str) -> None:
     assert [t.units for t in model.ties] == [2, 12 if pool == "avg" else 3]
 
 
+@pytest.mark.parametrize("reset", RESETS)
+def test_per_channel_thresholds_and_gains(reset: str) -> None:
+    """Thresholds 2, 3, 4 and r = 1, 0.5, 2 per output channel share one chip threshold: T = 6
+    (v_threshold / (r w) in halves and sixths), each channel's integers scaled to it."""
+    rng = np.random.default_rng(7)
+    thr = np.broadcast_to(np.array([2.0, 3.0, 4.0])[:, None, None], (3, 6, 6)).copy()
+    r = np.broadcast_to(np.array([1.0, 0.5, 2.0])[:, None, None], (3, 6, 6)).copy()
+    graph = chain(
+        {
+            "c": Conv2d((8, 8), rng.integers(-1, 3, (3, 1, 3, 3)).astype(np.float64)),
+            "n": IF(r, thr),
+        },
+        (1, 8, 8),
+    )
+    x = binary((1, 8, 8), 50, seed=8)
+    ref = assert_spike_for_spike(graph, x, ("n",), reset)
+    assert ref.outputs["output"].sum() > 300
+    assert {e.path: e.differing for e in tie_effects(graph, 1.0, reset=reset)}["n"] > 20
+    model, notes = converted(graph, reset)
+    assert notes == [] and model.ties[0].units == 6
+
+
 def test_dyadic_input_spikes_at_step_17_not_16() -> None:
     """0.0625 per step reaches 1.0 exactly at step 16; v > 1 first holds at step 17."""
     graph = chain({"fc": Linear(np.array([[0.0625]])), "if": IF(np.ones(1), np.ones(1))}, (1,))
