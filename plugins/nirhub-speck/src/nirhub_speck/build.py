@@ -238,21 +238,22 @@ def _exact(
     wnode, neuron = nodes[layer.weight], nodes[layer.neuron]
     weight = np.asarray(wnode.weight, dtype=np.float64)
     bias = getattr(wnode, "bias", None)
-    out = int(layer.neuron_shape[0])
-    full = layer.neuron_shape if layer.kind == "conv" else (out,)
-    per_channel = {
-        k: np.broadcast_to(np.asarray(getattr(neuron, k), dtype=np.float64), full).reshape(out, -1)[
-            :, 0
-        ]
-        for k in ("r", "v_threshold")
-    }
-    gain = step * per_channel["r"]  # as the reference simulator computes dt*r
+    full = layer.neuron_shape if layer.kind == "conv" else (int(layer.neuron_shape[0]),)
+    r, thr = (_per_channel(getattr(neuron, k), full) for k in ("r", "v_threshold"))
+    gain = step * r  # as the reference simulator computes dt*r
     # the sinabs model must hold these very weights (folded by dt*r), in this layout
     folded = weight * gain.reshape(-1, *([1] * (weight.ndim - 1)))
     held = weight_mod.weight.detach().double().numpy()
     if held.shape != folded.shape or not np.allclose(held, folded, rtol=1e-6, atol=0):
         return "its weights are not laid out as the NIR node's (plugin limitation)"
-    return exact_layer(weight, bias, gain, per_channel["v_threshold"], rescale, layer.reset)
+    return exact_layer(weight, bias, gain, thr, rescale, layer.reset)
+
+
+def _per_channel(values: Any, full: tuple[int, ...]) -> np.ndarray:
+    """One value per output channel of a parameter that is constant within each channel (the
+    check refused every other case)."""
+    arr = np.broadcast_to(np.asarray(values, dtype=np.float64), full)
+    return arr.reshape(full[0], -1)[:, 0]
 
 
 def _set_integers(mod: Any, exact: ExactLayer) -> None:
