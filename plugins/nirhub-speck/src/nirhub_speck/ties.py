@@ -74,6 +74,9 @@ def exact_layer(
     """
     weight = np.asarray(weight, dtype=np.float64)
     out = weight.shape[0]
+    finite = [weight, gain, threshold] + ([] if bias is None else [bias])
+    if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in finite):
+        return "its weights or parameters are not finite"
     factors = [
         Fraction(float(gain[c])) * Fraction(float(rescale)) / Fraction(float(threshold[c]))
         for c in range(out)
