@@ -8,6 +8,11 @@ Without samna (always written)::
     <stem>.npz    per layer ``layer<i>.weight`` (int8, (out, in, k, k), torch layout) and
                   ``layer<i>.bias`` (int8, (out,)) when the layer has a bias
 
+Each layer also records whether its ties are exact (``ties``: NIR's ``v > v_threshold`` kept
+with ``v_threshold_units`` chip units per threshold) and its membrane's ``initial_value`` (-1
+for an exact layer that resets by subtraction; sinabs' ``make_config`` writes it as the chip's
+``neurons_initial_value``).
+
 With SynSense's real samna also ``<stem>.samna.json`` (the configuration object's JSON).
 That branch cannot run on a machine without samna and is untested here.
 
@@ -26,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.backend import FileFormatError, UsageError, write_atomically
-from nirhub_speck.build import SpeckModel
+from nirhub_speck.build import SpeckModel, start_at
 
 FORMAT = "nirhub-speck-network"
 FORMAT_VERSION = 1
@@ -53,6 +58,8 @@ def describe(model: SpeckModel, weights_file: str) -> tuple[dict[str, Any], dict
                 "scale": model.scales[i],
                 "channel_thresholds": [float(v) for v in model.channel_thresholds[i]],
                 "weight_rms_error": model.weight_errors[i],
+                "initial_value": model.initial_values[i] if model.initial_values else 0,
+                "ties": ties_entry(model, i),
             }
         )
         layers.append(entry)
@@ -73,6 +80,8 @@ def describe(model: SpeckModel, weights_file: str) -> tuple[dict[str, Any], dict
             "reset": "per layer: return_to_zero true = MembraneReset, false = MembraneSubtract",
             "fires": "v >= threshold_high",
             "floor": "v is clipped at threshold_low",
+            "initial": "v starts at initial_value (-1 where an exact subtract layer counts "
+            "v - 1; missing: 0)",
         },
         "layers": layers,
         "make_config": (
@@ -81,6 +90,16 @@ def describe(model: SpeckModel, weights_file: str) -> tuple[dict[str, Any], dict
         ),
     }
     return doc, arrays
+
+
+def ties_entry(model: SpeckModel, i: int) -> dict[str, Any]:
+    """Whether layer ``i`` keeps NIR's ``v > v_threshold`` exactly, and with which scale."""
+    from nirhub_speck.ties import ExactLayer
+
+    tie = model.ties[i] if model.ties else "unknown"
+    if isinstance(tie, ExactLayer):
+        return {"exact": True, "v_threshold_units": tie.units}
+    return {"exact": False, "why": tie}
 
 
 def _int8(values: np.ndarray, what: str) -> np.ndarray:
@@ -198,5 +217,13 @@ def rebuild_network(path: str | Path) -> tuple[Any, dict[int, int], str]:
         net = dynapcnn.DynapcnnNetwork(
             seq, input_shape=tuple(doc["input_shape"]), batch_size=1, discretize=False
         )
+    for i, entry in enumerate(doc["layers"]):  # make_config writes it as neurons_initial_value
+        shape = tuple(int(v) for v in entry["neuron_shape"])
+        start_at(net.dynapcnn_layers[i].spk, shape, 1, int(entry.get("initial_value", 0)))
     core_map = {int(e["index"]): int(e["core"]) for e in doc["layers"]}
     return net, core_map, str(doc["device"])
+
+
+def initial_values(doc: dict[str, Any]) -> list[int]:
+    """Per layer: the membrane's initial value recorded in an artifact's description."""
+    return [int(e.get("initial_value", 0)) for e in doc["layers"]]

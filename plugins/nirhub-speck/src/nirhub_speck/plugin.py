@@ -68,7 +68,9 @@ class SpeckBackend(Backend):
             "DynapcnnNetwork, one step per input frame), not the asynchronous chip",
             "IF neurons only (no LIF/CubaLIF/LI), a chain of at most 9 conv/linear -> IF -> "
             "sum-pool layers; square kernels and pooling; one threshold per layer",
-            "fires at v >= threshold (NIR: >); v is floored at -32768 chip units",
+            "fires at v >= threshold (NIR: >): ties are exact where one integer scale keeps a "
+            "layer's ratios within 8-bit weights (threshold one chip unit above), else a "
+            "per-node warning with the measured effect; v is floored at -32768 chip units",
         ),
         modules=(),
         python=">=3.8",
@@ -87,19 +89,14 @@ class SpeckBackend(Backend):
         import warnings
 
         from nirhub.backend import ConversionWarning
-        from nirhub.backend.ties import tie_warning
         from nirhub_speck.build import build
+        from nirhub_speck.ties import tie_warning
 
         model = build(
             graph, dt=options.get("dt"), chip_name=options.get("chip"), reset=options.get("reset")
         )
         note = tie_warning(
-            graph,
-            float(model.dt) if getattr(model, "dt", None) else float(options.get("dt") or 1e-3),
-            "speck",
-            "the chip fires at v >= threshold, in integer units after folding each threshold "
-            "into the weights",
-            reset=options.get("reset"),
+            graph, float(model.dt), model.inexact_neurons(), reset=options.get("reset")
         )
         if note is not None:
             warnings.warn(note, ConversionWarning, stacklevel=2)

@@ -8,6 +8,17 @@ from nirhub.backend import samna_status
 from nirhub_speck import chip
 from nirhub_speck.build import SpeckModel
 from nirhub_speck.samna_guard import real_samna
+from nirhub_speck.ties import ExactLayer
+
+
+def _ties(tie: ExactLayer | str | None) -> str:
+    if isinstance(tie, ExactLayer):
+        start = ", v starts at -1 (subtract reset)" if tie.initial else ""
+        return (
+            f"exact: scale {tie.units} chip units per v_threshold, fires at "
+            f"v >= {tie.threshold}{start}"
+        )
+    return f"not exact: {tie}" if tie else "unknown"
 
 
 def resource_report(model: SpeckModel) -> dict[str, Any]:
@@ -27,12 +38,19 @@ def resource_report(model: SpeckModel) -> dict[str, Any]:
             "weights": f"int8 {int(w.min())}..{int(w.max())}",
             "threshold": f"{int(round(float(layer.spk.spike_threshold)))} "
             f"(floor {int(round(float(layer.spk.min_v_mem)))}, 16-bit)",
-            "scale": f"{model.scales[i]:.4g} per threshold",
+            "scale": f"{model.scales[i]:.6g} per threshold",
             "weight error": f"{100 * model.weight_errors[i]:.2f} % (relative RMS)",
             "reset": "to zero" if spec.reset == "zero" else "subtract threshold",
+            "ties": _ties(model.ties[i] if model.ties else None),
         }
+    inexact = model.inexact_neurons() if model.ties else {}
     return {
         "chip": f"{model.chip} (samna device {model.device})",
+        "ties": "exact in every layer (NIR's v > v_threshold: integer chip units, the chip "
+        "threshold one unit above)"
+        if not inexact
+        else f"not exact at {', '.join(sorted(inexact))} (the chip fires at v >= threshold; "
+        "see the conversion warning for the measured effect)",
         "cores used": f"{len(model.core_map)} of {chip.CORES}",
         "layers": layers,
         "samna": "real: the configuration is written"

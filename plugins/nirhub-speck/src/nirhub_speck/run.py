@@ -3,7 +3,7 @@
 Each time step is one input frame: the event counts of the step pass through every chip layer
 (integer weights, integer thresholds, 16-bit floor) before the next step. Outputs and recorded
 spikes follow the reference simulator's layout (time-major; the IF node's shape); recorded
-``v`` is converted back to the graph's units (``v_chip * v_threshold / s``).
+``v`` is converted back to the graph's units (``(v_chip - v_initial) * v_threshold / s``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from nirhub.backend import UsageError
 from nirhub.ir.graph import Graph
-from nirhub_speck.build import SpeckModel, build
+from nirhub_speck.build import SpeckModel, build, set_initial_states
 
 
 def run_graph(
@@ -42,12 +42,44 @@ def run_graph(
             "backend": f"Speck ({model.chip}) simulated by sinabs DynapcnnNetwork: 8-bit weights, "
             "16-bit integer state, one threshold per layer",
             "time": "one step = one input frame (all its events, then the next frame)",
-            "threshold": "v >= threshold (sinabs and the chip; NIR says >)",
+            "threshold": ties_convention(model),
             "spike": "at most one spike per neuron and step (SingleSpike); on the chip each "
             "input event can make a neuron fire once",
             "floor": "v never falls below the 16-bit minimum (-32768 chip units)",
             "initial_state": "v = 0",
         },
+    )
+
+
+def ties_convention(model: SpeckModel) -> str:
+    inexact = model.inexact_neurons()
+    if not inexact:
+        return "v > v_threshold exactly: integer chip units, threshold one unit above"
+    return (
+        "the chip fires at v >= threshold; ties are not exact at "
+        + ", ".join(sorted(inexact))
+        + " (see the conversion warning)"
+    )
+
+
+def _warn_fractional_input(model: SpeckModel, x: np.ndarray) -> None:
+    """Exact ties assume integer chip units: the chip takes events, so integer input."""
+    import warnings
+
+    from nirhub.backend import ConversionWarning
+    from nirhub_speck.ties import ExactLayer
+
+    if not model.ties or not isinstance(model.ties[0], ExactLayer):
+        return
+    if np.array_equal(x, np.rint(x)):
+        return
+    warnings.warn(
+        f"the input is not integer event counts: Speck takes events, and the ties of "
+        f"{model.plan.layers[0].neuron} are exact (NIR's v > v_threshold) for integer input "
+        "only; with fractional input it fires where v lies within one chip unit above the "
+        "threshold",
+        ConversionWarning,
+        stacklevel=3,
     )
 
 
@@ -60,6 +92,7 @@ def simulate_model(
 
     lp = model.plan
     x, batched = as_time_major(inputs, lp.graph_input_shape)
+    _warn_fractional_input(model, x)
     steps, batch = int(x.shape[0]), int(x.shape[1])
     layers = model.layers
     by_neuron = {layer.neuron: i for i, layer in enumerate(lp.layers)}
@@ -72,8 +105,8 @@ def simulate_model(
             )
     for layer in layers:
         layer.spk.batch_size = batch
-        layer.spk.reset_states()
         layer.spk.record_states = False
+    set_initial_states(model, batch)
     traces: dict[str, dict[str, Any]] = {}
     handles = []
     for path in record:
@@ -115,5 +148,7 @@ def simulate_model(
         spikes = time_major(trace["spikes"], shape)
         v_chip = time_major(trace["v"], shape)
         theta = model.channel_thresholds[i].reshape(-1, *([1] * (len(shape) - 1)))
-        recorded[path] = {"spikes": spikes > 0, "v": v_chip * theta / model.scales[i]}
+        initial = model.initial_values[i] if model.initial_values else 0
+        v = (v_chip - initial) * theta / model.scales[i]
+        recorded[path] = {"spikes": spikes > 0, "v": v}
     return outputs, recorded, steps, batch, batched
