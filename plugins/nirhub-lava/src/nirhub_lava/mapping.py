@@ -350,9 +350,7 @@ def _population(
         offset=v_reset.ravel(),
         vth=theta / norm,
     )
-    factor = np.broadcast_to(gain, full).ravel() / norm
-    pop.exact = _keeps_ties(pop, factor, norm)
-    return pop, factor
+    return pop, np.broadcast_to(gain, full).ravel() / norm
 
 
 def _power_of_two(x: np.ndarray) -> bool:
@@ -361,19 +359,39 @@ def _power_of_two(x: np.ndarray) -> bool:
     return bool(np.all(x > 0) and np.all(np.frexp(x)[0] == 0.5))
 
 
-def _keeps_ties(pop: Population, factor: np.ndarray, norm: np.ndarray) -> bool:
+def _keeps_ties(pop: Population, factor: np.ndarray, synapses: list[Synapse]) -> bool:
     """Does Lava's float update repeat the reference's arithmetic exactly?
 
     For a population without leak (IF: ``du = 1``, ``dv = 0``) the reference adds
-    ``g * (W @ x)`` to ``v`` and Lava adds ``(g*W/n) @ x`` to ``v/n`` (``g`` the input gain,
-    ``n`` the threshold normalisation, 1 when the threshold is kept). When ``g/n`` and ``n`` are
-    powers of two these are the same sums, rounded the same way, and both test ``v > vth``: a
+    ``g * (W @ x)`` to ``v`` and Lava adds ``((g/n)*W) @ x`` to ``v/n`` (``g`` the input gain,
+    ``n`` the threshold normalisation, 1 when the threshold is kept). These are the same
+    numbers, rounded the same way, when ``n`` and ``g/n`` are powers of two, or when every
+    neuron receives a single term whose weight is a power of two (an Input or a one-to-one
+    map straight into the neurons); both then test ``v > vth`` on the same ``v``, and a
     membrane that lands exactly on the threshold does so in both. A leak (``v*(1 - dv)``
-    against the reference's ``a*v``) or a gain such as ``dt/tau`` folded into the weights
+    against the reference's ``a*v``) or a gain such as ``dt/tau`` folded into summed weights
     rounds differently, which matters only where ``v`` meets the threshold exactly.
     """
-    no_leak = bool(np.all(pop.du == 1.0) and np.all(pop.dv == 0.0))
-    return no_leak and _power_of_two(factor) and _power_of_two(norm)
+    if not (np.all(pop.du == 1.0) and np.all(pop.dv == 0.0)):
+        return False
+    if not _power_of_two(pop.scale):
+        return False
+    if _power_of_two(factor):
+        return True
+    terms = np.zeros(pop.size, np.int64)
+    for syn in synapses:
+        w = syn.weights
+        if isinstance(w, np.ndarray):
+            rows, cols = np.nonzero(w)
+            values = w[rows, cols]
+        else:
+            coo = w.tocoo()
+            rows, values = coo.row, coo.data
+        np.add.at(terms, rows, 1)
+        unscaled = values / factor[rows]
+        if not (_power_of_two(np.abs(unscaled)) and np.all(unscaled * factor[rows] == values)):
+            return False
+    return bool(np.all(terms <= 1))
 
 
 def _apply_chain(
@@ -444,7 +462,9 @@ def build_net(
                 populations[path], gains[path] = made
     synapses: list[Synapse] = []
     for path, pop in populations.items():
-        synapses += wiring.synapses_into(path, pop, gains[path])
+        into = wiring.synapses_into(path, pop, gains[path])
+        pop.exact = _keeps_ties(pop, gains[path], into)
+        synapses += into
     outputs = wiring.outputs(populations)
     if problems:
         raise UnsupportedError(_message(problems), problems=problems)
