@@ -220,8 +220,8 @@ def _netx_dt(dt: float | None, fh: Any, path: Path) -> float:
     recorded = _file_dt(fh, path)
     if recorded is None:
         raise UsageError(
-            f"no time step: {path.name} is a lava-dl netx file, which records none, and the "
-            "tau of the NIR neurons it becomes depend on it",
+            f"no time step: {path.name} is a lava-dl netx file, which records none (the time "
+            "constants of the NIR neurons it becomes depend on it)",
             hint="Pass --dt in seconds, the step the model was trained or runs at "
             "(e.g. --dt 1e-3).",
         )
