@@ -122,7 +122,7 @@ def test_loihi2_warns_where_no_power_of_two_keeps_the_ratios(registry, binary_in
     graph = integer_if_network(scale=127.0)
     (note,) = tie_notes(registry, "loihi2", graph)
     assert note.startswith("loihi2") and "if1:" in note and "if2:" in note
-    assert "cells" in note and "power-of-two" in note
+    assert "cells" in note and "power-of-two scale" in note
     result = differing(registry, "loihi2", graph, binary_input)
     assert result["if1"][1] + result["if2"][1] > 0
     # the float simulator keeps the same network exact

@@ -193,9 +193,10 @@ def tie_note(graph: Graph, net: Any, fixed: Any, options: dict[str, Any]) -> str
         return None
     target = "loihi2" if fixed is not None else "lava"
     why = (
-        "no power-of-two scale maps the threshold and every weight of these populations onto "
-        "Loihi 2's integers (8-bit weight mantissas with a shared exponent, 17-bit threshold), "
-        "so they are scaled to about 127 units per threshold, which breaks integer ratios"
+        "Loihi 2 keeps them for IF populations that a power-of-two scale maps onto its "
+        "integers (8-bit weight mantissas with a shared exponent, 17-bit threshold); these have "
+        "a leak, which decays v in fixed point, or no such scale, and are scaled to about 127 "
+        "units per threshold, which breaks integer ratios"
         if fixed is not None
         else "a leak, a gain folded into the weights that is not a power of two, or a "
         "threshold divided into the weights rounds differently from the reference"
