@@ -81,6 +81,53 @@ def test_integer_if_network_is_exact(registry, name: str, binary_input) -> None:
     assert result == {"if1": (result["if1"][0], 0), "if2": (result["if2"][0], 0)}
 
 
+@pytest.mark.parametrize("name", BACKENDS)
+def test_integer_conv_network_with_biases_is_exact(registry, name: str) -> None:
+    """Convolution and sum pooling (sparse synapses), an Affine bias (the constant source)
+    and an input gain of 1/2 (``r = 0.5``): loihi2 scales the output layer by 2 (vth 12)."""
+    from nirhub.ir import Affine, Conv2d, Flatten, SumPool2d
+
+    rng = np.random.default_rng(3)
+    kernel = rng.integers(-2, 4, (4, 2, 3, 3)).astype(float)
+    graph = Graph(
+        {
+            "input": Input((2, 10, 10)),
+            "conv": Conv2d((10, 10), kernel, 1, 1, 1, 1, np.zeros(4)),
+            "if1": IF(np.ones((4, 10, 10)), np.full((4, 10, 10), 4.0)),
+            "pool": SumPool2d(np.array([2, 2]), np.array([2, 2]), np.array([0, 0])),
+            "flat": Flatten((4, 5, 5), 0, -1),
+            "fc": Affine(
+                rng.integers(-3, 6, (10, 100)).astype(float), rng.integers(-1, 2, 10).astype(float)
+            ),
+            "if2": IF(np.full(10, 0.5), np.full(10, 6.0)),
+            "output": Output(),
+        },
+        [
+            ("input", "conv"),
+            ("conv", "if1"),
+            ("if1", "pool"),
+            ("pool", "flat"),
+            ("flat", "fc"),
+            ("fc", "if2"),
+            ("if2", "output"),
+        ],  # fmt: skip
+    )
+    x = (rng.random((30, 2, 10, 10)) < 0.3).astype(float)
+    assert tie_notes(registry, name, graph) == []
+    if name == "loihi2":
+        fixed = registry.get(name).from_ir(graph, dt=1.0).fixed
+        assert {p: (fp.scale, fp.vth) for p, fp in fixed.populations.items()} == {
+            "if1": (1, 4),
+            "if2": (2, 12),
+        }
+    ref = simulate(graph, {"input": x}, 1.0, record=("if1", "if2"))
+    run = registry.get(name).run(graph, {"input": x}, 1.0, record=("if1", "if2"))
+    for path in ("if1", "if2"):
+        a = np.asarray(ref.recorded[path]["spikes"], bool)
+        assert a.sum() > 100
+        np.testing.assert_array_equal(run.recorded[path]["spikes"], a)
+
+
 def test_loihi2_keeps_the_integers(registry) -> None:
     """The fixed-point form is the network's own integers: vth 2 and 3, weights -1..2."""
     be = registry.get("loihi2")
