@@ -68,7 +68,7 @@ _REQUIRES = (Requirement("lava-nc", "0.10.0", "0.11"),)
 _LIMITS = (
     "Lava's LIF resets v to 0 (reset by subtraction is refused), emits one spike per step at "
     "v > vth (multi-spike, v >= thr and v_min variants are refused); neurons with different "
-    "time constants are split into at most 16 LIF processes per population",
+    "time constants or thresholds are split into at most 16 LIF processes per population",
     "no LI, CubaLI, I or Threshold nodes; Outputs must be spiking neurons; a Delay with "
     "per-element values must sit next to a neuron (it becomes synaptic delays, 0..62 steps)",
     "CubaLIF under forward Euler, or under exact with the staged variant (Lava's CUBA update "
