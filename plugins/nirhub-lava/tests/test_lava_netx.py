@@ -163,3 +163,42 @@ def test_dry_run_says_what_the_real_conversion_says(registry, tmp_path):
     report = convert(source, to="loihi2", output=out, dt=1e-4, dry_run=True, registry=registry)
     assert not report.ok and any("recurrent" in p.message for p in report.problems)
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_netx_dt_comes_from_the_hub_never_a_hidden_default(registry, tmp_path):
+    """Issue 15: a netx file records no time step, and the NIR neurons' time constants depend
+    on it. Given: used as given; recorded (nirhub's loihi2 artifact writes
+    it): used; neither: a usage error naming --dt, not a silent 1e-3."""
+    import h5py
+
+    from nirhub.errors import UsageError
+    from nirhub.hub.convert import to_ir
+    from nirhub.ir.conventions import get_dt
+    from nirhub.ir.graph import Graph
+    from nirhub.ir.nodes import IF, Input, Linear, Output
+
+    graph = Graph(
+        {
+            "input": Input((4,)),
+            "fc": Linear(np.array([[1.0, 2.0, -1.0, 1.0], [2.0, 1.0, 1.0, -1.0]])),
+            "if": IF(np.full(2, 1024.0), np.full(2, 3.0)),  # dt*r = 1 at dt = 2**-10
+            "output": Output(),
+        },
+        [("input", "fc"), ("fc", "if"), ("if", "output")],
+    )
+    be = registry.get("loihi2")
+    (path,) = be.save(be.from_ir(graph, dt=2**-10), tmp_path / "int.net")
+    recorded = to_ir(path, "lava", registry=registry)
+    assert get_dt(recorded) == 2**-10
+    given = to_ir(path, "lava", dt=5e-4, registry=registry)
+    assert get_dt(given) == pytest.approx(5e-4)
+    node = recorded.nodes["lif0"]
+    np.testing.assert_array_equal(node.v_threshold, [3.0, 3.0])  # the network's own integers
+    np.testing.assert_allclose(node.r, 1024.0)
+
+    with h5py.File(path, "a") as fh:  # as lava-dl writes it: no dt
+        del fh.attrs["dt"]
+    with pytest.raises(UsageError, match="no time step") as info:
+        to_ir(path, "lava", registry=registry)
+    assert "--dt" in (info.value.hint or "")
+    assert get_dt(to_ir(path, "lava", dt=1e-3, registry=registry)) == pytest.approx(1e-3)

@@ -2,18 +2,17 @@
 
 Each population becomes the NIR neuron whose forward-Euler step at the network's ``dt`` is
 exactly Lava's update (``u <- (1 - du) u + a_in``, ``v <- (1 - dv) v + u + bias``, spike when
-``v > 1``, reset to 0):
+``v > vth``, reset to 0):
 
-* ``du = 1``, ``dv > 0``: ``LIF(tau = dt/dv, r = 1/dv, v_leak = bias/dv, v_threshold = 1)``;
-* ``du = 1``, ``dv = 0``: ``IF(r = 1/dt, v_threshold = 1)``;
+* ``du = 1``, ``dv > 0``: ``LIF(tau = dt/dv, r = 1/dv, v_leak = bias/dv, v_threshold = vth)``;
+* ``du = 1``, ``dv = 0``: ``IF(r = 1/dt, v_threshold = vth)``;
 * ``du < 1``: ``CubaLIF(tau_syn = dt/du, w_in = 1/du, tau_mem = dt/dv, r = 1/dv,
-  v_leak = bias/dv, v_threshold = 1)``.
+  v_leak = bias/dv, v_threshold = vth)``.
 
 Each synapse becomes a ``Linear`` (an ``Affine`` carrying the population's synaptic bias);
 multi-dimensional inputs are flattened first, populations are flat vectors. The graph records
 ``method = euler`` and ``reset = zero``: under those it behaves as the Lava network does, with
-the latency removed (the normalisation ``v' = (v - v_reset)/(v_threshold - v_reset)`` of the
-mapping is kept).
+the latency removed (``v`` counted from ``v_reset``, as the mapping counts it).
 """
 
 from __future__ import annotations
@@ -51,23 +50,23 @@ def net_to_graph(net: LavaNet) -> Graph:
             feed[name] = flat
     for path, pop in net.populations.items():
         n = pop.size
-        ones = np.ones(n)
+        vth = pop.threshold
         pname = _name(path)
         feed[path] = pname
         du, dv = pop.du, pop.dv
         if np.all(du >= 1.0) and np.all(dv > 0):
-            nodes[pname] = LIF(net.dt / dv, 1.0 / dv, pop.bias / dv, ones)
+            nodes[pname] = LIF(net.dt / dv, 1.0 / dv, pop.bias / dv, vth)
         elif np.all(du >= 1.0) and np.all(dv == 0):
             if np.any(pop.bias):
                 raise UnsupportedError(f"{path}: a constant drive without leak has no NIR form")
-            nodes[pname] = IF(ones / net.dt, ones)
+            nodes[pname] = IF(np.ones(n) / net.dt, vth)
         elif np.all(dv > 0):
             nodes[pname] = CubaLIF(
                 tau_syn=net.dt / du,
                 tau_mem=net.dt / dv,
                 r=1.0 / dv,
                 v_leak=pop.bias / dv,
-                v_threshold=ones,
+                v_threshold=vth,
                 w_in=1.0 / du,
             )
         else:

@@ -13,9 +13,13 @@ Mapping (``docs/backends/lava.md`` has the derivation):
   :data:`SPARSE_DENSITY` of its entries are non-zero (convolutions, pooling);
 * the biases of Affine/Conv nodes enter through a constant source (always 1) and its own
   synapse, so they go through the synaptic current exactly as in NIR;
-* the neuron's input gain (``r``, ``w_in``, ``dt/tau`` of the discretisation) and a per-neuron
-  normalisation of the threshold are folded into the weights (Lava's ``vth`` is one value per
-  population): ``v' = (v - v_reset) / (v_threshold - v_reset)``, ``vth = 1``.
+* the neuron's input gain (``r``, ``w_in``, ``dt/tau`` of the discretisation) is folded into
+  the weights; ``v`` is counted from ``v_reset`` (``v' = v - v_reset``, Lava resets to 0) and
+  the threshold is kept as Lava's ``vth = v_threshold - v_reset``, so an integer network stays
+  integer and ties at the threshold stay exact. Lava's ``vth`` is one value per LIF process:
+  neurons with different thresholds go to different processes (:meth:`Population.groups`);
+  only when that would need more than :data:`MAX_GROUPS` processes is the threshold divided
+  into the weights instead (``v' = (v - v_reset)/(v_threshold - v_reset)``, ``vth = 1``).
 
 Latency: a Lava synapse delivers what it received at step ``t`` at step ``t + 1``. Each
 population ``P`` therefore runs ``lat(P)`` steps behind the reference (the longest chain of
@@ -91,7 +95,7 @@ SUPPORTED = frozenset(
 
 @dataclass
 class Population:
-    """One Lava LIF population (normalised: threshold 1, reset to 0)."""
+    """One Lava LIF population (v counted from v_reset: Lava resets to 0)."""
 
     path: str
     type_name: str
@@ -108,14 +112,31 @@ class Population:
     scale: np.ndarray
     offset: np.ndarray
     latency: int = 0
+    #: Lava's threshold ``vth`` per neuron, in the units of ``v`` here (``v`` fires at
+    #: ``v > vth``); ``None`` means 1 (a normalised population)
+    vth: np.ndarray | None = None
+    #: the float mapping computes what the reference computes, operation for operation, on
+    #: integer/dyadic values (see :func:`_keeps_ties`): ties at the threshold stay exact
+    exact: bool = False
+
+    def __post_init__(self) -> None:
+        if self.vth is None:
+            self.vth = np.ones(self.size)
+        self.vth = np.broadcast_to(np.asarray(self.vth, np.float64), (self.size,)).copy()
 
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
 
+    @property
+    def threshold(self) -> np.ndarray:
+        """``vth`` per neuron (always an array)."""
+        assert self.vth is not None
+        return self.vth
+
     def groups(self) -> list[np.ndarray]:
-        """Indices of the neurons sharing one (du, dv) pair, one array per Lava process."""
-        keys = np.stack([self.du, self.dv], axis=1)
+        """Indices of the neurons sharing one (du, dv, vth), one array per Lava process."""
+        keys = np.stack([self.du, self.dv, self.threshold], axis=1)
         _, inverse = np.unique(keys, axis=0, return_inverse=True)
         inverse = np.asarray(inverse).reshape(-1)
         return [np.flatnonzero(inverse == g) for g in range(int(inverse.max()) + 1)]
@@ -301,7 +322,11 @@ def _population(
                 )
             )
             return None
+    theta = theta.ravel()
     pairs = len(np.unique(np.stack([du, dv], axis=1), axis=0))
+    # keep the threshold as Lava's vth (exact ties) unless that needs too many processes
+    keep = len(np.unique(np.stack([du, dv, theta], axis=1), axis=0)) <= MAX_GROUPS
+    norm = np.ones_like(theta) if keep else theta
     if pairs > MAX_GROUPS:
         problems.append(
             Problem(
@@ -319,12 +344,54 @@ def _population(
         shape=full,
         du=du,
         dv=dv,
-        bias=(bias / theta).ravel(),
-        v_init=((v_rest - v_reset) / theta).ravel(),
-        scale=theta.ravel(),
+        bias=np.broadcast_to(bias, full).ravel() / norm,
+        v_init=(v_rest - v_reset).ravel() / norm,
+        scale=norm,
         offset=v_reset.ravel(),
+        vth=theta / norm,
     )
-    return pop, (gain / theta).ravel()
+    return pop, np.broadcast_to(gain, full).ravel() / norm
+
+
+def _power_of_two(x: np.ndarray) -> bool:
+    """Is every value a positive power of two (so multiplying by it rounds nothing)?"""
+    x = np.asarray(x, np.float64)
+    return bool(np.all(x > 0) and np.all(np.frexp(x)[0] == 0.5))
+
+
+def _keeps_ties(pop: Population, factor: np.ndarray, synapses: list[Synapse]) -> bool:
+    """Does Lava's float update repeat the reference's arithmetic exactly?
+
+    For a population without leak (IF: ``du = 1``, ``dv = 0``) the reference adds
+    ``g * (W @ x)`` to ``v`` and Lava adds ``((g/n)*W) @ x`` to ``v/n`` (``g`` the input gain,
+    ``n`` the threshold normalisation, 1 when the threshold is kept). These are the same
+    numbers, rounded the same way, when ``n`` and ``g/n`` are powers of two, or when every
+    neuron receives a single term whose weight is a power of two (an Input or a one-to-one
+    map straight into the neurons); both then test ``v > vth`` on the same ``v``, and a
+    membrane that lands exactly on the threshold does so in both. A leak (``v*(1 - dv)``
+    against the reference's ``a*v``) or a gain such as ``dt/tau`` folded into summed weights
+    rounds differently, which matters only where ``v`` meets the threshold exactly.
+    """
+    if not (np.all(pop.du == 1.0) and np.all(pop.dv == 0.0)):
+        return False
+    if not _power_of_two(pop.scale):
+        return False
+    if _power_of_two(factor):
+        return True
+    terms = np.zeros(pop.size, np.int64)
+    for syn in synapses:
+        w = syn.weights
+        if isinstance(w, np.ndarray):
+            rows, cols = np.nonzero(w)
+            values = w[rows, cols]
+        else:
+            coo = w.tocoo()
+            rows, values = coo.row, coo.data
+        np.add.at(terms, rows, 1)
+        unscaled = values / factor[rows]
+        if not (_power_of_two(np.abs(unscaled)) and np.all(unscaled * factor[rows] == values)):
+            return False
+    return bool(np.all(terms <= 1))
 
 
 def _apply_chain(
@@ -395,7 +462,9 @@ def build_net(
                 populations[path], gains[path] = made
     synapses: list[Synapse] = []
     for path, pop in populations.items():
-        synapses += wiring.synapses_into(path, pop, gains[path])
+        into = wiring.synapses_into(path, pop, gains[path])
+        pop.exact = _keeps_ties(pop, gains[path], into)
+        synapses += into
     outputs = wiring.outputs(populations)
     if problems:
         raise UnsupportedError(_message(problems), problems=problems)

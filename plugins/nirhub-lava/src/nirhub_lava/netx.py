@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import FileFormatError, Problem, UnsupportedError
+from nirhub.backend import FileFormatError, Problem, UnsupportedError, UsageError
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_method, set_reset
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, CubaLIF, Input, Linear, Output
@@ -83,7 +83,11 @@ def chain_order(net: LavaNet) -> tuple[list[str], list[Problem]]:
         pop = net.populations[path]
         if len(pop.groups()) > 1:
             problems.append(
-                Problem(path, "has neurons with different time constants; a netx layer has one")
+                Problem(
+                    path,
+                    "has neurons with different time constants or thresholds; a netx layer "
+                    "has one of each",
+                )
             )
         if np.any(pop.v_init != 0) or np.any(pop.bias != 0):
             problems.append(
@@ -190,8 +194,43 @@ def _guard(fh: Any, path: Path) -> None:
         raise FileFormatError("refused: " + "; ".join(bad[:5]), path=path, location=bad[0])
 
 
-def read_netx(path: Path, *, dt: float = 1e-3) -> Graph:
-    """A netx ``.net`` file as an IR graph (CubaLIF layers under forward Euler at ``dt``).
+def _file_dt(fh: Any, path: Path) -> float | None:
+    """The time step a netx file records (nirhub's loihi2 artifact writes ``attrs['dt']``;
+    lava-dl's own exports record none)."""
+    if "dt" not in fh.attrs:
+        return None
+    try:
+        value = float(np.asarray(fh.attrs["dt"]).reshape(()))
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise FileFormatError(
+            f"netx file records dt = {fh.attrs['dt']!r}, not a positive number of seconds",
+            path=path,
+            location="/",
+        )
+    return value
+
+
+def _netx_dt(dt: float | None, fh: Any, path: Path) -> float:
+    """The step the file is read at: the one given, else the one the file records, else a
+    usage error naming ``--dt`` (lava-dl's netx files record no time step)."""
+    if dt is not None:
+        return float(dt)
+    recorded = _file_dt(fh, path)
+    if recorded is None:
+        raise UsageError(
+            f"no time step: {path.name} is a lava-dl netx file, which records none (the time "
+            "constants of the NIR neurons it becomes depend on it)",
+            hint="Pass --dt in seconds, the step the model was trained or runs at "
+            "(e.g. --dt 1e-3).",
+        )
+    return recorded
+
+
+def read_netx(path: Path, *, dt: float | None = None) -> Graph:
+    """A netx ``.net`` file as an IR graph (CubaLIF layers under forward Euler at ``dt``:
+    the step given, else the one the file records, else a usage error).
 
     Mapping per ``dense`` layer (weight units are the file's): ``Linear(weight)`` then
     ``CubaLIF(tau_syn = dt/(iDecay/4096), tau_mem = dt/(vDecay/4096), w_in = tau_syn/dt,
@@ -212,6 +251,7 @@ def read_netx(path: Path, *, dt: float = 1e-3) -> Graph:
         _guard(fh, path)
         if "layer" not in fh:
             raise FileFormatError("netx file has no 'layer' group", path=path, location="/")
+        dt = _netx_dt(dt, fh, path)
         group = fh["layer"]
         keys = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
         if len(keys) > MAX_LAYERS:

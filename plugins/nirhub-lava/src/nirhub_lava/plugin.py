@@ -45,7 +45,12 @@ LOIHI2_NEURONS_PER_CORE = 8192
 LOIHI2_SYNAPSES_PER_CORE = 120_000_000 // 128
 
 _COMMON_OPTIONS = (
-    Option("dt", "float", "time step in seconds (default: the graph's recorded nirhub.dt)"),
+    Option(
+        "dt",
+        "float",
+        "time step in seconds (default: the graph's recorded nirhub.dt; reading a lava-dl "
+        "netx file, which records none, needs it)",
+    ),
     Option(
         "method",
         "choice",
@@ -63,7 +68,7 @@ _REQUIRES = (Requirement("lava-nc", "0.10.0", "0.11"),)
 _LIMITS = (
     "Lava's LIF resets v to 0 (reset by subtraction is refused), emits one spike per step at "
     "v > vth (multi-spike, v >= thr and v_min variants are refused); neurons with different "
-    "time constants are split into at most 16 LIF processes per population",
+    "time constants or thresholds are split into at most 16 LIF processes per population",
     "no LI, CubaLI, I or Threshold nodes; Outputs must be spiking neurons; a Delay with "
     "per-element values must sit next to a neuron (it becomes synaptic delays, 0..62 steps)",
     "CubaLIF under forward Euler, or under exact with the staged variant (Lava's CUBA update "
@@ -160,28 +165,59 @@ def _usage(net: Any) -> dict[str, Any]:
     }
 
 
-def _warn_ties(graph: Graph, net: Any, fixed_point: bool, options: dict[str, Any]) -> None:
-    """Say, with the measured effect, that ties at the threshold are not kept exact."""
+def inexact_populations(net: Any, fixed: Any = None) -> list[str]:
+    """The populations whose arithmetic may differ from the reference's where ``v`` lands
+    exactly on the threshold (the float mapping's rounding, or Loihi 2's fitted scale)."""
+    out = [p for p, pop in net.populations.items() if not pop.exact]
+    if fixed is not None:
+        out += [p for p in fixed.inexact if p not in out]
+    return out
+
+
+def tie_note(graph: Graph, net: Any, fixed: Any, options: dict[str, Any]) -> str | None:
+    """The per-conversion warning, with the measured effect, for the populations that do not
+    keep ties exact (None when every population does, or ties change no spike)."""
+    from nirhub.backend.ties import RATE, STEPS, tie_effects
+
+    paths = inexact_populations(net, fixed)
+    if not paths:
+        return None
+    effects = [
+        e
+        for e in tie_effects(
+            graph, float(net.dt), method=options.get("method"), reset=options.get("reset")
+        )
+        if e.differing and e.path in paths
+    ]
+    if not effects:
+        return None
+    target = "loihi2" if fixed is not None else "lava"
+    why = (
+        "Loihi 2 keeps them for IF populations that a power-of-two scale maps onto its "
+        "integers (8-bit weight mantissas with a shared exponent, 17-bit threshold); these have "
+        "a leak, which decays v in fixed point, or no such scale, and are scaled to about 127 "
+        "units per threshold, which breaks integer ratios"
+        if fixed is not None
+        else "a leak, a gain folded into the weights that is not a power of two, or a "
+        "threshold divided into the weights rounds differently from the reference"
+    )
+    return (
+        f"{target} cannot keep NIR's v > v_threshold exact where v lands exactly on the "
+        f"threshold ({why}). Measured with the reference simulator on {STEPS} steps of random "
+        f"input spikes (rate {RATE}), firing at v >= v_threshold changes: "
+        + "; ".join(e.describe() for e in effects)
+        + ". Integer/dyadic networks hit such ties; a network trained with float weights "
+        "rarely does."
+    )
+
+
+def _warn_ties(graph: Graph, net: Any, fixed: Any, options: dict[str, Any]) -> None:
+    """Say, with the measured effect, where ties at the threshold are not kept exact."""
     import warnings
 
     from nirhub.backend import ConversionWarning
-    from nirhub.backend.ties import tie_warning
 
-    why = (
-        "Loihi 2 scales each population to 127 units per threshold, which breaks the "
-        "integer ratios of weights and threshold"
-        if fixed_point
-        else "Lava divides the weights by the threshold in floating point, where thirds can "
-        "sum past 1.0"
-    )
-    note = tie_warning(
-        graph,
-        float(net.dt),
-        "loihi2" if fixed_point else "lava",
-        why,
-        method=options.get("method"),
-        reset=options.get("reset"),
-    )
+    note = tie_note(graph, net, fixed, options)
     if note is not None:
         warnings.warn(note, ConversionWarning, stacklevel=3)
 
@@ -198,6 +234,7 @@ class _LavaBase(Backend):
         prepared = options.pop("prepared", None)
         if prepared is not None:  # the check built (and quantized) it for these options
             net, fixed = prepared
+            _warn_ties(graph, net, fixed, options)
             return LavaModel(net, fixed, dict(options))
         net = _net(graph, options)
         fixed = None
@@ -211,7 +248,7 @@ class _LavaBase(Backend):
                     "the network does not fit Loihi 2:\n" + "\n".join(f"  - {p}" for p in problems),
                     problems=problems,
                 )
-        _warn_ties(graph, net, self.fixed_point, options)
+        _warn_ties(graph, net, fixed, options)
         return LavaModel(net, fixed, dict(options))
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:
@@ -351,8 +388,7 @@ class LavaBackend(_LavaBase):
                 "the lava backend exports lava-dl netx files (.net); give the file's path",
                 hint="Save a lava-dl model with its export_hdf5(...) first.",
             )
-        dt = options.get("dt")
-        return read_netx(Path(model), dt=float(dt) if dt else 1e-3)
+        return read_netx(Path(model), dt=options.get("dt"))
 
 
 class Loihi2Backend(_LavaBase):

@@ -124,8 +124,8 @@ def net_from_processes(model: Any, *, dt: float) -> LavaNet:
             "n": n,
             "du": full(_init(p, "du")),
             "dv": full(_init(p, "dv")),
-            "bias": full(_init(p, "bias_mant")) / vth,
-            "v": full(_init(p, "v")) / vth,
+            "bias": full(_init(p, "bias_mant")),
+            "v": full(_init(p, "v")),
             "vth": vth,
         }
 
@@ -188,8 +188,8 @@ def net_from_processes(model: Any, *, dt: float) -> LavaNet:
             )
         pops[name] = Population(
             path=name, type_name="LIF", shape=(r["n"],), du=r["du"], dv=r["dv"],
-            bias=r["bias"], v_init=r["v"], scale=np.full(r["n"], r["vth"]),
-            offset=np.zeros(r["n"]), latency=lat[name],
+            bias=r["bias"], v_init=r["v"], scale=np.ones(r["n"]),
+            offset=np.zeros(r["n"]), latency=lat[name], vth=np.full(r["n"], r["vth"]),
         )  # fmt: skip
     for s, t, w, d in edges:
         if t not in pops:
@@ -211,7 +211,9 @@ def net_from_processes(model: Any, *, dt: float) -> LavaNet:
                 )  # fmt: skip
             )
             continue
-        syn = Synapse(s, t, w / raw[t]["vth"], ref)
+        # in the process' own units: its vth is kept, not divided into the weights
+        weights = w.astype(np.float64) if hasattr(w, "astype") else np.asarray(w, np.float64)
+        syn = Synapse(s, t, weights, ref)
         extra = np.broadcast_to(arr, w.shape) - base if np.size(arr) > 1 else None
         if extra is not None and np.any(extra):
             rows, cols = extra[:, :1], extra[:1, :]

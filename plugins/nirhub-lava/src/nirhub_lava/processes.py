@@ -102,7 +102,7 @@ def build(
                     shape=n,
                     du=float(pop.du[idx[0]]),
                     dv=float(pop.dv[idx[0]]),
-                    vth=1.0,
+                    vth=float(pop.threshold[idx[0]]),
                     bias_mant=pop.bias[idx].copy(),
                     bias_exp=0,
                     u=0.0,

@@ -42,10 +42,23 @@ def _as_batches(
 GRADED_MAX = 127
 
 
+def _graded_scale(values: np.ndarray) -> float:
+    """``Q`` for graded spikes ``round(x * Q)``: the smallest power of two that makes every
+    value an integer of at most :data:`GRADED_MAX` (no rounding, and dividing the weights by
+    it rounds nothing either: dyadic inputs stay exact), else ``127 / max|x|``."""
+    peak = float(np.max(np.abs(values)))
+    for shift in range(-16, 17):
+        q = 2.0**shift
+        scaled = values * q
+        if peak * q <= GRADED_MAX and np.all(scaled == np.rint(scaled)):
+            return q
+    return GRADED_MAX / peak
+
+
 def _graded_inputs(net: Any, samples: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
     """Binary inputs pass unchanged. A graded input becomes integer graded spikes
-    ``round(x * Q)`` with ``Q = 127 / max|x|`` (over all samples); the weights of its synapses
-    are divided by ``Q`` before quantization, so the neurons see the same drive."""
+    ``round(x * Q)`` (``Q``: :func:`_graded_scale`, over all samples); the weights of its
+    synapses are divided by ``Q`` before quantization, so the neurons see the same drive."""
     out = [dict(s) for s in samples]
     for name in net.inputs:
         values = np.concatenate([s[name].ravel() for s in samples])
@@ -54,7 +67,7 @@ def _graded_inputs(net: Any, samples: list[dict[str, np.ndarray]]) -> list[dict[
         peak = float(np.max(np.abs(values)))
         if peak == 0:
             continue
-        scale = GRADED_MAX / peak
+        scale = _graded_scale(values)
         for s in out:
             s[name] = np.rint(s[name] * scale)
         for syn in net.synapses:
