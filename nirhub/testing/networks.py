@@ -10,6 +10,9 @@ delay shows up as differing spikes:
 * :func:`stateful_graph`: Delay, Threshold, LI, CubaLI, I and a recurrent Delay loop around a
   CubaLIF in one graph, two outputs.
 
+:func:`assert_same_run` compares a backend's run with the reference simulator's: spikes
+identical, everything else within a stated tolerance.
+
 :func:`paper_corpus` finds the NIR paper's corpus (``tests/data/corpus`` of the repository)
 from a test file; :func:`lif_task_input` and :func:`braille_input` are inputs of two of its
 tasks.
@@ -18,6 +21,7 @@ tasks.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +44,7 @@ from nirhub.ir.nodes import (
 )
 
 __all__ = [
+    "assert_same_run",
     "braille_input",
     "if_graph",
     "lif_task_input",
@@ -138,6 +143,35 @@ def stateful_graph(seed: int = 9) -> Graph:
         ("i", "out2"),
     ]
     return Graph(nodes, edges)
+
+
+def assert_same_run(
+    ref: Any,
+    res: Any,
+    *,
+    tol: float,
+    record: tuple[str, ...] = (),
+    output_tol: float | None = None,
+) -> None:
+    """``res`` (a backend's :class:`~nirhub.sim.SimulationResult`) reproduces ``ref`` (the
+    reference simulator's): outputs of spikes (only 0 and 1) and recorded spikes identical,
+    other outputs within ``output_tol`` (default ``tol``; 0: identical) and recorded variables
+    of the nodes in ``record`` within ``tol`` (relative and absolute)."""
+    out_tol = tol if output_tol is None else output_tol
+    for name, a in ref.outputs.items():
+        b = np.asarray(res.outputs[name])
+        assert a.shape == b.shape, f"{name}: shape {a.shape} became {b.shape}"
+        if np.isin(a, (0.0, 1.0)).all():  # spikes: identical
+            assert np.count_nonzero(a != b) == 0, f"{name}: spikes differ"
+        else:
+            np.testing.assert_allclose(b, a, rtol=out_tol, atol=out_tol, err_msg=name)
+    for path in record:
+        for var, a in ref.recorded[path].items():
+            b = np.asarray(res.recorded[path][var])
+            if var == "spikes":
+                assert np.array_equal(a, b), f"{path}.spikes differ"
+            else:
+                np.testing.assert_allclose(b, a, rtol=tol, atol=tol, err_msg=f"{path}.{var}")
 
 
 def paper_corpus(start: str | Path) -> Path:

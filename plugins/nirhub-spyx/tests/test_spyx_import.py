@@ -18,6 +18,7 @@ from nirhub.hub.convert import from_ir, simulate_with_backend
 from nirhub.ir import Graph
 from nirhub.sim import simulate
 from nirhub.testing.networks import (
+    assert_same_run,
     braille_input,
     if_graph,
     lif_task_input,
@@ -35,17 +36,7 @@ def assert_agree(
 ) -> tuple:
     ref = simulate(graph, x, dt, method=method, reset=reset, record=record)
     res = run(graph, x, dt, method=method, reset=reset, record=record)
-    for name in graph.outputs:
-        a, b = ref.outputs[name], res.outputs[name]
-        assert a.shape == b.shape
-        assert np.count_nonzero(a != b) == 0, f"{name}: spikes differ"
-    for path in record:
-        for var, a in ref.recorded[path].items():
-            b = res.recorded[path][var]
-            if var == "spikes":
-                assert np.array_equal(a, b), f"{path}.spikes differ"
-            else:
-                np.testing.assert_allclose(b, a, rtol=V_TOL, atol=V_TOL, err_msg=f"{path}.{var}")
+    assert_same_run(ref, res, tol=V_TOL, record=record, output_tol=0.0)
     return ref, res
 
 
