@@ -30,6 +30,7 @@ _ir_all: tuple[str, ...] = (
     "Input", "Linear", "Node", "Output", "Scale", "ShapeInfo", "SumPool2d", "Threshold",
     "flatten", "get_dt", "get_method", "infer_shapes", "reset_mode", "set_dt", "set_method",
     "set_reset",
+    "TYPE_NAMES",
 )  # fmt: skip
 
 __version__ = "0.1.0"

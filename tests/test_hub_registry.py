@@ -368,9 +368,10 @@ def test_descriptor_json_round_trip() -> None:
 
 def test_descriptor_node_types_match_the_ir() -> None:
     from nirhub.hub.descriptor import ALL_NODE_TYPES
-    from nirhub.ir.nodes import NODE_TYPES
+    from nirhub.ir.nodes import NODE_TYPES, TYPE_NAMES
 
-    assert set(NODE_TYPES) | {"NIRGraph"} == ALL_NODE_TYPES
+    assert set(NODE_TYPES) | {"NIRGraph"} == ALL_NODE_TYPES == set(TYPE_NAMES)
+    assert len(TYPE_NAMES) == len(ALL_NODE_TYPES) and TYPE_NAMES[-1] == "NIRGraph"
 
 
 def test_listing_backends_imports_no_numpy() -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "NODE_TYPES",
     "NEURON_TYPES",
     "SPIKING_TYPES",
+    "TYPE_NAMES",
 ]
 
 
@@ -728,6 +729,10 @@ NODE_TYPES: dict[str, type[Node]] = {
         CubaLIF,
     )
 }
+#: Every NIR type string a graph may hold, in the order of the NIR specification (``NIRGraph``:
+#: a nested graph). Code that means "every type" (descriptors, test parametrizations, the
+#: support table) takes it from here instead of spelling the list out again.
+TYPE_NAMES: tuple[str, ...] = (*NODE_TYPES, "NIRGraph")
 #: Stateful neuron models.
 NEURON_TYPES: frozenset[str] = frozenset({"I", "IF", "LI", "LIF", "CubaLI", "CubaLIF"})
 #: Neuron models that emit spikes (their output is the spike train only).

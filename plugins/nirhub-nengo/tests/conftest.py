@@ -1,15 +1,17 @@
-"""Shared helpers of the nengo plugin tests."""
+"""Shared helpers of the nengo plugin tests (the networks and inputs they share with other
+plugins' tests are in :mod:`nirhub.testing.networks`)."""
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-#: the NIR paper's corpus, inside the repository (plugins/nirhub-nengo/tests -> repo root)
-CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus"
+from nirhub.testing.networks import paper_corpus
+
+#: the NIR paper's corpus, inside the repository
+CORPUS = paper_corpus(__file__)
 
 
 @pytest.fixture(autouse=True)
@@ -23,12 +25,3 @@ def _quiet_nengo() -> None:
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     return CORPUS
-
-
-def lif_task_input() -> np.ndarray:
-    """Column 0 of ``lif_exact.csv``: the paper's LIF task input, (1000, 1)."""
-    return np.loadtxt(CORPUS / "lif" / "lif_exact.csv", delimiter=",")[:, :1]
-
-
-def braille_input() -> np.ndarray:
-    return np.load(CORPUS / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-from conftest import braille_input
+from conftest import CORPUS
 from nirhub_nengo.artifact import load_network, save_network
 
 import nirhub
@@ -17,6 +12,8 @@ from nirhub.errors import FileFormatError, RefusedError
 from nirhub.hub.convert import convert, from_ir, to_ir
 from nirhub.sim import simulate
 from nirhub.testing import behaviour_difference
+from nirhub.testing.networks import braille_input, mlp_graph
+from nirhub.testing.standalone import forbid_running, run_without_nirhub
 
 
 def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> None:
@@ -29,26 +26,16 @@ def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> N
     text = py.read_text()
     assert text.startswith("# nirhub artifact: backend=nengo")
     assert "def build_network(" in text and "import nirhub" not in text
-    np.save(tmp_path / "x.npy", braille_input())
+    np.save(tmp_path / "x.npy", braille_input(CORPUS))
     code = (
-        "import sys, json, warnings; sys.modules['nirhub'] = None  # must not be needed\n"
+        "import json, warnings\n"
         "warnings.simplefilter('ignore')\n"
         "import numpy as np, braille\n"
         "out = braille.run({'input': np.load('x.npy')})\n"
         "print(json.dumps(out['output'].sum(0).tolist()))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    counts = json.loads(proc.stdout.strip().splitlines()[-1])
-    ref = simulate(nirhub.read(src), braille_input(), 1e-4).outputs["output"].sum(0)
+    counts = run_without_nirhub(code, tmp_path)
+    ref = simulate(nirhub.read(src), braille_input(CORPUS), 1e-4).outputs["output"].sum(0)
     assert counts == ref.tolist()
 
 
@@ -57,18 +44,14 @@ def test_load_does_not_run_the_file_and_round_trips(tmp_path, corpus) -> None:
     net = from_ir(g, "nengo", dt=1.0)
     path = tmp_path / "cnn.py"
     save_network(net, path)
-    lines = path.read_text().splitlines()
-    lines.insert(1, "raise SystemExit('this file was executed')")
-    path.write_text("\n".join(lines))
+    forbid_running(path)
     back = to_ir(path, "nengo")
     assert behaviour_difference(g, back, dt=1.0, steps=6) == ""
     assert {"Conv2d", "SumPool2d", "Flatten", "IF"} <= {n.type_name for _, n in back.walk()}
 
 
 def test_save_refuses_to_overwrite_and_load_checks_the_files(tmp_path) -> None:
-    from test_nengo_import import mlp
-
-    net = from_ir(mlp(), "nengo")
+    net = from_ir(mlp_graph(), "nengo")
     save_network(net, tmp_path / "a.py")
     with pytest.raises(RefusedError):
         save_network(net, tmp_path / "a.py")

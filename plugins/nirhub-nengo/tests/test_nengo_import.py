@@ -9,51 +9,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import braille_input, lif_task_input
+from conftest import CORPUS
 from nirhub_nengo.importer import build_network, run
 
 import nirhub
 from nirhub.hub.convert import from_ir, simulate_with_backend
-from nirhub.ir import IF, LIF, Affine, Graph, Input, Output, set_dt
+from nirhub.ir import IF, LIF, Affine, Graph
 from nirhub.sim import simulate
+from nirhub.testing.networks import (
+    assert_same_run,
+    braille_input,
+    if_graph,
+    lif_task_input,
+    mlp_graph,
+    spike_train,
+    stateful_graph,
+)
 
 METHODS = ("euler", "exact")
 V_TOL = 1e-9
-
-
-def mlp(seed: int = 0) -> Graph:
-    """Input(6) -> Affine -> LIF(10) -> Affine -> LIF(4), per-neuron parameters."""
-    r = np.random.default_rng(seed)
-    g = Graph.from_list(
-        Affine(r.normal(0.8, 0.6, (10, 6)), r.normal(0, 0.1, 10)),
-        LIF(
-            r.uniform(1e-3, 5e-3, 10),
-            r.uniform(0.8, 1.5, 10),
-            r.normal(0, 0.05, 10),
-            r.uniform(0.5, 1.0, 10),
-            np.zeros(10),
-        ),
-        Affine(r.normal(0.5, 0.5, (4, 10)), np.zeros(4)),
-        LIF(np.full(4, 2e-3), np.ones(4), np.zeros(4), np.full(4, 0.3), np.zeros(4)),
-    )
-    set_dt(g.metadata, 1e-4)
-    return g
-
-
-def if_net(seed: int = 1) -> Graph:
-    r = np.random.default_rng(seed)
-    g = Graph.from_list(
-        Affine(r.normal(0.5, 1.0, (8, 5)), r.normal(0, 0.1, 8)),
-        IF(np.full(8, 2000.0), r.uniform(0.5, 1.5, 8)),
-        Affine(r.normal(0.5, 1.0, (3, 8)), np.zeros(3)),
-        IF(np.full(3, 1000.0), np.ones(3), np.zeros(3)),
-    )
-    set_dt(g.metadata, 1e-4)
-    return g
-
-
-def spikes_in(shape: tuple[int, ...], steps: int, p: float, seed: int = 0) -> np.ndarray:
-    return (np.random.default_rng(seed).random((steps, *shape)) < p).astype(np.float64)
 
 
 def assert_agree(
@@ -61,20 +35,7 @@ def assert_agree(
 ) -> tuple:
     ref = simulate(graph, x, dt, method=method, reset=reset, record=record)
     res = run(graph, x, dt, method=method, reset=reset, record=record)
-    for name in graph.outputs:
-        a, b = ref.outputs[name], res.outputs[name]
-        assert a.shape == b.shape
-        if np.isin(a, (0.0, 1.0)).all():  # spikes: identical
-            assert np.count_nonzero(a != b) == 0, f"{name}: spikes differ"
-        else:
-            np.testing.assert_allclose(b, a, rtol=V_TOL, atol=V_TOL, err_msg=name)
-    for path in record:
-        for var, a in ref.recorded[path].items():
-            b = res.recorded[path][var]
-            if var == "spikes":
-                assert np.array_equal(a, b), f"{path}.spikes differ"
-            else:
-                np.testing.assert_allclose(b, a, rtol=V_TOL, atol=V_TOL, err_msg=f"{path}.{var}")
+    assert_same_run(ref, res, tol=V_TOL, record=record)
     return ref, res
 
 
@@ -84,9 +45,9 @@ RESETS = ["zero", "subtract", "subtract-delayed", "subtract-guarded"]
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("reset", RESETS)
 def test_mlp(method: str, reset: str) -> None:
-    g = mlp()
+    g = mlp_graph()
     ref, _ = assert_agree(
-        g, spikes_in((6,), 300, 0.3), 1e-4, method, reset, record=("lif", "lif_1")
+        g, spike_train((6,), 300, 0.3), 1e-4, method, reset, record=("lif", "lif_1")
     )
     assert ref.spikes("lif").sum() > 50  # the test is not vacuous
 
@@ -95,7 +56,7 @@ def test_mlp(method: str, reset: str) -> None:
 @pytest.mark.parametrize("reset", RESETS)
 def test_if_network(method: str, reset: str) -> None:
     ref, _ = assert_agree(
-        if_net(), spikes_in((5,), 200, 0.4), 1e-4, method, reset, record=("if", "if_1")
+        if_graph(), spike_train((5,), 200, 0.4), 1e-4, method, reset, record=("if", "if_1")
     )
     assert ref.spikes("if").sum() > 50
 
@@ -106,7 +67,9 @@ def test_braille(name: str, method: str, corpus) -> None:
     g = nirhub.read(corpus / "rnn" / f"{name}.nir")
     # how each graph was trained (the file does not say): graph B with snnTorch's subtraction
     reset = "zero" if name.endswith("zero") else "subtract-guarded"
-    ref, res = assert_agree(g, braille_input(), 1e-4, method, reset, record=("lif1.lif", "lif2"))
+    ref, res = assert_agree(
+        g, braille_input(CORPUS), 1e-4, method, reset, record=("lif1.lif", "lif2")
+    )
     assert ref.spikes("lif1.lif").sum() > 90
     if method == "euler":
         # the paper's snnTorch activity, reproduced through Nengo (0 differing cells)
@@ -120,7 +83,7 @@ def test_braille_subgraph_file(corpus) -> None:
     nested = nirhub.read(
         corpus / "rnn" / "braille_noDelay_bias_zero_subgraph.nir", strict=False
     ).graph
-    x = braille_input()
+    x = braille_input(CORPUS)
     a = run(flat, x, 1e-4).outputs["output"]
     b = run(nested, x, 1e-4).outputs[nested.outputs[0]]
     assert np.array_equal(a, b)
@@ -130,7 +93,7 @@ def test_braille_subgraph_file(corpus) -> None:
 def test_cnn_sinabs(method: str, corpus) -> None:
     """The paper CNN on synthetic events, dt = 1 (Sinabs counts steps: v += x)."""
     g = nirhub.read(corpus / "cnn" / "cnn_sinabs.nir")
-    x = spikes_in((2, 34, 34), 25, 0.15, seed=3)
+    x = spike_train((2, 34, 34), 25, 0.15, seed=3)
     ref, _ = assert_agree(g, x, 1.0, method, "subtract", record=("1", "10"))
     assert ref.spikes("1").sum() > 1000 and ref.spikes("10").sum() > 0
 
@@ -140,7 +103,7 @@ def test_cnn_sinabs(method: str, corpus) -> None:
 def test_paper_lif_task(method: str, reset: str, corpus) -> None:
     """lif_norse.nir on the paper's input: spikes at steps 460, 510, 710, 760."""
     g = nirhub.read(corpus / "lif" / "lif_norse.nir")
-    res = run(g, lif_task_input(), 1e-4, method=method, reset=reset, record=("1",))
+    res = run(g, lif_task_input(CORPUS), 1e-4, method=method, reset=reset, record=("1",))
     steps = np.flatnonzero(res.outputs[g.outputs[0]][:, 0])
     assert steps.tolist() == [460, 510, 710, 760]
     exact = np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, 1]
@@ -150,8 +113,8 @@ def test_paper_lif_task(method: str, reset: str, corpus) -> None:
 
 def test_batch_and_hub_run_hook() -> None:
     """A batch runs sample by sample; the hub's simulate_with_backend gives the same."""
-    g = mlp(seed=4)
-    x = spikes_in((3, 6), 120, 0.3, seed=5)  # (T, B, 6)
+    g = mlp_graph(seed=4)
+    x = spike_train((3, 6), 120, 0.3, seed=5)  # (T, B, 6)
     ref = simulate(g, x, 1e-4)
     res = simulate_with_backend(g, x, 1e-4, "nengo")
     assert res.outputs["output"].shape == (120, 3, 4)
@@ -161,50 +124,9 @@ def test_batch_and_hub_run_hook() -> None:
 
 def test_primitives_with_state_and_delays() -> None:
     """Delay, Threshold, LI, CubaLI, I and a recurrent Delay loop in one graph."""
-    from nirhub.ir import LI, CubaLI, CubaLIF, Delay, I, Linear, Scale, Threshold
 
-    r = np.random.default_rng(9)
-    n = 4
-    nodes = {
-        "in": Input((n,)),
-        "w": Affine(r.normal(1, 0.5, (n, n)), r.normal(0, 0.2, n)),
-        "d": Delay(np.array([0.0, 1e-4, 2e-4, 5e-4])),
-        "cuba": CubaLIF(
-            np.full(n, 3e-4),
-            np.full(n, 1e-3),
-            np.full(n, 5.0),
-            np.zeros(n),
-            np.full(n, 0.5),
-            None,
-            np.full(n, 2.0),
-        ),
-        "loop": Delay(np.full(n, 3e-4)),
-        "lw": Linear(r.normal(0, 0.5, (n, n))),
-        "li": LI(np.full(n, 2e-3), np.ones(n), np.full(n, 0.2)),
-        "cli": CubaLI(np.full(n, 1e-3), np.full(n, 1e-3), np.ones(n), np.zeros(n)),
-        "i": I(np.full(n, 50.0)),
-        "th": Threshold(np.full(n, 0.4)),
-        "sc": Scale(np.array([1.0, -2.0, 0.5, 3.0])),
-        "out": Output(None),
-        "out2": Output(None),
-    }
-    edges = [
-        ("in", "w"),
-        ("w", "d"),
-        ("d", "cuba"),
-        ("cuba", "loop"),
-        ("loop", "lw"),
-        ("lw", "cuba"),
-        ("cuba", "li"),
-        ("li", "th"),
-        ("th", "sc"),
-        ("sc", "out"),
-        ("w", "cli"),
-        ("cli", "i"),
-        ("i", "out2"),
-    ]
-    g = Graph(nodes, edges)
-    x = spikes_in((n,), 150, 0.4, seed=2)
+    g = stateful_graph()
+    x = spike_train((4,), 150, 0.4, seed=2)
     for method in METHODS:
         ref, _ = assert_agree(g, x, 1e-4, method, record=("cuba", "li", "cli", "i", "th"))
         assert ref.spikes("cuba").sum() > 10
@@ -213,7 +135,7 @@ def test_primitives_with_state_and_delays() -> None:
 def test_from_ir_returns_a_nengo_network() -> None:
     import nengo
 
-    net = from_ir(mlp(), "nengo")
+    net = from_ir(mlp_graph(), "nengo")
     assert isinstance(net, nengo.Network)
     assert net.nirhub_dt == 1e-4 and net.nirhub_method == "euler"
     lif = net.by_label["lif_1"]  # (the first LIF has one ensemble per time constant)
@@ -224,7 +146,7 @@ def test_from_ir_returns_a_nengo_network() -> None:
 def test_exact_method_uses_the_time_constant_itself() -> None:
     import nengo
 
-    g = mlp()
+    g = mlp_graph()
     net = build_network(g, 1e-4, method="exact")
     taus = sorted(e.neuron_type.tau_rc for e in net.all_ensembles)
     assert np.allclose(taus, sorted([*np.unique(g.nodes["lif"].tau), 2e-3]))

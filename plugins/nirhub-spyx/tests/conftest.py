@@ -1,4 +1,5 @@
-"""Shared helpers of the spyx plugin tests."""
+"""Shared helpers of the spyx plugin tests (the networks and inputs they share with other
+plugins' tests are in :mod:`nirhub.testing.networks`)."""
 
 from __future__ import annotations
 
@@ -9,26 +10,14 @@ from pathlib import Path
 # optimisation level halves it and computes the same float operations (less fusion)
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 
-import numpy as np
 import pytest
 
-#: the NIR paper's corpus, inside the repository (plugins/nirhub-spyx/tests -> repo root)
-CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus"
+from nirhub.testing.networks import paper_corpus
+
+#: the NIR paper's corpus, inside the repository
+CORPUS = paper_corpus(__file__)
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     return CORPUS
-
-
-def lif_task_input() -> np.ndarray:
-    """Column 0 of ``lif_exact.csv``: the paper's LIF task input, (1000, 1)."""
-    return np.loadtxt(CORPUS / "lif" / "lif_exact.csv", delimiter=",")[:, :1]
-
-
-def braille_input() -> np.ndarray:
-    return np.load(CORPUS / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)
-
-
-def spikes_in(shape: tuple[int, ...], steps: int, p: float, seed: int = 0) -> np.ndarray:
-    return (np.random.default_rng(seed).random((steps, *shape)) < p).astype(np.float64)

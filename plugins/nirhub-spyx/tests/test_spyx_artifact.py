@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import braille_input
+from conftest import CORPUS
 from nirhub_spyx.artifact import load_model, save_model
 from nirhub_spyx.export import export_spyx
 
@@ -17,6 +14,8 @@ import nirhub
 from nirhub.errors import FileFormatError, RefusedError
 from nirhub.hub.convert import convert, from_ir
 from nirhub.sim import simulate
+from nirhub.testing.networks import braille_input, mlp_graph
+from nirhub.testing.standalone import forbid_running, run_without_nirhub
 
 
 def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> None:
@@ -27,39 +26,25 @@ def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> N
     text = py.read_text()
     assert text.startswith("# nirhub artifact: backend=spyx")
     assert "def build_model(" in text and "import nirhub" not in text
-    np.save(tmp_path / "x.npy", braille_input()[:, None, :].astype(np.float32))
+    np.save(tmp_path / "x.npy", braille_input(CORPUS)[:, None, :].astype(np.float32))
     code = (
-        "import sys, json; sys.modules['nirhub'] = None  # must not be needed\n"
+        "import json\n"
         "import numpy as np, jax.numpy as jnp, spyx, braille\n"
         "net = braille.build_model()\n"
         "y, _ = spyx.nn.run(net, jnp.asarray(np.load('x.npy')))\n"
         "print(json.dumps(np.asarray(y)[:, 0].sum(0).tolist()))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    counts = json.loads(proc.stdout.strip().splitlines()[-1])
-    ref = simulate(nirhub.read(src), braille_input(), 1e-4).outputs["output"].sum(0)
+    counts = run_without_nirhub(code, tmp_path)
+    ref = simulate(nirhub.read(src), braille_input(CORPUS), 1e-4).outputs["output"].sum(0)
     assert np.allclose(counts, ref)  # float32 Spyx == float64 reference here
 
 
 def test_load_does_not_run_the_file(tmp_path) -> None:
-    from test_spyx_import import mlp
-
-    model = from_ir(mlp(), "spyx")
+    model = from_ir(mlp_graph(), "spyx")
     path = tmp_path / "m.py"
     written = save_model(model, path)
     assert [p.name for p in written] == ["m.py", "m.npz"]
-    lines = path.read_text().splitlines()
-    lines.insert(1, "raise SystemExit('this file was executed')")
-    path.write_text("\n".join(lines))
+    forbid_running(path)
     again = load_model(path)
     back, orig = export_spyx(again), export_spyx(model)
     assert set(back.nodes) == set(orig.nodes)
@@ -70,19 +55,15 @@ def test_load_does_not_run_the_file(tmp_path) -> None:
 
 
 def test_trained_parameters_are_saved(tmp_path) -> None:
-    from test_spyx_import import mlp
-
-    model = from_ir(mlp(), "spyx")
+    model = from_ir(mlp_graph(), "spyx")
     model.layers["lif"].tau[...] = model.layers["lif"].tau[...] * 2.0  # "training"
     save_model(model, tmp_path / "t.py")
     g = export_spyx(load_model(tmp_path / "t.py"))
-    np.testing.assert_allclose(g.nodes["lif"].tau, 2.0 * mlp().nodes["lif"].tau, rtol=1e-6)
+    np.testing.assert_allclose(g.nodes["lif"].tau, 2.0 * mlp_graph().nodes["lif"].tau, rtol=1e-6)
 
 
 def test_save_refuses_to_overwrite_and_load_checks_the_files(tmp_path) -> None:
-    from test_spyx_import import mlp
-
-    model = from_ir(mlp(), "spyx")
+    model = from_ir(mlp_graph(), "spyx")
     save_model(model, tmp_path / "a.py")
     with pytest.raises(RefusedError):
         save_model(model, tmp_path / "a.py")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import lif_task_input, spikes_in
+from conftest import CORPUS
 from nirhub_spyx.export import export_spyx
 
 import nirhub
 from nirhub.errors import UnsupportedError, UsageError
 from nirhub.ir.conventions import namespace
 from nirhub.sim import simulate
+from nirhub.testing.networks import lif_task_input, spike_train
 
 DT = 1e-3
 
@@ -64,7 +65,7 @@ def test_cubalif_mlp_with_spyx_defaults(rngs) -> None:
         nnx.Linear(20, 5, rngs=rngs),
         spyx.nn.CuBaLIF((5,), rngs=rngs),
     )
-    g, want, got = check(model, spikes_in((3, 10), 200, 0.3))
+    g, want, got = check(model, spike_train((3, 10), 200, 0.3))
     assert np.array_equal(want, got)
     types = [n.type_name for _, n in g.walk()]
     assert types.count("CubaLIF") == 2 and types.count("Delay") == 2
@@ -80,7 +81,7 @@ def test_if_network(rngs) -> None:
         nnx.Linear(20, 5, rngs=rngs),
         spyx.nn.IF((5,)),
     )
-    _, want, got = check(model, spikes_in((3, 10), 200, 0.3))
+    _, want, got = check(model, spike_train((3, 10), 200, 0.3))
     assert np.array_equal(want, got)
 
 
@@ -96,7 +97,7 @@ def test_lif_with_spyx_defaults(rngs) -> None:
         nnx.Linear(16, 4, rngs=rngs),
         spyx.nn.LIF((4,), rngs=rngs),
     )
-    g, want, got = check(model, 3.0 * spikes_in((2, 10), 200, 0.5))
+    g, want, got = check(model, 3.0 * spike_train((2, 10), 200, 0.5))
     assert np.array_equal(want, got)
     lifs = [n for _, n in g.walk() if n.type_name == "LIF"]
     assert all(namespace(n.metadata)["reset"] == "subtract-delayed" for n in lifs)
@@ -114,7 +115,7 @@ def test_recurrent_layers_and_non_spiking_readout(rngs) -> None:
         nnx.Linear(8, 5, rngs=rngs),
         spyx.nn.LI((5,), rngs=rngs),
     )
-    g, _, _ = check(model, spikes_in((3, 10), 150, 0.3))
+    g, _, _ = check(model, spike_train((3, 10), 150, 0.3))
     assert "NIRGraph" in {n.type_name for _, n in g.walk()}
 
 
@@ -128,7 +129,7 @@ def test_rlif_and_psu_lif(rngs) -> None:
         nnx.Linear(12, 6, rngs=rngs),
         spyx.nn.RLIF((6,), rngs=rngs),
     )
-    check(model, 2.0 * spikes_in((2, 10), 150, 0.4))
+    check(model, 2.0 * spike_train((2, 10), 150, 0.4))
 
 
 def test_conv_pool_flatten_channels_last(rngs) -> None:
@@ -146,7 +147,7 @@ def test_conv_pool_flatten_channels_last(rngs) -> None:
         spyx.nn.CuBaLIF((6,), rngs=rngs),
     )
     g, want, got = check(
-        model, spikes_in((2, 12, 12, 2), 40, 0.3), channels_last=True, input_shape="2,12,12"
+        model, spike_train((2, 12, 12, 2), 40, 0.3), channels_last=True, input_shape="2,12,12"
     )
     assert np.array_equal(want, got)
     assert g.nodes["input"].shape == (2, 12, 12)
@@ -164,7 +165,10 @@ def test_flatten_at_the_output_keeps_spyx_order(rngs) -> None:
         spyx.nn.IF((100,)),
     )
     _, want, got = check(
-        model, 2.0 * spikes_in((2, 12, 12, 2), 40, 0.4), channels_last=True, input_shape=(2, 12, 12)
+        model,
+        2.0 * spike_train((2, 12, 12, 2), 40, 0.4),
+        channels_last=True,
+        input_shape=(2, 12, 12),
     )
     assert np.array_equal(want, got)
 
@@ -179,7 +183,7 @@ def test_paper_lif_task_spyx_is_one_step_late() -> None:
     from flax import nnx
 
     dt, tau = 1e-4, 2.5e-3
-    x = lif_task_input()[:, None, :]  # (T, 1, 1)
+    x = lif_task_input(CORPUS)[:, None, :]  # (T, 1, 1)
     lin = nnx.Linear(1, 1, use_bias=False, rngs=nnx.Rngs(0))
     lin.kernel[...] = jnp.full((1, 1), dt / tau)
     model = spyx.nn.Sequential(

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from nirhub.backend import comment
-from nirhub.backend.codestyle import comment_lines, literal, statement, tidy
+from nirhub.backend.codestyle import literal, statement, tidy
+from nirhub.backend.spec_artifact import embedded_spec_lines, weights_loader_lines
 from nirhub_nengo.lower import Conn, NetSpec, Obj
+from nirhub_nengo.marker import MARKER
 
 
 def _runtime_source() -> str:
@@ -138,10 +140,6 @@ def _conn_code(c: Conn) -> str:
     return f"nengo.Connection({', '.join(args)})"
 
 
-MARKER = "# nirhub artifact: backend=nengo format=nengo-network-v1"
-SPEC_PREFIX = "# nirhub-spec: "
-
-
 def spec_to_json(spec: NetSpec) -> str:
     """The parts of a spec that rebuild the network (arrays are in the .npz), as JSON."""
     import json
@@ -246,17 +244,7 @@ def generate(
         f"LABEL = {spec.label!r}",
         f"INPUTS = {literal(ins, head=9)}",
         f"OUTPUTS = {literal(outs, head=10)}",
-        '_HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else "."',
-        f"WEIGHTS = os.path.join(_HERE, {weights_name!r})",
-        "",
-        "",
-        "def _weights(weights):",
-        "    if weights is None:",
-        "        weights = WEIGHTS",
-        "    if isinstance(weights, dict):",
-        "        return weights",
-        "    with np.load(weights, allow_pickle=False) as data:",
-        "        return {k: data[k] for k in data.files}",
+        *weights_loader_lines(weights_name),
         "",
         "",
         "def build_network(inputs=None, weights=None, probes=True):",
@@ -315,15 +303,5 @@ def generate(
         "",
     ]
     if embed_spec:
-        lines += [
-            "",
-            "# The line below lets nirhub read this network back without running this file.",
-            *spec_lines(spec_to_json(spec)),
-            "",
-        ]
+        lines += embedded_spec_lines("network", spec_to_json(spec))
     return tidy("\n".join(lines))
-
-
-def spec_lines(text: str) -> list[str]:
-    """The spec's JSON as ``# nirhub-spec: `` comment lines that fit the line length."""
-    return comment_lines(SPEC_PREFIX, text)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from nirhub.backend.spec_artifact import execute_generated, generator_version
 from nirhub.ir.graph import Graph
 from nirhub_nengo.codegen import generate
 from nirhub_nengo.lower import NetSpec, Recorder, lower
@@ -21,15 +22,6 @@ class Generated:
     code: str
     arrays: dict[str, np.ndarray]
     spec: NetSpec
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return "nirhub-nengo " + version("nirhub-nengo")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "nirhub-nengo"
 
 
 def generate_module(
@@ -48,7 +40,9 @@ def generate_module(
         else "nirhub"
     )
     spec = lower(graph, dt, method=method, reset=reset, record=record, label=label)
-    code = generate(spec, source=source, weights_name=weights_name, version=_version())
+    code = generate(
+        spec, source=source, weights_name=weights_name, version=generator_version("nirhub-nengo")
+    )
     return Generated(code, spec.arrays, spec)
 
 
@@ -57,9 +51,8 @@ def execute(gen: Generated, inputs: dict[str, np.ndarray] | None = None) -> Any:
     from nirhub_nengo.quiet import import_nengo
 
     import_nengo()
-    namespace: dict[str, Any] = {"__name__": "nirhub_nengo_generated"}
-    exec(compile(gen.code, "<nirhub-nengo generated module>", "exec"), namespace)
-    net = namespace["build_network"](inputs, dict(gen.arrays))
+    build_network = execute_generated(gen.code, "nengo")["build_network"]
+    net = build_network(inputs, dict(gen.arrays))
     net.nirhub_generated = gen
     return net
 

@@ -74,31 +74,6 @@ from nirhub.ir.nodes import (
 
 F64 = np.float64
 
-#: NIR node types the Nengo backend imports (nested graphs are flattened)
-IMPORTS: frozenset[str] = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "Delay",
-        "Threshold",
-        "I",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
-
 _STATEFUL = (LIF, IF, CubaLIF, LI, I, CubaLI, Delay)
 
 

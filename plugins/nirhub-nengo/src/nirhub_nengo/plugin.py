@@ -8,46 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.backend import Backend, BackendDescriptor, Option, Requirement, hookimpl
+from nirhub.backend import ALL_NODE_TYPES, Backend, BackendDescriptor, Option, Requirement, hookimpl
+from nirhub_nengo.marker import MARKER
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from nirhub.ir.graph import Graph
-
-_TYPES = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "Delay",
-        "Threshold",
-        "I",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
-#: first line of every generated network module
-MARKER = "# nirhub artifact: backend=nengo format=nengo-network-v1"
-
-
-def _method(graph: Graph, options: dict[str, Any]) -> str:
-    """The reference discretisation to reproduce: option, else the graph's recorded
-    ``nirhub.method``, else euler (the reference simulator's default)."""
-    from nirhub.backend import resolve_method
-
-    return resolve_method(graph, options.get("method"))
 
 
 class NengoBackend(Backend):
@@ -58,8 +25,8 @@ class NengoBackend(Backend):
         kind="simulator",
         summary="Nengo: exact (zero-order hold) integration; reproduces the reference "
         "simulator's exact or Euler mode step for step",
-        to_ir=_TYPES,
-        from_ir=_TYPES,
+        to_ir=ALL_NODE_TYPES,
+        from_ir=ALL_NODE_TYPES,
         reads=(".py",),
         writes=(".py",),
         requires=(Requirement("nengo", min_version="4.0"),),
@@ -107,11 +74,9 @@ class NengoBackend(Backend):
 
     def claims(self, path: Path) -> bool:
         """True for a network module this plugin generated (its first line is the marker)."""
-        try:
-            with open(path, encoding="utf-8") as f:
-                return f.readline().strip() == MARKER
-        except (OSError, UnicodeDecodeError):
-            return False
+        from nirhub.backend.spec_artifact import starts_with_marker
+
+        return starts_with_marker(path, MARKER)
 
     # -- framework -> IR -----------------------------------------------------------------
     def load(
@@ -130,10 +95,14 @@ class NengoBackend(Backend):
 
     # -- IR -> framework -----------------------------------------------------------------
     def from_ir(self, graph: Graph, **options: Any) -> Any:
+        from nirhub.backend import resolve_dt, resolve_method
         from nirhub_nengo.importer import build_network
 
         return build_network(
-            graph, _dt(graph, options), method=_method(graph, options), reset=options.get("reset")
+            graph,
+            resolve_dt(graph, options.get("dt")),
+            method=resolve_method(graph, options.get("method")),
+            reset=options.get("reset"),
         )
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
@@ -164,6 +133,7 @@ class NengoBackend(Backend):
         record: tuple[str, ...] = (),
         **options: Any,
     ) -> Any:
+        from nirhub.backend import resolve_method
         from nirhub_nengo.importer import run
 
         return run(
@@ -171,16 +141,9 @@ class NengoBackend(Backend):
             inputs,
             dt,
             record=record,
-            method=_method(graph, options),
+            method=resolve_method(graph, options.get("method")),
             reset=options.get("reset"),
         )
-
-
-def _dt(graph: Graph, options: dict[str, Any]) -> float:
-    """The step the hub resolved (given, else recorded); a direct call may leave it out."""
-    from nirhub.backend import resolve_dt
-
-    return resolve_dt(graph, options.get("dt"))
 
 
 @hookimpl

@@ -27,7 +27,8 @@ from nirhub.backend import (
     variant_hint,
     variant_problems,
 )
-from nirhub.backend.codestyle import comment_lines, expression, literal, string, tidy
+from nirhub.backend.codestyle import expression, literal, string, tidy
+from nirhub.backend.spec_artifact import embedded_spec_lines, weights_loader_lines
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph, flatten, infer_shapes
 from nirhub.ir.nodes import (
@@ -51,34 +52,7 @@ from nirhub.ir.nodes import (
     SumPool2d,
     Threshold,
 )
-
-MARKER = "# nirhub artifact: backend=spyx format=spyx-graph-v1"
-SPEC_PREFIX = "# nirhub-spec: "
-
-#: NIR node types the Spyx backend imports (nested graphs are flattened)
-IMPORTS: frozenset[str] = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "Delay",
-        "Threshold",
-        "I",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
+from nirhub_spyx.marker import MARKER
 
 
 @dataclass
@@ -407,17 +381,7 @@ def generate(
         f"ORDER = {literal(spec.order, head=8)}",
         f"BACK_EDGES = {literal([tuple(e) for e in spec.back_edges], head=13)}",
         f"BREAKING = {literal(spec.breaking, head=11)}",
-        '_HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else "."',
-        f"WEIGHTS = os.path.join(_HERE, {weights_name!r})",
-        "",
-        "",
-        "def _weights(weights):",
-        "    if weights is None:",
-        "        weights = WEIGHTS",
-        "    if isinstance(weights, dict):",
-        "        return weights",
-        "    with np.load(weights, allow_pickle=False) as data:",
-        "        return {k: data[k] for k in data.files}",
+        *weights_loader_lines(weights_name),
         "",
         "",
         "def build_model(weights=None, dtype=jnp.float32, record=()):",
@@ -439,12 +403,7 @@ def generate(
     if not any(re.search(r"\bw\[", line) for line in lines):  # no arrays: w stays unread
         lines[lines.index("    w = _weights(weights)")] = "    _weights(weights)  # reads none"
     if embed_spec:
-        lines += [
-            "",
-            "# The line below lets nirhub read this model back without running this file.",
-            *comment_lines(SPEC_PREFIX, spec.to_json()),
-            "",
-        ]
+        lines += embedded_spec_lines("model", spec.to_json())
     return tidy("\n".join(lines))
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from nirhub.backend.spec_artifact import execute_generated, generator_version
 from nirhub.ir.graph import Graph
 from nirhub_spyx.codegen import ModelSpec, generate, lower
 
@@ -17,15 +18,6 @@ class Generated:
 
     code: str
     spec: ModelSpec
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return "nirhub-spyx " + version("nirhub-spyx")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "nirhub-spyx"
 
 
 def generate_module(
@@ -39,21 +31,21 @@ def generate_module(
 ) -> Generated:
     spec = lower(graph, dt, method=method, reset=reset)
     return Generated(
-        generate(spec, weights_name=weights_name, version=_version(), embed_spec=embed_spec), spec
+        generate(
+            spec,
+            weights_name=weights_name,
+            version=generator_version("nirhub-spyx"),
+            embed_spec=embed_spec,
+        ),
+        spec,
     )
-
-
-def namespace(gen: Generated) -> dict[str, Any]:
-    ns: dict[str, Any] = {"__name__": "nirhub_spyx_generated"}
-    exec(compile(gen.code, "<nirhub-spyx generated module>", "exec"), ns)
-    return ns
 
 
 def execute(gen: Generated, *, dtype: Any = None, record: tuple[str, ...] = ()) -> Any:
     """Run the generated module's ``build_model`` with the in-memory arrays."""
     import jax.numpy as jnp
 
-    ns = namespace(gen)
+    ns = execute_generated(gen.code, "spyx")
     model = ns["build_model"](dict(gen.spec.arrays), dtype or jnp.float32, tuple(record))
     model.nirhub_generated = gen
     return model

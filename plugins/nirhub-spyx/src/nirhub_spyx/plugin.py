@@ -8,54 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.backend import Backend, BackendDescriptor, Option, Requirement, hookimpl
+from nirhub.backend import ALL_NODE_TYPES, Backend, BackendDescriptor, Option, Requirement, hookimpl
+from nirhub_spyx.marker import MARKER
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from nirhub.ir.graph import Graph
 
-_TYPES = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "Delay",
-        "Threshold",
-        "I",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
-MARKER = "# nirhub artifact: backend=spyx format=spyx-graph-v1"
 #: what a generated model module is called when from_ir executes it
 GENERATED_MODULE = "nirhub_spyx_generated"
-
-
-def _method(graph: Graph, options: dict[str, Any]) -> str:
-    """The reference discretisation to reproduce: option, else the graph's recorded
-    ``nirhub.method``, else euler (the reference simulator's default)."""
-    from nirhub.backend import resolve_method
-
-    return resolve_method(graph, options.get("method"))
-
-
-def _dt(graph: Graph, options: dict[str, Any]) -> float:
-    """The step the hub resolved (given, else recorded); a direct call may leave it out."""
-    from nirhub.backend import resolve_dt
-
-    return resolve_dt(graph, options.get("dt"))
 
 
 class SpyxBackend(Backend):
@@ -66,8 +28,8 @@ class SpyxBackend(Backend):
         kind="simulator",
         summary="Spyx (JAX/Flax NNX): any graph shape; NIR-timed neurons on import, Spyx's "
         "one-step-late neurons exported exactly (+ Delay)",
-        to_ir=_TYPES,
-        from_ir=_TYPES,
+        to_ir=ALL_NODE_TYPES,
+        from_ir=ALL_NODE_TYPES,
         reads=(".py",),
         writes=(".py",),
         requires=(
@@ -134,11 +96,9 @@ class SpyxBackend(Backend):
 
     def claims(self, path: Path) -> bool:
         """True for a model module this plugin generated (its first line is the marker)."""
-        try:
-            with open(path, encoding="utf-8") as f:
-                return f.readline().strip() == MARKER
-        except (OSError, UnicodeDecodeError):
-            return False
+        from nirhub.backend.spec_artifact import starts_with_marker
+
+        return starts_with_marker(path, MARKER)
 
     # -- framework -> IR -----------------------------------------------------------------
     def load(
@@ -155,10 +115,14 @@ class SpyxBackend(Backend):
 
     # -- IR -> framework -----------------------------------------------------------------
     def from_ir(self, graph: Graph, **options: Any) -> Any:
+        from nirhub.backend import resolve_dt, resolve_method
         from nirhub_spyx.importer import build_model
 
         return build_model(
-            graph, _dt(graph, options), method=_method(graph, options), reset=options.get("reset")
+            graph,
+            resolve_dt(graph, options.get("dt")),
+            method=resolve_method(graph, options.get("method")),
+            reset=options.get("reset"),
         )
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
@@ -197,6 +161,7 @@ class SpyxBackend(Backend):
         record: tuple[str, ...] = (),
         **options: Any,
     ) -> Any:
+        from nirhub.backend import resolve_method
         from nirhub_spyx.importer import run
 
         return run(
@@ -204,7 +169,7 @@ class SpyxBackend(Backend):
             inputs,
             dt,
             record=record,
-            method=_method(graph, options),
+            method=resolve_method(graph, options.get("method")),
             reset=options.get("reset"),
             precision=options.get("precision") or "float64",
         )
