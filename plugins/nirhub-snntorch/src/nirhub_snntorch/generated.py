@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from nirhub.backend import IRError, Problem, UnsupportedError
+from nirhub.backend.graphspec import decode
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_method
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NODE_TYPES, Node
-from nirhub_snntorch.spec import FORMAT, decode
+from nirhub_snntorch.spec import FORMAT
 
 
 def is_generated(model: Any) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 
 from nirhub.backend import UsageError, resolve_dt, resolve_method
 from nirhub.ir.graph import Graph
-from nirhub_torch.spec import arrays_of, build_spec
+from nirhub_torch.spec import build_spec
 
 DTYPES = ("float32", "float64")
 
@@ -37,7 +37,7 @@ def from_ir(
 
     from nirhub_torch.runtime import NIRModel
 
-    spec = build_spec(
+    spec, arrays = build_spec(
         graph, dt=resolve_dt(graph, dt), method=resolve_method(graph, method), reset=reset
     )
     model = NIRModel(
@@ -46,7 +46,7 @@ def from_ir(
         surrogate_slope=25.0 if surrogate_slope is None else float(surrogate_slope),
         detach_reset=True if detach_reset is None else bool(detach_reset),
     )
-    load_arrays(model, arrays_of(graph))
+    load_arrays(model, arrays)
     if device:
         try:
             model.to(torch.device(device))
