@@ -22,6 +22,7 @@ from nirhub.backend.modulebackend import ModuleBackend
 #: load numpy, and `nirhub list-backends` imports this module)
 RESET_CHOICES = ("zero", "subtract", "subtract-delayed", "subtract-guarded")
 
+
 class SnnTorchBackend(ModuleBackend):
     """snnTorch (1.0): ``nn.Sequential``/module chains of snnTorch and torch layers.
 

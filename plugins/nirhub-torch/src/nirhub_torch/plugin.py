@@ -14,6 +14,7 @@ from nirhub.backend.modulebackend import ModuleBackend
 #: load numpy, and `nirhub list-backends` imports this module)
 RESET_CHOICES = ("zero", "subtract", "subtract-delayed", "subtract-guarded")
 
+
 class TorchBackend(ModuleBackend):
     """IR <-> :class:`nirhub_torch.runtime.NIRModel` (the directions live in this package's
     modules; :class:`ModuleBackend` calls them)."""
