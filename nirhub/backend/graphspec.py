@@ -32,6 +32,8 @@ __all__ = [
     "check_graph",
     "decode",
     "encode",
+    "rebuild_graph",
+    "rebuild_node",
     "skeleton",
     "static_fields",
 ]
@@ -238,3 +240,45 @@ def build_graph_spec(
     spec["breaking"] = sorted(breaking)
     spec["graph"] = skeleton(graph)
     return spec, arrays
+
+
+# --------------------------------------------------------------------------------------------
+# spec (+ the model's current arrays) -> graph
+# --------------------------------------------------------------------------------------------
+
+
+def rebuild_node(
+    skel: dict[str, Any], entry: dict[str, Any], fields: dict[str, Any], *, hint: str
+) -> Node:
+    """The primitive of ``skel`` (a skeleton leaf) with ``fields`` (its static fields and its
+    arrays as the model has them now).
+
+    Its metadata is the original one; a reset mode the model was built with in place of the
+    recorded one (``entry["reset"]``) is recorded on the node. A field that no longer makes a
+    valid node (a fine-tuned time constant that became negative) is an :class:`IRError`
+    naming the node, with ``hint``.
+    """
+    from nirhub.ir.conventions import NAMESPACE
+    from nirhub.ir.nodes import NODE_TYPES
+
+    path = skel["path"]
+    metadata = decode(skel["metadata"])
+    reset = entry.get("reset")
+    if reset is not None and reset != entry.get("reset_native"):
+        ns = dict(metadata.get(NAMESPACE, {}))
+        ns["reset"] = reset
+        metadata[NAMESPACE] = ns
+    try:
+        return NODE_TYPES[skel["type"]](**fields, metadata=metadata)
+    except IRError as exc:
+        raise IRError(
+            f"node {path!r}: {exc.message}", node=path, field=exc.field, hint=hint
+        ) from None
+
+
+def rebuild_graph(skel: dict[str, Any], primitive: Callable[[dict[str, Any]], Node]) -> Graph:
+    """The nested graph of the skeleton ``skel``, each leaf made by ``primitive(leaf)``."""
+    nodes: dict[str, Node] = {}
+    for name, sub in skel["nodes"].items():
+        nodes[name] = rebuild_graph(sub, primitive) if sub["type"] == "NIRGraph" else primitive(sub)
+    return Graph(nodes, [tuple(e) for e in skel["edges"]], decode(skel["metadata"]))
