@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from nirhub.backend.samna import block_samna_stub, samna_status
     from nirhub.backend.sourceartifact import (
         artifact_paths,
+        existing_artifact,
         load_weights,
         put_weights,
         read_literal,
@@ -202,6 +203,7 @@ _WHERE: dict[str, str] = {
     "build_graph_spec": "nirhub.backend.graphspec",
     "ModuleBackend": "nirhub.backend.modulebackend",
     "artifact_paths": "nirhub.backend.sourceartifact",
+    "existing_artifact": "nirhub.backend.sourceartifact",
     "load_weights": "nirhub.backend.sourceartifact",
     "put_weights": "nirhub.backend.sourceartifact",
     "read_literal": "nirhub.backend.sourceartifact",
@@ -295,6 +297,7 @@ __all__ = [
     "build_graph_spec",
     "ModuleBackend",
     "artifact_paths",
+    "existing_artifact",
     "load_weights",
     "put_weights",
     "read_literal",

@@ -24,6 +24,7 @@ from nirhub.errors import FileFormatError, RefusedError, UsageError
 __all__ = [
     "artifact_paths",
     "assigned_literal",
+    "existing_artifact",
     "load_weights",
     "put_weights",
     "read_literal",
@@ -37,6 +38,14 @@ def artifact_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     if path.suffix in (".py", ".pt"):
         return path.with_suffix(".py"), path.with_suffix(".pt")
     return path.with_name(path.name + ".py"), path.with_name(path.name + ".pt")
+
+
+def existing_artifact(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """:func:`artifact_paths` of a saved model to load: its source must exist."""
+    py, pt = artifact_paths(path)
+    if not py.is_file():
+        raise UsageError(f"{py} does not exist")
+    return py, pt
 
 
 def save_source_and_weights(

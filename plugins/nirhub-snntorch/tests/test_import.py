@@ -8,8 +8,6 @@ the last bits); float32 runs compare spikes exactly and states to 1e-4.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ from nirhub.io import read
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LIF, Affine, CubaLIF, Input, Linear, Output
 from nirhub.sim import simulate
+from nirhub.testing import check_lif_task, run_saved_module
 
 
 def _mlp(seed: int = 0) -> Graph:
@@ -154,13 +153,7 @@ def test_cnn_sinabs_on_synthetic_events(corpus: Path) -> None:
 
 
 def test_lif_task_spike_steps(corpus: Path) -> None:
-    graph = read(corpus / "lif" / "lif_norse.nir")
-    x = np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, 0:1]
-    for method in ("euler", "exact"):
-        for dtype in ("float32", "float64"):
-            res = run(graph, x, 1e-4, method=method, dtype=dtype)
-            steps = np.flatnonzero(res.outputs["output"][:, 0]).tolist()
-            assert steps == [460, 510, 710, 760], (method, dtype, steps)
+    check_lif_task(run, corpus, method=("euler", "exact"), dtype=("float32", "float64"))
 
 
 def test_cubalif_with_leak_and_reset_value_exact_method() -> None:
@@ -222,24 +215,9 @@ def test_artifact_runs_without_nirhub(corpus: Path, tmp_path: Path) -> None:
     py, pt = save(model, tmp_path / "braille.py")
     state = torch.load(pt, weights_only=True)
     assert "fc1.weight" in state and "lif1_lif.alpha" in state
-    np.save(tmp_path / "x.npy", x)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            NO_NIRHUB,
-            str(py),
-            str(tmp_path / "x.npy"),
-            str(tmp_path / "y.npy"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip().splitlines()[-1].startswith("snntorch")
-    ref = simulate(graph, x, 1e-4)
-    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), ref.outputs["output"])
+    y, printed = run_saved_module(NO_NIRHUB, py, x, tmp_path)
+    assert printed.startswith("snntorch")
+    np.testing.assert_array_equal(y, simulate(graph, x, 1e-4).outputs["output"])
 
 
 def test_load_parses_without_executing(tmp_path: Path) -> None:

@@ -21,23 +21,12 @@ from nirhub.errors import UsageError
 from nirhub.io import read
 from nirhub.ir.conventions import set_reset
 from nirhub.ir.graph import Graph
-from nirhub.ir.nodes import LIF, Affine, CubaLIF, Delay, Input, Linear, Output
+from nirhub.ir.nodes import LIF, NEURON_TYPES, Affine, CubaLIF, Delay, Input, Linear, Output
 from nirhub.sim import simulate
-from nirhub.testing import DT, PRIMITIVES, primitive_graph, random_inputs
+from nirhub.testing import DT, PRIMITIVES, check_lif_task, primitive_graph, random_inputs
 
-EXACT_TYPES = {
-    "Scale",
-    "Flatten",
-    "Delay",
-    "Threshold",
-    "I",
-    "IF",
-    "LI",
-    "LIF",
-    "CubaLI",
-    "CubaLIF",
-    "NIRGraph",
-}
+#: types whose outputs involve no matrix product or convolution (no BLAS rounding)
+EXACT_TYPES = {"Scale", "Flatten", "Delay", "Threshold", "NIRGraph", *NEURON_TYPES}
 
 
 def _torch_run(model, inputs, record=()):
@@ -184,13 +173,7 @@ def test_cnn_sinabs_on_synthetic_events(corpus: Path) -> None:
 
 
 def test_lif_task_spike_steps(corpus: Path) -> None:
-    graph = read(corpus / "lif" / "lif_norse.nir")
-    x = np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, 0:1]
-    for method in ("euler", "exact"):
-        for dtype in ("float32", "float64"):
-            res = run(graph, x, 1e-4, method=method, dtype=dtype)
-            steps = np.flatnonzero(res.outputs["output"][:, 0]).tolist()
-            assert steps == [460, 510, 710, 760], (method, dtype, steps)
+    check_lif_task(run, corpus, method=("euler", "exact"), dtype=("float32", "float64"))
 
 
 def _recurrent_graph() -> Graph:

@@ -16,7 +16,7 @@ from typing import Any
 
 from nirhub.backend import FileFormatError, UsageError
 from nirhub.backend.sourceartifact import (
-    artifact_paths,
+    existing_artifact,
     load_weights,
     put_weights,
     read_literal,
@@ -67,9 +67,7 @@ def load(
     """Rebuild a saved model from ``<stem>.py`` (parsed, regenerated) and ``<stem>.pt``."""
     from nirhub_snntorch.import_ import instantiate
 
-    py, pt = artifact_paths(path)
-    if not py.is_file():
-        raise UsageError(f"{py} does not exist")
+    py, pt = existing_artifact(path)
     spec = read_spec(py)
     wpath = Path(weights) if weights is not None else pt
     if not wpath.is_file():

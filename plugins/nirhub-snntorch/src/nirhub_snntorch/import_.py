@@ -18,11 +18,11 @@ from nirhub.backend import (
 from nirhub.backend.torchrun import check_dtype, to_device
 from nirhub.ir.conventions import get_method
 from nirhub.ir.graph import Graph
+from nirhub.ir.nodes import NEURON_TYPES
 from nirhub_snntorch.codegen import render_module
 from nirhub_snntorch.mapping import neuron
 from nirhub_snntorch.spec import build_spec
 
-NEURONS = frozenset({"I", "IF", "LI", "LIF", "CubaLI", "CubaLIF"})
 #: names of snnTorch's own parameters/buffers (``<key>.<name>`` in the state dict)
 LAYER_FIELDS = frozenset({"beta", "alpha", "threshold"})
 
@@ -39,7 +39,7 @@ def prepare(
     problems: list[Problem] = []
     for path, entry in spec["nodes"].items():
         k, t, a = entry["key"], entry["type"], arrays[path]
-        if t in NEURONS:
+        if t in NEURON_TYPES:
             info, vals, probs = neuron(entry, a, dt_value, spec["method"])
             entry["snn"] = info
             problems += probs

@@ -10,9 +10,7 @@ import numpy as np
 from nirhub.backend import SimulationResult, check_inputs
 from nirhub.backend.torchrun import check_dtype, check_record
 from nirhub.ir.graph import Graph
-
-NEURONS = frozenset({"I", "IF", "LI", "LIF", "CubaLI", "CubaLIF"})
-SPIKING = frozenset({"IF", "LIF", "CubaLIF"})
+from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES
 
 
 def run(
@@ -94,10 +92,10 @@ def _record(
     into: dict[str, list[Any]],
 ) -> None:
     t = entry["type"]
-    if t not in NEURONS:
+    if t not in NEURON_TYPES:
         into.setdefault("out", []).append(y[path])
         return
-    if t in SPIKING:
+    if t in SPIKING_TYPES:
         into.setdefault("spikes", []).append(y[path])
     into.setdefault("v", []).append(state[f"{path}.mem"])
     if t in ("CubaLI", "CubaLIF"):

@@ -24,8 +24,8 @@ from typing import Any
 from nirhub.backend import FileFormatError, UsageError
 from nirhub.backend.codestyle import LINE_LENGTH, literal, tidy
 from nirhub.backend.sourceartifact import (
-    artifact_paths,
     assigned_literal,
+    existing_artifact,
     load_weights,
     put_weights,
     read_literal,
@@ -145,9 +145,7 @@ def load(
     """Rebuild a saved model from ``<stem>.py`` (parsed) and ``<stem>.pt`` (weights-only)."""
     from nirhub_torch.runtime import FORMAT, NIRModel
 
-    py, pt = artifact_paths(path)
-    if not py.is_file():
-        raise UsageError(f"{py} does not exist")
+    py, pt = existing_artifact(path)
     spec = read_spec(py)
     if spec.get("format") != FORMAT:
         raise FileFormatError(
