@@ -17,6 +17,7 @@ from nirhub.backend import (
     hookimpl,
 )
 from nirhub.backend.modulebackend import ModuleBackend
+from nirhub.backend.torchrun import DTYPES
 
 #: every reset mode (``nirhub.ir.conventions.RESET_MODES``; importing nirhub.ir here would
 #: load numpy, and `nirhub list-backends` imports this module)
@@ -74,7 +75,7 @@ class SnnTorchBackend(ModuleBackend):
                 "dtype",
                 "choice",
                 "import: dtype of the model (default float32; the run hook float64)",
-                choices=("float32", "float64"),
+                choices=DTYPES,
             ),
             Option("device", "str", "import: torch device, e.g. cpu or cuda:0"),
             Option(

@@ -9,6 +9,7 @@ from typing import Any
 
 from nirhub.backend import ALL_NODE_TYPES, Backend, BackendDescriptor, Option, Requirement, hookimpl
 from nirhub.backend.modulebackend import ModuleBackend
+from nirhub.backend.torchrun import DTYPES
 
 #: every reset mode (``nirhub.ir.conventions.RESET_MODES``; importing nirhub.ir here would
 #: load numpy, and `nirhub list-backends` imports this module)
@@ -52,7 +53,7 @@ class TorchBackend(ModuleBackend):
                 "dtype",
                 "choice",
                 "compute dtype (default float32 for models, float64 for runs)",
-                choices=("float32", "float64"),
+                choices=DTYPES,
             ),
             Option("device", "str", "torch device, e.g. cpu or cuda:0"),
             Option(
