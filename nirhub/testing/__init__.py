@@ -8,7 +8,8 @@
   by what they compute.
 * :class:`nirhub.testing.variants.VariantRefusals`: for a backend that runs none of the neuron
   variants (multi-spike, ``>=``, ``v_min``, staged): every one is refused by node name.
-* :data:`CORPUS` (the NIR paper's graphs), :func:`check_lif_task` (the paper's LIF task
+* :data:`CORPUS` (the NIR paper's graphs), :data:`BRAILLE_GRAPHS` with :func:`braille_task`
+  (the Braille RNNs and their first test sample), :func:`check_lif_task` (the paper's LIF task
   through a run hook, :data:`LIF_TASK_SPIKES`) and :func:`run_saved_module` (a saved model run
   in a fresh interpreter that cannot import nirhub).
 * pytest fixtures in :mod:`nirhub.testing.fixtures`, opt in with
@@ -25,7 +26,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from nirhub.hub.registry import Registry, make_registry
-from nirhub.testing.corpus import CORPUS, LIF_TASK_SPIKES, check_lif_task, run_saved_module
+from nirhub.testing.corpus import (
+    BRAILLE_GRAPHS,
+    CORPUS,
+    LIF_TASK_SPIKES,
+    braille_task,
+    check_lif_task,
+    run_saved_module,
+)
 from nirhub.testing.graphs import (
     DT,
     PRIMITIVES,
@@ -62,8 +70,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__: Sequence[str] = [
+    "BRAILLE_GRAPHS",
     "CORPUS",
     "LIF_TASK_SPIKES",
+    "braille_task",
     "check_lif_task",
     "run_saved_module",
     "DT",

@@ -15,13 +15,37 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CORPUS", "LIF_TASK_SPIKES", "check_lif_task", "run_saved_module"]
+__all__ = [
+    "BRAILLE_GRAPHS",
+    "CORPUS",
+    "LIF_TASK_SPIKES",
+    "braille_task",
+    "check_lif_task",
+    "run_saved_module",
+]
 
 #: the repository's corpus of the NIR paper's graphs (see its MANIFEST.md)
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "corpus"
 
 #: the steps at which the paper's LIF task spikes (exact solution, dt = 1e-4 s)
 LIF_TASK_SPIKES = [460, 510, 710, 760]
+
+
+#: the paper's Braille RNNs: ``(name, the reset it records, the spikes its hidden layer
+#: ``lif1.lif`` fires on the first test sample)``
+BRAILLE_GRAPHS = (
+    ("braille_noDelay_bias_zero", "zero", 119),
+    ("braille_noDelay_noBias_subtract", "subtract", 120),
+)
+
+
+def braille_task(name: str, corpus: Path = CORPUS) -> tuple[Any, np.ndarray]:
+    """The corpus graph ``rnn/<name>.nir`` and the first test sample it is run on."""
+    from nirhub.io import read
+
+    return read(corpus / "rnn" / f"{name}.nir"), np.load(
+        corpus / "rnn" / "derived" / "braille_test0_input.npy"
+    )
 
 
 def check_lif_task(run: Callable[..., Any], corpus: Path = CORPUS, **grid: Sequence[Any]) -> None:

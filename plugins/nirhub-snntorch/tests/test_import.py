@@ -22,7 +22,7 @@ from nirhub.io import read
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LIF, Affine, CubaLIF, Input, Linear, Output
 from nirhub.sim import simulate
-from nirhub.testing import check_lif_task, run_saved_module
+from nirhub.testing import BRAILLE_GRAPHS, braille_task, check_lif_task, run_saved_module
 
 
 def _mlp(seed: int = 0) -> Graph:
@@ -93,16 +93,9 @@ def test_affine_lif_mlp(method: str, reset: str) -> None:
     assert counts32 == counts
 
 
-@pytest.mark.parametrize(
-    "name,reset,hidden",
-    [
-        ("braille_noDelay_bias_zero", "zero", 119),
-        ("braille_noDelay_noBias_subtract", "subtract", 120),
-    ],
-)
+@pytest.mark.parametrize("name,reset,hidden", BRAILLE_GRAPHS)
 def test_braille_graphs(corpus: Path, name: str, reset: str, hidden: int) -> None:
-    graph = read(corpus / "rnn" / f"{name}.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy")
+    graph, x = braille_task(name, corpus)
     counts = _compare(graph, x, 1e-4, ["lif1.lif", "lif2"], reset=reset, atol=1e-12)
     assert counts["lif1.lif"] == hidden
     counts32 = _compare(

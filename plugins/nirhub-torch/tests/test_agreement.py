@@ -23,7 +23,15 @@ from nirhub.ir.conventions import set_reset
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import LIF, NEURON_TYPES, Affine, CubaLIF, Delay, Input, Linear, Output
 from nirhub.sim import simulate
-from nirhub.testing import DT, PRIMITIVES, check_lif_task, primitive_graph, random_inputs
+from nirhub.testing import (
+    BRAILLE_GRAPHS,
+    DT,
+    PRIMITIVES,
+    braille_task,
+    check_lif_task,
+    primitive_graph,
+    random_inputs,
+)
 
 #: types whose outputs involve no matrix product or convolution (no BLAS rounding)
 EXACT_TYPES = {"Scale", "Flatten", "Delay", "Threshold", "NIRGraph", *NEURON_TYPES}
@@ -114,16 +122,9 @@ def test_batched_equals_one_by_one() -> None:
     np.testing.assert_array_equal(batched, ref.outputs["output"])
 
 
-@pytest.mark.parametrize(
-    "name,reset,hidden",
-    [
-        ("braille_noDelay_bias_zero", "zero", 119),
-        ("braille_noDelay_noBias_subtract", "subtract", 120),
-    ],
-)
+@pytest.mark.parametrize("name,reset,hidden", BRAILLE_GRAPHS)
 def test_braille_graphs_bit_exact(corpus: Path, name: str, reset: str, hidden: int) -> None:
-    graph = read(corpus / "rnn" / f"{name}.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy")
+    graph, x = braille_task(name, corpus)
     ref = simulate(graph, x, 1e-4, reset=reset, record=["lif1.lif", "lif2"])
     res = run(graph, x, 1e-4, reset=reset, record=["lif1.lif", "lif2"])
     for path in ("lif1.lif", "lif2"):
