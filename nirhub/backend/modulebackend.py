@@ -52,7 +52,9 @@ class ModuleBackend(Backend):
         return self._module("import_").from_ir(graph, **options)
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
-        return self._module("artifact").save(obj, path)
+        """``force`` (the user's ``--force``) reaches the artifact; a direct call without it
+        overwrites, as ``artifact.save`` does."""
+        return self._module("artifact").save(obj, path, force=bool(options.get("force", True)))
 
     def run(
         self,

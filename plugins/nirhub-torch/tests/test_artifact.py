@@ -76,6 +76,10 @@ def test_save_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     save(model, tmp_path / "m.py")
     with pytest.raises(RefusedError):
         save(model, tmp_path / "m.py", force=False)
+    backend = plugin.TorchBackend()  # the hook: the user's --force reaches the artifact
+    with pytest.raises(RefusedError):
+        backend.save(model, tmp_path / "m.py", force=False)
+    assert backend.save(model, tmp_path / "m.py", force=True)[0] == tmp_path / "m.py"
 
 
 def test_convert_through_the_hub(corpus: Path, tmp_path: Path) -> None:
