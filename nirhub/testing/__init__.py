@@ -9,7 +9,8 @@
 * :class:`nirhub.testing.variants.VariantRefusals`: for a backend that runs none of the neuron
   variants (multi-spike, ``>=``, ``v_min``, staged): every one is refused by node name.
 * :data:`CORPUS` (the NIR paper's graphs), :data:`BRAILLE_GRAPHS` with :func:`braille_task`
-  (the Braille RNNs and their first test sample), :func:`check_lif_task` (the paper's LIF task
+  (the Braille RNNs and their first test sample), :func:`check_braille_paper_activity` (graph
+  B reproduces the paper's snnTorch activity), :func:`check_lif_task` (the paper's LIF task
   through a run hook, :data:`LIF_TASK_SPIKES`) and :func:`run_saved_module` (a saved model run
   in a fresh interpreter that cannot import nirhub).
 * pytest fixtures in :mod:`nirhub.testing.fixtures`, opt in with
@@ -31,6 +32,7 @@ from nirhub.testing.corpus import (
     CORPUS,
     LIF_TASK_SPIKES,
     braille_task,
+    check_braille_paper_activity,
     check_lif_task,
     run_saved_module,
 )
@@ -74,6 +76,7 @@ __all__: Sequence[str] = [
     "CORPUS",
     "LIF_TASK_SPIKES",
     "braille_task",
+    "check_braille_paper_activity",
     "check_lif_task",
     "run_saved_module",
     "DT",

@@ -15,15 +15,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "BRAILLE_GRAPHS",
-    "CORPUS",
-    "LIF_TASK_SPIKES",
-    "braille_task",
-    "check_lif_task",
-    "run_saved_module",
-]
-
 #: the repository's corpus of the NIR paper's graphs (see its MANIFEST.md)
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "corpus"
 
@@ -46,6 +37,19 @@ def braille_task(name: str, corpus: Path = CORPUS) -> tuple[Any, np.ndarray]:
     return read(corpus / "rnn" / f"{name}.nir"), np.load(
         corpus / "rnn" / "derived" / "braille_test0_input.npy"
     )
+
+
+def check_braille_paper_activity(run: Callable[..., Any], corpus: Path = CORPUS) -> None:
+    """Braille graph B (``braille_noDelay_noBias_subtract``) was trained with snnTorch's
+    ``reset_delay=False`` subtraction: run with that mode ("subtract-guarded") through a
+    backend's run hook, its hidden layer fires the paper's recorded snnTorch activity cell for
+    cell (118 spikes)."""
+    graph, x = braille_task("braille_noDelay_noBias_subtract", corpus)
+    res = run(graph, x, 1e-4, reset="subtract-guarded", record=["lif1.lif"])
+    spikes = res.recorded["lif1.lif"]["spikes"]
+    paper = np.load(corpus / "rnn" / "snntorch_activity_noDelay_noBias_subtract.npy")
+    assert int((paper.reshape(spikes.shape) != spikes).sum()) == 0
+    assert int(spikes.sum()) == 118
 
 
 def check_lif_task(run: Callable[..., Any], corpus: Path = CORPUS, **grid: Sequence[Any]) -> None:

@@ -22,7 +22,13 @@ from nirhub.io import read
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LIF, Affine, CubaLIF, Input, Linear, Output
 from nirhub.sim import simulate
-from nirhub.testing import BRAILLE_GRAPHS, braille_task, check_lif_task, run_saved_module
+from nirhub.testing import (
+    BRAILLE_GRAPHS,
+    braille_task,
+    check_braille_paper_activity,
+    check_lif_task,
+    run_saved_module,
+)
 
 
 def _mlp(seed: int = 0) -> Graph:
@@ -107,14 +113,8 @@ def test_braille_graphs(corpus: Path, name: str, reset: str, hidden: int) -> Non
 def test_braille_b_with_snntorch_reset_reproduces_the_paper(corpus: Path) -> None:
     """Graph B was trained with snnTorch's reset_delay=False subtraction: imported with that
     mode, snnTorch reproduces the paper's recorded activity cell for cell."""
-    name = "braille_noDelay_noBias_subtract"
-    graph = read(corpus / "rnn" / f"{name}.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy")
-    res = run(graph, x, 1e-4, reset="subtract-guarded", record=["lif1.lif"])
-    spikes = res.recorded["lif1.lif"]["spikes"]
-    paper = np.load(corpus / "rnn" / "snntorch_activity_noDelay_noBias_subtract.npy")
-    assert int((paper.reshape(spikes.shape) != spikes).sum()) == 0
-    assert int(spikes.sum()) == 118
+    check_braille_paper_activity(run, corpus)
+    graph, _ = braille_task("braille_noDelay_noBias_subtract", corpus)
     model = from_ir(graph, dt=1e-4, reset="subtract-guarded")
     assert model.lif1_lif.reset_mechanism == "subtract" and model.lif1_lif.reset_delay is False
 

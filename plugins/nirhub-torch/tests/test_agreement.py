@@ -28,6 +28,7 @@ from nirhub.testing import (
     DT,
     PRIMITIVES,
     braille_task,
+    check_braille_paper_activity,
     check_lif_task,
     primitive_graph,
     random_inputs,
@@ -77,13 +78,7 @@ def test_snntorch_reset_variants_match_simulator(type_name: str, reset: str) -> 
 def test_braille_b_with_snntorch_reset_reproduces_the_paper(corpus: Path) -> None:
     """Graph B was trained with snnTorch's reset_delay=False subtraction ("subtract-guarded"):
     with that mode the paper's recorded snnTorch activity is reproduced cell for cell."""
-    graph = read(corpus / "rnn" / "braille_noDelay_noBias_subtract.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy")
-    res = run(graph, x, 1e-4, reset="subtract-guarded", record=["lif1.lif"])
-    spikes = res.recorded["lif1.lif"]["spikes"]
-    paper = np.load(corpus / "rnn" / "snntorch_activity_noDelay_noBias_subtract.npy")
-    assert int((paper.reshape(spikes.shape) != spikes).sum()) == 0
-    assert int(spikes.sum()) == 118
+    check_braille_paper_activity(run, corpus)
 
 
 def test_device_option() -> None:
