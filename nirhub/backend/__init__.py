@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
         place_gains,
         rest_outputs,
     )
+    from nirhub.backend.graphspec import build_graph_spec
     from nirhub.backend.lowering import (
         METHODS,
         check_by_lowering,
@@ -48,8 +49,18 @@ if TYPE_CHECKING:  # pragma: no cover
         resolve_method,
         resolve_skipped,
     )
+    from nirhub.backend.modulebackend import ModuleBackend
     from nirhub.backend.probes import random_inputs
     from nirhub.backend.samna import block_samna_stub, samna_status
+    from nirhub.backend.sourceartifact import (
+        artifact_paths,
+        existing_artifact,
+        load_weights,
+        put_weights,
+        read_literal,
+        save_source_and_weights,
+    )
+    from nirhub.backend.torchrun import check_dtype, check_record, to_device
     from nirhub.backend.variants import (
         VARIANT_HINT,
         check_threshold_option,
@@ -188,6 +199,18 @@ _WHERE: dict[str, str] = {
     "check_inputs": "nirhub.sim.inputs",
     "make_op": "nirhub.sim.ops",
     "make_plan": "nirhub.sim.plan",
+    # the backends whose models carry a graph spec (snntorch, torch)
+    "build_graph_spec": "nirhub.backend.graphspec",
+    "ModuleBackend": "nirhub.backend.modulebackend",
+    "artifact_paths": "nirhub.backend.sourceartifact",
+    "existing_artifact": "nirhub.backend.sourceartifact",
+    "load_weights": "nirhub.backend.sourceartifact",
+    "put_weights": "nirhub.backend.sourceartifact",
+    "read_literal": "nirhub.backend.sourceartifact",
+    "save_source_and_weights": "nirhub.backend.sourceartifact",
+    "check_dtype": "nirhub.backend.torchrun",
+    "check_record": "nirhub.backend.torchrun",
+    "to_device": "nirhub.backend.torchrun",
 }
 
 __all__ = [
@@ -270,6 +293,18 @@ __all__ = [
     "variant_hint",
     "variant_problems",
     "write_atomically",
+    # the backends whose models carry a graph spec (snntorch, torch)
+    "build_graph_spec",
+    "ModuleBackend",
+    "artifact_paths",
+    "existing_artifact",
+    "load_weights",
+    "put_weights",
+    "read_literal",
+    "save_source_and_weights",
+    "check_dtype",
+    "check_record",
+    "to_device",
 ]
 
 

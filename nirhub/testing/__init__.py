@@ -8,6 +8,11 @@
   by what they compute.
 * :class:`nirhub.testing.variants.VariantRefusals`: for a backend that runs none of the neuron
   variants (multi-spike, ``>=``, ``v_min``, staged): every one is refused by node name.
+* :data:`CORPUS` (the NIR paper's graphs), :data:`BRAILLE_GRAPHS` with :func:`braille_task`
+  (the Braille RNNs and their first test sample), :func:`check_braille_paper_activity` (graph
+  B reproduces the paper's snnTorch activity), :func:`check_lif_task` (the paper's LIF task
+  through a run hook, :data:`LIF_TASK_SPIKES`) and :func:`run_saved_module` (a saved model run
+  in a fresh interpreter that cannot import nirhub).
 * pytest fixtures in :mod:`nirhub.testing.fixtures`, opt in with
   ``pytest_plugins = ["nirhub.testing.fixtures"]`` in a ``conftest.py`` (they are deliberately
   not registered through a ``pytest11`` entry point, so installing nirhub changes no one's
@@ -22,6 +27,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from nirhub.hub.registry import Registry, make_registry
+from nirhub.testing.corpus import (
+    BRAILLE_GRAPHS,
+    CORPUS,
+    LIF_TASK_SPIKES,
+    braille_task,
+    check_braille_paper_activity,
+    check_lif_task,
+    run_saved_module,
+)
 from nirhub.testing.graphs import (
     DT,
     PRIMITIVES,
@@ -58,6 +72,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__: Sequence[str] = [
+    "BRAILLE_GRAPHS",
+    "CORPUS",
+    "LIF_TASK_SPIKES",
+    "braille_task",
+    "check_braille_paper_activity",
+    "check_lif_task",
+    "run_saved_module",
     "DT",
     "PRIMITIVES",
     "STEPS",

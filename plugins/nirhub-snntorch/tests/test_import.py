@@ -8,8 +8,6 @@ the last bits); float32 runs compare spikes exactly and states to 1e-4.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,13 @@ from nirhub.io import read
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LIF, Affine, CubaLIF, Input, Linear, Output
 from nirhub.sim import simulate
+from nirhub.testing import (
+    BRAILLE_GRAPHS,
+    braille_task,
+    check_braille_paper_activity,
+    check_lif_task,
+    run_saved_module,
+)
 
 
 def _mlp(seed: int = 0) -> Graph:
@@ -94,16 +99,9 @@ def test_affine_lif_mlp(method: str, reset: str) -> None:
     assert counts32 == counts
 
 
-@pytest.mark.parametrize(
-    "name,reset,hidden",
-    [
-        ("braille_noDelay_bias_zero", "zero", 119),
-        ("braille_noDelay_noBias_subtract", "subtract", 120),
-    ],
-)
+@pytest.mark.parametrize("name,reset,hidden", BRAILLE_GRAPHS)
 def test_braille_graphs(corpus: Path, name: str, reset: str, hidden: int) -> None:
-    graph = read(corpus / "rnn" / f"{name}.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy")
+    graph, x = braille_task(name, corpus)
     counts = _compare(graph, x, 1e-4, ["lif1.lif", "lif2"], reset=reset, atol=1e-12)
     assert counts["lif1.lif"] == hidden
     counts32 = _compare(
@@ -115,14 +113,8 @@ def test_braille_graphs(corpus: Path, name: str, reset: str, hidden: int) -> Non
 def test_braille_b_with_snntorch_reset_reproduces_the_paper(corpus: Path) -> None:
     """Graph B was trained with snnTorch's reset_delay=False subtraction: imported with that
     mode, snnTorch reproduces the paper's recorded activity cell for cell."""
-    name = "braille_noDelay_noBias_subtract"
-    graph = read(corpus / "rnn" / f"{name}.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy")
-    res = run(graph, x, 1e-4, reset="subtract-guarded", record=["lif1.lif"])
-    spikes = res.recorded["lif1.lif"]["spikes"]
-    paper = np.load(corpus / "rnn" / "snntorch_activity_noDelay_noBias_subtract.npy")
-    assert int((paper.reshape(spikes.shape) != spikes).sum()) == 0
-    assert int(spikes.sum()) == 118
+    check_braille_paper_activity(run, corpus)
+    graph, _ = braille_task("braille_noDelay_noBias_subtract", corpus)
     model = from_ir(graph, dt=1e-4, reset="subtract-guarded")
     assert model.lif1_lif.reset_mechanism == "subtract" and model.lif1_lif.reset_delay is False
 
@@ -154,13 +146,7 @@ def test_cnn_sinabs_on_synthetic_events(corpus: Path) -> None:
 
 
 def test_lif_task_spike_steps(corpus: Path) -> None:
-    graph = read(corpus / "lif" / "lif_norse.nir")
-    x = np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, 0:1]
-    for method in ("euler", "exact"):
-        for dtype in ("float32", "float64"):
-            res = run(graph, x, 1e-4, method=method, dtype=dtype)
-            steps = np.flatnonzero(res.outputs["output"][:, 0]).tolist()
-            assert steps == [460, 510, 710, 760], (method, dtype, steps)
+    check_lif_task(run, corpus, method=("euler", "exact"), dtype=("float32", "float64"))
 
 
 def test_cubalif_with_leak_and_reset_value_exact_method() -> None:
@@ -222,24 +208,9 @@ def test_artifact_runs_without_nirhub(corpus: Path, tmp_path: Path) -> None:
     py, pt = save(model, tmp_path / "braille.py")
     state = torch.load(pt, weights_only=True)
     assert "fc1.weight" in state and "lif1_lif.alpha" in state
-    np.save(tmp_path / "x.npy", x)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            NO_NIRHUB,
-            str(py),
-            str(tmp_path / "x.npy"),
-            str(tmp_path / "y.npy"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip().splitlines()[-1].startswith("snntorch")
-    ref = simulate(graph, x, 1e-4)
-    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), ref.outputs["output"])
+    y, printed = run_saved_module(NO_NIRHUB, py, x, tmp_path)
+    assert printed.startswith("snntorch")
+    np.testing.assert_array_equal(y, simulate(graph, x, 1e-4).outputs["output"])
 
 
 def test_load_parses_without_executing(tmp_path: Path) -> None:

@@ -21,23 +21,21 @@ from nirhub.errors import UsageError
 from nirhub.io import read
 from nirhub.ir.conventions import set_reset
 from nirhub.ir.graph import Graph
-from nirhub.ir.nodes import LIF, Affine, CubaLIF, Delay, Input, Linear, Output
+from nirhub.ir.nodes import LIF, NEURON_TYPES, Affine, CubaLIF, Delay, Input, Linear, Output
 from nirhub.sim import simulate
-from nirhub.testing import DT, PRIMITIVES, primitive_graph, random_inputs
+from nirhub.testing import (
+    BRAILLE_GRAPHS,
+    DT,
+    PRIMITIVES,
+    braille_task,
+    check_braille_paper_activity,
+    check_lif_task,
+    primitive_graph,
+    random_inputs,
+)
 
-EXACT_TYPES = {
-    "Scale",
-    "Flatten",
-    "Delay",
-    "Threshold",
-    "I",
-    "IF",
-    "LI",
-    "LIF",
-    "CubaLI",
-    "CubaLIF",
-    "NIRGraph",
-}
+#: types whose outputs involve no matrix product or convolution (no BLAS rounding)
+EXACT_TYPES = {"Scale", "Flatten", "Delay", "Threshold", "NIRGraph", *NEURON_TYPES}
 
 
 def _torch_run(model, inputs, record=()):
@@ -80,13 +78,7 @@ def test_snntorch_reset_variants_match_simulator(type_name: str, reset: str) -> 
 def test_braille_b_with_snntorch_reset_reproduces_the_paper(corpus: Path) -> None:
     """Graph B was trained with snnTorch's reset_delay=False subtraction ("subtract-guarded"):
     with that mode the paper's recorded snnTorch activity is reproduced cell for cell."""
-    graph = read(corpus / "rnn" / "braille_noDelay_noBias_subtract.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy")
-    res = run(graph, x, 1e-4, reset="subtract-guarded", record=["lif1.lif"])
-    spikes = res.recorded["lif1.lif"]["spikes"]
-    paper = np.load(corpus / "rnn" / "snntorch_activity_noDelay_noBias_subtract.npy")
-    assert int((paper.reshape(spikes.shape) != spikes).sum()) == 0
-    assert int(spikes.sum()) == 118
+    check_braille_paper_activity(run, corpus)
 
 
 def test_device_option() -> None:
@@ -125,16 +117,9 @@ def test_batched_equals_one_by_one() -> None:
     np.testing.assert_array_equal(batched, ref.outputs["output"])
 
 
-@pytest.mark.parametrize(
-    "name,reset,hidden",
-    [
-        ("braille_noDelay_bias_zero", "zero", 119),
-        ("braille_noDelay_noBias_subtract", "subtract", 120),
-    ],
-)
+@pytest.mark.parametrize("name,reset,hidden", BRAILLE_GRAPHS)
 def test_braille_graphs_bit_exact(corpus: Path, name: str, reset: str, hidden: int) -> None:
-    graph = read(corpus / "rnn" / f"{name}.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy")
+    graph, x = braille_task(name, corpus)
     ref = simulate(graph, x, 1e-4, reset=reset, record=["lif1.lif", "lif2"])
     res = run(graph, x, 1e-4, reset=reset, record=["lif1.lif", "lif2"])
     for path in ("lif1.lif", "lif2"):
@@ -184,13 +169,7 @@ def test_cnn_sinabs_on_synthetic_events(corpus: Path) -> None:
 
 
 def test_lif_task_spike_steps(corpus: Path) -> None:
-    graph = read(corpus / "lif" / "lif_norse.nir")
-    x = np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, 0:1]
-    for method in ("euler", "exact"):
-        for dtype in ("float32", "float64"):
-            res = run(graph, x, 1e-4, method=method, dtype=dtype)
-            steps = np.flatnonzero(res.outputs["output"][:, 0]).tolist()
-            assert steps == [460, 510, 710, 760], (method, dtype, steps)
+    check_lif_task(run, corpus, method=("euler", "exact"), dtype=("float32", "float64"))
 
 
 def _recurrent_graph() -> Graph:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,7 @@ from nirhub.errors import FileFormatError, RefusedError
 from nirhub.hub.convert import convert, to_ir
 from nirhub.io import read
 from nirhub.sim import simulate
-from nirhub.testing import isolated_registry
+from nirhub.testing import isolated_registry, run_saved_module
 
 # Runs in a fresh interpreter in which importing nirhub (or any SNN framework) fails.
 NO_NIRHUB = """
@@ -47,26 +45,10 @@ def test_artifact_runs_without_nirhub(corpus: Path, tmp_path: Path) -> None:
     assert [p.name for p in written] == ["braille.py", "braille.pt"]
     text = written[0].read_text()
     assert text.startswith(MARKER) and "def build_model" in text
-    np.save(tmp_path / "x.npy", x)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            NO_NIRHUB,
-            str(written[0]),
-            str(tmp_path / "x.npy"),
-            str(tmp_path / "y.npy"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    keys = json.loads(proc.stdout.strip().splitlines()[-1])
+    y, printed = run_saved_module(NO_NIRHUB, written[0], x, tmp_path)
+    keys = json.loads(printed)
     assert "nodes.fc1.weight" in keys and "nodes.lif1_lif.tau_mem" in keys
-    y = np.load(tmp_path / "y.npy")
-    ref = simulate(graph, x, 1e-4)
-    np.testing.assert_array_equal(y, ref.outputs["output"])
+    np.testing.assert_array_equal(y, simulate(graph, x, 1e-4).outputs["output"])
 
 
 def test_load_parses_without_executing(tmp_path: Path) -> None:
@@ -94,6 +76,10 @@ def test_save_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     save(model, tmp_path / "m.py")
     with pytest.raises(RefusedError):
         save(model, tmp_path / "m.py", force=False)
+    backend = plugin.TorchBackend()  # the hook: the user's --force reaches the artifact
+    with pytest.raises(RefusedError):
+        backend.save(model, tmp_path / "m.py", force=False)
+    assert backend.save(model, tmp_path / "m.py", force=True)[0] == tmp_path / "m.py"
 
 
 def test_convert_through_the_hub(corpus: Path, tmp_path: Path) -> None:

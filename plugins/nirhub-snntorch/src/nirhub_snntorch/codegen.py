@@ -74,6 +74,12 @@ class _Gen:
         args = [f'"{name}"', f"torch.zeros({_shape(shape)}, dtype={dtype})"]
         self.init += _statement(call("self.register_buffer", args, indent=8), comment)
 
+    def start_at(self, path: str, field: str, sh: str, buffer: str) -> None:
+        """``initial_state``: the state ``<path><field>`` starts at the buffer ``buffer``."""
+        target = f"state[{_q(path, field)}]"
+        value = f"self._zeros(batch, {sh}, device) + self.{buffer}"
+        self.state0.append("        " + assign(target, value, indent=8))
+
     # -- stateless ---------------------------------------------------------------------------
     def op(self, path: str, x: str) -> str:
         """Expression of a stateless node's output from its input expression ``x``."""
@@ -235,14 +241,7 @@ class _Gen:
                 self.buffer(f"{k}_bias", shape, "constant drive (dt/tau)*v_leak")
                 self.buffer(f"{k}_v0", shape, "initial membrane potential v_leak")
                 self.step.append(f"        cur = {x} * self.{k}_gain + self.{k}_bias")
-                self.state0.append(
-                    "        "
-                    + assign(
-                        f"state[{_q(path, '.mem')}]",
-                        f"self._zeros(batch, {sh}, device) + self.{k}_v0",
-                        indent=8,
-                    )
-                )
+                self.start_at(path, ".mem", sh, f"{k}_v0")
             else:
                 self.step.append(f"        cur = {x} * self.{k}_gain")
                 self.state0.append(
@@ -252,22 +251,8 @@ class _Gen:
         else:
             self.buffer(f"{k}_v0", shape, "initial membrane potential v_leak")
             self.buffer(f"{k}_c_mem", shape, "(dt/tau_mem)*v_leak; the current starts there")
-            self.state0.append(
-                "        "
-                + assign(
-                    f"state[{_q(path, '.mem')}]",
-                    f"self._zeros(batch, {sh}, device) + self.{k}_v0",
-                    indent=8,
-                )
-            )
-            self.state0.append(
-                "        "
-                + assign(
-                    f"state[{_q(path, '.syn')}]",
-                    f"self._zeros(batch, {sh}, device) + self.{k}_c_mem",
-                    indent=8,
-                )
-            )
+            self.start_at(path, ".mem", sh, f"{k}_v0")
+            self.start_at(path, ".syn", sh, f"{k}_c_mem")
             if method == "euler":
                 self.buffer(f"{k}_g_syn", shape, "(dt/tau_syn)*w_in")
                 self.buffer(f"{k}_g_mem", shape, "(dt/tau_mem)*r")

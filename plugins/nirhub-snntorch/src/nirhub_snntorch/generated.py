@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import IRError, Problem, UnsupportedError
-from nirhub.ir.conventions import NAMESPACE, set_dt, set_method
+from nirhub.backend import Problem, UnsupportedError
+from nirhub.backend.graphspec import rebuild_graph, rebuild_node
+from nirhub.ir.conventions import set_dt, set_method
 from nirhub.ir.graph import Graph
-from nirhub.ir.nodes import NODE_TYPES, Node
-from nirhub_snntorch.spec import FORMAT, decode
+from nirhub.ir.nodes import Node
+from nirhub_snntorch.spec import FORMAT
 
 
 def is_generated(model: Any) -> bool:
@@ -157,35 +158,14 @@ def _primitive(model: Any, skel: dict[str, Any], spec: dict[str, Any]) -> Node:
         w_in = values["w_in"]
         if not np.allclose(w_in, 1.0, rtol=1e-6, atol=0):
             kwargs["w_in"] = w_in
-    metadata = decode(skel["metadata"])
-    reset = entry.get("reset")
-    if reset is not None and reset != entry.get("reset_native"):
-        ns = dict(metadata.get(NAMESPACE, {}))
-        ns["reset"] = reset
-        metadata[NAMESPACE] = ns
-    try:
-        return NODE_TYPES[skel["type"]](**kwargs, metadata=metadata)
-    except IRError as exc:
-        raise IRError(
-            f"node {path!r}: {exc.message}",
-            node=path,
-            field=exc.field,
-            hint="A fine-tuned parameter may have left its valid range.",
-        ) from None
-
-
-def _graph(model: Any, skel: dict[str, Any], spec: dict[str, Any]) -> Graph:
-    nodes: dict[str, Node] = {}
-    for name, sub in skel["nodes"].items():
-        nodes[name] = (
-            _graph(model, sub, spec) if sub["type"] == "NIRGraph" else _primitive(model, sub, spec)
-        )
-    return Graph(nodes, [tuple(e) for e in skel["edges"]], decode(skel["metadata"]))
+    return rebuild_node(
+        skel, entry, kwargs, hint="A fine-tuned parameter may have left its valid range."
+    )
 
 
 def to_ir(model: Any) -> Graph:
     spec = type(model).NIR_SPEC
-    graph = _graph(model, spec["graph"], spec)
+    graph = rebuild_graph(spec["graph"], lambda skel: _primitive(model, skel, spec))
     set_dt(graph.metadata, spec["dt"])
     set_method(graph.metadata, spec["method"])  # the discretisation the module computes
     return graph

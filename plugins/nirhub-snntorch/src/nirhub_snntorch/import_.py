@@ -12,27 +12,19 @@ from nirhub.backend import (
     VARIANT_HINT,
     Problem,
     UnsupportedError,
-    UsageError,
     resolve_dt,
     variant_problems,
 )
+from nirhub.backend.torchrun import check_dtype, to_device
 from nirhub.ir.conventions import get_method
 from nirhub.ir.graph import Graph
+from nirhub.ir.nodes import NEURON_TYPES
 from nirhub_snntorch.codegen import render_module
 from nirhub_snntorch.mapping import neuron
 from nirhub_snntorch.spec import build_spec
 
-NEURONS = frozenset({"I", "IF", "LI", "LIF", "CubaLI", "CubaLIF"})
 #: names of snnTorch's own parameters/buffers (``<key>.<name>`` in the state dict)
 LAYER_FIELDS = frozenset({"beta", "alpha", "threshold"})
-DTYPES = ("float32", "float64")
-
-
-def check_dtype(dtype: Any, default: str) -> str:
-    name = default if dtype is None else str(dtype).replace("torch.", "")
-    if name not in DTYPES:
-        raise UsageError(f"dtype must be float32 or float64, got {dtype!r}")
-    return name
 
 
 def prepare(
@@ -47,7 +39,7 @@ def prepare(
     problems: list[Problem] = []
     for path, entry in spec["nodes"].items():
         k, t, a = entry["key"], entry["type"], arrays[path]
-        if t in NEURONS:
+        if t in NEURON_TYPES:
             info, vals, probs = neuron(entry, a, dt_value, spec["method"])
             entry["snn"] = info
             problems += probs
@@ -125,13 +117,6 @@ def from_ir(
     **_: Any,
 ) -> Any:
     """Build the snnTorch model of ``graph`` (float32 unless ``dtype`` says otherwise)."""
-    import torch
-
     spec, values = prepare(graph, dt=dt, method=method, reset=reset)
     model = instantiate(spec, values, dtype=check_dtype(dtype, "float32"), learn=bool(learn))
-    if device:
-        try:
-            model.to(torch.device(device))
-        except (RuntimeError, AssertionError) as exc:
-            raise UsageError(f"cannot use device {device!r}: {exc}") from None
-    return model
+    return to_device(model, device)

@@ -5,8 +5,7 @@ Cheap to import: torch and snnTorch are imported inside the methods only.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nirhub.backend import (
     ALL_NODE_TYPES,
@@ -17,16 +16,20 @@ from nirhub.backend import (
     Requirement,
     hookimpl,
 )
+from nirhub.backend.modulebackend import ModuleBackend
+from nirhub.backend.torchrun import DTYPES
 
-if TYPE_CHECKING:  # pragma: no cover
-    from nirhub.backend import SimulationResult
-    from nirhub.ir.graph import Graph
-
+#: every reset mode (``nirhub.ir.conventions.RESET_MODES``; importing nirhub.ir here would
+#: load numpy, and `nirhub list-backends` imports this module)
 RESET_CHOICES = ("zero", "subtract", "subtract-delayed", "subtract-guarded")
 
 
-class SnnTorchBackend(Backend):
-    """snnTorch (1.0): ``nn.Sequential``/module chains of snnTorch and torch layers."""
+class SnnTorchBackend(ModuleBackend):
+    """snnTorch (1.0): ``nn.Sequential``/module chains of snnTorch and torch layers.
+
+    The directions live in this package's modules (:class:`ModuleBackend` calls them)."""
+
+    package = "nirhub_snntorch"
 
     descriptor = BackendDescriptor(
         name="snntorch",
@@ -72,7 +75,7 @@ class SnnTorchBackend(Backend):
                 "dtype",
                 "choice",
                 "import: dtype of the model (default float32; the run hook float64)",
-                choices=("float32", "float64"),
+                choices=DTYPES,
             ),
             Option("device", "str", "import: torch device, e.g. cpu or cuda:0"),
             Option(
@@ -123,47 +126,8 @@ class SnnTorchBackend(Backend):
         except Exception:  # noqa: BLE001 - not a torch module after all
             return False
 
-    def load(
-        self, path: Path, *, weights: Path | None = None, trust_pickle: bool = False, **options: Any
-    ) -> Any:
-        from nirhub_snntorch.artifact import load
-
-        return load(
-            path,
-            weights=weights,
-            device=options.get("device"),
-            dtype=options.get("dtype"),
-            learn=bool(options.get("learn")),
-        )
-
-    def to_ir(self, model: Any, **options: Any) -> Graph:
-        from nirhub_snntorch.export import to_ir
-
-        return to_ir(model, **options)
-
-    def from_ir(self, graph: Graph, **options: Any) -> Any:
-        from nirhub_snntorch.import_ import from_ir
-
-        return from_ir(graph, **options)
-
-    def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
-        from nirhub_snntorch.artifact import save
-
-        return save(obj, path)
-
-    def run(
-        self,
-        graph: Graph,
-        inputs: dict[str, Any],
-        dt: float,
-        *,
-        record: tuple[str, ...] = (),
-        **options: Any,
-    ) -> SimulationResult:
-        from nirhub_snntorch.run import run
-
-        options.pop("dt", None)
-        return run(graph, inputs, dt, record=record, **options)
+    def load_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {**super().load_options(options), "learn": bool(options.get("learn"))}
 
 
 @hookimpl

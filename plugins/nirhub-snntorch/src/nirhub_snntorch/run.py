@@ -7,11 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import SimulationResult, UsageError, check_inputs
+from nirhub.backend import SimulationResult, check_inputs
+from nirhub.backend.torchrun import check_dtype, check_record
 from nirhub.ir.graph import Graph
-
-NEURONS = frozenset({"I", "IF", "LI", "LIF", "CubaLI", "CubaLIF"})
-SPIKING = frozenset({"IF", "LIF", "CubaLIF"})
+from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES
 
 
 def run(
@@ -34,7 +33,7 @@ def run(
     """
     import torch
 
-    from nirhub_snntorch.import_ import check_dtype, from_ir
+    from nirhub_snntorch.import_ import from_ir
 
     dtype_name = check_dtype(dtype, "float64")
     model = from_ir(graph, dt=dt, method=method, reset=reset, dtype=dtype_name, device=device)
@@ -42,13 +41,7 @@ def run(
     nodes = spec["nodes"]
     shapes = {name: tuple(nodes[name]["out_shape"]) for name in spec["inputs"]}
     signals = check_inputs(inputs, shapes, np.dtype(dtype_name))
-    record = list(record)
-    unknown = [p for p in record if p not in nodes]
-    if unknown:
-        raise UsageError(
-            f"cannot record {', '.join(map(repr, unknown))}: no such node",
-            hint=f"Nodes: {', '.join(nodes)}",
-        )
+    record = check_record(record, nodes)
     dev = model._anchor.device
     xs = {k: torch.as_tensor(v, device=dev) for k, v in signals.arrays.items()}
     outs: dict[str, list[Any]] = {name: [] for name in spec["outputs"]}
@@ -99,10 +92,10 @@ def _record(
     into: dict[str, list[Any]],
 ) -> None:
     t = entry["type"]
-    if t not in NEURONS:
+    if t not in NEURON_TYPES:
         into.setdefault("out", []).append(y[path])
         return
-    if t in SPIKING:
+    if t in SPIKING_TYPES:
         into.setdefault("spikes", []).append(y[path])
     into.setdefault("v", []).append(state[f"{path}.mem"])
     if t in ("CubaLI", "CubaLIF"):

@@ -21,8 +21,16 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from nirhub.backend import FileFormatError, RefusedError, UsageError, write_atomically
+from nirhub.backend import FileFormatError, UsageError
 from nirhub.backend.codestyle import LINE_LENGTH, literal, tidy
+from nirhub.backend.sourceartifact import (
+    assigned_literal,
+    existing_artifact,
+    load_weights,
+    put_weights,
+    read_literal,
+    save_source_and_weights,
+)
 
 MARKER = "# nirhub artifact: backend=torch format=nirhub-torch/1"
 
@@ -98,89 +106,33 @@ def render(model: Any, *, stem: str = "model") -> str:
     return tidy(header + code + footer)
 
 
-def _paths(path: Path) -> tuple[Path, Path]:
-    path = Path(path)
-    if path.suffix in (".py", ".pt"):
-        return path.with_suffix(".py"), path.with_suffix(".pt")
-    return path.with_name(path.name + ".py"), path.with_name(path.name + ".pt")
-
-
 def save(model: Any, path: str | os.PathLike[str], *, force: bool = True) -> list[Path]:
     """Write ``<stem>.py`` and ``<stem>.pt`` atomically; return both paths."""
-    import torch
-
-    py, pt = _paths(Path(path))
-    if not py.parent.is_dir():
-        raise UsageError(f"cannot write {py}: the folder {py.parent} does not exist")
-    if not force:
-        existing = [str(p) for p in (py, pt) if p.exists()]
-        if existing:
-            raise RefusedError(
-                f"{', '.join(existing)} already exist(s)",
-                hint="Pass force=True (--force) to overwrite.",
-            )
-    source = render(model, stem=py.stem)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-    def write_py(tmp: str) -> None:
-        Path(tmp).write_text(source, encoding="utf-8")
-
-    write_atomically(pt, lambda tmp: torch.save(state, tmp))
-    write_atomically(py, write_py)
-    return [py, pt]
+    return save_source_and_weights(model, path, lambda stem: render(model, stem=stem), force=force)
 
 
 def read_spec(py: Path) -> dict[str, Any]:
     """The ``SPEC`` literal of a generated module, parsed without executing the file."""
-    try:
-        text = py.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FileFormatError(f"cannot read: {exc}", path=str(py)) from None
-    if not text.startswith(MARKER):
-        raise FileFormatError(
-            f"is not a model written by nirhub's torch backend (its first line is not {MARKER!r})",
-            path=str(py),
-            hint="To use other Python model code, give a reference: file.py:factory.",
-        )
-    try:
-        tree = ast.parse(text, filename=str(py))
-    except SyntaxError as exc:
-        raise FileFormatError(
-            f"is not valid Python ({exc.msg}, line {exc.lineno})", path=str(py)
-        ) from None
-    for stmt in tree.body:
-        if (
-            isinstance(stmt, ast.Assign)
-            and len(stmt.targets) == 1
-            and isinstance(stmt.targets[0], ast.Name)
-            and stmt.targets[0].id == "SPEC"
-        ):
-            try:
-                spec = ast.literal_eval(stmt.value)
-            except ValueError as exc:
-                raise FileFormatError(
-                    f"SPEC is not a plain literal ({exc})", path=str(py)
-                ) from None
-            if not isinstance(spec, dict):
-                raise FileFormatError("SPEC is not a dict", path=str(py))
-            return spec
-    raise FileFormatError("has no SPEC = {...} assignment", path=str(py))
+    spec = read_literal(
+        py,
+        "SPEC",
+        marker=MARKER,
+        backend="torch",
+        hint="To use other Python model code, give a reference: file.py:factory.",
+    )
+    if not isinstance(spec, dict):
+        raise FileFormatError("SPEC is not a dict", path=str(py))
+    return spec
 
 
 def _literal(tree_text: str, name: str, default: Any) -> Any:
-    tree = ast.parse(tree_text)
-    for stmt in tree.body:
-        if (
-            isinstance(stmt, ast.Assign)
-            and len(stmt.targets) == 1
-            and isinstance(stmt.targets[0], ast.Name)
-            and stmt.targets[0].id == name
-        ):
-            try:
-                return ast.literal_eval(stmt.value)
-            except ValueError:
-                return default
-    return default
+    value = assigned_literal(ast.parse(tree_text), name)
+    if value is None:
+        return default
+    try:
+        return ast.literal_eval(value)
+    except ValueError:
+        return default
 
 
 def load(
@@ -191,15 +143,9 @@ def load(
     dtype: str | None = None,
 ) -> Any:
     """Rebuild a saved model from ``<stem>.py`` (parsed) and ``<stem>.pt`` (weights-only)."""
-    import pickle
-
-    import torch
-
     from nirhub_torch.runtime import FORMAT, NIRModel
 
-    py, pt = _paths(Path(path))
-    if not py.is_file():
-        raise UsageError(f"{py} does not exist")
+    py, pt = existing_artifact(path)
     spec = read_spec(py)
     if spec.get("format") != FORMAT:
         raise FileFormatError(
@@ -216,18 +162,4 @@ def load(
     wpath = Path(weights) if weights is not None else pt
     if not wpath.is_file():
         raise UsageError(f"the weights {wpath} do not exist", hint="Give them with --weights PATH.")
-    try:
-        state = torch.load(wpath, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError) as exc:
-        raise FileFormatError(
-            f"cannot load the weights (tensors only are accepted): {exc}", path=str(wpath)
-        ) from None
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise FileFormatError(
-            f"the weights do not fit the model in {py.name}: {exc}", path=str(wpath)
-        ) from None
-    if device:
-        model.to(device)
-    return model
+    return put_weights(model, load_weights(wpath), source=py, weights=wpath, device=device)

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import IRError, UsageError
-from nirhub.ir.conventions import NAMESPACE, set_dt, set_method
+from nirhub.backend import UsageError
+from nirhub.backend.graphspec import rebuild_graph, rebuild_node
+from nirhub.ir.conventions import set_dt, set_method
 from nirhub.ir.graph import Graph
-from nirhub.ir.nodes import NODE_TYPES, Node
-from nirhub_torch.spec import FORMAT, decode
+from nirhub.ir.nodes import Node
+from nirhub_torch.spec import FORMAT
 
 
 def is_model(obj: Any) -> bool:
@@ -43,29 +44,12 @@ def _primitive(model: Any, skel: dict[str, Any]) -> Node:
     kwargs: dict[str, Any] = dict(info["static"])
     for name, meta in info["arrays"].items():
         kwargs[name] = _array(getattr(mod, name), meta["dtype"])
-    metadata = decode(skel["metadata"])
-    reset = info.get("reset")
-    if reset is not None and reset != info.get("reset_native"):
-        ns = dict(metadata.get(NAMESPACE, {}))
-        ns["reset"] = reset
-        metadata[NAMESPACE] = ns
-    cls = NODE_TYPES[skel["type"]]
-    try:
-        return cls(**kwargs, metadata=metadata)
-    except IRError as exc:
-        raise IRError(
-            f"node {path!r}: {exc.message}",
-            node=path,
-            field=exc.field,
-            hint="A fine-tuned parameter may have left its valid range (e.g. tau <= 0).",
-        ) from None
-
-
-def _graph(model: Any, skel: dict[str, Any]) -> Graph:
-    nodes: dict[str, Node] = {}
-    for name, sub in skel["nodes"].items():
-        nodes[name] = _graph(model, sub) if sub["type"] == "NIRGraph" else _primitive(model, sub)
-    return Graph(nodes, [tuple(e) for e in skel["edges"]], decode(skel["metadata"]))
+    return rebuild_node(
+        skel,
+        info,
+        kwargs,
+        hint="A fine-tuned parameter may have left its valid range (e.g. tau <= 0).",
+    )
 
 
 def to_ir(model: Any, **_: Any) -> Graph:
@@ -76,7 +60,7 @@ def to_ir(model: Any, **_: Any) -> Graph:
             hint="Plain PyTorch has no neuron models; export models of an SNN framework with "
             "its backend (e.g. --from snntorch).",
         )
-    graph = _graph(model, model.nir_spec["graph"])
+    graph = rebuild_graph(model.nir_spec["graph"], lambda skel: _primitive(model, skel))
     set_dt(graph.metadata, model.dt)
     set_method(graph.metadata, model.method)  # the discretisation the module computes
     return graph

@@ -6,18 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import UsageError, resolve_dt, resolve_method
+from nirhub.backend import resolve_dt, resolve_method
+from nirhub.backend.torchrun import check_dtype, to_device
 from nirhub.ir.graph import Graph
-from nirhub_torch.spec import arrays_of, build_spec
-
-DTYPES = ("float32", "float64")
-
-
-def check_dtype(dtype: Any, default: str) -> str:
-    name = default if dtype is None else str(dtype).replace("torch.", "")
-    if name not in DTYPES:
-        raise UsageError(f"dtype must be float32 or float64, got {dtype!r}")
-    return name
+from nirhub_torch.spec import build_spec
 
 
 def from_ir(
@@ -33,11 +25,9 @@ def from_ir(
     **_: Any,
 ) -> Any:
     """Build the module for ``graph``, its parameters set to the graph's arrays."""
-    import torch
-
     from nirhub_torch.runtime import NIRModel
 
-    spec = build_spec(
+    spec, arrays = build_spec(
         graph, dt=resolve_dt(graph, dt), method=resolve_method(graph, method), reset=reset
     )
     model = NIRModel(
@@ -46,13 +36,8 @@ def from_ir(
         surrogate_slope=25.0 if surrogate_slope is None else float(surrogate_slope),
         detach_reset=True if detach_reset is None else bool(detach_reset),
     )
-    load_arrays(model, arrays_of(graph))
-    if device:
-        try:
-            model.to(torch.device(device))
-        except (RuntimeError, AssertionError) as exc:
-            raise UsageError(f"cannot use device {device!r}: {exc}") from None
-    return model
+    load_arrays(model, arrays)
+    return to_device(model, device)
 
 
 def load_arrays(model: Any, arrays: dict[str, dict[str, np.ndarray]]) -> None:

@@ -5,20 +5,22 @@ Cheap to import: torch is imported inside the methods only.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nirhub.backend import ALL_NODE_TYPES, Backend, BackendDescriptor, Option, Requirement, hookimpl
+from nirhub.backend.modulebackend import ModuleBackend
+from nirhub.backend.torchrun import DTYPES
 
-if TYPE_CHECKING:  # pragma: no cover
-    from nirhub.backend import SimulationResult
-    from nirhub.ir.graph import Graph
-
+#: every reset mode (``nirhub.ir.conventions.RESET_MODES``; importing nirhub.ir here would
+#: load numpy, and `nirhub list-backends` imports this module)
 RESET_CHOICES = ("zero", "subtract", "subtract-delayed", "subtract-guarded")
 
 
-class TorchBackend(Backend):
-    """IR <-> :class:`nirhub_torch.runtime.NIRModel`."""
+class TorchBackend(ModuleBackend):
+    """IR <-> :class:`nirhub_torch.runtime.NIRModel` (the directions live in this package's
+    modules; :class:`ModuleBackend` calls them)."""
+
+    package = "nirhub_torch"
 
     descriptor = BackendDescriptor(
         name="torch",
@@ -51,7 +53,7 @@ class TorchBackend(Backend):
                 "dtype",
                 "choice",
                 "compute dtype (default float32 for models, float64 for runs)",
-                choices=("float32", "float64"),
+                choices=DTYPES,
             ),
             Option("device", "str", "torch device, e.g. cpu or cuda:0"),
             Option(
@@ -88,42 +90,6 @@ class TorchBackend(Backend):
         from nirhub_torch.export import is_model
 
         return is_model(model)
-
-    def load(
-        self, path: Path, *, weights: Path | None = None, trust_pickle: bool = False, **options: Any
-    ) -> Any:
-        from nirhub_torch.artifact import load
-
-        return load(path, weights=weights, device=options.get("device"), dtype=options.get("dtype"))
-
-    def to_ir(self, model: Any, **options: Any) -> Graph:
-        from nirhub_torch.export import to_ir
-
-        return to_ir(model, **options)
-
-    def from_ir(self, graph: Graph, **options: Any) -> Any:
-        from nirhub_torch.import_ import from_ir
-
-        return from_ir(graph, **options)
-
-    def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
-        from nirhub_torch.artifact import save
-
-        return save(obj, path)
-
-    def run(
-        self,
-        graph: Graph,
-        inputs: dict[str, Any],
-        dt: float,
-        *,
-        record: tuple[str, ...] = (),
-        **options: Any,
-    ) -> SimulationResult:
-        from nirhub_torch.run import run
-
-        options.pop("dt", None)
-        return run(graph, inputs, dt, record=record, **options)
 
 
 @hookimpl

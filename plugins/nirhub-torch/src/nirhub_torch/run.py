@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import SimulationResult, UsageError, check_inputs
+from nirhub.backend import SimulationResult, check_inputs, resolve_method
+from nirhub.backend.torchrun import check_dtype, check_record
 from nirhub.ir.graph import Graph
 
 
@@ -26,7 +27,7 @@ def run(
     """Run ``graph`` as a torch module (float64 unless ``dtype`` says otherwise)."""
     import torch
 
-    from nirhub_torch.import_ import check_dtype, from_ir, resolve_method
+    from nirhub_torch.import_ import from_ir
 
     dtype_name = check_dtype(dtype, "float64")
     model = from_ir(
@@ -40,13 +41,7 @@ def run(
     )
     shapes = {name: tuple(model.node(name).out_shape) for name in model.inputs}
     signals = check_inputs(inputs, shapes, np.dtype(dtype_name))
-    record = list(record)
-    unknown = [p for p in record if p not in model.keys]
-    if unknown:
-        raise UsageError(
-            f"cannot record {', '.join(map(repr, unknown))}: no such node",
-            hint=f"Nodes: {', '.join(model.keys)}",
-        )
+    record = check_record(record, model.keys)
     dev = model._anchor.device
     tensors = {k: torch.as_tensor(v, device=dev) for k, v in signals.arrays.items()}
     with torch.no_grad():
