@@ -16,7 +16,7 @@ attributes of :class:`GraphPass` works.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from nirhub.ir.conventions import NAMESPACE, namespace, reset_mode
 from nirhub.ir.graph import Graph, flatten
-from nirhub.ir.nodes import SPIKING_TYPES, Affine, Input, Linear, Output, Scale
+from nirhub.ir.nodes import SPIKING_TYPES, Affine, Input, Linear, Node, Output, Scale
 
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub.hub.descriptor import BackendDescriptor
@@ -119,6 +119,21 @@ def _each_level(graph: Graph, rewrite, prefix: str = "") -> tuple[Graph, list[st
     return (new, notes + level_notes) if level_notes else (current, notes)
 
 
+def _replace_each_node(
+    graph: Graph, prefix: str, replace: Callable[[Node], tuple[Node, str] | None]
+) -> tuple[Graph, list[str]]:
+    """One level of ``graph`` with every node ``replace`` rewrites (``(new node, what was
+    done)``, or None to keep it) replaced; a note per replaced node, named with ``prefix``."""
+    nodes = dict(graph.nodes)
+    notes = []
+    for name, node in graph.nodes.items():
+        replaced = replace(node)
+        if replaced is not None:
+            nodes[name], done = replaced
+            notes.append(f"{prefix}{name}: {done}")
+    return (graph.replace(nodes=nodes), notes) if notes else (graph, [])
+
+
 def _preds(graph: Graph, name: str) -> list[str]:
     return [s for s, d in graph.edges if d == name]
 
@@ -198,15 +213,15 @@ class LinearToAffine:
         return _each_level(graph, self._level)
 
     def _level(self, graph: Graph, prefix: str) -> tuple[Graph, list[str]]:
-        nodes = dict(graph.nodes)
-        notes = []
-        for name, node in graph.nodes.items():
-            if type(node) is Linear:
-                out_shape = node.declared_output_shape()[-1:]
-                bias = np.zeros(out_shape, dtype=node.weight.dtype)
-                nodes[name] = Affine(node.weight, bias, metadata=dict(node.metadata))
-                notes.append(f"{prefix}{name}: Linear -> Affine with zero bias")
-        return (graph.replace(nodes=nodes), notes) if notes else (graph, [])
+        return _replace_each_node(graph, prefix, self._replace)
+
+    @staticmethod
+    def _replace(node: Node) -> tuple[Node, str] | None:
+        if type(node) is not Linear:
+            return None
+        bias = np.zeros(node.declared_output_shape()[-1:], dtype=node.weight.dtype)
+        affine = Affine(node.weight, bias, metadata=dict(node.metadata))
+        return affine, "Linear -> Affine with zero bias"
 
 
 @dataclass(frozen=True)
@@ -223,13 +238,13 @@ class AffineToLinear:
         return _each_level(graph, self._level)
 
     def _level(self, graph: Graph, prefix: str) -> tuple[Graph, list[str]]:
-        nodes = dict(graph.nodes)
-        notes = []
-        for name, node in graph.nodes.items():
-            if type(node) is Affine and not np.any(node.bias):
-                nodes[name] = Linear(node.weight, metadata=dict(node.metadata))
-                notes.append(f"{prefix}{name}: Affine with zero bias -> Linear")
-        return (graph.replace(nodes=nodes), notes) if notes else (graph, [])
+        return _replace_each_node(graph, prefix, self._replace)
+
+    @staticmethod
+    def _replace(node: Node) -> tuple[Node, str] | None:
+        if type(node) is not Affine or np.any(node.bias):
+            return None
+        return Linear(node.weight, metadata=dict(node.metadata)), "Affine with zero bias -> Linear"
 
 
 @dataclass(frozen=True)

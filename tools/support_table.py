@@ -22,29 +22,12 @@ from typing import Any
 
 from nirhub.hub.descriptor import BackendDescriptor
 from nirhub.hub.hookspecs import ENTRY_POINT_GROUP
+from nirhub.ir.nodes import TYPE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "docs" / "support-table.md"
 #: rows, in the order of the NIR specification (Input/Output are accepted by every backend)
-ORDER: tuple[str, ...] = (
-    "Affine",
-    "Linear",
-    "Scale",
-    "Conv1d",
-    "Conv2d",
-    "SumPool2d",
-    "AvgPool2d",
-    "Flatten",
-    "Delay",
-    "Threshold",
-    "I",
-    "IF",
-    "LI",
-    "LIF",
-    "CubaLI",
-    "CubaLIF",
-    "NIRGraph",
-)
+ORDER: tuple[str, ...] = tuple(t for t in TYPE_NAMES if t not in ("Input", "Output"))
 
 
 class TableError(Exception):

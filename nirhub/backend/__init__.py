@@ -43,13 +43,24 @@ if TYPE_CHECKING:  # pragma: no cover
         METHODS,
         check_by_lowering,
         edge_modules,
+        no_equivalent,
         parse_shape,
+        raise_unsupported,
         resolve_dt,
         resolve_method,
         resolve_skipped,
     )
     from nirhub.backend.probes import random_inputs
+    from nirhub.backend.runs import recordable_steps, single_input, time_major, to_time_major
     from nirhub.backend.samna import block_samna_stub, samna_status
+    from nirhub.backend.torchcode import TORCH_LAYER_TYPES
+    from nirhub.backend.torchlayers import (
+        TorchLayer,
+        float32_tensor,
+        int_tuple,
+        refuse_torch_layer,
+        torch_layer,
+    )
     from nirhub.backend.variants import (
         VARIANT_HINT,
         check_threshold_option,
@@ -132,6 +143,18 @@ _WHERE: dict[str, str] = {
     "resolve_method": "nirhub.backend.lowering",
     "resolve_skipped": "nirhub.backend.lowering",
     "random_inputs": "nirhub.backend.probes",
+    "no_equivalent": "nirhub.backend.lowering",
+    "raise_unsupported": "nirhub.backend.lowering",
+    "recordable_steps": "nirhub.backend.runs",
+    "single_input": "nirhub.backend.runs",
+    "time_major": "nirhub.backend.runs",
+    "to_time_major": "nirhub.backend.runs",
+    "TORCH_LAYER_TYPES": "nirhub.backend.torchcode",
+    "TorchLayer": "nirhub.backend.torchlayers",
+    "float32_tensor": "nirhub.backend.torchlayers",
+    "int_tuple": "nirhub.backend.torchlayers",
+    "refuse_torch_layer": "nirhub.backend.torchlayers",
+    "torch_layer": "nirhub.backend.torchlayers",
     "block_samna_stub": "nirhub.backend.samna",
     "samna_status": "nirhub.backend.samna",
     "VARIANT_HINT": "nirhub.backend.variants",
@@ -270,6 +293,19 @@ __all__ = [
     "variant_hint",
     "variant_problems",
     "write_atomically",
+    # shared by the code-generating plugins (norse, sinabs, rockpool, xylo): lowering and runs
+    "float32_tensor",
+    "int_tuple",
+    "no_equivalent",
+    "raise_unsupported",
+    "recordable_steps",
+    "refuse_torch_layer",
+    "single_input",
+    "time_major",
+    "to_time_major",
+    "torch_layer",
+    "TORCH_LAYER_TYPES",
+    "TorchLayer",
 ]
 
 

@@ -143,6 +143,22 @@ class GeneratedTorchBackend(Backend):
     framework: ClassVar[str]
     #: the report's ``structure`` for a chain of layers (a graph with branches is a "Network")
     chain_structure: ClassVar[str] = "Sequential"
+    #: whether a container of another library (``torch.nn.Sequential``) holding one of the
+    #: framework's modules is the framework's model
+    owns_containers: ClassVar[bool] = True
+
+    def owns(self, model: Any) -> bool:
+        if super().owns(model):
+            return True
+        if not self.owns_containers:
+            return False
+        children = getattr(model, "modules", None)
+        if not callable(children):
+            return False
+        try:
+            return any(type(m).__module__.split(".")[0] == self.framework for m in children())
+        except TypeError:
+            return False
 
     def _importer(self) -> ModuleType:
         return importlib.import_module(self.import_module)
@@ -185,14 +201,16 @@ class GeneratedTorchBackend(Backend):
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
         importer = self._importer()
-        built = importer.built_for(obj)
+        model, built = obj, importer.built_for(obj)
         if built is None:  # a model nirhub did not build: go through the IR
             graph = self.to_ir(obj, **options)
-            built = importer.built_for(importer.build_model(graph, **self.rebuild_options(options)))
-        return self.write_artifact(built, obj, Path(path), force=bool(options.get("force")))
+            model = importer.build_model(graph, **self.rebuild_options(options))
+            built = importer.built_for(model)
+        return self.write_artifact(built, model, Path(path), force=bool(options.get("force")))
 
     def write_artifact(self, built: Any, model: Any, path: Path, *, force: bool) -> list[Path]:
-        """The files of one saved model (default: :func:`save_generated`)."""
+        """The files of one saved model (default: :func:`save_generated`); ``model`` is the
+        one ``built`` made."""
         return save_generated(
             built, path, title=f"{path.stem}: a {self.framework} model", force=force
         )

@@ -7,6 +7,25 @@ the helpers its layers use. Source text, not code nirhub runs: no torch import h
 
 from __future__ import annotations
 
+#: the node types the generated PyTorch code builds with these helpers and plain torch layers
+#: (:func:`nirhub.backend.torchlayers.torch_layer`), with the ports and the subgraph type; a
+#: plugin adds the neurons it maps
+TORCH_LAYER_TYPES: frozenset[str] = frozenset(
+    {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "SumPool2d",
+        "AvgPool2d",
+        "Flatten",
+        "NIRGraph",
+    }
+)
+
 #: helper name -> its source
 TORCH_LAYER_HELPERS: dict[str, str] = {
     "linear": '''

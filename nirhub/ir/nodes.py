@@ -44,6 +44,7 @@ __all__ = [
     "CubaLI",
     "CubaLIF",
     "NODE_TYPES",
+    "TYPE_NAMES",
     "NEURON_TYPES",
     "SPIKING_TYPES",
 ]
@@ -728,6 +729,9 @@ NODE_TYPES: dict[str, type[Node]] = {
         CubaLIF,
     )
 }
+#: Every NIR type string, in the order of the NIR specification: the primitives, then the
+#: subgraph type ``"NIRGraph"`` (:class:`nirhub.ir.graph.Graph`).
+TYPE_NAMES: tuple[str, ...] = (*NODE_TYPES, "NIRGraph")
 #: Stateful neuron models.
 NEURON_TYPES: frozenset[str] = frozenset({"I", "IF", "LI", "LIF", "CubaLI", "CubaLIF"})
 #: Neuron models that emit spikes (their output is the spike train only).

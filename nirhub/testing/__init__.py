@@ -5,7 +5,8 @@
   installed plugins and no worker environments.
 * :func:`primitive_graph` / :func:`primitive_graphs` / :data:`PRIMITIVES`: one small valid
   graph per NIR primitive; :func:`random_inputs`, :func:`behaviour_difference`: compare graphs
-  by what they compute.
+  by what they compute; :func:`affine_mlp`, the small Affine -> LIF network importers' tests
+  run against the reference.
 * :class:`nirhub.testing.variants.VariantRefusals`: for a backend that runs none of the neuron
   variants (multi-spike, ``>=``, ``v_min``, staged): every one is refused by node name.
 * pytest fixtures in :mod:`nirhub.testing.fixtures`, opt in with
@@ -26,6 +27,7 @@ from nirhub.testing.graphs import (
     DT,
     PRIMITIVES,
     STEPS,
+    affine_mlp,
     behaviour_difference,
     compare_outputs,
     graphs_equal,
@@ -62,6 +64,7 @@ __all__: Sequence[str] = [
     "PRIMITIVES",
     "STEPS",
     "BackendConformance",
+    "affine_mlp",
     "behaviour_difference",
     "compare_outputs",
     "graphs_equal",

@@ -20,6 +20,7 @@ from nirhub.ir.nodes import (
     IF,
     LI,
     LIF,
+    TYPE_NAMES,
     Affine,
     AvgPool2d,
     Conv1d,
@@ -31,6 +32,7 @@ from nirhub.ir.nodes import (
     I,
     Input,
     Linear,
+    Node,
     Output,
     Scale,
     SumPool2d,
@@ -42,29 +44,32 @@ DT = 1e-4
 STEPS = 25
 
 #: the node type each primitive graph exercises, in the order of the NIR spec
-PRIMITIVES: tuple[str, ...] = (
-    "Affine",
-    "Linear",
-    "Scale",
-    "Conv1d",
-    "Conv2d",
-    "SumPool2d",
-    "AvgPool2d",
-    "Flatten",
-    "Delay",
-    "Threshold",
-    "I",
-    "IF",
-    "LI",
-    "LIF",
-    "CubaLI",
-    "CubaLIF",
-    "NIRGraph",
-)
+PRIMITIVES: tuple[str, ...] = tuple(t for t in TYPE_NAMES if t not in ("Input", "Output"))
 
 
 def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+def affine_mlp(neuron: Node | None = None, *, seed: int = 1, weight_scale: float = 1.0) -> Graph:
+    """``input (6) -> fc -> lif -> output``: the small network importers' tests run against
+    the reference simulator. ``fc`` is a random Affine (5 x 6, weights ``weight_scale`` times
+    standard normal, biases 0.1 times); ``neuron`` (5 neurons, named ``lif``) defaults to a LIF
+    whose tau and r differ per neuron."""
+    rng = _rng(seed)
+    w = (weight_scale * rng.normal(size=(5, 6))).astype(np.float32)
+    b = (0.1 * rng.normal(size=5)).astype(np.float32)
+    if neuron is None:
+        neuron = LIF(
+            np.array([1e-3, 2e-3, 5e-4, 3e-3, 1e-3]),
+            np.array([1.0, 2.0, 0.5, 1.0, 1.5]),
+            np.zeros(5),
+            np.full(5, 0.5),
+        )
+    return Graph(
+        {"input": Input((6,)), "fc": Affine(w, b), "lif": neuron, "output": Output()},
+        [("input", "fc"), ("fc", "lif"), ("lif", "output")],
+    )
 
 
 def _wrap(node: Any, shape: tuple[int, ...], name: str) -> Graph:

@@ -12,33 +12,18 @@ from nirhub_norse.plugin import NorseBackend
 
 from nirhub.errors import UnsupportedError, UsageError
 from nirhub.io import read
-from nirhub.ir import IF, LIF, Affine, CubaLIF, Delay, Graph, I, Input, Linear, Output, Threshold
+from nirhub.ir import IF, Affine, CubaLIF, Delay, Graph, I, Input, Linear, Output, Threshold
 from nirhub.ir.conventions import set_dt
 from nirhub.sim import simulate
+from nirhub.testing import affine_mlp
 
 BACKEND = NorseBackend()
-
-
-def mlp(seed: int = 1) -> Graph:
-    rng = np.random.default_rng(seed)
-    w = rng.normal(size=(5, 6)).astype(np.float32)
-    b = (0.1 * rng.normal(size=5)).astype(np.float32)
-    lif = LIF(
-        np.array([1e-3, 2e-3, 5e-4, 3e-3, 1e-3]),
-        np.array([1.0, 2.0, 0.5, 1.0, 1.5]),
-        np.zeros(5),
-        np.full(5, 0.5),
-    )
-    return Graph(
-        {"input": Input((6,)), "fc": Affine(w, b), "lif": lif, "output": Output()},
-        [("input", "fc"), ("fc", "lif"), ("lif", "output")],
-    )
 
 
 @pytest.mark.parametrize("method", ["euler", "exact"])
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
 def test_affine_lif_mlp_matches_reference(method: str, reset: str) -> None:
-    graph = mlp()
+    graph = affine_mlp()
     x = (np.random.default_rng(2).random((500, 3, 6)) < 0.4) * 2.0
     got = BACKEND.run(graph, {"input": x}, 1e-4, record=("lif",), method=method, reset=reset)
     ref = simulate(graph, x, 1e-4, method=method, reset=reset, record=["lif"])
@@ -156,7 +141,7 @@ def test_exact_cubalif_and_subtracting_if_are_refused() -> None:
 
 
 def test_dt_comes_from_option_or_metadata() -> None:
-    graph = mlp()
+    graph = affine_mlp()
     with pytest.raises(UsageError, match="no time step"):
         BACKEND.from_ir(graph)
     set_dt(graph.metadata, 2e-4)

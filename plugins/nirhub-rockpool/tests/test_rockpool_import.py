@@ -19,7 +19,6 @@ from nirhub.io import read
 from nirhub.ir import (
     IF,
     LI,
-    LIF,
     Affine,
     Conv2d,
     Delay,
@@ -31,30 +30,15 @@ from nirhub.ir import (
     SumPool2d,
 )
 from nirhub.sim import simulate
+from nirhub.testing import affine_mlp
 
 BACKEND = RockpoolBackend()
 SUB = "subtract"
 
 
-def mlp(seed: int = 1) -> Graph:
-    rng = np.random.default_rng(seed)
-    w = rng.normal(size=(5, 6)).astype(np.float32)
-    b = (0.1 * rng.normal(size=5)).astype(np.float32)
-    lif = LIF(
-        np.array([1e-3, 2e-3, 5e-4, 3e-3, 1e-3]),
-        np.array([1.0, 2.0, 0.5, 1.0, 1.5]),
-        np.zeros(5),
-        np.full(5, 0.5),
-    )
-    return Graph(
-        {"input": Input((6,)), "fc": Affine(w, b), "lif": lif, "output": Output()},
-        [("input", "fc"), ("fc", "lif"), ("lif", "output")],
-    )
-
-
 @pytest.mark.parametrize("method", ["euler", "exact"])
 def test_affine_lif_mlp_matches_reference(method: str) -> None:
-    graph = mlp()
+    graph = affine_mlp()
     x = (np.random.default_rng(2).random((500, 3, 6)) < 0.4) * 2.0
     got = BACKEND.run(graph, {"input": x}, 1e-4, record=("lif",), method=method, reset=SUB)
     ref = simulate(graph, x, 1e-4, method=method, reset=SUB, record=["lif"])
@@ -170,4 +154,4 @@ def test_unsupported_nodes_are_all_named() -> None:
 
 def test_dt_is_required() -> None:
     with pytest.raises(UsageError, match="no time step"):
-        BACKEND.from_ir(mlp(), reset=SUB)
+        BACKEND.from_ir(affine_mlp(), reset=SUB)

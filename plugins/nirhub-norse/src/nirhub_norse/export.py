@@ -62,28 +62,10 @@ from nirhub.ir.nodes import (
     SumPool2d,
 )
 from nirhub_norse.framework import import_norse
+from nirhub_norse.types import TYPES
 
 #: node types the exporter produces
-EXPORTS = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
+EXPORTS = TYPES
 
 
 class _Refused(Exception):

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from nirhub.backend import UsageError
+from nirhub.backend import recordable_steps, time_major
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES
-
-
-def as_time_major(graph: Graph, inputs: Any, in_shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
-    """The single input as ``(T, B, *shape)`` and whether the caller gave a batch axis."""
-    if isinstance(inputs, Mapping):
-        if len(inputs) != 1:
-            raise UsageError(f"the graph has one input; got {len(inputs)} arrays")
-        arr = np.asarray(next(iter(inputs.values())))
-    else:
-        arr = np.asarray(inputs)
-    if arr.ndim == len(in_shape) + 1 and arr.shape[1:] == in_shape:
-        return arr[:, None], False
-    if arr.ndim == len(in_shape) + 2 and arr.shape[2:] == in_shape:
-        return arr, True
-    raise UsageError(
-        f"input of shape {arr.shape} does not fit (T, [B,] {in_shape})", hint="Time is axis 0."
-    )
 
 
 def run_graph(
@@ -49,26 +31,16 @@ def run_graph(
     built = built_for(model)
     low = built.lowered
     plan = low.plan
-    x, batched = as_time_major(graph, inputs, plan.steps[plan.input].out_shape)
+    x, batched = time_major(inputs, plan.steps[plan.input].out_shape)
     layers = all_layers(low)
     modules = (
         {layer.name: model[i] for i, layer in enumerate(layers)}
         if plan.is_chain()
         else {layer.name: getattr(model, layer.name) for layer in layers}
     )
-    paths = plan.by_path()
     traces: dict[str, dict[str, list[Any]]] = {}
     handles = []
-    for path in record:
-        if path not in paths or path in (plan.input_name, plan.output_name):
-            known = ", ".join(
-                sorted(p for p in paths if p not in (plan.input_name, plan.output_name))
-            )
-            raise UsageError(
-                f"cannot record {path!r}: no such node in the norse model",
-                hint=f"Recordable: {known}.",
-            )
-        step = plan.steps[paths[path]]
+    for path, step in recordable_steps(plan, record, "norse").items():
         module = modules[low.layers[step.name][-1].name]
         kind = step.type_name
         trace: dict[str, list[Any]] = {}

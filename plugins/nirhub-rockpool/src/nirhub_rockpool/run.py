@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from nirhub.backend import UsageError
+from nirhub.backend import UsageError, time_major, to_time_major
 from nirhub.ir.graph import Graph
-
-
-def as_time_major(inputs: Any, in_shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
-    """The single input as ``(T, B, *shape)`` and whether the caller gave a batch axis."""
-    if isinstance(inputs, Mapping):
-        if len(inputs) != 1:
-            raise UsageError(f"the graph has one input; got {len(inputs)} arrays")
-        arr = np.asarray(next(iter(inputs.values())))
-    else:
-        arr = np.asarray(inputs)
-    if arr.ndim == len(in_shape) + 1 and arr.shape[1:] == in_shape:
-        return arr[:, None], False
-    if arr.ndim == len(in_shape) + 2 and arr.shape[2:] == in_shape:
-        return arr, True
-    raise UsageError(
-        f"input of shape {arr.shape} does not fit (T, [B,] {in_shape})", hint="Time is axis 0."
-    )
 
 
 def run_graph(
@@ -46,7 +28,7 @@ def run_graph(
     model = build_model(graph, dt=dt, method=method, reset=reset)
     low = built_for(model).lowered
     plan = low.plan
-    x, batched = as_time_major(inputs, plan.steps[plan.input].out_shape)
+    x, batched = time_major(inputs, plan.steps[plan.input].out_shape)
     wanted: dict[str, tuple[str, str, bool]] = {}
     for path in record:
         owner = next((it for it in low.items if path in it.paths), None)
@@ -63,9 +45,7 @@ def run_graph(
         y, _, rec = model(xb, record=bool(record))
 
     def finish(t: Any, as_bool: bool = False) -> np.ndarray:
-        arr = np.swapaxes(t.detach().numpy(), 0, 1)
-        arr = arr.astype(bool) if as_bool else arr.astype(np.float64)
-        return arr if batched else arr[:, 0]
+        return to_time_major(t.detach().numpy(), batched, spikes=as_bool)
 
     recorded: dict[str, dict[str, np.ndarray]] = {}
     for path, (name, kind, multi) in wanted.items():

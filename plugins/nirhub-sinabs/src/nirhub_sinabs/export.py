@@ -63,28 +63,9 @@ from nirhub.ir.nodes import (
     Scale,
     SumPool2d,
 )
+from nirhub_sinabs.types import TYPES
 
-EXPORTS = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "I",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
+EXPORTS = TYPES
 METHODS = ("euler", "exact")
 
 

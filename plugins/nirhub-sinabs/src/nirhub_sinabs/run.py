@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from nirhub.backend import UsageError
+from nirhub.backend import recordable_steps, time_major, to_time_major
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES
 
-
-def as_time_major(inputs: Any, in_shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
-    """The single input as ``(T, B, *shape)`` and whether the caller gave a batch axis."""
-    if isinstance(inputs, Mapping):
-        if len(inputs) != 1:
-            raise UsageError(f"the graph has one input; got {len(inputs)} arrays")
-        arr = np.asarray(next(iter(inputs.values())))
-    else:
-        arr = np.asarray(inputs)
-    if arr.ndim == len(in_shape) + 1 and arr.shape[1:] == in_shape:
-        return arr[:, None], False
-    if arr.ndim == len(in_shape) + 2 and arr.shape[2:] == in_shape:
-        return arr, True
-    raise UsageError(
-        f"input of shape {arr.shape} does not fit (T, [B,] {in_shape})", hint="Time is axis 0."
-    )
+#: the input reader, by the name nirhub-speck imports it under
+as_time_major = time_major
 
 
 def _batch_time(t: Any, batch: int, ndim: int) -> Any:
@@ -56,25 +41,15 @@ def run_graph(
     model = build_model(graph, dt=dt, method=method, reset=reset, fold=not record)
     low = built_for(model).lowered
     plan = low.plan
-    x, batched = as_time_major(inputs, plan.steps[plan.input].out_shape)
+    x, batched = time_major(inputs, plan.steps[plan.input].out_shape)
     steps, batch = x.shape[:2]
     chain = plan.is_chain()
     for module in model.modules():
         if hasattr(module, "batch_size") and hasattr(module, "num_timesteps"):
             module.batch_size = batch  # a sinabs Squeeze layer
-    paths = plan.by_path()
     traces: dict[str, dict[str, list[Any]]] = {}
     handles = []
-    for path in record:
-        if path not in paths or path in (plan.input_name, plan.output_name):
-            known = ", ".join(
-                sorted(p for p in paths if p not in (plan.input_name, plan.output_name))
-            )
-            raise UsageError(
-                f"cannot record {path!r}: no such node in the sinabs model",
-                hint=f"Recordable: {known}.",
-            )
-        step = plan.steps[paths[path]]
+    for path, step in recordable_steps(plan, record, "sinabs").items():
         module = getattr(model, low.layers[step.name][0].name)
         kind = step.type_name
         nd = len(step.out_shape)
@@ -113,9 +88,7 @@ def run_graph(
             h.remove()
 
     def finish(t: Any, as_bool: bool = False) -> np.ndarray:
-        arr = np.swapaxes(t.detach().numpy(), 0, 1)
-        arr = arr.astype(bool) if as_bool else arr.astype(np.float64)
-        return arr if batched else arr[:, 0]
+        return to_time_major(t.detach().numpy(), batched, spikes=as_bool)
 
     recorded = {
         path: {var: finish(torch.cat(v, 1), var == "spikes") for var, v in trace.items()}
