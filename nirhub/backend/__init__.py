@@ -53,13 +53,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from nirhub.backend.probes import random_inputs
     from nirhub.backend.runs import recordable_steps, single_input, time_major, to_time_major
     from nirhub.backend.samna import block_samna_stub, samna_status
-    from nirhub.backend.torchcode import TORCH_LAYER_TYPES
+    from nirhub.backend.torchcode import TORCH_LAYER_TYPES, helpers_used, weights_prelude
     from nirhub.backend.torchlayers import (
+        ModuleRefused,
         TorchLayer,
         float32_tensor,
+        generated_tensors,
         int_tuple,
+        population_array,
         refuse_torch_layer,
+        tensor_array,
         torch_layer,
+        torch_layer_node,
     )
     from nirhub.backend.variants import (
         VARIANT_HINT,
@@ -143,6 +148,7 @@ _WHERE: dict[str, str] = {
     "resolve_method": "nirhub.backend.lowering",
     "resolve_skipped": "nirhub.backend.lowering",
     "random_inputs": "nirhub.backend.probes",
+    "export_method": "nirhub.backend.lowering",
     "no_equivalent": "nirhub.backend.lowering",
     "raise_unsupported": "nirhub.backend.lowering",
     "recordable_steps": "nirhub.backend.runs",
@@ -150,11 +156,18 @@ _WHERE: dict[str, str] = {
     "time_major": "nirhub.backend.runs",
     "to_time_major": "nirhub.backend.runs",
     "TORCH_LAYER_TYPES": "nirhub.backend.torchcode",
+    "helpers_used": "nirhub.backend.torchcode",
+    "weights_prelude": "nirhub.backend.torchcode",
+    "generated_tensors": "nirhub.backend.torchlayers",
     "TorchLayer": "nirhub.backend.torchlayers",
     "float32_tensor": "nirhub.backend.torchlayers",
     "int_tuple": "nirhub.backend.torchlayers",
     "refuse_torch_layer": "nirhub.backend.torchlayers",
     "torch_layer": "nirhub.backend.torchlayers",
+    "ModuleRefused": "nirhub.backend.torchlayers",
+    "population_array": "nirhub.backend.torchlayers",
+    "tensor_array": "nirhub.backend.torchlayers",
+    "torch_layer_node": "nirhub.backend.torchlayers",
     "block_samna_stub": "nirhub.backend.samna",
     "samna_status": "nirhub.backend.samna",
     "VARIANT_HINT": "nirhub.backend.variants",
@@ -294,18 +307,26 @@ __all__ = [
     "variant_problems",
     "write_atomically",
     # shared by the code-generating plugins (norse, sinabs, rockpool, xylo): lowering and runs
+    "export_method",
     "float32_tensor",
+    "generated_tensors",
+    "helpers_used",
     "int_tuple",
+    "ModuleRefused",
     "no_equivalent",
+    "population_array",
     "raise_unsupported",
     "recordable_steps",
     "refuse_torch_layer",
     "single_input",
+    "tensor_array",
     "time_major",
     "to_time_major",
     "torch_layer",
+    "torch_layer_node",
     "TORCH_LAYER_TYPES",
     "TorchLayer",
+    "weights_prelude",
 ]
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "METHODS",
     "check_by_lowering",
     "edge_modules",
+    "export_method",
     "no_equivalent",
     "parse_shape",
     "raise_unsupported",
@@ -54,6 +55,17 @@ def resolve_method(graph: Graph, method: Any) -> str:
     if method not in METHODS:
         raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     return str(method)
+
+
+def export_method(model: Any, method: Any) -> str:
+    """The discretization an exported graph is expressed in: the option, else the one a model
+    nirhub generated records (``nir_method``), else ``"exact"``."""
+    if method is None:
+        method = getattr(model, "nir_method", None) or "exact"
+    how = str(method)
+    if how not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    return how
 
 
 def check_by_lowering(lower: Callable[[], Any]) -> Checked:

@@ -7,29 +7,48 @@ file ``p``. Their neurons differ; their stateless layers do not: ``Linear``/``Af
 ``Scale`` as the ``Scale`` helper. :func:`torch_layer` writes one such layer;
 :func:`refuse_torch_layer` is the check those layers need. What each exporter or importer maps
 besides (its neurons) it adds to :data:`TORCH_LAYER_TYPES`.
+
+The export direction is shared too: :func:`torch_layer_node` turns those torch layers back
+into nodes, refusing (:class:`ModuleRefused`) what NIR cannot express; torch is imported
+there, when a model is exported.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nirhub.backend.torchcode import TORCH_LAYER_TYPES
-from nirhub.ir.nodes import Affine, AvgPool2d, Conv1d, Conv2d, Flatten, Linear, Scale, SumPool2d
+from nirhub.ir.nodes import (
+    Affine,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    Flatten,
+    Linear,
+    Node,
+    Scale,
+    SumPool2d,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nirhub.backend.graphplan import Step
-    from nirhub.ir.nodes import Node
+    from nirhub.backend.graphplan import GraphPlan, Step
 
 __all__ = [
     "TORCH_LAYER_TYPES",
+    "ModuleRefused",
     "TorchLayer",
     "float32_tensor",
+    "generated_tensors",
     "int_tuple",
+    "population_array",
     "refuse_torch_layer",
+    "tensor_array",
     "torch_layer",
+    "torch_layer_node",
 ]
 
 
@@ -104,3 +123,104 @@ def torch_layer(step: Step, origin: str) -> TorchLayer | None:
         scale = {f"{n}.scale": float32_tensor(node.scale, step.in_shape)}
         return TorchLayer(f'Scale(p["{n}.scale"])', scale, origin)
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# export: torch layers -> NIR nodes
+# --------------------------------------------------------------------------------------------
+
+
+class ModuleRefused(Exception):
+    """A framework module with no exact NIR equivalent; ``why`` says what (an exporter reports
+    it under the module's name, every refused module at once)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def population_array(value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A parameter (tensor, array or number) broadcast to the population ``shape``, float64."""
+    arr = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+    arr = np.asarray(arr, dtype=np.float64)
+    try:
+        return np.ascontiguousarray(np.broadcast_to(arr, shape))
+    except ValueError:
+        raise ModuleRefused(
+            f"parameter of shape {arr.shape} does not fit the population shape {shape}"
+        ) from None
+
+
+def tensor_array(tensor: Any) -> np.ndarray:
+    """A torch tensor's values as a numpy array of its own dtype (a copy)."""
+    return tensor.detach().cpu().numpy().copy()
+
+
+def torch_layer_node(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...]] | None:
+    """A stateless torch layer receiving ``shape`` (no batch axis) as an NIR node and its output
+    shape; None when ``m`` is none of them. Raises :class:`ModuleRefused` for a setting NIR
+    cannot express.
+
+    ``torch.nn.Linear`` -> ``Affine``/``Linear``; ``Conv1d``/``Conv2d``; ``Flatten(s, e)`` ->
+    ``Flatten(s - 1, e - 1)`` (NIR shapes have no batch axis); ``AvgPool2d`` -> ``AvgPool2d``,
+    or ``SumPool2d`` with ``divisor_override=1``; ``LPPool2d(norm_type=1)`` -> ``SumPool2d``;
+    the ``Scale`` gain layer of nirhub's generated code -> ``Scale``.
+    """
+    import torch
+
+    if isinstance(m, torch.nn.Linear):
+        if len(shape) != 1 or shape[0] != m.in_features:
+            raise ModuleRefused(f"expects {m.in_features} inputs but receives shape {shape}")
+        w = tensor_array(m.weight)
+        node: Node = Affine(w, tensor_array(m.bias)) if m.bias is not None else Linear(w)
+        return node, (m.out_features,)
+    if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)):
+        if m.padding_mode != "zeros":
+            raise ModuleRefused(f"padding_mode={m.padding_mode!r} (NIR pads with zeros only)")
+        cls = Conv1d if isinstance(m, torch.nn.Conv1d) else Conv2d
+        bias = None if m.bias is None else tensor_array(m.bias)
+        weight = tensor_array(m.weight)
+        node = cls(tuple(shape[1:]), weight, m.stride, m.padding, m.dilation, m.groups, bias)
+        return node, node.output_shape(shape)
+    if isinstance(m, torch.nn.Flatten):
+        if m.start_dim == 0:
+            raise ModuleRefused("flattens the batch axis (start_dim=0)")
+        start = m.start_dim - 1 if m.start_dim > 0 else m.start_dim
+        end = m.end_dim - 1 if m.end_dim > 0 else m.end_dim
+        node = Flatten(shape, start, end)
+        return node, node.output_shape(shape)
+    if isinstance(m, torch.nn.AvgPool2d):
+        if m.ceil_mode:
+            raise ModuleRefused("ceil_mode=True (NIR pooling floors)")
+        if m.divisor_override not in (None, 1):
+            raise ModuleRefused(f"divisor_override={m.divisor_override}")
+        if not m.count_include_pad and np.any(np.asarray(m.padding) != 0):
+            raise ModuleRefused("count_include_pad=False with padding (NIR counts padded cells)")
+        pool = SumPool2d if m.divisor_override == 1 else AvgPool2d
+        stride = m.kernel_size if m.stride is None else m.stride
+        node = pool(m.kernel_size, stride, m.padding)
+        return node, node.output_shape(shape)
+    if isinstance(m, torch.nn.LPPool2d):  # sinabs.layers.SumPool2d too
+        if float(m.norm_type) != 1.0 or m.ceil_mode:
+            raise ModuleRefused("only LPPool2d(norm_type=1, ceil_mode=False), a sum pool, maps")
+        stride = m.kernel_size if m.stride is None else m.stride
+        node = SumPool2d(m.kernel_size, stride, 0)
+        return node, node.output_shape(shape)
+    if type(m).__name__ == "Scale" and hasattr(m, "gain"):  # nirhub's generated gain layer
+        return Scale(population_array(m.gain, shape)), shape
+    return None
+
+
+def generated_tensors(layers: Iterable[Any], plan: GraphPlan) -> dict[str, np.ndarray]:
+    """Every tensor a generated ``build_model`` reads, by key: each layer's ``tensors`` and, for
+    a network (not a chain), each source's rest output as ``rest.<name>`` (what a recurrent
+    back-edge reads at step 0)."""
+    out: dict[str, np.ndarray] = {}
+    for layer in layers:
+        out.update(layer.tensors)
+    if not plan.is_chain():
+        from nirhub.backend.graphplan import rest_outputs
+
+        for name, value in rest_outputs(plan).items():
+            out[f"rest.{name}"] = np.asarray(value, dtype=np.float32)
+    return out

@@ -34,12 +34,16 @@ from typing import Any
 import numpy as np
 
 from nirhub.backend import (
+    ModuleRefused,
     Problem,
     UnsupportedError,
     UsageError,
     edge_modules,
     parse_shape,
+    population_array,
     resolve_skipped,
+    tensor_array,
+    torch_layer_node,
 )
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset
 from nirhub.ir.graph import Graph
@@ -47,46 +51,18 @@ from nirhub.ir.nodes import (
     IF,
     LI,
     LIF,
-    Affine,
-    AvgPool2d,
-    Conv1d,
-    Conv2d,
     CubaLI,
     CubaLIF,
-    Flatten,
     Input,
     Linear,
     Node,
     Output,
-    Scale,
-    SumPool2d,
 )
 from nirhub_norse.framework import import_norse
 from nirhub_norse.types import TYPES
 
 #: node types the exporter produces
 EXPORTS = TYPES
-
-
-class _Refused(Exception):
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
-
-
-def _np(value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    arr = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
-    arr = np.asarray(arr, dtype=np.float64)
-    try:
-        return np.ascontiguousarray(np.broadcast_to(arr, shape))
-    except ValueError:
-        raise _Refused(
-            f"parameter of shape {arr.shape} does not fit the population shape {shape}"
-        ) from None
-
-
-def _weight(t: Any) -> np.ndarray:
-    return t.detach().cpu().numpy().copy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,69 +110,29 @@ def _cell_dt(m: Any) -> float:
 
 
 def convert_module(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...], float | None]:
-    """One module -> (node, output shape, the module's dt or None); raises _Refused."""
+    """One module -> (node, output shape, the module's dt or None); raises ModuleRefused."""
     norse = import_norse()
-    import torch
     from norse.torch.functional.reset import reset_subtract, reset_value
 
-    if isinstance(m, torch.nn.Linear):
-        w = _weight(m.weight)
-        if len(shape) != 1 or shape[0] != m.in_features:
-            raise _Refused(f"expects {m.in_features} inputs but receives shape {shape}")
-        node: Node = Affine(w, _weight(m.bias)) if m.bias is not None else Linear(w)
-        return node, (m.out_features,), None
-    if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)):
-        if m.padding_mode != "zeros":
-            raise _Refused(f"padding_mode={m.padding_mode!r} (NIR pads with zeros only)")
-        cls = Conv1d if isinstance(m, torch.nn.Conv1d) else Conv2d
-        bias = None if m.bias is None else _weight(m.bias)
-        node = cls(
-            tuple(shape[1:]), _weight(m.weight), m.stride, m.padding, m.dilation, m.groups, bias
-        )
-        return node, node.output_shape(shape), None
-    if isinstance(m, torch.nn.Flatten):
-        if m.start_dim == 0:
-            raise _Refused("flattens the batch axis (start_dim=0)")
-        start = m.start_dim - 1 if m.start_dim > 0 else m.start_dim
-        end = m.end_dim - 1 if m.end_dim > 0 else m.end_dim
-        node = Flatten(shape, start, end)
-        return node, node.output_shape(shape), None
-    if isinstance(m, torch.nn.AvgPool2d):
-        if m.ceil_mode:
-            raise _Refused("ceil_mode=True (NIR pooling floors)")
-        if m.divisor_override not in (None, 1):
-            raise _Refused(f"divisor_override={m.divisor_override}")
-        pad = m.padding
-        if not m.count_include_pad and np.any(np.asarray(pad) != 0):
-            raise _Refused("count_include_pad=False with padding (NIR counts padded cells)")
-        cls = SumPool2d if m.divisor_override == 1 else AvgPool2d
-        stride = m.kernel_size if m.stride is None else m.stride
-        node = cls(m.kernel_size, stride, pad)
-        return node, node.output_shape(shape), None
-    if isinstance(m, torch.nn.LPPool2d):
-        if float(m.norm_type) != 1.0 or m.ceil_mode:
-            raise _Refused("only LPPool2d(norm_type=1, ceil_mode=False), a sum pool, maps")
-        stride = m.kernel_size if m.stride is None else m.stride
-        node = SumPool2d(m.kernel_size, stride, 0)
-        return node, node.output_shape(shape), None
-    if type(m).__name__ == "Scale" and hasattr(m, "gain"):  # nirhub's generated gain layer
-        return Scale(_np(m.gain, shape)), shape, None
+    layer = torch_layer_node(m, shape)
+    if layer is not None:
+        return (*layer, None)
     if isinstance(m, norse.LIFBoxCell):
         p, dt = m.p, _cell_dt(m)
         tau = 1.0 / _positive(p.tau_mem_inv, "tau_mem_inv", shape)
         kwargs = {
             "tau": tau,
             "r": np.ones(shape),
-            "v_leak": _np(p.v_leak, shape),
-            "v_threshold": _np(p.v_th, shape),
+            "v_leak": population_array(p.v_leak, shape),
+            "v_threshold": population_array(p.v_th, shape),
         }
         if p.reset_method is reset_subtract:
             node = LIF(**kwargs)
             set_reset(node.metadata, "subtract")
         elif p.reset_method is reset_value:
-            node = LIF(**kwargs, v_reset=_np(p.v_reset, shape))
+            node = LIF(**kwargs, v_reset=population_array(p.v_reset, shape))
         else:
-            raise _Refused(
+            raise ModuleRefused(
                 f"reset_method {getattr(p.reset_method, '__name__', '?')} is neither "
                 "reset_value nor reset_subtract"
             )
@@ -204,7 +140,7 @@ def convert_module(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...
     if isinstance(m, norse.LIBoxCell):
         p = m.p
         tau = 1.0 / _positive(p.tau_mem_inv, "tau_mem_inv", shape)
-        return LI(tau, np.ones(shape), _np(p.v_leak, shape)), shape, _cell_dt(m)
+        return LI(tau, np.ones(shape), population_array(p.v_leak, shape)), shape, _cell_dt(m)
     if isinstance(m, (norse.LIFCell, norse.LIF)):
         p, dt = m.p, _cell_dt(m)
         tsi = _positive(p.tau_syn_inv, "tau_syn_inv", shape)
@@ -213,9 +149,9 @@ def convert_module(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...
             1.0 / tsi,
             1.0 / tmi,
             np.ones(shape),
-            _np(p.v_leak, shape),
-            _np(p.v_th, shape),
-            _np(p.v_reset, shape),
+            population_array(p.v_leak, shape),
+            population_array(p.v_th, shape),
+            population_array(p.v_reset, shape),
             1.0 / (dt * tsi),
         )
         return node, shape, dt
@@ -223,32 +159,38 @@ def convert_module(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...
         p, dt = m.p, _cell_dt(m)
         tsi = _positive(p.tau_syn_inv, "tau_syn_inv", shape)
         tmi = _positive(p.tau_mem_inv, "tau_mem_inv", shape)
-        node = CubaLI(1.0 / tsi, 1.0 / tmi, np.ones(shape), _np(p.v_leak, shape), 1.0 / (dt * tsi))
+        node = CubaLI(
+            1.0 / tsi,
+            1.0 / tmi,
+            np.ones(shape),
+            population_array(p.v_leak, shape),
+            1.0 / (dt * tsi),
+        )
         return node, shape, dt
     if isinstance(m, (norse.IAFCell, norse.IAF)):
         p, dt = m.p, _cell_dt(m)
-        v_reset = _np(p.v_reset, shape)
+        v_reset = population_array(p.v_reset, shape)
         if np.any(v_reset != 0):
-            raise _Refused(
+            raise ModuleRefused(
                 "a non-zero v_reset: norse's IAF starts at v = v_reset, NIR's IF at v = 0"
             )
-        return IF(np.full(shape, 1.0 / dt), _np(p.v_th, shape), v_reset), shape, dt
+        return IF(np.full(shape, 1.0 / dt), population_array(p.v_th, shape), v_reset), shape, dt
     if isinstance(m, (norse.LIFRecurrentCell, norse.LIFRecurrent)):
         return _recurrent(m, shape)
-    raise _Refused(f"{type(m).__module__}.{type(m).__name__} has no NIR equivalent")
+    raise ModuleRefused(f"{type(m).__module__}.{type(m).__name__} has no NIR equivalent")
 
 
 def _positive(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    arr = _np(value, shape)
+    arr = population_array(value, shape)
     if not np.all(arr > 0):
-        raise _Refused(f"{name} must be > 0 (a finite time constant), got min {arr.min()!r}")
+        raise ModuleRefused(f"{name} must be > 0 (a finite time constant), got min {arr.min()!r}")
     return arr
 
 
 def _recurrent(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...], float]:
     n_in, n_hid = int(m.input_size), int(m.hidden_size)
     if shape != (n_in,):
-        raise _Refused(f"expects {n_in} inputs but receives shape {shape}")
+        raise ModuleRefused(f"expects {n_in} inputs but receives shape {shape}")
     hid = (n_hid,)
     p, dt = m.p, _cell_dt(m)
     tsi = _positive(p.tau_syn_inv, "tau_syn_inv", hid)
@@ -257,17 +199,17 @@ def _recurrent(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...], f
         1.0 / tsi,
         1.0 / tmi,
         np.ones(hid),
-        _np(p.v_leak, hid),
-        _np(p.v_th, hid),
-        _np(p.v_reset, hid),
+        population_array(p.v_leak, hid),
+        population_array(p.v_th, hid),
+        population_array(p.v_reset, hid),
         1.0 / (dt * tsi),
     )
     sub = Graph(
         {
             "input": Input((n_in,)),
-            "w_in": Linear(_weight(m.input_weights)),
+            "w_in": Linear(tensor_array(m.input_weights)),
             "lif": lif,
-            "w_rec": Linear(_weight(m.recurrent_weights)),
+            "w_rec": Linear(tensor_array(m.recurrent_weights)),
             "output": Output(hid),
         },
         [("input", "w_in"), ("w_in", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
@@ -342,7 +284,7 @@ def _build(
                 continue
             try:
                 node, out, mdt = convert_module(m, shape)
-            except _Refused as exc:
+            except ModuleRefused as exc:
                 problems.append(Problem(name, f"{type(m).__name__}: {exc.why}", kind="unsupported"))
                 out_shapes[name] = shape
                 continue

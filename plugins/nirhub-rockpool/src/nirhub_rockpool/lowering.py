@@ -44,7 +44,7 @@ from nirhub.backend import (
     GraphPlan,
     Problem,
     Step,
-    UnsupportedError,
+    raise_unsupported,
     variant_hint,
     variant_problems,
 )
@@ -162,13 +162,7 @@ def lower(plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | No
             problems.append(Problem(exc.where or name, exc.why, kind="unsupported"))
     if not problems:
         problems += _chain_problems(plan, items)
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"rockpool cannot run {len(problems)} node(s) of this graph exactly:\n{listing}",
-            problems=problems,
-            hint=variant_hint(problems),
-        )
+    raise_unsupported(problems, "rockpool", hint=variant_hint(problems))
     return Lowered(plan, _place_gains(items), dt, method)
 
 
