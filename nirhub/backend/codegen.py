@@ -1,6 +1,6 @@
 """One base for the backends whose import generates a PyTorch module as readable code.
 
-Norse and Sinabs (and, for its artifact, Rockpool) import a graph the same way: lower it without
+Norse, Sinabs and Rockpool import a graph the same way: lower it without
 the framework (:mod:`nirhub.backend.graphplan`), generate a Python module with a
 ``build_model(weights)`` function, execute it, and keep the lowering beside the model. What
 differs is the lowering and the code; what is shared lives here:

@@ -15,21 +15,24 @@ there, when a model is exported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nirhub.backend.torchcode import TORCH_LAYER_TYPES
+from nirhub.errors import Problem, UnsupportedError
 from nirhub.ir.nodes import (
     Affine,
     AvgPool2d,
     Conv1d,
     Conv2d,
     Flatten,
+    Input,
     Linear,
     Node,
+    Output,
     Scale,
     SumPool2d,
 )
@@ -39,12 +42,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "TORCH_LAYER_TYPES",
+    "ModuleGraph",
     "ModuleRefused",
     "TorchLayer",
     "float32_tensor",
     "generated_tensors",
     "int_tuple",
+    "modules_to_nodes",
     "population_array",
+    "raise_export_problems",
     "refuse_torch_layer",
     "tensor_array",
     "torch_layer",
@@ -224,3 +230,85 @@ def generated_tensors(layers: Iterable[Any], plan: GraphPlan) -> dict[str, np.nd
         for name, value in rest_outputs(plan).items():
             out[f"rest.{name}"] = np.asarray(value, dtype=np.float32)
     return out
+
+
+@dataclass
+class ModuleGraph:
+    """A model's modules as NIR nodes (:func:`modules_to_nodes`): ``nodes`` with ``input`` and
+    ``output``, ``edges`` routed around the modules that are identities, and the ``problems``
+    of every module that has no node (the nodes are complete only when there is none)."""
+
+    nodes: dict[str, Node]
+    edges: list[tuple[str, str]]
+    problems: list[Problem]
+
+
+def modules_to_nodes(
+    items: list[tuple[str, Any]],
+    edges: list[tuple[str, str]],
+    in_shape: tuple[int, ...],
+    convert: Callable[[str, Any, tuple[int, ...]], tuple[Node | None, tuple[int, ...]]],
+) -> ModuleGraph:
+    """Convert the modules ``items`` (name, module) connected by ``edges`` (``input`` and
+    ``output`` are the ports) in data-flow order, each receiving its first source's shape.
+
+    ``convert(name, module, shape)`` returns the module's node (None for an identity, which is
+    dropped) and output shape, or raises :class:`ModuleRefused` (or ValueError/TypeError, a
+    shape that does not fit): every refused module is a problem, by name, all at once.
+    """
+    modules = dict(items)
+    preds: dict[str, list[str]] = {n: [] for n in [*modules, "output"]}
+    for s, d in edges:
+        preds[d].append(s)
+    out_shapes: dict[str, tuple[int, ...]] = {"input": in_shape}
+    nodes: dict[str, Node] = {"input": Input(in_shape)}
+    problems: list[Problem] = []
+    skipped: set[str] = set()
+    pending = list(modules)
+    while pending:
+        progress = False
+        for name in list(pending):
+            known = [out_shapes[s] for s in preds[name] if s in out_shapes]
+            if not known and preds[name]:
+                continue
+            pending.remove(name)
+            progress = True
+            shape = known[0] if known else in_shape
+            m = modules[name]
+            out_shapes[name] = shape
+            try:
+                node, out_shapes[name] = convert(name, m, shape)
+            except ModuleRefused as exc:
+                problems.append(Problem(name, f"{type(m).__name__}: {exc.why}", kind="unsupported"))
+                continue
+            except (ValueError, TypeError) as exc:  # a shape that does not fit, say
+                problems.append(Problem(name, f"{type(m).__name__}: {exc}", kind="unsupported"))
+                continue
+            if node is None:
+                skipped.add(name)
+            else:
+                nodes[name] = node
+        if not progress:
+            for name in pending:
+                problems.append(Problem(name, "is not connected to the input", kind="unsupported"))
+            break
+    final = preds["output"]
+    nodes["output"] = Output(out_shapes[final[0]] if final else in_shape)
+    from nirhub.backend.lowering import resolve_skipped
+
+    kept = [
+        (src, d) for s, d in edges if d not in skipped for src in resolve_skipped(s, edges, skipped)
+    ]
+    return ModuleGraph(nodes, list(dict.fromkeys(kept)), problems)
+
+
+def raise_export_problems(problems: list[Problem], framework: str) -> None:
+    """Raise one :class:`UnsupportedError` listing every module that cannot be exported
+    (nothing when there is none)."""
+    if not problems:
+        return
+    listing = "\n".join(f"  - {p}" for p in problems)
+    raise UnsupportedError(
+        f"cannot export {len(problems)} module(s) of this {framework} model to NIR:\n{listing}",
+        problems=problems,
+    )

@@ -6,7 +6,8 @@
 * :func:`primitive_graph` / :func:`primitive_graphs` / :data:`PRIMITIVES`: one small valid
   graph per NIR primitive; :func:`random_inputs`, :func:`behaviour_difference`: compare graphs
   by what they compute; :func:`affine_mlp`, the small Affine -> LIF network importers' tests
-  run against the reference.
+  run against the reference, and :func:`assert_runs_like_reference` that does it;
+  :func:`run_script`, a saved artifact run in a fresh interpreter.
 * :class:`nirhub.testing.variants.VariantRefusals`: for a backend that runs none of the neuron
   variants (multi-spike, ``>=``, ``v_min``, staged): every one is refused by node name.
 * pytest fixtures in :mod:`nirhub.testing.fixtures`, opt in with
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nirhub.hub.registry import Registry, make_registry
+from nirhub.testing.artifacts import run_script
 from nirhub.testing.graphs import (
     DT,
     PRIMITIVES,
@@ -52,6 +54,10 @@ def isolated_registry(
 
 
 def __getattr__(name: str) -> Any:
+    if name == "assert_runs_like_reference":  # imports the simulator
+        from nirhub.testing.reference import assert_runs_like_reference
+
+        return assert_runs_like_reference
     if name == "BackendConformance":  # imports pytest
         from nirhub.testing.conformance import BackendConformance
 
@@ -65,6 +71,7 @@ __all__: Sequence[str] = [
     "STEPS",
     "BackendConformance",
     "affine_mlp",
+    "assert_runs_like_reference",
     "behaviour_difference",
     "compare_outputs",
     "graphs_equal",
@@ -72,5 +79,6 @@ __all__: Sequence[str] = [
     "primitive_graph",
     "primitive_graphs",
     "random_inputs",
+    "run_script",
     "simulate_outputs",
 ]

@@ -15,7 +15,7 @@ from nirhub.io import read
 from nirhub.ir import IF, Affine, CubaLIF, Delay, Graph, I, Input, Linear, Output, Threshold
 from nirhub.ir.conventions import set_dt
 from nirhub.sim import simulate
-from nirhub.testing import affine_mlp
+from nirhub.testing import affine_mlp, assert_runs_like_reference
 
 BACKEND = NorseBackend()
 
@@ -25,11 +25,10 @@ BACKEND = NorseBackend()
 def test_affine_lif_mlp_matches_reference(method: str, reset: str) -> None:
     graph = affine_mlp()
     x = (np.random.default_rng(2).random((500, 3, 6)) < 0.4) * 2.0
-    got = BACKEND.run(graph, {"input": x}, 1e-4, record=("lif",), method=method, reset=reset)
-    ref = simulate(graph, x, 1e-4, method=method, reset=reset, record=["lif"])
+    ref = assert_runs_like_reference(
+        BACKEND, graph, x, 1e-4, record=("lif",), method=method, reset=reset
+    )
     assert ref.outputs["output"].sum() > 100  # the neurons do fire
-    np.testing.assert_array_equal(got.outputs["output"], ref.outputs["output"])
-    np.testing.assert_allclose(got.recorded["lif"]["v"], ref.recorded["lif"]["v"], atol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract"])
@@ -38,16 +37,8 @@ def test_braille_graphs_match_reference(corpus, name: str, reset: str) -> None:
     """CubaLIF with a recurrent Affine/Linear; reset by subtraction via LIBoxCell+LIFBoxCell."""
     graph = read(corpus / "rnn" / f"{name}.nir")
     x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)
-    got = BACKEND.run(graph, {"input": x}, 1e-4, record=("lif1.lif",), reset=reset)
-    ref = simulate(graph, x, 1e-4, reset=reset, record=["lif1.lif"])
-    np.testing.assert_array_equal(got.outputs["output"], ref.outputs["output"])
-    np.testing.assert_array_equal(
-        got.recorded["lif1.lif"]["spikes"], ref.recorded["lif1.lif"]["spikes"]
-    )
+    ref = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=reset)
     assert ref.recorded["lif1.lif"]["spikes"].sum() > 50
-    np.testing.assert_allclose(
-        got.recorded["lif1.lif"]["v"], ref.recorded["lif1.lif"]["v"], atol=1e-4
-    )
 
 
 def test_braille_subgraph_file_imports(corpus) -> None:

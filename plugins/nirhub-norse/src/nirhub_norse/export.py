@@ -36,12 +36,12 @@ import numpy as np
 from nirhub.backend import (
     ModuleRefused,
     Problem,
-    UnsupportedError,
     UsageError,
     edge_modules,
+    modules_to_nodes,
     parse_shape,
     population_array,
-    resolve_skipped,
+    raise_export_problems,
     tensor_array,
     torch_layer_node,
 )
@@ -256,50 +256,20 @@ def _build(
 ) -> Graph:
     import torch
 
-    modules = dict(items)
-    preds: dict[str, list[str]] = {n: [] for n in [*modules, "output"]}
-    for s, d in edges:
-        preds[d].append(s)
-    out_shapes: dict[str, tuple[int, ...]] = {"input": in_shape}
-    nodes: dict[str, Node] = {"input": Input(in_shape)}
-    problems: list[Problem] = []
     dts: dict[str, float] = {}
-    skipped: set[str] = set()
-    pending = list(modules)
-    while pending:
-        progress = False
-        for name in list(pending):
-            known = [out_shapes[s] for s in preds[name] if s in out_shapes]
-            if not known and preds[name]:
-                continue
-            pending.remove(name)
-            progress = True
-            shape = known[0] if known else in_shape
-            m = modules[name]
-            if isinstance(m, (torch.nn.Identity, torch.nn.Dropout)) and not (
-                isinstance(m, torch.nn.Dropout) and m.training
-            ):
-                skipped.add(name)
-                out_shapes[name] = shape
-                continue
-            try:
-                node, out, mdt = convert_module(m, shape)
-            except ModuleRefused as exc:
-                problems.append(Problem(name, f"{type(m).__name__}: {exc.why}", kind="unsupported"))
-                out_shapes[name] = shape
-                continue
-            except (ValueError, TypeError) as exc:  # a shape that does not fit, say
-                problems.append(Problem(name, f"{type(m).__name__}: {exc}", kind="unsupported"))
-                out_shapes[name] = shape
-                continue
-            nodes[name] = node
-            out_shapes[name] = out
-            if mdt is not None:
-                dts[name] = mdt
-        if not progress:
-            for name in pending:
-                problems.append(Problem(name, "is not connected to the input", kind="unsupported"))
-            break
+
+    def convert(name: str, m: Any, shape: tuple[int, ...]) -> tuple[Node | None, tuple[int, ...]]:
+        if isinstance(m, (torch.nn.Identity, torch.nn.Dropout)) and not (
+            isinstance(m, torch.nn.Dropout) and m.training
+        ):
+            return None, shape
+        node, out, mdt = convert_module(m, shape)
+        if mdt is not None:
+            dts[name] = mdt
+        return node, out
+
+    converted = modules_to_nodes(items, edges, in_shape, convert)
+    problems = converted.problems
     if len(set(dts.values())) > 1:
         listing = ", ".join(f"{n} (dt={v:g})" for n, v in dts.items())
         problems.append(
@@ -307,19 +277,8 @@ def _build(
                 "<model>", f"cells integrate at different time steps: {listing}", kind="unsupported"
             )
         )
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"cannot export {len(problems)} module(s) of this norse model to NIR:\n{listing}",
-            problems=problems,
-        )
-    final = preds["output"]
-    nodes["output"] = Output(out_shapes[final[0]] if final else in_shape)
-    # route edges around skipped (identity) modules
-    kept = [
-        (src, d) for s, d in edges if d not in skipped for src in resolve_skipped(s, edges, skipped)
-    ]
-    graph = Graph(nodes, list(dict.fromkeys(kept)))
+    raise_export_problems(problems, "norse")
+    graph = Graph(converted.nodes, converted.edges)
     step = next(iter(dts.values()), None)
     if step is None and dt_option is not None:
         step = float(dt_option)

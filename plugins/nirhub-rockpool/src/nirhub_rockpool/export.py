@@ -38,9 +38,9 @@ import numpy as np
 from nirhub.backend import (
     ModuleRefused,
     Problem,
-    UnsupportedError,
     UsageError,
     export_method,
+    raise_export_problems,
     strict_thresholds,
 )
 from nirhub.backend import check_threshold_option as check_threshold
@@ -243,12 +243,7 @@ def export_model(model: Any, *, dt: Any = None, method: Any = None, threshold: A
             continue
         nodes[name] = node
         names.append(name)
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"cannot export {len(problems)} module(s) of this rockpool model to NIR:\n{listing}",
-            problems=problems,
-        )
+    raise_export_problems(problems, "rockpool")
     nodes["output"] = Output((size,))
     chain = ["input", *names, "output"]
     graph = Graph(nodes, list(zip(chain[:-1], chain[1:], strict=True)))

@@ -34,15 +34,14 @@ import numpy as np
 
 from nirhub.backend import (
     ModuleRefused,
-    Problem,
-    UnsupportedError,
     UsageError,
     check_threshold_option,
     edge_modules,
     export_method,
+    modules_to_nodes,
     parse_shape,
     population_array,
-    resolve_skipped,
+    raise_export_problems,
     strict_thresholds,
     torch_layer_node,
 )
@@ -323,57 +322,14 @@ def _build(
     dt: float,
     method: str,
 ) -> Graph:
-    modules = dict(items)
-    preds: dict[str, list[str]] = {n: [] for n in [*modules, "output"]}
-    for s, d in edges:
-        preds[d].append(s)
-    out_shapes: dict[str, tuple[int, ...]] = {"input": in_shape}
-    nodes: dict[str, Node] = {"input": Input(in_shape)}
-    problems: list[Problem] = []
-    skipped: set[str] = set()
-    pending = list(modules)
-    while pending:
-        progress = False
-        for name in list(pending):
-            known = [out_shapes[s] for s in preds[name] if s in out_shapes]
-            if not known and preds[name]:
-                continue
-            pending.remove(name)
-            progress = True
-            shape = known[0] if known else in_shape
-            m = modules[name]
-            out_shapes[name] = shape
-            try:
-                if _is_neuron(m):
-                    node: Node | None = convert_neuron(m, shape, dt, method)
-                else:
-                    node, out_shapes[name] = convert_layer(m, shape)
-            except ModuleRefused as exc:
-                problems.append(Problem(name, f"{type(m).__name__}: {exc.why}", kind="unsupported"))
-                continue
-            except (ValueError, TypeError) as exc:
-                problems.append(Problem(name, f"{type(m).__name__}: {exc}", kind="unsupported"))
-                continue
-            if node is None:
-                skipped.add(name)
-            else:
-                nodes[name] = node
-        if not progress:
-            for name in pending:
-                problems.append(Problem(name, "is not connected to the input", kind="unsupported"))
-            break
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"cannot export {len(problems)} module(s) of this sinabs model to NIR:\n{listing}",
-            problems=problems,
-        )
-    final = preds["output"]
-    nodes["output"] = Output(out_shapes[final[0]] if final else in_shape)
-    kept = [
-        (src, d) for s, d in edges if d not in skipped for src in resolve_skipped(s, edges, skipped)
-    ]
-    graph = Graph(nodes, list(dict.fromkeys(kept)))
+    def convert(name: str, m: Any, shape: tuple[int, ...]) -> tuple[Node | None, tuple[int, ...]]:
+        if _is_neuron(m):
+            return convert_neuron(m, shape, dt, method), shape
+        return convert_layer(m, shape)
+
+    converted = modules_to_nodes(items, edges, in_shape, convert)
+    raise_export_problems(converted.problems, "sinabs")
+    graph = Graph(converted.nodes, converted.edges)
     set_dt(graph.metadata, dt)
     set_reset(graph.metadata, "zero")
     graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "method": method, "source": "sinabs"}
