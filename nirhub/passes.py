@@ -16,7 +16,7 @@ attributes of :class:`GraphPass` works.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -119,19 +119,26 @@ def _each_level(graph: Graph, rewrite, prefix: str = "") -> tuple[Graph, list[st
     return (new, notes + level_notes) if level_notes else (current, notes)
 
 
-def _replace_each_node(
-    graph: Graph, prefix: str, replace: Callable[[Node], tuple[Node, str] | None]
-) -> tuple[Graph, list[str]]:
-    """One level of ``graph`` with every node ``replace`` rewrites (``(new node, what was
-    done)``, or None to keep it) replaced; a note per replaced node, named with ``prefix``."""
-    nodes = dict(graph.nodes)
-    notes = []
-    for name, node in graph.nodes.items():
-        replaced = replace(node)
-        if replaced is not None:
-            nodes[name], done = replaced
-            notes.append(f"{prefix}{name}: {done}")
-    return (graph.replace(nodes=nodes), notes) if notes else (graph, [])
+class _NodeByNode:
+    """A pass that rewrites nodes one at a time, on every level: a subclass says how one node
+    is replaced (:meth:`replace`); the edges stay as they are."""
+
+    def run(self, graph: Graph) -> tuple[Graph, list[str]]:
+        return _each_level(graph, self._level)
+
+    def _level(self, graph: Graph, prefix: str) -> tuple[Graph, list[str]]:
+        nodes = dict(graph.nodes)
+        notes = []
+        for name, node in graph.nodes.items():
+            replaced = self.replace(node)
+            if replaced is not None:
+                nodes[name], done = replaced
+                notes.append(f"{prefix}{name}: {done}")
+        return (graph.replace(nodes=nodes), notes) if notes else (graph, [])
+
+    def replace(self, node: Node) -> tuple[Node, str] | None:
+        """``(the new node, what was done)``, or None to keep ``node``."""
+        raise NotImplementedError
 
 
 def _preds(graph: Graph, name: str) -> list[str]:
@@ -200,7 +207,7 @@ class FoldScale:
 
 
 @dataclass(frozen=True)
-class LinearToAffine:
+class LinearToAffine(_NodeByNode):
     """``Linear(W)`` -> ``Affine(W, 0)``, for targets that have Affine but not Linear."""
 
     name: str = "linear-to-affine"
@@ -209,14 +216,7 @@ class LinearToAffine:
     produces: frozenset[str] = frozenset({"Affine"})
     targets: frozenset[str] = frozenset()
 
-    def run(self, graph: Graph) -> tuple[Graph, list[str]]:
-        return _each_level(graph, self._level)
-
-    def _level(self, graph: Graph, prefix: str) -> tuple[Graph, list[str]]:
-        return _replace_each_node(graph, prefix, self._replace)
-
-    @staticmethod
-    def _replace(node: Node) -> tuple[Node, str] | None:
+    def replace(self, node: Node) -> tuple[Node, str] | None:
         if type(node) is not Linear:
             return None
         bias = np.zeros(node.declared_output_shape()[-1:], dtype=node.weight.dtype)
@@ -225,7 +225,7 @@ class LinearToAffine:
 
 
 @dataclass(frozen=True)
-class AffineToLinear:
+class AffineToLinear(_NodeByNode):
     """``Affine(W, 0)`` -> ``Linear(W)`` when the bias is zero everywhere."""
 
     name: str = "affine-to-linear"
@@ -234,14 +234,7 @@ class AffineToLinear:
     produces: frozenset[str] = frozenset({"Linear"})
     targets: frozenset[str] = frozenset()
 
-    def run(self, graph: Graph) -> tuple[Graph, list[str]]:
-        return _each_level(graph, self._level)
-
-    def _level(self, graph: Graph, prefix: str) -> tuple[Graph, list[str]]:
-        return _replace_each_node(graph, prefix, self._replace)
-
-    @staticmethod
-    def _replace(node: Node) -> tuple[Node, str] | None:
+    def replace(self, node: Node) -> tuple[Node, str] | None:
         if type(node) is not Affine or np.any(node.bias):
             return None
         return Linear(node.weight, metadata=dict(node.metadata)), "Affine with zero bias -> Linear"

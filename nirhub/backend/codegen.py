@@ -7,7 +7,8 @@ differs is the lowering and the code; what is shared lives here:
 
 * :class:`GeneratedTorchBackend`: ``check`` (by lowering, the lowering reused by ``from_ir``),
   ``from_ir``, ``save``, ``report`` and ``run``, driven by the plugin's *import module*
-  (``lower_graph``, ``build_model``, ``built_for``) and *run module* (``run_graph``);
+  (``lower_graph``, ``build_model``, ``built_for``) and *run module* (``run_model``,
+  ``CONVENTIONS``);
 * :class:`Built` and :class:`GeneratedModels`: a model made by executing the generated source
   (the very source ``save`` writes, so the object and the artifact cannot drift apart), and
   what it was made from;
@@ -131,8 +132,9 @@ class GeneratedTorchBackend(Backend):
     A subclass names its modules and says what its framework calls things; its import module
     provides ``lower_graph(graph, dt, method, reset, fold)`` (framework-free, raising
     ``UnsupportedError`` for every node it cannot run), ``build_model(graph, *, dt, method,
-    reset, fold, lowered, ...)`` and ``built_for(model)``; its run module ``run_graph(graph,
-    inputs, dt, *, record, method, reset)``.
+    reset, fold, lowered, ...)`` and ``built_for(model)``; its run module ``run_model(model,
+    lowered, x, batched, record)`` (``x`` time-major, ``(T, B, *shape)``), returning the output
+    and the recorded traces in the caller's layout, and ``CONVENTIONS`` (how the framework ran).
     """
 
     #: the plugin's import module, e.g. ``"nirhub_norse.import_"``
@@ -239,12 +241,30 @@ class GeneratedTorchBackend(Backend):
         record: tuple[str, ...] = (),
         **options: Any,
     ) -> Any:
-        run_graph = importlib.import_module(self.run_module).run_graph
-        return run_graph(
+        """Build the model (gains kept apart unless nothing is recorded, so that every node's
+        state is observable), run it with the run module's ``run_model`` and report how."""
+        from nirhub.backend.runs import time_major
+        from nirhub.sim import SimulationResult
+
+        importer = self._importer()
+        model = importer.build_model(
             graph,
-            inputs,
-            dt,
-            record=record,
+            dt=dt,
             method=options.get("method"),
             reset=options.get("reset"),
+            fold=not record,
+        )
+        low = importer.built_for(model).lowered
+        plan = low.plan
+        x, batched = time_major(inputs, plan.steps[plan.input].out_shape)
+        runner = importlib.import_module(self.run_module)
+        output, recorded = runner.run_model(model, low, x, batched, record)
+        return SimulationResult(
+            outputs={plan.output_name: output},
+            recorded=recorded,
+            dt=float(dt),
+            method=low.method,
+            steps=int(x.shape[0]),
+            batch_size=int(x.shape[1]) if batched else None,
+            conventions=runner.CONVENTIONS,
         )

@@ -13,23 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from nirhub.hub.descriptor import ALL_NODE_TYPES
+
 #: the node types the generated PyTorch code builds with these helpers and plain torch layers
-#: (:func:`nirhub.backend.torchlayers.torch_layer`), with the ports and the subgraph type; a
-#: plugin adds the neurons it maps
-TORCH_LAYER_TYPES: frozenset[str] = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "NIRGraph",
-    }
+#: (:func:`nirhub.backend.torchlayers.torch_layer`), with the ports and the subgraph type: every
+#: type but the neurons (a plugin adds the ones it maps), Delay and Threshold
+TORCH_LAYER_TYPES: frozenset[str] = (
+    ALL_NODE_TYPES - {"Delay", "Threshold"} - {"I", "IF", "LI", "LIF", "CubaLI", "CubaLIF"}
 )
 
 #: helper name -> its source

@@ -293,7 +293,8 @@ def modules_to_nodes(
                 problems.append(Problem(name, "is not connected to the input", kind="unsupported"))
             break
     final = preds["output"]
-    nodes["output"] = Output(out_shapes[final[0]] if final else in_shape)
+    if not problems:  # else the output's shape may be unknown
+        nodes["output"] = Output(out_shapes[final[0]] if final else in_shape)
     from nirhub.backend.lowering import resolve_skipped
 
     kept = [

@@ -59,11 +59,6 @@ from nirhub.ir.nodes import (
     Output,
 )
 from nirhub_norse.framework import import_norse
-from nirhub_norse.types import TYPES
-
-#: node types the exporter produces
-EXPORTS = TYPES
-
 
 # --------------------------------------------------------------------------------------------
 # module tree -> items

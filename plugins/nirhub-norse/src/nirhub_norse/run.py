@@ -1,37 +1,43 @@
-"""The run hook: import a graph into norse and run it, in the reference simulator's layout."""
+"""The run hook's norse half: a model imported into norse run on the caller's input.
+
+:meth:`nirhub.backend.GeneratedTorchBackend.run` builds the model and reads the input;
+:func:`run_model` runs it and returns what it computed in the reference simulator's layout.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nirhub.backend import recordable_steps, time_major
-from nirhub.ir.graph import Graph
+from nirhub.backend import recordable_steps
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES
 
+if TYPE_CHECKING:  # pragma: no cover
+    from nirhub_norse.lowering import Lowered
 
-def run_graph(
-    graph: Graph,
-    inputs: Any,
-    dt: float,
-    *,
-    record: tuple[str, ...] = (),
-    method: Any = None,
-    reset: Any = None,
-    **_: Any,
-) -> Any:
+
+#: how norse ran, for the result
+CONVENTIONS = {
+    "backend": "norse (float32, forward Euler cells)",
+    "threshold": "v - v_th > 0 (strict, as NIR)",
+    "spike": "a spike is the value 1 during one step",
+    "initial_state": "v = v_leak (0 for IF), I = 0",
+    "delayed_edges": "recurrent back-edges read the previous step (rest output at "
+    "step 0), as the reference simulator",
+}
+
+
+def run_model(
+    model: Any, low: Lowered, x: np.ndarray, batched: bool, record: tuple[str, ...]
+) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """Run ``model`` (built from ``low``) on ``x`` (``(T, B, *shape)``): the output and the
+    ``record``-ed nodes' traces, in the caller's layout (no batch axis unless ``batched``)."""
     import torch
 
-    from nirhub.backend import SimulationResult
     from nirhub_norse.codegen import all_layers
-    from nirhub_norse.import_ import build_model, built_for
 
-    model = build_model(graph, dt=dt, method=method, reset=reset, fold=not record)
-    built = built_for(model)
-    low = built.lowered
     plan = low.plan
-    x, batched = time_major(inputs, plan.steps[plan.input].out_shape)
     layers = all_layers(low)
     modules = (
         {layer.name: model[i] for i, layer in enumerate(layers)}
@@ -79,19 +85,4 @@ def run_graph(
         path: {var: finish(v, var == "spikes") for var, v in trace.items()}
         for path, trace in traces.items()
     }
-    return SimulationResult(
-        outputs={plan.output_name: finish(ys)},
-        recorded=recorded,
-        dt=float(dt),
-        method=low.method,
-        steps=int(xt.shape[0]),
-        batch_size=int(xt.shape[1]) if batched else None,
-        conventions={
-            "backend": "norse (float32, forward Euler cells)",
-            "threshold": "v - v_th > 0 (strict, as NIR)",
-            "spike": "a spike is the value 1 during one step",
-            "initial_state": "v = v_leak (0 for IF), I = 0",
-            "delayed_edges": "recurrent back-edges read the previous step (rest output at "
-            "step 0), as the reference simulator",
-        },
-    )
+    return finish(ys), recorded

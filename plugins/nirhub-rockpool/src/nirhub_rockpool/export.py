@@ -48,10 +48,6 @@ from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset, set_variant
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Input, Linear, Node, Output
 
-EXPORTS = frozenset(
-    {"Input", "Output", "Affine", "Linear", "IF", "LI", "LIF", "CubaLIF", "NIRGraph"}
-)
-
 
 def _vec(value: Any, n: int) -> np.ndarray:
     """A parameter as a float64 vector of the population size (scalars broadcast)."""

@@ -52,20 +52,6 @@ from nirhub.ir.conventions import get_variant, reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Linear, Node
 
-IMPORTS = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
 F32 = np.float32
 #: neuron variants rockpool reproduces (nirhub.ir.conventions.VARIANTS)
 VARIANTS = frozenset({"multi-spike", "threshold>=", "staged"})

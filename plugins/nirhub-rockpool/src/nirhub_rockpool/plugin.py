@@ -19,6 +19,7 @@ from nirhub.backend import (
     Requirement,
     hookimpl,
 )
+from nirhub_rockpool.types import EXPORTS, IMPORTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub.ir.graph import Graph
@@ -33,23 +34,8 @@ class RockpoolBackend(GeneratedTorchBackend):
         name="rockpool",
         kind="simulator",
         summary="Rockpool torch modules (LIFTorch, LIFNeuronTorch, ExpSynTorch, LinearTorch)",
-        to_ir=frozenset(
-            {"Input", "Output", "Affine", "Linear", "IF", "LI", "LIF", "CubaLIF", "NIRGraph"}
-        ),
-        from_ir=frozenset(
-            {
-                "Input",
-                "Output",
-                "Affine",
-                "Linear",
-                "Scale",
-                "IF",
-                "LI",
-                "LIF",
-                "CubaLIF",
-                "NIRGraph",
-            }
-        ),
+        to_ir=EXPORTS,
+        from_ir=IMPORTS,
         writes=(".py", ".pt", ".json"),
         requires=(Requirement("rockpool", min_version="3.1"), Requirement("torch")),
         install_hint='pip install "nirhub-rockpool[framework]"',

@@ -1,34 +1,40 @@
-"""The run hook: import a graph into rockpool and run it, in the reference simulator's layout."""
+"""The run hook's rockpool half: a model imported into rockpool run on the caller's input.
+
+:meth:`nirhub.backend.GeneratedTorchBackend.run` builds the model and reads the input;
+:func:`run_model` runs it and returns what it computed in the reference simulator's layout.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nirhub.backend import UsageError, time_major, to_time_major
-from nirhub.ir.graph import Graph
+from nirhub.backend import UsageError, to_time_major
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nirhub_rockpool.lowering import Lowered
 
 
-def run_graph(
-    graph: Graph,
-    inputs: Any,
-    dt: float,
-    *,
-    record: tuple[str, ...] = (),
-    method: Any = None,
-    reset: Any = None,
-    **_: Any,
-) -> Any:
+#: how rockpool ran, for the result
+CONVENTIONS = {
+    "backend": "rockpool torch modules (float32)",
+    "threshold": "v >= threshold (rockpool; NIR says >, which differs only when v "
+    "equals the threshold exactly)",
+    "spike": "one spike per step at most (max_spikes_per_dt=1), or the spike count "
+    "for nodes recording multi-spike output",
+    "reset": "subtract (the only rockpool reset)",
+    "initial_state": "v = 0, I = 0",
+}
+
+
+def run_model(
+    model: Any, low: Lowered, x: np.ndarray, batched: bool, record: tuple[str, ...]
+) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """Run ``model`` (built from ``low``) on ``x`` (``(T, B, *shape)``): the output and the
+    ``record``-ed nodes' traces, in the caller's layout (no batch axis unless ``batched``)."""
     import torch
 
-    from nirhub.backend import SimulationResult
-    from nirhub_rockpool.import_ import build_model, built_for
-
-    model = build_model(graph, dt=dt, method=method, reset=reset)
-    low = built_for(model).lowered
-    plan = low.plan
-    x, batched = time_major(inputs, plan.steps[plan.input].out_shape)
     wanted: dict[str, tuple[str, str, bool]] = {}
     for path in record:
         owner = next((it for it in low.items if path in it.paths), None)
@@ -58,20 +64,4 @@ def run_graph(
                 recorded[path]["count"] = finish(rec[name]["spikes"])
         else:
             recorded[path] = {"v" if kind == "expsyn" else "out": finish(rec[f"{name}_output"])}
-    return SimulationResult(
-        outputs={plan.output_name: finish(y)},
-        recorded=recorded,
-        dt=float(dt),
-        method=low.method,
-        steps=int(x.shape[0]),
-        batch_size=int(x.shape[1]) if batched else None,
-        conventions={
-            "backend": "rockpool torch modules (float32)",
-            "threshold": "v >= threshold (rockpool; NIR says >, which differs only when v "
-            "equals the threshold exactly)",
-            "spike": "one spike per step at most (max_spikes_per_dt=1), or the spike count "
-            "for nodes recording multi-spike output",
-            "reset": "subtract (the only rockpool reset)",
-            "initial_state": "v = 0, I = 0",
-        },
-    )
+    return finish(y), recorded

@@ -58,10 +58,6 @@ from nirhub.ir.nodes import (
     Node,
     Output,
 )
-from nirhub_sinabs.types import TYPES
-
-EXPORTS = TYPES
-
 
 # --------------------------------------------------------------------------------------------
 # torch layers

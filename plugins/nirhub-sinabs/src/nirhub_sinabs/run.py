@@ -1,14 +1,20 @@
-"""The run hook: import a graph into sinabs and run it, in the reference simulator's layout."""
+"""The run hook's sinabs half: a model imported into sinabs run on the caller's input.
+
+:meth:`nirhub.backend.GeneratedTorchBackend.run` builds the model and reads the input;
+:func:`run_model` runs it and returns what it computed in the reference simulator's layout.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nirhub.backend import recordable_steps, time_major, to_time_major
-from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nirhub_sinabs.lowering import Lowered
 
 #: the input reader, by the name nirhub-speck imports it under
 as_time_major = time_major
@@ -23,25 +29,26 @@ def _batch_time(t: Any, batch: int, ndim: int) -> Any:
     return t.unflatten(0, (batch, -1))
 
 
-def run_graph(
-    graph: Graph,
-    inputs: Any,
-    dt: float,
-    *,
-    record: tuple[str, ...] = (),
-    method: Any = None,
-    reset: Any = None,
-    **_: Any,
-) -> Any:
+#: how sinabs ran, for the result
+CONVENTIONS = {
+    "backend": "sinabs (float32; time constants in steps of dt)",
+    "threshold": "v >= v_threshold (sinabs SingleSpike; NIR says >, which differs only "
+    "when v equals the threshold exactly)",
+    "spike": "a spike is the value 1 during one step (one spike per step at most)",
+    "initial_state": "v = 0, I = 0",
+    "delayed_edges": "recurrent back-edges read the previous step (rest output at "
+    "step 0), as the reference simulator",
+}
+
+
+def run_model(
+    model: Any, low: Lowered, x: np.ndarray, batched: bool, record: tuple[str, ...]
+) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """Run ``model`` (built from ``low``) on ``x`` (``(T, B, *shape)``): the output and the
+    ``record``-ed nodes' traces, in the caller's layout (no batch axis unless ``batched``)."""
     import torch
 
-    from nirhub.backend import SimulationResult
-    from nirhub_sinabs.import_ import build_model, built_for
-
-    model = build_model(graph, dt=dt, method=method, reset=reset, fold=not record)
-    low = built_for(model).lowered
     plan = low.plan
-    x, batched = time_major(inputs, plan.steps[plan.input].out_shape)
     steps, batch = x.shape[:2]
     chain = plan.is_chain()
     for module in model.modules():
@@ -94,20 +101,4 @@ def run_graph(
         path: {var: finish(torch.cat(v, 1), var == "spikes") for var, v in trace.items()}
         for path, trace in traces.items()
     }
-    return SimulationResult(
-        outputs={plan.output_name: finish(y)},
-        recorded=recorded,
-        dt=float(dt),
-        method=low.method,
-        steps=int(steps),
-        batch_size=int(batch) if batched else None,
-        conventions={
-            "backend": "sinabs (float32; time constants in steps of dt)",
-            "threshold": "v >= v_threshold (sinabs SingleSpike; NIR says >, which differs only "
-            "when v equals the threshold exactly)",
-            "spike": "a spike is the value 1 during one step (one spike per step at most)",
-            "initial_state": "v = 0, I = 0",
-            "delayed_edges": "recurrent back-edges read the previous step (rest output at "
-            "step 0), as the reference simulator",
-        },
-    )
+    return finish(y), recorded
