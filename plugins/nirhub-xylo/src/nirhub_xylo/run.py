@@ -116,16 +116,9 @@ def run_graph(
 ) -> Any:
     from nirhub.backend import SimulationResult
     from nirhub_xylo.mapping import map_graph
+    from nirhub_xylo.structure import mapping_options
 
-    model = map_graph(
-        graph,
-        chip=options.get("chip"),
-        dt=dt,
-        method=options.get("method"),
-        reset=options.get("reset"),
-        bias=options.get("bias"),
-        unroll_conv=bool(options.get("unroll_conv")),
-    )
+    model = map_graph(graph, chip=options.get("chip"), dt=dt, **mapping_options(options))
     got = run_model(model, inputs, record=record)
     return SimulationResult(
         outputs=got["outputs"],
