@@ -222,14 +222,20 @@ class GeneratedTorchBackend(Backend):
         if built is None:
             return {}
         low = built.lowered
-        return {
-            "modules": sum(len(v) for v in low.layers.values()),
+        modules, structure = self.report_layout(low)
+        report = {
+            "modules": modules,
             "tensors": len(built.tensors),
             "values": int(sum(a.size for a in built.tensors.values())),
             "dt": low.dt,
             "method": low.method,
-            "structure": self.chain_structure if low.plan.is_chain() else "Network",
         }
+        return report if structure is None else {**report, "structure": structure}
+
+    def report_layout(self, lowered: Any) -> tuple[Any, str | None]:
+        """The report's ``modules`` and ``structure`` (None: not reported) of a lowering."""
+        modules = sum(len(v) for v in lowered.layers.values())
+        return modules, self.chain_structure if lowered.plan.is_chain() else "Network"
 
     # -- run hook ------------------------------------------------------------------------
     def run(

@@ -5,8 +5,9 @@
   installed plugins and no worker environments.
 * :func:`primitive_graph` / :func:`primitive_graphs` / :data:`PRIMITIVES`: one small valid
   graph per NIR primitive; :func:`random_inputs`, :func:`behaviour_difference`: compare graphs
-  by what they compute; :func:`affine_mlp`, the small Affine -> LIF network importers' tests
-  run against the reference, and :func:`assert_runs_like_reference` that does it;
+  by what they compute; :func:`affine_mlp` (Affine -> LIF) and :func:`if_network` (two IF
+  layers), the small networks importers' tests run against the reference, and
+  :func:`assert_runs_like_reference`, which does it;
   :func:`run_script`, a saved artifact run in a fresh interpreter.
 * :class:`nirhub.testing.variants.VariantRefusals`: for a backend that runs none of the neuron
   variants (multi-spike, ``>=``, ``v_min``, staged): every one is refused by node name.
@@ -33,6 +34,7 @@ from nirhub.testing.graphs import (
     behaviour_difference,
     compare_outputs,
     graphs_equal,
+    if_network,
     primitive_graph,
     primitive_graphs,
     random_inputs,
@@ -75,6 +77,7 @@ __all__: Sequence[str] = [
     "behaviour_difference",
     "compare_outputs",
     "graphs_equal",
+    "if_network",
     "isolated_registry",
     "primitive_graph",
     "primitive_graphs",

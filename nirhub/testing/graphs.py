@@ -51,6 +51,28 @@ def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def if_network(rng: np.random.Generator, *, last: str = "if2", neuron: Node | None = None) -> Graph:
+    """``input (8) -> fc1 -> if1 -> fc2 -> <last> -> output``: two layers of IF neurons, weights
+    (and if1's thresholds) drawn from ``rng``. ``neuron`` (4 neurons) replaces the second IF
+    population, named ``last``."""
+    fc1 = Linear(rng.normal(size=(10, 8)).astype(np.float32))
+    if1 = IF(rng.uniform(0.5, 2.0, 10), np.full(10, 1e-3))
+    fc2 = Affine(rng.normal(size=(4, 10)).astype(np.float32), np.zeros(4, np.float32))
+    if neuron is None:
+        neuron = IF(np.full(4, 3.0), np.full(4, 2e-3), np.zeros(4))
+    return Graph(
+        {
+            "input": Input((8,)),
+            "fc1": fc1,
+            "if1": if1,
+            "fc2": fc2,
+            last: neuron,
+            "output": Output(),
+        },
+        [("input", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", last), (last, "output")],
+    )
+
+
 def affine_mlp(neuron: Node | None = None, *, seed: int = 1, weight_scale: float = 1.0) -> Graph:
     """``input (6) -> fc -> lif -> output``: the small network importers' tests run against
     the reference simulator. ``fc`` is a random Affine (5 x 6, weights ``weight_scale`` times

@@ -12,10 +12,10 @@ from nirhub_norse.plugin import NorseBackend
 
 from nirhub.errors import UnsupportedError, UsageError
 from nirhub.io import read
-from nirhub.ir import IF, Affine, CubaLIF, Delay, Graph, I, Input, Linear, Output, Threshold
+from nirhub.ir import IF, CubaLIF, Delay, Graph, I, Input, Output, Threshold
 from nirhub.ir.conventions import set_dt
 from nirhub.sim import simulate
-from nirhub.testing import affine_mlp, assert_runs_like_reference
+from nirhub.testing import affine_mlp, assert_runs_like_reference, if_network
 
 BACKEND = NorseBackend()
 
@@ -52,17 +52,7 @@ def test_braille_subgraph_file_imports(corpus) -> None:
 
 def test_if_network_matches_reference() -> None:
     rng = np.random.default_rng(3)
-    graph = Graph(
-        {
-            "input": Input((8,)),
-            "fc1": Linear(rng.normal(size=(10, 8)).astype(np.float32)),
-            "if1": IF(rng.uniform(0.5, 2.0, 10), np.full(10, 1e-3)),
-            "fc2": Affine(rng.normal(size=(4, 10)).astype(np.float32), np.zeros(4, np.float32)),
-            "if2": IF(np.full(4, 3.0), np.full(4, 2e-3), np.zeros(4)),
-            "output": Output(),
-        },
-        [("input", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", "if2"), ("if2", "output")],
-    )
+    graph = if_network(rng)
     x = (rng.random((300, 2, 8)) < 0.3) * 1.0
     got = BACKEND.run(graph, x, 1e-3, record=("if1",))
     ref = simulate(graph, x, 1e-3, record=["if1"])

@@ -17,20 +17,17 @@ from nirhub_rockpool.plugin import RockpoolBackend
 from nirhub.errors import UnsupportedError, UsageError
 from nirhub.io import read
 from nirhub.ir import (
-    IF,
     LI,
-    Affine,
     Conv2d,
     Delay,
     Flatten,
     Graph,
     Input,
-    Linear,
     Output,
     SumPool2d,
 )
 from nirhub.sim import simulate
-from nirhub.testing import affine_mlp, assert_runs_like_reference
+from nirhub.testing import affine_mlp, assert_runs_like_reference, if_network
 
 BACKEND = RockpoolBackend()
 SUB = "subtract"
@@ -70,17 +67,7 @@ def test_braille_refusals_name_the_reason(corpus) -> None:
 
 def test_if_and_li_network_matches_reference() -> None:
     rng = np.random.default_rng(3)
-    graph = Graph(
-        {
-            "input": Input((8,)),
-            "fc1": Linear(rng.normal(size=(10, 8)).astype(np.float32)),
-            "if1": IF(rng.uniform(0.5, 2.0, 10), np.full(10, 1e-3)),
-            "fc2": Affine(rng.normal(size=(4, 10)).astype(np.float32), np.zeros(4, np.float32)),
-            "li": LI(np.full(4, 5e-3), np.full(4, 2.0), np.zeros(4)),
-            "output": Output(),
-        },
-        [("input", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", "li"), ("li", "output")],
-    )
+    graph = if_network(rng, last="li", neuron=LI(np.full(4, 5e-3), np.full(4, 2.0), np.zeros(4)))
     x = (rng.random((300, 2, 8)) < 0.3) * 1.0
     for method in ("euler", "exact"):
         got = BACKEND.run(graph, x, 1e-3, record=("if1",), reset=SUB, method=method)

@@ -15,9 +15,9 @@ from nirhub_sinabs.plugin import SinabsBackend
 
 from nirhub.errors import UnsupportedError, UsageError
 from nirhub.io import read
-from nirhub.ir import IF, LI, LIF, Affine, CubaLIF, Delay, Graph, Input, Linear, Output, Threshold
+from nirhub.ir import LI, LIF, CubaLIF, Delay, Graph, Input, Output, Threshold
 from nirhub.sim import simulate
-from nirhub.testing import affine_mlp, assert_runs_like_reference
+from nirhub.testing import affine_mlp, assert_runs_like_reference, if_network
 
 BACKEND = SinabsBackend()
 
@@ -53,17 +53,7 @@ def test_exact_cubalif_is_refused_with_the_reason(corpus) -> None:
 
 def test_if_network_matches_reference() -> None:
     rng = np.random.default_rng(3)
-    graph = Graph(
-        {
-            "input": Input((8,)),
-            "fc1": Linear(rng.normal(size=(10, 8)).astype(np.float32)),
-            "if1": IF(rng.uniform(0.5, 2.0, 10), np.full(10, 1e-3)),
-            "fc2": Affine(rng.normal(size=(4, 10)).astype(np.float32), np.zeros(4, np.float32)),
-            "if2": IF(np.full(4, 3.0), np.full(4, 2e-3), np.zeros(4)),
-            "output": Output(),
-        },
-        [("input", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", "if2"), ("if2", "output")],
-    )
+    graph = if_network(rng)
     x = (rng.random((300, 2, 8)) < 0.3) * 1.0
     for reset in ("zero", "subtract"):
         got = BACKEND.run(graph, x, 1e-3, record=("if1",), reset=reset)

@@ -112,18 +112,8 @@ class RockpoolBackend(GeneratedTorchBackend):
 
         return save_model(built, model, path, title=f"{path.stem}: a rockpool model", force=force)
 
-    def report(self, obj: Any, **options: Any) -> dict[str, Any]:
-        built = self._importer().built_for(obj)
-        if built is None:
-            return {}
-        low = built.lowered
-        return {
-            "modules": [f"{it.name}: {it.kind}" for it in low.items],
-            "tensors": len(built.tensors),
-            "values": int(sum(a.size for a in built.tensors.values())),
-            "dt": low.dt,
-            "method": low.method,
-        }
+    def report_layout(self, lowered: Any) -> tuple[Any, str | None]:
+        return [f"{it.name}: {it.kind}" for it in lowered.items], None
 
 
 @hookimpl
