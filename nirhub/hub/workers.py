@@ -866,42 +866,35 @@ class RemoteBackend(Backend):
     def from_ir(self, graph: Graph, **options: Any) -> RemoteModel:
         return RemoteModel(self.descriptor.name, self.environment.name, graph, dict(options))
 
-    def check(self, graph: Graph, **options: Any) -> list[Problem]:
+    def _call_on_graph(
+        self, command: str, graph: Graph, options: dict[str, Any], **more: Any
+    ) -> dict[str, Any]:
+        """The worker's answer to ``command`` on ``graph`` (handed over as a .nir file)."""
         with _Workdir() as work:
-            response = self._call(
-                "check", work, {"graph": self._graph_file(graph, work), "options": options}
-            )
+            request = {"graph": self._graph_file(graph, work), "options": options, **more}
+            return self._call(command, work, request)
+
+    def check(self, graph: Graph, **options: Any) -> list[Problem]:
+        response = self._call_on_graph("check", graph, options)
         return [Problem(**p) for p in response.get("problems", [])]
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
         model = self._model(obj)
         force = bool(options.pop("force", False))
-        with _Workdir() as work:
-            response = self._call(
-                "save",
-                work,
-                {
-                    "graph": self._graph_file(model.graph, work),
-                    "options": {**model.options, **options},
-                    "output": str(Path(path).absolute()),
-                    "force": force,
-                },
-            )
+        response = self._call_on_graph(
+            "save",
+            model.graph,
+            {**model.options, **options},
+            output=str(Path(path).absolute()),
+            force=force,
+        )
         model.report = response.get("report", {})
         return [Path(p) for p in response.get("files", [])]
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:
         model = self._model(obj)
         if model.report is None:
-            with _Workdir() as work:
-                response = self._call(
-                    "report",
-                    work,
-                    {
-                        "graph": self._graph_file(model.graph, work),
-                        "options": {**model.options, **options},
-                    },
-                )
+            response = self._call_on_graph("report", model.graph, {**model.options, **options})
             model.report = response.get("report", {})
         return dict(model.report)
 
