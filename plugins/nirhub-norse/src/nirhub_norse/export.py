@@ -137,19 +137,8 @@ def convert_module(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...
         tau = 1.0 / _positive(p.tau_mem_inv, "tau_mem_inv", shape)
         return LI(tau, np.ones(shape), population_array(p.v_leak, shape)), shape, _cell_dt(m)
     if isinstance(m, (norse.LIFCell, norse.LIF)):
-        p, dt = m.p, _cell_dt(m)
-        tsi = _positive(p.tau_syn_inv, "tau_syn_inv", shape)
-        tmi = _positive(p.tau_mem_inv, "tau_mem_inv", shape)
-        node = CubaLIF(
-            1.0 / tsi,
-            1.0 / tmi,
-            np.ones(shape),
-            population_array(p.v_leak, shape),
-            population_array(p.v_th, shape),
-            population_array(p.v_reset, shape),
-            1.0 / (dt * tsi),
-        )
-        return node, shape, dt
+        dt = _cell_dt(m)
+        return _cuba_lif(m.p, dt, shape), shape, dt
     if isinstance(m, (norse.LICell, norse.LI)):
         p, dt = m.p, _cell_dt(m)
         tsi = _positive(p.tau_syn_inv, "tau_syn_inv", shape)
@@ -182,23 +171,28 @@ def _positive(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
+def _cuba_lif(p: Any, dt: float, shape: tuple[int, ...]) -> CubaLIF:
+    """norse's LIFParameters ``p`` at step ``dt`` as a CubaLIF population of ``shape``."""
+    tsi = _positive(p.tau_syn_inv, "tau_syn_inv", shape)
+    tmi = _positive(p.tau_mem_inv, "tau_mem_inv", shape)
+    return CubaLIF(
+        1.0 / tsi,
+        1.0 / tmi,
+        np.ones(shape),
+        population_array(p.v_leak, shape),
+        population_array(p.v_th, shape),
+        population_array(p.v_reset, shape),
+        1.0 / (dt * tsi),
+    )
+
+
 def _recurrent(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...], float]:
     n_in, n_hid = int(m.input_size), int(m.hidden_size)
     if shape != (n_in,):
         raise ModuleRefused(f"expects {n_in} inputs but receives shape {shape}")
     hid = (n_hid,)
-    p, dt = m.p, _cell_dt(m)
-    tsi = _positive(p.tau_syn_inv, "tau_syn_inv", hid)
-    tmi = _positive(p.tau_mem_inv, "tau_mem_inv", hid)
-    lif = CubaLIF(
-        1.0 / tsi,
-        1.0 / tmi,
-        np.ones(hid),
-        population_array(p.v_leak, hid),
-        population_array(p.v_th, hid),
-        population_array(p.v_reset, hid),
-        1.0 / (dt * tsi),
-    )
+    dt = _cell_dt(m)
+    lif = _cuba_lif(m.p, dt, hid)
     sub = Graph(
         {
             "input": Input((n_in,)),
