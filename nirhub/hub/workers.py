@@ -118,10 +118,9 @@ def _check_name(name: str) -> None:
         )
 
 
-def add_environment(
-    name: str, python: str | os.PathLike[str], *, force: bool = False
-) -> Environment:
-    """Register an existing interpreter (that has nirhub installed) as a worker environment."""
+def _new_name(name: str, *, force: bool) -> dict[str, Any]:
+    """The configuration, after checking that ``name`` is a valid environment name and not
+    registered yet (or ``force``)."""
     _check_name(name)
     config = _read_config()
     if name in config and not force:
@@ -129,6 +128,14 @@ def add_environment(
             f"an environment named {name!r} already exists",
             hint="Pass --force to replace it, or pick another name.",
         )
+    return config
+
+
+def add_environment(
+    name: str, python: str | os.PathLike[str], *, force: bool = False
+) -> Environment:
+    """Register an existing interpreter (that has nirhub installed) as a worker environment."""
+    config = _new_name(name, force=force)
     path = _interpreter(python)
     env = Environment(name, path)
     rows = describe_environment(env, strict=True)
@@ -323,13 +330,7 @@ def create_environment(
     path. ``plugins`` are local folders (plugin source trees) or requirement strings. The new
     environment goes to ``path`` (default: ``NIRHUB_ENVS_DIR/name``).
     """
-    _check_name(name)
-    config = _read_config()
-    if name in config and not force:
-        raise RefusedError(
-            f"an environment named {name!r} already exists",
-            hint="Pass --force to replace it, or pick another name.",
-        )
+    _new_name(name, force=force)
     base = (
         find_python(str(python)) if re.fullmatch(r"\d+\.\d+", str(python)) else _interpreter(python)
     )
