@@ -40,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,6 +210,20 @@ def run_norse(layers, x, keep_hidden=False):
     return out.numpy(), [h.numpy() > 0 for h in hidden]
 
 
+def best_times(runners: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Each runner's best wall-clock time (seconds) of ``repeats``, the runners interleaved so
+    that a change of load on the machine hits them all; prints the load average."""
+    best = dict.fromkeys(runners, float("inf"))
+    for _ in range(repeats):
+        for name, fn in runners.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    if hasattr(os, "getloadavg"):
+        print("load average during the run: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    return best
+
+
 def agreement(a: np.ndarray, b: np.ndarray) -> str:
     from nirhub import metrics
 
@@ -289,14 +304,7 @@ def main(argv: list[str]) -> int:
         "snntorch": lambda: run_snntorch(layers, x),
         "norse": lambda: run_norse(layers, x),
     }
-    best = dict.fromkeys(runners, float("inf"))
-    for _ in range(args.repeats):
-        for name, fn in runners.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    if hasattr(os, "getloadavg"):
-        print("load average during the run: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    best = best_times(runners, args.repeats)
     for name, sec in best.items():
         print(f"{name:9s} {sec:7.3f} s  ({sec / args.steps * 1e3:.2f} ms/step)")
     fastest = min(best["snntorch"], best["norse"])

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from sim import DT, TAU, agreement, ensure_frameworks  # noqa: E402
+from sim import DT, TAU, agreement, best_times, ensure_frameworks  # noqa: E402
 
 CHANNELS = (2, 16, 32)
 SIDE = 34
@@ -193,14 +192,7 @@ def main(argv: list[str]) -> int:
             print(f"spikes nirhub vs {name}: {agreement(outs['nirhub'], out)}")
             if name != "norse":  # Norse's LIFBox rounds v + dt/tau (i - v) differently
                 ok = ok and np.array_equal(outs["nirhub"] > 0, np.asarray(out) > 0)
-    best = dict.fromkeys(runners, float("inf"))
-    for _ in range(args.repeats):
-        for name, fn in runners.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    if hasattr(os, "getloadavg"):
-        print("load average during the run: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    best = best_times(runners, args.repeats)
     for name, sec in best.items():
         print(f"{name:13s} {sec:7.3f} s")
     fastest = min(best["snntorch"], best["norse"])

@@ -68,15 +68,9 @@ def timed(
 
 def installed_backends() -> list[str]:
     from nirhub.hub.registry import default_registry
+    from nirhub.hub.verify import default_backends
 
-    return [
-        s.name
-        for s in default_registry().statuses()
-        if s.descriptor is not None
-        and s.descriptor.can_run
-        and s.descriptor.kind in ("simulator", "hardware")
-        and s.status in ("ok", "remote")
-    ]
+    return default_backends(default_registry())[0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 
 from nirhub.ir.conventions import NAMESPACE, namespace, reset_mode
 from nirhub.ir.graph import Graph, flatten
-from nirhub.ir.nodes import SPIKING_TYPES, Affine, Input, Linear, Output, Scale
+from nirhub.ir.nodes import SPIKING_TYPES, Affine, Input, Linear, Node, Output, Scale
 
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub.hub.descriptor import BackendDescriptor
@@ -119,6 +119,28 @@ def _each_level(graph: Graph, rewrite, prefix: str = "") -> tuple[Graph, list[st
     return (new, notes + level_notes) if level_notes else (current, notes)
 
 
+class _NodeByNode:
+    """A pass that rewrites nodes one at a time, on every level: a subclass says how one node
+    is replaced (:meth:`replace`); the edges stay as they are."""
+
+    def run(self, graph: Graph) -> tuple[Graph, list[str]]:
+        return _each_level(graph, self._level)
+
+    def _level(self, graph: Graph, prefix: str) -> tuple[Graph, list[str]]:
+        nodes = dict(graph.nodes)
+        notes = []
+        for name, node in graph.nodes.items():
+            replaced = self.replace(node)
+            if replaced is not None:
+                nodes[name], done = replaced
+                notes.append(f"{prefix}{name}: {done}")
+        return (graph.replace(nodes=nodes), notes) if notes else (graph, [])
+
+    def replace(self, node: Node) -> tuple[Node, str] | None:
+        """``(the new node, what was done)``, or None to keep ``node``."""
+        raise NotImplementedError
+
+
 def _preds(graph: Graph, name: str) -> list[str]:
     return [s for s, d in graph.edges if d == name]
 
@@ -185,7 +207,7 @@ class FoldScale:
 
 
 @dataclass(frozen=True)
-class LinearToAffine:
+class LinearToAffine(_NodeByNode):
     """``Linear(W)`` -> ``Affine(W, 0)``, for targets that have Affine but not Linear."""
 
     name: str = "linear-to-affine"
@@ -194,23 +216,16 @@ class LinearToAffine:
     produces: frozenset[str] = frozenset({"Affine"})
     targets: frozenset[str] = frozenset()
 
-    def run(self, graph: Graph) -> tuple[Graph, list[str]]:
-        return _each_level(graph, self._level)
-
-    def _level(self, graph: Graph, prefix: str) -> tuple[Graph, list[str]]:
-        nodes = dict(graph.nodes)
-        notes = []
-        for name, node in graph.nodes.items():
-            if type(node) is Linear:
-                out_shape = node.declared_output_shape()[-1:]
-                bias = np.zeros(out_shape, dtype=node.weight.dtype)
-                nodes[name] = Affine(node.weight, bias, metadata=dict(node.metadata))
-                notes.append(f"{prefix}{name}: Linear -> Affine with zero bias")
-        return (graph.replace(nodes=nodes), notes) if notes else (graph, [])
+    def replace(self, node: Node) -> tuple[Node, str] | None:
+        if type(node) is not Linear:
+            return None
+        bias = np.zeros(node.declared_output_shape()[-1:], dtype=node.weight.dtype)
+        affine = Affine(node.weight, bias, metadata=dict(node.metadata))
+        return affine, "Linear -> Affine with zero bias"
 
 
 @dataclass(frozen=True)
-class AffineToLinear:
+class AffineToLinear(_NodeByNode):
     """``Affine(W, 0)`` -> ``Linear(W)`` when the bias is zero everywhere."""
 
     name: str = "affine-to-linear"
@@ -219,17 +234,10 @@ class AffineToLinear:
     produces: frozenset[str] = frozenset({"Linear"})
     targets: frozenset[str] = frozenset()
 
-    def run(self, graph: Graph) -> tuple[Graph, list[str]]:
-        return _each_level(graph, self._level)
-
-    def _level(self, graph: Graph, prefix: str) -> tuple[Graph, list[str]]:
-        nodes = dict(graph.nodes)
-        notes = []
-        for name, node in graph.nodes.items():
-            if type(node) is Affine and not np.any(node.bias):
-                nodes[name] = Linear(node.weight, metadata=dict(node.metadata))
-                notes.append(f"{prefix}{name}: Affine with zero bias -> Linear")
-        return (graph.replace(nodes=nodes), notes) if notes else (graph, [])
+    def replace(self, node: Node) -> tuple[Node, str] | None:
+        if type(node) is not Affine or np.any(node.bias):
+            return None
+        return Linear(node.weight, metadata=dict(node.metadata)), "Affine with zero bias -> Linear"
 
 
 @dataclass(frozen=True)

@@ -170,28 +170,20 @@ def test_exact_rewrites_make_a_graph_legal(registry, tmp_path: Path) -> None:
     assert data["report"]["weights"] == [0.0, 0.0] and data["ok"]
 
 
-def test_backend_checks_are_reported(registry, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"max_neurons": "2"}, UnsupportedError, "needs 3 neurons, the chip has 2"),
+        ({"max_neurons": "many"}, UsageError, "expects a int"),
+        ({"colour": "red"}, UsageError, "unknown option"),
+    ],
+)
+def test_backend_checks_are_reported(
+    registry, tmp_path: Path, options: dict[str, str], error: type[Exception], message: str
+) -> None:
     g = graph_of(("aff", Affine(RNG.normal(size=(3, 4)), np.zeros(3))), ("lif", lif(3)))
-    with pytest.raises(UnsupportedError, match="needs 3 neurons, the chip has 2"):
-        convert(
-            g,
-            to="chip",
-            output=tmp_path / "m.chip",
-            options={"max_neurons": "2"},
-            registry=registry,
-        )
-    with pytest.raises(UsageError, match="expects a int"):
-        convert(
-            g,
-            to="chip",
-            output=tmp_path / "m.chip",
-            options={"max_neurons": "many"},
-            registry=registry,
-        )
-    with pytest.raises(UsageError, match="unknown option"):
-        convert(
-            g, to="chip", output=tmp_path / "m.chip", options={"colour": "red"}, registry=registry
-        )
+    with pytest.raises(error, match=message):
+        convert(g, to="chip", output=tmp_path / "m.chip", options=options, registry=registry)
 
 
 def test_dt_is_recorded_passed_and_never_invented(registry, tmp_path: Path) -> None:

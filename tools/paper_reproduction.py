@@ -516,15 +516,9 @@ def differences(old: Any, new: Any, where: str = "") -> list[str]:
 
 def run(backends: list[str] | None, work: Path) -> dict[str, Any]:
     from nirhub.hub.registry import default_registry
+    from nirhub.hub.verify import default_backends
 
-    names = backends or [
-        s.name
-        for s in default_registry().statuses()
-        if s.descriptor is not None
-        and s.descriptor.can_run
-        and s.descriptor.kind in ("simulator", "hardware")
-        and s.status in ("ok", "remote")
-    ]
+    names = backends or default_backends(default_registry())[0]
     data: dict[str, Any] = {"backends": sorted(names)}
     data["lif"] = lif_task(work, names)
     for graph in BRAILLE:

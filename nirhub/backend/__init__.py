@@ -44,13 +44,16 @@ if TYPE_CHECKING:  # pragma: no cover
         METHODS,
         check_by_lowering,
         edge_modules,
+        no_equivalent,
         parse_shape,
+        raise_unsupported,
         resolve_dt,
         resolve_method,
         resolve_skipped,
     )
     from nirhub.backend.modulebackend import ModuleBackend
     from nirhub.backend.probes import random_inputs
+    from nirhub.backend.runs import recordable_steps, single_input, time_major, to_time_major
     from nirhub.backend.samna import block_samna_stub, samna_status
     from nirhub.backend.sourceartifact import (
         artifact_paths,
@@ -59,6 +62,22 @@ if TYPE_CHECKING:  # pragma: no cover
         put_weights,
         read_literal,
         save_source_and_weights,
+    )
+    from nirhub.backend.torchcode import TORCH_LAYER_TYPES, helpers_used, weights_prelude
+    from nirhub.backend.torchlayers import (
+        ModuleGraph,
+        ModuleRefused,
+        TorchLayer,
+        float32_tensor,
+        generated_tensors,
+        int_tuple,
+        modules_to_nodes,
+        population_array,
+        raise_export_problems,
+        refuse_torch_layer,
+        tensor_array,
+        torch_layer,
+        torch_layer_node,
     )
     from nirhub.backend.torchrun import check_dtype, check_record, to_device
     from nirhub.backend.variants import (
@@ -143,6 +162,29 @@ _WHERE: dict[str, str] = {
     "resolve_method": "nirhub.backend.lowering",
     "resolve_skipped": "nirhub.backend.lowering",
     "random_inputs": "nirhub.backend.probes",
+    "export_method": "nirhub.backend.lowering",
+    "no_equivalent": "nirhub.backend.lowering",
+    "raise_unsupported": "nirhub.backend.lowering",
+    "recordable_steps": "nirhub.backend.runs",
+    "single_input": "nirhub.backend.runs",
+    "time_major": "nirhub.backend.runs",
+    "to_time_major": "nirhub.backend.runs",
+    "TORCH_LAYER_TYPES": "nirhub.backend.torchcode",
+    "helpers_used": "nirhub.backend.torchcode",
+    "weights_prelude": "nirhub.backend.torchcode",
+    "generated_tensors": "nirhub.backend.torchlayers",
+    "TorchLayer": "nirhub.backend.torchlayers",
+    "float32_tensor": "nirhub.backend.torchlayers",
+    "int_tuple": "nirhub.backend.torchlayers",
+    "refuse_torch_layer": "nirhub.backend.torchlayers",
+    "torch_layer": "nirhub.backend.torchlayers",
+    "ModuleGraph": "nirhub.backend.torchlayers",
+    "ModuleRefused": "nirhub.backend.torchlayers",
+    "modules_to_nodes": "nirhub.backend.torchlayers",
+    "raise_export_problems": "nirhub.backend.torchlayers",
+    "population_array": "nirhub.backend.torchlayers",
+    "tensor_array": "nirhub.backend.torchlayers",
+    "torch_layer_node": "nirhub.backend.torchlayers",
     "block_samna_stub": "nirhub.backend.samna",
     "samna_status": "nirhub.backend.samna",
     "VARIANT_HINT": "nirhub.backend.variants",
@@ -305,6 +347,30 @@ __all__ = [
     "check_dtype",
     "check_record",
     "to_device",
+    # shared by the code-generating plugins (norse, sinabs, rockpool, xylo): lowering and runs
+    "export_method",
+    "float32_tensor",
+    "generated_tensors",
+    "helpers_used",
+    "int_tuple",
+    "ModuleGraph",
+    "ModuleRefused",
+    "modules_to_nodes",
+    "no_equivalent",
+    "population_array",
+    "raise_export_problems",
+    "raise_unsupported",
+    "recordable_steps",
+    "refuse_torch_layer",
+    "single_input",
+    "tensor_array",
+    "time_major",
+    "to_time_major",
+    "torch_layer",
+    "torch_layer_node",
+    "TORCH_LAYER_TYPES",
+    "TorchLayer",
+    "weights_prelude",
 ]
 
 

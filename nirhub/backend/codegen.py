@@ -1,13 +1,14 @@
 """One base for the backends whose import generates a PyTorch module as readable code.
 
-Norse and Sinabs (and, for its artifact, Rockpool) import a graph the same way: lower it without
+Norse, Sinabs and Rockpool import a graph the same way: lower it without
 the framework (:mod:`nirhub.backend.graphplan`), generate a Python module with a
 ``build_model(weights)`` function, execute it, and keep the lowering beside the model. What
 differs is the lowering and the code; what is shared lives here:
 
 * :class:`GeneratedTorchBackend`: ``check`` (by lowering, the lowering reused by ``from_ir``),
   ``from_ir``, ``save``, ``report`` and ``run``, driven by the plugin's *import module*
-  (``lower_graph``, ``build_model``, ``built_for``) and *run module* (``run_graph``);
+  (``lower_graph``, ``build_model``, ``built_for``) and *run module* (``run_model``,
+  ``CONVENTIONS``);
 * :class:`Built` and :class:`GeneratedModels`: a model made by executing the generated source
   (the very source ``save`` writes, so the object and the artifact cannot drift apart), and
   what it was made from;
@@ -131,8 +132,9 @@ class GeneratedTorchBackend(Backend):
     A subclass names its modules and says what its framework calls things; its import module
     provides ``lower_graph(graph, dt, method, reset, fold)`` (framework-free, raising
     ``UnsupportedError`` for every node it cannot run), ``build_model(graph, *, dt, method,
-    reset, fold, lowered, ...)`` and ``built_for(model)``; its run module ``run_graph(graph,
-    inputs, dt, *, record, method, reset)``.
+    reset, fold, lowered, ...)`` and ``built_for(model)``; its run module ``run_model(model,
+    lowered, x, batched, record)`` (``x`` time-major, ``(T, B, *shape)``), returning the output
+    and the recorded traces in the caller's layout, and ``CONVENTIONS`` (how the framework ran).
     """
 
     #: the plugin's import module, e.g. ``"nirhub_norse.import_"``
@@ -143,6 +145,22 @@ class GeneratedTorchBackend(Backend):
     framework: ClassVar[str]
     #: the report's ``structure`` for a chain of layers (a graph with branches is a "Network")
     chain_structure: ClassVar[str] = "Sequential"
+    #: whether a container of another library (``torch.nn.Sequential``) holding one of the
+    #: framework's modules is the framework's model
+    owns_containers: ClassVar[bool] = True
+
+    def owns(self, model: Any) -> bool:
+        if super().owns(model):
+            return True
+        if not self.owns_containers:
+            return False
+        children = getattr(model, "modules", None)
+        if not callable(children):
+            return False
+        try:
+            return any(type(m).__module__.split(".")[0] == self.framework for m in children())
+        except TypeError:
+            return False
 
     def _importer(self) -> ModuleType:
         return importlib.import_module(self.import_module)
@@ -185,14 +203,16 @@ class GeneratedTorchBackend(Backend):
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
         importer = self._importer()
-        built = importer.built_for(obj)
+        model, built = obj, importer.built_for(obj)
         if built is None:  # a model nirhub did not build: go through the IR
             graph = self.to_ir(obj, **options)
-            built = importer.built_for(importer.build_model(graph, **self.rebuild_options(options)))
-        return self.write_artifact(built, obj, Path(path), force=bool(options.get("force")))
+            model = importer.build_model(graph, **self.rebuild_options(options))
+            built = importer.built_for(model)
+        return self.write_artifact(built, model, Path(path), force=bool(options.get("force")))
 
     def write_artifact(self, built: Any, model: Any, path: Path, *, force: bool) -> list[Path]:
-        """The files of one saved model (default: :func:`save_generated`)."""
+        """The files of one saved model (default: :func:`save_generated`); ``model`` is the
+        one ``built`` made."""
         return save_generated(
             built, path, title=f"{path.stem}: a {self.framework} model", force=force
         )
@@ -202,14 +222,20 @@ class GeneratedTorchBackend(Backend):
         if built is None:
             return {}
         low = built.lowered
-        return {
-            "modules": sum(len(v) for v in low.layers.values()),
+        modules, structure = self.report_layout(low)
+        report = {
+            "modules": modules,
             "tensors": len(built.tensors),
             "values": int(sum(a.size for a in built.tensors.values())),
             "dt": low.dt,
             "method": low.method,
-            "structure": self.chain_structure if low.plan.is_chain() else "Network",
         }
+        return report if structure is None else {**report, "structure": structure}
+
+    def report_layout(self, lowered: Any) -> tuple[Any, str | None]:
+        """The report's ``modules`` and ``structure`` (None: not reported) of a lowering."""
+        modules = sum(len(v) for v in lowered.layers.values())
+        return modules, self.chain_structure if lowered.plan.is_chain() else "Network"
 
     # -- run hook ------------------------------------------------------------------------
     def run(
@@ -221,12 +247,30 @@ class GeneratedTorchBackend(Backend):
         record: tuple[str, ...] = (),
         **options: Any,
     ) -> Any:
-        run_graph = importlib.import_module(self.run_module).run_graph
-        return run_graph(
+        """Build the model (gains kept apart unless nothing is recorded, so that every node's
+        state is observable), run it with the run module's ``run_model`` and report how."""
+        from nirhub.backend.runs import time_major
+        from nirhub.sim import SimulationResult
+
+        importer = self._importer()
+        model = importer.build_model(
             graph,
-            inputs,
-            dt,
-            record=record,
+            dt=dt,
             method=options.get("method"),
             reset=options.get("reset"),
+            fold=not record,
+        )
+        low = importer.built_for(model).lowered
+        plan = low.plan
+        x, batched = time_major(inputs, plan.steps[plan.input].out_shape)
+        runner = importlib.import_module(self.run_module)
+        output, recorded = runner.run_model(model, low, x, batched, record)
+        return SimulationResult(
+            outputs={plan.output_name: output},
+            recorded=recorded,
+            dt=float(dt),
+            method=low.method,
+            steps=int(x.shape[0]),
+            batch_size=int(x.shape[1]) if batched else None,
+            conventions=runner.CONVENTIONS,
         )

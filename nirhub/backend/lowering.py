@@ -8,10 +8,10 @@ the execution order itself is :mod:`nirhub.backend.graphplan`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from nirhub.errors import IRError, UnsupportedError, UsageError
+from nirhub.errors import IRError, Problem, UnsupportedError, UsageError
 from nirhub.hub.backend import Checked
 from nirhub.hub.options import check_dt, missing_dt
 from nirhub.ir.conventions import get_dt, namespace
@@ -21,7 +21,10 @@ __all__ = [
     "METHODS",
     "check_by_lowering",
     "edge_modules",
+    "export_method",
+    "no_equivalent",
     "parse_shape",
+    "raise_unsupported",
     "resolve_dt",
     "resolve_method",
     "resolve_skipped",
@@ -54,6 +57,17 @@ def resolve_method(graph: Graph, method: Any) -> str:
     return str(method)
 
 
+def export_method(model: Any, method: Any) -> str:
+    """The discretization an exported graph is expressed in: the option, else the one a model
+    nirhub generated records (``nir_method``), else ``"exact"``."""
+    if method is None:
+        method = getattr(model, "nir_method", None) or "exact"
+    how = str(method)
+    if how not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    return how
+
+
 def check_by_lowering(lower: Callable[[], Any]) -> Checked:
     """A backend's :meth:`~nirhub.hub.backend.Backend.check` for importers that find every
     problem while lowering: run ``lower()`` (framework-free), return its problems, or no
@@ -68,6 +82,27 @@ def check_by_lowering(lower: Callable[[], Any]) -> Checked:
     except UsageError:
         return Checked([])
     return Checked([], prepared=prepared)
+
+
+def no_equivalent(type_name: str, imports: Collection[str], framework: str) -> str:
+    """Why a node of ``type_name`` is refused: ``framework`` maps only ``imports``."""
+    mapped = ", ".join(sorted(set(imports) - {"Input", "Output"}))
+    return f"{type_name} has no {framework} equivalent ({framework} imports: {mapped})"
+
+
+def raise_unsupported(
+    problems: Sequence[Problem], framework: str, *, hint: str | None = None, how: str = " exactly"
+) -> None:
+    """Raise one :class:`UnsupportedError` listing every problem (nothing when there is none):
+    ``<framework> cannot run N node(s) of this graph<how>:`` and a line per node."""
+    if not problems:
+        return
+    listing = "\n".join(f"  - {p}" for p in problems)
+    raise UnsupportedError(
+        f"{framework} cannot run {len(problems)} node(s) of this graph{how}:\n{listing}",
+        problems=list(problems),
+        hint=hint,
+    )
 
 
 def parse_shape(value: Any) -> tuple[int, ...] | None:

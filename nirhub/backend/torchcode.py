@@ -1,11 +1,26 @@
-"""Helper functions the generated PyTorch modules of the Norse and Sinabs backends share.
+"""Source text the generated PyTorch modules of the Norse, Sinabs and Rockpool backends share.
 
-Each value is the source of one module-level function the generated code calls to build a
-layer from the weights file (``p``, a weights-only state dict); a generated module holds only
-the helpers its layers use. Source text, not code nirhub runs: no torch import here.
+* :data:`TORCH_LAYER_HELPERS`: each value is the source of one module-level function the
+  generated code calls to build a layer from the weights file (``p``, a weights-only state
+  dict); a generated module holds only the helpers its layers use (:func:`helpers_used`);
+* :func:`weights_prelude`: ``DT``, the default weights path ``WEIGHTS`` and ``load_weights``.
+
+Source text, not code nirhub runs: no torch import here (and nothing heavy: plugin
+descriptors import :data:`TORCH_LAYER_TYPES` from here).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+from nirhub.hub.descriptor import ALL_NODE_TYPES
+
+#: the node types the generated PyTorch code builds with these helpers and plain torch layers
+#: (:func:`nirhub.backend.torchlayers.torch_layer`), with the ports and the subgraph type: every
+#: type but the neurons (a plugin adds the ones it maps), Delay and Threshold
+TORCH_LAYER_TYPES: frozenset[str] = (
+    ALL_NODE_TYPES - {"Delay", "Threshold"} - {"I", "IF", "LI", "LIF", "CubaLI", "CubaLIF"}
+)
 
 #: helper name -> its source
 TORCH_LAYER_HELPERS: dict[str, str] = {
@@ -61,3 +76,38 @@ class Scale(torch.nn.Module):
         return x * self.gain
 ''',
 }
+
+
+def helpers_used(ctors: Iterable[str]) -> list[str]:
+    """The :data:`TORCH_LAYER_HELPERS` the layer constructors ``ctors`` call, in module order."""
+    text = " ".join(ctors)
+    out = []
+    if "linear(" in text:
+        out.append("linear")
+    if "conv1d(" in text or "conv2d(" in text:
+        out.append("conv")
+    if "Scale(" in text:
+        out.append("Scale")
+    return out
+
+
+def weights_prelude(dt: float, weights_file: str) -> str:
+    """``DT``, ``WEIGHTS`` (``weights_file`` next to the module) and ``load_weights``: the lines
+    a generated module has after its imports."""
+    from nirhub.backend.codestyle import statement
+
+    weights_line = "\n".join(
+        statement(
+            f"WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights_file!r})"
+        )
+    )
+    return f'''DT = {dt!r}
+{weights_line}
+
+
+def load_weights(weights=WEIGHTS):
+    """This model's tensors, name -> tensor (a weights-only file: no code is unpickled)."""
+    if isinstance(weights, dict):
+        return weights
+    return torch.load(weights, map_location="cpu", weights_only=True)
+'''

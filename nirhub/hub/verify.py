@@ -790,26 +790,33 @@ def _check_record(graph: Any, record: Sequence[str]) -> None:
         )
 
 
+def default_backends(registry: Any) -> tuple[list[str], list[BackendResult]]:
+    """What ``verify`` runs when no backend is named: every installed simulator or hardware
+    backend that can run graphs; and the others, listed as skipped with the reason."""
+    chosen: list[str] = []
+    skipped: list[BackendResult] = []
+    for row in registry.statuses():
+        desc = row.descriptor
+        if desc is None or desc.kind not in ("simulator", "hardware"):
+            continue
+        if not desc.can_run:
+            why = "cannot run graphs (no run hook)"
+        elif row.status not in ("ok", "remote"):
+            why = f"{row.status}: {row.reason}".strip()
+        else:
+            chosen.append(row.name)
+            continue
+        skipped.append(BackendResult(row.name, desc.kind, row.location, "skipped", reason=why))
+    return chosen, skipped
+
+
 def _select_backends(
     names: Sequence[str] | None, registry: Any, graph: Any
 ) -> tuple[list[str], list[BackendResult]]:
     """The backends to run, and those listed without running (not runnable, not installed)."""
-    skipped: list[BackendResult] = []
     if names is None:
-        chosen = []
-        for row in registry.statuses():
-            desc = row.descriptor
-            if desc is None or desc.kind not in ("simulator", "hardware"):
-                continue
-            if not desc.can_run:
-                why = "cannot run graphs (no run hook)"
-            elif row.status not in ("ok", "remote"):
-                why = f"{row.status}: {row.reason}".strip()
-            else:
-                chosen.append(row.name)
-                continue
-            skipped.append(BackendResult(row.name, desc.kind, row.location, "skipped", reason=why))
-        return chosen, skipped
+        return default_backends(registry)
+    skipped: list[BackendResult] = []
     chosen = []
     for name in names:
         desc = registry.descriptor(name)  # unknown names: BackendUnavailableError, exit 5

@@ -118,10 +118,9 @@ def _check_name(name: str) -> None:
         )
 
 
-def add_environment(
-    name: str, python: str | os.PathLike[str], *, force: bool = False
-) -> Environment:
-    """Register an existing interpreter (that has nirhub installed) as a worker environment."""
+def _new_name(name: str, *, force: bool) -> dict[str, Any]:
+    """The configuration, after checking that ``name`` is a valid environment name and not
+    registered yet (or ``force``)."""
     _check_name(name)
     config = _read_config()
     if name in config and not force:
@@ -129,6 +128,14 @@ def add_environment(
             f"an environment named {name!r} already exists",
             hint="Pass --force to replace it, or pick another name.",
         )
+    return config
+
+
+def add_environment(
+    name: str, python: str | os.PathLike[str], *, force: bool = False
+) -> Environment:
+    """Register an existing interpreter (that has nirhub installed) as a worker environment."""
+    config = _new_name(name, force=force)
     path = _interpreter(python)
     env = Environment(name, path)
     rows = describe_environment(env, strict=True)
@@ -323,13 +330,7 @@ def create_environment(
     path. ``plugins`` are local folders (plugin source trees) or requirement strings. The new
     environment goes to ``path`` (default: ``NIRHUB_ENVS_DIR/name``).
     """
-    _check_name(name)
-    config = _read_config()
-    if name in config and not force:
-        raise RefusedError(
-            f"an environment named {name!r} already exists",
-            hint="Pass --force to replace it, or pick another name.",
-        )
+    _new_name(name, force=force)
     base = (
         find_python(str(python)) if re.fullmatch(r"\d+\.\d+", str(python)) else _interpreter(python)
     )
@@ -866,42 +867,35 @@ class RemoteBackend(Backend):
     def from_ir(self, graph: Graph, **options: Any) -> RemoteModel:
         return RemoteModel(self.descriptor.name, self.environment.name, graph, dict(options))
 
-    def check(self, graph: Graph, **options: Any) -> list[Problem]:
+    def _call_on_graph(
+        self, command: str, graph: Graph, options: dict[str, Any], **more: Any
+    ) -> dict[str, Any]:
+        """The worker's answer to ``command`` on ``graph`` (handed over as a .nir file)."""
         with _Workdir() as work:
-            response = self._call(
-                "check", work, {"graph": self._graph_file(graph, work), "options": options}
-            )
+            request = {"graph": self._graph_file(graph, work), "options": options, **more}
+            return self._call(command, work, request)
+
+    def check(self, graph: Graph, **options: Any) -> list[Problem]:
+        response = self._call_on_graph("check", graph, options)
         return [Problem(**p) for p in response.get("problems", [])]
 
     def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
         model = self._model(obj)
         force = bool(options.pop("force", False))
-        with _Workdir() as work:
-            response = self._call(
-                "save",
-                work,
-                {
-                    "graph": self._graph_file(model.graph, work),
-                    "options": {**model.options, **options},
-                    "output": str(Path(path).absolute()),
-                    "force": force,
-                },
-            )
+        response = self._call_on_graph(
+            "save",
+            model.graph,
+            {**model.options, **options},
+            output=str(Path(path).absolute()),
+            force=force,
+        )
         model.report = response.get("report", {})
         return [Path(p) for p in response.get("files", [])]
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:
         model = self._model(obj)
         if model.report is None:
-            with _Workdir() as work:
-                response = self._call(
-                    "report",
-                    work,
-                    {
-                        "graph": self._graph_file(model.graph, work),
-                        "options": {**model.options, **options},
-                    },
-                )
+            response = self._call_on_graph("report", model.graph, {**model.options, **options})
             model.report = response.get("report", {})
         return dict(model.report)
 

@@ -44,9 +44,9 @@ __all__ = [
     "CubaLI",
     "CubaLIF",
     "NODE_TYPES",
+    "TYPE_NAMES",
     "NEURON_TYPES",
     "SPIKING_TYPES",
-    "TYPE_NAMES",
 ]
 
 

@@ -5,7 +5,10 @@
   installed plugins and no worker environments.
 * :func:`primitive_graph` / :func:`primitive_graphs` / :data:`PRIMITIVES`: one small valid
   graph per NIR primitive; :func:`random_inputs`, :func:`behaviour_difference`: compare graphs
-  by what they compute.
+  by what they compute; :func:`affine_mlp` (Affine -> LIF) and :func:`if_network` (two IF
+  layers), the small networks importers' tests run against the reference, and
+  :func:`assert_runs_like_reference`, which does it;
+  :func:`run_script`, a saved artifact run in a fresh interpreter.
 * :class:`nirhub.testing.variants.VariantRefusals`: for a backend that runs none of the neuron
   variants (multi-spike, ``>=``, ``v_min``, staged): every one is refused by node name.
 * :data:`CORPUS` (the NIR paper's graphs), :data:`BRAILLE_GRAPHS` with :func:`braille_task`
@@ -27,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nirhub.hub.registry import Registry, make_registry
+from nirhub.testing.artifacts import run_script
 from nirhub.testing.corpus import (
     BRAILLE_GRAPHS,
     CORPUS,
@@ -40,9 +44,11 @@ from nirhub.testing.graphs import (
     DT,
     PRIMITIVES,
     STEPS,
+    affine_mlp,
     behaviour_difference,
     compare_outputs,
     graphs_equal,
+    if_network,
     primitive_graph,
     primitive_graphs,
     random_inputs,
@@ -64,6 +70,10 @@ def isolated_registry(
 
 
 def __getattr__(name: str) -> Any:
+    if name == "assert_runs_like_reference":  # imports the simulator
+        from nirhub.testing.reference import assert_runs_like_reference
+
+        return assert_runs_like_reference
     if name == "BackendConformance":  # imports pytest
         from nirhub.testing.conformance import BackendConformance
 
@@ -83,12 +93,16 @@ __all__: Sequence[str] = [
     "PRIMITIVES",
     "STEPS",
     "BackendConformance",
+    "affine_mlp",
+    "assert_runs_like_reference",
     "behaviour_difference",
     "compare_outputs",
     "graphs_equal",
+    "if_network",
     "isolated_registry",
     "primitive_graph",
     "primitive_graphs",
     "random_inputs",
+    "run_script",
     "simulate_outputs",
 ]

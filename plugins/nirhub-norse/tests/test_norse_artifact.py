@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from nirhub_norse.plugin import NorseBackend
 
 from nirhub.errors import RefusedError
 from nirhub.io import read
+from nirhub.testing import run_script
 
 BACKEND = NorseBackend()
 
@@ -47,21 +46,8 @@ def test_artifact_runs_without_nirhub(tmp_path, name: str) -> None:
     n_in = graph.nodes["input"].shape[0]
     x = (np.random.default_rng(0).random((60, 2, n_in)) < 0.5).astype(np.float32) * 3
     np.save(tmp_path / "x.npy", x)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            RUNNER,
-            str(written[0]),
-            str(tmp_path / "x.npy"),
-            str(tmp_path / "y.npy"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    keys = json.loads(proc.stdout.strip().splitlines()[-1])
+    stdout = run_script(RUNNER, written[0], tmp_path / "x.npy", tmp_path / "y.npy")
+    keys = json.loads(stdout.strip().splitlines()[-1])
     assert keys  # plain tensors, loaded with weights_only=True
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), step_model(model, x))
 

@@ -12,39 +12,23 @@ from nirhub_norse.plugin import NorseBackend
 
 from nirhub.errors import UnsupportedError, UsageError
 from nirhub.io import read
-from nirhub.ir import IF, LIF, Affine, CubaLIF, Delay, Graph, I, Input, Linear, Output, Threshold
+from nirhub.ir import IF, CubaLIF, Delay, Graph, I, Input, Output, Threshold
 from nirhub.ir.conventions import set_dt
 from nirhub.sim import simulate
+from nirhub.testing import affine_mlp, assert_runs_like_reference, if_network
 
 BACKEND = NorseBackend()
-
-
-def mlp(seed: int = 1) -> Graph:
-    rng = np.random.default_rng(seed)
-    w = rng.normal(size=(5, 6)).astype(np.float32)
-    b = (0.1 * rng.normal(size=5)).astype(np.float32)
-    lif = LIF(
-        np.array([1e-3, 2e-3, 5e-4, 3e-3, 1e-3]),
-        np.array([1.0, 2.0, 0.5, 1.0, 1.5]),
-        np.zeros(5),
-        np.full(5, 0.5),
-    )
-    return Graph(
-        {"input": Input((6,)), "fc": Affine(w, b), "lif": lif, "output": Output()},
-        [("input", "fc"), ("fc", "lif"), ("lif", "output")],
-    )
 
 
 @pytest.mark.parametrize("method", ["euler", "exact"])
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
 def test_affine_lif_mlp_matches_reference(method: str, reset: str) -> None:
-    graph = mlp()
+    graph = affine_mlp()
     x = (np.random.default_rng(2).random((500, 3, 6)) < 0.4) * 2.0
-    got = BACKEND.run(graph, {"input": x}, 1e-4, record=("lif",), method=method, reset=reset)
-    ref = simulate(graph, x, 1e-4, method=method, reset=reset, record=["lif"])
+    ref = assert_runs_like_reference(
+        BACKEND, graph, x, 1e-4, record=("lif",), method=method, reset=reset
+    )
     assert ref.outputs["output"].sum() > 100  # the neurons do fire
-    np.testing.assert_array_equal(got.outputs["output"], ref.outputs["output"])
-    np.testing.assert_allclose(got.recorded["lif"]["v"], ref.recorded["lif"]["v"], atol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract"])
@@ -53,16 +37,8 @@ def test_braille_graphs_match_reference(corpus, name: str, reset: str) -> None:
     """CubaLIF with a recurrent Affine/Linear; reset by subtraction via LIBoxCell+LIFBoxCell."""
     graph = read(corpus / "rnn" / f"{name}.nir")
     x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)
-    got = BACKEND.run(graph, {"input": x}, 1e-4, record=("lif1.lif",), reset=reset)
-    ref = simulate(graph, x, 1e-4, reset=reset, record=["lif1.lif"])
-    np.testing.assert_array_equal(got.outputs["output"], ref.outputs["output"])
-    np.testing.assert_array_equal(
-        got.recorded["lif1.lif"]["spikes"], ref.recorded["lif1.lif"]["spikes"]
-    )
+    ref = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=reset)
     assert ref.recorded["lif1.lif"]["spikes"].sum() > 50
-    np.testing.assert_allclose(
-        got.recorded["lif1.lif"]["v"], ref.recorded["lif1.lif"]["v"], atol=1e-4
-    )
 
 
 def test_braille_subgraph_file_imports(corpus) -> None:
@@ -76,17 +52,7 @@ def test_braille_subgraph_file_imports(corpus) -> None:
 
 def test_if_network_matches_reference() -> None:
     rng = np.random.default_rng(3)
-    graph = Graph(
-        {
-            "input": Input((8,)),
-            "fc1": Linear(rng.normal(size=(10, 8)).astype(np.float32)),
-            "if1": IF(rng.uniform(0.5, 2.0, 10), np.full(10, 1e-3)),
-            "fc2": Affine(rng.normal(size=(4, 10)).astype(np.float32), np.zeros(4, np.float32)),
-            "if2": IF(np.full(4, 3.0), np.full(4, 2e-3), np.zeros(4)),
-            "output": Output(),
-        },
-        [("input", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", "if2"), ("if2", "output")],
-    )
+    graph = if_network(rng)
     x = (rng.random((300, 2, 8)) < 0.3) * 1.0
     got = BACKEND.run(graph, x, 1e-3, record=("if1",))
     ref = simulate(graph, x, 1e-3, record=["if1"])
@@ -156,7 +122,7 @@ def test_exact_cubalif_and_subtracting_if_are_refused() -> None:
 
 
 def test_dt_comes_from_option_or_metadata() -> None:
-    graph = mlp()
+    graph = affine_mlp()
     with pytest.raises(UsageError, match="no time step"):
         BACKEND.from_ir(graph)
     set_dt(graph.metadata, 2e-4)

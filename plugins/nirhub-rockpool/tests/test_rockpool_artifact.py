@@ -3,9 +3,6 @@ usable without nirhub."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -14,6 +11,7 @@ from nirhub_rockpool.plugin import RockpoolBackend
 
 from nirhub.errors import RefusedError
 from nirhub.io import read
+from nirhub.testing import run_script
 
 BACKEND = RockpoolBackend()
 
@@ -54,20 +52,7 @@ def test_artifact_runs_without_nirhub(tmp_path) -> None:
     assert all(isinstance(t, torch.Tensor) for t in tensors.values())
     x = (np.random.default_rng(0).random((80, 2, 12)) < 0.5).astype(np.float32)
     np.save(tmp_path / "x.npy", np.swapaxes(x, 0, 1))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            RUNNER,
-            str(written[0]),
-            str(tmp_path / "x.npy"),
-            str(tmp_path / "y.npy"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_script(RUNNER, written[0], tmp_path / "x.npy", tmp_path / "y.npy")
     theirs = np.swapaxes(np.load(tmp_path / "y.npy"), 0, 1)
     ours = run_sequence(model, x)
     assert ours.sum() > 0

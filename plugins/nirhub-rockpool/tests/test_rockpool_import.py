@@ -17,50 +17,30 @@ from nirhub_rockpool.plugin import RockpoolBackend
 from nirhub.errors import UnsupportedError, UsageError
 from nirhub.io import read
 from nirhub.ir import (
-    IF,
     LI,
-    LIF,
-    Affine,
     Conv2d,
     Delay,
     Flatten,
     Graph,
     Input,
-    Linear,
     Output,
     SumPool2d,
 )
 from nirhub.sim import simulate
+from nirhub.testing import affine_mlp, assert_runs_like_reference, if_network
 
 BACKEND = RockpoolBackend()
 SUB = "subtract"
 
 
-def mlp(seed: int = 1) -> Graph:
-    rng = np.random.default_rng(seed)
-    w = rng.normal(size=(5, 6)).astype(np.float32)
-    b = (0.1 * rng.normal(size=5)).astype(np.float32)
-    lif = LIF(
-        np.array([1e-3, 2e-3, 5e-4, 3e-3, 1e-3]),
-        np.array([1.0, 2.0, 0.5, 1.0, 1.5]),
-        np.zeros(5),
-        np.full(5, 0.5),
-    )
-    return Graph(
-        {"input": Input((6,)), "fc": Affine(w, b), "lif": lif, "output": Output()},
-        [("input", "fc"), ("fc", "lif"), ("lif", "output")],
-    )
-
-
 @pytest.mark.parametrize("method", ["euler", "exact"])
 def test_affine_lif_mlp_matches_reference(method: str) -> None:
-    graph = mlp()
+    graph = affine_mlp()
     x = (np.random.default_rng(2).random((500, 3, 6)) < 0.4) * 2.0
-    got = BACKEND.run(graph, {"input": x}, 1e-4, record=("lif",), method=method, reset=SUB)
-    ref = simulate(graph, x, 1e-4, method=method, reset=SUB, record=["lif"])
+    ref = assert_runs_like_reference(
+        BACKEND, graph, x, 1e-4, record=("lif",), method=method, reset=SUB
+    )
     assert ref.outputs["output"].sum() > 100
-    np.testing.assert_array_equal(got.outputs["output"], ref.outputs["output"])
-    np.testing.assert_allclose(got.recorded["lif"]["v"], ref.recorded["lif"]["v"], atol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract"])
@@ -70,16 +50,8 @@ def test_braille_graphs_match_reference(corpus, name: str) -> None:
     x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)
     model = BACKEND.from_ir(graph, dt=1e-4, reset=SUB)
     assert model.lif1_lif._has_rec and float(model.lif1_lif.max_spikes_per_dt) == 1
-    got = BACKEND.run(graph, {"input": x}, 1e-4, record=("lif1.lif",), reset=SUB)
-    ref = simulate(graph, x, 1e-4, reset=SUB, record=["lif1.lif"])
-    np.testing.assert_array_equal(got.outputs["output"], ref.outputs["output"])
-    np.testing.assert_array_equal(
-        got.recorded["lif1.lif"]["spikes"], ref.recorded["lif1.lif"]["spikes"]
-    )
+    ref = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=SUB)
     assert ref.recorded["lif1.lif"]["spikes"].sum() > 50
-    np.testing.assert_allclose(
-        got.recorded["lif1.lif"]["v"], ref.recorded["lif1.lif"]["v"], atol=1e-4
-    )
 
 
 def test_braille_refusals_name_the_reason(corpus) -> None:
@@ -95,17 +67,7 @@ def test_braille_refusals_name_the_reason(corpus) -> None:
 
 def test_if_and_li_network_matches_reference() -> None:
     rng = np.random.default_rng(3)
-    graph = Graph(
-        {
-            "input": Input((8,)),
-            "fc1": Linear(rng.normal(size=(10, 8)).astype(np.float32)),
-            "if1": IF(rng.uniform(0.5, 2.0, 10), np.full(10, 1e-3)),
-            "fc2": Affine(rng.normal(size=(4, 10)).astype(np.float32), np.zeros(4, np.float32)),
-            "li": LI(np.full(4, 5e-3), np.full(4, 2.0), np.zeros(4)),
-            "output": Output(),
-        },
-        [("input", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", "li"), ("li", "output")],
-    )
+    graph = if_network(rng, last="li", neuron=LI(np.full(4, 5e-3), np.full(4, 2.0), np.zeros(4)))
     x = (rng.random((300, 2, 8)) < 0.3) * 1.0
     for method in ("euler", "exact"):
         got = BACKEND.run(graph, x, 1e-3, record=("if1",), reset=SUB, method=method)
@@ -170,4 +132,4 @@ def test_unsupported_nodes_are_all_named() -> None:
 
 def test_dt_is_required() -> None:
     with pytest.raises(UsageError, match="no time step"):
-        BACKEND.from_ir(mlp(), reset=SUB)
+        BACKEND.from_ir(affine_mlp(), reset=SUB)

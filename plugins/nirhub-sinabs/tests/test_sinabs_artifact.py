@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -13,6 +10,7 @@ from nirhub_sinabs.plugin import SinabsBackend
 
 from nirhub.errors import RefusedError
 from nirhub.io import read
+from nirhub.testing import run_script
 
 BACKEND = SinabsBackend()
 
@@ -49,20 +47,7 @@ def test_artifact_runs_without_nirhub(tmp_path, name: str) -> None:
     shape = graph.nodes["input"].shape
     x = np.random.default_rng(0).poisson(0.3, size=(30, 2, *shape)).astype(np.float32)
     np.save(tmp_path / "x.npy", np.swapaxes(x, 0, 1))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            RUNNER,
-            str(written[0]),
-            str(tmp_path / "x.npy"),
-            str(tmp_path / "y.npy"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_script(RUNNER, written[0], tmp_path / "x.npy", tmp_path / "y.npy")
     theirs = np.swapaxes(np.load(tmp_path / "y.npy"), 0, 1)
     ours = run_sequence(model, x, squeeze=not hasattr(model, "EDGES"))
     assert ours.sum() > 0

@@ -15,22 +15,17 @@ import torch
 from conftest import run_sequence
 from nirhub_sinabs.plugin import SinabsBackend
 
-from nirhub.ir import LIF, Affine, CubaLIF, Graph, Input, Output
+from nirhub.ir import LIF, CubaLIF, Graph, Node
 from nirhub.ir.conventions import set_reset, set_variant
 from nirhub.sim import simulate
+from nirhub.testing import affine_mlp
 
 BACKEND = SinabsBackend()
 DT = 1e-4
 
 
-def mlp(neuron, seed: int = 1) -> Graph:
-    rng = np.random.default_rng(seed)
-    w = (3 * rng.normal(size=(5, 6))).astype(np.float32)
-    b = (0.1 * rng.normal(size=5)).astype(np.float32)
-    return Graph(
-        {"input": Input((6,)), "fc": Affine(w, b), "lif": neuron, "output": Output()},
-        [("input", "fc"), ("fc", "lif"), ("lif", "output")],
-    )
+def mlp(neuron: Node) -> Graph:
+    return affine_mlp(neuron, weight_scale=3.0)
 
 
 def lif() -> LIF:

@@ -7,6 +7,8 @@ chip's raster with 0 differing cells in the chip's time axis (``latency=raw``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from conftest import BRAILLE, DT, RNN
@@ -19,6 +21,13 @@ from nirhub.metrics import differing_cells
 PAPER = {"weight_scale": "max", "integrator": "forward", "conn_delay": 0}
 
 
+def run_lif1(graph: Any, x: np.ndarray, reset: str, **options: Any) -> Any:
+    """The Braille graph on SpiNNaker2's emulator at the paper's step, recording lif1."""
+    return simulate_with_backend(
+        graph, x, DT, "spinnaker2", record=("lif1.lif",), reset=reset, **options
+    )
+
+
 @pytest.mark.parametrize("model", sorted(BRAILLE))
 @pytest.mark.parametrize("precision", ["float32", "float64"])
 def test_hidden_layer_equals_the_chip_raster(
@@ -26,16 +35,8 @@ def test_hidden_layer_equals_the_chip_raster(
 ) -> None:
     graph = nirhub.read(RNN / f"braille_noDelay_{model}.nir")
     chip = np.load(RNN / f"s2_activity_noDelay_{model}.npy")
-    result = simulate_with_backend(
-        graph,
-        braille_input,
-        DT,
-        "spinnaker2",
-        record=("lif1.lif",),
-        reset=BRAILLE[model],
-        latency="raw",
-        precision=precision,
-        **PAPER,
+    result = run_lif1(
+        graph, braille_input, BRAILLE[model], latency="raw", precision=precision, **PAPER
     )
     got = result.spikes("lif1.lif").astype(np.int64)
     assert got.shape == chip.shape
@@ -47,15 +48,7 @@ def test_hidden_layer_equals_the_chip_raster(
 def test_compensated_is_raw_shifted_by_one_tick(model: str, braille_input: np.ndarray) -> None:
     graph = nirhub.read(RNN / f"braille_noDelay_{model}.nir")
     runs = {
-        latency: simulate_with_backend(
-            graph,
-            braille_input,
-            DT,
-            "spinnaker2",
-            record=("lif1.lif",),
-            reset=BRAILLE[model],
-            latency=latency,
-        )
+        latency: run_lif1(graph, braille_input, BRAILLE[model], latency=latency)
         for latency in ("raw", "compensated")
     }
     raw, comp = (runs[k].spikes("lif1.lif") for k in ("raw", "compensated"))
@@ -70,16 +63,7 @@ def test_truncation_is_what_the_chip_got(braille_input: np.ndarray) -> None:
     """Rounding to nearest (nirhub's option) does not reproduce the chip: truncation does."""
     graph = nirhub.read(RNN / "braille_noDelay_noBias_subtract.nir")
     chip = np.load(RNN / "s2_activity_noDelay_noBias_subtract.npy")
-    result = simulate_with_backend(
-        graph,
-        braille_input,
-        DT,
-        "spinnaker2",
-        record=("lif1.lif",),
-        reset="subtract",
-        latency="raw",
-        rounding="nearest",
-    )
+    result = run_lif1(graph, braille_input, "subtract", latency="raw", rounding="nearest")
     assert differing_cells(result.spikes("lif1.lif").astype(np.int64), chip) > 0
 
 

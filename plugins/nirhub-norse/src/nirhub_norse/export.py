@@ -34,12 +34,16 @@ from typing import Any
 import numpy as np
 
 from nirhub.backend import (
+    ModuleRefused,
     Problem,
-    UnsupportedError,
     UsageError,
     edge_modules,
+    modules_to_nodes,
     parse_shape,
-    resolve_skipped,
+    population_array,
+    raise_export_problems,
+    tensor_array,
+    torch_layer_node,
 )
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset
 from nirhub.ir.graph import Graph
@@ -47,65 +51,14 @@ from nirhub.ir.nodes import (
     IF,
     LI,
     LIF,
-    Affine,
-    AvgPool2d,
-    Conv1d,
-    Conv2d,
     CubaLI,
     CubaLIF,
-    Flatten,
     Input,
     Linear,
     Node,
     Output,
-    Scale,
-    SumPool2d,
 )
 from nirhub_norse.framework import import_norse
-
-#: node types the exporter produces
-EXPORTS = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
-
-
-class _Refused(Exception):
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
-
-
-def _np(value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    arr = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
-    arr = np.asarray(arr, dtype=np.float64)
-    try:
-        return np.ascontiguousarray(np.broadcast_to(arr, shape))
-    except ValueError:
-        raise _Refused(
-            f"parameter of shape {arr.shape} does not fit the population shape {shape}"
-        ) from None
-
-
-def _weight(t: Any) -> np.ndarray:
-    return t.detach().cpu().numpy().copy()
-
 
 # --------------------------------------------------------------------------------------------
 # module tree -> items
@@ -152,69 +105,29 @@ def _cell_dt(m: Any) -> float:
 
 
 def convert_module(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...], float | None]:
-    """One module -> (node, output shape, the module's dt or None); raises _Refused."""
+    """One module -> (node, output shape, the module's dt or None); raises ModuleRefused."""
     norse = import_norse()
-    import torch
     from norse.torch.functional.reset import reset_subtract, reset_value
 
-    if isinstance(m, torch.nn.Linear):
-        w = _weight(m.weight)
-        if len(shape) != 1 or shape[0] != m.in_features:
-            raise _Refused(f"expects {m.in_features} inputs but receives shape {shape}")
-        node: Node = Affine(w, _weight(m.bias)) if m.bias is not None else Linear(w)
-        return node, (m.out_features,), None
-    if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)):
-        if m.padding_mode != "zeros":
-            raise _Refused(f"padding_mode={m.padding_mode!r} (NIR pads with zeros only)")
-        cls = Conv1d if isinstance(m, torch.nn.Conv1d) else Conv2d
-        bias = None if m.bias is None else _weight(m.bias)
-        node = cls(
-            tuple(shape[1:]), _weight(m.weight), m.stride, m.padding, m.dilation, m.groups, bias
-        )
-        return node, node.output_shape(shape), None
-    if isinstance(m, torch.nn.Flatten):
-        if m.start_dim == 0:
-            raise _Refused("flattens the batch axis (start_dim=0)")
-        start = m.start_dim - 1 if m.start_dim > 0 else m.start_dim
-        end = m.end_dim - 1 if m.end_dim > 0 else m.end_dim
-        node = Flatten(shape, start, end)
-        return node, node.output_shape(shape), None
-    if isinstance(m, torch.nn.AvgPool2d):
-        if m.ceil_mode:
-            raise _Refused("ceil_mode=True (NIR pooling floors)")
-        if m.divisor_override not in (None, 1):
-            raise _Refused(f"divisor_override={m.divisor_override}")
-        pad = m.padding
-        if not m.count_include_pad and np.any(np.asarray(pad) != 0):
-            raise _Refused("count_include_pad=False with padding (NIR counts padded cells)")
-        cls = SumPool2d if m.divisor_override == 1 else AvgPool2d
-        stride = m.kernel_size if m.stride is None else m.stride
-        node = cls(m.kernel_size, stride, pad)
-        return node, node.output_shape(shape), None
-    if isinstance(m, torch.nn.LPPool2d):
-        if float(m.norm_type) != 1.0 or m.ceil_mode:
-            raise _Refused("only LPPool2d(norm_type=1, ceil_mode=False), a sum pool, maps")
-        stride = m.kernel_size if m.stride is None else m.stride
-        node = SumPool2d(m.kernel_size, stride, 0)
-        return node, node.output_shape(shape), None
-    if type(m).__name__ == "Scale" and hasattr(m, "gain"):  # nirhub's generated gain layer
-        return Scale(_np(m.gain, shape)), shape, None
+    layer = torch_layer_node(m, shape)
+    if layer is not None:
+        return (*layer, None)
     if isinstance(m, norse.LIFBoxCell):
         p, dt = m.p, _cell_dt(m)
         tau = 1.0 / _positive(p.tau_mem_inv, "tau_mem_inv", shape)
         kwargs = {
             "tau": tau,
             "r": np.ones(shape),
-            "v_leak": _np(p.v_leak, shape),
-            "v_threshold": _np(p.v_th, shape),
+            "v_leak": population_array(p.v_leak, shape),
+            "v_threshold": population_array(p.v_th, shape),
         }
         if p.reset_method is reset_subtract:
             node = LIF(**kwargs)
             set_reset(node.metadata, "subtract")
         elif p.reset_method is reset_value:
-            node = LIF(**kwargs, v_reset=_np(p.v_reset, shape))
+            node = LIF(**kwargs, v_reset=population_array(p.v_reset, shape))
         else:
-            raise _Refused(
+            raise ModuleRefused(
                 f"reset_method {getattr(p.reset_method, '__name__', '?')} is neither "
                 "reset_value nor reset_subtract"
             )
@@ -222,70 +135,70 @@ def convert_module(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...
     if isinstance(m, norse.LIBoxCell):
         p = m.p
         tau = 1.0 / _positive(p.tau_mem_inv, "tau_mem_inv", shape)
-        return LI(tau, np.ones(shape), _np(p.v_leak, shape)), shape, _cell_dt(m)
+        return LI(tau, np.ones(shape), population_array(p.v_leak, shape)), shape, _cell_dt(m)
     if isinstance(m, (norse.LIFCell, norse.LIF)):
-        p, dt = m.p, _cell_dt(m)
-        tsi = _positive(p.tau_syn_inv, "tau_syn_inv", shape)
-        tmi = _positive(p.tau_mem_inv, "tau_mem_inv", shape)
-        node = CubaLIF(
-            1.0 / tsi,
-            1.0 / tmi,
-            np.ones(shape),
-            _np(p.v_leak, shape),
-            _np(p.v_th, shape),
-            _np(p.v_reset, shape),
-            1.0 / (dt * tsi),
-        )
-        return node, shape, dt
+        dt = _cell_dt(m)
+        return _cuba_lif(m.p, dt, shape), shape, dt
     if isinstance(m, (norse.LICell, norse.LI)):
         p, dt = m.p, _cell_dt(m)
         tsi = _positive(p.tau_syn_inv, "tau_syn_inv", shape)
         tmi = _positive(p.tau_mem_inv, "tau_mem_inv", shape)
-        node = CubaLI(1.0 / tsi, 1.0 / tmi, np.ones(shape), _np(p.v_leak, shape), 1.0 / (dt * tsi))
+        node = CubaLI(
+            1.0 / tsi,
+            1.0 / tmi,
+            np.ones(shape),
+            population_array(p.v_leak, shape),
+            1.0 / (dt * tsi),
+        )
         return node, shape, dt
     if isinstance(m, (norse.IAFCell, norse.IAF)):
         p, dt = m.p, _cell_dt(m)
-        v_reset = _np(p.v_reset, shape)
+        v_reset = population_array(p.v_reset, shape)
         if np.any(v_reset != 0):
-            raise _Refused(
+            raise ModuleRefused(
                 "a non-zero v_reset: norse's IAF starts at v = v_reset, NIR's IF at v = 0"
             )
-        return IF(np.full(shape, 1.0 / dt), _np(p.v_th, shape), v_reset), shape, dt
+        return IF(np.full(shape, 1.0 / dt), population_array(p.v_th, shape), v_reset), shape, dt
     if isinstance(m, (norse.LIFRecurrentCell, norse.LIFRecurrent)):
         return _recurrent(m, shape)
-    raise _Refused(f"{type(m).__module__}.{type(m).__name__} has no NIR equivalent")
+    raise ModuleRefused(f"{type(m).__module__}.{type(m).__name__} has no NIR equivalent")
 
 
 def _positive(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    arr = _np(value, shape)
+    arr = population_array(value, shape)
     if not np.all(arr > 0):
-        raise _Refused(f"{name} must be > 0 (a finite time constant), got min {arr.min()!r}")
+        raise ModuleRefused(f"{name} must be > 0 (a finite time constant), got min {arr.min()!r}")
     return arr
+
+
+def _cuba_lif(p: Any, dt: float, shape: tuple[int, ...]) -> CubaLIF:
+    """norse's LIFParameters ``p`` at step ``dt`` as a CubaLIF population of ``shape``."""
+    tsi = _positive(p.tau_syn_inv, "tau_syn_inv", shape)
+    tmi = _positive(p.tau_mem_inv, "tau_mem_inv", shape)
+    return CubaLIF(
+        1.0 / tsi,
+        1.0 / tmi,
+        np.ones(shape),
+        population_array(p.v_leak, shape),
+        population_array(p.v_th, shape),
+        population_array(p.v_reset, shape),
+        1.0 / (dt * tsi),
+    )
 
 
 def _recurrent(m: Any, shape: tuple[int, ...]) -> tuple[Node, tuple[int, ...], float]:
     n_in, n_hid = int(m.input_size), int(m.hidden_size)
     if shape != (n_in,):
-        raise _Refused(f"expects {n_in} inputs but receives shape {shape}")
+        raise ModuleRefused(f"expects {n_in} inputs but receives shape {shape}")
     hid = (n_hid,)
-    p, dt = m.p, _cell_dt(m)
-    tsi = _positive(p.tau_syn_inv, "tau_syn_inv", hid)
-    tmi = _positive(p.tau_mem_inv, "tau_mem_inv", hid)
-    lif = CubaLIF(
-        1.0 / tsi,
-        1.0 / tmi,
-        np.ones(hid),
-        _np(p.v_leak, hid),
-        _np(p.v_th, hid),
-        _np(p.v_reset, hid),
-        1.0 / (dt * tsi),
-    )
+    dt = _cell_dt(m)
+    lif = _cuba_lif(m.p, dt, hid)
     sub = Graph(
         {
             "input": Input((n_in,)),
-            "w_in": Linear(_weight(m.input_weights)),
+            "w_in": Linear(tensor_array(m.input_weights)),
             "lif": lif,
-            "w_rec": Linear(_weight(m.recurrent_weights)),
+            "w_rec": Linear(tensor_array(m.recurrent_weights)),
             "output": Output(hid),
         },
         [("input", "w_in"), ("w_in", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
@@ -332,50 +245,20 @@ def _build(
 ) -> Graph:
     import torch
 
-    modules = dict(items)
-    preds: dict[str, list[str]] = {n: [] for n in [*modules, "output"]}
-    for s, d in edges:
-        preds[d].append(s)
-    out_shapes: dict[str, tuple[int, ...]] = {"input": in_shape}
-    nodes: dict[str, Node] = {"input": Input(in_shape)}
-    problems: list[Problem] = []
     dts: dict[str, float] = {}
-    skipped: set[str] = set()
-    pending = list(modules)
-    while pending:
-        progress = False
-        for name in list(pending):
-            known = [out_shapes[s] for s in preds[name] if s in out_shapes]
-            if not known and preds[name]:
-                continue
-            pending.remove(name)
-            progress = True
-            shape = known[0] if known else in_shape
-            m = modules[name]
-            if isinstance(m, (torch.nn.Identity, torch.nn.Dropout)) and not (
-                isinstance(m, torch.nn.Dropout) and m.training
-            ):
-                skipped.add(name)
-                out_shapes[name] = shape
-                continue
-            try:
-                node, out, mdt = convert_module(m, shape)
-            except _Refused as exc:
-                problems.append(Problem(name, f"{type(m).__name__}: {exc.why}", kind="unsupported"))
-                out_shapes[name] = shape
-                continue
-            except (ValueError, TypeError) as exc:  # a shape that does not fit, say
-                problems.append(Problem(name, f"{type(m).__name__}: {exc}", kind="unsupported"))
-                out_shapes[name] = shape
-                continue
-            nodes[name] = node
-            out_shapes[name] = out
-            if mdt is not None:
-                dts[name] = mdt
-        if not progress:
-            for name in pending:
-                problems.append(Problem(name, "is not connected to the input", kind="unsupported"))
-            break
+
+    def convert(name: str, m: Any, shape: tuple[int, ...]) -> tuple[Node | None, tuple[int, ...]]:
+        if isinstance(m, (torch.nn.Identity, torch.nn.Dropout)) and not (
+            isinstance(m, torch.nn.Dropout) and m.training
+        ):
+            return None, shape
+        node, out, mdt = convert_module(m, shape)
+        if mdt is not None:
+            dts[name] = mdt
+        return node, out
+
+    converted = modules_to_nodes(items, edges, in_shape, convert)
+    problems = converted.problems
     if len(set(dts.values())) > 1:
         listing = ", ".join(f"{n} (dt={v:g})" for n, v in dts.items())
         problems.append(
@@ -383,19 +266,8 @@ def _build(
                 "<model>", f"cells integrate at different time steps: {listing}", kind="unsupported"
             )
         )
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"cannot export {len(problems)} module(s) of this norse model to NIR:\n{listing}",
-            problems=problems,
-        )
-    final = preds["output"]
-    nodes["output"] = Output(out_shapes[final[0]] if final else in_shape)
-    # route edges around skipped (identity) modules
-    kept = [
-        (src, d) for s, d in edges if d not in skipped for src in resolve_skipped(s, edges, skipped)
-    ]
-    graph = Graph(nodes, list(dict.fromkeys(kept)))
+    raise_export_problems(problems, "norse")
+    graph = Graph(converted.nodes, converted.edges)
     step = next(iter(dts.values()), None)
     if step is None and dt_option is not None:
         step = float(dt_option)

@@ -36,52 +36,28 @@ from nirhub.backend import (
     GraphPlan,
     Problem,
     Step,
-    UnsupportedError,
-    flatten_dims,
+    no_equivalent,
     place_gains,
+    raise_unsupported,
+    refuse_torch_layer,
+    torch_layer,
     variant_hint,
     variant_problems,
 )
+from nirhub.backend import float32_tensor as _t
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
     IF,
     LI,
     LIF,
-    Affine,
-    AvgPool2d,
-    Conv1d,
-    Conv2d,
     CubaLI,
     CubaLIF,
-    Flatten,
-    Linear,
-    Scale,
-    SumPool2d,
 )
+from nirhub_norse.types import TYPES
 
 #: node types the importer maps (Input/Output are ports)
-IMPORTS = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
-F32 = np.float32
+IMPORTS = TYPES
 
 
 @dataclass
@@ -103,16 +79,6 @@ class Lowered:
     layers: dict[str, list[Layer]]
     dt: float
     method: str
-
-
-def _t(value: object, shape: tuple[int, ...]) -> np.ndarray:
-    return np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=np.float64), shape)).astype(
-        F32
-    )
-
-
-def _ints(values: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(int(v)) for v in values) + ("," if len(values) == 1 else "") + ")"
 
 
 def _decay_inv(tau: np.ndarray, dt: float, method: str) -> np.ndarray:
@@ -143,18 +109,11 @@ def check_and_gains(
         if t in ("Input", "Output"):
             continue
         if t not in IMPORTS:
-            refuse(
-                step,
-                f"{t} has no norse equivalent (norse imports: "
-                f"{', '.join(sorted(IMPORTS - {'Input', 'Output'}))})",
-            )
+            refuse(step, no_equivalent(t, IMPORTS, "norse"))
             continue
-        if isinstance(node, Linear) and node.weight.ndim != 2:
-            refuse(
-                step,
-                f"{t} weights with leading dimensions {node.weight.shape} have no "
-                "torch.nn.Linear equivalent",
-            )
+        why = refuse_torch_layer(node)
+        if why is not None:
+            refuse(step, why)
         if t in ("IF", "LIF", "CubaLIF"):
             mode = reset_mode(graph, step.path, reset)
             resets[name] = mode
@@ -196,13 +155,7 @@ def check_and_gains(
             else:
                 syn = dt / np.asarray(node.tau_syn, dtype=np.float64) * w_in
                 gains[name] = syn * np.asarray(node.r, dtype=np.float64)
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"norse cannot run {len(problems)} node(s) of this graph exactly:\n{listing}",
-            problems=problems,
-            hint=variant_hint(problems),
-        )
+    raise_unsupported(problems, "norse", hint=variant_hint(problems))
     return gains, resets
 
 
@@ -224,53 +177,9 @@ def _layers(step: Step, dt: float, method: str, reset: str) -> list[Layer]:
     node, n = step.node, step.name
     origin = f"NIR {step.path}: {node.type_name}" if step.path else "input gain (r, w_in, dt)"
     shape = step.out_shape
-    if isinstance(node, Linear):
-        has_bias = isinstance(node, Affine)
-        tensors = {f"{n}.weight": node.weight.astype(F32)}
-        if has_bias:
-            tensors[f"{n}.bias"] = _t(node.bias, (node.weight.shape[0],))
-        return [
-            Layer(
-                n,
-                f'linear(p, "{n}", bias={has_bias})',
-                False,
-                tensors,
-                f"{origin} {node.weight.shape[1]} -> {node.weight.shape[0]}",
-            )
-        ]
-    if isinstance(node, (Conv1d, Conv2d)):
-        d = 1 if isinstance(node, Conv1d) else 2
-        tensors = {f"{n}.weight": node.weight.astype(F32)}
-        if node.bias is not None:
-            tensors[f"{n}.bias"] = node.bias.astype(F32)
-        pad = repr(node.padding) if isinstance(node.padding, str) else _ints(node.padding)
-        ctor = (
-            f'conv{d}d(p, "{n}", stride={_ints(node.stride)}, padding={pad}, '
-            f"dilation={_ints(node.dilation)}, groups={node.groups}, "
-            f"bias={node.bias is not None})"
-        )
-        return [Layer(n, ctor, False, tensors, origin)]
-    if isinstance(node, (SumPool2d, AvgPool2d)):
-        extra = ", divisor_override=1" if isinstance(node, SumPool2d) else ""
-        ctor = (
-            f"torch.nn.AvgPool2d({_ints(node.kernel_size)}, stride={_ints(node.stride)}, "
-            f"padding={_ints(node.padding)}{extra})"
-        )
-        why = " (a sum: divisor 1)" if isinstance(node, SumPool2d) else ""
-        return [Layer(n, ctor, False, {}, origin + why)]
-    if isinstance(node, Flatten):
-        start, end = flatten_dims(node, step.in_shape)
-        return [Layer(n, f"torch.nn.Flatten({start}, {end})", False, {}, origin)]
-    if isinstance(node, Scale):
-        return [
-            Layer(
-                n,
-                f'Scale(p["{n}.scale"])',
-                False,
-                {f"{n}.scale": _t(node.scale, step.in_shape)},
-                origin,
-            )
-        ]
+    static = torch_layer(step, origin)
+    if static is not None:
+        return [Layer(n, static.ctor, False, static.tensors, static.comment)]
     if isinstance(node, IF):
         tensors = {f"{n}.v_th": _t(node.v_threshold, shape), f"{n}.v_reset": _t(0.0, shape)}
         ctor = (

@@ -16,30 +16,11 @@ from nirhub.backend import (
     Requirement,
     hookimpl,
 )
+from nirhub_norse.types import TYPES
 
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub.ir.graph import Graph
 
-_TYPES = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
 #: what a generated model module is called when from_ir executes it
 GENERATED_MODULE = "nirhub_norse_generated"
 
@@ -52,8 +33,8 @@ class NorseBackend(GeneratedTorchBackend):
         name="norse",
         kind="simulator",
         summary="Norse: PyTorch spiking cells (forward Euler); exact tau = 1/tau_inv",
-        to_ir=_TYPES,
-        from_ir=_TYPES,
+        to_ir=TYPES,
+        from_ir=TYPES,
         writes=(".py", ".pt"),
         requires=(Requirement("norse", min_version="1.1"), Requirement("torch")),
         install_hint='pip install "nirhub-norse[framework]"',
@@ -122,17 +103,6 @@ class NorseBackend(GeneratedTorchBackend):
         python=">=3.8",
         docs_url="https://norse.github.io/norse/",
     )
-
-    def owns(self, model: Any) -> bool:
-        if super().owns(model):
-            return True
-        children = getattr(model, "modules", None)
-        if not callable(children):
-            return False
-        try:
-            return any(type(m).__module__.split(".")[0] == "norse" for m in children())
-        except TypeError:
-            return False
 
     # -- framework -> IR -----------------------------------------------------------------
     def to_ir(self, model: Any, **options: Any) -> Graph:

@@ -1,74 +1,52 @@
-"""The run hook: import a graph into norse and run it, in the reference simulator's layout."""
+"""The run hook's norse half: a model imported into norse run on the caller's input.
+
+:meth:`nirhub.backend.GeneratedTorchBackend.run` builds the model and reads the input;
+:func:`run_model` runs it and returns what it computed in the reference simulator's layout.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nirhub.backend import UsageError
-from nirhub.ir.graph import Graph
+from nirhub.backend import recordable_steps
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES
 
-
-def as_time_major(graph: Graph, inputs: Any, in_shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
-    """The single input as ``(T, B, *shape)`` and whether the caller gave a batch axis."""
-    if isinstance(inputs, Mapping):
-        if len(inputs) != 1:
-            raise UsageError(f"the graph has one input; got {len(inputs)} arrays")
-        arr = np.asarray(next(iter(inputs.values())))
-    else:
-        arr = np.asarray(inputs)
-    if arr.ndim == len(in_shape) + 1 and arr.shape[1:] == in_shape:
-        return arr[:, None], False
-    if arr.ndim == len(in_shape) + 2 and arr.shape[2:] == in_shape:
-        return arr, True
-    raise UsageError(
-        f"input of shape {arr.shape} does not fit (T, [B,] {in_shape})", hint="Time is axis 0."
-    )
+if TYPE_CHECKING:  # pragma: no cover
+    from nirhub_norse.lowering import Lowered
 
 
-def run_graph(
-    graph: Graph,
-    inputs: Any,
-    dt: float,
-    *,
-    record: tuple[str, ...] = (),
-    method: Any = None,
-    reset: Any = None,
-    **_: Any,
-) -> Any:
+#: how norse ran, for the result
+CONVENTIONS = {
+    "backend": "norse (float32, forward Euler cells)",
+    "threshold": "v - v_th > 0 (strict, as NIR)",
+    "spike": "a spike is the value 1 during one step",
+    "initial_state": "v = v_leak (0 for IF), I = 0",
+    "delayed_edges": "recurrent back-edges read the previous step (rest output at "
+    "step 0), as the reference simulator",
+}
+
+
+def run_model(
+    model: Any, low: Lowered, x: np.ndarray, batched: bool, record: tuple[str, ...]
+) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """Run ``model`` (built from ``low``) on ``x`` (``(T, B, *shape)``): the output and the
+    ``record``-ed nodes' traces, in the caller's layout (no batch axis unless ``batched``)."""
     import torch
 
-    from nirhub.backend import SimulationResult
     from nirhub_norse.codegen import all_layers
-    from nirhub_norse.import_ import build_model, built_for
 
-    model = build_model(graph, dt=dt, method=method, reset=reset, fold=not record)
-    built = built_for(model)
-    low = built.lowered
     plan = low.plan
-    x, batched = as_time_major(graph, inputs, plan.steps[plan.input].out_shape)
     layers = all_layers(low)
     modules = (
         {layer.name: model[i] for i, layer in enumerate(layers)}
         if plan.is_chain()
         else {layer.name: getattr(model, layer.name) for layer in layers}
     )
-    paths = plan.by_path()
     traces: dict[str, dict[str, list[Any]]] = {}
     handles = []
-    for path in record:
-        if path not in paths or path in (plan.input_name, plan.output_name):
-            known = ", ".join(
-                sorted(p for p in paths if p not in (plan.input_name, plan.output_name))
-            )
-            raise UsageError(
-                f"cannot record {path!r}: no such node in the norse model",
-                hint=f"Recordable: {known}.",
-            )
-        step = plan.steps[paths[path]]
+    for path, step in recordable_steps(plan, record, "norse").items():
         module = modules[low.layers[step.name][-1].name]
         kind = step.type_name
         trace: dict[str, list[Any]] = {}
@@ -107,19 +85,4 @@ def run_graph(
         path: {var: finish(v, var == "spikes") for var, v in trace.items()}
         for path, trace in traces.items()
     }
-    return SimulationResult(
-        outputs={plan.output_name: finish(ys)},
-        recorded=recorded,
-        dt=float(dt),
-        method=low.method,
-        steps=int(xt.shape[0]),
-        batch_size=int(xt.shape[1]) if batched else None,
-        conventions={
-            "backend": "norse (float32, forward Euler cells)",
-            "threshold": "v - v_th > 0 (strict, as NIR)",
-            "spike": "a spike is the value 1 during one step",
-            "initial_state": "v = v_leak (0 for IF), I = 0",
-            "delayed_edges": "recurrent back-edges read the previous step (rest output at "
-            "step 0), as the reference simulator",
-        },
-    )
+    return finish(ys), recorded

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nirhub.backend import comment, literal
+from nirhub.backend import comment, literal, weights_prelude
 from nirhub.backend.codestyle import statement, tidy
 from nirhub_rockpool.lowering import Item, Lowered
 
@@ -65,11 +65,6 @@ def generate(low: Lowered, *, weights_file: str, title: str, version: str) -> st
             for it in low.items
         }
     )
-    weights_line = "\n".join(
-        statement(
-            f"WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights_file!r})"
-        )
-    )
     lines = [
         f'''"""{comment(title)}
 
@@ -100,16 +95,7 @@ import torch  # noqa: E402
 from rockpool.nn.combinators.sequential import TorchSequential  # noqa: E402
 from rockpool.nn.modules import {", ".join(kinds)}  # noqa: E402
 
-DT = {low.dt!r}
-{weights_line}
-
-
-def load_weights(weights=WEIGHTS):
-    """This model's tensors, name -> tensor (a weights-only file: no code is unpickled)."""
-    if isinstance(weights, dict):
-        return weights
-    return torch.load(weights, map_location="cpu", weights_only=True)
-
+{weights_prelude(low.dt, weights_file)}
 
 def build_model(weights=WEIGHTS):
     """The model: ``y, state, record = model(x)`` with x (batch, time, channels)."""

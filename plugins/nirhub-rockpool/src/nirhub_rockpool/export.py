@@ -35,22 +35,18 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import Problem, UnsupportedError, UsageError, strict_thresholds
+from nirhub.backend import (
+    ModuleRefused,
+    Problem,
+    UsageError,
+    export_method,
+    raise_export_problems,
+    strict_thresholds,
+)
 from nirhub.backend import check_threshold_option as check_threshold
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset, set_variant
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Input, Linear, Node, Output
-
-EXPORTS = frozenset(
-    {"Input", "Output", "Affine", "Linear", "IF", "LI", "LIF", "CubaLIF", "NIRGraph"}
-)
-METHODS = ("euler", "exact")
-
-
-class _Refused(Exception):
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
 
 
 def _vec(value: Any, n: int) -> np.ndarray:
@@ -64,7 +60,7 @@ def _vec(value: Any, n: int) -> np.ndarray:
 
 def _tau(a: np.ndarray, dt: float, method: str) -> np.ndarray:
     if not np.all((a > 0) & (a < 1)):
-        raise _Refused(f"decay factors must lie in (0, 1), got {a.min()!r}..{a.max()!r}")
+        raise ModuleRefused(f"decay factors must lie in (0, 1), got {a.min()!r}..{a.max()!r}")
     return dt / (1.0 - a) if method == "euler" else -dt / np.log(a)
 
 
@@ -73,7 +69,7 @@ def _common(m: Any) -> None:
 
     noise = float(torch.as_tensor(getattr(m, "noise_std", 0.0)))
     if noise != 0.0:
-        raise _Refused(f"noise_std={noise:g}: NIR neurons are deterministic")
+        raise ModuleRefused(f"noise_std={noise:g}: NIR neurons are deterministic")
 
 
 def _spiking(m: Any, n: int) -> tuple[np.ndarray, dict[str, Any]]:
@@ -87,16 +83,16 @@ def _spiking(m: Any, n: int) -> tuple[np.ndarray, dict[str, Any]]:
 
     limit = float(torch.as_tensor(m.max_spikes_per_dt))
     if not (limit >= 1 and limit == int(limit)):
-        raise _Refused(f"max_spikes_per_dt={limit:g} is not a positive whole number")
+        raise ModuleRefused(f"max_spikes_per_dt={limit:g} is not a positive whole number")
     owner = getattr(m.spike_generation_fn, "__self__", None)  # Function.apply -> its class
     if getattr(owner, "__name__", "") not in ("StepPWL", "PeriodicExponential"):
-        raise _Refused(
+        raise ModuleRefused(
             f"spike_generation_fn {m.spike_generation_fn!r} is not rockpool's "
             "threshold crossing (StepPWL or PeriodicExponential)"
         )
     thr = _vec(m.threshold, n)
     if np.any(thr <= 0):
-        raise _Refused("a threshold <= 0")
+        raise ModuleRefused("a threshold <= 0")
     variant: dict[str, Any] = {"threshold": ">="}
     if limit != 1:
         variant.update(spikes="multi", max_spikes=int(limit))
@@ -124,11 +120,11 @@ def _subgraph(nodes: dict[str, Node], edges: list, entry: str, n: int) -> Graph:
 
 
 def convert_module(m: Any, n_in: int, dt: float, method: str) -> tuple[Node, int]:
-    """One rockpool module -> (node, output size); raises _Refused."""
+    """One rockpool module -> (node, output size); raises ModuleRefused."""
     from rockpool.nn.modules import ExpSynTorch, LIFNeuronTorch, LIFTorch, LinearTorch
 
     if n_in != m.size_in:
-        raise _Refused(f"expects {m.size_in} inputs but receives {n_in}")
+        raise ModuleRefused(f"expects {m.size_in} inputs but receives {n_in}")
     if isinstance(m, LinearTorch):
         w = m.weight.detach().cpu().numpy().T.copy()
         if m.bias is not None:
@@ -157,7 +153,7 @@ def convert_module(m: Any, n_in: int, dt: float, method: str) -> tuple[Node, int
     if isinstance(m, LIFTorch):
         _common(m)
         if m.n_synapses != 1:
-            raise _Refused(f"{m.n_synapses} synapses per neuron (only one maps to NIR)")
+            raise ModuleRefused(f"{m.n_synapses} synapses per neuron (only one maps to NIR)")
         thr, variant = _spiking(m, n)
         alpha = _vec(m.alpha.detach(), n)
         beta = _vec(m.beta.detach().reshape(-1), n)
@@ -192,7 +188,7 @@ def convert_module(m: Any, n_in: int, dt: float, method: str) -> tuple[Node, int
             nodes["w_rec"] = Linear(w_rec)
             edges += [("mem", "w_rec"), ("w_rec", "syn")]
         return _subgraph(nodes, edges, "syn", n), n
-    raise _Refused(f"{type(m).__module__}.{type(m).__name__} has no NIR equivalent")
+    raise ModuleRefused(f"{type(m).__module__}.{type(m).__name__} has no NIR equivalent")
 
 
 def _items(model: Any) -> list[tuple[str, Any]]:
@@ -210,11 +206,7 @@ def export_model(model: Any, *, dt: Any = None, method: Any = None, threshold: A
     (they differ only when v lands exactly on the threshold): such a graph imports into
     backends without the ``>=`` variant."""
     test = check_threshold(threshold)
-    if method is None:  # a model nirhub generated says which discretization it reproduces
-        method = getattr(model, "nir_method", None) or "exact"
-    how = str(method)
-    if how not in METHODS:
-        raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    how = export_method(model, method)
     items = _items(model)
     dts = {name: float(m.dt) for name, m in items if hasattr(m, "dt")}
     problems: list[Problem] = []
@@ -238,7 +230,7 @@ def export_model(model: Any, *, dt: Any = None, method: Any = None, threshold: A
     for name, m in items:
         try:
             node, size = convert_module(m, size, step, how)
-        except _Refused as exc:
+        except ModuleRefused as exc:
             problems.append(Problem(name, f"{type(m).__name__}: {exc.why}", kind="unsupported"))
             size = int(getattr(m, "size_out", size) or size)
             continue
@@ -247,12 +239,7 @@ def export_model(model: Any, *, dt: Any = None, method: Any = None, threshold: A
             continue
         nodes[name] = node
         names.append(name)
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"cannot export {len(problems)} module(s) of this rockpool model to NIR:\n{listing}",
-            problems=problems,
-        )
+    raise_export_problems(problems, "rockpool")
     nodes["output"] = Output((size,))
     chain = ["input", *names, "output"]
     graph = Graph(nodes, list(zip(chain[:-1], chain[1:], strict=True)))

@@ -32,9 +32,14 @@ def import_rockpool() -> None:
     import rockpool.nn.modules  # noqa: F401
 
 
-def lower_graph(graph: Graph, dt: Any = None, method: Any = None, reset: Any = None) -> Lowered:
+def lower_graph(
+    graph: Graph, dt: Any = None, method: Any = None, reset: Any = None, fold: bool = True
+) -> Lowered:
     """The framework-free half of the import: ``graph`` mapped to rockpool modules (raises
-    ``UnsupportedError`` listing every node rockpool cannot run exactly)."""
+    ``UnsupportedError`` listing every node rockpool cannot run exactly).
+
+    ``fold`` is accepted as the other generated-code backends take it; rockpool always folds
+    (a gain goes into the LinearTorch before the neuron, else into a diagonal one)."""
     plan = make_graph_plan(graph, "rockpool")
     return lower(plan, graph, resolve_dt(graph, dt), resolve_method(graph, method), reset)
 
@@ -45,6 +50,7 @@ def build_model(
     dt: Any = None,
     method: Any = None,
     reset: Any = None,
+    fold: bool = True,
     lowered: Lowered | None = None,
 ) -> Any:
     """Import ``graph`` into rockpool; see :mod:`nirhub_rockpool.lowering` for the mapping.

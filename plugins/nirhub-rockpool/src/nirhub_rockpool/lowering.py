@@ -44,7 +44,7 @@ from nirhub.backend import (
     GraphPlan,
     Problem,
     Step,
-    UnsupportedError,
+    raise_unsupported,
     variant_hint,
     variant_problems,
 )
@@ -52,20 +52,6 @@ from nirhub.ir.conventions import get_variant, reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import IF, LI, LIF, Affine, CubaLIF, Linear, Node
 
-IMPORTS = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
 F32 = np.float32
 #: neuron variants rockpool reproduces (nirhub.ir.conventions.VARIANTS)
 VARIANTS = frozenset({"multi-spike", "threshold>=", "staged"})
@@ -162,13 +148,7 @@ def lower(plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | No
             problems.append(Problem(exc.where or name, exc.why, kind="unsupported"))
     if not problems:
         problems += _chain_problems(plan, items)
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"rockpool cannot run {len(problems)} node(s) of this graph exactly:\n{listing}",
-            problems=problems,
-            hint=variant_hint(problems),
-        )
+    raise_unsupported(problems, "rockpool", hint=variant_hint(problems))
     return Lowered(plan, _place_gains(items), dt, method)
 
 

@@ -11,40 +11,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nirhub.backend import Backend, BackendDescriptor, Option, Requirement, hookimpl
+from nirhub.backend import (
+    Backend,
+    BackendDescriptor,
+    GeneratedTorchBackend,
+    Option,
+    Requirement,
+    hookimpl,
+)
+from nirhub_rockpool.types import EXPORTS, IMPORTS
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-
     from nirhub.ir.graph import Graph
 
 GENERATED_MODULE = "nirhub_rockpool_generated"
 
 
-class RockpoolBackend(Backend):
+class RockpoolBackend(GeneratedTorchBackend):
     """Rockpool's torch modules; rockpool neurons reset by subtraction and fire at v >= thr."""
 
     descriptor = BackendDescriptor(
         name="rockpool",
         kind="simulator",
         summary="Rockpool torch modules (LIFTorch, LIFNeuronTorch, ExpSynTorch, LinearTorch)",
-        to_ir=frozenset(
-            {"Input", "Output", "Affine", "Linear", "IF", "LI", "LIF", "CubaLIF", "NIRGraph"}
-        ),
-        from_ir=frozenset(
-            {
-                "Input",
-                "Output",
-                "Affine",
-                "Linear",
-                "Scale",
-                "IF",
-                "LI",
-                "LIF",
-                "CubaLIF",
-                "NIRGraph",
-            }
-        ),
+        to_ir=EXPORTS,
+        from_ir=IMPORTS,
         writes=(".py", ".pt", ".json"),
         requires=(Requirement("rockpool", min_version="3.1"), Requirement("torch")),
         install_hint='pip install "nirhub-rockpool[framework]"',
@@ -109,83 +100,20 @@ class RockpoolBackend(Backend):
             threshold=options.get("threshold"),
         )
 
-    # -- IR -> framework -----------------------------------------------------------------
-    def check(self, graph: Graph, **options: Any) -> list[Any]:
-        """Every node rockpool cannot run exactly, found without importing it (--dry-run)."""
-        from nirhub.backend import IRError, UnsupportedError, UsageError, make_graph_plan
-        from nirhub_rockpool.import_ import resolve_dt, resolve_method
-        from nirhub_rockpool.lowering import lower
+    # -- IR -> framework: check (lowering once), from_ir, save and run are the shared ones of
+    # GeneratedTorchBackend, driven by these modules; the artifact adds rockpool's JSON
+    import_module = "nirhub_rockpool.import_"
+    run_module = "nirhub_rockpool.run"
+    framework = "rockpool"
+    owns_containers = False
 
-        try:
-            step = resolve_dt(graph, options.get("dt"))
-            how = resolve_method(graph, options.get("method"))
-            plan = make_graph_plan(graph, "rockpool")
-            lower(plan, graph, step, how, options.get("reset"))
-        except (UnsupportedError, IRError) as exc:
-            return list(exc.problems)
-        except UsageError:
-            return []  # no dt yet: from_ir will say so
-        return []
-
-    def from_ir(self, graph: Graph, **options: Any) -> Any:
-        from nirhub_rockpool.import_ import build_model
-
-        return build_model(
-            graph, dt=options.get("dt"), method=options.get("method"), reset=options.get("reset")
-        )
-
-    def save(self, obj: Any, path: Path, **options: Any) -> list[Path]:
+    def write_artifact(self, built: Any, model: Any, path: Path, *, force: bool) -> list[Path]:
         from nirhub_rockpool.artifact import save_model
-        from nirhub_rockpool.import_ import build_model, built_for
 
-        built = built_for(obj)
-        if built is None:  # a model nirhub did not build: go through the IR
-            graph = self.to_ir(obj, **options)
-            obj = build_model(graph, dt=options.get("dt"), method=options.get("method"))
-            built = built_for(obj)
-        return save_model(
-            built,
-            obj,
-            Path(path),
-            title=f"{Path(path).stem}: a rockpool model",
-            force=bool(options.get("force")),
-        )
+        return save_model(built, model, path, title=f"{path.stem}: a rockpool model", force=force)
 
-    def report(self, obj: Any, **options: Any) -> dict[str, Any]:
-        from nirhub_rockpool.import_ import built_for
-
-        built = built_for(obj)
-        if built is None:
-            return {}
-        low = built.lowered
-        return {
-            "modules": [f"{it.name}: {it.kind}" for it in low.items],
-            "tensors": len(built.tensors),
-            "values": int(sum(a.size for a in built.tensors.values())),
-            "dt": low.dt,
-            "method": low.method,
-        }
-
-    # -- run hook ------------------------------------------------------------------------
-    def run(
-        self,
-        graph: Graph,
-        inputs: dict[str, np.ndarray],
-        dt: float,
-        *,
-        record: tuple[str, ...] = (),
-        **options: Any,
-    ) -> Any:
-        from nirhub_rockpool.run import run_graph
-
-        return run_graph(
-            graph,
-            inputs,
-            dt,
-            record=record,
-            method=options.get("method"),
-            reset=options.get("reset"),
-        )
+    def report_layout(self, lowered: Any) -> tuple[Any, str | None]:
+        return [f"{it.name}: {it.kind}" for it in lowered.items], None
 
 
 @hookimpl

@@ -1,52 +1,40 @@
-"""The run hook: import a graph into rockpool and run it, in the reference simulator's layout."""
+"""The run hook's rockpool half: a model imported into rockpool run on the caller's input.
+
+:meth:`nirhub.backend.GeneratedTorchBackend.run` builds the model and reads the input;
+:func:`run_model` runs it and returns what it computed in the reference simulator's layout.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nirhub.backend import UsageError
-from nirhub.ir.graph import Graph
+from nirhub.backend import UsageError, to_time_major
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nirhub_rockpool.lowering import Lowered
 
 
-def as_time_major(inputs: Any, in_shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
-    """The single input as ``(T, B, *shape)`` and whether the caller gave a batch axis."""
-    if isinstance(inputs, Mapping):
-        if len(inputs) != 1:
-            raise UsageError(f"the graph has one input; got {len(inputs)} arrays")
-        arr = np.asarray(next(iter(inputs.values())))
-    else:
-        arr = np.asarray(inputs)
-    if arr.ndim == len(in_shape) + 1 and arr.shape[1:] == in_shape:
-        return arr[:, None], False
-    if arr.ndim == len(in_shape) + 2 and arr.shape[2:] == in_shape:
-        return arr, True
-    raise UsageError(
-        f"input of shape {arr.shape} does not fit (T, [B,] {in_shape})", hint="Time is axis 0."
-    )
+#: how rockpool ran, for the result
+CONVENTIONS = {
+    "backend": "rockpool torch modules (float32)",
+    "threshold": "v >= threshold (rockpool; NIR says >, which differs only when v "
+    "equals the threshold exactly)",
+    "spike": "one spike per step at most (max_spikes_per_dt=1), or the spike count "
+    "for nodes recording multi-spike output",
+    "reset": "subtract (the only rockpool reset)",
+    "initial_state": "v = 0, I = 0",
+}
 
 
-def run_graph(
-    graph: Graph,
-    inputs: Any,
-    dt: float,
-    *,
-    record: tuple[str, ...] = (),
-    method: Any = None,
-    reset: Any = None,
-    **_: Any,
-) -> Any:
+def run_model(
+    model: Any, low: Lowered, x: np.ndarray, batched: bool, record: tuple[str, ...]
+) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """Run ``model`` (built from ``low``) on ``x`` (``(T, B, *shape)``): the output and the
+    ``record``-ed nodes' traces, in the caller's layout (no batch axis unless ``batched``)."""
     import torch
 
-    from nirhub.backend import SimulationResult
-    from nirhub_rockpool.import_ import build_model, built_for
-
-    model = build_model(graph, dt=dt, method=method, reset=reset)
-    low = built_for(model).lowered
-    plan = low.plan
-    x, batched = as_time_major(inputs, plan.steps[plan.input].out_shape)
     wanted: dict[str, tuple[str, str, bool]] = {}
     for path in record:
         owner = next((it for it in low.items if path in it.paths), None)
@@ -63,9 +51,7 @@ def run_graph(
         y, _, rec = model(xb, record=bool(record))
 
     def finish(t: Any, as_bool: bool = False) -> np.ndarray:
-        arr = np.swapaxes(t.detach().numpy(), 0, 1)
-        arr = arr.astype(bool) if as_bool else arr.astype(np.float64)
-        return arr if batched else arr[:, 0]
+        return to_time_major(t.detach().numpy(), batched, spikes=as_bool)
 
     recorded: dict[str, dict[str, np.ndarray]] = {}
     for path, (name, kind, multi) in wanted.items():
@@ -78,20 +64,4 @@ def run_graph(
                 recorded[path]["count"] = finish(rec[name]["spikes"])
         else:
             recorded[path] = {"v" if kind == "expsyn" else "out": finish(rec[f"{name}_output"])}
-    return SimulationResult(
-        outputs={plan.output_name: finish(y)},
-        recorded=recorded,
-        dt=float(dt),
-        method=low.method,
-        steps=int(x.shape[0]),
-        batch_size=int(x.shape[1]) if batched else None,
-        conventions={
-            "backend": "rockpool torch modules (float32)",
-            "threshold": "v >= threshold (rockpool; NIR says >, which differs only when v "
-            "equals the threshold exactly)",
-            "spike": "one spike per step at most (max_spikes_per_dt=1), or the spike count "
-            "for nodes recording multi-spike output",
-            "reset": "subtract (the only rockpool reset)",
-            "initial_state": "v = 0, I = 0",
-        },
-    )
+    return finish(y), recorded

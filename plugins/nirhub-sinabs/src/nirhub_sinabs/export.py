@@ -33,14 +33,17 @@ from typing import Any
 import numpy as np
 
 from nirhub.backend import (
-    Problem,
-    UnsupportedError,
+    ModuleRefused,
     UsageError,
     check_threshold_option,
     edge_modules,
+    export_method,
+    modules_to_nodes,
     parse_shape,
-    resolve_skipped,
+    population_array,
+    raise_export_problems,
     strict_thresholds,
+    torch_layer_node,
 )
 from nirhub.ir.conventions import NAMESPACE, set_dt, set_reset, set_variant
 from nirhub.ir.graph import Graph
@@ -48,66 +51,13 @@ from nirhub.ir.nodes import (
     IF,
     LI,
     LIF,
-    Affine,
-    AvgPool2d,
-    Conv1d,
-    Conv2d,
     CubaLI,
     CubaLIF,
-    Flatten,
     I,
     Input,
-    Linear,
     Node,
     Output,
-    Scale,
-    SumPool2d,
 )
-
-EXPORTS = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "I",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
-METHODS = ("euler", "exact")
-
-
-class _Refused(Exception):
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
-
-
-def _np(value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    arr = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
-    arr = np.asarray(arr, dtype=np.float64)
-    try:
-        return np.ascontiguousarray(np.broadcast_to(arr, shape))
-    except ValueError:
-        raise _Refused(
-            f"parameter of shape {arr.shape} does not fit the population shape {shape}"
-        ) from None
-
-
-def _weight(t: Any) -> np.ndarray:
-    return t.detach().cpu().numpy().copy()
-
 
 # --------------------------------------------------------------------------------------------
 # torch layers
@@ -121,48 +71,10 @@ def convert_layer(m: Any, shape: tuple[int, ...]) -> tuple[Node | None, tuple[in
 
     if isinstance(m, (torch.nn.Identity, sl.FlattenTime, sl.UnflattenTime)):
         return None, shape
-    if isinstance(m, torch.nn.Linear):
-        if len(shape) != 1 or shape[0] != m.in_features:
-            raise _Refused(f"expects {m.in_features} inputs but receives shape {shape}")
-        w = _weight(m.weight)
-        node: Node = Affine(w, _weight(m.bias)) if m.bias is not None else Linear(w)
-        return node, (m.out_features,)
-    if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)):
-        if m.padding_mode != "zeros":
-            raise _Refused(f"padding_mode={m.padding_mode!r} (NIR pads with zeros only)")
-        cls = Conv1d if isinstance(m, torch.nn.Conv1d) else Conv2d
-        bias = None if m.bias is None else _weight(m.bias)
-        node = cls(
-            tuple(shape[1:]), _weight(m.weight), m.stride, m.padding, m.dilation, m.groups, bias
-        )
-        return node, node.output_shape(shape)
-    if isinstance(m, torch.nn.Flatten):
-        if m.start_dim == 0:
-            raise _Refused("flattens the batch axis (start_dim=0)")
-        start = m.start_dim - 1 if m.start_dim > 0 else m.start_dim
-        end = m.end_dim - 1 if m.end_dim > 0 else m.end_dim
-        node = Flatten(shape, start, end)
-        return node, node.output_shape(shape)
-    if isinstance(m, torch.nn.AvgPool2d):
-        if m.ceil_mode:
-            raise _Refused("ceil_mode=True (NIR pooling floors)")
-        if m.divisor_override not in (None, 1):
-            raise _Refused(f"divisor_override={m.divisor_override}")
-        if not m.count_include_pad and np.any(np.asarray(m.padding) != 0):
-            raise _Refused("count_include_pad=False with padding (NIR counts padded cells)")
-        cls = SumPool2d if m.divisor_override == 1 else AvgPool2d
-        stride = m.kernel_size if m.stride is None else m.stride
-        node = cls(m.kernel_size, stride, m.padding)
-        return node, node.output_shape(shape)
-    if isinstance(m, torch.nn.LPPool2d):  # sinabs.layers.SumPool2d too
-        if float(m.norm_type) != 1.0 or m.ceil_mode:
-            raise _Refused("only LPPool2d(norm_type=1, ceil_mode=False), a sum pool, maps")
-        stride = m.kernel_size if m.stride is None else m.stride
-        node = SumPool2d(m.kernel_size, stride, 0)
-        return node, node.output_shape(shape)
-    if type(m).__name__ == "Scale" and hasattr(m, "gain"):  # nirhub's generated gain layer
-        return Scale(_np(m.gain, shape)), shape
-    raise _Refused(f"{type(m).__module__}.{type(m).__name__} has no NIR equivalent")
+    layer = torch_layer_node(m, shape)
+    if layer is not None:
+        return layer
+    raise ModuleRefused(f"{type(m).__module__}.{type(m).__name__} has no NIR equivalent")
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,28 +109,34 @@ def _spikes(m: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, str, dict[str, 
             variant["max_spikes"] = int(cap)
     elif not (fn is sa.SingleSpike or isinstance(fn, sa.MaxSpike)):
         name = getattr(fn, "__name__", type(fn).__name__)
-        raise _Refused(f"spike_fn={name} is not one of sinabs' SingleSpike/MultiSpike/MaxSpike")
-    thr = _np(m.spike_threshold, shape)
+        raise ModuleRefused(
+            f"spike_fn={name} is not one of sinabs' SingleSpike/MultiSpike/MaxSpike"
+        )
+    thr = population_array(m.spike_threshold, shape)
     if variant.get("spikes") == "multi" and np.any(thr <= 0):
-        raise _Refused("multi-spike output with a threshold <= 0")
+        raise ModuleRefused("multi-spike output with a threshold <= 0")
     reset = m.reset_fn
     if isinstance(reset, sa.MembraneSubtract):
-        if reset.subtract_value is not None and np.any(_np(reset.subtract_value, shape) != thr):
-            raise _Refused("MembraneSubtract(subtract_value) differs from the threshold")
+        if reset.subtract_value is not None and np.any(
+            population_array(reset.subtract_value, shape) != thr
+        ):
+            raise ModuleRefused("MembraneSubtract(subtract_value) differs from the threshold")
         return thr, "subtract", variant
     if isinstance(reset, sa.MembraneReset):
         if reset.reset_value != 0:
-            raise _Refused(
+            raise ModuleRefused(
                 f"MembraneReset(reset_value={reset.reset_value}): sinabs adds reset_value to "
                 "every neuron, not only to those that spiked; only 0 is expressible"
             )
         return thr, "zero", variant
-    raise _Refused(f"reset_fn {type(reset).__name__} is neither MembraneSubtract nor MembraneReset")
+    raise ModuleRefused(
+        f"reset_fn {type(reset).__name__} is neither MembraneSubtract nor MembraneReset"
+    )
 
 
 def _tau(a: np.ndarray, dt: float, method: str) -> np.ndarray:
     if not np.all((a > 0) & (a < 1)):
-        raise _Refused(f"decay factors must lie in (0, 1), got {a.min()!r}..{a.max()!r}")
+        raise ModuleRefused(f"decay factors must lie in (0, 1), got {a.min()!r}..{a.max()!r}")
     return dt / (1.0 - a) if method == "euler" else -dt / np.log(a)
 
 
@@ -227,17 +145,17 @@ def convert_neuron(m: Any, shape: tuple[int, ...], dt: float, method: str) -> No
     import sinabs.layers as sl
 
     if isinstance(m, sl.ALIF):
-        raise _Refused("ALIF (adaptive threshold) has no NIR equivalent")
+        raise ModuleRefused("ALIF (adaptive threshold) has no NIR equivalent")
     integrate = isinstance(m, (sl.IAF, sl.IAFRecurrent))
     norm = bool(getattr(m, "norm_input", False)) and not integrate
     spiking = _spikes(m, shape)
     if m.min_v_mem is not None:
         if spiking is None:
-            raise _Refused(
+            raise ModuleRefused(
                 "min_v_mem on a layer without spike_fn: sinabs outputs v before clamping it, "
                 "NIR's LI/I output the state itself"
             )
-        spiking[2]["v_min"] = _np(m.min_v_mem, shape)
+        spiking[2]["v_min"] = population_array(m.min_v_mem, shape)
     neuron: Node
     if integrate:
         r = np.full(shape, 1.0 / dt)
@@ -247,7 +165,7 @@ def convert_neuron(m: Any, shape: tuple[int, ...], dt: float, method: str) -> No
             thr, mode, _ = spiking
             neuron = IF(r, thr) if mode == "subtract" else IF(r, thr, np.zeros(shape))
     else:
-        a = _np(m.alpha_mem_calculated, shape)
+        a = population_array(m.alpha_mem_calculated, shape)
         tau = _tau(a, dt, method)
         r = np.ones(shape) if norm else 1.0 / (1.0 - a)
         if spiking is None:
@@ -263,7 +181,7 @@ def convert_neuron(m: Any, shape: tuple[int, ...], dt: float, method: str) -> No
         set_variant(neuron.metadata, **spiking[2])
     syn = None
     if m.alpha_syn_calculated is not None:
-        a_s = _np(m.alpha_syn_calculated, shape)
+        a_s = population_array(m.alpha_syn_calculated, shape)
         if isinstance(neuron, (LIF, LI)):
             # i <- a_s (i + x); v <- a v + k i: NIR's CubaLIF/CubaLI, the synapse stage first
             # (exact under "exact" with the staged variant, and the spec order under Euler)
@@ -290,10 +208,10 @@ def convert_neuron(m: Any, shape: tuple[int, ...], dt: float, method: str) -> No
     if isinstance(m, sl.LIFRecurrent):
         rec, rec_shape = convert_layer(m.rec_connect, shape)
         if rec is None or rec_shape != shape:
-            raise _Refused(f"rec_connect must map the population {shape} onto itself")
+            raise ModuleRefused(f"rec_connect must map the population {shape} onto itself")
         bias = getattr(rec, "bias", None)
         if bias is not None and np.any(bias != 0):
-            raise _Refused(
+            raise ModuleRefused(
                 "rec_connect has a bias: sinabs feeds back 0 at the first step, NIR the bias"
             )
     if syn is None and rec is None:
@@ -367,11 +285,7 @@ def export_model(
     step = float(dt)
     if not step > 0 or not np.isfinite(step):
         raise UsageError(f"dt must be a positive number of seconds, got {dt!r}")
-    if method is None:  # a model nirhub generated says which discretization it reproduces
-        method = getattr(model, "nir_method", None) or "exact"
-    how = str(method)
-    if how not in METHODS:
-        raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    how = export_method(model, method)
     edges_attr = getattr(type(model), "EDGES", None)
     if edges_attr is not None:
         items = [(n, getattr(model, n)) for n in edge_modules(edges_attr)]
@@ -404,57 +318,14 @@ def _build(
     dt: float,
     method: str,
 ) -> Graph:
-    modules = dict(items)
-    preds: dict[str, list[str]] = {n: [] for n in [*modules, "output"]}
-    for s, d in edges:
-        preds[d].append(s)
-    out_shapes: dict[str, tuple[int, ...]] = {"input": in_shape}
-    nodes: dict[str, Node] = {"input": Input(in_shape)}
-    problems: list[Problem] = []
-    skipped: set[str] = set()
-    pending = list(modules)
-    while pending:
-        progress = False
-        for name in list(pending):
-            known = [out_shapes[s] for s in preds[name] if s in out_shapes]
-            if not known and preds[name]:
-                continue
-            pending.remove(name)
-            progress = True
-            shape = known[0] if known else in_shape
-            m = modules[name]
-            out_shapes[name] = shape
-            try:
-                if _is_neuron(m):
-                    node: Node | None = convert_neuron(m, shape, dt, method)
-                else:
-                    node, out_shapes[name] = convert_layer(m, shape)
-            except _Refused as exc:
-                problems.append(Problem(name, f"{type(m).__name__}: {exc.why}", kind="unsupported"))
-                continue
-            except (ValueError, TypeError) as exc:
-                problems.append(Problem(name, f"{type(m).__name__}: {exc}", kind="unsupported"))
-                continue
-            if node is None:
-                skipped.add(name)
-            else:
-                nodes[name] = node
-        if not progress:
-            for name in pending:
-                problems.append(Problem(name, "is not connected to the input", kind="unsupported"))
-            break
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"cannot export {len(problems)} module(s) of this sinabs model to NIR:\n{listing}",
-            problems=problems,
-        )
-    final = preds["output"]
-    nodes["output"] = Output(out_shapes[final[0]] if final else in_shape)
-    kept = [
-        (src, d) for s, d in edges if d not in skipped for src in resolve_skipped(s, edges, skipped)
-    ]
-    graph = Graph(nodes, list(dict.fromkeys(kept)))
+    def convert(name: str, m: Any, shape: tuple[int, ...]) -> tuple[Node | None, tuple[int, ...]]:
+        if _is_neuron(m):
+            return convert_neuron(m, shape, dt, method), shape
+        return convert_layer(m, shape)
+
+    converted = modules_to_nodes(items, edges, in_shape, convert)
+    raise_export_problems(converted.problems, "sinabs")
+    graph = Graph(converted.nodes, converted.edges)
     set_dt(graph.metadata, dt)
     set_reset(graph.metadata, "zero")
     graph.metadata[NAMESPACE] = {**graph.metadata[NAMESPACE], "method": method, "source": "sinabs"}

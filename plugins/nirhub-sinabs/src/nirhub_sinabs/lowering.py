@@ -45,12 +45,16 @@ from nirhub.backend import (
     GraphPlan,
     Problem,
     Step,
-    UnsupportedError,
-    flatten_dims,
+    int_tuple,
+    no_equivalent,
     place_gains,
+    raise_unsupported,
+    refuse_torch_layer,
+    torch_layer,
     variant_hint,
     variant_problems,
 )
+from nirhub.backend import float32_tensor as _t
 from nirhub.ir.conventions import NeuronVariant, get_variant, reset_mode
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
@@ -58,41 +62,15 @@ from nirhub.ir.nodes import (
     LI,
     LIF,
     NEURON_TYPES,
-    Affine,
-    AvgPool2d,
-    Conv1d,
-    Conv2d,
     CubaLI,
     CubaLIF,
-    Flatten,
     I,
-    Linear,
-    Scale,
     SumPool2d,
 )
+from nirhub_sinabs.types import TYPES
 
-IMPORTS = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "I",
-        "IF",
-        "LI",
-        "LIF",
-        "CubaLI",
-        "CubaLIF",
-        "NIRGraph",
-    }
-)
-F32 = np.float32
+#: node types the importer maps (Input/Output are ports)
+IMPORTS = TYPES
 #: neuron variants sinabs reproduces (nirhub.ir.conventions.VARIANTS)
 VARIANTS = frozenset({"multi-spike", "threshold>=", "v-min", "staged"})
 
@@ -115,16 +93,6 @@ class Lowered:
     layers: dict[str, list[Layer]]
     dt: float
     method: str
-
-
-def _t(value: object, shape: tuple[int, ...]) -> np.ndarray:
-    return np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=np.float64), shape)).astype(
-        F32
-    )
-
-
-def _ints(values: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(int(v)) for v in values) + ("," if len(values) == 1 else "") + ")"
 
 
 def decay(tau: np.ndarray, dt: float, method: str) -> np.ndarray:
@@ -163,18 +131,11 @@ def check_and_gains(
         if t in ("Input", "Output"):
             continue
         if t not in IMPORTS:
-            refuse(
-                step,
-                f"{t} has no sinabs equivalent (sinabs imports: "
-                f"{', '.join(sorted(IMPORTS - {'Input', 'Output'}))})",
-            )
+            refuse(step, no_equivalent(t, IMPORTS, "sinabs"))
             continue
-        if isinstance(node, Linear) and node.weight.ndim != 2:
-            refuse(
-                step,
-                f"{t} weights with leading dimensions {node.weight.shape} have no "
-                "torch.nn.Linear equivalent",
-            )
+        why = refuse_torch_layer(node)
+        if why is not None:
+            refuse(step, why)
         if t in ("IF", "LIF", "CubaLIF"):
             resets[name] = reset_mode(graph, step.path, reset)
             if resets[name] not in ("zero", "subtract"):
@@ -235,13 +196,7 @@ def check_and_gains(
             g_s = _rate(node.tau_syn, dt, method) * w_in
             g_m = _rate(node.tau_mem, dt, method) * np.asarray(node.r, dtype=np.float64)
             gains[name] = g_m * g_s / a_s
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"sinabs cannot run {len(problems)} node(s) of this graph exactly:\n{listing}",
-            problems=problems,
-            hint=variant_hint(problems),
-        )
+    raise_unsupported(problems, "sinabs", hint=variant_hint(problems))
     return gains, resets
 
 
@@ -307,60 +262,17 @@ def _layer(step: Step, dt: float, method: str, reset: str, exact_ties: bool = Tr
     origin = f"NIR {step.path}: {node.type_name}" if step.path else "input gain (r, w_in, dt)"
     shape = step.out_shape
     variant = get_variant(node, step.path) if node.type_name in NEURON_TYPES else NeuronVariant()
-    if isinstance(node, Linear):
-        has_bias = isinstance(node, Affine)
-        tensors = {f"{n}.weight": node.weight.astype(F32)}
-        if has_bias:
-            tensors[f"{n}.bias"] = _t(node.bias, (node.weight.shape[0],))
-        return Layer(
-            n,
-            f'linear(p, "{n}", bias={has_bias})',
-            False,
-            tensors,
-            f"{origin} {node.weight.shape[1]} -> {node.weight.shape[0]}",
-        )
-    if isinstance(node, (Conv1d, Conv2d)):
-        d = 1 if isinstance(node, Conv1d) else 2
-        tensors = {f"{n}.weight": node.weight.astype(F32)}
-        if node.bias is not None:
-            tensors[f"{n}.bias"] = node.bias.astype(F32)
-        pad = repr(node.padding) if isinstance(node.padding, str) else _ints(node.padding)
-        ctor = (
-            f'conv{d}d(p, "{n}", stride={_ints(node.stride)}, padding={pad}, '
-            f"dilation={_ints(node.dilation)}, groups={node.groups}, "
-            f"bias={node.bias is not None})"
-        )
-        return Layer(n, ctor, False, tensors, origin)
     if isinstance(node, SumPool2d) and not any(node.padding):
         return Layer(
             n,
-            f"sl.SumPool2d({_ints(node.kernel_size)}, stride={_ints(node.stride)})",
+            f"sl.SumPool2d({int_tuple(node.kernel_size)}, stride={int_tuple(node.stride)})",
             False,
             {},
             origin,
         )
-    if isinstance(node, (SumPool2d, AvgPool2d)):
-        extra = ", divisor_override=1" if isinstance(node, SumPool2d) else ""
-        why = " (padded sum: divisor 1)" if isinstance(node, SumPool2d) else ""
-        return Layer(
-            n,
-            f"torch.nn.AvgPool2d({_ints(node.kernel_size)}, "
-            f"stride={_ints(node.stride)}, padding={_ints(node.padding)}{extra})",
-            False,
-            {},
-            origin + why,
-        )
-    if isinstance(node, Flatten):
-        start, end = flatten_dims(node, step.in_shape)
-        return Layer(n, f"torch.nn.Flatten({start}, {end})", False, {}, origin)
-    if isinstance(node, Scale):
-        return Layer(
-            n,
-            f'Scale(p["{n}.scale"])',
-            False,
-            {f"{n}.scale": _t(node.scale, step.in_shape)},
-            origin,
-        )
+    static = torch_layer(step, origin)
+    if static is not None:
+        return Layer(n, static.ctor, False, static.tensors, static.comment)
     if isinstance(node, (IF, I)):
         if isinstance(node, IF):
             args, tensors = _spiking(n, node, shape, reset, variant, exact_ties)

@@ -17,29 +17,11 @@ from nirhub.backend import (
     Requirement,
     hookimpl,
 )
+from nirhub_sinabs.types import TYPES
 
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub.ir.graph import Graph
 
-_BOTH = frozenset(
-    {
-        "Input",
-        "Output",
-        "Affine",
-        "Linear",
-        "Scale",
-        "Conv1d",
-        "Conv2d",
-        "SumPool2d",
-        "AvgPool2d",
-        "Flatten",
-        "I",
-        "IF",
-        "LI",
-        "LIF",
-        "NIRGraph",
-    }
-)
 GENERATED_MODULE = "nirhub_sinabs_generated"
 
 
@@ -53,8 +35,8 @@ class SinabsBackend(GeneratedTorchBackend):
         name="sinabs",
         kind="simulator",
         summary="Sinabs: PyTorch spiking layers, time in steps (tau_steps = tau/dt)",
-        to_ir=_BOTH | {"CubaLI", "CubaLIF"},
-        from_ir=_BOTH | {"CubaLI", "CubaLIF"},
+        to_ir=TYPES,
+        from_ir=TYPES,
         writes=(".py", ".pt"),
         requires=(Requirement("sinabs", min_version="3.1"), Requirement("torch")),
         install_hint='pip install "nirhub-sinabs[framework]"',
@@ -151,17 +133,6 @@ class SinabsBackend(GeneratedTorchBackend):
         python=">=3.8",
         docs_url="https://sinabs.readthedocs.io/",
     )
-
-    def owns(self, model: Any) -> bool:
-        if super().owns(model):
-            return True
-        children = getattr(model, "modules", None)
-        if not callable(children):
-            return False
-        try:
-            return any(type(m).__module__.split(".")[0] == "sinabs" for m in children())
-        except TypeError:
-            return False
 
     # -- framework -> IR -----------------------------------------------------------------
     def to_ir(self, model: Any, **options: Any) -> Graph:

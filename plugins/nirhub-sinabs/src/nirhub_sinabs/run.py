@@ -1,32 +1,23 @@
-"""The run hook: import a graph into sinabs and run it, in the reference simulator's layout."""
+"""The run hook's sinabs half: a model imported into sinabs run on the caller's input.
+
+:meth:`nirhub.backend.GeneratedTorchBackend.run` builds the model and reads the input;
+:func:`run_model` runs it and returns what it computed in the reference simulator's layout.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nirhub.backend import UsageError
-from nirhub.ir.graph import Graph
+from nirhub.backend import recordable_steps, time_major, to_time_major
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES
 
+if TYPE_CHECKING:  # pragma: no cover
+    from nirhub_sinabs.lowering import Lowered
 
-def as_time_major(inputs: Any, in_shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
-    """The single input as ``(T, B, *shape)`` and whether the caller gave a batch axis."""
-    if isinstance(inputs, Mapping):
-        if len(inputs) != 1:
-            raise UsageError(f"the graph has one input; got {len(inputs)} arrays")
-        arr = np.asarray(next(iter(inputs.values())))
-    else:
-        arr = np.asarray(inputs)
-    if arr.ndim == len(in_shape) + 1 and arr.shape[1:] == in_shape:
-        return arr[:, None], False
-    if arr.ndim == len(in_shape) + 2 and arr.shape[2:] == in_shape:
-        return arr, True
-    raise UsageError(
-        f"input of shape {arr.shape} does not fit (T, [B,] {in_shape})", hint="Time is axis 0."
-    )
+#: the input reader, by the name nirhub-speck imports it under
+as_time_major = time_major
 
 
 def _batch_time(t: Any, batch: int, ndim: int) -> Any:
@@ -38,43 +29,34 @@ def _batch_time(t: Any, batch: int, ndim: int) -> Any:
     return t.unflatten(0, (batch, -1))
 
 
-def run_graph(
-    graph: Graph,
-    inputs: Any,
-    dt: float,
-    *,
-    record: tuple[str, ...] = (),
-    method: Any = None,
-    reset: Any = None,
-    **_: Any,
-) -> Any:
+#: how sinabs ran, for the result
+CONVENTIONS = {
+    "backend": "sinabs (float32; time constants in steps of dt)",
+    "threshold": "v >= v_threshold (sinabs SingleSpike; NIR says >, which differs only "
+    "when v equals the threshold exactly)",
+    "spike": "a spike is the value 1 during one step (one spike per step at most)",
+    "initial_state": "v = 0, I = 0",
+    "delayed_edges": "recurrent back-edges read the previous step (rest output at "
+    "step 0), as the reference simulator",
+}
+
+
+def run_model(
+    model: Any, low: Lowered, x: np.ndarray, batched: bool, record: tuple[str, ...]
+) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """Run ``model`` (built from ``low``) on ``x`` (``(T, B, *shape)``): the output and the
+    ``record``-ed nodes' traces, in the caller's layout (no batch axis unless ``batched``)."""
     import torch
 
-    from nirhub.backend import SimulationResult
-    from nirhub_sinabs.import_ import build_model, built_for
-
-    model = build_model(graph, dt=dt, method=method, reset=reset, fold=not record)
-    low = built_for(model).lowered
     plan = low.plan
-    x, batched = as_time_major(inputs, plan.steps[plan.input].out_shape)
     steps, batch = x.shape[:2]
     chain = plan.is_chain()
     for module in model.modules():
         if hasattr(module, "batch_size") and hasattr(module, "num_timesteps"):
             module.batch_size = batch  # a sinabs Squeeze layer
-    paths = plan.by_path()
     traces: dict[str, dict[str, list[Any]]] = {}
     handles = []
-    for path in record:
-        if path not in paths or path in (plan.input_name, plan.output_name):
-            known = ", ".join(
-                sorted(p for p in paths if p not in (plan.input_name, plan.output_name))
-            )
-            raise UsageError(
-                f"cannot record {path!r}: no such node in the sinabs model",
-                hint=f"Recordable: {known}.",
-            )
-        step = plan.steps[paths[path]]
+    for path, step in recordable_steps(plan, record, "sinabs").items():
         module = getattr(model, low.layers[step.name][0].name)
         kind = step.type_name
         nd = len(step.out_shape)
@@ -113,28 +95,10 @@ def run_graph(
             h.remove()
 
     def finish(t: Any, as_bool: bool = False) -> np.ndarray:
-        arr = np.swapaxes(t.detach().numpy(), 0, 1)
-        arr = arr.astype(bool) if as_bool else arr.astype(np.float64)
-        return arr if batched else arr[:, 0]
+        return to_time_major(t.detach().numpy(), batched, spikes=as_bool)
 
     recorded = {
         path: {var: finish(torch.cat(v, 1), var == "spikes") for var, v in trace.items()}
         for path, trace in traces.items()
     }
-    return SimulationResult(
-        outputs={plan.output_name: finish(y)},
-        recorded=recorded,
-        dt=float(dt),
-        method=low.method,
-        steps=int(steps),
-        batch_size=int(batch) if batched else None,
-        conventions={
-            "backend": "sinabs (float32; time constants in steps of dt)",
-            "threshold": "v >= v_threshold (sinabs SingleSpike; NIR says >, which differs only "
-            "when v equals the threshold exactly)",
-            "spike": "a spike is the value 1 during one step (one spike per step at most)",
-            "initial_state": "v = 0, I = 0",
-            "delayed_edges": "recurrent back-edges read the previous step (rest output at "
-            "step 0), as the reference simulator",
-        },
-    )
+    return finish(y), recorded

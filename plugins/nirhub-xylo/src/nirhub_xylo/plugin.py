@@ -128,46 +128,34 @@ class XyloBackend(Backend):
 
     def check(self, graph: Graph, **options: Any) -> list[Any]:
         """Every chip-limit violation, found without importing rockpool (--dry-run)."""
-        from nirhub_rockpool.import_ import resolve_dt
-
-        from nirhub.backend import Checked, UsageError
+        from nirhub.backend import Checked, UsageError, resolve_dt
         from nirhub_xylo.chips import get_chip
-        from nirhub_xylo.structure import analyse
+        from nirhub_xylo.structure import analyse, mapping_options
 
         try:
             dt = resolve_dt(graph, options.get("dt"))
         except UsageError:
             return []  # from_ir says so
         if options.get("lif") == "synapse":
-            from nirhub_rockpool.import_ import resolve_method
-
+            from nirhub.backend import resolve_method
             from nirhub_xylo.lif_synapse import with_shortest_synapse
 
             how = resolve_method(graph, options.get("method"))
             graph, _ = with_shortest_synapse(graph, dt, how)
-        layout, problems = analyse(
-            graph,
-            get_chip(options.get("chip")),
-            dt=dt,
-            method=options.get("method"),
-            reset=options.get("reset"),
-            bias=options.get("bias"),
-            unroll_conv=bool(options.get("unroll_conv")),
-        )
+        chip = get_chip(options.get("chip"))
+        layout, problems = analyse(graph, chip, dt=dt, **mapping_options(options))
         return Checked(problems, prepared=layout)
 
     def from_ir(self, graph: Graph, **options: Any) -> Any:
         import warnings
 
-        from nirhub_rockpool.import_ import resolve_dt
-
-        from nirhub.backend import ConversionWarning
+        from nirhub.backend import ConversionWarning, resolve_dt
         from nirhub_xylo.mapping import map_graph
+        from nirhub_xylo.structure import mapping_options
 
         dt = resolve_dt(graph, options.get("dt"))
         if options.get("lif") == "synapse":
-            from nirhub_rockpool.import_ import resolve_method
-
+            from nirhub.backend import resolve_method
             from nirhub_xylo.lif_synapse import approximation_note
 
             how = resolve_method(graph, options.get("method"))
@@ -178,11 +166,8 @@ class XyloBackend(Backend):
             graph,
             chip=options.get("chip"),
             dt=dt,
-            method=options.get("method"),
-            reset=options.get("reset"),
-            bias=options.get("bias"),
-            unroll_conv=bool(options.get("unroll_conv")),
             layout=options.get("prepared"),
+            **mapping_options(options),
         )
         for note in model.notes:
             warnings.warn(note, ConversionWarning, stacklevel=2)

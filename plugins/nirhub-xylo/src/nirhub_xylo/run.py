@@ -16,22 +16,16 @@ quantization scale (NIR units); recorded ``spikes`` are spike *counts* per step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from nirhub.backend import UsageError
+from nirhub.backend import UsageError, single_input
 from nirhub_xylo.mapping import XyloModel, import_xylo
 
 
 def _input(inputs: Any, n_in: int) -> tuple[np.ndarray, bool]:
-    if isinstance(inputs, Mapping):
-        if len(inputs) != 1:
-            raise UsageError(f"the graph has one input; got {len(inputs)} arrays")
-        arr = np.asarray(next(iter(inputs.values())))
-    else:
-        arr = np.asarray(inputs)
+    arr = single_input(inputs)
     if arr.ndim == 2 and arr.shape[1] == n_in:
         x, batched = arr[:, None], False
     elif arr.ndim == 3 and arr.shape[2] == n_in:
@@ -56,7 +50,7 @@ def _flat_input(model: XyloModel, inputs: Any) -> Any:
     shape = model.flat_shapes.get(model.input_name)
     if shape is None:
         return inputs
-    arr = np.asarray(next(iter(inputs.values())) if isinstance(inputs, Mapping) else inputs)
+    arr = single_input(inputs)
     if arr.shape[-len(shape) :] == shape:
         arr = arr.reshape(*arr.shape[: arr.ndim - len(shape)], -1)
     return arr
@@ -122,16 +116,9 @@ def run_graph(
 ) -> Any:
     from nirhub.backend import SimulationResult
     from nirhub_xylo.mapping import map_graph
+    from nirhub_xylo.structure import mapping_options
 
-    model = map_graph(
-        graph,
-        chip=options.get("chip"),
-        dt=dt,
-        method=options.get("method"),
-        reset=options.get("reset"),
-        bias=options.get("bias"),
-        unroll_conv=bool(options.get("unroll_conv")),
-    )
+    model = map_graph(graph, chip=options.get("chip"), dt=dt, **mapping_options(options))
     got = run_model(model, inputs, record=record)
     return SimulationResult(
         outputs=got["outputs"],

@@ -10,6 +10,7 @@ LIFTorch chain rockpool's Xylo mapper reads) and checks the chip's limits on it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +113,17 @@ def _conv_problems(graph: Graph) -> list[Problem]:
     return out
 
 
+def mapping_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`analyse` and ``map_graph`` that come from the backend's
+    options unchanged (``dt`` and ``chip`` aside)."""
+    return {
+        "method": options.get("method"),
+        "reset": options.get("reset"),
+        "bias": options.get("bias"),
+        "unroll_conv": bool(options.get("unroll_conv")),
+    }
+
+
 def analyse(
     graph: Graph,
     chip: Chip,
@@ -130,10 +142,9 @@ def analyse(
         graph, flat_shapes, problems = unroll_convolutions(graph)
         if problems:
             return None, problems
-    from nirhub_rockpool.import_ import resolve_method
     from nirhub_rockpool.lowering import lower
 
-    from nirhub.backend import make_graph_plan
+    from nirhub.backend import make_graph_plan, resolve_method
 
     if reset not in (None, *RESET_CHOICES):
         raise UsageError(f"reset must be 'subtract' (Xylo's only reset), got {reset!r}")
