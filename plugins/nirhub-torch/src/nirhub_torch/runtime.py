@@ -362,6 +362,159 @@ class Neuron(NodeModule):
 
 
 # ---------------------------------------------------------------------------------------------
+# inference: the neuron recurrence in place
+# ---------------------------------------------------------------------------------------------
+
+#: reset modes the in-place loop runs (the others, and multi-spike neurons, take ``Neuron.step``)
+INPLACE_RESETS = frozenset({"zero", "subtract", "subtract-delayed"})
+
+
+def runs_in_place(mod: Neuron, x: torch.Tensor, state: dict[str, torch.Tensor], co: dict) -> bool:
+    """Whether ``run_in_place`` gives ``Neuron.step``'s exact results for this input: no autograd
+    needed, a supported variant, and coefficients of ``x``'s dtype that broadcast into the state
+    (so updating the state in place changes neither shapes nor the dtype of any operation)."""
+    if mod.multi or mod.reset_mode not in INPLACE_RESETS:
+        return False
+    if torch.is_grad_enabled() and (
+        x.requires_grad or any(p.requires_grad for p in mod.parameters())
+    ):
+        return False
+    shape = tuple(x.shape[1:])
+    tensors = [*co.values(), *state.values()]
+    if mod.v_min_bound is not None:
+        tensors.append(mod.v_min_bound)
+    for tensor in tensors:
+        if tensor.device != x.device or torch.broadcast_shapes(shape, tensor.shape) != shape:
+            return False
+    return tuple(state["v"].shape) == shape and all(
+        t.dtype == x.dtype for t in [*co.values(), *state.values()]
+    )
+
+
+def _reset_value(v_reset: torch.Tensor) -> float | None:
+    """``v_reset`` as one number when it is the same everywhere (sign of zero included)."""
+    flat = v_reset.reshape(-1)
+    first = flat[:1]
+    same = bool((flat == first).all()) and bool((flat.signbit() == first.signbit()).all())
+    return float(first) if same and flat.numel() else None
+
+
+def run_in_place(
+    mod: Neuron,
+    x: torch.Tensor,
+    state: dict[str, torch.Tensor],
+    co: dict[str, torch.Tensor],
+    keep: bool,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """All steps of ``x`` ``(T, B, *shape)`` for one neuron node, without autograd.
+
+    Bit-identical to ``T`` calls of ``Neuron.step`` (same operations on the same operands in
+    the same order; products and sums only swap their operands, which IEEE arithmetic allows):
+    the terms that do not depend on the state (``g*x + c``) are computed for all steps at once,
+    then each step only updates the preallocated state in place. A spike is ``v > thr``, which
+    is ``v - thr > 0`` in IEEE arithmetic with subnormals (torch's default). Returns the output,
+    the state after the last step and, with ``keep``, the recorded variables (time-major).
+    """
+    kind = mod.type_name
+    t_len = x.shape[0]
+    steps = range(t_len)
+    keep_v = keep or not mod.spiking  # a non-spiking neuron outputs v itself
+    v = state["v"] if keep_v else state["v"].clone()
+    v_out = torch.empty_like(x) if keep_v else None
+    i_syn = state.get("I")
+    i_out: torch.Tensor | None = None
+    if i_syn is not None:
+        i_out = torch.empty_like(x) if keep else None
+        i_syn = i_syn if keep else i_syn.clone()
+    tmp = torch.empty_like(x[0]) if t_len else None
+
+    def target(buffer: torch.Tensor | None, current: torch.Tensor, i: int) -> torch.Tensor:
+        return current if buffer is None else buffer[i]
+
+    if kind in ("I", "IF"):
+        drive = (x * co["g"]).unbind(0)
+
+        def update(v: torch.Tensor, i: int) -> torch.Tensor:
+            return torch.add(v, drive[i], out=target(v_out, v, i))
+
+    elif kind in ("LI", "LIF"):
+        drive_all = x * co["g"]
+        drive = drive_all.add_(co["c"]).unbind(0)
+        a = co["a"]
+
+        def update(v: torch.Tensor, i: int) -> torch.Tensor:
+            return torch.mul(v, a, out=target(v_out, v, i)).add_(drive[i])
+
+    elif "a_s" in co:  # Cuba, Euler
+        syn_drive = (x * co["g_s"]).unbind(0)
+        a_s, g_m, c_m, a_m = co["a_s"], co["g_m"], co["c_m"], co["a_m"]
+
+        def update(v: torch.Tensor, i: int) -> torch.Tensor:
+            nonlocal i_syn
+            i_syn = torch.mul(i_syn, a_s, out=target(i_out, i_syn, i)).add_(syn_drive[i])
+            torch.mul(i_syn, g_m, out=tmp).add_(c_m)
+            return torch.mul(v, a_m, out=target(v_out, v, i)).add_(tmp)
+
+    else:  # Cuba, exact
+        u_all = x * co["w_in"]
+        u = u_all.unbind(0)
+        mem_drive = (u_all * co["g_m"]).add_(co["c_m"]).unbind(0)
+        syn_drive = (u_all * co["b_s"]).unbind(0)
+        k, e_m, e_s = co["k"], co["e_m"], co["e_s"]
+
+        def update(v: torch.Tensor, i: int) -> torch.Tensor:
+            nonlocal i_syn
+            torch.sub(i_syn, u[i], out=tmp).mul_(k).add_(mem_drive[i])
+            v = torch.mul(v, e_m, out=target(v_out, v, i)).add_(tmp)
+            i_syn = torch.mul(i_syn, e_s, out=target(i_out, i_syn, i)).add_(syn_drive[i])
+            return v
+
+    new: dict[str, torch.Tensor] = {}
+    rec: dict[str, torch.Tensor] = {}
+    if not mod.spiking:
+        for i in steps:
+            v = update(v, i)
+        out = v_out
+    else:
+        thr, mode = co["thr"], mod.reset_mode
+        fired = torch.empty(x.shape, dtype=torch.bool, device=x.device)
+        fired_steps = fired.unbind(0)
+        compare = torch.ge if mod.ge else torch.gt
+        reset_to = _reset_value(co["v_reset"]) if mode == "zero" else None
+        v_min = None if mod.v_min_bound is None else mod.v_min_bound.to(x.dtype)
+        pending = state.get("pending")
+        for i in steps:
+            v = update(v, i)
+            if mode == "subtract-delayed":
+                v.sub_(torch.mul(pending, thr, out=tmp))
+            s = compare(v, thr, out=fired_steps[i])
+            if mode == "zero":
+                if reset_to is None:
+                    torch.where(s, co["v_reset"], v, out=v)
+                else:
+                    v.masked_fill_(s, reset_to)
+            elif mode == "subtract":
+                v.sub_(torch.mul(s, thr, out=tmp))
+            else:
+                pending = s
+            if v_min is not None:
+                torch.maximum(v, v_min, out=v)
+        out = fired.to(x.dtype)
+        if mode == "subtract-delayed":
+            new["pending"] = pending.to(x.dtype)
+        if keep:
+            rec["spikes"] = fired
+    new["v"] = v
+    if i_syn is not None:
+        new["I"] = i_syn
+    if keep:
+        rec["v"] = v_out
+        if i_out is not None:
+            rec["I"] = i_out
+    return out, new, rec
+
+
+# ---------------------------------------------------------------------------------------------
 # the model
 # ---------------------------------------------------------------------------------------------
 
@@ -485,6 +638,7 @@ class NIRModel(nn.Module):
         t_len, batch = first.shape[0], first.shape[1]
         dtype, device = self.compute_dtype, first.device
         slope = self.surrogate_slope
+        # recorded pieces, each time-major: joined along time at the end
         recorded: dict[str, dict[str, list[torch.Tensor]]] = {p: {} for p in record}
 
         coeffs: dict[str, dict[str, torch.Tensor]] = {}
@@ -496,6 +650,59 @@ class NIRModel(nn.Module):
                 states[path] = mod.initial_state(batch, dtype, device)
         carry = self._rest_outputs(states, batch, dtype, device, slope)
 
+        chunk = self.chunk_steps(t_len, batch)
+        parts: dict[str, list[torch.Tensor]] = {name: [] for name in self.outputs}
+        for start in range(0, max(t_len, 1), chunk):
+            window = {name: x[start : start + chunk] for name, x in signals.items()}
+            sig = self._run_window(window, states, coeffs, carry, recorded)
+            for name in self.outputs:
+                parts[name].append(sig[name])
+
+        def layout(x: torch.Tensor) -> torch.Tensor:
+            return x if batched else x[:, 0]
+
+        def joined(xs: list[torch.Tensor]) -> torch.Tensor:
+            return xs[0] if len(xs) == 1 else torch.cat(xs)
+
+        outputs = {name: layout(joined(parts[name])) for name in self.outputs}
+        rec: dict[str, dict[str, torch.Tensor]] = {}
+        for path, variables in recorded.items():
+            rec[path] = {}
+            for var, pieces in variables.items():
+                value = joined(pieces)
+                rec[path][var] = layout(value.bool() if var == "spikes" else value)
+        return outputs, rec
+
+    #: elements of the largest signal of one window (steps x batch x node size): the windows
+    #: of a feed-forward graph stay small enough for the cache, each op still large
+    WINDOW_ELEMENTS = 1 << 20
+
+    def chunk_steps(self, t_len: int, batch: int) -> int:
+        """Steps per window. A graph without cycles and delays runs window by window (every
+        stateless node over all steps of the window at once as one batched op, the neurons
+        carrying their state from one window to the next); with cycles or delays, one window."""
+        if any(cyclic for _, cyclic in self.units) or any(
+            isinstance(m, DelayModule) for m in self.nodes.values()
+        ):
+            return max(t_len, 1)
+        widest = max(
+            max(math.prod(m.in_shape), math.prod(m.out_shape)) for m in self.nodes.values()
+        )
+        return max(1, min(t_len, self.WINDOW_ELEMENTS // max(1, batch * widest)))
+
+    def _run_window(
+        self,
+        signals: dict[str, torch.Tensor],
+        states: dict[str, dict[str, torch.Tensor]],
+        coeffs: dict[str, dict[str, torch.Tensor]],
+        carry: dict[str, torch.Tensor],
+        recorded: dict[str, dict[str, list[torch.Tensor]]],
+    ) -> dict[str, torch.Tensor]:
+        """Every node's signal over the steps of ``signals`` (time-major), states carried on."""
+        first = signals[self.inputs[0]]
+        t_len, batch = first.shape[0], first.shape[1]
+        dtype, device = self.compute_dtype, first.device
+        slope = self.surrogate_slope
         sig: dict[str, torch.Tensor] = {}
         for nodes, cyclic in self.units:
             if cyclic:
@@ -522,19 +729,8 @@ class NIRModel(nn.Module):
                     y = mod.apply(flat, slope).reshape(t_len, batch, *mod.out_shape)
             sig[path] = y
             if path in recorded and not isinstance(mod, Neuron):
-                recorded[path]["out"] = [y]
-
-        def layout(x: torch.Tensor) -> torch.Tensor:
-            return x if batched else x[:, 0]
-
-        outputs = {name: layout(sig[name]) for name in self.outputs}
-        rec: dict[str, dict[str, torch.Tensor]] = {}
-        for path, variables in recorded.items():
-            rec[path] = {}
-            for var, parts in variables.items():
-                value = parts[0] if len(parts) == 1 else torch.stack(parts)
-                rec[path][var] = layout(value.bool() if var == "spikes" else value)
-        return outputs, rec
+                recorded[path].setdefault("out", []).append(y)
+        return sig
 
     def _rest_outputs(
         self,
@@ -568,16 +764,15 @@ class NIRModel(nn.Module):
         state: dict[str, torch.Tensor],
         spikes: torch.Tensor | None,
     ) -> None:
+        """Record one step (the pieces are time-major: each step adds a time axis of 1)."""
         if path not in recorded:
             return
         rec = recorded[path]
         if spikes is not None:
-            rec.setdefault("spikes", []).append(spikes > 0)
-        rec.setdefault("v", []).append(state["v"])
-        if "I" in state:
-            rec.setdefault("I", []).append(state["I"])
-        if "count" in state:
-            rec.setdefault("count", []).append(state["count"])
+            rec.setdefault("spikes", []).append((spikes > 0).unsqueeze(0))
+        for var in ("v", "I", "count"):
+            if var in state:
+                rec.setdefault(var, []).append(state[var].unsqueeze(0))
 
     def _run_neuron(
         self,
@@ -589,6 +784,11 @@ class NIRModel(nn.Module):
         recorded: dict[str, dict[str, list[torch.Tensor]]],
     ) -> torch.Tensor:
         co, state = coeffs[path], states[path]
+        if runs_in_place(mod, x, state, co):
+            y, states[path], rec = run_in_place(mod, x, state, co, keep=path in recorded)
+            for var, value in rec.items():
+                recorded[path].setdefault(var, []).append(value)
+            return y
         outs = []
         for i in range(x.shape[0]):
             y, state, s = mod.step(x[i], state, co, self.surrogate_slope, self.detach_reset)
@@ -654,7 +854,7 @@ class NIRModel(nn.Module):
         for p in nodes:
             sig[p] = torch.stack(steps[p])
             if p in recorded and not isinstance(self.node(p), Neuron):
-                recorded[p]["out"] = [sig[p]]
+                recorded[p].setdefault("out", []).append(sig[p])
 
 
 def describe(model: NIRModel) -> str:
