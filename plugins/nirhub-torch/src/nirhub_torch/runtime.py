@@ -391,12 +391,37 @@ def runs_in_place(mod: Neuron, x: torch.Tensor, state: dict[str, torch.Tensor], 
     )
 
 
-def _reset_value(v_reset: torch.Tensor) -> float | None:
-    """``v_reset`` as one number when it is the same everywhere (sign of zero included)."""
-    flat = v_reset.reshape(-1)
-    first = flat[:1]
-    same = bool((flat == first).all()) and bool((flat.signbit() == first.signbit()).all())
-    return float(first) if same and flat.numel() else None
+def _arithmetic_reset_exact(
+    v: torch.Tensor,
+    drive: torch.Tensor | None,
+    decay: torch.Tensor | None,
+    thr: torch.Tensor,
+    v_reset: torch.Tensor,
+    v_min: torch.Tensor | None,
+) -> bool:
+    """Whether the reset to zero can be ``v*(v <= thr) + s*v_reset`` (float masks, several times
+    faster than ``torch.where`` with a bool mask) in a window with ``v = v*decay + drive``.
+
+    With a finite threshold and ``v_reset``, both give the same value for every finite ``v``
+    and for NaN (``s*v_reset`` is exact, so ``addcmul`` fused or not), except that a zero ``v``
+    may lose its sign; they differ only when a ``v`` above the threshold is infinite
+    (``inf*0`` is NaN). That cannot happen when the decay is >= 0 and ``decay*P + max|drive|``
+    is finite, ``P`` the largest value ``v`` can hold after a reset (the threshold,
+    ``v_reset``, ``v_min`` or ``v`` now): checked here once per window; otherwise the reset
+    uses ``torch.where``.
+    """
+    if drive is None or not drive.numel():
+        return False
+    if decay is not None and bool((decay < 0).any()):
+        return False
+    fixed = [thr, v_reset] + ([] if v_min is None else [v_min])
+    if not all(bool(torch.isfinite(t).all()) for t in fixed):
+        return False  # a NaN threshold or v_reset would turn v*0 + s*v_reset into NaN or 0
+    peak = max(0.0, float(v.max()), *(float(t.max()) for t in fixed))  # NaN: not proven
+    low, high = torch.aminmax(drive)
+    grow = 1.0 if decay is None else float(decay.max())
+    bound = grow * peak + max(float(high), -float(low))
+    return math.isfinite(bound) and bound < torch.finfo(drive.dtype).max / 4
 
 
 def run_in_place(
@@ -431,16 +456,20 @@ def run_in_place(
     def target(buffer: torch.Tensor | None, current: torch.Tensor, i: int) -> torch.Tensor:
         return current if buffer is None else buffer[i]
 
+    # the state-independent drive of v and v's decay, when v follows v*decay + drive
+    linear_drive: torch.Tensor | None = None
+    decay: torch.Tensor | None = None
     if kind in ("I", "IF"):
-        drive = (x * co["g"]).unbind(0)
+        linear_drive = x * co["g"]
+        drive = linear_drive.unbind(0)
 
         def update(v: torch.Tensor, i: int) -> torch.Tensor:
             return torch.add(v, drive[i], out=target(v_out, v, i))
 
     elif kind in ("LI", "LIF"):
-        drive_all = x * co["g"]
-        drive = drive_all.add_(co["c"]).unbind(0)
-        a = co["a"]
+        linear_drive = (x * co["g"]).add_(co["c"])
+        drive = linear_drive.unbind(0)
+        a = decay = co["a"]
 
         def update(v: torch.Tensor, i: int) -> torch.Tensor:
             return torch.mul(v, a, out=target(v_out, v, i)).add_(drive[i])
@@ -477,33 +506,34 @@ def run_in_place(
         out = v_out
     else:
         thr, mode = co["thr"], mod.reset_mode
-        fired = torch.empty(x.shape, dtype=torch.bool, device=x.device)
-        fired_steps = fired.unbind(0)
-        compare = torch.ge if mod.ge else torch.gt
-        reset_to = _reset_value(co["v_reset"]) if mode == "zero" else None
+        out = torch.empty_like(x)  # the spikes, 0/1 in x's dtype
+        spikes = out.unbind(0)
+        fires, stays = (torch.ge, torch.lt) if mod.ge else (torch.gt, torch.le)
         v_min = None if mod.v_min_bound is None else mod.v_min_bound.to(x.dtype)
+        arithmetic = mode == "zero" and _arithmetic_reset_exact(
+            v, linear_drive, decay, thr, co["v_reset"], v_min
+        )
+        fired = torch.empty(x.shape[1:], dtype=torch.bool, device=x.device)
         pending = state.get("pending")
         for i in steps:
             v = update(v, i)
             if mode == "subtract-delayed":
                 v.sub_(torch.mul(pending, thr, out=tmp))
-            s = compare(v, thr, out=fired_steps[i])
-            if mode == "zero":
-                if reset_to is None:
-                    torch.where(s, co["v_reset"], v, out=v)
-                else:
-                    v.masked_fill_(s, reset_to)
+            s = fires(v, thr, out=spikes[i])
+            if arithmetic:  # v*(v <= thr) + s*v_reset: see _arithmetic_reset_exact
+                v.mul_(stays(v, thr, out=tmp)).addcmul_(s, co["v_reset"])
+            elif mode == "zero":
+                torch.where(fires(v, thr, out=fired), co["v_reset"], v, out=v)
             elif mode == "subtract":
                 v.sub_(torch.mul(s, thr, out=tmp))
             else:
                 pending = s
             if v_min is not None:
                 torch.maximum(v, v_min, out=v)
-        out = fired.to(x.dtype)
         if mode == "subtract-delayed":
-            new["pending"] = pending.to(x.dtype)
+            new["pending"] = pending.clone()
         if keep:
-            rec["spikes"] = fired
+            rec["spikes"] = out > 0
     new["v"] = v
     if i_syn is not None:
         new["I"] = i_syn
