@@ -22,6 +22,8 @@ Fairness:
 * Each framework is run the way its users run it: snnTorch and Norse step their modules once
   per time step; nirhub takes the whole input at once (its engine processes time in chunks,
   which is part of what is measured).
+* When ``nirhub-torch`` is installed, nirhub's torch backend is measured too (its run hook,
+  model built from the graph included; issue 18), with its spikes compared to nirhub's.
 
 Run it with a Python that has torch, snntorch and norse (``--setup`` creates one under
 ``~/.cache/nirhub-bench/torch311``; without those packages the script re-runs itself there)::

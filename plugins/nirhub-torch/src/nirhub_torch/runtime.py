@@ -403,12 +403,12 @@ def _arithmetic_reset_exact(
     faster than ``torch.where`` with a bool mask) in a window with ``v = v*decay + drive``.
 
     With a finite threshold and ``v_reset``, both give the same value for every finite ``v``
-    and for NaN (``s*v_reset`` is exact, so ``addcmul`` fused or not), except that a zero ``v``
-    may lose its sign; they differ only when a ``v`` above the threshold is infinite
-    (``inf*0`` is NaN). That cannot happen when the decay is >= 0 and ``decay*P + max|drive|``
-    is finite, ``P`` the largest value ``v`` can hold after a reset (the threshold,
-    ``v_reset``, ``v_min`` or ``v`` now): checked here once per window; otherwise the reset
-    uses ``torch.where``.
+    and for NaN (``s*v_reset`` is exact, so ``addcmul`` fused or not; it is left out when
+    ``v_reset`` is 0), except that a zero ``v`` may lose its sign; they differ only when a
+    ``v`` above the threshold is infinite (``inf*0`` is NaN). That cannot happen when the
+    decay is >= 0 and ``decay*P + max|drive|`` is finite, ``P`` the largest value ``v`` can
+    hold after a reset (the threshold, ``v_reset``, ``v_min`` or ``v`` now): checked here once
+    per window; otherwise the reset uses ``torch.where``.
     """
     if drive is None or not drive.numel():
         return False
@@ -513,6 +513,7 @@ def run_in_place(
         arithmetic = mode == "zero" and _arithmetic_reset_exact(
             v, linear_drive, decay, thr, co["v_reset"], v_min
         )
+        reset_nonzero = arithmetic and bool(co["v_reset"].any())
         fired = torch.empty(x.shape[1:], dtype=torch.bool, device=x.device)
         pending = state.get("pending")
         for i in steps:
@@ -521,7 +522,9 @@ def run_in_place(
                 v.sub_(torch.mul(pending, thr, out=tmp))
             s = fires(v, thr, out=spikes[i])
             if arithmetic:  # v*(v <= thr) + s*v_reset: see _arithmetic_reset_exact
-                v.mul_(stays(v, thr, out=tmp)).addcmul_(s, co["v_reset"])
+                v.mul_(stays(v, thr, out=tmp))
+                if reset_nonzero:
+                    v.addcmul_(s, co["v_reset"])
             elif mode == "zero":
                 torch.where(fires(v, thr, out=fired), co["v_reset"], v, out=v)
             elif mode == "subtract":
