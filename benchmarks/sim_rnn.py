@@ -12,7 +12,7 @@ work on every side: a user's whole call), best of ``--repeats`` after an untimed
 compares the output spikes. The weights are the trained ones (not dyadic), so the frameworks'
 own orders of operations may flip a few spikes: the agreement is printed.
 
-    python benchmarks/sim_rnn.py [--repeats 5] [--batch 1]
+    python benchmarks/sim_rnn.py [--repeats 5] [--batch 1] [--threads N]
 """
 
 from __future__ import annotations
@@ -23,14 +23,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
+# first: sim applies --threads to the BLAS libraries before numpy loads them
 from sim import agreement  # noqa: E402
+
+# isort: split
+import numpy as np  # noqa: E402
 
 GRAPH = ROOT / "tests" / "data" / "corpus" / "rnn" / "braille_noDelay_bias_zero.nir"
 SAMPLE0 = ROOT / "tests" / "data" / "corpus" / "rnn" / "derived" / "braille_test0_input.npy"
@@ -71,13 +73,19 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batch", type=int, default=1, help="copies of sample 0, rolled in time")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for torch and numpy's BLAS alike (default: the number of CPUs)",
+    )
     args = ap.parse_args(argv)
     import torch
 
     from nirhub.io import read
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(cpus or 1)
+    torch.set_num_threads(args.threads or cpus or 1)
     graph = read(GRAPH)
     x0 = np.load(SAMPLE0).astype(np.float32)  # (256, 12)
     x = np.stack([np.roll(x0, 3 * k, axis=0) for k in range(args.batch)], axis=1)
