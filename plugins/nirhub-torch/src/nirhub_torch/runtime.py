@@ -448,12 +448,36 @@ def _arithmetic_reset_exact(
     return math.isfinite(bound) and bound < torch.finfo(drive.dtype).max / 4
 
 
+class Workspace:
+    """Buffers reused from one window to the next (allocating fresh memory for every window
+    costs a page fault per 4 KiB on first write). A buffer handed out for a window is only
+    valid until the next window asks for the same one: what outlives a window is copied."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[tuple[str, str], torch.Tensor] = {}
+
+    def get(self, key: tuple[str, str], like: torch.Tensor) -> torch.Tensor:
+        """An uninitialized tensor of ``like``'s shape, dtype and device."""
+        buf = self.buffers.get(key)
+        steps, shape = like.shape[0], tuple(like.shape)
+        if (
+            buf is None
+            or tuple(buf.shape[1:]) != shape[1:]
+            or buf.shape[0] < steps
+            or buf.dtype != like.dtype
+            or buf.device != like.device
+        ):
+            buf = self.buffers[key] = torch.empty(shape, dtype=like.dtype, device=like.device)
+        return buf[:steps]
+
+
 def run_in_place(
     mod: Neuron,
     x: torch.Tensor,
     state: dict[str, torch.Tensor],
     co: dict[str, torch.Tensor],
     keep: bool,
+    workspace: Workspace | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """All steps of ``x`` ``(T, B, *shape)`` for one neuron node, without autograd.
 
@@ -462,20 +486,27 @@ def run_in_place(
     the terms that do not depend on the state (``g*x + c``) are computed for all steps at once,
     then each step only updates the preallocated state in place. A spike is ``v > thr``, which
     is ``v - thr > 0`` in IEEE arithmetic with subnormals (torch's default). Returns the output,
-    the state after the last step and, with ``keep``, the recorded variables (time-major).
+    the state after the last step and, with ``keep``, the recorded variables (time-major);
+    with a ``workspace``, these live in its buffers (valid until the node's next window).
     """
     kind = mod.type_name
     t_len = x.shape[0]
+
+    def buffer(name: str, like: torch.Tensor = x) -> torch.Tensor:
+        if workspace is None:
+            return torch.empty_like(like, memory_format=torch.contiguous_format)
+        return workspace.get((mod.path, name), like)
+
     steps = range(t_len)
     keep_v = keep or not mod.spiking  # a non-spiking neuron outputs v itself
     v = state["v"] if keep_v else state["v"].clone()
-    v_out = torch.empty_like(x) if keep_v else None
+    v_out = buffer("v") if keep_v else None
     i_syn = state.get("I")
     i_out: torch.Tensor | None = None
     if i_syn is not None:
-        i_out = torch.empty_like(x) if keep else None
+        i_out = buffer("I") if keep else None
         i_syn = i_syn if keep else i_syn.clone()
-    tmp = torch.empty_like(x[0]) if t_len else None
+    tmp = buffer("tmp", x[:1])[0] if t_len else None
 
     def target(buffer: torch.Tensor | None, current: torch.Tensor, i: int) -> torch.Tensor:
         return current if buffer is None else buffer[i]
@@ -484,14 +515,14 @@ def run_in_place(
     linear_drive: torch.Tensor | None = None
     decay: torch.Tensor | None = None
     if kind in ("I", "IF"):
-        linear_drive = x * co["g"]
+        linear_drive = torch.mul(x, co["g"], out=buffer("drive"))
         drive = linear_drive.unbind(0)
 
         def update(v: torch.Tensor, i: int) -> torch.Tensor:
             return torch.add(v, drive[i], out=target(v_out, v, i))
 
     elif kind in ("LI", "LIF"):
-        linear_drive = (x * co["g"]).add_(co["c"])
+        linear_drive = torch.mul(x, co["g"], out=buffer("drive")).add_(co["c"])
         drive = linear_drive.unbind(0)
         a = decay = co["a"]
 
@@ -499,7 +530,7 @@ def run_in_place(
             return torch.mul(v, a, out=target(v_out, v, i)).add_(drive[i])
 
     elif "a_s" in co:  # Cuba, Euler
-        syn_drive = (x * co["g_s"]).unbind(0)
+        syn_drive = torch.mul(x, co["g_s"], out=buffer("drive")).unbind(0)
         a_s, g_m, c_m, a_m = co["a_s"], co["g_m"], co["c_m"], co["a_m"]
 
         def update(v: torch.Tensor, i: int) -> torch.Tensor:
@@ -509,10 +540,10 @@ def run_in_place(
             return torch.mul(v, a_m, out=target(v_out, v, i)).add_(tmp)
 
     else:  # Cuba, exact
-        u_all = x * co["w_in"]
+        u_all = torch.mul(x, co["w_in"], out=buffer("u"))
         u = u_all.unbind(0)
-        mem_drive = (u_all * co["g_m"]).add_(co["c_m"]).unbind(0)
-        syn_drive = (u_all * co["b_s"]).unbind(0)
+        mem_drive = torch.mul(u_all, co["g_m"], out=buffer("drive")).add_(co["c_m"]).unbind(0)
+        syn_drive = torch.mul(u_all, co["b_s"], out=buffer("syn_drive")).unbind(0)
         k, e_m, e_s = co["k"], co["e_m"], co["e_s"]
 
         def update(v: torch.Tensor, i: int) -> torch.Tensor:
@@ -530,7 +561,7 @@ def run_in_place(
         out = v_out
     else:
         thr, mode = co["thr"], mod.reset_mode
-        out = torch.empty_like(x)  # the spikes, 0/1 in x's dtype
+        out = buffer("spikes")  # 0/1 in x's dtype
         spikes = out.unbind(0)
         fires, stays = (torch.ge, torch.lt) if mod.ge else (torch.gt, torch.le)
         v_min = None if mod.v_min_bound is None else mod.v_min_bound.to(x.dtype)
@@ -708,12 +739,19 @@ class NIRModel(nn.Module):
         carry = self._rest_outputs(states, batch, dtype, device, slope)
 
         chunk = self.chunk_steps(t_len, batch)
+        # several windows: the neurons reuse their buffers, what outlives a window is copied
+        workspace = Workspace() if chunk < t_len else None
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in self.outputs}
         for start in range(0, max(t_len, 1), chunk):
             window = {name: x[start : start + chunk] for name, x in signals.items()}
-            sig = self._run_window(window, states, coeffs, carry, recorded)
+            pieces: dict[str, dict[str, list[torch.Tensor]]] = {p: {} for p in record}
+            sig = self._run_window(window, states, coeffs, carry, pieces, workspace)
             for name in self.outputs:
-                parts[name].append(sig[name])
+                parts[name].append(sig[name] if workspace is None else sig[name].clone())
+            for path, variables in pieces.items():
+                for var, xs in variables.items():
+                    kept = xs if workspace is None else [x.clone() for x in xs]
+                    recorded[path].setdefault(var, []).extend(kept)
 
         def layout(x: torch.Tensor) -> torch.Tensor:
             return x if batched else x[:, 0]
@@ -754,6 +792,7 @@ class NIRModel(nn.Module):
         coeffs: dict[str, dict[str, torch.Tensor]],
         carry: dict[str, torch.Tensor],
         recorded: dict[str, dict[str, list[torch.Tensor]]],
+        workspace: Workspace | None = None,
     ) -> dict[str, torch.Tensor]:
         """Every node's signal over the steps of ``signals`` (time-major), states carried on."""
         first = signals[self.inputs[0]]
@@ -778,7 +817,7 @@ class NIRModel(nn.Module):
                 else:
                     x = torch.zeros((t_len, batch, *mod.in_shape), dtype=dtype, device=device)
                 if isinstance(mod, Neuron):
-                    y = self._run_neuron(path, mod, x, states, coeffs, recorded)
+                    y = self._run_neuron(path, mod, x, states, coeffs, recorded, workspace)
                 elif isinstance(mod, DelayModule):
                     y = mod.shift(x)
                 else:
@@ -839,10 +878,12 @@ class NIRModel(nn.Module):
         states: dict[str, dict[str, torch.Tensor]],
         coeffs: dict[str, dict[str, torch.Tensor]],
         recorded: dict[str, dict[str, list[torch.Tensor]]],
+        workspace: Workspace | None = None,
     ) -> torch.Tensor:
         co, state = coeffs[path], states[path]
         if runs_in_place(mod, x, state, co):
-            y, states[path], rec = run_in_place(mod, x, state, co, keep=path in recorded)
+            keep = path in recorded
+            y, states[path], rec = run_in_place(mod, x, state, co, keep, workspace)
             for var, value in rec.items():
                 recorded[path].setdefault(var, []).append(value)
             return y
