@@ -11,6 +11,8 @@ simulator must agree on the spikes.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -81,11 +83,22 @@ def chain(node, rng: np.random.Generator) -> Graph:
     return Graph(nodes, list(zip(names[:-1], names[1:], strict=True)))
 
 
-def both_paths(model: NIRModel, x: torch.Tensor, record: list[str]):
-    """(in place and windowed, step by step with autograd) results of the same model."""
+def both_paths(model: NIRModel, x: torch.Tensor, record: list[str], window: int | None = None):
+    """(in place, in windows of ``window`` steps, step by step with autograd in one window)
+    results of the same model."""
     with torch.no_grad():
-        fast = model.run(x, record=record)
+        if window is None:
+            fast = model.run(x, record=record)
+        else:
+            per_step = x.shape[1] * max(
+                max(math.prod(m.in_shape), math.prod(m.out_shape)) for m in model.nodes.values()
+            )
+            model.WINDOW_ELEMENTS = window * per_step  # (an instance attribute)
+            assert model.chunk_steps(x.shape[0], x.shape[1]) == window
+            fast = model.run(x, record=record)
+            del model.WINDOW_ELEMENTS
     with torch.enable_grad():
+        assert model.chunk_steps(x.shape[0], x.shape[1]) == x.shape[0]
         slow = model.run(x, record=record)
     return fast, slow
 
@@ -121,9 +134,9 @@ KINDS_METHODS = [
 ]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("dtype", "window"), [("float32", None), ("float64", 7)])
 @pytest.mark.parametrize(("kind", "method"), KINDS_METHODS)
-def test_every_neuron_type_identical(kind: str, method: str, dtype: str) -> None:
+def test_every_neuron_type_identical(kind: str, method: str, dtype: str, window) -> None:
     rng = np.random.default_rng(len(kind))
     node = neuron(kind, rng)
     if method == "staged":
@@ -131,7 +144,7 @@ def test_every_neuron_type_identical(kind: str, method: str, dtype: str) -> None
     graph = chain(node, rng)
     model = from_ir(graph, dt=DT, method="euler" if method == "euler" else "exact", dtype=dtype)
     x = torch.as_tensor((rng.random((120, 3, 5)) < 0.4) * 1.5)
-    fast, slow = both_paths(model, x, ["n", "fc2", "lif"])
+    fast, slow = both_paths(model, x, ["n", "fc2", "lif"], window)
     assert_identical(fast, slow)
     n = fast[1]["n"]
     assert (n["spikes"].sum() > 10) if "spikes" in n else (n["v"].abs().max() > 0.1)
@@ -142,6 +155,7 @@ def test_every_neuron_type_identical(kind: str, method: str, dtype: str) -> None
 @pytest.mark.parametrize("reset", ["zero", "subtract", "subtract-delayed", "subtract-guarded"])
 @pytest.mark.parametrize("kind", ["IF", "LIF", "CubaLIF"])
 def test_every_reset_and_variant_identical(kind: str, reset: str, variant: str) -> None:
+    """(in windows of 16 steps: the state, the delayed reset's flag... carry over)"""
     rng = np.random.default_rng(7)
     node = neuron(kind, rng)
     set_reset(node.metadata, reset)
@@ -149,7 +163,7 @@ def test_every_reset_and_variant_identical(kind: str, reset: str, variant: str) 
     graph = chain(node, rng)
     model = from_ir(graph, dt=DT, method="exact", dtype="float32")
     x = torch.as_tensor((rng.random((150, 2, 5)) < 0.4) * 2.0)
-    fast, slow = both_paths(model, x, ["n"])
+    fast, slow = both_paths(model, x, ["n"], window=16)
     assert_identical(fast, slow)
     assert fast[1]["n"]["spikes"].sum() > 20
     # the reference simulator agrees on every spike (float32: same operations, same order)
@@ -169,7 +183,8 @@ def test_infinite_and_nan_inputs_identical(kind: str, reset: str) -> None:
     model = from_ir(chain(node, rng), dt=DT, method="exact", dtype="float32")
     x = (rng.random((60, 2, 5)) < 0.4) * 2.0
     x[20:23] *= 1.7e38  # three steps of huge inputs, then normal ones again
-    fast, slow = both_paths(model, torch.as_tensor(x, dtype=torch.float32), ["n", "lif"])
+    x = torch.as_tensor(x, dtype=torch.float32)
+    fast, slow = both_paths(model, x, ["n", "lif"], window=8)
     assert_identical(fast, slow)
     v = fast[1]["n"]["v"]
     assert bool(torch.isinf(v).any() or torch.isnan(v).any())  # the case is exercised
@@ -232,24 +247,25 @@ def conv_net(rng: np.random.Generator) -> Graph:
     )
 
 
-@pytest.mark.parametrize("window", [1, 7, 64, None])
-def test_windows_identical_to_one_pass(window: int | None, monkeypatch) -> None:
-    """Window by window (any window length, the last one shorter) = all steps at once."""
+@pytest.mark.parametrize(
+    ("dtype", "window"), [("float64", 1), ("float64", 7), ("float64", None), ("float32", 7)]
+)
+def test_windows_identical_to_one_pass(dtype: str, window: int | None) -> None:
+    """Window by window (any window length, the last one shorter) = all steps at once; in
+    float32 too (the convolutions of a window and of all steps sum in the same order)."""
     rng = np.random.default_rng(11)
     graph = conv_net(rng)
-    model = from_ir(graph, dt=DT, dtype="float64")
-    x = torch.as_tensor((rng.random((40, 3, 2, 12, 12)) < 0.3) * 1.0)
-    if window is not None:
-        monkeypatch.setattr(NIRModel, "WINDOW_ELEMENTS", window * 3 * 4 * 12 * 12)
-        assert model.chunk_steps(40, 3) == min(window, 40)
+    model = from_ir(graph, dt=DT, dtype=dtype)
+    x = torch.as_tensor((rng.random((40, 3, 2, 12, 12)) < 0.3) * 1.0, dtype=getattr(torch, dtype))
     record = ["lif1", "pool", "lif2", "lif3"]
-    fast, slow = both_paths(model, x, record)
+    fast, slow = both_paths(model, x, record, window)
     assert_identical(fast, slow)
     assert fast[0]["output"].sum() > 10
-    ref = simulate(graph, x.numpy(), DT, record=record)
-    np.testing.assert_array_equal(fast[0]["output"].numpy(), ref.outputs["output"])
-    for path in ("lif1", "lif2"):
-        np.testing.assert_array_equal(fast[1][path]["spikes"].numpy(), ref.spikes(path))
+    if dtype == "float64":
+        ref = simulate(graph, x.numpy(), DT, record=record)
+        np.testing.assert_array_equal(fast[0]["output"].numpy(), ref.outputs["output"])
+        for path in ("lif1", "lif2"):
+            np.testing.assert_array_equal(fast[1][path]["spikes"].numpy(), ref.spikes(path))
 
 
 def test_one_sample_layout_and_window_state() -> None:
