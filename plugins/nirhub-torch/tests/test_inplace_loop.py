@@ -279,3 +279,19 @@ def test_one_sample_layout_and_window_state() -> None:
         slow = model(x).detach()
     assert first.shape == (30, 5)
     assert torch.equal(first, again) and torch.equal(first, slow)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_unit_gain_without_leak_identical(dtype: str) -> None:
+    """r = tau/dt and v_leak = 0 under Euler (snnTorch's export): g = 1 and c = 0 exactly, so
+    the in-place loop uses the input as the drive; same results as the step loop."""
+    dt = 2.0**-10
+    lif = LIF(np.full(N, 8 * dt), np.full(N, 8.0), np.zeros(N), np.full(N, 0.75), np.zeros(N))
+    rng = np.random.default_rng(17)
+    model = from_ir(chain(lif, rng), dt=dt, method="euler", dtype=dtype)
+    co = model.node("n").coefficients(dt, "euler", getattr(torch, dtype))
+    assert bool((co["g"] == 1).all()) and bool((co["c"] == 0).all())
+    x = torch.as_tensor((rng.random((90, 2, 5)) < 0.4) * 1.0, dtype=getattr(torch, dtype))
+    fast, slow = both_paths(model, x, ["n", "lif"], window=11)
+    assert_identical(fast, slow)
+    assert fast[1]["n"]["spikes"].sum() > 20

@@ -448,6 +448,10 @@ def _arithmetic_reset_exact(
     return math.isfinite(bound) and bound < torch.finfo(drive.dtype).max / 4
 
 
+def _all_equal(tensor: torch.Tensor, value: float) -> bool:
+    return bool((tensor == value).all())
+
+
 class Workspace:
     """Buffers reused from one window to the next (allocating fresh memory for every window
     costs a page fault per 4 KiB on first write). A buffer handed out for a window is only
@@ -522,7 +526,12 @@ def run_in_place(
             return torch.add(v, drive[i], out=target(v_out, v, i))
 
     elif kind in ("LI", "LIF"):
-        linear_drive = torch.mul(x, co["g"], out=buffer("drive")).add_(co["c"])
+        if _all_equal(co["g"], 1.0) and _all_equal(co["c"], 0.0):
+            # g*x + c with g = 1, c = 0 (r = tau/dt, no leak, e.g. snnTorch's export under
+            # Euler): x itself (x*1 is x; x + 0 only turns -0 into +0)
+            linear_drive = x
+        else:
+            linear_drive = torch.mul(x, co["g"], out=buffer("drive")).add_(co["c"])
         drive = linear_drive.unbind(0)
         a = decay = co["a"]
 
