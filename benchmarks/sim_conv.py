@@ -15,7 +15,7 @@ after an untimed run that also checks the spikes.
 Run with a Python that has torch, snntorch and norse (see ``benchmarks/sim.py --setup``, or
 the nox environment after ``nox -s plugin-norse plugin-snntorch``)::
 
-    python benchmarks/sim_conv.py [--batch 16] [--steps 300] [--repeats 3]
+    python benchmarks/sim_conv.py [--batch 16] [--steps 300] [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
@@ -25,13 +25,15 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+# first: sim applies --threads to the BLAS libraries before numpy loads them
 from sim import DT, TAU, agreement, best_times, ensure_frameworks  # noqa: E402
+
+# isort: split
+import numpy as np  # noqa: E402
 
 CHANNELS = (2, 16, 32)
 SIDE = 34
@@ -158,12 +160,18 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for torch and numpy's BLAS alike (default: the number of CPUs)",
+    )
     args = ap.parse_args(argv)
     ensure_frameworks(argv, __file__)
     import torch
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(cpus or 1)
+    torch.set_num_threads(args.threads or cpus or 1)
     rng = np.random.default_rng(0)
     w = make_weights(rng)
     x = (rng.random((args.steps, args.batch, 2, SIDE, SIDE)) < 0.05).astype(np.float32)

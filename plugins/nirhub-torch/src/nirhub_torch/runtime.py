@@ -136,13 +136,37 @@ class Stateless(NodeModule):
             (ph, pw), (kh, kw) = s["padding"], s["kernel_size"]
             if ph or pw:
                 x = F.pad(x, (pw, pw, ph, ph))
-            y = F.avg_pool2d(x, (kh, kw), tuple(s["stride"]), 0, divisor_override=1)
+            y = _window_sum(x, kh, kw, tuple(s["stride"]))
             return y / (kh * kw) if t == "AvgPool2d" else y
         if t == "Flatten":
             return x.reshape(n, *self.out_shape)
         if t == "Threshold":
             return spike(x - self.threshold.to(x.dtype), slope)
         raise TypeError(f"no operation for node type {t}")  # pragma: no cover
+
+
+def _window_sum(x: torch.Tensor, kh: int, kw: int, stride: tuple[int, int]) -> torch.Tensor:
+    """Sum pooling of ``(N, C, H, W)`` without padding.
+
+    ``avg_pool2d(divisor_override=1)`` adds each window's cells row by row, starting from 0;
+    for windows of up to 4 cells, adding whole strided slices in the same order gives the same
+    sums (a sum of zeros may differ in its sign only) at about half the cost on the CPU.
+    """
+    if kh * kw > 4 or not torch.is_floating_point(x):
+        return F.avg_pool2d(x, (kh, kw), stride, 0, divisor_override=1)
+    sh, sw = stride
+    oh, ow = (x.shape[-2] - kh) // sh + 1, (x.shape[-1] - kw) // sw + 1
+
+    def cells(i: int, j: int) -> torch.Tensor:
+        return x[..., i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+
+    offsets = [(i, j) for i in range(kh) for j in range(kw)]
+    if len(offsets) == 1:
+        return cells(0, 0).clone()
+    y = cells(*offsets[0]) + cells(*offsets[1])
+    for i, j in offsets[2:]:
+        y.add_(cells(i, j))
+    return y
 
 
 class DelayModule(NodeModule):
@@ -362,6 +386,232 @@ class Neuron(NodeModule):
 
 
 # ---------------------------------------------------------------------------------------------
+# inference: the neuron recurrence in place
+# ---------------------------------------------------------------------------------------------
+
+#: reset modes the in-place loop runs (the others, and multi-spike neurons, take ``Neuron.step``)
+INPLACE_RESETS = frozenset({"zero", "subtract", "subtract-delayed"})
+
+
+def runs_in_place(mod: Neuron, x: torch.Tensor, state: dict[str, torch.Tensor], co: dict) -> bool:
+    """Whether ``run_in_place`` gives ``Neuron.step``'s exact results for this input: no autograd
+    needed, a supported variant, and coefficients of ``x``'s dtype that broadcast into the state
+    (so updating the state in place changes neither shapes nor the dtype of any operation)."""
+    if mod.multi or mod.reset_mode not in INPLACE_RESETS:
+        return False
+    if torch.is_grad_enabled() and (
+        x.requires_grad or any(p.requires_grad for p in mod.parameters())
+    ):
+        return False
+    shape = tuple(x.shape[1:])
+    tensors = [*co.values(), *state.values()]
+    if mod.v_min_bound is not None:
+        tensors.append(mod.v_min_bound)
+    for tensor in tensors:
+        if tensor.device != x.device or torch.broadcast_shapes(shape, tensor.shape) != shape:
+            return False
+    return tuple(state["v"].shape) == shape and all(
+        t.dtype == x.dtype for t in [*co.values(), *state.values()]
+    )
+
+
+def _arithmetic_reset_exact(
+    v: torch.Tensor,
+    drive: torch.Tensor | None,
+    decay: torch.Tensor | None,
+    thr: torch.Tensor,
+    v_reset: torch.Tensor,
+    v_min: torch.Tensor | None,
+) -> bool:
+    """Whether the reset to zero can be ``v*(v <= thr) + s*v_reset`` (float masks, several times
+    faster than ``torch.where`` with a bool mask) in a window with ``v = v*decay + drive``.
+
+    With a finite threshold and ``v_reset``, both give the same value for every finite ``v``
+    and for NaN (``s*v_reset`` is exact, so ``addcmul`` fused or not; it is left out when
+    ``v_reset`` is 0), except that a zero ``v`` may lose its sign; they differ only when a
+    ``v`` above the threshold is infinite (``inf*0`` is NaN). That cannot happen when the
+    decay is >= 0 and ``decay*P + max|drive|`` is finite, ``P`` the largest value ``v`` can
+    hold after a reset (the threshold, ``v_reset``, ``v_min`` or ``v`` now): checked here once
+    per window; otherwise the reset uses ``torch.where``.
+    """
+    if drive is None or not drive.numel():
+        return False
+    if decay is not None and bool((decay < 0).any()):
+        return False
+    fixed = [thr, v_reset] + ([] if v_min is None else [v_min])
+    if not all(bool(torch.isfinite(t).all()) for t in fixed):
+        return False  # a NaN threshold or v_reset would turn v*0 + s*v_reset into NaN or 0
+    peak = max(0.0, float(v.max()), *(float(t.max()) for t in fixed))  # NaN: not proven
+    low, high = torch.aminmax(drive)
+    grow = 1.0 if decay is None else float(decay.max())
+    bound = grow * peak + max(float(high), -float(low))
+    return math.isfinite(bound) and bound < torch.finfo(drive.dtype).max / 4
+
+
+def _all_equal(tensor: torch.Tensor, value: float) -> bool:
+    return bool((tensor == value).all())
+
+
+class Workspace:
+    """Buffers reused from one window to the next (allocating fresh memory for every window
+    costs a page fault per 4 KiB on first write). A buffer handed out for a window is only
+    valid until the next window asks for the same one: what outlives a window is copied."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[tuple[str, str], torch.Tensor] = {}
+
+    def get(self, key: tuple[str, str], like: torch.Tensor) -> torch.Tensor:
+        """An uninitialized tensor of ``like``'s shape, dtype and device."""
+        buf = self.buffers.get(key)
+        steps, shape = like.shape[0], tuple(like.shape)
+        if (
+            buf is None
+            or tuple(buf.shape[1:]) != shape[1:]
+            or buf.shape[0] < steps
+            or buf.dtype != like.dtype
+            or buf.device != like.device
+        ):
+            buf = self.buffers[key] = torch.empty(shape, dtype=like.dtype, device=like.device)
+        return buf[:steps]
+
+
+def run_in_place(
+    mod: Neuron,
+    x: torch.Tensor,
+    state: dict[str, torch.Tensor],
+    co: dict[str, torch.Tensor],
+    keep: bool,
+    workspace: Workspace | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """All steps of ``x`` ``(T, B, *shape)`` for one neuron node, without autograd.
+
+    Bit-identical to ``T`` calls of ``Neuron.step`` (same operations on the same operands in
+    the same order; products and sums only swap their operands, which IEEE arithmetic allows):
+    the terms that do not depend on the state (``g*x + c``) are computed for all steps at once,
+    then each step only updates the preallocated state in place. A spike is ``v > thr``, which
+    is ``v - thr > 0`` in IEEE arithmetic with subnormals (torch's default). Returns the output,
+    the state after the last step and, with ``keep``, the recorded variables (time-major);
+    with a ``workspace``, these live in its buffers (valid until the node's next window).
+    """
+    kind = mod.type_name
+    t_len = x.shape[0]
+
+    def buffer(name: str, like: torch.Tensor = x) -> torch.Tensor:
+        if workspace is None:
+            return torch.empty_like(like, memory_format=torch.contiguous_format)
+        return workspace.get((mod.path, name), like)
+
+    steps = range(t_len)
+    keep_v = keep or not mod.spiking  # a non-spiking neuron outputs v itself
+    v = state["v"] if keep_v else state["v"].clone()
+    v_out = buffer("v") if keep_v else None
+    i_syn = state.get("I")
+    i_out: torch.Tensor | None = None
+    if i_syn is not None:
+        i_out = buffer("I") if keep else None
+        i_syn = i_syn if keep else i_syn.clone()
+    tmp = buffer("tmp", x[:1])[0] if t_len else None
+
+    def target(buffer: torch.Tensor | None, current: torch.Tensor, i: int) -> torch.Tensor:
+        return current if buffer is None else buffer[i]
+
+    # the state-independent drive of v and v's decay, when v follows v*decay + drive
+    linear_drive: torch.Tensor | None = None
+    decay: torch.Tensor | None = None
+    if kind in ("I", "IF"):
+        linear_drive = torch.mul(x, co["g"], out=buffer("drive"))
+        drive = linear_drive.unbind(0)
+
+        def update(v: torch.Tensor, i: int) -> torch.Tensor:
+            return torch.add(v, drive[i], out=target(v_out, v, i))
+
+    elif kind in ("LI", "LIF"):
+        if _all_equal(co["g"], 1.0) and _all_equal(co["c"], 0.0):
+            # g*x + c with g = 1, c = 0 (r = tau/dt, no leak, e.g. snnTorch's export under
+            # Euler): x itself (x*1 is x; x + 0 only turns -0 into +0)
+            linear_drive = x
+        else:
+            linear_drive = torch.mul(x, co["g"], out=buffer("drive")).add_(co["c"])
+        drive = linear_drive.unbind(0)
+        a = decay = co["a"]
+
+        def update(v: torch.Tensor, i: int) -> torch.Tensor:
+            return torch.mul(v, a, out=target(v_out, v, i)).add_(drive[i])
+
+    elif "a_s" in co:  # Cuba, Euler
+        syn_drive = torch.mul(x, co["g_s"], out=buffer("drive")).unbind(0)
+        a_s, g_m, c_m, a_m = co["a_s"], co["g_m"], co["c_m"], co["a_m"]
+
+        def update(v: torch.Tensor, i: int) -> torch.Tensor:
+            nonlocal i_syn
+            i_syn = torch.mul(i_syn, a_s, out=target(i_out, i_syn, i)).add_(syn_drive[i])
+            torch.mul(i_syn, g_m, out=tmp).add_(c_m)
+            return torch.mul(v, a_m, out=target(v_out, v, i)).add_(tmp)
+
+    else:  # Cuba, exact
+        u_all = torch.mul(x, co["w_in"], out=buffer("u"))
+        u = u_all.unbind(0)
+        mem_drive = torch.mul(u_all, co["g_m"], out=buffer("drive")).add_(co["c_m"]).unbind(0)
+        syn_drive = torch.mul(u_all, co["b_s"], out=buffer("syn_drive")).unbind(0)
+        k, e_m, e_s = co["k"], co["e_m"], co["e_s"]
+
+        def update(v: torch.Tensor, i: int) -> torch.Tensor:
+            nonlocal i_syn
+            torch.sub(i_syn, u[i], out=tmp).mul_(k).add_(mem_drive[i])
+            v = torch.mul(v, e_m, out=target(v_out, v, i)).add_(tmp)
+            i_syn = torch.mul(i_syn, e_s, out=target(i_out, i_syn, i)).add_(syn_drive[i])
+            return v
+
+    new: dict[str, torch.Tensor] = {}
+    rec: dict[str, torch.Tensor] = {}
+    if not mod.spiking:
+        for i in steps:
+            v = update(v, i)
+        out = v_out
+    else:
+        thr, mode = co["thr"], mod.reset_mode
+        out = buffer("spikes")  # 0/1 in x's dtype
+        spikes = out.unbind(0)
+        fires, stays = (torch.ge, torch.lt) if mod.ge else (torch.gt, torch.le)
+        v_min = None if mod.v_min_bound is None else mod.v_min_bound.to(x.dtype)
+        arithmetic = mode == "zero" and _arithmetic_reset_exact(
+            v, linear_drive, decay, thr, co["v_reset"], v_min
+        )
+        reset_nonzero = arithmetic and bool(co["v_reset"].any())
+        fired = torch.empty(x.shape[1:], dtype=torch.bool, device=x.device)
+        pending = state.get("pending")
+        for i in steps:
+            v = update(v, i)
+            if mode == "subtract-delayed":
+                v.sub_(torch.mul(pending, thr, out=tmp))
+            s = fires(v, thr, out=spikes[i])
+            if arithmetic:  # v*(v <= thr) + s*v_reset: see _arithmetic_reset_exact
+                v.mul_(stays(v, thr, out=tmp))
+                if reset_nonzero:
+                    v.addcmul_(s, co["v_reset"])
+            elif mode == "zero":
+                torch.where(fires(v, thr, out=fired), co["v_reset"], v, out=v)
+            elif mode == "subtract":
+                v.sub_(torch.mul(s, thr, out=tmp))
+            else:
+                pending = s
+            if v_min is not None:
+                torch.maximum(v, v_min, out=v)
+        if mode == "subtract-delayed":
+            new["pending"] = pending.clone()
+        if keep:
+            rec["spikes"] = out > 0
+    new["v"] = v
+    if i_syn is not None:
+        new["I"] = i_syn
+    if keep:
+        rec["v"] = v_out
+        if i_out is not None:
+            rec["I"] = i_out
+    return out, new, rec
+
+
+# ---------------------------------------------------------------------------------------------
 # the model
 # ---------------------------------------------------------------------------------------------
 
@@ -485,6 +735,7 @@ class NIRModel(nn.Module):
         t_len, batch = first.shape[0], first.shape[1]
         dtype, device = self.compute_dtype, first.device
         slope = self.surrogate_slope
+        # recorded pieces, each time-major: joined along time at the end
         recorded: dict[str, dict[str, list[torch.Tensor]]] = {p: {} for p in record}
 
         coeffs: dict[str, dict[str, torch.Tensor]] = {}
@@ -496,6 +747,67 @@ class NIRModel(nn.Module):
                 states[path] = mod.initial_state(batch, dtype, device)
         carry = self._rest_outputs(states, batch, dtype, device, slope)
 
+        chunk = self.chunk_steps(t_len, batch)
+        # several windows: the neurons reuse their buffers, what outlives a window is copied
+        workspace = Workspace() if chunk < t_len else None
+        parts: dict[str, list[torch.Tensor]] = {name: [] for name in self.outputs}
+        for start in range(0, max(t_len, 1), chunk):
+            window = {name: x[start : start + chunk] for name, x in signals.items()}
+            pieces: dict[str, dict[str, list[torch.Tensor]]] = {p: {} for p in record}
+            sig = self._run_window(window, states, coeffs, carry, pieces, workspace)
+            for name in self.outputs:
+                parts[name].append(sig[name] if workspace is None else sig[name].clone())
+            for path, variables in pieces.items():
+                for var, xs in variables.items():
+                    kept = xs if workspace is None else [x.clone() for x in xs]
+                    recorded[path].setdefault(var, []).extend(kept)
+
+        def layout(x: torch.Tensor) -> torch.Tensor:
+            return x if batched else x[:, 0]
+
+        def joined(xs: list[torch.Tensor]) -> torch.Tensor:
+            return xs[0] if len(xs) == 1 else torch.cat(xs)
+
+        outputs = {name: layout(joined(parts[name])) for name in self.outputs}
+        rec: dict[str, dict[str, torch.Tensor]] = {}
+        for path, variables in recorded.items():
+            rec[path] = {}
+            for var, pieces in variables.items():
+                value = joined(pieces)
+                rec[path][var] = layout(value.bool() if var == "spikes" else value)
+        return outputs, rec
+
+    #: elements of the largest signal of one window (steps x batch x node size): the windows
+    #: of a feed-forward graph stay small enough for the cache, each op still large
+    WINDOW_ELEMENTS = 1 << 20
+
+    def chunk_steps(self, t_len: int, batch: int) -> int:
+        """Steps per window. A graph without cycles and delays runs window by window (every
+        stateless node over all steps of the window at once as one batched op, the neurons
+        carrying their state from one window to the next); with cycles or delays, one window."""
+        if any(cyclic for _, cyclic in self.units) or any(
+            isinstance(m, DelayModule) for m in self.nodes.values()
+        ):
+            return max(t_len, 1)
+        widest = max(
+            max(math.prod(m.in_shape), math.prod(m.out_shape)) for m in self.nodes.values()
+        )
+        return max(1, min(t_len, self.WINDOW_ELEMENTS // max(1, batch * widest)))
+
+    def _run_window(
+        self,
+        signals: dict[str, torch.Tensor],
+        states: dict[str, dict[str, torch.Tensor]],
+        coeffs: dict[str, dict[str, torch.Tensor]],
+        carry: dict[str, torch.Tensor],
+        recorded: dict[str, dict[str, list[torch.Tensor]]],
+        workspace: Workspace | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Every node's signal over the steps of ``signals`` (time-major), states carried on."""
+        first = signals[self.inputs[0]]
+        t_len, batch = first.shape[0], first.shape[1]
+        dtype, device = self.compute_dtype, first.device
+        slope = self.surrogate_slope
         sig: dict[str, torch.Tensor] = {}
         for nodes, cyclic in self.units:
             if cyclic:
@@ -514,7 +826,7 @@ class NIRModel(nn.Module):
                 else:
                     x = torch.zeros((t_len, batch, *mod.in_shape), dtype=dtype, device=device)
                 if isinstance(mod, Neuron):
-                    y = self._run_neuron(path, mod, x, states, coeffs, recorded)
+                    y = self._run_neuron(path, mod, x, states, coeffs, recorded, workspace)
                 elif isinstance(mod, DelayModule):
                     y = mod.shift(x)
                 else:
@@ -522,19 +834,8 @@ class NIRModel(nn.Module):
                     y = mod.apply(flat, slope).reshape(t_len, batch, *mod.out_shape)
             sig[path] = y
             if path in recorded and not isinstance(mod, Neuron):
-                recorded[path]["out"] = [y]
-
-        def layout(x: torch.Tensor) -> torch.Tensor:
-            return x if batched else x[:, 0]
-
-        outputs = {name: layout(sig[name]) for name in self.outputs}
-        rec: dict[str, dict[str, torch.Tensor]] = {}
-        for path, variables in recorded.items():
-            rec[path] = {}
-            for var, parts in variables.items():
-                value = parts[0] if len(parts) == 1 else torch.stack(parts)
-                rec[path][var] = layout(value.bool() if var == "spikes" else value)
-        return outputs, rec
+                recorded[path].setdefault("out", []).append(y)
+        return sig
 
     def _rest_outputs(
         self,
@@ -568,16 +869,15 @@ class NIRModel(nn.Module):
         state: dict[str, torch.Tensor],
         spikes: torch.Tensor | None,
     ) -> None:
+        """Record one step (the pieces are time-major: each step adds a time axis of 1)."""
         if path not in recorded:
             return
         rec = recorded[path]
         if spikes is not None:
-            rec.setdefault("spikes", []).append(spikes > 0)
-        rec.setdefault("v", []).append(state["v"])
-        if "I" in state:
-            rec.setdefault("I", []).append(state["I"])
-        if "count" in state:
-            rec.setdefault("count", []).append(state["count"])
+            rec.setdefault("spikes", []).append((spikes > 0).unsqueeze(0))
+        for var in ("v", "I", "count"):
+            if var in state:
+                rec.setdefault(var, []).append(state[var].unsqueeze(0))
 
     def _run_neuron(
         self,
@@ -587,8 +887,15 @@ class NIRModel(nn.Module):
         states: dict[str, dict[str, torch.Tensor]],
         coeffs: dict[str, dict[str, torch.Tensor]],
         recorded: dict[str, dict[str, list[torch.Tensor]]],
+        workspace: Workspace | None = None,
     ) -> torch.Tensor:
         co, state = coeffs[path], states[path]
+        if runs_in_place(mod, x, state, co):
+            keep = path in recorded
+            y, states[path], rec = run_in_place(mod, x, state, co, keep, workspace)
+            for var, value in rec.items():
+                recorded[path].setdefault(var, []).append(value)
+            return y
         outs = []
         for i in range(x.shape[0]):
             y, state, s = mod.step(x[i], state, co, self.surrogate_slope, self.detach_reset)
@@ -654,7 +961,7 @@ class NIRModel(nn.Module):
         for p in nodes:
             sig[p] = torch.stack(steps[p])
             if p in recorded and not isinstance(self.node(p), Neuron):
-                recorded[p]["out"] = [sig[p]]
+                recorded[p].setdefault("out", []).append(sig[p])
 
 
 def describe(model: NIRModel) -> str:
