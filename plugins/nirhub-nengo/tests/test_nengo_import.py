@@ -49,7 +49,7 @@ RESETS = ["zero", "subtract", "subtract-delayed", "subtract-guarded"]
 def test_mlp(method: str, reset: str) -> None:
     g = affine_mlp()
     ref, _ = assert_agree(g, spike_train((6,), 300, 0.3), 1e-4, method, reset, record=("lif",))
-    assert ref.spikes("lif").sum() > 50  # the test is not vacuous
+    assert ref.spikes("lif").sum() > 25  # the test is not vacuous
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -63,7 +63,7 @@ def test_if_network(method: str, reset: str) -> None:
         reset,
         record=("if1", "if2"),
     )
-    assert ref.spikes("if1").sum() > 50
+    assert ref.spikes("if1").sum() > 25
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -120,7 +120,7 @@ def test_batch_and_hub_run_hook() -> None:
     x = spike_train((3, 6), 120, 0.3, seed=5)  # (T, B, 6)
     ref = simulate(g, x, 1e-4)
     res = simulate_with_backend(g, x, 1e-4, "nengo")
-    assert res.outputs["output"].shape == (120, 3, 4)
+    assert res.outputs["output"].shape == (120, 3, 5)
     assert np.array_equal(ref.outputs["output"], res.outputs["output"])
     assert res.method == "euler" and res.batch_size == 3
 
@@ -138,10 +138,11 @@ def test_primitives_with_state_and_delays() -> None:
 def test_from_ir_returns_a_nengo_network() -> None:
     import nengo
 
-    net = from_ir(affine_mlp(), "nengo")
+    one_tau = LIF(np.full(5, 2e-3), np.ones(5), np.zeros(5), np.full(5, 0.3), np.zeros(5))
+    net = from_ir(affine_mlp(one_tau), "nengo")
     assert isinstance(net, nengo.Network)
     assert net.nirhub_dt == 1e-4 and net.nirhub_method == "euler"
-    lif = net.by_label["lif_1"]  # (the first LIF has one ensemble per time constant)
+    lif = net.by_label["lif"]  # (a LIF of several time constants has one ensemble per tau)
     assert isinstance(lif.neuron_type, nengo.LIF) and lif.neuron_type.tau_ref == 0
     assert lif.neuron_type.amplitude == pytest.approx(1e-4)  # a spike is 1 for one step
 
@@ -152,7 +153,7 @@ def test_exact_method_uses_the_time_constant_itself() -> None:
     g = affine_mlp()
     net = build_network(g, 1e-4, method="exact")
     taus = sorted(e.neuron_type.tau_rc for e in net.all_ensembles)
-    assert np.allclose(taus, sorted([*np.unique(g.nodes["lif"].tau), 2e-3]))
+    assert np.allclose(taus, np.unique(g.nodes["lif"].tau))
     assert all(isinstance(e.neuron_type, nengo.LIF) for e in net.all_ensembles)
 
 
