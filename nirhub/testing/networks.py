@@ -11,6 +11,9 @@ delay shows up as differing spikes:
 * :func:`stateful_graph`: Delay, Threshold, LI, CubaLI, I and a recurrent Delay loop around a
   CubaLIF in one graph, two outputs.
 
+None records a time step: a test gives it (1e-4 s drives them well), or checks what a backend
+does without one.
+
 :func:`nirhub.testing.reference.assert_runs_like_reference` runs one against the reference
 simulator; the NIR paper's graphs and inputs are in :mod:`nirhub.testing.corpus`.
 """
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from nirhub.ir.conventions import set_dt
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
     IF,
@@ -38,10 +40,7 @@ from nirhub.ir.nodes import (
     Threshold,
 )
 
-__all__ = ["DT", "affine_mlp", "if_network", "spike_train", "stateful_graph"]
-
-#: the time step :func:`affine_mlp` and :func:`if_network` record (seconds)
-DT = 1e-4
+__all__ = ["affine_mlp", "if_network", "spike_train", "stateful_graph"]
 
 
 def spike_train(shape: tuple[int, ...], steps: int, p: float, seed: int = 0) -> np.ndarray:
@@ -51,14 +50,14 @@ def spike_train(shape: tuple[int, ...], steps: int, p: float, seed: int = 0) -> 
 
 def if_network(rng: np.random.Generator, *, last: str = "if2", neuron: Node | None = None) -> Graph:
     """``input (8) -> fc1 -> if1 -> fc2 -> <last> -> output``: two layers of IF neurons, weights
-    (and if1's thresholds) drawn from ``rng``; records dt :data:`DT`. ``neuron`` (4 neurons)
+    (and if1's thresholds) drawn from ``rng``. ``neuron`` (4 neurons)
     replaces the second IF population, named ``last``."""
     fc1 = Linear(rng.normal(size=(10, 8)).astype(np.float32))
     if1 = IF(rng.uniform(0.5, 2.0, 10), np.full(10, 1e-3))
     fc2 = Affine(rng.normal(size=(4, 10)).astype(np.float32), np.zeros(4, np.float32))
     if neuron is None:
         neuron = IF(np.full(4, 3.0), np.full(4, 2e-3), np.zeros(4))
-    graph = Graph(
+    return Graph(
         {
             "input": Input((8,)),
             "fc1": fc1,
@@ -69,15 +68,13 @@ def if_network(rng: np.random.Generator, *, last: str = "if2", neuron: Node | No
         },
         [("input", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", last), (last, "output")],
     )
-    set_dt(graph.metadata, DT)
-    return graph
 
 
 def affine_mlp(neuron: Node | None = None, *, seed: int = 1, weight_scale: float = 1.0) -> Graph:
     """``input (6) -> fc -> lif -> output``: the small network importers' tests run against
     the reference simulator. ``fc`` is a random Affine (5 x 6, weights ``weight_scale`` times
     standard normal, biases 0.1 times); ``neuron`` (5 neurons, named ``lif``) defaults to a LIF
-    whose tau and r differ per neuron. Records dt :data:`DT`."""
+    whose tau and r differ per neuron."""
     rng = np.random.default_rng(seed)
     w = (weight_scale * rng.normal(size=(5, 6))).astype(np.float32)
     b = (0.1 * rng.normal(size=5)).astype(np.float32)
@@ -88,12 +85,10 @@ def affine_mlp(neuron: Node | None = None, *, seed: int = 1, weight_scale: float
             np.zeros(5),
             np.full(5, 0.5),
         )
-    graph = Graph(
+    return Graph(
         {"input": Input((6,)), "fc": Affine(w, b), "lif": neuron, "output": Output()},
         [("input", "fc"), ("fc", "lif"), ("lif", "output")],
     )
-    set_dt(graph.metadata, DT)
-    return graph
 
 
 def stateful_graph(seed: int = 9) -> Graph:

@@ -53,7 +53,7 @@ def test_load_does_not_run_the_file_and_round_trips(tmp_path) -> None:
 
 
 def test_save_refuses_to_overwrite_and_load_checks_the_files(tmp_path) -> None:
-    net = from_ir(affine_mlp(), "nengo")
+    net = from_ir(affine_mlp(), "nengo", dt=1e-4)
     save_network(net, tmp_path / "a.py")
     with pytest.raises(RefusedError):
         save_network(net, tmp_path / "a.py")

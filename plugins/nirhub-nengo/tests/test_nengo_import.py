@@ -139,7 +139,7 @@ def test_from_ir_returns_a_nengo_network() -> None:
     import nengo
 
     one_tau = LIF(np.full(5, 2e-3), np.ones(5), np.zeros(5), np.full(5, 0.3), np.zeros(5))
-    net = from_ir(affine_mlp(one_tau), "nengo")
+    net = from_ir(affine_mlp(one_tau), "nengo", dt=1e-4)
     assert isinstance(net, nengo.Network)
     assert net.nirhub_dt == 1e-4 and net.nirhub_method == "euler"
     lif = net.by_label["lif"]  # (a LIF of several time constants has one ensemble per tau)

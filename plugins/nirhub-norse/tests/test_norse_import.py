@@ -26,7 +26,7 @@ BACKEND = NorseBackend()
 def test_affine_lif_mlp_matches_reference(method: str, reset: str) -> None:
     graph = affine_mlp()
     x = (np.random.default_rng(2).random((500, 3, 6)) < 0.4) * 2.0
-    ref = assert_runs_like_reference(
+    ref, _ = assert_runs_like_reference(
         BACKEND, graph, x, 1e-4, record=("lif",), method=method, reset=reset
     )
     assert ref.outputs["output"].sum() > 100  # the neurons do fire
@@ -38,7 +38,7 @@ def test_braille_graphs_match_reference(name: str, reset: str) -> None:
     """CubaLIF with a recurrent Affine/Linear; reset by subtraction via LIBoxCell+LIFBoxCell."""
     graph = read(CORPUS / "rnn" / f"{name}.nir")
     x = braille_input()
-    ref = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=reset)
+    ref, _ = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=reset)
     assert ref.recorded["lif1.lif"]["spikes"].sum() > 50
 
 

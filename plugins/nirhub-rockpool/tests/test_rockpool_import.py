@@ -38,7 +38,7 @@ SUB = "subtract"
 def test_affine_lif_mlp_matches_reference(method: str) -> None:
     graph = affine_mlp()
     x = (np.random.default_rng(2).random((500, 3, 6)) < 0.4) * 2.0
-    ref = assert_runs_like_reference(
+    ref, _ = assert_runs_like_reference(
         BACKEND, graph, x, 1e-4, record=("lif",), method=method, reset=SUB
     )
     assert ref.outputs["output"].sum() > 100
@@ -51,7 +51,7 @@ def test_braille_graphs_match_reference(name: str) -> None:
     x = braille_input()
     model = BACKEND.from_ir(graph, dt=1e-4, reset=SUB)
     assert model.lif1_lif._has_rec and float(model.lif1_lif.max_spikes_per_dt) == 1
-    ref = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=SUB)
+    ref, _ = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=SUB)
     assert ref.recorded["lif1.lif"]["spikes"].sum() > 50
 
 

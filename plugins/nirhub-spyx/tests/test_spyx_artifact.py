@@ -40,7 +40,7 @@ def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path) -> None:
 
 
 def test_load_does_not_run_the_file(tmp_path) -> None:
-    model = from_ir(affine_mlp(), "spyx")
+    model = from_ir(affine_mlp(), "spyx", dt=1e-4)
     path = tmp_path / "m.py"
     written = save_model(model, path)
     assert [p.name for p in written] == ["m.py", "m.npz"]
@@ -55,7 +55,7 @@ def test_load_does_not_run_the_file(tmp_path) -> None:
 
 
 def test_trained_parameters_are_saved(tmp_path) -> None:
-    model = from_ir(affine_mlp(), "spyx")
+    model = from_ir(affine_mlp(), "spyx", dt=1e-4)
     model.layers["lif"].tau[...] = model.layers["lif"].tau[...] * 2.0  # "training"
     save_model(model, tmp_path / "t.py")
     g = export_spyx(load_model(tmp_path / "t.py"))
@@ -63,7 +63,7 @@ def test_trained_parameters_are_saved(tmp_path) -> None:
 
 
 def test_save_refuses_to_overwrite_and_load_checks_the_files(tmp_path) -> None:
-    model = from_ir(affine_mlp(), "spyx")
+    model = from_ir(affine_mlp(), "spyx", dt=1e-4)
     save_model(model, tmp_path / "a.py")
     with pytest.raises(RefusedError):
         save_model(model, tmp_path / "a.py")

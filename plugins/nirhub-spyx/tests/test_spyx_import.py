@@ -110,7 +110,7 @@ def test_model_runs_with_spyx_run_and_trains() -> None:
     from flax import nnx
 
     g = affine_mlp(seed=2)
-    model = from_ir(g, "spyx")
+    model = from_ir(g, "spyx", dt=1e-4)
     x = jnp.asarray(spike_train((2, 6), 60, 0.3, seed=1), jnp.float32)
     out, _ = spyx.nn.run(model, x)
     ref = simulate(g, np.asarray(x), 1e-4, dtype=np.float32)
