@@ -31,9 +31,7 @@ def run_lif1(graph: Any, x: np.ndarray, reset: str, **options: Any) -> Any:
 
 @pytest.mark.parametrize("model", sorted(BRAILLE))
 @pytest.mark.parametrize("precision", ["float32", "float64"])
-def test_hidden_layer_equals_the_chip_raster(
-    model: str, precision: str, braille_input: np.ndarray
-) -> None:
+def test_hidden_layer_equals_the_chip_raster(model: str, precision: str) -> None:
     graph = nirhub.read(RNN / f"braille_noDelay_{model}.nir")
     chip = np.load(RNN / f"s2_activity_noDelay_{model}.npy")
     result = run_lif1(
