@@ -16,8 +16,8 @@ from nirhub.errors import FileFormatError, IRError
 from nirhub.io import read, write
 from nirhub.io._fast_format import MARKER, NotFast
 from nirhub.io.reader import _read
+from nirhub.testing.corpus import CORPUS
 
-CORPUS = Path(__file__).parent / "data" / "corpus"
 SEEDS = [
     CORPUS / "lif" / "two_lif_neurons.nir",
     CORPUS / "cnn" / "cnn_sinabs.nir",

@@ -21,9 +21,9 @@ from nirhub.errors import UnsupportedError
 from nirhub.io import read, write
 from nirhub.io._fast_format import MARKER
 from nirhub.io.reader import _read
+from nirhub.testing.corpus import CORPUS
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO / "tests" / "data" / "corpus"
 FILES = sorted(CORPUS.glob("**/*.nir"))
 
 

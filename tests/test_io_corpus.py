@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import nirhub as nh
 from nirhub.io import InvalidGraphFileError, ReadResult, read, read_version, write
 from nirhub.ir.graph import flatten
+from nirhub.testing.corpus import CORPUS
 
-CORPUS = Path(__file__).parent / "data" / "corpus"
 FILES = sorted(CORPUS.glob("**/*.nir"))
 INVALID = {
     "lif_rockpool.nir",

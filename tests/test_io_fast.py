@@ -27,8 +27,8 @@ from nirhub.io._fast_format import MARKER, NotFast
 from nirhub.io._fast_write import FastSink
 from nirhub.io.reader import _read
 from nirhub.io.writer import _write
+from nirhub.testing.corpus import CORPUS
 
-CORPUS = Path(__file__).parent / "data" / "corpus"
 FILES = sorted(CORPUS.glob("**/*.nir"))
 
 

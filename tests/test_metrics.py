@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from nirhub import metrics
 from nirhub.errors import UsageError
-
-CORPUS = Path(__file__).parent / "data" / "corpus"
+from nirhub.testing.corpus import CORPUS
 
 
 def test_activity_similarity_is_the_paper_formula():

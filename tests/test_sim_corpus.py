@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -11,9 +9,7 @@ import nirhub
 from nirhub import metrics
 from nirhub.ir import flatten, infer_shapes
 from nirhub.sim import simulate
-
-CORPUS = Path(__file__).parent / "data" / "corpus"
-LIF_SPIKES = [460, 510, 710, 760]
+from nirhub.testing.corpus import CORPUS, LIF_TASK_SPIKES, braille_input
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +23,7 @@ def test_lif_task_spike_steps_and_voltage(lif_exact, method, reset):
     """Input spike = value 1 for one step; output spikes at the exact solution's steps."""
     graph = nirhub.read(CORPUS / "lif" / "lif_norse.nir")
     res = simulate(graph, lif_exact[:, :1], 1e-4, method=method, reset=reset, record=["1"])
-    assert np.flatnonzero(res["output"][:, 0]).tolist() == LIF_SPIKES
+    assert np.flatnonzero(res["output"][:, 0]).tolist() == LIF_TASK_SPIKES
     assert np.array_equal(res.spikes("1")[:, 0], res["output"][:, 0] > 0)
     r = metrics.voltage_correlation(res.v("1")[:, 0], lif_exact[:, 1])
     assert r >= 0.999
@@ -45,11 +41,6 @@ def test_lif_task_euler_zero_reproduces_norse(lif_exact):
     np.testing.assert_array_equal(res["output"][:, 0], norse[:, 2])
 
 
-@pytest.fixture(scope="module")
-def braille_input():
-    return np.load(CORPUS / "rnn" / "derived" / "braille_test0_input.npy")
-
-
 def braille(name, x, reset, subgraph=False):
     path = CORPUS / "rnn" / f"braille_{name}{'_subgraph' if subgraph else ''}.nir"
     if subgraph:
@@ -61,8 +52,8 @@ def braille(name, x, reset, subgraph=False):
     return res, res.spikes(hidden)
 
 
-def test_braille_bias_zero_is_bit_exact_with_snntorch(braille_input):
-    res, spikes = braille("noDelay_bias_zero", braille_input, "zero")
+def test_braille_bias_zero_is_bit_exact_with_snntorch():
+    res, spikes = braille("noDelay_bias_zero", braille_input(), "zero")
     ref = np.load(CORPUS / "rnn" / "snntorch_activity_noDelay_bias_zero.npy")
     assert spikes.shape == ref.shape == (256, 38)
     assert metrics.differing_cells(spikes, ref) == 0
@@ -70,18 +61,18 @@ def test_braille_bias_zero_is_bit_exact_with_snntorch(braille_input):
     assert res.conventions["delayed_edges"] == [("lif1.w_rec", "lif1.lif")]
 
 
-def test_braille_chunking_and_batching_change_nothing(braille_input):
+def test_braille_chunking_and_batching_change_nothing():
     graph = nirhub.read(CORPUS / "rnn" / "braille_noDelay_bias_zero.nir")
-    ref = simulate(graph, braille_input, 1e-4, record=["lif1.lif"])
-    batch = np.stack([braille_input, braille_input[::-1]], axis=1)
+    ref = simulate(graph, braille_input(), 1e-4, record=["lif1.lif"])
+    batch = np.stack([braille_input(), braille_input()[::-1]], axis=1)
     for chunk in (1, 5):
         res = simulate(graph, batch, 1e-4, record=["lif1.lif"], chunk_size=chunk)
         np.testing.assert_array_equal(res.spikes("lif1.lif")[:, 0], ref.spikes("lif1.lif"))
         np.testing.assert_array_equal(res["output"][:, 0], ref["output"])
 
 
-def test_braille_nobias_subtract_agrees_with_snntorch(braille_input):
-    _, spikes = braille("noDelay_noBias_subtract", braille_input, "subtract")
+def test_braille_nobias_subtract_agrees_with_snntorch():
+    _, spikes = braille("noDelay_noBias_subtract", braille_input(), "subtract")
     ref = np.load(CORPUS / "rnn" / "snntorch_activity_noDelay_noBias_subtract.npy")
     report = metrics.compare(ref, spikes)
     # snnTorch subtracts one more threshold at the next step when v stayed above it; we do not
@@ -89,17 +80,17 @@ def test_braille_nobias_subtract_agrees_with_snntorch(braille_input):
     assert 0 < report.differing_cells < 100
 
 
-def test_braille_nobias_guarded_subtract_is_bit_exact_with_snntorch(braille_input):
+def test_braille_nobias_guarded_subtract_is_bit_exact_with_snntorch():
     """snnTorch's reset_delay=False subtraction, as the paper's graph B was trained."""
-    _, spikes = braille("noDelay_noBias_subtract", braille_input, "subtract-guarded")
+    _, spikes = braille("noDelay_noBias_subtract", braille_input(), "subtract-guarded")
     ref = np.load(CORPUS / "rnn" / "snntorch_activity_noDelay_noBias_subtract.npy")
     assert metrics.differing_cells(spikes, ref) == 0
     assert int(spikes.sum()) == 118
 
 
-def test_braille_nobias_zero_reproduces_the_norse_recording(braille_input):
+def test_braille_nobias_zero_reproduces_the_norse_recording():
     """MANIFEST: the Norse graph-B activity was recorded with reset to zero by mistake."""
-    _, spikes = braille("noDelay_noBias_subtract", braille_input, "zero")
+    _, spikes = braille("noDelay_noBias_subtract", braille_input(), "zero")
     ref = np.load(CORPUS / "rnn" / "norse_activity_noDelay_noBias_subtract.npy")
     assert metrics.differing_cells(spikes, ref) == 0
 
@@ -107,16 +98,16 @@ def test_braille_nobias_zero_reproduces_the_norse_recording(braille_input):
 @pytest.mark.parametrize(
     "name,reset", [("noDelay_bias_zero", "zero"), ("noDelay_noBias_subtract", "subtract")]
 )
-def test_braille_subgraph_files_match_their_flat_twins(braille_input, name, reset):
-    flat_res, flat_spikes = braille(name, braille_input, reset)
-    sub_res, sub_spikes = braille(name, braille_input, reset, subgraph=True)
+def test_braille_subgraph_files_match_their_flat_twins(name, reset):
+    flat_res, flat_spikes = braille(name, braille_input(), reset)
+    sub_res, sub_spikes = braille(name, braille_input(), reset, subgraph=True)
     np.testing.assert_array_equal(sub_spikes, flat_spikes)
     np.testing.assert_array_equal(sub_res["output"], flat_res["output"])
     assert sub_res.conventions["delayed_edges"] == [("lif1.lin", "lif1.lif1")]
 
 
-def test_braille_activity_similarities_match_the_paper(braille_input):
-    _, spikes = braille("noDelay_bias_zero", braille_input, "zero")
+def test_braille_activity_similarities_match_the_paper():
+    _, spikes = braille("noDelay_bias_zero", braille_input(), "zero")
     import json
 
     ref = json.loads((CORPUS / "reference_results.json").read_text())

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from nirhub.hub.registry import default_registry
 from nirhub.hub.verify import verify
+from nirhub.testing.corpus import CORPUS
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "tests" / "data" / "corpus"
 HIDDEN = "lif1.lif.spikes"
 
 

@@ -7,7 +7,6 @@ virtual environments, ``tests/_nirvenv.py``) and graphs built the way exporters 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,9 +22,8 @@ from nirhub.ir.conventions import set_reset
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import LIF, Input, Linear, Output
 from nirhub.summary import summarize
+from nirhub.testing.corpus import CORPUS
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO / "tests" / "data" / "corpus"
 BRAILLE_SUBTRACT = CORPUS / "rnn" / "braille_noDelay_noBias_subtract.nir"
 BRAILLE_INPUT = CORPUS / "rnn" / "derived" / "braille_test0_input.npy"
 

@@ -5,17 +5,18 @@
   installed plugins and no worker environments.
 * :func:`primitive_graph` / :func:`primitive_graphs` / :data:`PRIMITIVES`: one small valid
   graph per NIR primitive; :func:`random_inputs`, :func:`behaviour_difference`: compare graphs
-  by what they compute; :func:`affine_mlp` (Affine -> LIF) and :func:`if_network` (two IF
-  layers), the small networks importers' tests run against the reference, and
-  :func:`assert_runs_like_reference`, which does it;
-  :func:`run_script`, a saved artifact run in a fresh interpreter.
+  by what they compute (:mod:`nirhub.testing.graphs`).
+* :mod:`nirhub.testing.networks`: the small networks importers' tests run,
+  :func:`affine_mlp` (Affine -> LIF, the neuron replaceable), :func:`if_network` (two IF
+  layers), :func:`stateful_graph`, and :func:`spike_train`, an input that makes them spike.
+* :func:`assert_runs_like_reference`: a backend's run hook against the reference simulator.
+* :mod:`nirhub.testing.corpus`: :data:`CORPUS` (the NIR paper's graphs), the inputs of its
+  tasks (:func:`lif_task_input`, :func:`braille_input`), :data:`BRAILLE_GRAPHS`, and the checks
+  :func:`check_lif_task` (:data:`LIF_TASK_SPIKES`) and :func:`check_braille_paper_activity`.
+* :mod:`nirhub.testing.standalone`: :func:`run_without_nirhub` (a saved artifact run in a
+  fresh interpreter that cannot import nirhub) and :func:`forbid_running`.
 * :class:`nirhub.testing.variants.VariantRefusals`: for a backend that runs none of the neuron
   variants (multi-spike, ``>=``, ``v_min``, staged): every one is refused by node name.
-* :data:`CORPUS` (the NIR paper's graphs), :data:`BRAILLE_GRAPHS` with :func:`braille_task`
-  (the Braille RNNs and their first test sample), :func:`check_braille_paper_activity` (graph
-  B reproduces the paper's snnTorch activity), :func:`check_lif_task` (the paper's LIF task
-  through a run hook, :data:`LIF_TASK_SPIKES`) and :func:`run_saved_module` (a saved model run
-  in a fresh interpreter that cannot import nirhub).
 * pytest fixtures in :mod:`nirhub.testing.fixtures`, opt in with
   ``pytest_plugins = ["nirhub.testing.fixtures"]`` in a ``conftest.py`` (they are deliberately
   not registered through a ``pytest11`` entry point, so installing nirhub changes no one's
@@ -30,30 +31,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from nirhub.hub.registry import Registry, make_registry
-from nirhub.testing.artifacts import run_script
 from nirhub.testing.corpus import (
     BRAILLE_GRAPHS,
     CORPUS,
     LIF_TASK_SPIKES,
-    braille_task,
+    braille_input,
     check_braille_paper_activity,
     check_lif_task,
-    run_saved_module,
+    lif_task_input,
 )
 from nirhub.testing.graphs import (
     DT,
     PRIMITIVES,
     STEPS,
-    affine_mlp,
     behaviour_difference,
     compare_outputs,
     graphs_equal,
-    if_network,
     primitive_graph,
     primitive_graphs,
     random_inputs,
     simulate_outputs,
 )
+from nirhub.testing.networks import affine_mlp, if_network, spike_train, stateful_graph
+from nirhub.testing.standalone import forbid_running, run_without_nirhub
 
 
 def isolated_registry(
@@ -83,26 +83,29 @@ def __getattr__(name: str) -> Any:
 
 __all__: Sequence[str] = [
     "BRAILLE_GRAPHS",
+    "BackendConformance",
     "CORPUS",
-    "LIF_TASK_SPIKES",
-    "braille_task",
-    "check_braille_paper_activity",
-    "check_lif_task",
-    "run_saved_module",
     "DT",
+    "LIF_TASK_SPIKES",
     "PRIMITIVES",
     "STEPS",
-    "BackendConformance",
     "affine_mlp",
     "assert_runs_like_reference",
     "behaviour_difference",
+    "braille_input",
+    "check_braille_paper_activity",
+    "check_lif_task",
     "compare_outputs",
+    "forbid_running",
     "graphs_equal",
     "if_network",
     "isolated_registry",
+    "lif_task_input",
     "primitive_graph",
     "primitive_graphs",
     "random_inputs",
-    "run_script",
+    "run_without_nirhub",
     "simulate_outputs",
+    "spike_train",
+    "stateful_graph",
 ]

@@ -18,8 +18,6 @@ Fixtures:
     a small valid graph ``Input -> node -> Output``.
 ``primitive_graphs``
     all of them, as a dict keyed by type name.
-``corpus``
-    the folder of the NIR paper's corpus in the repository (:data:`nirhub.testing.CORPUS`).
 """
 
 from __future__ import annotations
@@ -32,7 +30,7 @@ import pytest
 
 from nirhub.hub.registry import Registry
 from nirhub.ir.graph import Graph
-from nirhub.testing import CORPUS, isolated_registry
+from nirhub.testing import isolated_registry
 from nirhub.testing.graphs import PRIMITIVES
 from nirhub.testing.graphs import primitive_graph as _primitive_graph
 from nirhub.testing.graphs import primitive_graphs as _primitive_graphs
@@ -70,9 +68,3 @@ def primitive_graph(request: pytest.FixtureRequest) -> Graph:
 @pytest.fixture
 def primitive_graphs() -> dict[str, Graph]:
     return _primitive_graphs()
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    assert CORPUS.is_dir(), f"corpus not found at {CORPUS}"
-    return CORPUS

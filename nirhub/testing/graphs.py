@@ -32,7 +32,6 @@ from nirhub.ir.nodes import (
     I,
     Input,
     Linear,
-    Node,
     Output,
     Scale,
     SumPool2d,
@@ -50,49 +49,6 @@ PRIMITIVES: tuple[str, ...] = tuple(t for t in TYPE_NAMES if t not in ("Input", 
 
 def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
-
-
-def if_network(rng: np.random.Generator, *, last: str = "if2", neuron: Node | None = None) -> Graph:
-    """``input (8) -> fc1 -> if1 -> fc2 -> <last> -> output``: two layers of IF neurons, weights
-    (and if1's thresholds) drawn from ``rng``. ``neuron`` (4 neurons) replaces the second IF
-    population, named ``last``."""
-    fc1 = Linear(rng.normal(size=(10, 8)).astype(np.float32))
-    if1 = IF(rng.uniform(0.5, 2.0, 10), np.full(10, 1e-3))
-    fc2 = Affine(rng.normal(size=(4, 10)).astype(np.float32), np.zeros(4, np.float32))
-    if neuron is None:
-        neuron = IF(np.full(4, 3.0), np.full(4, 2e-3), np.zeros(4))
-    return Graph(
-        {
-            "input": Input((8,)),
-            "fc1": fc1,
-            "if1": if1,
-            "fc2": fc2,
-            last: neuron,
-            "output": Output(),
-        },
-        [("input", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", last), (last, "output")],
-    )
-
-
-def affine_mlp(neuron: Node | None = None, *, seed: int = 1, weight_scale: float = 1.0) -> Graph:
-    """``input (6) -> fc -> lif -> output``: the small network importers' tests run against
-    the reference simulator. ``fc`` is a random Affine (5 x 6, weights ``weight_scale`` times
-    standard normal, biases 0.1 times); ``neuron`` (5 neurons, named ``lif``) defaults to a LIF
-    whose tau and r differ per neuron."""
-    rng = _rng(seed)
-    w = (weight_scale * rng.normal(size=(5, 6))).astype(np.float32)
-    b = (0.1 * rng.normal(size=5)).astype(np.float32)
-    if neuron is None:
-        neuron = LIF(
-            np.array([1e-3, 2e-3, 5e-4, 3e-3, 1e-3]),
-            np.array([1.0, 2.0, 0.5, 1.0, 1.5]),
-            np.zeros(5),
-            np.full(5, 0.5),
-        )
-    return Graph(
-        {"input": Input((6,)), "fc": Affine(w, b), "lif": neuron, "output": Output()},
-        [("input", "fc"), ("fc", "lif"), ("lif", "output")],
-    )
 
 
 def _wrap(node: Any, shape: tuple[int, ...], name: str) -> Graph:

@@ -4,28 +4,24 @@ Each graph is small enough to run in a few hundred steps on any backend and driv
 (by :func:`spike_train`) that its neurons spike, so a wrong threshold, time constant, reset or
 delay shows up as differing spikes:
 
-* :func:`mlp_graph`: ``Input(6) -> Affine -> LIF(10) -> Affine -> LIF(4)``, parameters per
-  neuron;
-* :func:`if_graph`: ``Input(5) -> Affine -> IF(8) -> Affine -> IF(3)``;
+* :func:`affine_mlp`: ``input (6) -> fc (Affine) -> lif (5 neurons) -> output``, the neuron
+  replaceable (a variant, another neuron type);
+* :func:`if_network`: ``input (8) -> fc1 -> if1 -> fc2 -> if2 -> output``, the last
+  population replaceable;
 * :func:`stateful_graph`: Delay, Threshold, LI, CubaLI, I and a recurrent Delay loop around a
   CubaLIF in one graph, two outputs.
 
-:func:`assert_same_run` compares a backend's run with the reference simulator's: spikes
-identical, everything else within a stated tolerance.
+None records a time step: a test gives it (1e-4 s drives them well), or checks what a backend
+does without one.
 
-:func:`paper_corpus` finds the NIR paper's corpus (``tests/data/corpus`` of the repository)
-from a test file; :func:`lif_task_input` and :func:`braille_input` are inputs of two of its
-tasks.
+:func:`nirhub.testing.reference.assert_runs_like_reference` runs one against the reference
+simulator; the NIR paper's graphs and inputs are in :mod:`nirhub.testing.corpus`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 
-from nirhub.ir.conventions import set_dt
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import (
     IF,
@@ -38,24 +34,13 @@ from nirhub.ir.nodes import (
     I,
     Input,
     Linear,
+    Node,
     Output,
     Scale,
     Threshold,
 )
 
-__all__ = [
-    "assert_same_run",
-    "braille_input",
-    "if_graph",
-    "lif_task_input",
-    "mlp_graph",
-    "paper_corpus",
-    "spike_train",
-    "stateful_graph",
-]
-
-#: the time step the graphs record (seconds)
-DT = 1e-4
+__all__ = ["affine_mlp", "if_network", "spike_train", "stateful_graph"]
 
 
 def spike_train(shape: tuple[int, ...], steps: int, p: float, seed: int = 0) -> np.ndarray:
@@ -63,36 +48,47 @@ def spike_train(shape: tuple[int, ...], steps: int, p: float, seed: int = 0) -> 
     return (np.random.default_rng(seed).random((steps, *shape)) < p).astype(np.float64)
 
 
-def mlp_graph(seed: int = 0) -> Graph:
-    """Input(6) -> Affine -> LIF(10) -> Affine -> LIF(4), per-neuron parameters; dt 1e-4."""
-    r = np.random.default_rng(seed)
-    graph = Graph.from_list(
-        Affine(r.normal(0.8, 0.6, (10, 6)), r.normal(0, 0.1, 10)),
-        LIF(
-            r.uniform(1e-3, 5e-3, 10),
-            r.uniform(0.8, 1.5, 10),
-            r.normal(0, 0.05, 10),
-            r.uniform(0.5, 1.0, 10),
-            np.zeros(10),
-        ),
-        Affine(r.normal(0.5, 0.5, (4, 10)), np.zeros(4)),
-        LIF(np.full(4, 2e-3), np.ones(4), np.zeros(4), np.full(4, 0.3), np.zeros(4)),
+def if_network(rng: np.random.Generator, *, last: str = "if2", neuron: Node | None = None) -> Graph:
+    """``input (8) -> fc1 -> if1 -> fc2 -> <last> -> output``: two layers of IF neurons, weights
+    (and if1's thresholds) drawn from ``rng``. ``neuron`` (4 neurons)
+    replaces the second IF population, named ``last``."""
+    fc1 = Linear(rng.normal(size=(10, 8)).astype(np.float32))
+    if1 = IF(rng.uniform(0.5, 2.0, 10), np.full(10, 1e-3))
+    fc2 = Affine(rng.normal(size=(4, 10)).astype(np.float32), np.zeros(4, np.float32))
+    if neuron is None:
+        neuron = IF(np.full(4, 3.0), np.full(4, 2e-3), np.zeros(4))
+    return Graph(
+        {
+            "input": Input((8,)),
+            "fc1": fc1,
+            "if1": if1,
+            "fc2": fc2,
+            last: neuron,
+            "output": Output(),
+        },
+        [("input", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", last), (last, "output")],
     )
-    set_dt(graph.metadata, DT)
-    return graph
 
 
-def if_graph(seed: int = 1) -> Graph:
-    """Input(5) -> Affine -> IF(8) -> Affine -> IF(3); dt 1e-4."""
-    r = np.random.default_rng(seed)
-    graph = Graph.from_list(
-        Affine(r.normal(0.5, 1.0, (8, 5)), r.normal(0, 0.1, 8)),
-        IF(np.full(8, 2000.0), r.uniform(0.5, 1.5, 8)),
-        Affine(r.normal(0.5, 1.0, (3, 8)), np.zeros(3)),
-        IF(np.full(3, 1000.0), np.ones(3), np.zeros(3)),
+def affine_mlp(neuron: Node | None = None, *, seed: int = 1, weight_scale: float = 1.0) -> Graph:
+    """``input (6) -> fc -> lif -> output``: the small network importers' tests run against
+    the reference simulator. ``fc`` is a random Affine (5 x 6, weights ``weight_scale`` times
+    standard normal, biases 0.1 times); ``neuron`` (5 neurons, named ``lif``) defaults to a LIF
+    whose tau and r differ per neuron."""
+    rng = np.random.default_rng(seed)
+    w = (weight_scale * rng.normal(size=(5, 6))).astype(np.float32)
+    b = (0.1 * rng.normal(size=5)).astype(np.float32)
+    if neuron is None:
+        neuron = LIF(
+            np.array([1e-3, 2e-3, 5e-4, 3e-3, 1e-3]),
+            np.array([1.0, 2.0, 0.5, 1.0, 1.5]),
+            np.zeros(5),
+            np.full(5, 0.5),
+        )
+    return Graph(
+        {"input": Input((6,)), "fc": Affine(w, b), "lif": neuron, "output": Output()},
+        [("input", "fc"), ("fc", "lif"), ("lif", "output")],
     )
-    set_dt(graph.metadata, DT)
-    return graph
 
 
 def stateful_graph(seed: int = 9) -> Graph:
@@ -143,52 +139,3 @@ def stateful_graph(seed: int = 9) -> Graph:
         ("i", "out2"),
     ]
     return Graph(nodes, edges)
-
-
-def assert_same_run(
-    ref: Any,
-    res: Any,
-    *,
-    tol: float,
-    record: tuple[str, ...] = (),
-    output_tol: float | None = None,
-) -> None:
-    """``res`` (a backend's :class:`~nirhub.sim.SimulationResult`) reproduces ``ref`` (the
-    reference simulator's): outputs of spikes (only 0 and 1) and recorded spikes identical,
-    other outputs within ``output_tol`` (default ``tol``; 0: identical) and recorded variables
-    of the nodes in ``record`` within ``tol`` (relative and absolute)."""
-    out_tol = tol if output_tol is None else output_tol
-    for name, a in ref.outputs.items():
-        b = np.asarray(res.outputs[name])
-        assert a.shape == b.shape, f"{name}: shape {a.shape} became {b.shape}"
-        if np.isin(a, (0.0, 1.0)).all():  # spikes: identical
-            assert np.count_nonzero(a != b) == 0, f"{name}: spikes differ"
-        else:
-            np.testing.assert_allclose(b, a, rtol=out_tol, atol=out_tol, err_msg=name)
-    for path in record:
-        for var, a in ref.recorded[path].items():
-            b = np.asarray(res.recorded[path][var])
-            if var == "spikes":
-                assert np.array_equal(a, b), f"{path}.spikes differ"
-            else:
-                np.testing.assert_allclose(b, a, rtol=tol, atol=tol, err_msg=f"{path}.{var}")
-
-
-def paper_corpus(start: str | Path) -> Path:
-    """The repository's ``tests/data/corpus`` above ``start`` (e.g. a test's ``__file__``)."""
-    here = Path(start).resolve()
-    for folder in (here, *here.parents):
-        corpus = folder / "tests" / "data" / "corpus"
-        if corpus.is_dir():
-            return corpus
-    raise FileNotFoundError(f"no tests/data/corpus above {here} (run from a nirhub checkout)")
-
-
-def lif_task_input(corpus: Path) -> np.ndarray:
-    """Column 0 of ``lif/lif_exact.csv``: the paper's LIF task input, (1000, 1)."""
-    return np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, :1]
-
-
-def braille_input(corpus: Path) -> np.ndarray:
-    """The first Braille test sample, ``(T, 12)`` float64."""
-    return np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 
-#: the NIR paper's corpus, inside the repository (plugins/nirhub-lava/tests -> repo root)
-CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus"
+from nirhub.testing.corpus import CORPUS, lif_task_input
 
 
 @pytest.fixture(scope="session")
@@ -20,14 +16,8 @@ def registry():
 
 @pytest.fixture(scope="session")
 def lif_task():
-    """lif_norse.nir and column 0 of lif_exact.csv (1000 steps, dt = 1e-4)."""
+    """The paper's LIF task: lif_norse.nir and its input (1000 steps, dt = 1e-4)."""
     import nirhub
 
     graph = nirhub.read(CORPUS / "lif" / "lif_norse.nir")
-    x = np.loadtxt(CORPUS / "lif" / "lif_exact.csv", delimiter=",")[:, :1]
-    return graph, x
-
-
-@pytest.fixture(scope="session")
-def braille_input():
-    return np.load(CORPUS / "rnn" / "derived" / "braille_test0_input.npy")
+    return graph, lif_task_input()

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 
 import nirhub
+from nirhub.testing.corpus import CORPUS, braille_input
 from nirhub.testing.graphs import behaviour_difference
-
-CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus"
+from nirhub.testing.standalone import run_without_nirhub
 
 RUNNER = """
 import importlib.util, json, sys
 import numpy as np
-sys.modules["nirhub"] = None  # the artifact must not need nirhub
 spec = importlib.util.spec_from_file_location("artifact", sys.argv[1])
 m = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(m)
@@ -27,21 +23,16 @@ print(json.dumps(m.LATENCY))
 """
 
 
-def test_braille_artifact_runs_without_nirhub(registry, braille_input, tmp_path):
+def test_braille_artifact_runs_without_nirhub(registry, tmp_path):
     graph = nirhub.read(CORPUS / "rnn" / "braille_noDelay_bias_zero.nir")
     be = registry.get("lava")
     obj = be.from_ir(graph, dt=1e-4)
     files = be.save(obj, tmp_path / "braille.py")
     assert [p.name for p in files] == ["braille.py", "braille.npz"]
-    x = braille_input[:120]
+    x = braille_input()[:120]
     np.save(tmp_path / "x.npy", x)
-    proc = subprocess.run(
-        [sys.executable, "-c", RUNNER, str(files[0]), str(tmp_path / "x.npy"),
-         str(tmp_path / "y.npy")],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"lif1.lif": 1, "lif2": 2}
+    out = run_without_nirhub(RUNNER, files[0], tmp_path / "x.npy", tmp_path / "y.npy")
+    assert json.loads(out.strip().splitlines()[-1]) == {"lif1.lif": 1, "lif2": 2}
     ref = nirhub.simulate(graph, x, dt=1e-4)
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), ref["output"])
 

@@ -10,8 +10,7 @@ import pytest
 import nirhub
 from nirhub import metrics
 from nirhub.errors import UnsupportedError
-
-CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus"
+from nirhub.testing.corpus import CORPUS
 
 
 def run_netx(path: Path, x: np.ndarray, extra: int) -> np.ndarray:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import nirhub
 from nirhub import metrics
 from nirhub.hub.convert import simulate_with_backend
-
-CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus"
-
-EXPECTED_LIF = [460, 510, 710, 760]
+from nirhub.testing.corpus import CORPUS, LIF_TASK_SPIKES, braille_input
 
 
 @pytest.mark.parametrize("backend", ["lava", "loihi2"])
@@ -21,7 +16,7 @@ def test_lif_task_spike_steps(backend, registry, lif_task):
     """Four spikes at 460, 510, 710, 760 once the one-step Dense -> LIF latency is removed."""
     graph, x = lif_task
     res = simulate_with_backend(graph, x, 1e-4, backend, registry=registry, record=("1",))
-    assert np.nonzero(res["output"][:, 0])[0].tolist() == EXPECTED_LIF
+    assert np.nonzero(res["output"][:, 0])[0].tolist() == LIF_TASK_SPIKES
     assert res.conventions["latency"] == {"1": 1}
     ref = nirhub.simulate(graph, x, dt=1e-4, record=["1"])
     # float: the same arithmetic as the reference; fixed point: 12-bit dv, 8-bit weights
@@ -32,13 +27,13 @@ def test_lif_task_spike_steps(backend, registry, lif_task):
 @pytest.mark.parametrize(
     "name", ["braille_noDelay_bias_zero.nir", "braille_noDelay_noBias_subtract.nir"]
 )
-def test_braille(name, registry, braille_input):
+def test_braille(name, registry):
     graph = nirhub.read(CORPUS / "rnn" / name)
-    ref = nirhub.simulate(graph, braille_input, dt=1e-4, record=["lif1.lif"])
+    ref = nirhub.simulate(graph, braille_input(), dt=1e-4, record=["lif1.lif"])
     bounds = {"lava": 0.99, "loihi2": 0.95}
     for backend, bound in bounds.items():
         res = simulate_with_backend(
-            graph, braille_input, 1e-4, backend, registry=registry, record=("lif1.lif",)
+            graph, braille_input(), 1e-4, backend, registry=registry, record=("lif1.lif",)
         )
         hidden = metrics.activity_similarity(ref.spikes("lif1.lif"), res.spikes("lif1.lif"))
         out = metrics.activity_similarity(ref["output"], res["output"])

@@ -1,17 +1,11 @@
 """Shared helpers of the nengo plugin tests (the networks and inputs they share with other
-plugins' tests are in :mod:`nirhub.testing.networks`)."""
+plugins' tests are in :mod:`nirhub.testing.networks` and :mod:`nirhub.testing.corpus`)."""
 
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import pytest
-
-from nirhub.testing.networks import paper_corpus
-
-#: the NIR paper's corpus, inside the repository
-CORPUS = paper_corpus(__file__)
 
 
 @pytest.fixture(autouse=True)
@@ -20,8 +14,3 @@ def _quiet_nengo() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import nengo  # noqa: F401
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    return CORPUS

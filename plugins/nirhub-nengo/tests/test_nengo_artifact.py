@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
-from conftest import CORPUS
 from nirhub_nengo.artifact import load_network, save_network
 
 import nirhub
@@ -12,12 +13,13 @@ from nirhub.errors import FileFormatError, RefusedError
 from nirhub.hub.convert import convert, from_ir, to_ir
 from nirhub.sim import simulate
 from nirhub.testing import behaviour_difference
-from nirhub.testing.networks import braille_input, mlp_graph
+from nirhub.testing.corpus import CORPUS, braille_input
+from nirhub.testing.networks import affine_mlp
 from nirhub.testing.standalone import forbid_running, run_without_nirhub
 
 
-def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> None:
-    src = corpus / "rnn" / "braille_noDelay_noBias_subtract.nir"
+def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path) -> None:
+    src = CORPUS / "rnn" / "braille_noDelay_noBias_subtract.nir"
     # the file records no reset: choosing one leaves nirhub nothing to warn about
     report = convert(src, to="nengo", output=tmp_path / "braille.py", dt=1e-4, reset="zero")
     py, npz = tmp_path / "braille.py", tmp_path / "braille.npz"
@@ -26,7 +28,7 @@ def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> N
     text = py.read_text()
     assert text.startswith("# nirhub artifact: backend=nengo")
     assert "def build_network(" in text and "import nirhub" not in text
-    np.save(tmp_path / "x.npy", braille_input(CORPUS))
+    np.save(tmp_path / "x.npy", braille_input())
     code = (
         "import json, warnings\n"
         "warnings.simplefilter('ignore')\n"
@@ -34,13 +36,13 @@ def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> N
         "out = braille.run({'input': np.load('x.npy')})\n"
         "print(json.dumps(out['output'].sum(0).tolist()))\n"
     )
-    counts = run_without_nirhub(code, tmp_path)
-    ref = simulate(nirhub.read(src), braille_input(CORPUS), 1e-4).outputs["output"].sum(0)
+    counts = json.loads(run_without_nirhub(code, folder=tmp_path).splitlines()[-1])
+    ref = simulate(nirhub.read(src), braille_input(), 1e-4).outputs["output"].sum(0)
     assert counts == ref.tolist()
 
 
-def test_load_does_not_run_the_file_and_round_trips(tmp_path, corpus) -> None:
-    g = nirhub.read(corpus / "cnn" / "cnn_sinabs.nir")
+def test_load_does_not_run_the_file_and_round_trips(tmp_path) -> None:
+    g = nirhub.read(CORPUS / "cnn" / "cnn_sinabs.nir")
     net = from_ir(g, "nengo", dt=1.0)
     path = tmp_path / "cnn.py"
     save_network(net, path)
@@ -51,7 +53,7 @@ def test_load_does_not_run_the_file_and_round_trips(tmp_path, corpus) -> None:
 
 
 def test_save_refuses_to_overwrite_and_load_checks_the_files(tmp_path) -> None:
-    net = from_ir(mlp_graph(), "nengo")
+    net = from_ir(affine_mlp(), "nengo", dt=1e-4)
     save_network(net, tmp_path / "a.py")
     with pytest.raises(RefusedError):
         save_network(net, tmp_path / "a.py")

@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
-
-#: the NIR paper's corpus, inside the repository (plugins/nirhub-norse/tests -> repo root)
-CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus"
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    return CORPUS
 
 
 def step_model(model, x):

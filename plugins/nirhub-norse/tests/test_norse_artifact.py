@@ -7,19 +7,19 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import CORPUS, step_model
+from conftest import step_model
 from nirhub_norse.plugin import NorseBackend
 
 from nirhub.errors import RefusedError
 from nirhub.io import read
-from nirhub.testing import run_script
+from nirhub.testing.corpus import CORPUS
+from nirhub.testing.standalone import run_without_nirhub
 
 BACKEND = NorseBackend()
 
 #: runs the artifact in a fresh interpreter where importing nirhub fails
 RUNNER = """
 import importlib.util, json, sys
-sys.modules["nirhub"] = None  # the artifact must not need nirhub
 import numpy as np, torch
 spec = importlib.util.spec_from_file_location("model", sys.argv[1])
 mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
@@ -46,7 +46,7 @@ def test_artifact_runs_without_nirhub(tmp_path, name: str) -> None:
     n_in = graph.nodes["input"].shape[0]
     x = (np.random.default_rng(0).random((60, 2, n_in)) < 0.5).astype(np.float32) * 3
     np.save(tmp_path / "x.npy", x)
-    stdout = run_script(RUNNER, written[0], tmp_path / "x.npy", tmp_path / "y.npy")
+    stdout = run_without_nirhub(RUNNER, written[0], tmp_path / "x.npy", tmp_path / "y.npy")
     keys = json.loads(stdout.strip().splitlines()[-1])
     assert keys  # plain tensors, loaded with weights_only=True
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), step_model(model, x))

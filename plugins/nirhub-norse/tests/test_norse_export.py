@@ -17,6 +17,7 @@ from nirhub_norse.plugin import NorseBackend
 from nirhub.errors import UnsupportedError
 from nirhub.ir.conventions import get_dt, namespace, reset_mode
 from nirhub.sim import simulate
+from nirhub.testing.corpus import CORPUS
 
 BACKEND = NorseBackend()
 
@@ -138,7 +139,6 @@ def test_every_unsupported_module_is_named() -> None:
 
 def test_round_trip_through_import() -> None:
     """export(import(graph)) behaves like the graph (a Network class with recurrence)."""
-    from conftest import CORPUS
 
     from nirhub.io import read
     from nirhub.testing import behaviour_difference

@@ -5,11 +5,12 @@ from __future__ import annotations
 import norse.torch as norse
 import numpy as np
 import torch
-from conftest import CORPUS, step_model
+from conftest import step_model
 
 from nirhub.hub.convert import convert, simulate_with_backend, to_ir
 from nirhub.ir.conventions import get_dt
 from nirhub.sim import simulate
+from nirhub.testing.corpus import CORPUS, braille_input, lif_task_input
 
 
 def test_convert_nir_file_to_a_norse_artifact(tmp_path) -> None:
@@ -18,7 +19,7 @@ def test_convert_nir_file_to_a_norse_artifact(tmp_path) -> None:
     )
     assert sorted(p.name for p in report.outputs) == ["lif.pt", "lif.py"]
     assert report.report["structure"] == "SequentialState"
-    x = np.loadtxt(CORPUS / "lif" / "lif_exact.csv", delimiter=",")[:, :1]
+    x = lif_task_input()
     out = step_model(report.model, x[:, None])[:, 0, 0]
     assert np.flatnonzero(out).tolist() == [460, 510, 710, 760]
 
@@ -34,6 +35,6 @@ def test_simulate_with_backend_matches_reference() -> None:
     from nirhub.io import read
 
     graph = read(CORPUS / "rnn" / "braille_noDelay_noBias_subtract.nir")
-    x = np.load(CORPUS / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)
+    x = braille_input()
     got = simulate_with_backend(graph, x, 1e-4, "norse")
     np.testing.assert_array_equal(got.outputs["output"], simulate(graph, x, 1e-4).outputs["output"])

@@ -16,6 +16,7 @@ from nirhub.ir import IF, CubaLIF, Delay, Graph, I, Input, Output, Threshold
 from nirhub.ir.conventions import set_dt
 from nirhub.sim import simulate
 from nirhub.testing import affine_mlp, assert_runs_like_reference, if_network
+from nirhub.testing.corpus import CORPUS, braille_input, lif_task_input
 
 BACKEND = NorseBackend()
 
@@ -25,7 +26,7 @@ BACKEND = NorseBackend()
 def test_affine_lif_mlp_matches_reference(method: str, reset: str) -> None:
     graph = affine_mlp()
     x = (np.random.default_rng(2).random((500, 3, 6)) < 0.4) * 2.0
-    ref = assert_runs_like_reference(
+    ref, _ = assert_runs_like_reference(
         BACKEND, graph, x, 1e-4, record=("lif",), method=method, reset=reset
     )
     assert ref.outputs["output"].sum() > 100  # the neurons do fire
@@ -33,18 +34,18 @@ def test_affine_lif_mlp_matches_reference(method: str, reset: str) -> None:
 
 @pytest.mark.parametrize("name", ["braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract"])
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
-def test_braille_graphs_match_reference(corpus, name: str, reset: str) -> None:
+def test_braille_graphs_match_reference(name: str, reset: str) -> None:
     """CubaLIF with a recurrent Affine/Linear; reset by subtraction via LIBoxCell+LIFBoxCell."""
-    graph = read(corpus / "rnn" / f"{name}.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)
-    ref = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=reset)
+    graph = read(CORPUS / "rnn" / f"{name}.nir")
+    x = braille_input()
+    ref, _ = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=reset)
     assert ref.recorded["lif1.lif"]["spikes"].sum() > 50
 
 
-def test_braille_subgraph_file_imports(corpus) -> None:
+def test_braille_subgraph_file_imports() -> None:
     """The hand-built subgraph variant (read tolerantly: its inner edges dangle)."""
-    graph = read(corpus / "rnn" / "braille_noDelay_bias_zero_subgraph.nir", strict=False).graph
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)
+    graph = read(CORPUS / "rnn" / "braille_noDelay_bias_zero_subgraph.nir", strict=False).graph
+    x = braille_input()
     got = BACKEND.run(graph, {"input": x}, 1e-4)
     ref = simulate(graph, x, 1e-4)
     np.testing.assert_array_equal(got.outputs["output"], ref.outputs["output"])
@@ -61,12 +62,12 @@ def test_if_network_matches_reference() -> None:
     np.testing.assert_array_equal(got.recorded["if1"]["spikes"], ref.recorded["if1"]["spikes"])
 
 
-def test_cnn_sinabs_graph_on_synthetic_events(corpus) -> None:
+def test_cnn_sinabs_graph_on_synthetic_events() -> None:
     """The paper CNN (Conv2d, IF, SumPool2d, Flatten, Affine) on random event counts.
 
     The file was written by Sinabs with IF r = 1 meaning "v += x per step", i.e. dt = 1 s.
     """
-    graph = read(corpus / "cnn" / "cnn_sinabs.nir")
+    graph = read(CORPUS / "cnn" / "cnn_sinabs.nir")
     x = np.random.default_rng(4).poisson(0.15, size=(40, 2, 2, 34, 34)).astype(np.float64)
     got = BACKEND.run(graph, x, 1.0, record=("1", "10"))
     ref = simulate(graph, x, 1.0, record=["1", "10"])
@@ -77,10 +78,10 @@ def test_cnn_sinabs_graph_on_synthetic_events(corpus) -> None:
     np.testing.assert_array_equal(got.outputs["output"], ref.outputs["output"])
 
 
-def test_paper_lif_task(corpus) -> None:
+def test_paper_lif_task() -> None:
     """lif_norse.nir, input column 0 of lif_exact.csv, dt = 1e-4: spikes at 460, 510, 710, 760."""
-    graph = read(corpus / "lif" / "lif_norse.nir")
-    x = np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, :1]
+    graph = read(CORPUS / "lif" / "lif_norse.nir")
+    x = lif_task_input()
     model = BACKEND.from_ir(graph, dt=1e-4)
     from conftest import step_model
 

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
-import pytest
+
+from nirhub.backend.samna import block_samna_stub
 
 # rockpool probes samna at import; the PyPI samna is a stub that pip-installs software
-sys.modules.setdefault("samna", None)
-
-#: the NIR paper's corpus, inside the repository (plugins/nirhub-rockpool/tests -> repo root)
-CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus"
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    return CORPUS
+block_samna_stub()
 
 
 def run_sequence(model, x):

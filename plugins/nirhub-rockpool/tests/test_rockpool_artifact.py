@@ -6,19 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import CORPUS, run_sequence
+from conftest import run_sequence
 from nirhub_rockpool.plugin import RockpoolBackend
 
 from nirhub.errors import RefusedError
 from nirhub.io import read
-from nirhub.testing import run_script
+from nirhub.testing.corpus import CORPUS
+from nirhub.testing.standalone import run_without_nirhub
 
 BACKEND = RockpoolBackend()
 
 #: runs the artifact in a fresh interpreter where importing nirhub fails
 RUNNER = """
 import importlib.util, sys
-sys.modules["nirhub"] = None  # the artifact must not need nirhub
 import numpy as np, torch
 spec = importlib.util.spec_from_file_location("model", sys.argv[1])
 mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
@@ -52,7 +52,7 @@ def test_artifact_runs_without_nirhub(tmp_path) -> None:
     assert all(isinstance(t, torch.Tensor) for t in tensors.values())
     x = (np.random.default_rng(0).random((80, 2, 12)) < 0.5).astype(np.float32)
     np.save(tmp_path / "x.npy", np.swapaxes(x, 0, 1))
-    run_script(RUNNER, written[0], tmp_path / "x.npy", tmp_path / "y.npy")
+    run_without_nirhub(RUNNER, written[0], tmp_path / "x.npy", tmp_path / "y.npy")
     theirs = np.swapaxes(np.load(tmp_path / "y.npy"), 0, 1)
     ours = run_sequence(model, x)
     assert ours.sum() > 0

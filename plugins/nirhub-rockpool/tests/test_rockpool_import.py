@@ -28,6 +28,7 @@ from nirhub.ir import (
 )
 from nirhub.sim import simulate
 from nirhub.testing import affine_mlp, assert_runs_like_reference, if_network
+from nirhub.testing.corpus import CORPUS, braille_input, lif_task_input
 
 BACKEND = RockpoolBackend()
 SUB = "subtract"
@@ -37,26 +38,26 @@ SUB = "subtract"
 def test_affine_lif_mlp_matches_reference(method: str) -> None:
     graph = affine_mlp()
     x = (np.random.default_rng(2).random((500, 3, 6)) < 0.4) * 2.0
-    ref = assert_runs_like_reference(
+    ref, _ = assert_runs_like_reference(
         BACKEND, graph, x, 1e-4, record=("lif",), method=method, reset=SUB
     )
     assert ref.outputs["output"].sum() > 100
 
 
 @pytest.mark.parametrize("name", ["braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract"])
-def test_braille_graphs_match_reference(corpus, name: str) -> None:
+def test_braille_graphs_match_reference(name: str) -> None:
     """CubaLIF (forward Euler) as LIFTorch with its recurrent weights (has_rec=True)."""
-    graph = read(corpus / "rnn" / f"{name}.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)
+    graph = read(CORPUS / "rnn" / f"{name}.nir")
+    x = braille_input()
     model = BACKEND.from_ir(graph, dt=1e-4, reset=SUB)
     assert model.lif1_lif._has_rec and float(model.lif1_lif.max_spikes_per_dt) == 1
-    ref = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=SUB)
+    ref, _ = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=SUB)
     assert ref.recorded["lif1.lif"]["spikes"].sum() > 50
 
 
-def test_braille_refusals_name_the_reason(corpus) -> None:
+def test_braille_refusals_name_the_reason() -> None:
     """Reset to zero (the files' default) and exact CubaLIF are not expressible."""
-    graph = read(corpus / "rnn" / "braille_noDelay_bias_zero.nir")
+    graph = read(CORPUS / "rnn" / "braille_noDelay_bias_zero.nir")
     with pytest.raises(UnsupportedError) as info:
         BACKEND.from_ir(graph, dt=1e-4)
     assert {p.where for p in info.value.problems} == {"lif1.lif", "lif2"}
@@ -77,9 +78,9 @@ def test_if_and_li_network_matches_reference() -> None:
         np.testing.assert_allclose(got.outputs["output"], ref.outputs["output"], atol=1e-4)
 
 
-def test_convolutional_graph_is_refused(corpus) -> None:
+def test_convolutional_graph_is_refused() -> None:
     """Rockpool's torch modules are dense: the CNN's every conv/pool/flatten node is named."""
-    graph = read(corpus / "cnn" / "cnn_sinabs.nir")
+    graph = read(CORPUS / "cnn" / "cnn_sinabs.nir")
     with pytest.raises(UnsupportedError) as info:
         BACKEND.from_ir(graph, dt=1.0, reset=SUB)
     named = {p.where for p in info.value.problems}
@@ -88,14 +89,14 @@ def test_convolutional_graph_is_refused(corpus) -> None:
 
 
 @pytest.mark.parametrize("method", ["euler", "exact"])
-def test_paper_lif_task(corpus, method: str) -> None:
+def test_paper_lif_task(method: str) -> None:
     """lif_norse.nir, column 0 of lif_exact.csv, dt = 1e-4: spikes at 460, 510, 710, 760.
 
     The paper's rockpool run fired at 450 and 500 (dt re-derived from r). Here dt is the given
     1e-4 s, tau_mem the graph's 2.5 ms (method exact) and the input gain r*(1 - exp(-dt/tau)).
     """
-    graph = read(corpus / "lif" / "lif_norse.nir")
-    x = np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, :1]
+    graph = read(CORPUS / "lif" / "lif_norse.nir")
+    x = lif_task_input()
     model = BACKEND.from_ir(graph, dt=1e-4, method=method, reset=SUB)
     neuron = model.n1
     assert neuron.dt == 1e-4

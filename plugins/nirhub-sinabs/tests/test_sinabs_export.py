@@ -21,6 +21,7 @@ from nirhub_sinabs.plugin import SinabsBackend
 from nirhub.errors import UnsupportedError, UsageError
 from nirhub.ir.conventions import get_dt, get_variant, namespace, reset_mode
 from nirhub.sim import simulate
+from nirhub.testing.corpus import CORPUS
 
 BACKEND = SinabsBackend()
 DT = 1e-3
@@ -224,11 +225,11 @@ def test_every_unsupported_module_is_named() -> None:
     assert "sinabs adds reset_value to every neuron" in str(info.value)
 
 
-def test_round_trip_through_import(corpus) -> None:
+def test_round_trip_through_import() -> None:
     from nirhub.io import read
     from nirhub.testing import behaviour_difference
 
-    graph = read(corpus / "rnn" / "braille_noDelay_noBias_subtract.nir")
+    graph = read(CORPUS / "rnn" / "braille_noDelay_noBias_subtract.nir")
     model = BACKEND.from_ir(graph, dt=1e-4)
     back = BACKEND.to_ir(model, dt=1e-4)  # the model says it reproduces method "euler"
     assert namespace(back.metadata)["method"] == "euler"

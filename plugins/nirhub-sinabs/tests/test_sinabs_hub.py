@@ -6,11 +6,12 @@ import numpy as np
 import sinabs.activation as sa
 import sinabs.layers as sl
 import torch
-from conftest import CORPUS, run_sequence
+from conftest import run_sequence
 
 from nirhub.hub.convert import convert, simulate_with_backend, to_ir
 from nirhub.ir.conventions import get_dt
 from nirhub.sim import simulate
+from nirhub.testing.corpus import CORPUS, lif_task_input
 
 
 def test_convert_nir_file_to_a_sinabs_artifact(tmp_path) -> None:
@@ -23,7 +24,7 @@ def test_convert_nir_file_to_a_sinabs_artifact(tmp_path) -> None:
     )
     assert sorted(p.name for p in report.outputs) == ["lif.pt", "lif.py"]
     assert report.report["method"] == "exact"
-    x = np.loadtxt(CORPUS / "lif" / "lif_exact.csv", delimiter=",")[:, :1]
+    x = lif_task_input()
     out = run_sequence(report.model, x[:, None], squeeze=True)[:, 0, 0]
     assert np.flatnonzero(out).tolist() == [460, 510, 710, 760]
 

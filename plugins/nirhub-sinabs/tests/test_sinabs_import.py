@@ -18,6 +18,7 @@ from nirhub.io import read
 from nirhub.ir import LI, LIF, CubaLIF, Delay, Graph, Input, Output, Threshold
 from nirhub.sim import simulate
 from nirhub.testing import affine_mlp, assert_runs_like_reference, if_network
+from nirhub.testing.corpus import CORPUS, braille_input, lif_task_input
 
 BACKEND = SinabsBackend()
 
@@ -27,7 +28,7 @@ BACKEND = SinabsBackend()
 def test_affine_lif_mlp_matches_reference(method: str, reset: str) -> None:
     graph = affine_mlp()
     x = (np.random.default_rng(2).random((500, 3, 6)) < 0.4) * 2.0
-    ref = assert_runs_like_reference(
+    ref, _ = assert_runs_like_reference(
         BACKEND, graph, x, 1e-4, record=("lif",), method=method, reset=reset
     )
     assert ref.outputs["output"].sum() > 100
@@ -35,16 +36,16 @@ def test_affine_lif_mlp_matches_reference(method: str, reset: str) -> None:
 
 @pytest.mark.parametrize("name", ["braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract"])
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
-def test_braille_graphs_match_reference(corpus, name: str, reset: str) -> None:
+def test_braille_graphs_match_reference(name: str, reset: str) -> None:
     """CubaLIF (forward Euler) as sinabs LIF(tau_syn); the recurrent Affine steps in a loop."""
-    graph = read(corpus / "rnn" / f"{name}.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)
-    ref = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=reset)
+    graph = read(CORPUS / "rnn" / f"{name}.nir")
+    x = braille_input()
+    ref, _ = assert_runs_like_reference(BACKEND, graph, x, 1e-4, record=("lif1.lif",), reset=reset)
     assert ref.recorded["lif1.lif"]["spikes"].sum() > 50
 
 
-def test_exact_cubalif_is_refused_with_the_reason(corpus) -> None:
-    graph = read(corpus / "rnn" / "braille_noDelay_bias_zero.nir")
+def test_exact_cubalif_is_refused_with_the_reason() -> None:
+    graph = read(CORPUS / "rnn" / "braille_noDelay_bias_zero.nir")
     with pytest.raises(UnsupportedError) as info:
         BACKEND.from_ir(graph, dt=1e-4, method="exact")
     assert {p.where for p in info.value.problems} == {"lif1.lif", "lif2"}
@@ -63,9 +64,9 @@ def test_if_network_matches_reference() -> None:
         np.testing.assert_array_equal(got.recorded["if1"]["spikes"], ref.recorded["if1"]["spikes"])
 
 
-def test_cnn_sinabs_graph_on_synthetic_events(corpus) -> None:
+def test_cnn_sinabs_graph_on_synthetic_events() -> None:
     """The paper CNN on random event counts; IF r = 1 means "v += x per step": dt = 1 s."""
-    graph = read(corpus / "cnn" / "cnn_sinabs.nir")
+    graph = read(CORPUS / "cnn" / "cnn_sinabs.nir")
     model = BACKEND.from_ir(graph, dt=1.0)
     kinds = [type(m).__name__ for m in model]
     assert kinds == [
@@ -96,14 +97,14 @@ def test_cnn_sinabs_graph_on_synthetic_events(corpus) -> None:
 
 
 @pytest.mark.parametrize("method", ["euler", "exact"])
-def test_paper_lif_task(corpus, method: str) -> None:
+def test_paper_lif_task(method: str) -> None:
     """lif_norse.nir, column 0 of lif_exact.csv, dt = 1e-4: spikes at 460, 510, 710, 760.
 
     The paper's sinabs run fired at 450 and 500: tau was read as steps. Here tau = 2.5 ms is
     25 sinabs steps of 0.1 ms (method exact) or the step count whose decay is 1 - dt/tau.
     """
-    graph = read(corpus / "lif" / "lif_norse.nir")
-    x = np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, :1]
+    graph = read(CORPUS / "lif" / "lif_norse.nir")
+    x = lif_task_input()
     model = BACKEND.from_ir(graph, dt=1e-4, method=method)
     tau = float(model[1].tau_mem)
     assert tau == pytest.approx(25.0 if method == "exact" else -1 / np.log(1 - 0.04), rel=1e-6)

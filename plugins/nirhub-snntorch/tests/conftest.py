@@ -1,13 +1,11 @@
 """Shared fixtures of the nirhub-snntorch tests (run them with the torch environment).
 
-``corpus`` (the NIR paper's graphs) and the registry fixtures come from the test kit.
+The NIR paper's corpus and the shared networks come from :mod:`nirhub.testing`.
 """
 
 from __future__ import annotations
 
 import torch
-
-pytest_plugins = ["nirhub.testing.fixtures"]
 
 # The models under test are tiny: one thread avoids the (large) cost of thread hand-offs on
 # a shared machine and makes the timings stable.

@@ -24,6 +24,7 @@ from nirhub.errors import UnsupportedError
 from nirhub.hub.backend import ConversionWarning
 from nirhub.ir.graph import Graph
 from nirhub.sim import simulate
+from nirhub.testing.corpus import lif_task_input
 
 T, B = 50, 3
 
@@ -363,7 +364,7 @@ def test_fine_tuned_generated_model_exports_what_it_computes() -> None:
 
 
 @pytest.mark.parametrize("reset,delay", [("subtract", True), ("zero", True), ("subtract", False)])
-def test_paper_lif_task_built_in_snntorch(corpus, reset: str, delay: bool) -> None:
+def test_paper_lif_task_built_in_snntorch(reset: str, delay: bool) -> None:
     """The paper's LIF task as an snnTorch user writes it (beta = 1 - dt/tau = 0.96, the input
     gain dt/tau = 0.04 in the weight): exported, the reference simulator spikes at the paper's
     steps 460, 510, 710, 760, like snnTorch itself."""
@@ -375,7 +376,7 @@ def test_paper_lif_task_built_in_snntorch(corpus, reset: str, delay: bool) -> No
     )
     with torch.no_grad():
         net[0].weight.fill_(0.04)
-    x = np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, 0:1]
+    x = lif_task_input()
     xt = torch.as_tensor(x, dtype=torch.float32)[:, None]  # (T, B=1, 1)
     native = np.flatnonzero(_native(net, xt)["1"][:, 0, 0]).tolist()
     graph = to_ir(net)

@@ -24,11 +24,11 @@ from nirhub.ir.nodes import IF, LIF, Affine, CubaLIF, Input, Linear, Output
 from nirhub.sim import simulate
 from nirhub.testing import (
     BRAILLE_GRAPHS,
-    braille_task,
     check_braille_paper_activity,
     check_lif_task,
-    run_saved_module,
 )
+from nirhub.testing.corpus import CORPUS, braille_input
+from nirhub.testing.standalone import run_without_nirhub
 
 
 def _mlp(seed: int = 0) -> Graph:
@@ -100,8 +100,8 @@ def test_affine_lif_mlp(method: str, reset: str) -> None:
 
 
 @pytest.mark.parametrize("name,reset,hidden", BRAILLE_GRAPHS)
-def test_braille_graphs(corpus: Path, name: str, reset: str, hidden: int) -> None:
-    graph, x = braille_task(name, corpus)
+def test_braille_graphs(name: str, reset: str, hidden: int) -> None:
+    graph, x = read(CORPUS / "rnn" / f"{name}.nir"), braille_input()
     counts = _compare(graph, x, 1e-4, ["lif1.lif", "lif2"], reset=reset, atol=1e-12)
     assert counts["lif1.lif"] == hidden
     counts32 = _compare(
@@ -110,11 +110,11 @@ def test_braille_graphs(corpus: Path, name: str, reset: str, hidden: int) -> Non
     assert counts32 == counts
 
 
-def test_braille_b_with_snntorch_reset_reproduces_the_paper(corpus: Path) -> None:
+def test_braille_b_with_snntorch_reset_reproduces_the_paper() -> None:
     """Graph B was trained with snnTorch's reset_delay=False subtraction: imported with that
     mode, snnTorch reproduces the paper's recorded activity cell for cell."""
-    check_braille_paper_activity(run, corpus)
-    graph, _ = braille_task("braille_noDelay_noBias_subtract", corpus)
+    check_braille_paper_activity(run)
+    graph = read(CORPUS / "rnn" / "braille_noDelay_noBias_subtract.nir")
     model = from_ir(graph, dt=1e-4, reset="subtract-guarded")
     assert model.lif1_lif.reset_mechanism == "subtract" and model.lif1_lif.reset_delay is False
 
@@ -135,8 +135,8 @@ def test_if_network_is_an_integrator() -> None:
     _compare(graph, x, 1e-4, ["if", "if_1"], reset="subtract")
 
 
-def test_cnn_sinabs_on_synthetic_events(corpus: Path) -> None:
-    graph = read(corpus / "cnn" / "cnn_sinabs.nir")
+def test_cnn_sinabs_on_synthetic_events() -> None:
+    graph = read(CORPUS / "cnn" / "cnn_sinabs.nir")
     rng = np.random.default_rng(0)
     # Poisson event counts per frame on the (2, 34, 34) sensor; dt = 1 so a frame drives the
     # IF neurons (r = 1, threshold 1) by its counts, as Sinabs runs it
@@ -145,8 +145,8 @@ def test_cnn_sinabs_on_synthetic_events(corpus: Path) -> None:
     assert counts["1"] > 500 and counts["10"] > 0
 
 
-def test_lif_task_spike_steps(corpus: Path) -> None:
-    check_lif_task(run, corpus, method=("euler", "exact"), dtype=("float32", "float64"))
+def test_lif_task_spike_steps() -> None:
+    check_lif_task(run, method=("euler", "exact"), dtype=("float32", "float64"))
 
 
 def test_cubalif_with_leak_and_reset_value_exact_method() -> None:
@@ -187,7 +187,7 @@ def test_euler_decay_below_zero_is_refused_for_every_node() -> None:
 
 NO_NIRHUB = """
 import importlib.util, sys
-for name in ("nirhub", "nirhub_snntorch", "nirhub_torch", "nir"):
+for name in ("nirhub_snntorch", "nirhub_torch", "nir"):
     sys.modules[name] = None
 import numpy as np, torch
 spec = importlib.util.spec_from_file_location("generated", sys.argv[1])
@@ -201,14 +201,16 @@ print(type(model.lif1_lif).__module__)
 """
 
 
-def test_artifact_runs_without_nirhub(corpus: Path, tmp_path: Path) -> None:
-    graph = read(corpus / "rnn" / "braille_noDelay_bias_zero.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)
+def test_artifact_runs_without_nirhub(tmp_path: Path) -> None:
+    graph = read(CORPUS / "rnn" / "braille_noDelay_bias_zero.nir")
+    x = braille_input()
     model = from_ir(graph, dt=1e-4, dtype="float64")
     py, pt = save(model, tmp_path / "braille.py")
     state = torch.load(pt, weights_only=True)
     assert "fc1.weight" in state and "lif1_lif.alpha" in state
-    y, printed = run_saved_module(NO_NIRHUB, py, x, tmp_path)
+    np.save(tmp_path / "x.npy", x)
+    printed = run_without_nirhub(NO_NIRHUB, py, tmp_path / "x.npy", tmp_path / "y.npy")
+    y = np.load(tmp_path / "y.npy")
     assert printed.startswith("snntorch")
     np.testing.assert_array_equal(y, simulate(graph, x, 1e-4).outputs["output"])
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-#: the NIR paper's corpus, inside the repository (plugins/nirhub-speck/tests -> repo root)
-CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "corpus"
+from nirhub.testing.corpus import CORPUS
+
 CNN = CORPUS / "cnn" / "cnn_sinabs.nir"
 
 

@@ -17,6 +17,7 @@ from nirhub_spinnaker2.network import lower
 import nirhub
 from nirhub.hub.convert import simulate_with_backend
 from nirhub.metrics import differing_cells
+from nirhub.testing.corpus import braille_input
 
 PAPER = {"weight_scale": "max", "integrator": "forward", "conn_delay": 0}
 
@@ -30,13 +31,11 @@ def run_lif1(graph: Any, x: np.ndarray, reset: str, **options: Any) -> Any:
 
 @pytest.mark.parametrize("model", sorted(BRAILLE))
 @pytest.mark.parametrize("precision", ["float32", "float64"])
-def test_hidden_layer_equals_the_chip_raster(
-    model: str, precision: str, braille_input: np.ndarray
-) -> None:
+def test_hidden_layer_equals_the_chip_raster(model: str, precision: str) -> None:
     graph = nirhub.read(RNN / f"braille_noDelay_{model}.nir")
     chip = np.load(RNN / f"s2_activity_noDelay_{model}.npy")
     result = run_lif1(
-        graph, braille_input, BRAILLE[model], latency="raw", precision=precision, **PAPER
+        graph, braille_input(), BRAILLE[model], latency="raw", precision=precision, **PAPER
     )
     got = result.spikes("lif1.lif").astype(np.int64)
     assert got.shape == chip.shape
@@ -45,10 +44,10 @@ def test_hidden_layer_equals_the_chip_raster(
 
 
 @pytest.mark.parametrize("model", sorted(BRAILLE))
-def test_compensated_is_raw_shifted_by_one_tick(model: str, braille_input: np.ndarray) -> None:
+def test_compensated_is_raw_shifted_by_one_tick(model: str) -> None:
     graph = nirhub.read(RNN / f"braille_noDelay_{model}.nir")
     runs = {
-        latency: run_lif1(graph, braille_input, BRAILLE[model], latency=latency)
+        latency: run_lif1(graph, braille_input(), BRAILLE[model], latency=latency)
         for latency in ("raw", "compensated")
     }
     raw, comp = (runs[k].spikes("lif1.lif") for k in ("raw", "compensated"))
@@ -59,11 +58,11 @@ def test_compensated_is_raw_shifted_by_one_tick(model: str, braille_input: np.nd
     np.testing.assert_array_equal(raw_out[2:], comp_out[:-2])
 
 
-def test_truncation_is_what_the_chip_got(braille_input: np.ndarray) -> None:
+def test_truncation_is_what_the_chip_got() -> None:
     """Rounding to nearest (nirhub's option) does not reproduce the chip: truncation does."""
     graph = nirhub.read(RNN / "braille_noDelay_noBias_subtract.nir")
     chip = np.load(RNN / "s2_activity_noDelay_noBias_subtract.npy")
-    result = run_lif1(graph, braille_input, "subtract", latency="raw", rounding="nearest")
+    result = run_lif1(graph, braille_input(), "subtract", latency="raw", rounding="nearest")
     assert differing_cells(result.spikes("lif1.lif").astype(np.int64), chip) > 0
 
 

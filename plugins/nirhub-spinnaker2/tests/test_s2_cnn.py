@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CORPUS
 from nirhub_spinnaker2.emulator import emulate
 from nirhub_spinnaker2.limits import PES_PER_CHIP, place
 from nirhub_spinnaker2.network import lower
@@ -17,6 +16,7 @@ from nirhub_spinnaker2.report import resource_report
 
 import nirhub
 from nirhub.metrics import activity_similarity
+from nirhub.testing.corpus import CORPUS
 
 
 @pytest.fixture(scope="module")

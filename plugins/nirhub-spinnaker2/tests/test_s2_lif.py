@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CORPUS, DT
+from conftest import DT
 from nirhub_spinnaker2.network import lower
 
 import nirhub
 from nirhub.hub.convert import simulate_with_backend
+from nirhub.testing.corpus import CORPUS
 
 SCALE = 102.02
 PAPER = {"reset": "zero", "weight_scale": "none", "integrator": "forward", "conn_delay": 0}

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from conftest import CORPUS
 from nirhub_spyx.artifact import load_model, save_model
 from nirhub_spyx.export import export_spyx
 
@@ -14,19 +13,20 @@ import nirhub
 from nirhub.errors import FileFormatError, RefusedError
 from nirhub.hub.convert import convert, from_ir
 from nirhub.sim import simulate
-from nirhub.testing.networks import braille_input, mlp_graph
+from nirhub.testing.corpus import CORPUS, braille_input
+from nirhub.testing.networks import affine_mlp
 from nirhub.testing.standalone import forbid_running, run_without_nirhub
 
 
-def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> None:
-    src = corpus / "rnn" / "braille_noDelay_bias_zero.nir"
+def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path) -> None:
+    src = CORPUS / "rnn" / "braille_noDelay_bias_zero.nir"
     report = convert(src, to="spyx", output=tmp_path / "braille.py", dt=1e-4)
     py, npz = tmp_path / "braille.py", tmp_path / "braille.npz"
     assert sorted(report.outputs) == sorted([py, npz])
     text = py.read_text()
     assert text.startswith("# nirhub artifact: backend=spyx")
     assert "def build_model(" in text and "import nirhub" not in text
-    np.save(tmp_path / "x.npy", braille_input(CORPUS)[:, None, :].astype(np.float32))
+    np.save(tmp_path / "x.npy", braille_input()[:, None, :].astype(np.float32))
     code = (
         "import json\n"
         "import numpy as np, jax.numpy as jnp, spyx, braille\n"
@@ -34,13 +34,13 @@ def test_convert_writes_a_module_that_runs_without_nirhub(tmp_path, corpus) -> N
         "y, _ = spyx.nn.run(net, jnp.asarray(np.load('x.npy')))\n"
         "print(json.dumps(np.asarray(y)[:, 0].sum(0).tolist()))\n"
     )
-    counts = run_without_nirhub(code, tmp_path)
-    ref = simulate(nirhub.read(src), braille_input(CORPUS), 1e-4).outputs["output"].sum(0)
+    counts = json.loads(run_without_nirhub(code, folder=tmp_path).splitlines()[-1])
+    ref = simulate(nirhub.read(src), braille_input(), 1e-4).outputs["output"].sum(0)
     assert np.allclose(counts, ref)  # float32 Spyx == float64 reference here
 
 
 def test_load_does_not_run_the_file(tmp_path) -> None:
-    model = from_ir(mlp_graph(), "spyx")
+    model = from_ir(affine_mlp(), "spyx", dt=1e-4)
     path = tmp_path / "m.py"
     written = save_model(model, path)
     assert [p.name for p in written] == ["m.py", "m.npz"]
@@ -55,15 +55,15 @@ def test_load_does_not_run_the_file(tmp_path) -> None:
 
 
 def test_trained_parameters_are_saved(tmp_path) -> None:
-    model = from_ir(mlp_graph(), "spyx")
+    model = from_ir(affine_mlp(), "spyx", dt=1e-4)
     model.layers["lif"].tau[...] = model.layers["lif"].tau[...] * 2.0  # "training"
     save_model(model, tmp_path / "t.py")
     g = export_spyx(load_model(tmp_path / "t.py"))
-    np.testing.assert_allclose(g.nodes["lif"].tau, 2.0 * mlp_graph().nodes["lif"].tau, rtol=1e-6)
+    np.testing.assert_allclose(g.nodes["lif"].tau, 2.0 * affine_mlp().nodes["lif"].tau, rtol=1e-6)
 
 
 def test_save_refuses_to_overwrite_and_load_checks_the_files(tmp_path) -> None:
-    model = from_ir(mlp_graph(), "spyx")
+    model = from_ir(affine_mlp(), "spyx", dt=1e-4)
     save_model(model, tmp_path / "a.py")
     with pytest.raises(RefusedError):
         save_model(model, tmp_path / "a.py")

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CORPUS
 from nirhub_spyx.export import export_spyx
 
 import nirhub
 from nirhub.errors import UnsupportedError, UsageError
 from nirhub.ir.conventions import namespace
 from nirhub.sim import simulate
-from nirhub.testing.networks import lif_task_input, spike_train
+from nirhub.testing.corpus import CORPUS, lif_task_input
+from nirhub.testing.networks import spike_train
 
 DT = 1e-3
 
@@ -183,7 +183,7 @@ def test_paper_lif_task_spyx_is_one_step_late() -> None:
     from flax import nnx
 
     dt, tau = 1e-4, 2.5e-3
-    x = lif_task_input(CORPUS)[:, None, :]  # (T, 1, 1)
+    x = lif_task_input()[:, None, :]  # (T, 1, 1)
     lin = nnx.Linear(1, 1, use_bias=False, rngs=nnx.Rngs(0))
     lin.kernel[...] = jnp.full((1, 1), dt / tau)
     model = spyx.nn.Sequential(
@@ -227,11 +227,11 @@ def test_needs_dt_and_the_input_shape_of_a_conv_model(rngs) -> None:
     assert g.nodes["input"].shape == (2, 8, 8)
 
 
-def test_round_trip_of_an_imported_graph_keeps_the_graph(corpus) -> None:
+def test_round_trip_of_an_imported_graph_keeps_the_graph() -> None:
     """IR -> Spyx GraphModel -> IR: the same nodes, parameters (float32) and edges."""
     from nirhub.hub.convert import from_ir
 
-    g = nirhub.read(corpus / "rnn" / "braille_noDelay_bias_zero.nir")
+    g = nirhub.read(CORPUS / "rnn" / "braille_noDelay_bias_zero.nir")
     model = from_ir(g, "spyx", dt=1e-4)
     back = export_spyx(model, dt=None)
     assert set(back.nodes) == set(g.nodes)

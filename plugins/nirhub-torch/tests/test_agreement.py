@@ -8,8 +8,6 @@ relays is *bit-identical*; matrix products and convolutions (BLAS) may differ in
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -27,12 +25,12 @@ from nirhub.testing import (
     BRAILLE_GRAPHS,
     DT,
     PRIMITIVES,
-    braille_task,
     check_braille_paper_activity,
     check_lif_task,
     primitive_graph,
     random_inputs,
 )
+from nirhub.testing.corpus import CORPUS, braille_input
 
 #: types whose outputs involve no matrix product or convolution (no BLAS rounding)
 EXACT_TYPES = {"Scale", "Flatten", "Delay", "Threshold", "NIRGraph", *NEURON_TYPES}
@@ -75,10 +73,10 @@ def test_snntorch_reset_variants_match_simulator(type_name: str, reset: str) -> 
     assert ref.outputs[name].sum() > 0
 
 
-def test_braille_b_with_snntorch_reset_reproduces_the_paper(corpus: Path) -> None:
+def test_braille_b_with_snntorch_reset_reproduces_the_paper() -> None:
     """Graph B was trained with snnTorch's reset_delay=False subtraction ("subtract-guarded"):
     with that mode the paper's recorded snnTorch activity is reproduced cell for cell."""
-    check_braille_paper_activity(run, corpus)
+    check_braille_paper_activity(run)
 
 
 def test_device_option() -> None:
@@ -118,8 +116,8 @@ def test_batched_equals_one_by_one() -> None:
 
 
 @pytest.mark.parametrize("name,reset,hidden", BRAILLE_GRAPHS)
-def test_braille_graphs_bit_exact(corpus: Path, name: str, reset: str, hidden: int) -> None:
-    graph, x = braille_task(name, corpus)
+def test_braille_graphs_bit_exact(name: str, reset: str, hidden: int) -> None:
+    graph, x = read(CORPUS / "rnn" / f"{name}.nir"), braille_input()
     ref = simulate(graph, x, 1e-4, reset=reset, record=["lif1.lif", "lif2"])
     res = run(graph, x, 1e-4, reset=reset, record=["lif1.lif", "lif2"])
     for path in ("lif1.lif", "lif2"):
@@ -132,14 +130,14 @@ def test_braille_graphs_bit_exact(corpus: Path, name: str, reset: str, hidden: i
     np.testing.assert_array_equal(res.outputs["output"], ref.outputs["output"])
     # graph A (reset to zero) is the paper's snnTorch activity, cell for cell
     if reset == "zero":
-        act = np.load(corpus / "rnn" / f"snntorch_activity_{name.split('braille_')[1]}.npy")
+        act = np.load(CORPUS / "rnn" / f"snntorch_activity_{name.split('braille_')[1]}.npy")
         spikes = res.recorded["lif1.lif"]["spikes"]
         assert int((act.reshape(spikes.shape) != spikes).sum()) == 0
 
 
-def test_braille_float32_state_tolerance(corpus: Path) -> None:
-    graph = read(corpus / "rnn" / "braille_noDelay_bias_zero.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy")
+def test_braille_float32_state_tolerance() -> None:
+    graph = read(CORPUS / "rnn" / "braille_noDelay_bias_zero.nir")
+    x = braille_input()
     ref = simulate(graph, x, 1e-4, record=["lif1.lif"], dtype=np.float32)
     res = run(graph, x, 1e-4, record=["lif1.lif"], dtype="float32")
     np.testing.assert_array_equal(
@@ -150,8 +148,8 @@ def test_braille_float32_state_tolerance(corpus: Path) -> None:
     )
 
 
-def test_cnn_sinabs_on_synthetic_events(corpus: Path) -> None:
-    graph = read(corpus / "cnn" / "cnn_sinabs.nir")
+def test_cnn_sinabs_on_synthetic_events() -> None:
+    graph = read(CORPUS / "cnn" / "cnn_sinabs.nir")
     rng = np.random.default_rng(0)
     # Poisson event counts per 1 ms frame on the (2, 34, 34) sensor, batch of 2; dt = 1 so one
     # frame drives the IF neurons by its counts (r = 1, threshold 1), as Sinabs runs it
@@ -168,8 +166,8 @@ def test_cnn_sinabs_on_synthetic_events(corpus: Path) -> None:
     assert res.recorded["12"]["spikes"].sum() > 0  # and activity reaches the output
 
 
-def test_lif_task_spike_steps(corpus: Path) -> None:
-    check_lif_task(run, corpus, method=("euler", "exact"), dtype=("float32", "float64"))
+def test_lif_task_spike_steps() -> None:
+    check_lif_task(run, method=("euler", "exact"), dtype=("float32", "float64"))
 
 
 def _recurrent_graph() -> Graph:
@@ -273,8 +271,8 @@ def test_fine_tuned_parameters_are_exported() -> None:
     np.testing.assert_allclose(mine, ref.outputs["output"], atol=1e-12)
 
 
-def test_round_trip_keeps_dtypes_metadata_and_records_dt_and_reset(corpus: Path) -> None:
-    graph = read(corpus / "rnn" / "braille_noDelay_noBias_subtract.nir")
+def test_round_trip_keeps_dtypes_metadata_and_records_dt_and_reset() -> None:
+    graph = read(CORPUS / "rnn" / "braille_noDelay_noBias_subtract.nir")
     model = from_ir(graph, dt=1e-4, reset="subtract")
     back = to_ir(model)
     assert back.metadata["nirhub"]["dt"] == 1e-4

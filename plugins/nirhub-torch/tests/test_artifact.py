@@ -16,12 +16,14 @@ from nirhub.errors import FileFormatError, RefusedError
 from nirhub.hub.convert import convert, to_ir
 from nirhub.io import read
 from nirhub.sim import simulate
-from nirhub.testing import isolated_registry, run_saved_module
+from nirhub.testing import isolated_registry
+from nirhub.testing.corpus import CORPUS, braille_input, lif_task_input
+from nirhub.testing.standalone import run_without_nirhub
 
 # Runs in a fresh interpreter in which importing nirhub (or any SNN framework) fails.
 NO_NIRHUB = """
 import importlib.util, json, sys
-for name in ("nirhub", "nirhub_torch", "snntorch", "norse", "sinabs", "nir"):
+for name in ("nirhub_torch", "snntorch", "norse", "sinabs", "nir"):
     sys.modules[name] = None
 import numpy as np, torch
 spec = importlib.util.spec_from_file_location("generated", sys.argv[1])
@@ -37,15 +39,17 @@ print(json.dumps(sorted(state)))
 """
 
 
-def test_artifact_runs_without_nirhub(corpus: Path, tmp_path: Path) -> None:
-    graph = read(corpus / "rnn" / "braille_noDelay_bias_zero.nir")
-    x = np.load(corpus / "rnn" / "derived" / "braille_test0_input.npy").astype(np.float64)
+def test_artifact_runs_without_nirhub(tmp_path: Path) -> None:
+    graph = read(CORPUS / "rnn" / "braille_noDelay_bias_zero.nir")
+    x = braille_input()
     model = from_ir(graph, dt=1e-4)
     written = save(model, tmp_path / "braille.py")
     assert [p.name for p in written] == ["braille.py", "braille.pt"]
     text = written[0].read_text()
     assert text.startswith(MARKER) and "def build_model" in text
-    y, printed = run_saved_module(NO_NIRHUB, written[0], x, tmp_path)
+    np.save(tmp_path / "x.npy", x)
+    printed = run_without_nirhub(NO_NIRHUB, written[0], tmp_path / "x.npy", tmp_path / "y.npy")
+    y = np.load(tmp_path / "y.npy")
     keys = json.loads(printed)
     assert "nodes.fc1.weight" in keys and "nodes.lif1_lif.tau_mem" in keys
     np.testing.assert_array_equal(y, simulate(graph, x, 1e-4).outputs["output"])
@@ -82,10 +86,10 @@ def test_save_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     assert backend.save(model, tmp_path / "m.py", force=True)[0] == tmp_path / "m.py"
 
 
-def test_convert_through_the_hub(corpus: Path, tmp_path: Path) -> None:
+def test_convert_through_the_hub(tmp_path: Path) -> None:
     registry = isolated_registry(plugin)
     report = convert(
-        corpus / "lif" / "lif_norse.nir",
+        CORPUS / "lif" / "lif_norse.nir",
         to="torch",
         output=tmp_path / "lif.py",
         dt=1e-4,
@@ -93,7 +97,7 @@ def test_convert_through_the_hub(corpus: Path, tmp_path: Path) -> None:
     )
     assert sorted(p.name for p in report.outputs) == ["lif.pt", "lif.py"]
     back = to_ir(tmp_path / "lif.py", "torch", registry=registry)
-    x = np.loadtxt(corpus / "lif" / "lif_exact.csv", delimiter=",")[:, 0:1]
+    x = lif_task_input()
     res = simulate(back, x)
     assert np.flatnonzero(res.outputs["output"][:, 0]).tolist() == [460, 510, 710, 760]
     assert back.metadata["nirhub"]["dt"] == 1e-4

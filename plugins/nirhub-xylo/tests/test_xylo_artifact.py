@@ -15,6 +15,7 @@ from nirhub_xylo.run import run_model
 from nirhub.backend.samna import samna_status
 from nirhub.errors import BackendUnavailableError, FileFormatError, RefusedError
 from nirhub.io import read
+from nirhub.testing.corpus import braille_input
 
 BACKEND = XyloBackend()
 
@@ -25,7 +26,7 @@ def model():
     return BACKEND.from_ir(graph, dt=DT, reset="subtract")
 
 
-def test_spec_file_round_trips_and_runs_identically(model, tmp_path, braille_input) -> None:
+def test_spec_file_round_trips_and_runs_identically(model, tmp_path) -> None:
     path = tmp_path / "braille.npz"
     assert BACKEND.save(model, path) == [path]
     with np.load(path, allow_pickle=False) as data:  # no pickles: loadable without nirhub
@@ -42,8 +43,8 @@ def test_spec_file_round_trips_and_runs_identically(model, tmp_path, braille_inp
 
     _, _, xylo_sim = import_xylo(model.chip)
     sim = xylo_sim.from_specification(**spec, dt=DT)
-    out, _, _ = sim(np.concatenate([braille_input, np.zeros((1, 12))]).astype(int))
-    mine = run_model(model, braille_input)["outputs"]["output"]
+    out, _, _ = sim(np.concatenate([braille_input(), np.zeros((1, 12))]).astype(int))
+    mine = run_model(model, braille_input())["outputs"]["output"]
     np.testing.assert_array_equal(np.asarray(out)[1:], mine)
     with pytest.raises(RefusedError):
         BACKEND.save(model, path)  # never overwritten without force

@@ -11,6 +11,7 @@ from nirhub.errors import UnsupportedError
 from nirhub.io import read
 from nirhub.metrics import activity_similarity
 from nirhub.sim import simulate
+from nirhub.testing.corpus import braille_input
 
 BACKEND = XyloBackend()
 #: graph B (trained with reset by subtraction): XyloSim's hidden activity vs the reference
@@ -35,7 +36,7 @@ def _graph(name: str):
 
 
 @pytest.mark.parametrize("key", list(GRAPHS))
-def test_braille_maps_to_xylo_audio2_and_matches_reference(key: str, braille_input) -> None:
+def test_braille_maps_to_xylo_audio2_and_matches_reference(key: str) -> None:
     name, opts, trained_reset, hidden, bound = GRAPHS[key]
     graph = _graph(name)
     model = BACKEND.from_ir(graph, dt=DT, reset="subtract", **opts)
@@ -44,9 +45,9 @@ def test_braille_maps_to_xylo_audio2_and_matches_reference(key: str, braille_inp
     assert q["weights_in"].shape[:2] == (12, q["weights_rec"].shape[0])
     assert np.abs(q["weights_in"]).max() <= 127 and np.abs(q["weights_rec"]).max() <= 127
     assert q["weights_out"].shape[1] == 7
-    got = BACKEND.run(graph, {"input": braille_input}, DT, record=(hidden,), reset="subtract",
+    got = BACKEND.run(graph, {"input": braille_input()}, DT, record=(hidden,), reset="subtract",
                       **opts)  # fmt: skip
-    ref = simulate(graph, braille_input, DT, reset=trained_reset, record=[hidden])
+    ref = simulate(graph, braille_input(), DT, reset=trained_reset, record=[hidden])
     xs, rs = got.recorded[hidden]["spikes"], ref.recorded[hidden]["spikes"]
     assert rs.sum() > 50 and xs.sum() > 50
     sim = activity_similarity(xs, rs)
@@ -93,11 +94,11 @@ def test_chip_limits_name_node_limit_and_fix() -> None:
 
 
 @pytest.mark.parametrize("chip", ["xylo-audio3"])
-def test_other_chips_map_and_simulate(chip: str, braille_input) -> None:
+def test_other_chips_map_and_simulate(chip: str) -> None:
     graph = _graph("braille_noDelay_noBias_subtract")
-    got = BACKEND.run(graph, {"input": braille_input}, DT, record=("lif1.lif",),
+    got = BACKEND.run(graph, {"input": braille_input()}, DT, record=("lif1.lif",),
                       reset="subtract", chip=chip)  # fmt: skip
-    ref = simulate(graph, braille_input, DT, reset="subtract", record=["lif1.lif"])
+    ref = simulate(graph, braille_input(), DT, reset="subtract", record=["lif1.lif"])
     sim = activity_similarity(
         got.recorded["lif1.lif"]["spikes"], ref.recorded["lif1.lif"]["spikes"]
     )

@@ -10,14 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nirhub.backend import recordable_steps, time_major, to_time_major
+from nirhub.backend import recordable_steps, to_time_major
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES
 
 if TYPE_CHECKING:  # pragma: no cover
     from nirhub_sinabs.lowering import Lowered
-
-#: the input reader, by the name nirhub-speck imports it under
-as_time_major = time_major
 
 
 def _batch_time(t: Any, batch: int, ndim: int) -> Any:

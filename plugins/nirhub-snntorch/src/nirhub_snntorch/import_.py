@@ -11,7 +11,7 @@ import numpy as np
 from nirhub.backend import (
     VARIANT_HINT,
     Problem,
-    UnsupportedError,
+    raise_unsupported,
     resolve_dt,
     variant_problems,
 )
@@ -63,14 +63,7 @@ def prepare(
     if variant and not problems:
         hint = VARIANT_HINT
     problems += variant
-    if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"snnTorch cannot run {len(problems)} node(s) of this graph faithfully at "
-            f"dt={dt_value:g} s:\n{listing}",
-            problems=problems,
-            hint=hint,
-        )
+    raise_unsupported(problems, "snnTorch", hint=hint, how=f" faithfully at dt={dt_value:g} s")
     return spec, values
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import UsageError
+from nirhub.backend import UsageError, time_major, to_time_major
 from nirhub.ir.graph import Graph
 from nirhub_speck.build import SpeckModel, build, set_initial_states
 
@@ -88,10 +88,9 @@ def simulate_model(
 ) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]], int, int, bool]:
     """Run ``model`` over ``inputs`` ``(T, [B,] *input shape)``; time-major numpy results."""
     import torch
-    from nirhub_sinabs.run import as_time_major
 
     lp = model.plan
-    x, batched = as_time_major(inputs, lp.graph_input_shape)
+    x, batched = time_major(inputs, lp.graph_input_shape)
     _warn_fractional_input(model, x)
     steps, batch = int(x.shape[0]), int(x.shape[1])
     layers = model.layers
@@ -132,21 +131,19 @@ def simulate_model(
         for layer in layers:
             layer.spk.record_states = False
 
-    def time_major(t: Any, shape: tuple[int, ...]) -> np.ndarray:
-        arr = t.detach().double().numpy().reshape(batch, steps, *shape)
-        arr = np.swapaxes(arr, 0, 1)
-        return arr if batched else arr[:, 0]
+    def in_caller_layout(t: Any, shape: tuple[int, ...]) -> np.ndarray:
+        return to_time_major(t.detach().numpy().reshape(batch, steps, *shape), batched)
 
     last = lp.layers[-1]
     out_shape = (int(np.prod(last.neuron_shape)),) if lp.output_flat else last.neuron_shape
-    outputs = time_major(y, out_shape)
+    outputs = in_caller_layout(y, out_shape)
     recorded: dict[str, dict[str, np.ndarray]] = {}
     for path, trace in traces.items():
         i = by_neuron[path]
         layer = lp.layers[i]
         shape = layer.neuron_shape if layer.kind == "conv" else (layer.neuron_shape[0],)
-        spikes = time_major(trace["spikes"], shape)
-        v_chip = time_major(trace["v"], shape)
+        spikes = in_caller_layout(trace["spikes"], shape)
+        v_chip = in_caller_layout(trace["v"], shape)
         theta = model.channel_thresholds[i].reshape(-1, *([1] * (len(shape) - 1)))
         initial = model.initial_values[i] if model.initial_values else 0
         v = (v_chip - initial) * theta / model.scales[i]

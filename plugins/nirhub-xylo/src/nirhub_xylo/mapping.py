@@ -33,7 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from nirhub.backend import BackendUnavailableError, Problem, UnsupportedError
+from nirhub.backend import (
+    BackendUnavailableError,
+    Problem,
+    UnsupportedError,
+    raise_unsupported,
+)
 from nirhub.ir.conventions import reset_mode
 from nirhub.ir.graph import Graph
 from nirhub_xylo.chips import Chip, get_chip
@@ -169,12 +174,9 @@ def map_graph(
         layout, problems = analyse(
             graph, the_chip, dt=dt, method=method, reset=reset, bias=bias, unroll_conv=unroll_conv
         )
-    if problems or layout is None:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise UnsupportedError(
-            f"{the_chip.title} cannot run {len(problems)} node(s) of this graph:\n{listing}",
-            problems=problems,
-        )
+    raise_unsupported(problems, the_chip.title, how="")
+    if layout is None:  # a lowering error that names no node
+        raise UnsupportedError(f"{the_chip.title} cannot run this graph", problems=[])
     return _map(layout.graph or graph, layout, the_chip)
 
 
