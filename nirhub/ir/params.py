@@ -59,16 +59,26 @@ def as_array(
         raise fail(node_type, field, f"must be {ndim}-D, got shape {arr.shape}")
     if arr.ndim < min_ndim:
         raise fail(node_type, field, f"must be at least {min_ndim}-D, got shape {arr.shape}")
-    # ndarray methods rather than np.all(...): the same result without numpy's Python-level
-    # dispatch, which dominates for the many small arrays of a large graph read from a file
-    if finite and kind == "f" and not np.isfinite(arr).all():
+    # one reduction per check where one suffices: these checks dominate for the many small
+    # arrays of a large graph read from a file
+    if finite and kind == "f" and not _all_finite(arr):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise fail(node_type, field, f"holds {bad} non-finite value(s) (NaN or inf)")
-    if positive and arr.size and not (arr > 0).all():
+    if positive and arr.size and not arr.min() > 0:
         raise fail(node_type, field, f"must be > 0 everywhere, got min {float(arr.min())!r}")
-    if nonnegative and arr.size and not (arr >= 0).all():
+    if nonnegative and arr.size and not arr.min() >= 0:
         raise fail(node_type, field, f"must be >= 0 everywhere, got min {float(arr.min())!r}")
     return arr
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """Whether a float array holds no NaN or inf (the ufunc's reduction called directly: the
+    ``ndarray.all`` method goes through a Python wrapper, a cost paid per array)."""
+    return bool(_AND(_ISFINITE(arr), axis=None))
+
+
+_AND = np.logical_and.reduce
+_ISFINITE = np.isfinite
 
 
 def as_shape(value: Any, node_type: str, field: str, *, allow_none: bool = False) -> Shape | None:
