@@ -20,7 +20,7 @@ import math
 import os
 import struct
 import zlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -61,6 +61,8 @@ _BLOCK_READ_MAX = 1 << 16
 #: ... of 2 ** _BLOCK_SHIFT bytes (256 KiB), the most recent _BLOCKS_KEPT of them
 _BLOCK_SHIFT = 18
 _BLOCKS_KEPT = 4
+#: dataset headers kept to compare new ones with (a graph has few kinds of dataset)
+_TEMPLATES_KEPT = 8
 #: object header chunks one object may have (continuation messages)
 _MAX_CHUNKS = 256
 #: the ranks libhdf5 supports
@@ -72,6 +74,7 @@ _U64 = struct.Struct("<Q")
 _MSG = struct.Struct("<HHB")
 _PREFIX = struct.Struct("<BBHII")
 _QQ = struct.Struct("<QQ")
+_QQQ = struct.Struct("<QQQ")
 _LINK_COMMON = struct.Struct("<BBQBB")  # version, flags, creation order, charset, name length
 _DESC = struct.Struct("<IQI")
 _SKIP = frozenset(
@@ -109,6 +112,19 @@ class Group:
         #: member names in listing order (creation order if tracked, else name order)
         self.names = names
         self.links = links
+
+
+class _Template(NamedTuple):
+    """The header of a plain dataset but for its layout message's body: the bytes before it
+    (from the header's start, the layout message's own type and size included) and after it
+    (to the end of the header chunk), and what they hold."""
+
+    head: bytes
+    layout_size: int
+    tail: bytes
+    shape: Any
+    dtype: Any
+    filters: tuple[int, ...]
 
 
 class Dataset:
@@ -206,6 +222,8 @@ class FastBackend:
         self._pipelines: dict[bytes, tuple[int, ...]] = {}
         #: Dataspace message bytes -> shape (datasets of a graph share few shapes)
         self._spaces: dict[bytes, Any] = {}
+        #: headers of plain datasets seen last, for :meth:`_plain_dataset`
+        self._templates: list[_Template] = []
         self._superblock()
 
     def __enter__(self) -> FastBackend:
@@ -395,17 +413,40 @@ class FastBackend:
         its checks and errors; the result is the same :class:`Dataset` either way. This path
         only saves the per-object cost that dominates files of many small nodes.
         """
-        start = self.base + addr
-        whole = self.whole
-        if whole is None or addr < 0 or start + 16 > self.size:
+        if addr < 0 or self.base + addr + 16 > self.size:
             return None
-        buf = whole
+        buf: Any = self.whole
+        if buf is not None:
+            start = self.base + addr
+        else:  # a large file: the header must lie in one cached block
+            try:
+                buf, start = self._bytes(addr, 16, "")
+            except (NotFast, FileFormatError):
+                return None
         if buf[start] != 1:
             return None
         p = start + 16
         end = p + _U32.unpack_from(buf, start + 8)[0]
-        if end > self.size:
+        if end > len(buf):
             return None
+        # Datasets of one shape and type have the same header bytes but for their layout
+        # (where the data is): compare with the headers seen last instead of parsing again
+        for tpl in self._templates:
+            if buf.startswith(tpl.head, start) and buf.startswith(tpl.tail, end - len(tpl.tail)):
+                at = start + len(tpl.head)
+                if at + tpl.layout_size + len(tpl.tail) != end:
+                    continue
+                ds = Dataset()
+                try:
+                    self._layout(ds, buf, at, tpl.layout_size, "")
+                except (NotFast, FileFormatError):
+                    return None
+                if tpl.filters and ds.chunk is None:
+                    return None
+                ds.shape = tpl.shape
+                ds.dtype = tpl.dtype
+                ds.filters = tpl.filters
+                return ds
         unpack = _MSG.unpack_from
         shape: Any = _MISSING
         dtype: Any = None
@@ -462,6 +503,16 @@ class FastBackend:
         ds.filters = filters
         if attrs is not None:
             ds.attrs = attrs
+        else:  # (attributes are kept as positions in the buffer: no template for them)
+            templates = self._templates
+            if len(templates) >= _TEMPLATES_KEPT:
+                del templates[0]
+            templates.append(
+                _Template(
+                    bytes(buf[start:layout]), lsize, bytes(buf[layout + lsize : end]), shape,
+                    dtype, filters,
+                )
+            )  # fmt: skip
         return ds
 
     def _dataspace(self, buf: Any, p: int, size: int, location: str) -> tuple[int, ...] | None:
@@ -551,7 +602,7 @@ class FastBackend:
         hbuf, hoff = self._bytes(heap, 32, location)
         if hbuf[hoff : hoff + 4] != b"HEAP" or hbuf[hoff + 4] != 0:
             raise self.error("is corrupt: bad local heap", location)
-        seg_size, _free, seg_addr = struct.unpack_from("<QQQ", hbuf, hoff + 8)
+        seg_size, _free, seg_addr = _QQQ.unpack_from(hbuf, hoff + 8)
         names_buf, names_off = self._bytes(seg_addr, seg_size, location)
         entries: list[tuple[bytes, int]] = []
         for snod in self._btree_children(btree, 0, location):
@@ -614,6 +665,15 @@ class FastBackend:
 
     def _btree_children(self, addr: int, kind: int, location: str) -> list[int]:
         """The child addresses of the leaves of a group B-tree, in key order."""
+        if addr >= 0 and self.base + addr + 24 <= self.size:
+            # the usual group of a node (a few members): a B-tree of one leaf
+            buf, start = self._bytes(addr, 24, location)
+            if buf.startswith(b"TREE", start) and buf[start + 4] == kind and not buf[start + 5]:
+                (n,) = _U16.unpack_from(buf, start + 6)
+                first = start + 32  # (past the node's header and the first key)
+                if first + 16 * n <= len(buf):
+                    unpack = _U64.unpack_from
+                    return [unpack(buf, first + 16 * i)[0] for i in range(n)]
         out: list[int] = []
         for buf, off, n in self._btree_nodes(addr, kind, location, 8):
             out.extend(_U64.unpack_from(buf, off + 8 + i * 16)[0] for i in range(n))
@@ -717,23 +777,34 @@ class FastBackend:
         shape = ds.shape
         if shape is None:
             return None
-        whole = self.whole
-        if whole is not None and ds.contiguous and ds.chunk is None and type(ds.dtype) is not str:
-            # the common case, in one step: numbers in native order, stored contiguously in a
-            # file read whole; anything else (or anything wrong) takes the general path below
+        if ds.contiguous and ds.chunk is None and type(ds.dtype) is not str:
+            # the common case, in one step: numbers in native order, stored contiguously, in a
+            # file read whole or small enough to come from the block cache; anything else (or
+            # anything wrong) takes the general path below
             itemsize = _PLAIN_ITEMSIZE.get(ds.dtype)
             if itemsize is not None:
                 count = math.prod(shape)
                 need = count * itemsize
-                start = self.base + ds.data_off
-                if count and ds.data_off != UNDEF and ds.data_size >= need:
-                    if ds.data_off >= 0 and start + need <= self.size:
-                        budget = self.budget
-                        if need > budget.limits.max_bytes:
-                            budget.check_size(shape, ds.dtype, need, location)
-                        budget.charge(need, location)
-                        out = np.frombuffer(whole, ds.dtype, count, start)
-                        return (out if len(shape) == 1 else out.reshape(shape)).copy()
+                addr = ds.data_off
+                whole = self.whole
+                if (
+                    count
+                    and addr != UNDEF
+                    and ds.data_size >= need
+                    and addr >= 0
+                    and self.base + addr + need <= self.size
+                    and (whole is not None or need <= _BLOCK_READ_MAX)
+                ):
+                    budget = self.budget
+                    if need > budget.limits.max_bytes:
+                        budget.check_size(shape, ds.dtype, need, location)
+                    budget.charge(need, location)
+                    if whole is not None:
+                        buf, start = whole, self.base + addr
+                    else:
+                        buf, start = self._bytes(addr, need, location)
+                    out = np.frombuffer(buf, ds.dtype, count, start)
+                    return (out if len(shape) == 1 else out.reshape(shape)).copy()
         count = 1
         for n in shape:
             count *= n

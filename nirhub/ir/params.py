@@ -7,6 +7,7 @@ trip must keep both); only non-numeric, complex or object arrays are refused. Ev
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -37,14 +38,17 @@ def as_array(
 
     Floats keep their dtype; Python scalars and lists become float64 (int64 for ``integer``).
     """
-    if value is None:
-        raise fail(node_type, field, "is required but was None")
-    if isinstance(value, (bool, np.bool_)):
-        raise fail(node_type, field, f"must be numeric, got a boolean ({value!r})")
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise fail(node_type, field, f"cannot be converted to an array ({exc})") from None
+    if type(value) is np.ndarray:
+        arr = value  # (what np.asarray returns for it)
+    else:
+        if value is None:
+            raise fail(node_type, field, "is required but was None")
+        if isinstance(value, (bool, np.bool_)):
+            raise fail(node_type, field, f"must be numeric, got a boolean ({value!r})")
+        try:
+            arr = np.asarray(value)
+        except Exception as exc:  # ragged lists and the like
+            raise fail(node_type, field, f"cannot be converted to an array ({exc})") from None
     kind = arr.dtype.kind
     if kind == "b":
         raise fail(node_type, field, "must be numeric, got a boolean array")
@@ -72,13 +76,28 @@ def as_array(
 
 
 def _all_finite(arr: np.ndarray) -> bool:
-    """Whether a float array holds no NaN or inf (the ufunc's reduction called directly: the
-    ``ndarray.all`` method goes through a Python wrapper, a cost paid per array)."""
+    """Whether a float array holds no NaN or inf.
+
+    Small arrays: the ufunc's reduction called directly (``ndarray.all`` goes through a Python
+    wrapper, a cost paid per array). Large float32/float64 arrays: the sum of squares, one BLAS
+    dot product without a temporary, is finite only if every element is (a NaN or an inf makes
+    it NaN or inf; squares are never negative, so there is no inf - inf); only when it is not
+    (a non-finite element, or finite values whose squares overflow) is the element-wise test
+    run. For the 200 MB graph this check was a third of the read.
+    """
+    if arr.size >= _DOT_FROM and arr.dtype.itemsize in (4, 8):
+        flat = arr.reshape(-1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if math.isfinite(flat.dot(flat)):
+                return True
     return bool(_AND(_ISFINITE(arr), axis=None))
 
 
 _AND = np.logical_and.reduce
 _ISFINITE = np.isfinite
+#: arrays from this many elements are checked with a dot product (errstate costs more than
+#: the element-wise test below this)
+_DOT_FROM = 4096
 
 
 def as_shape(value: Any, node_type: str, field: str, *, allow_none: bool = False) -> Shape | None:
