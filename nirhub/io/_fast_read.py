@@ -62,7 +62,12 @@ _BLOCK_READ_MAX = 1 << 16
 _BLOCK_SHIFT = 18
 _BLOCKS_KEPT = 4
 #: dataset headers kept to compare new ones with (a graph has few kinds of dataset)
-_TEMPLATES_KEPT = 8
+_TEMPLATES_KEPT = 64
+#: symbol-table group layouts remembered, and the largest name heap remembered
+_NAMES_CACHED = 256
+_NAMES_CACHED_MAX = 4096
+#: the bytes of a header that select the one to compare it with
+_KEY_END = 80
 #: object header chunks one object may have (continuation messages)
 _MAX_CHUNKS = 256
 #: the ranks libhdf5 supports
@@ -222,8 +227,12 @@ class FastBackend:
         self._pipelines: dict[bytes, tuple[int, ...]] = {}
         #: Dataspace message bytes -> shape (datasets of a graph share few shapes)
         self._spaces: dict[bytes, Any] = {}
-        #: headers of plain datasets seen last, for :meth:`_plain_dataset`
-        self._templates: list[_Template] = []
+        #: headers of plain datasets seen, for :meth:`_plain_dataset`, by their bytes
+        #: 8.._KEY_END (the header's size, its dataspace and most of its datatype)
+        self._templates: dict[bytes, _Template] = {}
+        #: symbol-table groups: (heap segment, name offsets) -> (names, (name index, member
+        #: index) pairs), see :meth:`_old_group`
+        self._member_names: dict[tuple[bytes, tuple[int, ...]], tuple[tuple[str, ...], Any]] = {}
         self._superblock()
 
     def __enter__(self) -> FastBackend:
@@ -430,12 +439,15 @@ class FastBackend:
         if end > len(buf):
             return None
         # Datasets of one shape and type have the same header bytes but for their layout
-        # (where the data is): compare with the headers seen last instead of parsing again
-        for tpl in self._templates:
-            if buf.startswith(tpl.head, start) and buf.startswith(tpl.tail, end - len(tpl.tail)):
-                at = start + len(tpl.head)
-                if at + tpl.layout_size + len(tpl.tail) != end:
-                    continue
+        # (where the data is): compare with a header seen before instead of parsing again
+        tpl = self._templates.get(buf[start + 8 : start + _KEY_END])
+        if tpl is not None:
+            at = start + len(tpl.head)
+            if (
+                at + tpl.layout_size + len(tpl.tail) == end
+                and buf.startswith(tpl.head, start)
+                and buf.startswith(tpl.tail, end - len(tpl.tail))
+            ):
                 ds = Dataset()
                 try:
                     self._layout(ds, buf, at, tpl.layout_size, "")
@@ -505,14 +517,11 @@ class FastBackend:
             ds.attrs = attrs
         else:  # (attributes are kept as positions in the buffer: no template for them)
             templates = self._templates
-            if len(templates) >= _TEMPLATES_KEPT:
-                del templates[0]
-            templates.append(
-                _Template(
-                    bytes(buf[start:layout]), lsize, bytes(buf[layout + lsize : end]), shape,
-                    dtype, filters,
+            head = bytes(buf[start:layout])
+            if len(templates) < _TEMPLATES_KEPT and len(head) >= _KEY_END:
+                templates[head[8:_KEY_END]] = _Template(
+                    head, lsize, bytes(buf[layout + lsize : end]), shape, dtype, filters
                 )
-            )  # fmt: skip
         return ds
 
     def _dataspace(self, buf: Any, p: int, size: int, location: str) -> tuple[int, ...] | None:
@@ -604,7 +613,8 @@ class FastBackend:
             raise self.error("is corrupt: bad local heap", location)
         seg_size, _free, seg_addr = _QQQ.unpack_from(hbuf, hoff + 8)
         names_buf, names_off = self._bytes(seg_addr, seg_size, location)
-        entries: list[tuple[bytes, int]] = []
+        offsets: list[int] = []  # of each member's name in the heap, in B-tree order
+        children: list[int] = []
         for snod in self._btree_children(btree, 0, location):
             sbuf, soff = self._bytes(snod, 8, location)
             if sbuf[soff : soff + 4] != b"SNOD" or sbuf[soff + 4] != 1:
@@ -613,17 +623,30 @@ class FastBackend:
             sbuf, soff = self._more(sbuf, soff + 8, 40 * n, snod + 8, location)
             for i in range(n):
                 name_at, obj = _QQ.unpack_from(sbuf, soff + 40 * i)
-                if name_at >= seg_size:
-                    raise self.error("is corrupt: a link name outside the local heap", location)
-                start = names_off + name_at
-                stop = names_buf.find(b"\0", start, names_off + seg_size)
-                if stop <= start:
-                    raise self.error("is corrupt: bad link name", location)
-                entries.append((bytes(names_buf[start:stop]), obj))
+                offsets.append(name_at)
+                children.append(obj)
+        # Groups of one node type hold the same names at the same heap offsets: the names are
+        # decoded, checked and sorted once per such layout
+        key = None
+        if seg_size <= _NAMES_CACHED_MAX:
+            key = (names_buf[names_off : names_off + seg_size], tuple(offsets))
+            known = self._member_names.get(key)
+            if known is not None:
+                names, order = known
+                return Group(addr, list(names), {names[k]: children[i] for k, i in order})
+        entries: list[tuple[bytes, int]] = []
+        for i, name_at in enumerate(offsets):
+            if name_at >= seg_size:
+                raise self.error("is corrupt: a link name outside the local heap", location)
+            start = names_off + name_at
+            stop = names_buf.find(b"\0", start, names_off + seg_size)
+            if stop <= start:
+                raise self.error("is corrupt: bad link name", location)
+            entries.append((bytes(names_buf[start:stop]), i))
         entries.sort()
         names: list[str] = []
         links: dict[str, int] = {}
-        for raw, child in entries:
+        for raw, i in entries:
             try:
                 name = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -633,7 +656,10 @@ class FastBackend:
             if name in links:
                 raise self.error(f"is corrupt: member {name!r} appears twice", location)
             names.append(name)
-            links[name] = child
+            links[name] = children[i]
+        if key is not None and len(self._member_names) < _NAMES_CACHED:
+            order = tuple((k, i) for k, (_raw, i) in enumerate(entries))
+            self._member_names[key] = (tuple(names), order)
         return Group(addr, names, links)
 
     def _btree_nodes(self, addr: int, kind: int, location: str, key_size: int):

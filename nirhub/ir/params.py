@@ -65,12 +65,23 @@ def as_array(
         raise fail(node_type, field, f"must be at least {min_ndim}-D, got shape {arr.shape}")
     # one reduction per check where one suffices: these checks dominate for the many small
     # arrays of a large graph read from a file
-    if finite and kind == "f" and not _all_finite(arr):
-        bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise fail(node_type, field, f"holds {bad} non-finite value(s) (NaN or inf)")
-    if positive and arr.size and not arr.min() > 0:
+    low = None  # the smallest value, where it came without numpy
+    if finite and kind == "f":
+        if arr.ndim == 1 and arr.size <= _SMALL and arr.dtype.itemsize in (4, 8):
+            # a few float32/float64 values (exact as Python floats): checked as a list, which
+            # costs less than numpy's fixed cost per call
+            values = arr.tolist()
+            ok = all(map(math.isfinite, values))
+            if ok and values and (positive or nonnegative):
+                low = min(values)
+        else:
+            ok = _all_finite(arr)
+        if not ok:
+            bad = int(np.count_nonzero(~np.isfinite(arr)))
+            raise fail(node_type, field, f"holds {bad} non-finite value(s) (NaN or inf)")
+    if positive and arr.size and not (arr.min() if low is None else low) > 0:
         raise fail(node_type, field, f"must be > 0 everywhere, got min {float(arr.min())!r}")
-    if nonnegative and arr.size and not arr.min() >= 0:
+    if nonnegative and arr.size and not (arr.min() if low is None else low) >= 0:
         raise fail(node_type, field, f"must be >= 0 everywhere, got min {float(arr.min())!r}")
     return arr
 
@@ -93,6 +104,8 @@ def _all_finite(arr: np.ndarray) -> bool:
     return bool(_AND(_ISFINITE(arr), axis=None))
 
 
+#: 1-D float arrays up to this many elements are checked as Python lists
+_SMALL = 32
 _AND = np.logical_and.reduce
 _ISFINITE = np.isfinite
 #: arrays from this many elements are checked with a dot product (errstate costs more than
