@@ -15,7 +15,11 @@ Cases (the goals of issues 2, 14 item 7 and 18):
   zlib's own time to inflate the same arrays; peak memory while reading <= 1.1x the arrays'
   bytes, compressed included.
 * growth (``--growth``): 4k, 16k and 64k nodes of the small kind, nirhub only; the time per
-  node at 64k over the time per node at 4k (1.0 = linear).
+  node at 64k over the time per node at 4k (1.0 = linear), wall clock and CPU time (the CPU
+  time of the process is what the code costs; the wall clock adds the machine's load and I/O).
+
+Files are written back to disk (``os.sync``, untimed) before they are read, so that a read does
+not compete with the kernel's write-back of the files just written.
 
 Prints one line per measurement and the ratios; nothing is asserted (timings depend on the
 machine). Each timing is the best of ``--repeat`` runs. The numpy baseline keeps every array it
@@ -101,12 +105,16 @@ for comp in kinds:
     out[f"write_{comp or 'none'}"] = best
 del g
 for comp in kinds:
-    best = float("inf")
+    best = cpu = float("inf")
     for k in range(repeat):
         p = os.path.join(folder, f"{tag}_{comp}_{k}.nir")
-        t = time.perf_counter(); g2 = nir.read(p); best = min(best, time.perf_counter() - t)
+        t, c = time.perf_counter(), time.process_time()
+        g2 = nir.read(p)
+        best = min(best, time.perf_counter() - t)
+        cpu = min(cpu, time.process_time() - c)
         del g2
     out[f"read_{comp or 'none'}"] = best
+    out[f"cpu_read_{comp or 'none'}"] = cpu
 print(json.dumps(out))
 """
 )
@@ -152,6 +160,24 @@ def _best(fn, repeat: int) -> float:
         fn(k)
         best = min(best, time.perf_counter() - t)
     return best
+
+
+def _best_cpu(fn, repeat: int) -> tuple[float, float]:
+    """Best wall-clock and best CPU time (this process: user + system) of ``repeat`` runs."""
+    wall = cpu = float("inf")
+    for k in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        fn(k)
+        wall = min(wall, time.perf_counter() - t)
+        cpu = min(cpu, time.process_time() - c)
+    return wall, cpu
+
+
+def _settle() -> None:
+    """Write the files just written back to disk (untimed), so that the reads that follow do
+    not compete with the kernel's write-back of hundreds of megabytes."""
+    if hasattr(os, "sync"):
+        os.sync()
 
 
 def _best_interleaved(fns: dict, repeat: int) -> dict[str, float]:
@@ -229,6 +255,7 @@ def bench(name: str, n_pairs: int, size: int, repeat: int, memory: bool) -> dict
             lambda k: nirhub.write(graph, f"{tmp}/hubz{k}.nir", compression="gzip", overwrite=True),
             repeat,
         )
+        _settle()
         res.update(
             _best_interleaved(
                 {
@@ -254,16 +281,15 @@ def bench(name: str, n_pairs: int, size: int, repeat: int, memory: bool) -> dict
             res[f"nir_{k}"] = v
         for k, v in _nir("1.0.4", n_pairs, size, repeat, tmp, "nir104").items():
             res[f"nir104_{k}"] = v
-        # files written by nir (h5py's layout), read by nirhub
-        res["nirhub_read_nir108_gzip"] = _best(
-            lambda k: nirhub.read(f"{tmp}/nir108_gzip_{k}.nir"), repeat
-        )
-        res["nirhub_read_nir108_none"] = _best(
-            lambda k: nirhub.read(f"{tmp}/nir108_None_{k}.nir"), repeat
-        )
-        res["nirhub_read_nir104"] = _best(
-            lambda k: nirhub.read(f"{tmp}/nir104_None_{k}.nir"), repeat
-        )
+        _settle()
+        # files written by nir (h5py's layout), read by nirhub (wall clock and CPU time)
+        for key, name in (
+            ("nir108_gzip", "nir108_gzip"), ("nir108_none", "nir108_None"),
+            ("nir104", "nir104_None"),
+        ):  # fmt: skip
+            wall, cpu = _best_cpu(lambda k, n=name: nirhub.read(f"{tmp}/{n}_{k}.nir"), repeat)
+            res[f"nirhub_read_{key}"] = wall
+            res[f"nirhub_cpu_read_{key}"] = cpu
     print(
         f"\n== {name}: {n_pairs} x (Affine {size}x{size} + LIF {size}), "
         f"{len(graph.nodes)} nodes, {nbytes / 1e6:.1f} MB of arrays =="
@@ -283,27 +309,37 @@ def growth(sizes: list[int], repeat: int) -> None:
     ns: dict = {}
     exec(GRAPH_CODE, ns)
     per_node: dict[str, list[float]] = {}
-    print("\n== growth: nirhub, time per 1,000 nodes ==")
+    cpu_per_node: dict[str, list[float]] = {}
+    print("\n== growth: nirhub, time per 1,000 nodes (wall clock; CPU time of this process) ==")
     with tempfile.TemporaryDirectory(dir=os.environ.get("NIRHUB_BENCH_TMP")) as tmp:
         for n_pairs in sizes:
             graph = ns["build"](nirhub, n_pairs, 16, "nirhub")
             nodes = len(graph.nodes)
             for comp in (None, "gzip"):
                 p = f"{tmp}/g{n_pairs}_{comp}.nir"
-                w = _best(
+                w = _best_cpu(
                     lambda k, p=p, comp=comp, g=graph: nirhub.write(
                         g, p, compression=comp, overwrite=True
                     ),
                     repeat,
                 )
-                r = _best(lambda k, p=p: nirhub.read(p), repeat)
-                for what, t in (("write", w), ("read", r)):
+                _settle()
+                r = _best_cpu(lambda k, p=p: nirhub.read(p), repeat)
+                for what, (t, c) in (("write", w), ("read", r)):
                     key = f"{what} {comp or 'raw'}"
                     per_node.setdefault(key, []).append(t / nodes)
-                    print(f"  {nodes:7,d} nodes  {key:11s} {t:8.3f} s  {1000 * t / nodes:7.4f} s")
+                    cpu_per_node.setdefault(key, []).append(c / nodes)
+                    print(
+                        f"  {nodes:7,d} nodes  {key:11s} {t:8.3f} s  {1000 * t / nodes:7.4f} s"
+                        f"   CPU {c:8.3f} s  {1000 * c / nodes:7.4f} s"
+                    )
     print(f"  time per node at {2 * sizes[-1] + 2:,} nodes / at {2 * sizes[0] + 2:,} nodes:")
     for key, values in per_node.items():
-        print(f"    {key:11s} {values[-1] / values[0]:6.2f}  (1.0 = linear)")
+        cpu = cpu_per_node[key]
+        print(
+            f"    {key:11s} {values[-1] / values[0]:6.2f}  CPU {cpu[-1] / cpu[0]:6.2f}"
+            "  (1.0 = linear)"
+        )
 
 
 def main() -> None:
@@ -311,13 +347,17 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smaller graphs, one repeat")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--growth", action="store_true", help="only the growth to 64k nodes")
+    ap.add_argument("--small", action="store_true", help="only the small (4,000-node) graph")
     args = ap.parse_args()
     repeat = 1 if args.quick else args.repeat
     if args.growth:
         growth([250, 1000, 4000] if args.quick else [2000, 8000, 32000], repeat)
         return
     small = bench("small", 200 if args.quick else 2000, 16, repeat, memory=False)
-    large = bench("large", 5 if args.quick else 50, 1024, repeat, memory=True)
+    if args.small:
+        large = None
+    else:
+        large = bench("large", 5 if args.quick else 50, 1024, repeat, memory=True)
     print("\n== ratios (>1 means nirhub is faster) ==")
     rows = [
         ("small write vs nir (default gzip)", small["nir_write_gzip"] / small["nirhub_write"]),
@@ -332,6 +372,18 @@ def main() -> None:
     ]  # fmt: skip
     for label, ratio in rows:
         print(f"  {label:36s} {ratio:7.1f}x  (goal >= 20x)")
+    # CPU time of each side's process: what the code costs, whatever the machine's load did
+    # to the wall clock between the two measurements
+    rows = [
+        ("  same, CPU time: nir 1.0.8 file (gzip)",
+         small["nir_cpu_read_gzip"] / small["nirhub_cpu_read_nir108_gzip"]),
+        ("  same, CPU time: nir 1.0.8 file (raw)",
+         small["nir_cpu_read_none"] / small["nirhub_cpu_read_nir108_none"]),
+        ("  same, CPU time: nir 1.0.4 file",
+         small["nir104_cpu_read_none"] / small["nirhub_cpu_read_nir104"]),
+    ]  # fmt: skip
+    for label, ratio in rows:
+        print(f"  {label:36s} {ratio:7.1f}x  (goal >= 20x)")
     rows = [
         ("small gzip write vs nir gzip write",
          small["nir_write_gzip"] / small["nirhub_write_gzip"]),
@@ -339,6 +391,8 @@ def main() -> None:
     ]  # fmt: skip
     for label, ratio in rows:
         print(f"  {label:36s} {ratio:7.1f}x  (goal >= 10x)")
+    if large is None:
+        return
     print("large (goal: <= 1.2; shown as nirhub / other)")
     rows = [
         ("write / nir write (uncompressed)", large["nirhub_write"] / large["nir_write_none"]),

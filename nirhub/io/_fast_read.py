@@ -16,10 +16,11 @@ into their final numpy buffers (no intermediate copy, no memory map).
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import zlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -60,16 +61,25 @@ _BLOCK_READ_MAX = 1 << 16
 #: ... of 2 ** _BLOCK_SHIFT bytes (256 KiB), the most recent _BLOCKS_KEPT of them
 _BLOCK_SHIFT = 18
 _BLOCKS_KEPT = 4
+#: dataset headers kept to compare new ones with (a graph has few kinds of dataset)
+_TEMPLATES_KEPT = 64
+#: symbol-table group layouts remembered, and the largest name heap remembered
+_NAMES_CACHED = 256
+_NAMES_CACHED_MAX = 4096
+#: the bytes of a header that select the one to compare it with
+_KEY_END = 80
 #: object header chunks one object may have (continuation messages)
 _MAX_CHUNKS = 256
 #: the ranks libhdf5 supports
 _MAX_RANK = 32
 
 _U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _MSG = struct.Struct("<HHB")
 _PREFIX = struct.Struct("<BBHII")
 _QQ = struct.Struct("<QQ")
+_QQQ = struct.Struct("<QQQ")
 _LINK_COMMON = struct.Struct("<BBQBB")  # version, flags, creation order, charset, name length
 _DESC = struct.Struct("<IQI")
 _SKIP = frozenset(
@@ -79,6 +89,14 @@ _SKIP = frozenset(
 
 
 _OBJECT = np.dtype(object)
+#: numeric dtypes in native byte order (not bool, which is checked): dtype -> item size
+_PLAIN_ITEMSIZE = {
+    dt: dt.itemsize
+    for dt in DECODE_DTYPE.values()
+    if not isinstance(dt, str) and dt.kind in "iuf" and dt.isnative
+}
+#: "not found" for caches whose values may be None
+_MISSING = object()
 #: filters the parser undoes: deflate (gzip) and shuffle
 _FILTERS = frozenset({1, 2})
 
@@ -99,6 +117,19 @@ class Group:
         #: member names in listing order (creation order if tracked, else name order)
         self.names = names
         self.links = links
+
+
+class _Template(NamedTuple):
+    """The header of a plain dataset but for its layout message's body: the bytes before it
+    (from the header's start, the layout message's own type and size included) and after it
+    (to the end of the header chunk), and what they hold."""
+
+    head: bytes
+    layout_size: int
+    tail: bytes
+    shape: Any
+    dtype: Any
+    filters: tuple[int, ...]
 
 
 class Dataset:
@@ -196,6 +227,12 @@ class FastBackend:
         self._pipelines: dict[bytes, tuple[int, ...]] = {}
         #: Dataspace message bytes -> shape (datasets of a graph share few shapes)
         self._spaces: dict[bytes, Any] = {}
+        #: headers of plain datasets seen, for :meth:`_plain_dataset`, by their bytes
+        #: 8.._KEY_END (the header's size, its dataspace and most of its datatype)
+        self._templates: dict[bytes, _Template] = {}
+        #: symbol-table groups: (heap segment, name offsets) -> (names, (name index, member
+        #: index) pairs), see :meth:`_old_group`
+        self._member_names: dict[tuple[bytes, tuple[int, ...]], tuple[tuple[str, ...], Any]] = {}
         self._superblock()
 
     def __enter__(self) -> FastBackend:
@@ -327,6 +364,9 @@ class FastBackend:
             buf, p, end = pending.pop()
 
     def _object(self, addr: int, location: str) -> Group | Dataset:
+        ds = self._plain_dataset(addr)
+        if ds is not None:
+            return ds
         messages = self._messages(addr, location)
         if messages and messages[0][0] == MSG_LINK_INFO:
             return self._group(addr, messages, location)
@@ -371,6 +411,117 @@ class FastBackend:
             raise NotFast("an object that is neither a group nor a dataset of the subset")
         if ds.filters and ds.chunk is None:
             raise self.error("is corrupt: a filter pipeline on unchunked data", location)
+        return ds
+
+    def _plain_dataset(self, addr: int) -> Dataset | None:
+        """The common dataset, in one pass over its header: one header chunk holding a
+        dataspace, a datatype and a layout seen before (cached), maybe filters and attributes.
+
+        Anything else (groups, continuation chunks, new shapes or pipelines, anything odd or
+        corrupt) returns None, and :meth:`_object` parses the header the general way, with
+        its checks and errors; the result is the same :class:`Dataset` either way. This path
+        only saves the per-object cost that dominates files of many small nodes.
+        """
+        if addr < 0 or self.base + addr + 16 > self.size:
+            return None
+        buf: Any = self.whole
+        if buf is not None:
+            start = self.base + addr
+        else:  # a large file: the header must lie in one cached block
+            try:
+                buf, start = self._bytes(addr, 16, "")
+            except (NotFast, FileFormatError):
+                return None
+        if buf[start] != 1:
+            return None
+        p = start + 16
+        end = p + _U32.unpack_from(buf, start + 8)[0]
+        if end > len(buf):
+            return None
+        # Datasets of one shape and type have the same header bytes but for their layout
+        # (where the data is): compare with a header seen before instead of parsing again
+        tpl = self._templates.get(buf[start + 8 : start + _KEY_END])
+        if tpl is not None:
+            at = start + len(tpl.head)
+            if (
+                at + tpl.layout_size + len(tpl.tail) == end
+                and buf.startswith(tpl.head, start)
+                and buf.startswith(tpl.tail, end - len(tpl.tail))
+            ):
+                ds = Dataset()
+                try:
+                    self._layout(ds, buf, at, tpl.layout_size, "")
+                except (NotFast, FileFormatError):
+                    return None
+                if tpl.filters and ds.chunk is None:
+                    return None
+                ds.shape = tpl.shape
+                ds.dtype = tpl.dtype
+                ds.filters = tpl.filters
+                return ds
+        unpack = _MSG.unpack_from
+        shape: Any = _MISSING
+        dtype: Any = None
+        filters: tuple[int, ...] | None = ()
+        attrs: list[tuple[Any, int, int]] | None = None
+        layout = -1
+        spaces = self._spaces
+        while p + 8 <= end:
+            kind, msize, flags = unpack(buf, p)
+            p += 8
+            q = p + msize
+            if q > end:
+                return None
+            if kind in _SKIP:
+                p = q
+                continue
+            if flags & 0x02:
+                return None
+            if kind == MSG_DATASPACE:
+                shape = spaces.get(buf[p:q], _MISSING)
+                if shape is _MISSING:
+                    return None
+            elif kind == MSG_DATATYPE:
+                n = DTYPE_LENGTH.get(buf[p] & 0x0F)
+                dtype = DECODE_DTYPE.get(buf[p : p + n]) if n is not None and n <= msize else None
+                if dtype is None:
+                    return None
+            elif kind == MSG_LAYOUT:
+                if layout >= 0:
+                    return None
+                layout, lsize = p, msize
+            elif kind == MSG_ATTRIBUTE:
+                if attrs is None:
+                    attrs = []
+                attrs.append((buf, p, msize))
+            elif kind == MSG_FILTERS:
+                filters = self._pipelines.get(buf[p:q])
+                if filters is None:
+                    return None
+            else:
+                return None
+            p = q
+        if shape is _MISSING or dtype is None or layout < 0:
+            return None
+        ds = Dataset()
+        try:
+            self._layout(ds, buf, layout, lsize, "")
+        except (NotFast, FileFormatError):
+            return None
+        if filters and ds.chunk is None:
+            return None
+        ds.shape = shape
+        ds.dtype = dtype
+        ds.filters = filters
+        if attrs is not None:
+            ds.attrs = attrs
+        else:  # (attributes are kept as positions in the buffer: no template for them)
+            templates = self._templates
+            head = bytes(buf[start:layout])
+            if len(templates) < _TEMPLATES_KEPT and len(head) >= _KEY_END:
+                templates[head[8:_KEY_END]] = _Template(
+                    head, lsize, bytes(buf[layout + lsize : end]), shape, dtype, filters
+                )
         return ds
 
     def _dataspace(self, buf: Any, p: int, size: int, location: str) -> tuple[int, ...] | None:
@@ -460,9 +611,10 @@ class FastBackend:
         hbuf, hoff = self._bytes(heap, 32, location)
         if hbuf[hoff : hoff + 4] != b"HEAP" or hbuf[hoff + 4] != 0:
             raise self.error("is corrupt: bad local heap", location)
-        seg_size, _free, seg_addr = struct.unpack_from("<QQQ", hbuf, hoff + 8)
+        seg_size, _free, seg_addr = _QQQ.unpack_from(hbuf, hoff + 8)
         names_buf, names_off = self._bytes(seg_addr, seg_size, location)
-        entries: list[tuple[bytes, int]] = []
+        offsets: list[int] = []  # of each member's name in the heap, in B-tree order
+        children: list[int] = []
         for snod in self._btree_children(btree, 0, location):
             sbuf, soff = self._bytes(snod, 8, location)
             if sbuf[soff : soff + 4] != b"SNOD" or sbuf[soff + 4] != 1:
@@ -471,17 +623,30 @@ class FastBackend:
             sbuf, soff = self._more(sbuf, soff + 8, 40 * n, snod + 8, location)
             for i in range(n):
                 name_at, obj = _QQ.unpack_from(sbuf, soff + 40 * i)
-                if name_at >= seg_size:
-                    raise self.error("is corrupt: a link name outside the local heap", location)
-                start = names_off + name_at
-                stop = names_buf.find(b"\0", start, names_off + seg_size)
-                if stop <= start:
-                    raise self.error("is corrupt: bad link name", location)
-                entries.append((bytes(names_buf[start:stop]), obj))
+                offsets.append(name_at)
+                children.append(obj)
+        # Groups of one node type hold the same names at the same heap offsets: the names are
+        # decoded, checked and sorted once per such layout
+        key = None
+        if seg_size <= _NAMES_CACHED_MAX:
+            key = (names_buf[names_off : names_off + seg_size], tuple(offsets))
+            known = self._member_names.get(key)
+            if known is not None:
+                names, order = known
+                return Group(addr, list(names), {names[k]: children[i] for k, i in order})
+        entries: list[tuple[bytes, int]] = []
+        for i, name_at in enumerate(offsets):
+            if name_at >= seg_size:
+                raise self.error("is corrupt: a link name outside the local heap", location)
+            start = names_off + name_at
+            stop = names_buf.find(b"\0", start, names_off + seg_size)
+            if stop <= start:
+                raise self.error("is corrupt: bad link name", location)
+            entries.append((bytes(names_buf[start:stop]), i))
         entries.sort()
         names: list[str] = []
         links: dict[str, int] = {}
-        for raw, child in entries:
+        for raw, i in entries:
             try:
                 name = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -491,7 +656,10 @@ class FastBackend:
             if name in links:
                 raise self.error(f"is corrupt: member {name!r} appears twice", location)
             names.append(name)
-            links[name] = child
+            links[name] = children[i]
+        if key is not None and len(self._member_names) < _NAMES_CACHED:
+            order = tuple((k, i) for k, (_raw, i) in enumerate(entries))
+            self._member_names[key] = (tuple(names), order)
         return Group(addr, names, links)
 
     def _btree_nodes(self, addr: int, kind: int, location: str, key_size: int):
@@ -523,6 +691,15 @@ class FastBackend:
 
     def _btree_children(self, addr: int, kind: int, location: str) -> list[int]:
         """The child addresses of the leaves of a group B-tree, in key order."""
+        if addr >= 0 and self.base + addr + 24 <= self.size:
+            # the usual group of a node (a few members): a B-tree of one leaf
+            buf, start = self._bytes(addr, 24, location)
+            if buf.startswith(b"TREE", start) and buf[start + 4] == kind and not buf[start + 5]:
+                (n,) = _U16.unpack_from(buf, start + 6)
+                first = start + 32  # (past the node's header and the first key)
+                if first + 16 * n <= len(buf):
+                    unpack = _U64.unpack_from
+                    return [unpack(buf, first + 16 * i)[0] for i in range(n)]
         out: list[int] = []
         for buf, off, n in self._btree_nodes(addr, kind, location, 8):
             out.extend(_U64.unpack_from(buf, off + 8 + i * 16)[0] for i in range(n))
@@ -626,6 +803,34 @@ class FastBackend:
         shape = ds.shape
         if shape is None:
             return None
+        if ds.contiguous and ds.chunk is None and type(ds.dtype) is not str:
+            # the common case, in one step: numbers in native order, stored contiguously, in a
+            # file read whole or small enough to come from the block cache; anything else (or
+            # anything wrong) takes the general path below
+            itemsize = _PLAIN_ITEMSIZE.get(ds.dtype)
+            if itemsize is not None:
+                count = math.prod(shape)
+                need = count * itemsize
+                addr = ds.data_off
+                whole = self.whole
+                if (
+                    count
+                    and addr != UNDEF
+                    and ds.data_size >= need
+                    and addr >= 0
+                    and self.base + addr + need <= self.size
+                    and (whole is not None or need <= _BLOCK_READ_MAX)
+                ):
+                    budget = self.budget
+                    if need > budget.limits.max_bytes:
+                        budget.check_size(shape, ds.dtype, need, location)
+                    budget.charge(need, location)
+                    if whole is not None:
+                        buf, start = whole, self.base + addr
+                    else:
+                        buf, start = self._bytes(addr, need, location)
+                    out = np.frombuffer(buf, ds.dtype, count, start)
+                    return (out if len(shape) == 1 else out.reshape(shape)).copy()
         count = 1
         for n in shape:
             count *= n
