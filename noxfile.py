@@ -106,6 +106,7 @@ CROSS_BACKEND_TESTS = (
 )
 PLUGIN_AWARE_TESTS = (
     "test_cli.py",
+    "test_cli_plugin_commands.py",
     "test_cli_startup.py",
     "test_cli_transcripts.py",
     "test_first_hour.py",
