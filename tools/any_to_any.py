@@ -104,9 +104,9 @@ class QuantizedModel:
 #: the quantized models: an integer-weight IF network (thresholds 2 and 3: what Speck and Loihi
 #: users deploy) and a dyadic LIF (weights k/4, decay 7/8 per step: dt/tau = 1/8)
 QUANTIZED = (
-    QuantizedModel("int-if", "integer-weight IF", "if", (2.0, 3.0), 1.0, (-1, 0, 1, 1, 2)),
+    QuantizedModel("int-if", "Integer-weight IF", "if", (2.0, 3.0), 1.0, (-1, 0, 1, 1, 2)),
     QuantizedModel(
-        "dyadic-lif", "dyadic LIF", "lif", (1.0, 1.0), 0.875, (-0.5, -0.25, 0, 0.25, 0.5, 0.75)
+        "dyadic-lif", "Dyadic LIF", "lif", (1.0, 1.0), 0.875, (-0.5, -0.25, 0, 0.25, 0.5, 0.75)
     ),
 )
 MODELS = (FLOAT_MODEL, *(q.name for q in QUANTIZED))
@@ -122,6 +122,10 @@ NIR_SOURCE = "nir"
 QKINDS = ("simulator", "hardware")
 #: the export option that records NIR's ``v > thr`` instead of Sinabs'/Rockpool's ``v >= thr``
 STRICT = "threshold=strict"
+#: options a refusal may name as the user's next step, which the matrix then takes (marked
+#: ``*``): the strict threshold test, and Xylo's shortest synapse for a plain LIF (an explicit
+#: approximation: its conversion prints the measured similarity)
+NEXT_STEPS = (STRICT, "lif=synapse")
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,8 +147,8 @@ class Attempt:
     reasons: list[str] = field(default_factory=list)
     #: the artifact written by `nirhub convert` (a working file)
     artifact: Path | None = None
-    #: extra ``-O`` options of the conversion: ``threshold=strict`` when the target refused
-    #: the source's recorded ``v >= thr`` test (Sinabs, Rockpool) and said so
+    #: extra ``-O`` options of the conversion (``NEXT_STEPS``): e.g. ``threshold=strict`` when
+    #: the target refused the source's recorded ``v >= thr`` test (Sinabs, Rockpool) and said so
     options: list[str] = field(default_factory=list)
     #: warnings of ``nirhub convert`` and ``nirhub simulate`` (a differing model passes as
     #: ``approx`` only when one of them names the measured effect)
@@ -152,8 +156,8 @@ class Attempt:
 
     @property
     def code(self) -> str:
-        """The variant's letter, with ``*`` when the strict threshold test was asked for."""
-        return CODES[self.variant] + ("*" if STRICT in self.options else "")
+        """The variant's letter, with ``*`` when an option the refusal named was taken."""
+        return CODES[self.variant] + ("*" if self.options else "")
 
 
 @dataclass
@@ -460,10 +464,18 @@ def write_nir_source(path: Path, q: QuantizedModel, variant: str, weights: Path)
     nir.write(str(path), graph)
 
 
-def exact_spikes(q: QuantizedModel, weights: Path, x: np.ndarray, variant: str) -> np.ndarray:
+def exact_spikes(
+    q: QuantizedModel,
+    weights: Path,
+    x: np.ndarray,
+    variant: str,
+    *,
+    fire_at_threshold: bool = False,
+) -> np.ndarray:
     """What the NIR graph means, in exact rational arithmetic (no float rounding at all):
-    ``v <- beta v + W s`` (Euler, unit gain), a spike where ``v > threshold``, then reset to 0
-    or subtract the threshold, both layers in the same step. (T, B, 4) uint8."""
+    ``v <- beta v + W s`` (Euler, unit gain), a spike where ``v > threshold`` (``>=`` with
+    ``fire_at_threshold``: Sinabs' and Speck's test), then reset to 0 or subtract the
+    threshold, both layers in the same step. (T, B, 4) uint8."""
     with np.load(weights) as w:
         layers = [
             ([[Fraction(float(v)) for v in row] for row in w[key]], Fraction(thr))
@@ -482,7 +494,7 @@ def exact_spikes(q: QuantizedModel, weights: Path, x: np.ndarray, variant: str) 
                     + sum((wi for wi, s in zip(row, spikes, strict=True) if s), Fraction(0))
                     for v0, row in zip(state[k], weight, strict=True)
                 ]
-                spikes = [vi > thr for vi in v]
+                spikes = [vi > thr or (fire_at_threshold and vi == thr) for vi in v]
                 after = [Fraction(0) if variant == "zero" else vi - thr for vi in v]
                 state[k] = [a if s else vi for vi, a, s in zip(v, after, spikes, strict=True)]
             out[t, b] = spikes
@@ -499,11 +511,10 @@ def warned(warnings: list[str]) -> bool:
 
 
 def quantized_targets(source: str, targets: list[str], hardware: list[str]) -> list[str]:
-    """The NIR graph goes to every target; a framework's own quantized model to the hardware
-    (where such models are deployed) and back to itself (its export and import)."""
-    if source == NIR_SOURCE:
-        return targets
-    return [source, *(t for t in hardware if t != source)]
+    """The NIR graph goes to every target; a framework's own quantized model to the hardware,
+    where such models are deployed (its export is checked there; the simulators' arithmetic
+    by the NIR graph: the matrix stays lean)."""
+    return targets if source == NIR_SOURCE else hardware
 
 
 def run_matrix(
@@ -578,21 +589,26 @@ def run_matrix(
                 folder = workdir / "sources" / f"{q.name}-{name}-{variant}"
                 common = {"input": str(x_path), "dt": QDT, "weights": str(weights_path)}
                 add_job(q.name, name, variant, folder, spec=q.spec(), **common)
-    for i, (python, batch) in enumerate(by_python.items()):
-        log(f"building native models in {python}")
-        for job, res in zip(batch, run_native(python, batch, workdir, f"build{i}"), strict=True):
-            model, name, variant = job["model"], job["backend"], job["variant"]
-            if not res.get("ok"):
-                natives[model][name][variant] = f"native build failed: {res.get('error')}"
-            elif not res["expressible"]:
-                natives[model][name][variant] = res["reason"]
-            else:
-                natives[model][name][variant] = None
-                sources[(model, name, variant)] = {
-                    **res,
-                    "dir": Path(job["dir"]),
-                    "from": name,
-                }
+
+    def build(item: tuple[int, tuple[str, list[dict]]]) -> list[tuple[dict, dict]]:
+        i, (python, batch) = item
+        t0 = time.monotonic()
+        results = run_native(python, batch, workdir, f"build{i}")
+        building.item(f"{len(batch)} models in {python}", "done", time.monotonic() - t0)
+        return list(zip(batch, results, strict=True))
+
+    building = Progress(log, "native models", len(by_python))
+    with ThreadPoolExecutor(max(1, jobs)) as pool:  # one process per environment
+        built = [r for rs in pool.map(build, enumerate(by_python.items())) for r in rs]
+    for job, res in built:
+        model, name, variant = job["model"], job["backend"], job["variant"]
+        if not res.get("ok"):
+            natives[model][name][variant] = f"native build failed: {res.get('error')}"
+        elif not res["expressible"]:
+            natives[model][name][variant] = res["reason"]
+        else:
+            natives[model][name][variant] = None
+            sources[(model, name, variant)] = {**res, "dir": Path(job["dir"]), "from": name}
     inputs = {FLOAT_MODEL: (workdir / "input.npy", DT)}
     inputs.update({q.name: (workdir / f"input-{q.name}.npy", QDT) for q in quantized})
 
@@ -646,11 +662,15 @@ def run_matrix(
         args = ["convert", *source_args(cell, attempt), "--to", cell.target]
         args += ["-o", str(out), "--force"]
         code, data, err = cli(*args)
-        if code == 4 and STRICT in error_text(data, err):
-            # the target cannot test v >= thr; the refusal names the export option that
-            # records NIR's v > thr: a user's next step, so the matrix takes it too
-            attempt.options = [STRICT]
-            code, data, err = cli(*args, "-O", STRICT)
+        while code == 4:
+            # the refusal names an option (the export option that records NIR's v > thr,
+            # Xylo's synapse for a LIF): a user's next step, so the matrix takes it too
+            named = [o for o in NEXT_STEPS if o in error_text(data, err)]
+            option = next((o for o in named if o not in attempt.options), None)
+            if option is None:
+                break
+            attempt.options.append(option)
+            code, data, err = cli(*args, *(a for o in attempt.options for a in ("-O", o)))
         if code == 0:
             attempt.warnings += (data or {}).get("warnings") or []
             if cell.target in names:  # hardware artifacts are not loaded (no chip here)
@@ -835,14 +855,19 @@ The model is built in every reset mode A's modules can express: **Z** `zero`, **
 `subtract`, **D** `subtract-delayed` and **G** `subtract-guarded` (snnTorch's two
 subtractions, see [simulator.md](simulator.md)). A cell lists each mode under its result:
 **pass** — the artifact and the run hook both spike exactly like A's own model (0 differing
-cells of the {cells} output cells); **refused** — B's `UnsupportedError` (the reasons are in the
-table below): B cannot express that model, and nirhub says so instead of converting it
-approximately; **FAIL** — anything else (an error, an artifact that does not load, one differing
-spike). A `*` marks a model converted with `-O threshold=strict`: Sinabs and Rockpool neurons
-spike at `v >= threshold`, which their exports record; a target that can only test NIR's
-`v > threshold` refuses, naming that option, and the matrix then converts with it (the models
-can then differ only where v lands exactly on the threshold — checked as always: 0 differing
-cells).
+cells of the {cells} output cells); **approx** — B spikes differently, and its conversion warned
+with the measured effect (an explicit approximation); **refused** — B's `UnsupportedError` (the
+reasons are in the table below): B cannot express that model, and nirhub says so instead of
+converting it approximately; **FAIL** — anything else (an error, an artifact that does not load,
+one differing spike that no warning announced). A `*` marks a model converted with an option
+the refusal named: `-O threshold=strict` (Sinabs and Rockpool neurons spike at
+`v >= threshold`, which their exports record; a target that can only test NIR's
+`v > threshold` refuses, naming that option, and the matrix then converts with it: the models
+can then differ only where v lands exactly on the threshold — which the quantized models below
+make common) or `-O lif=synapse` (Xylo runs a plain LIF through its shortest synapse).
+
+The quantized models (integer weights, dyadic decays) follow the float model's tables, with the
+hardware backends as targets: see [Quantized models](#quantized-models).
 """
 
 
