@@ -168,6 +168,9 @@ class Cell:
     target: str
     model: str = FLOAT_MODEL
     attempts: list[Attempt] = field(default_factory=list)
+    #: try the variants in order and keep the first the target converts (the others are not
+    #: tried: a quantized NIR graph on a simulator, to keep the matrix lean)
+    first_accepted: bool = False
     #: a problem before any variant could be tried
     problem: str | None = None
     seconds: float = 0.0
@@ -631,8 +634,13 @@ def run_matrix(
                 continue  # the native-models table says why
             for b in quantized_targets(a, targets, hardware):
                 cell = Cell(a, b, q.name, attempts=[Attempt(v) for v in built])
+                cell.first_accepted = b in names  # hardware: every reset mode it may have
                 cells[(q.name, a, b)] = cell
     attempts = [(c, t) for c in cells.values() for t in c.attempts]
+    #: what one worker thread converts in order: a cell's variants until one converts, or
+    #: a single variant
+    chains = [[(c, t) for t in c.attempts] for c in cells.values() if c.first_accepted]
+    chains += [[(c, t)] for c, t in attempts if not c.first_accepted]
 
     def folder(cell: Cell, attempt: Attempt) -> Path:
         prefix = "" if cell.model == FLOAT_MODEL else f"{cell.model}-"
@@ -686,10 +694,18 @@ def run_matrix(
         status = "converted" if code == 0 else "refused" if code == 4 else f"exit {code}"
         converting.item(f"{label(cell, attempt)}", status, seconds)
 
-    log(f"converting {len(attempts)} models ({len(cells)} pairs)")
+    def convert_chain(chain: list[tuple[Cell, Attempt]]) -> None:
+        for i, (cell, attempt) in enumerate(chain):
+            guarded(convert, "converting")((cell, attempt))
+            if cell.first_accepted and any(t is attempt for _, t in converted):
+                # the first variant the target takes is its result; drop the untried ones
+                cell.attempts = [t for _, t in chain[: i + 1]]
+                break
+
+    log(f"converting up to {len(attempts)} models ({len(cells)} pairs)")
     converting = Progress(log, "convert", len(attempts))
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        list(pool.map(guarded(convert, "converting"), attempts))
+        list(pool.map(convert_chain, chains))
     converted.sort(key=lambda item: attempts.index(item))
 
     # 3. load the artifacts without nirhub, in each target's environment (all models at once)
@@ -888,8 +904,10 @@ input p = {rate:g}):
 
 Sources: the network as a **plain NIR graph written with `nir.write`** (row `nir`; reset to
 zero, or subtract recorded in the `nirhub` metadata), whose spikes are computed by the matrix
-in exact rational arithmetic — this source goes to **every** target, the hardware backends
-included (their run hooks: no chip is needed); and the network built natively where a
+in exact rational arithmetic — this source goes to **every** target: to each hardware backend
+in both reset modes (through its run hook: no chip is needed), to each simulator in the first
+mode it converts (zero, else subtract; the matrix stays lean); and the network built natively
+where a
 framework has such neurons (snnTorch `Leaky` with β = 1 or 7/8, Sinabs `IAF`, Norse
 `LIFBoxCell`, Lava `LIF` processes), converted to every hardware backend and back to its own
 framework. Each cell is **pass** (0 differing cells, artifact and run hook), **approx** — the
