@@ -513,11 +513,23 @@ def warned(warnings: list[str]) -> bool:
     return any(MEASURED.search(w) for w in warnings)
 
 
+#: where each framework's own quantized models are deployed (Sinabs to Speck, Lava to Loihi 2,
+#: snnTorch and Norse to Xylo and SpiNNaker2): the native sources go there only — every
+#: target's arithmetic is checked by the NIR graph, and the matrix stays lean
+DEPLOYMENTS = {
+    "sinabs": ("speck",),
+    "lava": ("loihi2",),
+    "snntorch": ("xylo", "spinnaker2"),
+    "norse": ("spinnaker2",),
+}
+
+
 def quantized_targets(source: str, targets: list[str], hardware: list[str]) -> list[str]:
-    """The NIR graph goes to every target; a framework's own quantized model to the hardware,
-    where such models are deployed (its export is checked there; the simulators' arithmetic
-    by the NIR graph: the matrix stays lean)."""
-    return targets if source == NIR_SOURCE else hardware
+    """The NIR graph goes to every target; a framework's own quantized model to the hardware
+    its users deploy it on (``DEPLOYMENTS``)."""
+    if source == NIR_SOURCE:
+        return targets
+    return [t for t in hardware if t in DEPLOYMENTS.get(source, ())]
 
 
 def run_matrix(
@@ -907,14 +919,14 @@ zero, or subtract recorded in the `nirhub` metadata), whose spikes are computed 
 in exact rational arithmetic — this source goes to **every** target: to each hardware backend
 in both reset modes (through its run hook: no chip is needed), to each simulator in the first
 mode it converts (zero, else subtract; the matrix stays lean); and the network built natively
-where a
-framework has such neurons (snnTorch `Leaky` with β = 1 or 7/8, Sinabs `IAF`, Norse
-`LIFBoxCell`, Lava `LIF` processes), converted to every hardware backend and back to its own
-framework. Each cell is **pass** (0 differing cells, artifact and run hook), **approx** — the
-target spikes differently and its conversion *warned* with the measured effect (`N of M
-cells`), an explicit approximation —, **refused**, or **FAIL**: an error, or a differing model
-whose conversion said nothing (silently different: a bug). `–`: not tried. Hardware targets
-are checked through their run hooks only (`Δ artifact` is `–`).
+where a framework has such neurons (snnTorch `Leaky` with β = 1 or 7/8, Sinabs `IAF`, Norse
+`LIFBoxCell`, Lava `LIF` processes), converted to the hardware its users deploy it on (Sinabs
+→ Speck, Lava → Loihi 2, snnTorch → Xylo and SpiNNaker2, Norse → SpiNNaker2). Each cell is
+**pass** (0 differing cells, artifact and run hook), **approx** — the target spikes
+differently and its conversion *warned* with the measured effect (`N of M cells`), an
+explicit approximation —, **refused**, or **FAIL**: an error, or a differing model whose
+conversion said nothing (silently different: a bug). `–`: not tried. Hardware targets are
+checked through their run hooks only (`Δ artifact` is `–`).
 """
 
 MODEL_TITLES = {q.name: q.title for q in QUANTIZED}
