@@ -7,7 +7,11 @@ serves every test here:
 
 * every plugin under ``plugins/`` is reachable and its simulator backend takes part;
 * every cell passes or is refused with the target's reasons — a failure names the model, the
-  command and the number of differing spikes (tolerance: 0 differing output cells);
+  command and the number of differing spikes (tolerance: 0 differing output cells); a cell
+  that differs passes as ``approx`` only when the conversion warned with the measured effect;
+* the quantized models (integer-weight IF, dyadic LIF; ``nir.write`` graphs and native models)
+  reach every target, hardware included, and are never silently different;
+* the matrix's exact evaluation of a quantized NIR graph is the reference simulator's;
 * the committed ``docs/any-to-any.md`` shows the same result for every model of every cell
   (regenerate it with ``python tools/any_to_any.py`` when a backend learns something new).
 """
@@ -18,14 +22,16 @@ import json
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT, plugin_distributions
 
 sys.path.insert(0, str(ROOT / "tools"))
 import any_to_any as a2a  # noqa: E402
 
-DOC_PAIRS = sorted({(a, b) for a, b, _ in a2a.parse(a2a.DOC.read_text(encoding="utf-8"))})
+DOC_PAIRS = sorted({key[:3] for key in a2a.parse(a2a.DOC.read_text(encoding="utf-8"))})
 
 
 @pytest.fixture(scope="module")
@@ -58,20 +64,28 @@ def test_every_plugin_is_reachable_and_in_the_matrix(matrix: a2a.Matrix) -> None
     assert not matrix.unavailable, matrix.unavailable
 
 
-@pytest.mark.parametrize("pair", DOC_PAIRS, ids=[f"{a}-to-{b}" for a, b in DOC_PAIRS])
-def test_cell(matrix: a2a.Matrix, pair: tuple[str, str]) -> None:
+@pytest.mark.parametrize("pair", DOC_PAIRS, ids=[f"{m}-{a}-to-{b}" for m, a, b in DOC_PAIRS])
+def test_cell(matrix: a2a.Matrix, pair: tuple[str, str, str]) -> None:
+    model, source, target = pair
     cell = matrix.cells.get(pair)
-    assert cell is not None, f"{pair[0]} -> {pair[1]} was not run (backend missing?)"
+    assert cell is not None, f"{model}: {source} -> {target} was not run (backend missing?)"
     assert cell.problem is None, cell.problem
     assert cell.attempts, "no model was tried"
     for attempt in cell.attempts:
-        what = f"{pair[0]} -> {pair[1]} ({attempt.variant})"
+        what = a2a.label(cell, attempt)
         assert attempt.status != "fail", f"{what}: {' '.join(attempt.reasons)}"
         if attempt.status == "refused":
             assert attempt.reasons, f"{what}: refused without a reason"
-        else:
-            assert attempt.artifact_diff == 0 and attempt.simulate_diff == 0, what
-            assert attempt.spikes, f"{what}: the source model never spiked (a vacuous test)"
+            continue
+        assert attempt.spikes, f"{what}: the source model never spiked (a vacuous test)"
+        on_chip = attempt.artifact is None
+        if attempt.status == "pass":
+            assert attempt.simulate_diff == 0, what
+            assert attempt.artifact_diff == 0 or (on_chip and attempt.artifact_diff is None), what
+        else:  # approx: it differs, and the conversion said by how much
+            assert attempt.status == "approx", what
+            assert attempt.artifact_diff or attempt.simulate_diff, what
+            assert a2a.warned(attempt.warnings), f"{what}: differs without a measured warning"
 
 
 def test_the_committed_matrix_is_current(matrix: a2a.Matrix) -> None:
@@ -85,10 +99,53 @@ def test_the_committed_matrix_is_current(matrix: a2a.Matrix) -> None:
 
 def test_the_matrix_is_not_vacuous(matrix: a2a.Matrix) -> None:
     """Every backend converts to and from at least one other, and refusals are the minority."""
+    floats = {(a, b): c for (m, a, b), c in matrix.cells.items() if m == a2a.FLOAT_MODEL}
     for name in matrix.backends:
-        out = [c for (a, b), c in matrix.cells.items() if a == name and b != name]
-        into = [c for (a, b), c in matrix.cells.items() if b == name and a != name]
+        out = [c for (a, b), c in floats.items() if a == name and b != name]
+        into = [c for (a, b), c in floats.items() if b == name and a != name]
         assert any(c.status == "pass" for c in out), f"{name} converts to nothing"
         assert any(c.status == "pass" for c in into), f"nothing converts to {name}"
-    passes = sum(c.status == "pass" for c in matrix.cells.values())
-    assert passes > len(matrix.cells) / 2
+    passes = sum(c.status == "pass" for c in floats.values())
+    assert passes > len(floats) / 2
+
+
+def test_the_quantized_models_reach_every_target(matrix: a2a.Matrix) -> None:
+    """The NIR graph of each quantized model is tried on every simulator and hardware backend,
+    and every hardware backend takes at least one quantized model (IF or LIF)."""
+    hardware = [t for t in matrix.targets if t not in matrix.backends]
+    assert hardware, "no hardware backend took part"
+    for q in a2a.QUANTIZED:
+        tried = {b for (m, a, b) in matrix.cells if m == q.name and a == a2a.NIR_SOURCE}
+        assert tried == set(matrix.targets), (q.name, set(matrix.targets) - tried)
+        natives = {a for (m, a, _) in matrix.cells if m == q.name and a != a2a.NIR_SOURCE}
+        assert natives, f"{q.name}: no framework built it natively"
+    for target in hardware:
+        taken = [
+            c
+            for (m, _, b), c in matrix.cells.items()
+            if m != a2a.FLOAT_MODEL and b == target and c.status in ("pass", "approx")
+        ]
+        assert taken, f"{target} took no quantized model"
+
+
+@pytest.mark.parametrize("q", a2a.QUANTIZED, ids=[q.name for q in a2a.QUANTIZED])
+@pytest.mark.parametrize("variant", a2a.QVARIANTS)
+def test_exact_evaluation_is_the_reference_simulators(
+    q: a2a.QuantizedModel, variant: str, tmp_path: Path
+) -> None:
+    """The matrix's rational-arithmetic reading of its ``nir.write`` graph spikes exactly like
+    nirhub's reference simulator (float64) reading the same file, and hits the threshold
+    exactly (ties are what the quantized models are for)."""
+    import nirhub
+
+    x_path, weights = a2a.quantized_inputs(q, tmp_path)
+    x = np.load(x_path)
+    graph = tmp_path / "model.nir"
+    a2a.write_nir_source(graph, q, variant, weights)
+    want = a2a.exact_spikes(q, weights, x, variant).astype(bool)
+    result = nirhub.simulate(nirhub.read(graph), x, dt=a2a.QDT)
+    got = np.asarray(result.outputs["output"]) > 0
+    assert want.sum() > 0
+    assert (got == want).all(), int((got != want).sum())
+    at_or_above = a2a.exact_spikes(q, weights, x, variant, fire_at_threshold=True)
+    assert (at_or_above.astype(bool) != want).sum() > 0, "no tie changes an output spike"

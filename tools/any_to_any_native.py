@@ -620,6 +620,265 @@ def run_lava(module: Any, x: np.ndarray) -> np.ndarray:
     return np.stack(out, axis=1)
 
 
+# --------------------------------------------------------------------------------------------
+# quantized models: integer-weight IF and dyadic LIF, as hardware users deploy them
+# --------------------------------------------------------------------------------------------
+# ``job["spec"]``: ``neuron`` ("if" or "lif"), ``thresholds`` (hidden, output), ``beta`` (the
+# decay per step: 1 for IF, 7/8 for the dyadic LIF), ``dt``; the weights file holds ``w1`` and
+# ``w2`` only (Linear layers, no biases). Every number is exact in binary, so frameworks that
+# compute NIR's equations agree to the last spike, and ties at the threshold are common.
+
+
+def load_quantized_weights(path: str) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {k: np.asarray(data[k], dtype=np.float32) for k in ("w1", "w2")}
+
+
+def set_weight(layer: Any, weight: np.ndarray) -> None:
+    import torch
+
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(weight))
+
+
+SNNTORCH_QUANTIZED = '''"""The any-to-any matrix's {title} in snnTorch.
+
+Leaky neurons with beta {beta!r} (1: an IF neuron), reset to zero.
+"""
+
+import snntorch as snn
+from torch import nn
+
+
+def build():
+    return nn.Sequential(
+        nn.Linear({n_in}, {n_hid}, bias=False),
+        snn.Leaky(beta={beta!r}, threshold={thr1!r}, reset_mechanism="zero", init_hidden=True),
+        nn.Linear({n_hid}, {n_out}, bias=False),
+        snn.Leaky(
+            beta={beta!r}, threshold={thr2!r}, reset_mechanism="zero", init_hidden=True, output=True
+        ),
+    )
+'''
+
+
+def build_snntorch_quantized(folder: Path, variant: str, spec: dict, weights: dict) -> tuple:
+    import torch
+
+    if variant != "zero":
+        raise Unexpressible("the matrix builds snnTorch's quantized models with reset to zero")
+    thr1, thr2 = spec["thresholds"]
+    text = SNNTORCH_QUANTIZED.format(
+        title=spec["title"],
+        beta=spec["beta"],
+        thr1=thr1,
+        thr2=thr2,
+        n_in=N_IN,
+        n_hid=N_HID,
+        n_out=N_OUT,
+    )
+    write(folder / "model.py", text)
+    model = import_file(folder / "model.py", f"a2a_snntorch_{spec['name']}").build()
+    set_weight(model[0], weights["w1"])
+    set_weight(model[2], weights["w2"])
+    torch.save(model.state_dict(), folder / "weights.pt")
+    return f"{folder / 'model.py'}:build", folder / "weights.pt", model
+
+
+SINABS_QUANTIZED = '''"""The any-to-any matrix's {title} in Sinabs (IAF, reset: {variant}).
+
+Sinabs' IAF fires at v >= threshold (NIR: v > threshold), one spike per step at most.
+"""
+
+import sinabs.activation as sa
+import sinabs.layers as sl
+import torch
+
+
+def iaf(threshold):
+    return sl.IAF(spike_threshold=threshold, spike_fn=sa.SingleSpike, reset_fn=sa.{reset}())
+
+
+def build():
+    return torch.nn.Sequential(
+        torch.nn.Linear({n_in}, {n_hid}, bias=False),
+        iaf({thr1!r}),
+        torch.nn.Linear({n_hid}, {n_out}, bias=False),
+        iaf({thr2!r}),
+    )
+'''
+
+
+def build_sinabs_quantized(folder: Path, variant: str, spec: dict, weights: dict) -> tuple:
+    import torch
+
+    if spec["neuron"] != "if":
+        raise Unexpressible("Sinabs' LIF decays by exp(-dt/tau), never exactly by a power of two")
+    resets = {"zero": "MembraneReset", "subtract": "MembraneSubtract"}
+    if variant not in resets:
+        raise Unexpressible(f"Sinabs resets with MembraneReset or MembraneSubtract, not {variant}")
+    thr1, thr2 = spec["thresholds"]
+    text = SINABS_QUANTIZED.format(
+        title=spec["title"],
+        variant=variant,
+        reset=resets[variant],
+        thr1=thr1,
+        thr2=thr2,
+        n_in=N_IN,
+        n_hid=N_HID,
+        n_out=N_OUT,
+    )
+    write(folder / "model.py", text)
+    model = import_file(folder / "model.py", f"a2a_sinabs_{spec['name']}_{variant}").build()
+    set_weight(model[0], weights["w1"])
+    set_weight(model[2], weights["w2"])
+    torch.save(model.state_dict(), folder / "weights.pt")
+    return f"{folder / 'model.py'}:build", folder / "weights.pt", model
+
+
+NORSE_QUANTIZED = '''"""The any-to-any matrix's {title} in Norse.
+
+LIFBoxCell neurons with dt/tau = {ratio!r}, reset to zero.
+"""
+
+import norse.torch as norse
+import torch
+
+DT = {dt!r}
+
+
+def lif(threshold):
+    p = norse.LIFBoxParameters(
+        tau_mem_inv=torch.tensor({tau_inv!r}),
+        v_leak=torch.tensor(0.0),
+        v_th=torch.tensor(threshold),
+        v_reset=torch.tensor(0.0),
+    )
+    return norse.LIFBoxCell(p, dt=DT)
+
+
+def build():
+    return norse.SequentialState(
+        torch.nn.Linear({n_in}, {n_hid}, bias=False),
+        lif({thr1!r}),
+        torch.nn.Linear({n_hid}, {n_out}, bias=False),
+        lif({thr2!r}),
+    )
+'''
+
+
+def build_norse_quantized(folder: Path, variant: str, spec: dict, weights: dict) -> tuple:
+    import torch
+
+    if spec["neuron"] != "lif":
+        raise Unexpressible("Norse's LIFBoxCell always leaks: no IF neuron")
+    if variant != "zero":
+        raise Unexpressible("the matrix builds Norse's quantized model with reset to zero")
+    ratio = 1.0 - spec["beta"]  # dt/tau, a power of two
+    thr1, thr2 = spec["thresholds"]
+    text = NORSE_QUANTIZED.format(
+        title=spec["title"],
+        ratio=ratio,
+        dt=spec["dt"],
+        tau_inv=ratio / spec["dt"],
+        thr1=thr1,
+        thr2=thr2,
+        n_in=N_IN,
+        n_hid=N_HID,
+        n_out=N_OUT,
+    )
+    write(folder / "model.py", text)
+    model = import_file(folder / "model.py", f"a2a_norse_{spec['name']}").build()
+    # a LIFBoxCell's input gain is dt/tau: weights times tau/dt (a power of two: still exact)
+    set_weight(model[0], weights["w1"] / ratio)
+    set_weight(model[2], weights["w2"] / ratio)
+    torch.save(model.state_dict(), folder / "weights.pt")
+    return f"{folder / 'model.py'}:build", folder / "weights.pt", model
+
+
+LAVA_QUANTIZED = '''"""The any-to-any matrix's {title} in Lava (LIF processes, floating point).
+
+``du = 1`` and ``dv = {dv!r}`` (0: an IF neuron), reset to 0; every synapse delivers one step
+late: the output layer answers at step 2 (``LATENCY``).
+"""
+
+import os
+
+import numpy as np
+
+LATENCY = 2
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights.npz")
+
+
+def build(data=None, steps=1):
+    """The processes; ``data`` (T, {n_in}) is the input. Returns ``(source, hidden, output)``."""
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+
+    w = np.load(WEIGHTS)
+    x = np.zeros(({n_in}, steps))
+    if data is not None:
+        x[:, : len(data)] = np.asarray(data, dtype=float).T
+    src = RingBuffer(data=x)
+    hidden = LIF(shape=({n_hid},), du=1.0, dv={dv!r}, vth={thr1!r})
+    output = LIF(shape=({n_out},), du=1.0, dv={dv!r}, vth={thr2!r})
+    for pre, post, weight in ((src, hidden, w["w1"]), (hidden, output, w["w2"])):
+        syn = Dense(weights=weight.astype(float))
+        pre.s_out.connect(syn.s_in)
+        syn.a_out.connect(post.a_in)
+    return src, hidden, output
+'''
+
+
+def build_lava_quantized(folder: Path, variant: str, spec: dict, weights: dict) -> tuple:
+    if variant != "zero":
+        raise Unexpressible("Lava's LIF process resets v to 0 only")
+    np.savez(folder / "weights.npz", **weights)
+    thr1, thr2 = spec["thresholds"]
+    text = LAVA_QUANTIZED.format(
+        title=spec["title"],
+        dv=1.0 - spec["beta"],
+        thr1=thr1,
+        thr2=thr2,
+        n_in=N_IN,
+        n_hid=N_HID,
+        n_out=N_OUT,
+    )
+    write(folder / "model.py", text)
+    module = import_file(folder / "model.py", f"a2a_lava_{spec['name']}")
+    return f"{folder / 'model.py'}:build", None, module
+
+
+def build_torch_quantized(folder: Path, variant: str, spec: dict, weights: dict) -> tuple:
+    """The orchestrator wrote the backend's artifact ``net.py`` (IF or LIF nodes, placeholder
+    weights); the weights are set natively and saved as ``net.pt``."""
+    import torch
+
+    module = import_file(folder / "net.py", f"a2a_torch_{spec['name']}_{variant}")
+    model = module.build_model()
+    set_weight(model.node("linear"), weights["w1"])
+    set_weight(model.node("linear_1"), weights["w2"])
+    torch.save(model.state_dict(), folder / "net.pt")
+    return str(folder / "net.py"), None, model
+
+
+#: framework -> builder of the quantized models (the runners are the float model's)
+QUANTIZED_BUILDERS = {
+    "torch": build_torch_quantized,
+    "snntorch": build_snntorch_quantized,
+    "norse": build_norse_quantized,
+    "sinabs": build_sinabs_quantized,
+    "lava": build_lava_quantized,
+}
+#: why the other frameworks have no native quantized model
+QUANTIZED_ABSENT = {
+    "rockpool": "Rockpool's neurons decay by exp(-dt/tau): no exact dyadic decay, no IF",
+    "nengo": "Nengo's LIF integrates exactly (exp(-dt/tau)) with spikes of amplitude 1/dt",
+    "spyx": "Spyx's neurons fire from the previous step's voltage (a one-step Delay in NIR)",
+}
+
+
 #: framework -> (builder, runner, input kind: "torch" tensor or "numpy" array)
 BUILDERS = {
     "torch": (build_torch, run_torch, "torch"),
@@ -650,8 +909,16 @@ def build(job: dict) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     make, run, kind = BUILDERS[backend]
     try:
-        weights = load_weights(job["weights"])
-        source, weights_file, model = make(folder, job["variant"], job["dt"], weights)
+        spec = job.get("spec")
+        if spec is None:  # the float LIF model
+            weights = load_weights(job["weights"])
+            source, weights_file, model = make(folder, job["variant"], job["dt"], weights)
+        elif backend in QUANTIZED_BUILDERS:
+            weights = load_quantized_weights(job["weights"])
+            make_quantized = QUANTIZED_BUILDERS[backend]
+            source, weights_file, model = make_quantized(folder, job["variant"], spec, weights)
+        else:
+            raise Unexpressible(QUANTIZED_ABSENT.get(backend, "no quantized model is defined"))
     except Unexpressible as exc:
         return {"ok": True, "expressible": False, "reason": str(exc)}
     spikes = run(model, load_input(job["input"], kind))
