@@ -92,6 +92,7 @@ class ConvOp:
         self.w = np.ascontiguousarray(w.transpose(0, 2, 1))
         self.bias = None if bias is None else np.asarray(bias, dtype=dtype)
         self._pad_buffer: np.ndarray | None = None
+        self._buffers: dict[str, np.ndarray] = {}
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         n, nd, g = x.shape[0], len(self.kernel), self.groups
@@ -102,12 +103,11 @@ class ConvOp:
         win = win.reshape(n, g, self.c_in_g, *out, *self.kernel)
         rows, cog = n * p, self.c_out // g
         if g == 1 and rows * cog * self.w.shape[1] >= LARGE_GEMM:
-            y = self._large_single_group(win[:, 0], rows, out)
-        elif g == 1:
-            order = (0, *range(2, 2 + nd), 1, *range(2 + nd, 2 + 2 * nd))
+            return self._large_single_group(win[:, 0], out)
+        order = (0, *range(2, 2 + nd), 1, *range(2 + nd, 2 + 2 * nd))
+        if g == 1:
             y = win[:, 0].transpose(order).reshape(rows, -1) @ self.w[0]
         else:
-            order = (0, *range(2, 2 + nd), 1, *range(2 + nd, 2 + 2 * nd))
             y = np.empty((rows, g, cog), dtype=self.w.dtype)
             for gi in range(g):
                 y[:, gi, :] = win[:, gi].transpose(order).reshape(rows, -1) @ self.w[gi]
@@ -116,23 +116,42 @@ class ConvOp:
             y += self.bias
         return np.moveaxis(y, -1, 1)
 
-    def _large_single_group(self, win: np.ndarray, rows: int, out: tuple[int, ...]) -> np.ndarray:
-        """``cols @ W`` with the im2col matrix built column by column.
+    def _large_single_group(self, win: np.ndarray, out: tuple[int, ...]) -> np.ndarray:
+        """The product ``cols @ W`` of ``__call__`` with the im2col matrix built column-wise.
 
-        The same matrix as the row-wise ``(N*out, C*K)`` copy, stored transposed: a
-        ``(C, *K, N, *out)`` copy runs over the long output rows of the input, about 5-10x
-        faster than gathering ``C*K`` short window rows (profiled: that copy was most of the
-        simulator's time on a conv net). The product then reads it as a transposed operand
-        (same values, same ``C*K`` order in every dot product). Only used for products large
-        enough that OpenBLAS runs its one general kernel either way (its small-matrix kernel
-        is for non-transposed operands only and may round differently); smaller ones keep
-        the row-wise copy.
+        ``cols`` is the same matrix as the row-wise ``(N*out, C*K)`` copy, stored transposed:
+        a ``(C, *K, N, *out)`` copy runs along the long rows of the input, 5-10x faster than
+        gathering ``N*out`` short windows (profiled: that copy was most of the simulator's
+        time on a conv net). The product reads it as a transposed operand: same values, same
+        ``C*K`` order in every dot product, and bit-identical results (tested). It is only
+        taken for products large enough (``LARGE_GEMM``) that OpenBLAS runs its general
+        kernel; smaller ones keep the row-wise copy and its exact BLAS call.
+
+        ``cols`` and the product live in buffers kept from call to call (fresh memory costs a
+        page fault per 4 KiB on its first write); the returned array is new and contiguous
+        in ``(N, C_out, *out)``, the bias added while transposing into it (same sums).
         """
-        nd = len(self.kernel)
+        nd, n = len(self.kernel), win.shape[0]
+        rows, p = n * math.prod(out), math.prod(out)
         order = (1, *range(2 + nd, 2 + 2 * nd), 0, *range(2, 2 + nd))
-        cols_t = np.empty((self.c_in_g, *self.kernel, win.shape[0], *out), dtype=self.w.dtype)
+        cols_t = self._scratch("cols", (self.c_in_g, *self.kernel, n, *out))
         np.copyto(cols_t, win.transpose(order))
-        return cols_t.reshape(-1, rows).T @ self.w[0]
+        y = self._scratch("y", (rows, self.c_out))
+        np.matmul(cols_t.reshape(-1, rows).T, self.w[0], out=y)
+        result = np.empty((n, self.c_out, *out), dtype=self.w.dtype)
+        y_t = y.reshape(n, p, self.c_out).transpose(0, 2, 1)
+        if self.bias is None:
+            np.copyto(result.reshape(n, self.c_out, p), y_t)
+        else:
+            np.add(y_t, self.bias[:, None], out=result.reshape(n, self.c_out, p))
+        return result
+
+    def _scratch(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A buffer of ``shape`` kept for the next call (one op is not used by two threads)."""
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[key] = np.empty(shape, dtype=self.w.dtype)
+        return buf
 
     def _padded(self, x: np.ndarray) -> np.ndarray:
         """``x`` zero-padded, in a buffer kept from call to call (its border stays 0)."""
