@@ -102,7 +102,7 @@ class ConvOp:
         # (N, G, Cg, *out, *K); per group -> (N, *out, Cg, *K) -> rows of the im2col matrix
         win = win.reshape(n, g, self.c_in_g, *out, *self.kernel)
         rows, cog = n * p, self.c_out // g
-        if g == 1 and rows * cog * self.w.shape[1] >= LARGE_GEMM:
+        if g == 1 and x.dtype == self.w.dtype and rows * cog * self.w.shape[1] >= LARGE_GEMM:
             return self._large_single_group(win[:, 0], out)
         order = (0, *range(2, 2 + nd), 1, *range(2 + nd, 2 + 2 * nd))
         if g == 1:
