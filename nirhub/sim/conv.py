@@ -61,8 +61,10 @@ def windows(
     return as_strided(x, shape=shape, strides=strides, writeable=False)
 
 
-# A product ``(M, K) @ (K, N)`` with ``M*N*K`` at least this large runs OpenBLAS's general
-# kernel whatever the operands' layout (its small-matrix path stops below 28 * 512**2).
+# Products ``(M, K) @ (K, N)`` with ``M*N*K`` from this size on take the column-wise im2col.
+# Conservative: OpenBLAS's direct small-matrix sgemm (non-transposed operands only, on some
+# CPUs) is limited to smaller products; on this project's OpenBLAS both layouts gave equal
+# bits at every size measured.
 LARGE_GEMM = 28 * 512 * 512
 _NO_PADS: list[tuple[int, int]] = []
 
