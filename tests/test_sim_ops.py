@@ -205,3 +205,67 @@ def test_pooling_sums_are_bit_identical_to_numpys_window_reduction(dtype):
                     np.ascontiguousarray(got).view(np.uint8),
                     np.ascontiguousarray(want).view(np.uint8),
                 ), (kernel, stride, padding, average)
+
+
+def _row_wise_conv(op, x):
+    """The row-wise im2col product: a ``(N*out, C*K)`` copy of the windows times the weight."""
+    from nirhub.sim.conv import windows
+
+    nd = len(op.kernel)
+    win = windows(x, op.kernel, op.stride, op.dilation, op.pads)
+    out = win.shape[2 : 2 + nd]
+    order = (0, *range(2, 2 + nd), 1, *range(2 + nd, 2 + 2 * nd))
+    y = win.transpose(order).reshape(x.shape[0] * int(np.prod(out)), -1) @ op.w[0]
+    y = y.reshape(x.shape[0], *out, op.c_out)
+    if op.bias is not None:
+        y += op.bias
+    return np.moveaxis(y, -1, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_convs_are_bit_identical_to_the_row_wise_im2col_product(dtype):
+    """Large single-group convolutions build the im2col matrix column-wise (faster) and hand
+    it to the matrix product transposed; the bits must be those of the row-wise copy, for
+    strides, dilations, asymmetric padding, with and without bias, on any input layout
+    (random magnitudes make any change of the summation order visible)."""
+    from nirhub.sim.conv import LARGE_GEMM, ConvOp
+
+    rng = np.random.default_rng(11)
+    cases = [
+        # (c_in, c_out, kernel, stride, padding, dilation, n, spatial, bias)
+        (2, 16, (5, 5), (1, 1), 1, (1, 1), 16, (34, 34), True),
+        (16, 32, (3, 3), (2, 2), 1, (1, 1), 48, (16, 16), False),
+        (3, 8, (4, 3), (1, 2), "same", (2, 1), 160, (20, 21), True),
+        (4, 16, (3,), (1,), 2, (2,), 64, (700,), True),
+    ]  # fmt: skip
+    for c_in, c_out, k, stride, padding, dilation, n, spatial, with_bias in cases:
+        w = (rng.standard_normal((c_out, c_in, *k)) * 10.0 ** rng.integers(-3, 3)).astype(dtype)
+        bias = rng.standard_normal(c_out).astype(dtype) if with_bias else None
+        op = ConvOp(w, bias, stride, padding, dilation, 1, np.dtype(dtype))
+        shape = (n, c_in, *spatial)
+        x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-4, 4, shape)).astype(dtype)
+        channels_last = np.moveaxis(np.moveaxis(x, 1, -1).copy(), -1, 1)
+        rows = n * int(np.prod(_row_wise_conv(op, x[:1]).shape[2:]))
+        assert rows * c_out * w[0].size >= LARGE_GEMM, "the case must take the column-wise path"
+        for data in (x, channels_last):
+            want = _row_wise_conv(op, data)
+            got = op(data)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert np.array_equal(
+                np.ascontiguousarray(got).view(np.uint8), np.ascontiguousarray(want).view(np.uint8)
+            ), (c_in, c_out, k, stride, padding, dilation)
+
+
+def test_conv_results_do_not_share_the_ops_buffers():
+    """ConvOp keeps scratch buffers from call to call; what it returns must stay intact."""
+    from nirhub.sim.conv import ConvOp
+
+    rng = np.random.default_rng(5)
+    op = ConvOp(rng.standard_normal((16, 2, 5, 5)), None, (1, 1), 1, (1, 1), 1, np.dtype("f8"))
+    first_in = rng.standard_normal((16, 2, 34, 34))
+    first = op(first_in)
+    kept = first.copy()
+    op(rng.standard_normal((16, 2, 34, 34)))
+    op(rng.standard_normal((3, 2, 34, 34)))  # another shape: new buffers
+    assert np.array_equal(first, kept)
+    assert np.array_equal(op(first_in), kept)
