@@ -149,11 +149,16 @@ class SpiNNaker2Backend(Backend):
         import warnings
 
         from nirhub.backend import ConversionWarning
+        from nirhub_spinnaker2.effects import effect_warning
         from nirhub_spinnaker2.network import lower
 
         net = options.get("prepared") or lower(graph, **lowering_options(options))
         for note in net.notes:
             warnings.warn(note, ConversionWarning, stacklevel=2)
+        # silence is a bug: where the chip's arithmetic changes spikes, say where and how much
+        effect = effect_warning(net)
+        if effect is not None:
+            warnings.warn(effect, ConversionWarning, stacklevel=2)
         return net
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:
