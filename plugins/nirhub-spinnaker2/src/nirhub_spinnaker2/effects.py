@@ -110,6 +110,7 @@ def effect_warning(net: S2Network) -> str | None:
         f"spikes. Measured with nirhub's emulator against the reference simulator on {STEPS} "
         f"steps of random input spikes (rate {RATE}, seed {SEED}): "
         + "; ".join(e.describe() for e in differing)
-        + ". Weights on an integer or dyadic grid are kept exactly (weight-scale=max picks a "
-        "scale that keeps their ratios); -O rounding=nearest lowers the error of float weights."
+        + ". Integer and dyadic weights are kept exactly by -O weight-scale=max (the default: "
+        "a scale that keeps their ratios); float weights cannot be. The conversion report "
+        "compares truncation with -O rounding=nearest per population."
     )

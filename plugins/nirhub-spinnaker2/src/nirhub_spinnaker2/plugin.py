@@ -71,8 +71,10 @@ class SpiNNaker2Backend(Backend):
             Option(
                 "weight_scale",
                 "str",
-                "per-population weight scale: max (127/max|W|, default), percentile:P "
-                "(127/P-th percentile of |W|) or none (weights as they are)",
+                "per-population weight scale: max (127/max|W|, or for integer/dyadic weights "
+                "the largest power of two or integer that keeps them exact; default), upstream "
+                "(127/max|W| always, as py-spinnaker2), percentile:P (127/P-th percentile of "
+                "|W|) or none (weights as they are)",
             ),
             Option(
                 "rounding",
