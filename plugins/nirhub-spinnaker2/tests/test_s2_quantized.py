@@ -25,6 +25,7 @@ import pytest
 from nirhub_spinnaker2.effects import measure
 from nirhub_spinnaker2.network import lower
 from nirhub_spinnaker2.plugin import SpiNNaker2Backend
+from nirhub_spinnaker2.report import resource_report
 
 import nirhub
 from nirhub.hub.convert import simulate_with_backend
@@ -106,6 +107,11 @@ def test_exact_scale_keeps_the_integer_ratios(built: dict[str, Any]) -> None:
             np.testing.assert_array_equal(pop.params["threshold"], np.float32(thr * scale))
         for proj in net.projections:
             np.testing.assert_array_equal(proj.weights, proj.weights_float)
+        rows = resource_report(net, probe_steps=0)["populations"]
+        assert (
+            f"w_scale {scale:g} (power of two), threshold {q.thresholds[0] * scale:g},"
+            in (rows[pops[0].name])
+        )
 
 
 def test_upstream_scale_reproduces_the_issue_and_warns(built: dict[str, Any]) -> None:
