@@ -167,3 +167,27 @@ def test_native_models_run_exactly(
     assert np.count_nonzero(_output(got) != expected) == 0
     _, caught = _convert(graph)
     assert not [w for w in caught if "cells" in w], caught
+
+
+@pytest.mark.parametrize(
+    ("weights", "scale", "rule"),
+    [
+        ([1.0, 2.0, -1.0, 0.0], 32.0, "power of two"),  # 127/2 = 63.5 would truncate 1 to 63
+        ([0.25, 0.75, -0.5], 128.0, "power of two"),  # 127/0.75 = 169.33
+        ([1 / 3, 2 / 3, -1 / 3], 189.0, "integer"),  # thirds: a multiple of 3
+        ([1.0, 1.0], 127.0, "max"),  # 127/max|W| is exact already (sum-pool lists)
+        ([0.1234, -0.5678, 0.9], 127.0 / 0.9, "max"),  # float weights: py-spinnaker2's scale
+    ],
+)
+def test_weight_scale_rules(weights: list[float], scale: float, rule: str) -> None:
+    from nirhub_spinnaker2.params import weight_scale
+
+    w = np.asarray(weights)
+    got, how = weight_scale([w], "max", 127)
+    assert (got, how) == (pytest.approx(scale, rel=1e-15), rule)
+    if rule != "max" or scale == 127.0:
+        np.testing.assert_array_equal(np.trunc(w * got), w * got)
+    assert weight_scale([w], "upstream", 127) == (
+        pytest.approx(127.0 / np.abs(w).max()),
+        "upstream",
+    )

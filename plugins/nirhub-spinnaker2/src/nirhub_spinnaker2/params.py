@@ -28,6 +28,8 @@ def _maps_to_integers(w: np.ndarray, scale: float) -> bool:
 
 #: unique weight values up to which an integer scale is searched (quantized networks)
 GRID_SEARCH_VALUES = 256
+#: integer scales tried below 127 / max|W| (grids up to 1/1024)
+GRID_SEARCH_STEPS = 1024
 
 
 def exact_scale(w: np.ndarray, limit: int) -> tuple[float, str] | None:
@@ -50,7 +52,9 @@ def exact_scale(w: np.ndarray, limit: int) -> tuple[float, str] | None:
         return pow2, "power of two"
     values = np.unique(w)
     if values.size <= GRID_SEARCH_VALUES:
-        for n in range(int(math.floor(upstream)), 0, -1):
+        top_n = int(math.floor(upstream))
+        # a grid of step 1/d has an exact integer scale within d of the top one
+        for n in range(top_n, max(0, top_n - GRID_SEARCH_STEPS), -1):
             if _maps_to_integers(values, float(n)):
                 return float(n), "integer"
     return None
