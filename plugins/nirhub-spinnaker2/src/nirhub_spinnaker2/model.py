@@ -25,6 +25,9 @@ class Population:
     params: dict[str, np.ndarray] = field(default_factory=dict)  #: float32, per neuron
     reset: str = "reset_by_subtraction"  #: or reset_to_v_reset
     w_scale: float = 1.0
+    #: how w_scale was chosen: max (127/max|W|), power of two / integer (exact for quantized
+    #: weights), upstream, percentile:P, none (not saved in the artifact)
+    scale_rule: str = ""
     source: str = ""  #: NIR type of the node
     max_atoms_per_core: int = 0  #: 0: the default of the model
     #: chip voltage per NIR voltage unit (to report v in the reference's units)

@@ -90,10 +90,12 @@ def settings(graph: Graph, options: dict[str, Any]) -> Settings:
             p = -1.0
         if not 0 < p <= 100:
             raise UsageError(f"weight-scale=percentile:P needs 0 < P <= 100; got {scale!r}")
-    elif scale not in ("max", "none"):
+    elif scale not in ("max", "upstream", "none"):
         raise UsageError(
-            f"weight-scale must be max, percentile:P or none; got {scale!r}",
-            hint="max: 127/max|W| per population (py-spinnaker2's scale_weights=True).",
+            f"weight-scale must be max, upstream, percentile:P or none; got {scale!r}",
+            hint="max: 127/max|W| per population, or a scale that maps quantized weights "
+            "onto integers exactly; upstream: 127/max|W| always (py-spinnaker2's "
+            "scale_weights=True).",
         )
     rounding = str(options.get("rounding") or "trunc")
     if rounding not in ("trunc", "nearest", "none"):
@@ -198,7 +200,7 @@ def lower_with_problems(
         delayed = any(types[b] == "Delay" for c in ins for b in (*c.between, *c.after))
         fmt = "delay" if s.conn_delay > 0 or (delayed and not conv) else "no_delay"
         limit = WEIGHT_LIMIT[fmt]
-        w_scale = weight_scale([raw[i] for i in idx], s.weight_scale, limit)
+        w_scale, scale_rule = weight_scale([raw[i] for i in idx], s.weight_scale, limit)
         for c in ins:
             b = getattr(flat.nodes[c.weight], "bias", None) if c.weight else None
             if b is not None:
@@ -227,6 +229,7 @@ def lower_with_problems(
             neuron_params(node, kind, w_scale, bias, s, shape),
             reset="reset_to_v_reset" if mode == "zero" else "reset_by_subtraction",
             w_scale=w_scale,
+            scale_rule=scale_rule,
             source=kind,
             max_atoms_per_core=s.max_neurons.get(post, 0),
             v_scale=voltage_scale(node, kind, w_scale, s, shape),

@@ -21,12 +21,61 @@ def integrator_factors(tau: np.ndarray, dt: float, integrator: str) -> tuple[np.
     return 1.0 - decay, decay
 
 
-def weight_scale(weights: list[np.ndarray], how: str, limit: int) -> float:
+def _maps_to_integers(w: np.ndarray, scale: float) -> bool:
+    x = w * scale
+    return bool(np.all(np.isfinite(x)) and np.all(x == np.round(x)))
+
+
+#: unique weight values up to which an integer scale is searched (quantized networks)
+GRID_SEARCH_VALUES = 256
+#: integer scales tried below 127 / max|W| (grids up to 1/1024)
+GRID_SEARCH_STEPS = 1024
+
+
+def exact_scale(w: np.ndarray, limit: int) -> tuple[float, str] | None:
+    """A scale that maps every weight onto an integer within ``limit`` exactly, or None.
+
+    Quantized networks (integer weights, dyadic weights ``k/2^n``) keep their ratios only if
+    the chip's integers do: ``127 / max|W|`` (63.5 for weights up to 2) truncates them into
+    other ratios. Preferred, in order: ``127 / max|W|`` itself when it is exact (what
+    py-spinnaker2 does), the largest power of two (scaling by it commutes with the chip's
+    float32 rounding), the largest integer (for grids such as thirds).
+    """
+    top = float(np.max(w)) if w.size else 0.0
+    if top <= 0:
+        return None
+    upstream = limit / top
+    if _maps_to_integers(w, upstream):
+        return upstream, "max"
+    pow2 = 2.0 ** math.floor(math.log2(upstream))
+    if _maps_to_integers(w, pow2):
+        return pow2, "power of two"
+    values = np.unique(w)
+    if values.size <= GRID_SEARCH_VALUES:
+        top_n = int(math.floor(upstream))
+        # a grid of step 1/d has an exact integer scale within d of the top one
+        for n in range(top_n, max(0, top_n - GRID_SEARCH_STEPS), -1):
+            if _maps_to_integers(values, float(n)):
+                return float(n), "integer"
+    return None
+
+
+def weight_scale(weights: list[np.ndarray], how: str, limit: int) -> tuple[float, str]:
+    """The population's weight scale and how it was chosen.
+
+    ``max`` (default): exact when the weights allow (:func:`exact_scale`), else
+    ``127 / max|W|``; ``upstream``: ``127 / max|W|`` always (py-spinnaker2's
+    ``scale_weights=True``); ``percentile:P``; ``none``.
+    """
     if how == "none" or not weights:
-        return 1.0
+        return 1.0, "none"
     w = np.abs(np.concatenate([np.ravel(x) for x in weights]))
+    if how == "max":
+        exact = exact_scale(w, limit)
+        if exact is not None:
+            return exact
     ref = float(np.percentile(w, float(how.split(":", 1)[1]))) if ":" in how else float(w.max())
-    return float(limit / ref) if ref > 0 else 1.0
+    return (float(limit / ref), how) if ref > 0 else (1.0, how)
 
 
 def quantize(w: np.ndarray, rounding: str) -> np.ndarray:

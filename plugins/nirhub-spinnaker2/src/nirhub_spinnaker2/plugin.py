@@ -71,8 +71,10 @@ class SpiNNaker2Backend(Backend):
             Option(
                 "weight_scale",
                 "str",
-                "per-population weight scale: max (127/max|W|, default), percentile:P "
-                "(127/P-th percentile of |W|) or none (weights as they are)",
+                "per-population weight scale: max (127/max|W|, or for integer/dyadic weights "
+                "the largest power of two or integer that keeps them exact; default), upstream "
+                "(127/max|W| always, as py-spinnaker2), percentile:P (127/P-th percentile of "
+                "|W|) or none (weights as they are)",
             ),
             Option(
                 "rounding",
@@ -149,11 +151,16 @@ class SpiNNaker2Backend(Backend):
         import warnings
 
         from nirhub.backend import ConversionWarning
+        from nirhub_spinnaker2.effects import effect_warning
         from nirhub_spinnaker2.network import lower
 
         net = options.get("prepared") or lower(graph, **lowering_options(options))
         for note in net.notes:
             warnings.warn(note, ConversionWarning, stacklevel=2)
+        # silence is a bug: where the chip's arithmetic changes spikes, say where and how much
+        effect = effect_warning(net)
+        if effect is not None:
+            warnings.warn(effect, ConversionWarning, stacklevel=2)
         return net
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:

@@ -88,7 +88,9 @@ def resource_report(net: S2Network, *, probe_steps: int = 50, tick_s: float = 1e
         if pop.params:
             thr = pop.params["threshold"]
             row += (
-                f", w_scale {pop.w_scale:.6g}, threshold {float(thr.min()):.6g}"
+                f", w_scale {pop.w_scale:.6g}"
+                + (f" ({pop.scale_rule})" if pop.scale_rule else "")
+                + f", threshold {float(thr.min()):.6g}"
                 + (f"..{float(thr.max()):.6g}" if thr.max() != thr.min() else "")
                 + f", {pop.reset}"
             )
