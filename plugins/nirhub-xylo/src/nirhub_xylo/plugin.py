@@ -151,17 +151,11 @@ class XyloBackend(Backend):
 
         from nirhub.backend import ConversionWarning, resolve_dt
         from nirhub_xylo.mapping import map_graph
+        from nirhub_xylo.run import shortest_synapse_if_asked
         from nirhub_xylo.structure import mapping_options
 
         dt = resolve_dt(graph, options.get("dt"))
-        if options.get("lif") == "synapse":
-            from nirhub.backend import resolve_method
-            from nirhub_xylo.lif_synapse import approximation_note
-
-            how = resolve_method(graph, options.get("method"))
-            graph, note = approximation_note(graph, dt, how)
-            if note is not None:
-                warnings.warn(note, ConversionWarning, stacklevel=2)
+        graph = shortest_synapse_if_asked(graph, dt, options)
         model = map_graph(
             graph,
             chip=options.get("chip"),
