@@ -102,6 +102,14 @@ class XyloBackend(Backend):
                 choices=("euler", "exact"),
             ),
         ),
+        refusals={
+            "IF": "Xylo has no integrate-and-fire neuron: every Xylo membrane leaks by a bit "
+            "shift, at least one unit towards 0 per step (v -= v >> dash_mem, dash_mem <= 15), "
+            "and integrates its input through a decaying synaptic current; "
+            "an IF network needs a leak-free target (rockpool, sinabs/speck, lava/loihi2, the "
+            "reference simulator), or retrain with CubaLIF neurons (snnTorch Synaptic, rockpool "
+            "LIFTorch) for Xylo",
+        },
         can_run=True,
         limitations=(
             "writing the chip configuration (-O write=config, `nirhub xylo-config`) and "
