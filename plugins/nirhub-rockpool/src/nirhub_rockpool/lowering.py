@@ -121,7 +121,18 @@ def _vec(value: object, n: int) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(np.asarray(value, np.float64), (n,)))
 
 
-def lower(plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | None) -> Lowered:
+def lower(
+    plan: GraphPlan,
+    graph: Graph,
+    dt: float,
+    method: str,
+    reset: str | None,
+    *,
+    exact_ties: bool = True,
+) -> Lowered:
+    """The rockpool chain of ``graph``. ``exact_ties=False`` keeps every threshold as the graph
+    gives it and reports no inexact ties (Xylo quantizes thresholds into its own integer units
+    and fires at ``v >= threshold`` there)."""
     problems: list[Problem] = list(variant_problems(graph, VARIANTS, "rockpool", method=method))
     items: list[Item] = []
     consumed: set[str] = set()
@@ -159,6 +170,13 @@ def lower(plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | No
     if not problems:
         problems += _chain_problems(plan, items)
     raise_unsupported(problems, "rockpool", hint=variant_hint(problems))
+    if not exact_ties:
+        for it in items:
+            key = f"{it.name}.threshold"
+            if key in it.tensors:
+                node = plan.steps[it.out_step].node
+                it.tensors[key] = _vec(node.v_threshold, it.size_out).astype(F32)
+        return Lowered(plan, _place_gains(items), dt, method)
     return Lowered(plan, _place_gains(items), dt, method, inexact_ties(plan))
 
 
