@@ -162,3 +162,25 @@ def test_multi_spike_with_nirs_test_warns_with_the_measured_effect(tmp_path: Pat
     spiking = [p for p, n in graph.nodes.items() if n.type_name == "IF"]
     assert all(p in note for p in spiking)
     assert "multi-spike" in note and "cells" in note
+
+
+def test_thresholds_one_float32_unit_above_unless_the_caller_keeps_them(tmp_path: Path) -> None:
+    """The import's thresholds are the next float32 above NIR's; Xylo, which reuses this
+    lowering and quantizes thresholds into its own integer units, keeps them as given."""
+    from nirhub_rockpool.import_ import lower_graph
+    from nirhub_rockpool.lowering import lower
+
+    from nirhub.backend import make_graph_plan
+
+    w1, w2, _ = weights_and_input("int-if")
+    graph = nirhub.read(write_model(tmp_path / "m.nir", "int-if", "subtract", w1, w2))
+
+    def thresholds(low) -> list[np.ndarray]:
+        return [t for it in low.items for k, t in it.tensors.items() if k.endswith(".threshold")]
+
+    raised = thresholds(lower_graph(graph, DT))
+    plan = make_graph_plan(graph, "xylo")
+    kept = thresholds(lower(plan, graph, DT, "euler", None, exact_ties=False))
+    for r, k, t in zip(raised, kept, (2.0, 3.0), strict=True):
+        assert np.all(k == np.float32(t))
+        assert np.all(r == np.nextafter(np.float32(t), np.float32(np.inf)))
