@@ -58,8 +58,38 @@ def build_model(
     ``lowered``: the graph's lowering for these options, when a check already made it.
     """
     low = lowered if lowered is not None else lower_graph(graph, dt, method, reset)
+    note = tie_note(graph, low, reset)
+    if note is not None:
+        import warnings
+
+        from nirhub.backend import ConversionWarning
+
+        warnings.warn(note, ConversionWarning, stacklevel=3)
     import_rockpool()
     return MODELS.instantiate(Built(low, tensors(low), generate))
+
+
+def tie_note(graph: Graph, low: Lowered, reset: Any = None) -> str | None:
+    """The warning for the nodes whose ties at the threshold rockpool cannot keep exact
+    (:attr:`Lowered.inexact_ties`), with the measured effect; None when there are none or no
+    tie changes a spike on the measurement input."""
+    from nirhub.backend.ties import RATE, STEPS, tie_effects
+
+    if not low.inexact_ties:
+        return None
+    effects = tie_effects(graph, low.dt, method=low.method, reset=reset)
+    effects = [e for e in effects if e.path in low.inexact_ties and e.differing]
+    if not effects:
+        return None
+    return (
+        "rockpool cannot keep NIR's v > v_threshold exact where v lands exactly on the "
+        "threshold at: "
+        + "; ".join(f"{e.path} ({low.inexact_ties[e.path]})" for e in effects)
+        + f". Measured with the reference simulator on {STEPS} steps of random input spikes "
+        f"(rate {RATE}), firing at v >= v_threshold changes: "
+        + "; ".join(e.describe() for e in effects)
+        + ". Single-spike nodes are exact (nirhub raises their threshold by one float32 unit)."
+    )
 
 
 def built_for(model: Any) -> Built | None:

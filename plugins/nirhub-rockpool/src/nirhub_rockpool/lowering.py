@@ -8,13 +8,20 @@ Rockpool's torch neurons, per step of ``dt`` (``rockpool.nn.modules.torch``)::
     LIFTorch        I <- beta*(I + x + W_rec.T z_prev); v <- alpha*v + I + bias; as above
     alpha = exp(-dt/tau_mem), beta = exp(-dt/tau_syn); state starts at 0
 
-Imported with ``max_spikes_per_dt = 1``: a spike when ``v >= thr`` (NIR: ``v > thr``; they
-differ only when v lands exactly on the threshold), reset by subtraction, which is all rockpool
-does: a graph whose spiking nodes reset to zero is refused (import it with ``reset=subtract``
-if that is what its author meant). Neuron variants (``nirhub.ir.conventions.NeuronVariant``)
-rockpool runs natively: the test ``v >= thr``; multi-spike output (``max_spikes_per_dt`` = the
-node's ``max_spikes``, else 2**31, i.e. unbounded for float32 counts); the staged zero-order
-hold of a CubaLIF (LIFTorch under method "exact"). ``v_min`` is refused.
+Imported with ``max_spikes_per_dt = 1``: a spike when ``v >= thr'``, reset by subtraction of
+``thr'``, which is all rockpool does. NIR fires at ``v > thr``, so ``thr'`` is the next float32
+above ``thr``: a membrane landing exactly on the threshold (integer and dyadic networks do
+that all the time) does not fire, as in NIR. The one float32 unit more that each spike
+subtracts leaves the membrane at most a few units low, never high, so an integer network stays
+exact (its membranes are whole numbers: ``v > thr`` is ``v >= thr + 1``). A node recording
+NIR's test with multi-spike output (``floor(v/thr)`` spikes) keeps ``thr`` (a raised one would
+count ``2 thr`` as one spike): it fires on a tie, and the conversion says so with the measured
+effect (:func:`inexact_ties`). A graph whose spiking nodes reset to zero is refused (import it
+with ``reset=subtract`` if that is what its author meant). Neuron variants
+(``nirhub.ir.conventions.NeuronVariant``) rockpool runs natively: the test ``v >= thr``;
+multi-spike output (``max_spikes_per_dt`` = the node's ``max_spikes``, else 2**31, i.e.
+unbounded for float32 counts); the staged zero-order hold of a CubaLIF (LIFTorch under method
+"exact"). ``v_min`` is refused.
 
 NIR at step dt (``nirhub.sim``), decay ``a = exp(-dt/tau)`` (method "exact") or ``1 - dt/tau``
 ("euler"; rockpool's tau is then ``-dt/ln(1 - dt/tau)``, which needs dt < tau):
@@ -88,6 +95,9 @@ class Lowered:
     items: list[Item]
     dt: float
     method: str
+    #: spiking nodes that fire where v lands exactly on the threshold and NIR does not (path ->
+    #: why); the conversion warns with the measured effect
+    inexact_ties: dict[str, str] = field(default_factory=dict)
 
 
 class _Refused(Exception):
@@ -111,7 +121,18 @@ def _vec(value: object, n: int) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(np.asarray(value, np.float64), (n,)))
 
 
-def lower(plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | None) -> Lowered:
+def lower(
+    plan: GraphPlan,
+    graph: Graph,
+    dt: float,
+    method: str,
+    reset: str | None,
+    *,
+    exact_ties: bool = True,
+) -> Lowered:
+    """The rockpool chain of ``graph``. ``exact_ties=False`` keeps every threshold as the graph
+    gives it and reports no inexact ties (Xylo quantizes thresholds into its own integer units
+    and fires at ``v >= threshold`` there)."""
     problems: list[Problem] = list(variant_problems(graph, VARIANTS, "rockpool", method=method))
     items: list[Item] = []
     consumed: set[str] = set()
@@ -149,7 +170,41 @@ def lower(plan: GraphPlan, graph: Graph, dt: float, method: str, reset: str | No
     if not problems:
         problems += _chain_problems(plan, items)
     raise_unsupported(problems, "rockpool", hint=variant_hint(problems))
-    return Lowered(plan, _place_gains(items), dt, method)
+    if not exact_ties:
+        for it in items:
+            key = f"{it.name}.threshold"
+            if key in it.tensors:
+                node = plan.steps[it.out_step].node
+                it.tensors[key] = _vec(node.v_threshold, it.size_out).astype(F32)
+        return Lowered(plan, _place_gains(items), dt, method)
+    return Lowered(plan, _place_gains(items), dt, method, inexact_ties(plan))
+
+
+def strict_threshold(step: Step, size: int) -> np.ndarray:
+    """The float32 threshold rockpool's ``v >= thr`` test gets for NIR's ``v > thr``: the next
+    float32 above it (exact at ties); the threshold itself for nodes recording ``>=`` and for
+    multi-spike nodes (see :func:`inexact_ties`)."""
+    thr = _vec(step.node.v_threshold, size).astype(F32)
+    variant = get_variant(step.node, step.path)
+    if variant.threshold == ">=" or variant.spikes == "multi":
+        return thr
+    return np.nextafter(thr, F32(np.inf))
+
+
+def inexact_ties(plan: GraphPlan) -> dict[str, str]:
+    """The spiking nodes whose ties rockpool cannot keep: NIR's ``v > thr`` with multi-spike
+    output, where rockpool counts ``floor(v/thr)`` spikes once ``v >= thr`` (a raised threshold
+    would turn ``v = 2 thr`` into one spike instead of two)."""
+    out = {}
+    for step in plan.steps.values():
+        if not hasattr(step.node, "v_threshold"):
+            continue
+        variant = get_variant(step.node, step.path)
+        if variant.spikes == "multi" and variant.threshold != ">=":
+            out[step.path] = (
+                "multi-spike output: rockpool counts floor(v/threshold) at v >= threshold"
+            )
+    return out
 
 
 def _consumers(plan: GraphPlan, name: str) -> list[str]:
@@ -260,7 +315,7 @@ def _single(step: Step, graph: Graph, dt: float, method: str, reset: str | None)
             )
         tensors = {
             f"{n}.tau_mem": rockpool_tau(a, dt).astype(F32),
-            f"{n}.threshold": _vec(node.v_threshold, size).astype(F32),
+            f"{n}.threshold": strict_threshold(step, size),
         }
         item = Item(n, "lifneuron", [step.path], size, size, tensors, gain, neuron_path=step.path)
         item.max_spikes = _max_spikes(step)
@@ -369,7 +424,7 @@ def _liftorch(
         {
             f"{n}.tau_mem": rockpool_tau(a_m, dt).astype(F32),
             f"{n}.tau_syn": rockpool_tau(a_s, dt).astype(F32).reshape(size, 1),
-            f"{n}.threshold": _vec(node.v_threshold, size).astype(F32),
+            f"{n}.threshold": strict_threshold(mem, size),
             f"{n}.bias": bias.astype(F32),
         },
         g_m * g_s / a_s,

@@ -28,7 +28,8 @@ GENERATED_MODULE = "nirhub_rockpool_generated"
 
 
 class RockpoolBackend(GeneratedTorchBackend):
-    """Rockpool's torch modules; rockpool neurons reset by subtraction and fire at v >= thr."""
+    """Rockpool's torch modules; rockpool neurons reset by subtraction and fire at v >= thr
+    (imports raise the threshold by one float32 unit to keep NIR's v > thr exact)."""
 
     descriptor = BackendDescriptor(
         name="rockpool",
@@ -79,7 +80,9 @@ class RockpoolBackend(GeneratedTorchBackend):
             "CubaLIF import with method=euler, or exact when it records the staged variant",
             "exports rockpool's spike rule as neuron variants (v >= threshold; multi-spike "
             "output unless max_spikes_per_dt=1); imports them; refuses v_min",
-            "rockpool fires at v >= threshold, NIR at v > threshold",
+            "rockpool fires at v >= threshold, NIR at v > threshold: imports raise each "
+            "threshold by one float32 unit (exact at ties) except on multi-spike nodes "
+            "recording NIR's test, which warn with the measured effect",
         ),
         safe_classes=(),
         modules=("rockpool", GENERATED_MODULE),

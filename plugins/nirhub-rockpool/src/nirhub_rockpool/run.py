@@ -19,8 +19,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: how rockpool ran, for the result
 CONVENTIONS = {
     "backend": "rockpool torch modules (float32)",
-    "threshold": "v >= threshold (rockpool; NIR says >, which differs only when v "
-    "equals the threshold exactly)",
+    "threshold": "v >= the next float32 above the threshold (rockpool's test; NIR's "
+    "v > threshold, exact at ties), or v >= threshold for nodes recording that test or "
+    "multi-spike output",
     "spike": "one spike per step at most (max_spikes_per_dt=1), or the spike count "
     "for nodes recording multi-spike output",
     "reset": "subtract (the only rockpool reset)",

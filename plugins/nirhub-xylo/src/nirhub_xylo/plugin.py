@@ -102,6 +102,14 @@ class XyloBackend(Backend):
                 choices=("euler", "exact"),
             ),
         ),
+        refusals={
+            "IF": "Xylo has no integrate-and-fire neuron: every Xylo membrane leaks by a bit "
+            "shift, at least one unit towards 0 per step (v -= v >> dash_mem, dash_mem <= 15), "
+            "and integrates its input through a decaying synaptic current; "
+            "an IF network needs a leak-free target (rockpool, sinabs/speck, lava/loihi2, the "
+            "reference simulator), or retrain with CubaLIF neurons (snnTorch Synaptic, rockpool "
+            "LIFTorch) for Xylo",
+        },
         can_run=True,
         limitations=(
             "writing the chip configuration (-O write=config, `nirhub xylo-config`) and "
@@ -151,17 +159,11 @@ class XyloBackend(Backend):
 
         from nirhub.backend import ConversionWarning, resolve_dt
         from nirhub_xylo.mapping import map_graph
+        from nirhub_xylo.run import shortest_synapse_if_asked
         from nirhub_xylo.structure import mapping_options
 
         dt = resolve_dt(graph, options.get("dt"))
-        if options.get("lif") == "synapse":
-            from nirhub.backend import resolve_method
-            from nirhub_xylo.lif_synapse import approximation_note
-
-            how = resolve_method(graph, options.get("method"))
-            graph, note = approximation_note(graph, dt, how)
-            if note is not None:
-                warnings.warn(note, ConversionWarning, stacklevel=2)
+        graph = shortest_synapse_if_asked(graph, dt, options)
         model = map_graph(
             graph,
             chip=options.get("chip"),

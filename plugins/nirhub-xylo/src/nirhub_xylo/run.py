@@ -16,11 +16,12 @@ quantization scale (NIR units); recorded ``spikes`` are spike *counts* per step.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from nirhub.backend import UsageError, single_input
+from nirhub.backend import ConversionWarning, UsageError, single_input
 from nirhub_xylo.mapping import XyloModel, import_xylo
 
 
@@ -111,6 +112,21 @@ def run_model(model: XyloModel, inputs: Any, *, record: tuple[str, ...] = ()) ->
     }
 
 
+def shortest_synapse_if_asked(graph: Any, dt: float, options: dict[str, Any]) -> Any:
+    """``-O lif=synapse``: the graph with each LIF as a CubaLIF with Xylo's shortest synapse,
+    and the conversion's warning with the measured similarity (the graph as it is otherwise).
+    The run hook and ``from_ir`` take the option alike."""
+    if options.get("lif") != "synapse":
+        return graph
+    from nirhub.backend import resolve_method
+    from nirhub_xylo.lif_synapse import approximation_note
+
+    graph, note = approximation_note(graph, dt, resolve_method(graph, options.get("method")))
+    if note is not None:
+        warnings.warn(note, ConversionWarning, stacklevel=3)
+    return graph
+
+
 def run_graph(
     graph: Any, inputs: Any, dt: float, *, record: tuple[str, ...] = (), **options: Any
 ) -> Any:
@@ -118,7 +134,10 @@ def run_graph(
     from nirhub_xylo.mapping import map_graph
     from nirhub_xylo.structure import mapping_options
 
+    graph = shortest_synapse_if_asked(graph, dt, options)
     model = map_graph(graph, chip=options.get("chip"), dt=dt, **mapping_options(options))
+    for note in model.notes:
+        warnings.warn(note, ConversionWarning, stacklevel=2)
     got = run_model(model, inputs, record=record)
     return SimulationResult(
         outputs=got["outputs"],

@@ -157,7 +157,7 @@ def analyse(
     how = resolve_method(graph, method)
     try:
         plan = make_graph_plan(graph, "xylo")
-        low = lower(plan, graph, dt, how, "subtract")
+        low = lower(plan, graph, dt, how, "subtract", exact_ties=False)
     except (UnsupportedError, IRError) as exc:
         return None, [
             _problem(p.where, f"cannot be mapped to Xylo's neurons: {p.message}")
