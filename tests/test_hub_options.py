@@ -3,6 +3,7 @@ the value given beats the one recorded, and a backend receives resolved values."
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from nirhub.backend import (
     Backend,
     BackendDescriptor,
+    ConversionWarning,
     Option,
     UsageError,
     hookimpl,
@@ -61,6 +63,10 @@ class Stepper(Backend):
 
     def run(self, graph, inputs, dt, *, record=(), **options):  # type: ignore[override]
         self.seen.append({"hook": "run", "dt": dt, **options})
+        if options.get("method") == "euler":  # as a run hook says what it cannot keep exact
+            warnings.warn(
+                "stepper: 0 of 18 cells differ (measured)", ConversionWarning, stacklevel=2
+            )
         return simulate(graph, inputs, dt, record=record)
 
 
@@ -247,3 +253,21 @@ def test_cli_simulate_backend_dash_o_dt(tmp_path: Path) -> None:
     assert '"dt": 0.001' in done.output
     missing = cli([*args, "-o", str(tmp_path / "p.npz")], tmp_path)
     assert missing.exit_code == 2 and "--dt" in missing.output and "-O dt" not in missing.output
+
+
+def test_simulate_reports_the_run_hooks_warnings(registry, tmp_path: Path) -> None:
+    """A run hook's warning is part of the run's result (the CLI prints it as `convert` does),
+    not a raw Python warning with a file name and a source line."""
+    np.save(tmp_path / "x.npy", np.ones((6, 3)))
+    source = _write(graph(), tmp_path / "g.nir")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning that escapes fails the test
+        run = simulate_file(
+            source,
+            tmp_path / "x.npy",
+            output=tmp_path / "out.npz",
+            backend="stepper",
+            options={"method": "euler"},
+            registry=registry,
+        )
+    assert run.warnings.count("stepper: 0 of 18 cells differ (measured)") == 1

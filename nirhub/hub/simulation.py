@@ -160,7 +160,9 @@ def simulate_file(
     }
     if steps is not None:
         conventions["steps"] = steps
-    result = _run(graph, signals, step, backend, tuple(record), registry, options, conventions)
+    result = _run(
+        graph, signals, step, backend, tuple(record), registry, options, conventions, warnings
+    )
 
     written = result.save(target, force=force)
     arrays = [
@@ -231,18 +233,35 @@ def _run(
     registry: Any,
     options: dict[str, Any],
     conventions: dict[str, Any],
+    notes: list[str],
 ) -> Any:
     """Run in the reference simulator, or in ``backend``'s run hook (which must support the
-    ``method``/``reset`` given in ``conventions``)."""
+    ``method``/``reset`` given in ``conventions``). The backend's warnings (a run hook's
+    measured inexactness, say) join ``notes``, as ``convert`` reports them."""
     if backend is None:
         from nirhub.sim import simulate
 
         return simulate(graph, signals, step, record=record, **conventions)
+    import warnings
+
+    from nirhub.backend.quiet import ignore_framework_noise
     from nirhub.hub.convert import simulate_with_backend
 
-    return simulate_with_backend(
-        graph, signals, step, backend, record=record, registry=registry, **options, **conventions
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ignore_framework_noise()
+        result = simulate_with_backend(
+            graph,
+            signals,
+            step,
+            backend,
+            record=record,
+            registry=registry,
+            **options,
+            **conventions,
+        )
+    notes += [t for t in dict.fromkeys(str(w.message) for w in caught) if t not in notes]
+    return result
 
 
 def _only_inputless(problems: Any) -> bool:
