@@ -57,8 +57,7 @@ def measure(net: S2Network, *, steps: int = STEPS) -> list[Effect] | None:
     """Per neuron population, the emulator (as lowered: integer weights, float32) against the
     reference simulator on seeded random input spikes; None when the reference cannot run the
     graph as given."""
-    from nirhub.errors import NirhubError
-    from nirhub.sim import simulate
+    from nirhub.backend import NirhubError, simulate
     from nirhub_spinnaker2.emulator import emulate
 
     if net.graph is None or not net.inputs:
