@@ -25,6 +25,7 @@ from nirhub_speck.ties import ExactLayer
 from nirhub.backend import ConversionWarning
 from nirhub.backend.ties import tie_effects
 from nirhub.ir import IF, AvgPool2d, Conv2d, Flatten, Graph, Input, Linear, Output, SumPool2d
+from nirhub.ir.conventions import set_variant
 from nirhub.sim import simulate
 
 BACKEND = SpeckBackend()
@@ -235,3 +236,19 @@ def test_report_and_artifact_say_exact(reset: str, tmp_path) -> None:
     a, b = simulate_model(model, x, record=("n0",)), simulate_model(rebuilt, x, record=("n0",))
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1]["n0"]["v"], b[1]["n0"]["v"])
+
+
+@pytest.mark.parametrize("reset", RESETS)
+def test_a_recorded_at_or_above_test_is_the_chips_own(reset: str) -> None:
+    """A node that records ``v >= v_threshold`` (a sinabs export) fires as the chip does: the
+    threshold stays T (no unit above, no initial -1) and the run equals the reference, which
+    honours the variant, spike for spike."""
+    graph = integer_mlp()
+    for name in ("if1", "if2"):
+        set_variant(graph.nodes[name].metadata, threshold=">=")
+    x = binary((16,), 200)
+    assert_spike_for_spike(graph, x, ("if1", "if2"), reset)
+    model, notes = converted(graph, reset)
+    assert notes == []
+    assert [float(layer.spk.spike_threshold) for layer in model.layers] == [2.0, 3.0]
+    assert [t.initial for t in model.ties] == [0, 0]

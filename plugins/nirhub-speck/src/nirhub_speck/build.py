@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from nirhub.backend import UnsupportedError, UsageError
-from nirhub.ir.conventions import get_dt
+from nirhub.ir.conventions import get_dt, get_variant
 from nirhub.ir.graph import Graph
 from nirhub_speck import chip
 from nirhub_speck.layers import LayerPlan, plan_layers
@@ -246,7 +246,8 @@ def _exact(
     held = weight_mod.weight.detach().double().numpy()
     if held.shape != folded.shape or not np.allclose(held, folded, rtol=1e-6, atol=0):
         return "its weights are not laid out as the NIR node's (plugin limitation)"
-    return exact_layer(weight, bias, gain, thr, rescale, layer.reset)
+    at_or_above = get_variant(neuron, layer.neuron).threshold == ">="
+    return exact_layer(weight, bias, gain, thr, rescale, layer.reset, at_or_above)
 
 
 def _per_channel(values: Any, full: tuple[int, ...]) -> np.ndarray:

@@ -15,7 +15,9 @@ Then the chip's ``v`` is ``T / v_threshold[c]`` times NIR's ``v``, an integer, a
 - reset to zero: ``threshold_high = T + 1``, since ``v >= T + 1`` is ``v > T`` for integer v;
 - reset by subtraction: the chip subtracts ``threshold_high`` itself, so ``threshold_high = T``
   and the membrane starts at ``-1`` (``u = v - 1``: ``u >= T`` is ``v > T``, and subtracting
-  ``T`` keeps ``u = v - 1``).
+  ``T`` keeps ``u = v - 1``);
+- a node recording the variant ``v >= v_threshold`` (a sinabs export: sinabs fires as the chip
+  does) keeps ``threshold_high = T`` and starts at 0.
 
 ``T`` is the smallest such integer: the least common multiple of the denominators of those
 values, computed with exact fractions of the float64 numbers the reference simulator uses (a
@@ -65,12 +67,14 @@ def exact_layer(
     threshold: np.ndarray,
     rescale: float,
     reset: str,
+    at_or_above: bool = False,
 ) -> ExactLayer | str:
     """The exact integers of a chip layer, or why there are none (a sentence).
 
     ``weight`` (out, ...) and ``bias`` (out,) are the NIR values in float64, ``gain`` and
     ``threshold`` per output channel (``dt * r`` and ``v_threshold``), ``rescale`` the ``1/k^2``
-    of an AvgPool2d in front of the layer.
+    of an AvgPool2d in front of the layer. ``at_or_above``: the node records the variant
+    ``v >= v_threshold`` (sinabs' own neurons), the chip's own test: the threshold is ``T``.
     """
     weight = np.asarray(weight, dtype=np.float64)
     out = weight.shape[0]
@@ -115,7 +119,9 @@ def exact_layer(
             f"the integer scale that keeps its ratios (v_threshold = {units} chip units) needs "
             f"weights {lo}..{hi}, beyond the chip's 8 bits ({W_MIN}..{W_MAX})"
         )
-    if reset == "subtract":
+    if at_or_above:  # the chip's own test
+        threshold_high, initial = units, 0
+    elif reset == "subtract":
         threshold_high, initial = units, -1
     else:
         threshold_high, initial = units + 1, 0
