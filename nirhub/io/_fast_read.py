@@ -130,6 +130,9 @@ class _Template(NamedTuple):
     shape: Any
     dtype: Any
     filters: tuple[int, ...]
+    #: bytes of the data when it is a non-empty numeric array in native order stored
+    #: contiguously (what :meth:`FastBackend.read_plain` reads in one step), else 0
+    plain_bytes: int = 0
 
 
 class Dataset:
@@ -519,9 +522,11 @@ class FastBackend:
             templates = self._templates
             head = bytes(buf[start:layout])
             if len(templates) < _TEMPLATES_KEPT and len(head) >= _KEY_END:
+                itemsize = 0 if filters or shape is None else _PLAIN_ITEMSIZE.get(dtype, 0)
                 templates[head[8:_KEY_END]] = _Template(
-                    head, lsize, bytes(buf[layout + lsize : end]), shape, dtype, filters
-                )
+                    head, lsize, bytes(buf[layout + lsize : end]), shape, dtype, filters,
+                    itemsize * math.prod(shape) if itemsize else 0,
+                )  # fmt: skip
         return ds
 
     def _dataspace(self, buf: Any, p: int, size: int, location: str) -> tuple[int, ...] | None:
@@ -789,6 +794,96 @@ class FastBackend:
         return obj
 
     open_dataset = open_object
+
+    def _template_hit(self, group: Group, name: str) -> tuple[_Template, Any, int] | None:
+        """Member ``name`` of a file read whole, if its header equals a template seen before
+        but for its layout message's body: (template, buffer, offset of that body)."""
+        buf = self.whole
+        addr = group.links.get(name)
+        if buf is None or addr is None or addr < 0:
+            return None
+        start = self.base + addr
+        if start + _KEY_END > len(buf) or buf[start] != 1:
+            return None
+        tpl = self._templates.get(buf[start + 8 : start + _KEY_END])
+        if tpl is None:
+            return None
+        at = start + len(tpl.head)
+        end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
+        if (
+            at + tpl.layout_size + len(tpl.tail) != end
+            or end > len(buf)
+            or buf[at] not in (3, 4)
+            or not buf.startswith(tpl.head, start)
+            or not buf.startswith(tpl.tail, end - len(tpl.tail))
+        ):
+            return None
+        return tpl, buf, at
+
+    def read_plain(self, group: Group, name: str, location: str) -> np.ndarray | None:
+        """The value of member ``name`` if it is the most common dataset of a file of many
+        nodes, else None (then the caller opens and reads it the general way).
+
+        The common dataset: its header equals a template seen before (same shape and type,
+        no attributes, no filters) but for where its data lies, the data is a non-empty
+        numeric array in native order stored contiguously, and the file is read whole. This is
+        :meth:`open_object` and :meth:`read_dataset` of such a dataset in one call, with the
+        same checks and the same budget; everything else, odd or corrupt, takes the general
+        path with its errors. Files of many small nodes pay per member, so this matters there.
+        """
+        hit = self._template_hit(group, name)
+        if hit is None:
+            return None
+        tpl, buf, at = hit
+        need = tpl.plain_bytes
+        if not need or tpl.layout_size < 18 or buf[at + 1] != 1:  # (1: contiguous)
+            return None
+        data, stored = _QQ.unpack_from(buf, at + 2)
+        base = self.base
+        if data == UNDEF or stored < need or data < 0 or base + data + need > self.size:
+            return None
+        budget = self.budget
+        if need > budget.limits.max_bytes:
+            return None  # (the general path names the limit)
+        budget.charge(need, location)
+        shape = tpl.shape
+        out = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, base + data)
+        return (out if len(shape) == 1 else out.reshape(shape)).copy()
+
+    def read_plain_string(self, group: Group, name: str, location: str) -> str | None:
+        """As :meth:`read_plain`, for a scalar variable-length string (every node's ``type``
+        in files written by h5py/nir), stored contiguously or compact; else None."""
+        hit = self._template_hit(group, name)
+        if hit is None:
+            return None
+        tpl, buf, at = hit
+        if tpl.dtype != "str" or tpl.shape != () or tpl.filters:
+            return None
+        budget = self.budget
+        if _VLEN_ELEMENT_BYTES > budget.limits.max_bytes:
+            return None
+        cls = buf[at + 1]
+        if cls == 1:
+            if tpl.layout_size < 18:
+                return None
+            data, stored = _QQ.unpack_from(buf, at + 2)
+            off = self.base + data
+            if data == UNDEF or stored < 16 or data < 0 or off + 16 > self.size:
+                return None
+        elif cls == 0:
+            (n,) = _U16.unpack_from(buf, at + 2)
+            if n != 16 or 4 + n > tpl.layout_size:
+                return None
+            off = at + 4
+        else:
+            return None
+        budget.charge(_VLEN_ELEMENT_BYTES, location)
+        length, coll, idx = _DESC.unpack_from(buf, off)
+        if length == 0:
+            return ""
+        if length > _VLEN_ELEMENT_BYTES:  # (as _strings charges it)
+            budget.charge(length - _VLEN_ELEMENT_BYTES, location)
+        return self._heap_string(coll, idx, length, location)
 
     @staticmethod
     def is_group(obj: Any) -> bool:

@@ -348,6 +348,8 @@ class _Reader:
                 hint=f"Known types: {known}.",
             )
         allowed = FIELD_NAMES[type_name]
+        #: the fast parser's one-step read of common datasets (None: h5py)
+        read_plain = getattr(io, "read_plain", None)
         kwargs: dict[str, Any] = {}
         metadata: dict[str, Any] | None = None
         for name in names:
@@ -366,10 +368,15 @@ class _Reader:
                     dotted,
                 )
                 continue
+            self.where = member_loc
+            if read_plain is not None:
+                value = read_plain(gid, name, member_loc)
+                if value is not None:
+                    kwargs[name] = value
+                    continue
             obj = io.open_dataset(gid, name, member_loc)
             if not io.is_dataset(obj):
                 raise self.error(f"must be a dataset (field of {type_name})", member_loc)
-            self.where = member_loc
             if name in _FILLABLE and io.str_attr(obj, INFERRED_ATTR):
                 continue  # written by nirhub only for reference readers: absent in the graph
             kwargs[name] = io.read_dataset(obj, member_loc)
@@ -429,6 +436,11 @@ class _Reader:
         return value
 
     def _string(self, gid: Any, name: str, loc: str) -> str:
+        read_plain_string = getattr(self.io, "read_plain_string", None)
+        if read_plain_string is not None:
+            value = read_plain_string(gid, name, loc)
+            if value is not None:
+                return value
         obj = self.io.open_dataset(gid, name, loc)
         if not self.io.is_dataset(obj):
             raise self.error("must be a string dataset", loc)
