@@ -850,6 +850,66 @@ class FastBackend:
         out = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, base + data)
         return (out if len(shape) == 1 else out.reshape(shape)).copy()
 
+    def read_plain_members(
+        self, group: Group, names: list[str], fields: frozenset[str], location: str
+    ) -> dict[str, np.ndarray]:
+        """A node group's members read in one pass, as :meth:`read_plain` reads each: the
+        members in ``names`` order that are in ``fields``, up to the first one that is not
+        such a plain dataset or is ``metadata`` (where the caller goes on, member by member,
+        so that the budget is charged in the same order). Members outside ``fields`` are
+        skipped (the caller reports them). ``location`` is the group's."""
+        buf = self.whole
+        out: dict[str, np.ndarray] = {}
+        if buf is None:
+            return out
+        links = group.links
+        templates = self._templates
+        base = self.base
+        size = self.size
+        nbuf = len(buf)
+        budget = self.budget
+        limit = budget.limits.max_bytes
+        u32 = _U32.unpack_from
+        qq = _QQ.unpack_from
+        for name in names:
+            if name not in fields:
+                if name == "metadata":
+                    break
+                continue
+            addr = links[name]
+            start = base + addr
+            if addr < 0 or start + _KEY_END > nbuf or buf[start] != 1:
+                break
+            tpl = templates.get(buf[start + 8 : start + _KEY_END])
+            if tpl is None:
+                break
+            need = tpl.plain_bytes
+            at = start + len(tpl.head)
+            end = start + 16 + u32(buf, start + 8)[0]
+            if (
+                not need
+                or at + tpl.layout_size + len(tpl.tail) != end
+                or end > nbuf
+                or tpl.layout_size < 18
+                or buf[at] not in (3, 4)
+                or buf[at + 1] != 1  # contiguous
+                or not buf.startswith(tpl.head, start)
+                or not buf.startswith(tpl.tail, end - len(tpl.tail))
+            ):
+                break
+            data, stored = qq(buf, at + 2)
+            if data == UNDEF or stored < need or data < 0 or base + data + need > size:
+                break
+            if need > limit:
+                break  # (the general path names the limit)
+            if budget.used + need > limit:
+                budget.charge(need, f"{location}/{name}")  # (raises, naming the member)
+            budget.used += need
+            shape = tpl.shape
+            arr = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, base + data)
+            out[name] = (arr if len(shape) == 1 else arr.reshape(shape)).copy()
+        return out
+
     def read_plain_string(self, group: Group, name: str, location: str) -> str | None:
         """As :meth:`read_plain`, for a scalar variable-length string (every node's ``type``
         in files written by h5py/nir), stored contiguously or compact; else None."""

@@ -348,12 +348,15 @@ class _Reader:
                 hint=f"Known types: {known}.",
             )
         allowed = FIELD_NAMES[type_name]
-        #: the fast parser's one-step read of common datasets (None: h5py)
+        #: the fast parser's one-step reads of common datasets (None: h5py)
         read_plain = getattr(io, "read_plain", None)
-        kwargs: dict[str, Any] = {}
+        batch = getattr(io, "read_plain_members", None)
+        # numeric arrays already read (and so checked as _check_value would) in one pass
+        kwargs: dict[str, Any] = {} if batch is None else batch(gid, names, allowed, loc)
+        done = len(kwargs)
         metadata: dict[str, Any] | None = None
         for name in names:
-            if name == "type":
+            if name == "type" or (done and name in kwargs):
                 continue
             member_loc = f"{loc}/{name}"
             if name == "metadata":
@@ -382,6 +385,9 @@ class _Reader:
             kwargs[name] = io.read_dataset(obj, member_loc)
         for spec in FIELDS[type_name]:
             value = kwargs.get(spec.name)
+            if value is not None and spec.kind == "array" and type(value) is np.ndarray:
+                if value.dtype.kind in _NUMERIC:
+                    continue  # (what _check_value returns at once)
             if spec.name not in kwargs:
                 if spec.default is REQUIRED:
                     raise self.error(
