@@ -233,6 +233,9 @@ class FastBackend:
         #: headers of plain datasets seen, for :meth:`_plain_dataset`, by their bytes
         #: 8.._KEY_END (the header's size, its dataspace and most of its datatype)
         self._templates: dict[bytes, _Template] = {}
+        #: symbol-table group headers seen: their bytes up to the message's body (its first 24:
+        #: the prefix and the message's own header) -> the bytes after that body
+        self._group_heads: dict[bytes, bytes] = {}
         #: symbol-table groups: (heap segment, name offsets) -> (names, (name index, member
         #: index) pairs), see :meth:`_old_group`
         self._member_names: dict[tuple[bytes, tuple[int, ...]], tuple[tuple[str, ...], Any]] = {}
@@ -367,6 +370,9 @@ class FastBackend:
             buf, p, end = pending.pop()
 
     def _object(self, addr: int, location: str) -> Group | Dataset:
+        group = self._known_group(addr, location)
+        if group is not None:
+            return group
         ds = self._plain_dataset(addr)
         if ds is not None:
             return ds
@@ -606,13 +612,46 @@ class FastBackend:
             ids.append(fid)
         return tuple(ids)
 
+    def _known_group(self, addr: int, location: str) -> Group | None:
+        """A symbol-table group whose header equals one parsed before but for the symbol
+        table message's body (where its B-tree and heap lie), in a file read whole; else None.
+
+        Every node group of a file written by h5py has such a header (24 bytes): this skips
+        parsing it twice (as a dataset, then as a group) for each node. Equal bytes mean the
+        same messages, which the general parse of the first one checked."""
+        buf = self.whole
+        if buf is None or addr < 0:
+            return None
+        start = self.base + addr
+        tail = self._group_heads.get(buf[start : start + 24])
+        if tail is None:
+            return None
+        end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
+        if start + 40 + len(tail) != end or end > len(buf) or not buf.startswith(tail, start + 40):
+            return None
+        btree, heap = _QQ.unpack_from(buf, start + 24)
+        return self._symbol_table(addr, btree, heap, location)
+
     def _old_group(self, addr: int, messages: list, location: str) -> Group:
         """A group with a symbol table (a v1 B-tree of symbol nodes and a local heap of
         names): how libhdf5 stores groups by default, so in every file h5py and nir write."""
         if len(messages) != 1 or messages[0][3] < 16:
             raise NotFast("a symbol-table group with other messages")
-        _kind, buf, p, _size = messages[0]
+        _kind, buf, p, size = messages[0]
         btree, heap = _QQ.unpack_from(buf, p)
+        group = self._symbol_table(addr, btree, heap, location)
+        whole = self.whole
+        start = self.base + addr
+        if buf is whole and p == start + 24 and size == 16 and whole[start] == 1:
+            end = start + 16 + _U32.unpack_from(whole, start + 8)[0]
+            heads = self._group_heads
+            if end <= len(whole) and len(heads) < _TEMPLATES_KEPT:
+                heads[bytes(whole[start : start + 24])] = bytes(whole[start + 40 : end])
+        return group
+
+    def _symbol_table(self, addr: int, btree: int, heap: int, location: str) -> Group:
+        """The members of a symbol-table group: its B-tree of symbol nodes and its heap of
+        names."""
         hbuf, hoff = self._bytes(heap, 32, location)
         if hbuf[hoff : hoff + 4] != b"HEAP" or hbuf[hoff + 4] != 0:
             raise self.error("is corrupt: bad local heap", location)
