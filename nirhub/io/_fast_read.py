@@ -865,7 +865,8 @@ class FastBackend:
 
         The common dataset: its header equals a template seen before (same shape and type,
         no attributes, no filters) but for where its data lies, the data is a non-empty
-        numeric array in native order stored contiguously, and the file is read whole. This is
+        numeric array in native order stored contiguously or compact (in the header), and the
+        file is read whole. This is
         :meth:`open_object` and :meth:`read_dataset` of such a dataset in one call, with the
         same checks and the same budget; everything else, odd or corrupt, takes the general
         path with its errors. Files of many small nodes pay per member, so this matters there.
@@ -875,18 +876,26 @@ class FastBackend:
             return None
         tpl, buf, at = hit
         need = tpl.plain_bytes
-        if not need or tpl.layout_size < 18 or buf[at + 1] != 1:  # (1: contiguous)
+        lsize = tpl.layout_size
+        if not need:
             return None
-        data, stored = _QQ.unpack_from(buf, at + 2)
-        base = self.base
-        if data == UNDEF or stored < need or data < 0 or base + data + need > self.size:
+        if buf[at + 1] == 1 and lsize >= 18:  # contiguous
+            data, stored = _QQ.unpack_from(buf, at + 2)
+            if data == UNDEF or stored < need or data < 0 or self.base + data + need > self.size:
+                return None
+            data += self.base
+        elif buf[at + 1] == 0 and lsize >= 4:  # compact: in the header
+            if _U16.unpack_from(buf, at + 2)[0] != need or 4 + need > lsize:
+                return None
+            data = at + 4
+        else:
             return None
         budget = self.budget
         if need > budget.limits.max_bytes:
             return None  # (the general path names the limit)
         budget.charge(need, location)
         shape = tpl.shape
-        out = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, base + data)
+        out = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, data)
         return (out if len(shape) == 1 else out.reshape(shape)).copy()
 
     def read_plain_members(
@@ -910,6 +919,7 @@ class FastBackend:
         limit = budget.limits.max_bytes
         u32 = _U32.unpack_from
         qq = _QQ.unpack_from
+        u16 = _U16.unpack_from
         for name in names:
             if name not in fields:
                 if name == "metadata":
@@ -925,19 +935,26 @@ class FastBackend:
             need = tpl.plain_bytes
             at = start + len(tpl.head)
             end = start + 16 + u32(buf, start + 8)[0]
+            lsize = tpl.layout_size
             if (
                 not need
-                or at + tpl.layout_size + len(tpl.tail) != end
+                or at + lsize + len(tpl.tail) != end
                 or end > nbuf
-                or tpl.layout_size < 18
                 or buf[at] not in (3, 4)
-                or buf[at + 1] != 1  # contiguous
                 or not buf.startswith(tpl.head, start)
                 or not buf.startswith(tpl.tail, end - len(tpl.tail))
             ):
                 break
-            data, stored = qq(buf, at + 2)
-            if data == UNDEF or stored < need or data < 0 or base + data + need > size:
+            if buf[at + 1] == 1 and lsize >= 18:  # contiguous
+                data, stored = qq(buf, at + 2)
+                if data == UNDEF or stored < need or data < 0 or base + data + need > size:
+                    break
+                data += base
+            elif buf[at + 1] == 0 and lsize >= 4:  # compact: in the header
+                if u16(buf, at + 2)[0] != need or 4 + need > lsize:
+                    break
+                data = at + 4
+            else:
                 break
             if need > limit:
                 break  # (the general path names the limit)
@@ -945,7 +962,7 @@ class FastBackend:
                 budget.charge(need, f"{location}/{name}")  # (raises, naming the member)
             budget.used += need
             shape = tpl.shape
-            arr = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, base + data)
+            arr = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, data)
             out[name] = (arr if len(shape) == 1 else arr.reshape(shape)).copy()
         return out
 
