@@ -80,6 +80,9 @@ _MSG = struct.Struct("<HHB")
 _PREFIX = struct.Struct("<BBHII")
 _QQ = struct.Struct("<QQ")
 _QQQ = struct.Struct("<QQQ")
+#: a symbol table entry (40 bytes): the name's offset in the heap, the object's address
+#: (then a cache type and scratch pad, unused)
+_SYMBOL = struct.Struct("<QQ24x")
 _LINK_COMMON = struct.Struct("<BBQBB")  # version, flags, creation order, charset, name length
 _DESC = struct.Struct("<IQI")
 _SKIP = frozenset(
@@ -665,8 +668,7 @@ class FastBackend:
                 raise self.error("is corrupt: bad symbol table node", location)
             (n,) = _U16.unpack_from(sbuf, soff + 6)
             sbuf, soff = self._more(sbuf, soff + 8, 40 * n, snod + 8, location)
-            for i in range(n):
-                name_at, obj = _QQ.unpack_from(sbuf, soff + 40 * i)
+            for name_at, obj in _SYMBOL.iter_unpack(sbuf[soff : soff + 40 * n]):
                 offsets.append(name_at)
                 children.append(obj)
         # Groups of one node type hold the same names at the same heap offsets: the names are
@@ -677,6 +679,8 @@ class FastBackend:
             known = self._member_names.get(key)
             if known is not None:
                 names, order = known
+                if order is None:  # (B-tree order is name order: the usual case)
+                    return Group(addr, list(names), dict(zip(names, children, strict=True)))
                 return Group(addr, list(names), {names[k]: children[i] for k, i in order})
         entries: list[tuple[bytes, int]] = []
         for i, name_at in enumerate(offsets):
@@ -703,7 +707,8 @@ class FastBackend:
             links[name] = children[i]
         if key is not None and len(self._member_names) < _NAMES_CACHED:
             order = tuple((k, i) for k, (_raw, i) in enumerate(entries))
-            self._member_names[key] = (tuple(names), order)
+            identity = all(k == i for k, i in order)
+            self._member_names[key] = (tuple(names), None if identity else order)
         return Group(addr, names, links)
 
     def _btree_nodes(self, addr: int, kind: int, location: str, key_size: int):
