@@ -291,11 +291,11 @@ def bench(name: str, n_pairs: int, size: int, repeat: int, memory: bool) -> dict
             res[f"nir104_{k}"] = v
         _settle()
         # files written by nir (h5py's layout), read by nirhub (wall clock and CPU time)
-        for key, name in (
+        for key, stem in (
             ("nir108_gzip", "nir108_gzip"), ("nir108_none", "nir108_None"),
             ("nir104", "nir104_None"),
         ):  # fmt: skip
-            wall, cpu = _best_cpu(lambda k, n=name: nirhub.read(f"{tmp}/{n}_{k}.nir"), repeat)
+            wall, cpu = _best_cpu(lambda k, n=stem: nirhub.read(f"{tmp}/{n}_{k}.nir"), repeat)
             res[f"nirhub_read_{key}"] = wall
             res[f"nirhub_cpu_read_{key}"] = cpu
     print(
