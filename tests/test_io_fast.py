@@ -398,3 +398,82 @@ def _copy_untracked(src: h5py.Group, dst: h5py.Group) -> None:
             dst.create_dataset(name, data=obj[()], dtype=obj.dtype)
             for key, value in obj.attrs.items():
                 dst[name].attrs[key] = value
+
+
+def _many_nodes_as_nir_writes(tmp_path: Path, pairs: int = 30) -> tuple[Path, nh.Graph]:
+    """An h5py file of many nodes of two kinds in nir's layout (old-style groups)."""
+    rng = np.random.default_rng(2)
+    nodes: dict[str, nh.Node] = {"input": nh.Input([4])}
+    edges, prev = [], "input"
+    for i in range(pairs):
+        w = rng.standard_normal((4, 4)).astype(np.float32)
+        nodes[f"a{i}"] = nh.Affine(weight=w, bias=np.zeros(4, np.float32))
+        nodes[f"l{i}"] = nh.LIF(
+            tau=np.full(4, 0.01), r=np.ones(4), v_leak=np.zeros(4), v_threshold=np.ones(4)
+        )
+        edges += [(prev, f"a{i}"), (f"a{i}", f"l{i}")]
+        prev = f"l{i}"
+    nodes["output"] = nh.Output([4])
+    edges.append((prev, "output"))
+    graph = nh.Graph(nodes, edges)
+    tracked = tmp_path / "tracked.nir"
+    _write(graph, tracked, engine="h5py")
+    p = tmp_path / "many.nir"
+    with h5py.File(tracked, "r") as src, h5py.File(p, "w") as dst:
+        _copy_untracked(src, dst)
+    return p, graph
+
+
+def _patch_u64(path: Path, header: int, old: int, new: int) -> None:
+    """Replace the first little-endian u64 ``old`` after object header ``header``."""
+    data = bytearray(path.read_bytes())
+    at = data.index(old.to_bytes(8, "little"), header)
+    assert at < header + 512
+    data[at : at + 8] = new.to_bytes(8, "little")
+    path.write_bytes(bytes(data))
+
+
+def test_one_step_reads_of_common_members_keep_the_general_errors(tmp_path):
+    """A member whose header matches its siblings' (read in one step with them) but whose
+    data lies past the end of the file, and a node group whose header matches its siblings'
+    but whose B-tree lies past the end, are refused by the fast parser as the general parse
+    refuses them, naming them (a file written by h5py then goes to h5py, which refuses it
+    too)."""
+    p, graph = _many_nodes_as_nir_writes(tmp_path)
+    assert same_read(p) == graph
+    size = p.stat().st_size
+    with h5py.File(p, "r") as f:
+        tau = f["node/nodes/l20/tau"]
+        tau_header, tau_data = h5py.h5o.get_info(tau.id).addr, tau.id.get_offset()
+        group_header = h5py.h5o.get_info(f["node/nodes/a25"].id).addr
+    bad_data = tmp_path / "bad_data.nir"
+    bad_data.write_bytes(p.read_bytes())
+    _patch_u64(bad_data, tau_header, tau_data, size + 4096)
+    bad_group = tmp_path / "bad_group.nir"
+    data = bytearray(p.read_bytes())
+    # the symbol table message's body (B-tree, heap) follows the 16-byte prefix and the
+    # message's own 8-byte header
+    assert data[group_header + 16] == 0x11
+    data[group_header + 24 : group_header + 32] = (size + 4096).to_bytes(8, "little")
+    bad_group.write_bytes(bytes(data))
+    for bad, where in ((bad_data, "/node/nodes/l20/tau"), (bad_group, "/node/nodes/a25")):
+        with pytest.raises(NotFast, match=f"^{where}: is corrupt: it points to bytes"):
+            _read(bad, strict=False, engine="fast")
+        with pytest.raises(nh.FileFormatError):
+            nh.read(bad)
+
+
+def test_one_step_reads_charge_the_budget_in_member_order(tmp_path):
+    """The budget runs out at the same member, with the same message, whether the members
+    are read in one step or one by one (blocks: the general path)."""
+    p, _ = _many_nodes_as_nir_writes(tmp_path)
+    errors = []
+    for whole in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            if not whole:
+                mp.setattr(_fast_read, "WHOLE_FILE_MAX", 0)
+            with pytest.raises(nh.FileFormatError) as exc:
+                _read(p, strict=False, engine="fast", max_bytes=12000)
+        errors.append((exc.value.location, str(exc.value)))
+    assert errors[0] == errors[1]
+    assert "budget" in errors[0][1]

@@ -80,6 +80,9 @@ _MSG = struct.Struct("<HHB")
 _PREFIX = struct.Struct("<BBHII")
 _QQ = struct.Struct("<QQ")
 _QQQ = struct.Struct("<QQQ")
+#: a symbol table entry (40 bytes): the name's offset in the heap, the object's address
+#: (then a cache type and scratch pad, unused)
+_SYMBOL = struct.Struct("<QQ24x")
 _LINK_COMMON = struct.Struct("<BBQBB")  # version, flags, creation order, charset, name length
 _DESC = struct.Struct("<IQI")
 _SKIP = frozenset(
@@ -130,6 +133,9 @@ class _Template(NamedTuple):
     shape: Any
     dtype: Any
     filters: tuple[int, ...]
+    #: bytes of the data when it is a non-empty numeric array in native order stored
+    #: contiguously (what :meth:`FastBackend.read_plain` reads in one step), else 0
+    plain_bytes: int = 0
 
 
 class Dataset:
@@ -230,6 +236,9 @@ class FastBackend:
         #: headers of plain datasets seen, for :meth:`_plain_dataset`, by their bytes
         #: 8.._KEY_END (the header's size, its dataspace and most of its datatype)
         self._templates: dict[bytes, _Template] = {}
+        #: symbol-table group headers seen: their bytes up to the message's body (its first 24:
+        #: the prefix and the message's own header) -> the bytes after that body
+        self._group_heads: dict[bytes, bytes] = {}
         #: symbol-table groups: (heap segment, name offsets) -> (names, (name index, member
         #: index) pairs), see :meth:`_old_group`
         self._member_names: dict[tuple[bytes, tuple[int, ...]], tuple[tuple[str, ...], Any]] = {}
@@ -364,6 +373,9 @@ class FastBackend:
             buf, p, end = pending.pop()
 
     def _object(self, addr: int, location: str) -> Group | Dataset:
+        group = self._known_group(addr, location)
+        if group is not None:
+            return group
         ds = self._plain_dataset(addr)
         if ds is not None:
             return ds
@@ -519,9 +531,11 @@ class FastBackend:
             templates = self._templates
             head = bytes(buf[start:layout])
             if len(templates) < _TEMPLATES_KEPT and len(head) >= _KEY_END:
+                itemsize = 0 if filters or shape is None else _PLAIN_ITEMSIZE.get(dtype, 0)
                 templates[head[8:_KEY_END]] = _Template(
-                    head, lsize, bytes(buf[layout + lsize : end]), shape, dtype, filters
-                )
+                    head, lsize, bytes(buf[layout + lsize : end]), shape, dtype, filters,
+                    itemsize * math.prod(shape) if itemsize else 0,
+                )  # fmt: skip
         return ds
 
     def _dataspace(self, buf: Any, p: int, size: int, location: str) -> tuple[int, ...] | None:
@@ -601,13 +615,46 @@ class FastBackend:
             ids.append(fid)
         return tuple(ids)
 
+    def _known_group(self, addr: int, location: str) -> Group | None:
+        """A symbol-table group whose header equals one parsed before but for the symbol
+        table message's body (where its B-tree and heap lie), in a file read whole; else None.
+
+        Every node group of a file written by h5py has such a header (24 bytes): this skips
+        parsing it twice (as a dataset, then as a group) for each node. Equal bytes mean the
+        same messages, which the general parse of the first one checked."""
+        buf = self.whole
+        if buf is None or addr < 0:
+            return None
+        start = self.base + addr
+        tail = self._group_heads.get(buf[start : start + 24])
+        if tail is None:
+            return None
+        end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
+        if start + 40 + len(tail) != end or end > len(buf) or not buf.startswith(tail, start + 40):
+            return None
+        btree, heap = _QQ.unpack_from(buf, start + 24)
+        return self._symbol_table(addr, btree, heap, location)
+
     def _old_group(self, addr: int, messages: list, location: str) -> Group:
         """A group with a symbol table (a v1 B-tree of symbol nodes and a local heap of
         names): how libhdf5 stores groups by default, so in every file h5py and nir write."""
         if len(messages) != 1 or messages[0][3] < 16:
             raise NotFast("a symbol-table group with other messages")
-        _kind, buf, p, _size = messages[0]
+        _kind, buf, p, size = messages[0]
         btree, heap = _QQ.unpack_from(buf, p)
+        group = self._symbol_table(addr, btree, heap, location)
+        whole = self.whole
+        start = self.base + addr
+        if buf is whole and p == start + 24 and size == 16 and whole[start] == 1:
+            end = start + 16 + _U32.unpack_from(whole, start + 8)[0]
+            heads = self._group_heads
+            if end <= len(whole) and len(heads) < _TEMPLATES_KEPT:
+                heads[bytes(whole[start : start + 24])] = bytes(whole[start + 40 : end])
+        return group
+
+    def _symbol_table(self, addr: int, btree: int, heap: int, location: str) -> Group:
+        """The members of a symbol-table group: its B-tree of symbol nodes and its heap of
+        names."""
         hbuf, hoff = self._bytes(heap, 32, location)
         if hbuf[hoff : hoff + 4] != b"HEAP" or hbuf[hoff + 4] != 0:
             raise self.error("is corrupt: bad local heap", location)
@@ -621,8 +668,7 @@ class FastBackend:
                 raise self.error("is corrupt: bad symbol table node", location)
             (n,) = _U16.unpack_from(sbuf, soff + 6)
             sbuf, soff = self._more(sbuf, soff + 8, 40 * n, snod + 8, location)
-            for i in range(n):
-                name_at, obj = _QQ.unpack_from(sbuf, soff + 40 * i)
+            for name_at, obj in _SYMBOL.iter_unpack(sbuf[soff : soff + 40 * n]):
                 offsets.append(name_at)
                 children.append(obj)
         # Groups of one node type hold the same names at the same heap offsets: the names are
@@ -633,6 +679,8 @@ class FastBackend:
             known = self._member_names.get(key)
             if known is not None:
                 names, order = known
+                if order is None:  # (B-tree order is name order: the usual case)
+                    return Group(addr, list(names), dict(zip(names, children, strict=True)))
                 return Group(addr, list(names), {names[k]: children[i] for k, i in order})
         entries: list[tuple[bytes, int]] = []
         for i, name_at in enumerate(offsets):
@@ -659,7 +707,8 @@ class FastBackend:
             links[name] = children[i]
         if key is not None and len(self._member_names) < _NAMES_CACHED:
             order = tuple((k, i) for k, (_raw, i) in enumerate(entries))
-            self._member_names[key] = (tuple(names), order)
+            identity = all(k == i for k, i in order)
+            self._member_names[key] = (tuple(names), None if identity else order)
         return Group(addr, names, links)
 
     def _btree_nodes(self, addr: int, kind: int, location: str, key_size: int):
@@ -789,6 +838,173 @@ class FastBackend:
         return obj
 
     open_dataset = open_object
+
+    def _template_hit(self, group: Group, name: str) -> tuple[_Template, Any, int] | None:
+        """Member ``name`` of a file read whole, if its header equals a template seen before
+        but for its layout message's body: (template, buffer, offset of that body)."""
+        buf = self.whole
+        addr = group.links.get(name)
+        if buf is None or addr is None or addr < 0:
+            return None
+        start = self.base + addr
+        if start + _KEY_END > len(buf) or buf[start] != 1:
+            return None
+        tpl = self._templates.get(buf[start + 8 : start + _KEY_END])
+        if tpl is None:
+            return None
+        at = start + len(tpl.head)
+        end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
+        if (
+            at + tpl.layout_size + len(tpl.tail) != end
+            or end > len(buf)
+            or buf[at] not in (3, 4)
+            or not buf.startswith(tpl.head, start)
+            or not buf.startswith(tpl.tail, end - len(tpl.tail))
+        ):
+            return None
+        return tpl, buf, at
+
+    def read_plain(self, group: Group, name: str, location: str) -> np.ndarray | None:
+        """The value of member ``name`` if it is the most common dataset of a file of many
+        nodes, else None (then the caller opens and reads it the general way).
+
+        The common dataset: its header equals a template seen before (same shape and type,
+        no attributes, no filters) but for where its data lies, the data is a non-empty
+        numeric array in native order stored contiguously or compact (in the header), and the
+        file is read whole. This is
+        :meth:`open_object` and :meth:`read_dataset` of such a dataset in one call, with the
+        same checks and the same budget; everything else, odd or corrupt, takes the general
+        path with its errors. Files of many small nodes pay per member, so this matters there.
+        """
+        hit = self._template_hit(group, name)
+        if hit is None:
+            return None
+        tpl, buf, at = hit
+        need = tpl.plain_bytes
+        lsize = tpl.layout_size
+        if not need:
+            return None
+        if buf[at + 1] == 1 and lsize >= 18:  # contiguous
+            data, stored = _QQ.unpack_from(buf, at + 2)
+            if data == UNDEF or stored < need or data < 0 or self.base + data + need > self.size:
+                return None
+            data += self.base
+        elif buf[at + 1] == 0 and lsize >= 4:  # compact: in the header
+            if _U16.unpack_from(buf, at + 2)[0] != need or 4 + need > lsize:
+                return None
+            data = at + 4
+        else:
+            return None
+        budget = self.budget
+        if need > budget.limits.max_bytes:
+            return None  # (the general path names the limit)
+        budget.charge(need, location)
+        shape = tpl.shape
+        out = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, data)
+        return (out if len(shape) == 1 else out.reshape(shape)).copy()
+
+    def read_plain_members(
+        self, group: Group, names: list[str], fields: frozenset[str], location: str
+    ) -> dict[str, np.ndarray]:
+        """A node group's members read in one pass, as :meth:`read_plain` reads each: the
+        members in ``names`` order that are in ``fields``, up to the first one that is not
+        such a plain dataset or is ``metadata`` (where the caller goes on, member by member,
+        so that the budget is charged in the same order). Members outside ``fields`` are
+        skipped (the caller reports them). ``location`` is the group's."""
+        buf = self.whole
+        out: dict[str, np.ndarray] = {}
+        if buf is None:
+            return out
+        links = group.links
+        templates = self._templates
+        base = self.base
+        size = self.size
+        nbuf = len(buf)
+        budget = self.budget
+        limit = budget.limits.max_bytes
+        u32 = _U32.unpack_from
+        qq = _QQ.unpack_from
+        u16 = _U16.unpack_from
+        for name in names:
+            if name not in fields:
+                if name == "metadata":
+                    break
+                continue
+            addr = links[name]
+            start = base + addr
+            if addr < 0 or start + _KEY_END > nbuf or buf[start] != 1:
+                break
+            tpl = templates.get(buf[start + 8 : start + _KEY_END])
+            if tpl is None:
+                break
+            need = tpl.plain_bytes
+            at = start + len(tpl.head)
+            end = start + 16 + u32(buf, start + 8)[0]
+            lsize = tpl.layout_size
+            if (
+                not need
+                or at + lsize + len(tpl.tail) != end
+                or end > nbuf
+                or buf[at] not in (3, 4)
+                or not buf.startswith(tpl.head, start)
+                or not buf.startswith(tpl.tail, end - len(tpl.tail))
+            ):
+                break
+            if buf[at + 1] == 1 and lsize >= 18:  # contiguous
+                data, stored = qq(buf, at + 2)
+                if data == UNDEF or stored < need or data < 0 or base + data + need > size:
+                    break
+                data += base
+            elif buf[at + 1] == 0 and lsize >= 4:  # compact: in the header
+                if u16(buf, at + 2)[0] != need or 4 + need > lsize:
+                    break
+                data = at + 4
+            else:
+                break
+            if need > limit:
+                break  # (the general path names the limit)
+            if budget.used + need > limit:
+                budget.charge(need, f"{location}/{name}")  # (raises, naming the member)
+            budget.used += need
+            shape = tpl.shape
+            arr = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, data)
+            out[name] = (arr if len(shape) == 1 else arr.reshape(shape)).copy()
+        return out
+
+    def read_plain_string(self, group: Group, name: str, location: str) -> str | None:
+        """As :meth:`read_plain`, for a scalar variable-length string (every node's ``type``
+        in files written by h5py/nir), stored contiguously or compact; else None."""
+        hit = self._template_hit(group, name)
+        if hit is None:
+            return None
+        tpl, buf, at = hit
+        if tpl.dtype != "str" or tpl.shape != () or tpl.filters:
+            return None
+        budget = self.budget
+        if _VLEN_ELEMENT_BYTES > budget.limits.max_bytes:
+            return None
+        cls = buf[at + 1]
+        if cls == 1:
+            if tpl.layout_size < 18:
+                return None
+            data, stored = _QQ.unpack_from(buf, at + 2)
+            off = self.base + data
+            if data == UNDEF or stored < 16 or data < 0 or off + 16 > self.size:
+                return None
+        elif cls == 0:
+            (n,) = _U16.unpack_from(buf, at + 2)
+            if n != 16 or 4 + n > tpl.layout_size:
+                return None
+            off = at + 4
+        else:
+            return None
+        budget.charge(_VLEN_ELEMENT_BYTES, location)
+        length, coll, idx = _DESC.unpack_from(buf, off)
+        if length == 0:
+            return ""
+        if length > _VLEN_ELEMENT_BYTES:  # (as _strings charges it)
+            budget.charge(length - _VLEN_ELEMENT_BYTES, location)
+        return self._heap_string(coll, idx, length, location)
 
     @staticmethod
     def is_group(obj: Any) -> bool:

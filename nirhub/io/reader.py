@@ -348,10 +348,15 @@ class _Reader:
                 hint=f"Known types: {known}.",
             )
         allowed = FIELD_NAMES[type_name]
-        kwargs: dict[str, Any] = {}
+        #: the fast parser's one-step reads of common datasets (None: h5py)
+        read_plain = getattr(io, "read_plain", None)
+        batch = getattr(io, "read_plain_members", None)
+        # numeric arrays already read (and so checked as _check_value would) in one pass
+        kwargs: dict[str, Any] = {} if batch is None else batch(gid, names, allowed, loc)
+        done = len(kwargs)
         metadata: dict[str, Any] | None = None
         for name in names:
-            if name == "type":
+            if name == "type" or (done and name in kwargs):
                 continue
             member_loc = f"{loc}/{name}"
             if name == "metadata":
@@ -366,15 +371,23 @@ class _Reader:
                     dotted,
                 )
                 continue
+            self.where = member_loc
+            if read_plain is not None:
+                value = read_plain(gid, name, member_loc)
+                if value is not None:
+                    kwargs[name] = value
+                    continue
             obj = io.open_dataset(gid, name, member_loc)
             if not io.is_dataset(obj):
                 raise self.error(f"must be a dataset (field of {type_name})", member_loc)
-            self.where = member_loc
             if name in _FILLABLE and io.str_attr(obj, INFERRED_ATTR):
                 continue  # written by nirhub only for reference readers: absent in the graph
             kwargs[name] = io.read_dataset(obj, member_loc)
         for spec in FIELDS[type_name]:
             value = kwargs.get(spec.name)
+            if value is not None and spec.kind == "array" and type(value) is np.ndarray:
+                if value.dtype.kind in _NUMERIC:
+                    continue  # (what _check_value returns at once)
             if spec.name not in kwargs:
                 if spec.default is REQUIRED:
                     raise self.error(
@@ -429,6 +442,11 @@ class _Reader:
         return value
 
     def _string(self, gid: Any, name: str, loc: str) -> str:
+        read_plain_string = getattr(self.io, "read_plain_string", None)
+        if read_plain_string is not None:
+            value = read_plain_string(gid, name, loc)
+            if value is not None:
+                return value
         obj = self.io.open_dataset(gid, name, loc)
         if not self.io.is_dataset(obj):
             raise self.error("must be a string dataset", loc)
