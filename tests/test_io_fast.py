@@ -477,3 +477,32 @@ def test_one_step_reads_charge_the_budget_in_member_order(tmp_path):
         errors.append((exc.value.location, str(exc.value)))
     assert errors[0] == errors[1]
     assert "budget" in errors[0][1]
+
+
+@pytest.mark.parametrize("attrs", [None, {"unit": "s"}])
+def test_one_chunk_shortcut_writes_the_bytes_of_the_general_path(attrs):
+    """Compressed arrays that fit one chunk are written from cached header and B-tree pieces;
+    the file's bytes are those of the general chunked path (``FastSink._compressed``)."""
+    from nirhub.io import _fast_write as fw
+
+    arrays = [
+        np.array([3]),
+        np.arange(5, dtype=np.int16),
+        np.ones((3, 2)),
+        np.zeros((1, 1, 4), np.float32),
+        np.arange(24, dtype=">i4").reshape(2, 3, 4),
+    ]
+    for arr in arrays:
+        fast, general = fw.FastSink(gzip=True), fw.FastSink(gzip=True)
+        fast.array(fast.root(), "x", arr, attrs)
+        root = general.root()
+        messages = fw._array_messages(arr)[1]
+        extra = general._attrs(attrs)
+        layout = general._compressed(arr)
+        data = fw._header_raw(
+            messages[: -fw._FILL_LEN] + fw._FILL_CHUNKED_MSG, layout, extra, 5 + len(extra)
+        )
+        general._link(root, "x", general.out.put(data, len(data)))
+        assert fast._one_chunk[(arr.dtype.str, arr.shape)] is not None
+        assert b"".join(fast.parts()) == b"".join(general.parts())
+        assert fast.out.pos == general.out.pos

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -211,6 +211,8 @@ class FastSink:
         self.root_addr = UNDEF
         #: (name, creation order) -> the bytes of a link message before and after the address
         self._link_parts: dict[tuple[str, int], tuple[bytes, bytes]] = {}
+        #: (dtype, shape) -> how to write it compressed as one chunk (None: several chunks)
+        self._one_chunk: dict[tuple[str, tuple[int, ...]], _OneChunk | None] = {}
 
     # -- groups ---------------------------------------------------------------------------
     def root(self) -> Group:
@@ -314,10 +316,15 @@ class FastSink:
         nbytes = arr.nbytes
         if self.gzip and arr.ndim and nbytes:
             extra = self._attrs(attrs)
-            layout = self._compressed(arr)
-            data = _header_raw(
-                cached[1][:-_FILL_LEN] + _FILL_CHUNKED_MSG, layout, extra, 5 + len(extra)
-            )
+            plan = self._one_chunk.get(key)
+            if plan is None and key not in self._one_chunk:
+                plan = self._one_chunk[key] = _one_chunk_plan(arr, cached[1])
+            if plan is None:
+                layout = self._compressed(arr)
+                head = cached[1][:-_FILL_LEN] + _FILL_CHUNKED_MSG
+                data = _header_raw(head, layout, extra, 5 + len(extra))
+            else:  # one chunk (every small array): B-tree and header from cached pieces
+                data = self._one_chunk_header(arr, plan, extra)
         elif nbytes <= COMPACT_MAX:
             if not attrs:  # the common case: header bytes all cached but the data
                 data = cached[2] + arr.tobytes() + _ZEROS[: cached[3]]
@@ -338,6 +345,22 @@ class FastSink:
             layout = _message(MSG_LAYOUT, struct.pack("<BBQQ", 3, 1, addr, nbytes))
             data = _header_raw(cached[1], layout, extra, 4 + len(extra))
         self._link(group, name, self.out.put(data, len(data)))
+
+    def _one_chunk_header(self, arr: np.ndarray, plan: _OneChunk, extra: list[bytes]) -> bytes:
+        """Writes ``arr`` as one compressed chunk and its B-tree leaf; returns the dataset's
+        header. The same bytes as :meth:`_compressed` for an array that fits one chunk."""
+        packed = zlib.compress(memoryview(arr).cast("B"), GZIP_LEVEL)
+        out = self.out
+        chunk_addr = out.put(packed, len(packed))
+        btree = out.pos  # the node's pieces are a multiple of 8 bytes: no padding
+        parts = out.parts
+        parts.append(plan.node_head + plan.entry.pack(len(packed), chunk_addr))
+        parts.append(plan.node_tail)
+        out.pos += plan.node_size
+        if extra:
+            layout = plan.layout_head + plan.layout.pack(btree) + plan.layout_tail
+            return _header_raw(plan.head, layout, extra, 5 + len(extra))
+        return plan.header + plan.layout.pack(btree) + plan.layout_tail
 
     def _compressed(self, arr: np.ndarray) -> bytes:
         """Writes the chunks of ``arr`` compressed, and their B-tree; returns the layout and
@@ -391,6 +414,60 @@ class FastSink:
         )
         self.out.parts[0] = userblock + superblock
         return self.out.parts
+
+
+class _OneChunk(NamedTuple):
+    """Cached pieces of a compressed array stored as a single chunk (see ``_compressed``)."""
+
+    head: bytes  # the messages before the layout (dataspace, datatype, fill value)
+    header: bytes  # prefix + head + layout message header and body up to the B-tree address
+    layout_head: bytes  # the layout message's header and body up to the B-tree address
+    layout: struct.Struct  # the B-tree address
+    layout_tail: bytes  # chunk dimensions, padding and the filter pipeline message
+    node_head: bytes  # B-tree leaf signature and header (one entry used)
+    entry: struct.Struct  # (compressed size, chunk address) -> the entry's key and pointer
+    node_tail: bytes  # the end key and the unused entries (zeros) of the full-size node
+    node_size: int
+
+
+def _one_chunk_plan(arr: np.ndarray, contiguous: bytes) -> _OneChunk | None:
+    """The cached pieces when ``_compressed`` would store ``arr`` as one chunk, else None."""
+    shape, rank = arr.shape, arr.ndim
+    if any(n > 0xFFFFFFFF for n in shape):
+        return None
+    row_bytes = arr.nbytes // shape[0]
+    rows = max(1, min(shape[0], CHUNK_BYTES // max(row_bytes, 1)))
+    rows = max(rows, -(-shape[0] // CHUNKS_MAX))
+    if rows != shape[0] or rows * row_bytes > 0xFFFFFFFF:
+        return None
+    key = struct.Struct(f"<II{rank + 1}Q")
+    entry = struct.Struct(f"<I{4 + 8 * (rank + 1)}xQ")  # size, mask 0, offsets 0; address
+    node_head = b"TREE" + struct.pack("<BBHQQ", 1, 0, 1, UNDEF, UNDEF)
+    node_size = 24 + CHUNKS_MAX * (key.size + 8) + key.size
+    end_key = key.pack(0, 0, *shape, 0)
+    node_tail = end_key + bytes(node_size - len(node_head) - entry.size - len(end_key))
+    # the layout message as _message packs it: header, body, padding to 8 bytes
+    chunk = (rows, *shape[1:], arr.dtype.itemsize)
+    body_len = 3 + 8 + 4 * (rank + 1)
+    pad = -body_len % 8
+    layout_head = _MSG_HEADER.pack(MSG_LAYOUT, body_len + pad, 0) + struct.pack(
+        "<BBB", 3, 2, rank + 1
+    )
+    layout_tail = struct.pack(f"<{rank + 1}I", *chunk) + _ZEROS[:pad] + _DEFLATE_MSG
+    head = contiguous[:-_FILL_LEN] + _FILL_CHUNKED_MSG
+    body = len(head) + len(layout_head) + 8 + len(layout_tail)
+    header = _OH_PREFIX.pack(1, 0, 5, 1, body) + head + layout_head
+    return _OneChunk(
+        head,
+        header,
+        layout_head,
+        struct.Struct("<Q"),
+        layout_tail,
+        node_head,
+        entry,
+        node_tail,
+        node_size,
+    )
 
 
 def _array_messages(arr: np.ndarray) -> tuple[bytes, bytes, bytes, int]:
