@@ -12,10 +12,8 @@ arithmetic.
 from __future__ import annotations
 
 import warnings
-from fractions import Fraction
 from pathlib import Path
 
-import nir
 import numpy as np
 import pytest
 
@@ -25,75 +23,11 @@ from nirhub.errors import UnsupportedError
 from nirhub.hub.backend import ConversionWarning
 from nirhub.hub.convert import simulate_with_backend
 from nirhub.ir.conventions import set_variant
+from nirhub.testing.matrix import any_to_any, quantized_model
 
-#: the matrix's quantized models: (neuron, thresholds, decay per step, weight values)
-MODELS = {
-    "int-if": ("if", (2.0, 3.0), 1.0, (-1, 0, 1, 1, 2)),
-    "dyadic-lif": ("lif", (1.0, 1.0), 0.875, (-0.5, -0.25, 0, 0.25, 0.5, 0.75)),
-}
-DT = 2.0**-10
-STEPS, BATCH, N_IN, N_HID, N_OUT = 50, 2, 8, 16, 4
-RATE = 0.3
-
-
-def weights_and_input(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    values = np.asarray(MODELS[name][3], dtype=np.float32)
-    rng = np.random.default_rng([1, 1 + list(MODELS).index(name)])  # the matrix's seeds
-    x = (rng.random((STEPS, BATCH, N_IN)) < RATE).astype(np.float32)
-    return rng.choice(values, (N_HID, N_IN)), rng.choice(values, (N_OUT, N_HID)), x
-
-
-def write_model(path: Path, name: str, reset: str, w1: np.ndarray, w2: np.ndarray) -> Path:
-    """The model as ``tools/any_to_any.py`` writes it with ``nir.write`` (Euler, unit gain; a
-    subtracting reset recorded in the graph's metadata)."""
-    kind, thresholds, beta, _ = MODELS[name]
-
-    def neuron(n: int, threshold: float) -> nir.NIRNode:
-        thr, zero = np.full(n, threshold), np.zeros(n)
-        if kind == "if":
-            return nir.IF(r=np.full(n, 1.0 / DT), v_threshold=thr, v_reset=zero)
-        tau = DT / (1.0 - beta)
-        return nir.LIF(
-            tau=np.full(n, tau), r=np.full(n, tau / DT), v_leak=zero, v_threshold=thr, v_reset=zero
-        )
-
-    graph = nir.NIRGraph.from_list(
-        nir.Input(np.array([N_IN])),
-        nir.Linear(w1),
-        neuron(N_HID, thresholds[0]),
-        nir.Linear(w2),
-        neuron(N_OUT, thresholds[1]),
-        nir.Output(np.array([N_OUT])),
-    )
-    if reset != "zero":
-        graph.metadata = {"nirhub": {"reset": reset}}
-    nir.write(str(path), graph)
-    return path
-
-
-def exact_spikes(name: str, w1: np.ndarray, w2: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """What the graph means, in rational arithmetic: ``v <- beta v + W s``, a spike where
-    ``v > threshold``, then subtract the threshold. (T, B, N_OUT) bool."""
-    _, thresholds, beta, _ = MODELS[name]
-    layers = [
-        ([[Fraction(float(v)) for v in row] for row in w], Fraction(t))
-        for w, t in ((w1, thresholds[0]), (w2, thresholds[1]))
-    ]
-    b_ = Fraction(beta)
-    out = np.zeros((STEPS, BATCH, N_OUT), dtype=bool)
-    for b in range(BATCH):
-        state = [[Fraction(0)] * len(w) for w, _ in layers]
-        for t in range(STEPS):
-            spikes = [bool(s) for s in x[t, b]]
-            for k, (w, thr) in enumerate(layers):
-                v = [
-                    b_ * v0 + sum((wi for wi, s in zip(row, spikes, strict=True) if s), Fraction(0))
-                    for v0, row in zip(state[k], w, strict=True)
-                ]
-                spikes = [vi > thr for vi in v]
-                state[k] = [vi - thr if s else vi for vi, s in zip(v, spikes, strict=True)]
-            out[t, b] = spikes
-    return out
+a2a = any_to_any()
+MODELS = {q.name: q for q in a2a.QUANTIZED}
+DT = a2a.QDT
 
 
 def tie_notes(caught: list[warnings.WarningMessage]) -> list[str]:
@@ -105,11 +39,11 @@ def tie_notes(caught: list[warnings.WarningMessage]) -> list[str]:
 def test_quantized_model_runs_exactly(tmp_path: Path, name: str) -> None:
     """The matrix's cells (42 of 400 and 6 of 400 output cells before the fix): none differ,
     and nothing needs saying."""
-    w1, w2, x = weights_and_input(name)
-    graph = nirhub.read(write_model(tmp_path / f"{name}.nir", name, "subtract", w1, w2))
+    path, x, weights = quantized_model(name, "subtract", tmp_path)
+    graph = nirhub.read(path)
     # the model is one where ties decide spikes (else this test proves nothing)
     assert sum(e.differing for e in tie_effects(graph, DT)) > 0
-    expected = exact_spikes(name, w1, w2, x)
+    expected = a2a.exact_spikes(MODELS[name], weights, x, "subtract") > 0
     assert expected.sum() > 20
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -135,8 +69,8 @@ def test_single_neuron_fed_a_sixteenth_spikes_at_step_17() -> None:
 
 
 def test_zero_reset_is_refused_naming_the_option(tmp_path: Path) -> None:
-    w1, w2, x = weights_and_input("int-if")
-    graph = nirhub.read(write_model(tmp_path / "zero.nir", "int-if", "zero", w1, w2))
+    path, x, _ = quantized_model("int-if", "zero", tmp_path)
+    graph = nirhub.read(path)
     with pytest.raises(UnsupportedError) as info:
         simulate_with_backend(graph, x, DT, "rockpool")
     assert "reset=subtract" in str(info.value)
@@ -146,8 +80,8 @@ def test_multi_spike_with_nirs_test_warns_with_the_measured_effect(tmp_path: Pat
     """Multi-spike output (``floor(v/thr)``) with NIR's ``v > thr``: a raised threshold would
     count ``v = 2 thr`` as one spike, so the threshold stays and the import says what ties
     change, per node."""
-    w1, w2, x = weights_and_input("int-if")
-    graph = nirhub.read(write_model(tmp_path / "multi.nir", "int-if", "subtract", w1, w2))
+    path, x, _ = quantized_model("int-if", "subtract", tmp_path)
+    graph = nirhub.read(path)
     nodes = dict(graph.nodes)
     for name, node in graph.nodes.items():
         if node.type_name == "IF":
@@ -172,8 +106,7 @@ def test_thresholds_one_float32_unit_above_unless_the_caller_keeps_them(tmp_path
 
     from nirhub.backend import make_graph_plan
 
-    w1, w2, _ = weights_and_input("int-if")
-    graph = nirhub.read(write_model(tmp_path / "m.nir", "int-if", "subtract", w1, w2))
+    graph = nirhub.read(quantized_model("int-if", "subtract", tmp_path)[0])
 
     def thresholds(low) -> list[np.ndarray]:
         return [t for it in low.items for k, t in it.tensors.items() if k.endswith(".threshold")]

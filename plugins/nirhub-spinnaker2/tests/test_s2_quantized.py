@@ -13,11 +13,8 @@ chip cannot be exact the conversion warns with the measured effect per populatio
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import warnings
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -29,24 +26,9 @@ from nirhub_spinnaker2.report import resource_report
 
 import nirhub
 from nirhub.hub.convert import simulate_with_backend
+from nirhub.testing.matrix import any_to_any
 
-TOOLS = Path(__file__).resolve().parents[3] / "tools"
-
-
-def _matrix() -> ModuleType:
-    sys.path.insert(0, str(TOOLS))
-    try:
-        spec = importlib.util.spec_from_file_location("any_to_any", TOOLS / "any_to_any.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["any_to_any"] = module  # its dataclasses look their module up
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(TOOLS))
-
-
-a2a = _matrix()
+a2a = any_to_any()
 MODELS = {q.name: q for q in a2a.QUANTIZED}
 #: NIR's meaning of the graph, exact, against the chip's integer/float32 arithmetic
 CASES = [(m, v) for m in MODELS for v in a2a.QVARIANTS]

@@ -16,7 +16,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import nir
 import numpy as np
 import pytest
 from nirhub_xylo.run import run_model
@@ -26,44 +25,10 @@ from nirhub.errors import UnsupportedError
 from nirhub.hub.backend import ConversionWarning
 from nirhub.hub.convert import simulate_with_backend
 from nirhub.hub.registry import make_registry
+from nirhub.testing.matrix import any_to_any, quantized_model
 
-DT = 2.0**-10
-STEPS, BATCH, N_IN, N_HID, N_OUT = 50, 2, 8, 16, 4
-#: (neuron, thresholds, decay per step, weight values, the matrix's seed index)
-MODELS = {
-    "int-if": ("if", (2.0, 3.0), 1.0, (-1, 0, 1, 1, 2), 1),
-    "dyadic-lif": ("lif", (1.0, 1.0), 0.875, (-0.5, -0.25, 0, 0.25, 0.5, 0.75), 2),
-}
-
-
-def write_model(path: Path, name: str) -> tuple[Path, np.ndarray]:
-    """The model (subtracting reset) as ``tools/any_to_any.py`` writes it, and its input."""
-    kind, thresholds, beta, values, index = MODELS[name]
-    rng = np.random.default_rng([1, index])
-    x = (rng.random((STEPS, BATCH, N_IN)) < 0.3).astype(np.float32)
-    vals = np.asarray(values, dtype=np.float32)
-    w1, w2 = rng.choice(vals, (N_HID, N_IN)), rng.choice(vals, (N_OUT, N_HID))
-
-    def neuron(n: int, threshold: float) -> nir.NIRNode:
-        thr, zero = np.full(n, threshold), np.zeros(n)
-        if kind == "if":
-            return nir.IF(r=np.full(n, 1.0 / DT), v_threshold=thr, v_reset=zero)
-        tau = DT / (1.0 - beta)
-        return nir.LIF(
-            tau=np.full(n, tau), r=np.full(n, tau / DT), v_leak=zero, v_threshold=thr, v_reset=zero
-        )
-
-    graph = nir.NIRGraph.from_list(
-        nir.Input(np.array([N_IN])),
-        nir.Linear(w1),
-        neuron(N_HID, thresholds[0]),
-        nir.Linear(w2),
-        neuron(N_OUT, thresholds[1]),
-        nir.Output(np.array([N_OUT])),
-    )
-    graph.metadata = {"nirhub": {"reset": "subtract"}}
-    nir.write(str(path), graph)
-    return path, x
+a2a = any_to_any()
+DT, STEPS, BATCH, N_OUT = a2a.QDT, a2a.QSTEPS, a2a.BATCH, a2a.native.N_OUT
 
 
 def synapse_notes(caught: list[warnings.WarningMessage]) -> list[str]:
@@ -77,7 +42,7 @@ def synapse_notes(caught: list[warnings.WarningMessage]) -> list[str]:
 def test_dyadic_lif_simulates_with_the_shortest_synapse(tmp_path: Path) -> None:
     """The run hook honours ``lif=synapse``: it runs what the conversion builds, spike for
     spike, and says so with the measured similarity (before: exit 4)."""
-    path, x = write_model(tmp_path / "dyadic-lif.nir", "dyadic-lif")
+    path, x, _ = quantized_model("dyadic-lif", "subtract", tmp_path)
     graph = nirhub.read(path)
     with pytest.raises(UnsupportedError) as info:
         simulate_with_backend(graph, x, DT, "xylo")
@@ -102,7 +67,7 @@ def test_dyadic_lif_simulates_with_the_shortest_synapse(tmp_path: Path) -> None:
 
 def test_simulate_command_takes_the_option(tmp_path: Path) -> None:
     """``nirhub simulate model.nir --backend xylo -O lif=synapse`` exits 0 and writes."""
-    path, x = write_model(tmp_path / "dyadic-lif.nir", "dyadic-lif")
+    path, x, _ = quantized_model("dyadic-lif", "subtract", tmp_path)
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "out.npz"
     cmd = [sys.executable, "-m", "nirhub", "simulate", str(path), "--dt", repr(DT)]
@@ -117,7 +82,7 @@ def test_simulate_command_takes_the_option(tmp_path: Path) -> None:
 
 
 def test_int_if_is_refused_saying_why(tmp_path: Path) -> None:
-    path, x = write_model(tmp_path / "int-if.nir", "int-if")
+    path, x, _ = quantized_model("int-if", "subtract", tmp_path)
     graph = nirhub.read(path)
     with pytest.raises(UnsupportedError) as info:
         simulate_with_backend(graph, x, DT, "xylo", lif="synapse")
