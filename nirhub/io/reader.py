@@ -32,6 +32,7 @@ from nirhub.io.readwarnings import ReadWarning, problem_location
 from nirhub.io.schema import FIELD_NAMES, FIELDS, REQUIRED
 from nirhub.ir.graph import Graph
 from nirhub.ir.nodes import NODE_TYPES, Node
+from nirhub.ir.params import DeferredChecks
 
 #: metadata marker attribute written by nirhub for values h5py would otherwise change type
 PYTYPE_ATTR = "nirhub_pytype"
@@ -41,6 +42,9 @@ INFERRED_ATTR = "nirhub_inferred"
 _FILLABLE = frozenset({"input_shape", "bias", "input_type", "shape"})
 #: dtype kinds of numeric field values
 _NUMERIC = "iuf"
+#: node group layouts whose plan (see _Reader._plan) is remembered
+_PLANS_KEPT = 256
+_UNPLANNED: Any = object()
 
 
 @dataclass
@@ -171,6 +175,13 @@ class _Reader:
         self.version: str | None = None
         self.where = "/"
         self.io: Any = None
+        #: value checks of nodes built from the parser's one-pass reads, run in bulk (see
+        #: :meth:`_settle_checks`), and those nodes in read order: (node, location, dotted)
+        self.checks = DeferredChecks()
+        self.unchecked: list[tuple[Node, str, str]] = []
+        #: (node type, member names) -> the fields to fill with None, or None where such a
+        #: group takes the general path (see :meth:`_plan`)
+        self.plans: dict[tuple[str, tuple[str, ...]], tuple[str, ...] | None] = {}
 
     # -- helpers ----------------------------------------------------------------------------
     def error(self, message: str, location: str, hint: str | None = None) -> FileFormatError:
@@ -227,7 +238,15 @@ class _Reader:
     def _guarded(self, io: Any) -> Graph:
         self.io = io
         try:
-            return self._run(io)
+            try:
+                graph = self._run(io)
+            except Exception:
+                # a node read before the failure whose values fail their (deferred) checks
+                # raises first, as it did when its values were checked at once
+                self._settle_checks()
+                raise
+            self._settle_checks()
+            return graph
         except FileFormatError:
             raise
         except (
@@ -354,6 +373,18 @@ class _Reader:
         # numeric arrays already read (and so checked as _check_value would) in one pass
         kwargs: dict[str, Any] = {} if batch is None else batch(gid, names, allowed, loc)
         done = len(kwargs)
+        if done:
+            key = (type_name, tuple(names))
+            absent = self.plans.get(key, _UNPLANNED)
+            if absent is _UNPLANNED:
+                absent = self._plan(type_name, names)
+                if len(self.plans) < _PLANS_KEPT:
+                    self.plans[key] = absent
+            if absent is not None and done + len(absent) == len(FIELDS[type_name]):
+                # every member was read in one pass and nothing is left to report
+                for name in absent:
+                    kwargs[name] = None
+                return self._build_checked(cls, kwargs, loc, dotted)
         metadata: dict[str, Any] | None = None
         for name in names:
             if name == "type" or (done and name in kwargs):
@@ -408,8 +439,58 @@ class _Reader:
         try:
             return cls(**kwargs, metadata=metadata)
         except IRError as exc:
-            where = loc if exc.field is None else f"{loc}/{exc.field}"
-            raise self.error(f"node {dotted!r}: {exc.message}", where, hint=exc.hint) from None
+            raise self._node_error(exc, loc, dotted) from None
+
+    def _plan(self, type_name: str, names: list[str]) -> tuple[str, ...] | None:
+        """How a node group with these members is built when the parser read every field
+        member in one pass: the absent fields (optional, so None), or None when such a group
+        takes the general path of :meth:`_node` (metadata, members to report, fields that are
+        not plain arrays, types without :meth:`_from_arrays`)."""
+        cls = NODE_TYPES[type_name]
+        if not hasattr(cls, "_from_arrays"):
+            return None
+        specs = FIELDS[type_name]
+        fields = {spec.name for spec in specs}
+        if any(name != "type" and name not in fields for name in names):
+            return None
+        absent = []
+        for spec in specs:
+            if spec.kind != "array":
+                return None
+            if spec.name not in names:
+                if not spec.optional or spec.default is not None:
+                    return None
+                absent.append(spec.name)
+        return tuple(absent)
+
+    def _build_checked(self, cls: Any, values: dict[str, Any], loc: str, dotted: str) -> Node:
+        """A node from numeric arrays the parser read, its small arrays' value checks
+        deferred (see :meth:`_settle_checks`)."""
+        try:
+            node = cls._from_arrays(values, self.checks)
+        except IRError as exc:
+            raise self._node_error(exc, loc, dotted) from None
+        self.unchecked.append((node, loc, dotted))
+        if self.checks.size > DeferredChecks.FLUSH_AT:
+            self._settle_checks()
+        return node
+
+    def _settle_checks(self) -> None:
+        """Run the deferred value checks; if one fails, rebuild the nodes concerned with their
+        constructors, in read order, so that the first bad node raises the constructor's
+        error, at the same place (an earlier failure in the file wins, as before)."""
+        unchecked, self.unchecked = self.unchecked, []
+        if self.checks.passed():
+            return
+        for node, loc, dotted in unchecked:
+            try:
+                type(node)(**node.params())
+            except IRError as exc:
+                raise self._node_error(exc, loc, dotted) from None
+
+    def _node_error(self, exc: IRError, loc: str, dotted: str) -> FileFormatError:
+        where = loc if exc.field is None else f"{loc}/{exc.field}"
+        return self.error(f"node {dotted!r}: {exc.message}", where, hint=exc.hint)
 
     def _check_value(self, value: Any, kind: str, loc: str, dotted: str) -> Any:
         if kind == "array" and type(value) is np.ndarray and value.dtype.kind in _NUMERIC:

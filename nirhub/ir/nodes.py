@@ -21,7 +21,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nirhub.errors import IRError
-from nirhub.ir.params import Shape, as_array, as_int_tuple, as_shape, fail, population_shape
+from nirhub.ir.params import (
+    DeferredChecks,
+    Shape,
+    as_array,
+    as_int_tuple,
+    as_shape,
+    fail,
+    population_shape,
+)
 
 __all__ = [
     "Node",
@@ -200,6 +208,19 @@ class Linear(Node):
         self.weight = as_array(weight, self.type_name, "weight", min_ndim=2)
         self.metadata = _copy_metadata(metadata, self.type_name)
 
+    @classmethod
+    def _from_arrays(cls, values: dict[str, Any], checks: DeferredChecks) -> Node:
+        """A node from values a file reader made: every field, numeric ndarrays (see
+        :meth:`_Elementwise._from_arrays`)."""
+        weight = values["weight"]
+        if weight.ndim < 2:
+            return cls(**values)  # (raises the constructor's error)
+        checks.queue(weight, cls.type_name, "weight")
+        node = cls.__new__(cls)
+        node.weight = weight
+        node.metadata = {}
+        return node
+
     def declared_input_shape(self) -> Shape:
         w = self.weight.shape
         return tuple(w[:-2]) + (w[-1],)
@@ -232,6 +253,20 @@ class Affine(Linear):
                 f"must have shape {out[-1:]} to match weight {self.weight.shape}, "
                 f"got {self.bias.shape}",
             )
+
+    @classmethod
+    def _from_arrays(cls, values: dict[str, Any], checks: DeferredChecks) -> Node:
+        weight, bias = values["weight"], values["bias"]
+        if weight.ndim < 2 or bias.shape not in (weight.shape[:-1], weight.shape[-2:-1]):
+            return cls(**values)  # (raises the constructor's error)
+        t = cls.type_name
+        checks.queue(weight, t, "weight")
+        checks.queue(bias, t, "bias")
+        node = cls.__new__(cls)
+        node.weight = weight
+        node.bias = bias
+        node.metadata = {}
+        return node
 
 
 class Scale(Node):
@@ -543,6 +578,38 @@ class _Elementwise(Node):
         for name, arr in arrays.items():
             setattr(self, name, arr)
         self.metadata = _copy_metadata(metadata, t)
+
+    @classmethod
+    def _from_arrays(cls, values: dict[str, Any], checks: DeferredChecks) -> Node:
+        """A node from values a file reader made, without metadata: ``values`` holds every
+        field, each a numeric ndarray (dtype kind i, u or f) or None for an absent optional
+        field. The constructor's checks that remain for such values run here, but the value
+        checks of small arrays (NaN/inf, > 0, >= 0) are queued in ``checks``: a reader that
+        finds them failed rebuilds the node with the constructor, which raises the error.
+        Anything else the constructor would refuse is built by the constructor (which raises).
+        """
+        shape = None
+        for name in cls.fields:
+            arr = values[name]
+            if arr is None:
+                if name not in cls.optional_fields:
+                    return cls(**values)
+            elif arr.ndim:
+                if shape is None:
+                    shape = arr.shape
+                elif arr.shape != shape:
+                    return cls(**values)
+        node = cls.__new__(cls)
+        t = cls.type_name
+        positive, nonnegative = cls._positive, cls._nonnegative
+        for name in cls.fields:
+            arr = values[name]
+            setattr(node, name, arr)
+            if arr is not None:
+                checks.queue(arr, t, name, name in positive, name in nonnegative)
+        node._shape = shape
+        node.metadata = {}
+        return node
 
     @property
     def shape(self) -> Shape | None:

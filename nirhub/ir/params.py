@@ -195,3 +195,64 @@ def population_shape(node_type: str, params: dict[str, np.ndarray | None]) -> Sh
 def _short(arr: np.ndarray) -> str:
     text = np.array2string(np.asarray(arr), threshold=6, edgeitems=2)
     return text if len(text) < 60 else text[:57] + "..."
+
+
+class DeferredChecks:
+    """The value checks of :func:`as_array` (no NaN or inf in float arrays, ``> 0``,
+    ``>= 0``) for many small arrays at once, for readers that build thousands of nodes.
+
+    :meth:`queue` takes an array that has passed every other check of :func:`as_array`
+    (numeric dtype, dimensions) and keeps it for later, or, when it is large, checks it at once
+    (raising :func:`as_array`'s error). :meth:`passed` then checks all kept arrays with one
+    concatenation per kind of check (numpy's fixed cost per call, paid per array, is larger
+    than the work for arrays of a few dozen values). It only says whether they all pass: a
+    caller whose check fails rebuilds its nodes with the constructors, in order, to raise the
+    first error exactly as the constructor would have.
+    """
+
+    __slots__ = ("finite", "positive", "nonnegative", "size")
+
+    #: arrays up to this many elements are kept; larger ones are checked at once
+    KEEP_MAX = 1024
+    #: :attr:`size` above which the caller should run :meth:`passed` (bounds the temporary)
+    FLUSH_AT = 1 << 16
+
+    def __init__(self) -> None:
+        self.finite: list[np.ndarray] = []
+        self.positive: list[np.ndarray] = []
+        self.nonnegative: list[np.ndarray] = []
+        #: elements kept
+        self.size = 0
+
+    def queue(
+        self,
+        arr: np.ndarray,
+        node_type: str,
+        field: str,
+        positive: bool = False,
+        nonnegative: bool = False,
+    ) -> None:
+        n = arr.size
+        if n > self.KEEP_MAX:
+            as_array(arr, node_type, field, positive=positive, nonnegative=nonnegative)
+            return
+        if arr.dtype.kind == "f":
+            self.finite.append(arr)
+            self.size += n
+        if n and positive:
+            self.positive.append(arr)
+        elif n and nonnegative:
+            self.nonnegative.append(arr)
+
+    def passed(self) -> bool:
+        """Whether every kept array passes its checks; forgets them either way."""
+        ok = True
+        if self.finite:
+            ok = bool(_AND(_ISFINITE(np.concatenate(self.finite, axis=None)), axis=None))
+        # (a NaN fails the finiteness check above, so these comparisons see no NaN when ok)
+        if ok and self.positive:
+            ok = bool(np.concatenate(self.positive, axis=None).min() > 0)
+        if ok and self.nonnegative:
+            ok = bool(np.concatenate(self.nonnegative, axis=None).min() >= 0)
+        self.finite, self.positive, self.nonnegative, self.size = [], [], [], 0
+        return ok
