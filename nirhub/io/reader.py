@@ -175,13 +175,13 @@ class _Reader:
         self.version: str | None = None
         self.where = "/"
         self.io: Any = None
+        self.read_plain_string: Any = None
         #: value checks of nodes built from the parser's one-pass reads, run in bulk (see
         #: :meth:`_settle_checks`), and those nodes in read order: (node, location, dotted)
         self.checks = DeferredChecks()
         self.unchecked: list[tuple[Node, str, str]] = []
-        #: (node type, member names) -> the fields to fill with None, or None where such a
-        #: group takes the general path (see :meth:`_plan`)
-        self.plans: dict[tuple[str, tuple[str, ...]], tuple[str, ...] | None] = {}
+        #: (node type, member names) -> how such a node group is built (see :meth:`_plan`)
+        self.plans: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     # -- helpers ----------------------------------------------------------------------------
     def error(self, message: str, location: str, hint: str | None = None) -> FileFormatError:
@@ -237,6 +237,8 @@ class _Reader:
 
     def _guarded(self, io: Any) -> Graph:
         self.io = io
+        #: the fast parser's one-step reads (None: h5py)
+        self.read_plain_string = getattr(io, "read_plain_string", None)
         try:
             try:
                 graph = self._run(io)
@@ -375,14 +377,14 @@ class _Reader:
         done = len(kwargs)
         if done:
             key = (type_name, tuple(names))
-            absent = self.plans.get(key, _UNPLANNED)
-            if absent is _UNPLANNED:
-                absent = self._plan(type_name, names)
+            plan = self.plans.get(key, _UNPLANNED)
+            if plan is _UNPLANNED:
+                plan = self._plan(type_name, names)
                 if len(self.plans) < _PLANS_KEPT:
-                    self.plans[key] = absent
-            if absent is not None and done + len(absent) == len(FIELDS[type_name]):
+                    self.plans[key] = plan
+            if plan is not None and done == plan[0]:
                 # every member was read in one pass and nothing is left to report
-                for name in absent:
+                for name in plan[1]:
                     kwargs[name] = None
                 return self._build_checked(cls, kwargs, loc, dotted)
         metadata: dict[str, Any] | None = None
@@ -441,11 +443,12 @@ class _Reader:
         except IRError as exc:
             raise self._node_error(exc, loc, dotted) from None
 
-    def _plan(self, type_name: str, names: list[str]) -> tuple[str, ...] | None:
+    def _plan(self, type_name: str, names: list[str]) -> tuple[int, tuple[str, ...]] | None:
         """How a node group with these members is built when the parser read every field
-        member in one pass: the absent fields (optional, so None), or None when such a group
-        takes the general path of :meth:`_node` (metadata, members to report, fields that are
-        not plain arrays, types without :meth:`_from_arrays`)."""
+        member in one pass: (the number of fields present, the absent ones: optional, so
+        None), or None when such a group takes the general path of :meth:`_node` (metadata,
+        members to report, fields that are not plain arrays, types without
+        :meth:`_from_arrays`)."""
         cls = NODE_TYPES[type_name]
         if not hasattr(cls, "_from_arrays"):
             return None
@@ -461,17 +464,22 @@ class _Reader:
                 if not spec.optional or spec.default is not None:
                     return None
                 absent.append(spec.name)
-        return tuple(absent)
+        return len(specs) - len(absent), tuple(absent)
 
     def _build_checked(self, cls: Any, values: dict[str, Any], loc: str, dotted: str) -> Node:
         """A node from numeric arrays the parser read, its small arrays' value checks
         deferred (see :meth:`_settle_checks`)."""
         try:
-            node = cls._from_arrays(values, self.checks)
+            try:
+                node = cls._from_arrays(values, self.checks)
+            except IRError:
+                # (a large array checked at once failed: the constructor raises the error of
+                # the first field that fails, in its order of checks)
+                node = cls(**values)
         except IRError as exc:
             raise self._node_error(exc, loc, dotted) from None
         self.unchecked.append((node, loc, dotted))
-        if self.checks.size > DeferredChecks.FLUSH_AT:
+        if len(self.checks.finite) > DeferredChecks.FLUSH_AT:
             self._settle_checks()
         return node
 
@@ -523,7 +531,7 @@ class _Reader:
         return value
 
     def _string(self, gid: Any, name: str, loc: str) -> str:
-        read_plain_string = getattr(self.io, "read_plain_string", None)
+        read_plain_string = self.read_plain_string
         if read_plain_string is not None:
             value = read_plain_string(gid, name, loc)
             if value is not None:
@@ -575,8 +583,12 @@ class _Reader:
         nodes_gid = io.open_object(gid, "nodes", nodes_loc)
         if not io.is_group(nodes_gid):
             raise self.error("must be a group", nodes_loc)
-        for name in io.list_links(nodes_gid, nodes_loc):
-            problem = None if _plain_name(name, MAX_NAME_LENGTH) else name_problem(name)
+        child_names = io.list_links(nodes_gid, nodes_loc)
+        all_plain = _plain_names(child_names, MAX_NAME_LENGTH)
+        open_object, is_group, read_node = io.open_object, io.is_group, self._node
+        for name in child_names:
+            plain = all_plain or _plain_name(name, MAX_NAME_LENGTH)
+            problem = None if plain else name_problem(name)
             if problem is not None:  # refused in tolerant reads too: see docs/security.md
                 raise self.error(
                     f"a node name {problem}: {shown(name)}",
@@ -584,8 +596,8 @@ class _Reader:
                     hint="Rename the node in the program that wrote the file.",
                 )
             child_loc = f"{nodes_loc}/{name}"
-            child = io.open_object(nodes_gid, name, child_loc)
-            if not io.is_group(child):
+            child = open_object(nodes_gid, name, child_loc)
+            if not is_group(child):
                 self.complain(
                     child_loc,
                     "is a dataset where a node group was expected",
@@ -594,9 +606,9 @@ class _Reader:
                     dotted or None,
                 )
                 continue
-            nodes[name] = self._node(child, child_loc, prefix + name, depth + 1)
+            nodes[name] = read_node(child, child_loc, prefix + name, depth + 1)
         self.where = loc
-        return Graph(nodes, edges, metadata)
+        return Graph.from_checked_parts(nodes, edges, metadata)
 
     def _edges(self, gid: Any, loc: str) -> list[tuple[str, str]]:
         obj = self.io.open_object(gid, "edges", loc)
@@ -614,6 +626,8 @@ class _Reader:
         if value.dtype != object:
             raise self.error(f"must hold node names (strings), got dtype {value.dtype}", loc)
         pairs = [(str(a), str(b)) for a, b in value.tolist()]
+        if _plain_names([name for pair in pairs for name in pair], MAX_ENDPOINT_LENGTH):
+            return pairs
         for pair in pairs:
             for name in pair:
                 if _plain_name(name, MAX_ENDPOINT_LENGTH):
@@ -681,6 +695,15 @@ def _plain_name(name: str, limit: int) -> bool:
     (its unsafe characters are controls, separators and bidi marks: none is printable ASCII);
     two string methods instead of a look at every character, for graphs of many nodes."""
     return len(name) <= limit and name.isascii() and name.isprintable()
+
+
+def _plain_names(names: list[str], limit: int) -> bool:
+    """Whether :func:`_plain_name` holds for every name, checked in one pass (a string is
+    printable ASCII exactly when each of its parts is)."""
+    if not names:
+        return True
+    joined = "".join(names)
+    return joined.isascii() and joined.isprintable() and max(map(len, names)) <= limit
 
 
 def _metadata_value(value: Any, marker: str | None) -> Any:

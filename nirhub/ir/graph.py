@@ -68,6 +68,28 @@ class Graph(Node):
             self.edges.append((pair[0], pair[1]))
         self.metadata = _copy_metadata(metadata, "NIRGraph")
 
+    @classmethod
+    def from_checked_parts(
+        cls,
+        nodes: dict[str, Node],
+        edges: list[Edge],
+        metadata: dict[str, Any] | None = None,
+    ) -> Graph:
+        """The graph of parts a reader made, which hold what the constructor checks item by
+        item (non-empty string names, :class:`Node` values, edges as pairs of strings):
+        ``nodes`` and ``edges`` are taken as they are (not copied); subgraph nesting and
+        metadata are checked as the constructor does. Anything else takes the constructor."""
+        if "" in nodes or type(nodes) is not dict or type(edges) is not list:
+            return cls(nodes, edges, metadata)
+        graph = cls.__new__(cls)
+        for name, node in nodes.items():
+            if isinstance(node, Graph):
+                _check_nesting(node, name)
+        graph.nodes = nodes
+        graph.edges = edges
+        graph.metadata = _copy_metadata(metadata, "NIRGraph")
+        return graph
+
     # -- construction helpers ---------------------------------------------------------------
     @classmethod
     def from_list(cls, *nodes: Node, metadata: dict[str, Any] | None = None) -> Graph:

@@ -215,7 +215,7 @@ class Linear(Node):
         weight = values["weight"]
         if weight.ndim < 2:
             return cls(**values)  # (raises the constructor's error)
-        checks.queue(weight, cls.type_name, "weight")
+        checks.add(cls.type_name, values, ("weight",))
         node = cls.__new__(cls)
         node.weight = weight
         node.metadata = {}
@@ -259,9 +259,7 @@ class Affine(Linear):
         weight, bias = values["weight"], values["bias"]
         if weight.ndim < 2 or bias.shape not in (weight.shape[:-1], weight.shape[-2:-1]):
             return cls(**values)  # (raises the constructor's error)
-        t = cls.type_name
-        checks.queue(weight, t, "weight")
-        checks.queue(bias, t, "bias")
+        checks.add(cls.type_name, values, ("weight", "bias"))
         node = cls.__new__(cls)
         node.weight = weight
         node.bias = bias
@@ -599,14 +597,10 @@ class _Elementwise(Node):
                     shape = arr.shape
                 elif arr.shape != shape:
                     return cls(**values)
+        checks.add(cls.type_name, values, cls.fields, cls._positive, cls._nonnegative)
         node = cls.__new__(cls)
-        t = cls.type_name
-        positive, nonnegative = cls._positive, cls._nonnegative
         for name in cls.fields:
-            arr = values[name]
-            setattr(node, name, arr)
-            if arr is not None:
-                checks.queue(arr, t, name, name in positive, name in nonnegative)
+            setattr(node, name, values[name])
         node._shape = shape
         node.metadata = {}
         return node

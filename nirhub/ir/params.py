@@ -201,8 +201,8 @@ class DeferredChecks:
     """The value checks of :func:`as_array` (no NaN or inf in float arrays, ``> 0``,
     ``>= 0``) for many small arrays at once, for readers that build thousands of nodes.
 
-    :meth:`queue` takes an array that has passed every other check of :func:`as_array`
-    (numeric dtype, dimensions) and keeps it for later, or, when it is large, checks it at once
+    :meth:`add` takes arrays that have passed every other check of :func:`as_array` (numeric
+    dtype, dimensions) and keeps the small ones for later; a large one is checked at once
     (raising :func:`as_array`'s error). :meth:`passed` then checks all kept arrays with one
     concatenation per kind of check (numpy's fixed cost per call, paid per array, is larger
     than the work for arrays of a few dozen values). It only says whether they all pass: a
@@ -210,39 +210,45 @@ class DeferredChecks:
     first error exactly as the constructor would have.
     """
 
-    __slots__ = ("finite", "positive", "nonnegative", "size")
+    __slots__ = ("finite", "positive", "nonnegative")
 
     #: arrays up to this many elements are kept; larger ones are checked at once
-    KEEP_MAX = 1024
-    #: :attr:`size` above which the caller should run :meth:`passed` (bounds the temporary)
-    FLUSH_AT = 1 << 16
+    KEEP_MAX = 256
+    #: float arrays kept after which the caller should run :meth:`passed` (this bounds the
+    #: temporary array of the check: at most KEEP_MAX * FLUSH_AT elements)
+    FLUSH_AT = 1024
 
     def __init__(self) -> None:
         self.finite: list[np.ndarray] = []
         self.positive: list[np.ndarray] = []
         self.nonnegative: list[np.ndarray] = []
-        #: elements kept
-        self.size = 0
 
-    def queue(
+    def add(
         self,
-        arr: np.ndarray,
         node_type: str,
-        field: str,
-        positive: bool = False,
-        nonnegative: bool = False,
+        values: dict[str, np.ndarray | None],
+        names: tuple[str, ...],
+        positive: frozenset[str] = frozenset(),
+        nonnegative: frozenset[str] = frozenset(),
     ) -> None:
-        n = arr.size
-        if n > self.KEEP_MAX:
-            as_array(arr, node_type, field, positive=positive, nonnegative=nonnegative)
-            return
-        if arr.dtype.kind == "f":
-            self.finite.append(arr)
-            self.size += n
-        if n and positive:
-            self.positive.append(arr)
-        elif n and nonnegative:
-            self.nonnegative.append(arr)
+        """Queue the checks of ``values[name]`` for each of ``names`` (None: absent)."""
+        keep_max = self.KEEP_MAX
+        for name in names:
+            arr = values[name]
+            if arr is None:
+                continue
+            n = arr.size
+            if n > keep_max:
+                as_array(
+                    arr, node_type, name, positive=name in positive, nonnegative=name in nonnegative
+                )
+                continue
+            if arr.dtype.kind == "f":
+                self.finite.append(arr)
+            if n and name in positive:
+                self.positive.append(arr)
+            elif n and name in nonnegative:
+                self.nonnegative.append(arr)
 
     def passed(self) -> bool:
         """Whether every kept array passes its checks; forgets them either way."""
@@ -254,5 +260,5 @@ class DeferredChecks:
             ok = bool(np.concatenate(self.positive, axis=None).min() > 0)
         if ok and self.nonnegative:
             ok = bool(np.concatenate(self.nonnegative, axis=None).min() >= 0)
-        self.finite, self.positive, self.nonnegative, self.size = [], [], [], 0
+        self.finite, self.positive, self.nonnegative = [], [], []
         return ok
