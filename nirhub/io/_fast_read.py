@@ -925,6 +925,8 @@ class FastBackend:
         u32 = _U32.unpack_from
         qq = _QQ.unpack_from
         u16 = _U16.unpack_from
+        view = memoryview(buf)
+        empty = np.empty
         for name in names:
             if name not in fields:
                 if name == "metadata":
@@ -966,9 +968,10 @@ class FastBackend:
             if budget.used + need > limit:
                 budget.charge(need, f"{location}/{name}")  # (raises, naming the member)
             budget.used += need
-            shape = tpl.shape
-            arr = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, data)
-            out[name] = (arr if len(shape) == 1 else arr.reshape(shape)).copy()
+            # (an empty array filled through a byte view: half the cost of frombuffer + copy)
+            arr = empty(tpl.shape, tpl.dtype)
+            arr.data.cast("B")[:] = view[data : data + need]
+            out[name] = arr
         return out
 
     def read_plain_string(self, group: Group, name: str, location: str) -> str | None:

@@ -436,10 +436,21 @@ def _flatten_into(graph: Graph, prefix: str, flat: FlatGraph, top: bool) -> None
             if not top and isinstance(node, (Input, Output)):
                 flat.relays.add(path)
     lengths = _name_lengths(graph)
+    nodes = graph.nodes
+    where = prefix.rstrip(".") or "<graph>"
     for s, d in graph.edges:
+        # (the usual edge: two nodes of this level, neither a subgraph; as _port resolves it)
+        a, b = nodes.get(s), nodes.get(d)
+        if (
+            a is not None
+            and b is not None
+            and not isinstance(a, Graph)
+            and not isinstance(b, Graph)
+        ):
+            flat.edges.append((prefix + s, prefix + d))
+            continue
         src, why_s = _port(graph, prefix, s, True, lengths)
         dst, why_d = _port(graph, prefix, d, False, lengths)
-        where = prefix.rstrip(".") or "<graph>"
         if src is None:
             flat.problems.append(
                 Problem(where, f"edge ({s!r} -> {d!r}) source {why_s}", kind="dangling-edge")
@@ -460,8 +471,17 @@ def _structure_problems(graph: Graph, prefix: str) -> list[Problem]:
         problems.append(Problem(where, "has no Input node", kind="missing-port"))
     if not outs:
         problems.append(Problem(where, "has no Output node", kind="missing-port"))
+    edges = graph.edges
+    nodes = graph.nodes
+    # the loop below finds nothing in a graph without duplicate edges, edges into an Input or
+    # out of an Output: checked with sets first
+    suspect = (
+        len(set(map(tuple, edges))) != len(edges)
+        or not set(ins).isdisjoint([d for _, d in edges])
+        or not set(outs).isdisjoint([s for s, _ in edges])
+    )
     seen: set[Edge] = set()
-    for s, d in graph.edges:
+    for s, d in edges if suspect else ():
         if (s, d) in seen:
             problems.append(
                 Problem(
@@ -488,8 +508,9 @@ def _structure_problems(graph: Graph, prefix: str) -> list[Problem]:
                 )
             )
     # reachability within this level (edges that resolve at this level)
-    succ: dict[str, set[str]] = {n: set() for n in graph.nodes}
-    pred: dict[str, set[str]] = {n: set() for n in graph.nodes}
+    # (lists: a name listed twice is visited once by _reach)
+    succ: dict[str, list[str]] = {n: [] for n in graph.nodes}
+    pred: dict[str, list[str]] = {n: [] for n in graph.nodes}
 
     lengths = _name_lengths(graph)
 
@@ -499,20 +520,25 @@ def _structure_problems(graph: Graph, prefix: str) -> list[Problem]:
         i = next(_name_prefixes(graph, name, lengths), None)
         return None if i is None else name[:i]
 
-    for s, d in graph.edges:
+    for s, d in edges:
+        if s in nodes and d in nodes:  # (what base() returns for them)
+            succ[s].append(d)
+            pred[d].append(s)
+            continue
         bs, bd = base(s), base(d)
         if bs is not None and bd is not None:
-            succ[bs].add(bd)
-            pred[bd].add(bs)
+            succ[bs].append(bd)
+            pred[bd].append(bs)
     fwd = _reach(ins, succ)
     bwd = _reach(outs, pred)
-    if ins:
+    # (both hold node names only: when one holds them all, its loop below finds nothing)
+    if ins and len(fwd) < len(nodes):
         for n in graph.nodes:
             if n not in fwd:
                 problems.append(
                     Problem(prefix + n, "is not reachable from any Input", kind="unreachable")
                 )
-    if outs:
+    if outs and len(bwd) < len(nodes):
         for n in graph.nodes:
             if n not in bwd and n in fwd:
                 problems.append(
@@ -528,7 +554,7 @@ def _structure_problems(graph: Graph, prefix: str) -> list[Problem]:
     return problems
 
 
-def _reach(starts: list[str], adj: dict[str, set[str]]) -> set[str]:
+def _reach(starts: list[str], adj: dict[str, list[str]]) -> set[str]:
     seen = set(starts)
     stack = list(starts)
     while stack:
