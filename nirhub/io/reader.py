@@ -44,7 +44,6 @@ _FILLABLE = frozenset({"input_shape", "bias", "input_type", "shape"})
 _NUMERIC = "iuf"
 #: node group layouts whose plan (see _Reader._plan) is remembered
 _PLANS_KEPT = 256
-_UNPLANNED: Any = object()
 
 
 @dataclass
@@ -176,11 +175,14 @@ class _Reader:
         self.where = "/"
         self.io: Any = None
         self.read_plain_string: Any = None
+        self.read_plain_members: Any = None
+        self.read_plain: Any = None
         #: value checks of nodes built from the parser's one-pass reads, run in bulk (see
         #: :meth:`_settle_checks`), and those nodes in read order: (node, location, dotted)
         self.checks = DeferredChecks()
         self.unchecked: list[tuple[Node, str, str]] = []
-        #: (node type, member names) -> how such a node group is built (see :meth:`_plan`)
+        #: (node type, member names) -> how such a node group is built from one-pass reads
+        #: (see :meth:`_plan`), or False: not that way
         self.plans: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     # -- helpers ----------------------------------------------------------------------------
@@ -237,8 +239,10 @@ class _Reader:
 
     def _guarded(self, io: Any) -> Graph:
         self.io = io
-        #: the fast parser's one-step reads (None: h5py)
+        #: the fast parser's one-step reads of common datasets (None: h5py)
         self.read_plain_string = getattr(io, "read_plain_string", None)
+        self.read_plain_members = getattr(io, "read_plain_members", None)
+        self.read_plain = getattr(io, "read_plain", None)
         try:
             try:
                 graph = self._run(io)
@@ -357,9 +361,25 @@ class _Reader:
         names = io.list_links(gid, loc)
         if "type" not in names:
             raise self.error("is a node group without a 'type' dataset", loc)
-        type_name = self._string(gid, "type", f"{loc}/type")
+        read_type = self.read_plain_string
+        type_name = None if read_type is None else read_type(gid, "type", f"{loc}/type")
+        if type_name is None:
+            type_name = self._string(gid, "type", f"{loc}/type")
         if type_name == "NIRGraph":
             return self._graph(gid, names, loc, dotted, depth)
+        batch = self.read_plain_members
+        if batch is not None:
+            key = (type_name, tuple(names))
+            plan = self.plans.get(key)
+            if plan:  # (a layout seen before: its type and members are known)
+                cls, count, absent, allowed = plan
+                kwargs = batch(gid, names, allowed, loc)
+                if len(kwargs) == count:
+                    # every member was read in one pass and nothing is left to report
+                    for name in absent:
+                        kwargs[name] = None
+                    return self._build_checked(cls, kwargs, loc, dotted)
+                return self._general_node(gid, names, type_name, cls, kwargs, loc, dotted, depth)
         cls = NODE_TYPES.get(type_name)
         if cls is None or type_name not in FIELDS:
             known = ", ".join(sorted(FIELDS) + ["NIRGraph"])
@@ -369,24 +389,38 @@ class _Reader:
                 hint=f"Known types: {known}.",
             )
         allowed = FIELD_NAMES[type_name]
-        #: the fast parser's one-step reads of common datasets (None: h5py)
-        read_plain = getattr(io, "read_plain", None)
-        batch = getattr(io, "read_plain_members", None)
         # numeric arrays already read (and so checked as _check_value would) in one pass
         kwargs: dict[str, Any] = {} if batch is None else batch(gid, names, allowed, loc)
-        done = len(kwargs)
-        if done:
+        if kwargs:
             key = (type_name, tuple(names))
-            plan = self.plans.get(key, _UNPLANNED)
-            if plan is _UNPLANNED:
-                plan = self._plan(type_name, names)
+            plan = self.plans.get(key)
+            if plan is None:
+                plan = self._plan(type_name, cls, names) or False
                 if len(self.plans) < _PLANS_KEPT:
                     self.plans[key] = plan
-            if plan is not None and done == plan[0]:
-                # every member was read in one pass and nothing is left to report
-                for name in plan[1]:
+            if plan and len(kwargs) == plan[1]:
+                for name in plan[2]:
                     kwargs[name] = None
                 return self._build_checked(cls, kwargs, loc, dotted)
+        return self._general_node(gid, names, type_name, cls, kwargs, loc, dotted, depth)
+
+    def _general_node(
+        self,
+        gid: Any,
+        names: list[str],
+        type_name: str,
+        cls: Any,
+        kwargs: dict[str, Any],
+        loc: str,
+        dotted: str,
+        depth: int,
+    ) -> Node:
+        """A node group's members read one by one (after those read in one pass, in
+        ``kwargs``), each field checked, and the node built by its constructor."""
+        io = self.io
+        allowed = FIELD_NAMES[type_name]
+        read_plain = self.read_plain
+        done = len(kwargs)
         metadata: dict[str, Any] | None = None
         for name in names:
             if name == "type" or (done and name in kwargs):
@@ -443,17 +477,16 @@ class _Reader:
         except IRError as exc:
             raise self._node_error(exc, loc, dotted) from None
 
-    def _plan(self, type_name: str, names: list[str]) -> tuple[int, tuple[str, ...]] | None:
+    def _plan(self, type_name: str, cls: Any, names: list[str]) -> tuple | None:
         """How a node group with these members is built when the parser read every field
-        member in one pass: (the number of fields present, the absent ones: optional, so
-        None), or None when such a group takes the general path of :meth:`_node` (metadata,
-        members to report, fields that are not plain arrays, types without
+        member in one pass: (its class, the number of fields present, the absent ones:
+        optional, so None, the field names), or None when such a group takes the general path
+        (metadata, members to report, fields that are not plain arrays, types without
         :meth:`_from_arrays`)."""
-        cls = NODE_TYPES[type_name]
         if not hasattr(cls, "_from_arrays"):
             return None
         specs = FIELDS[type_name]
-        fields = {spec.name for spec in specs}
+        fields = FIELD_NAMES[type_name]
         if any(name != "type" and name not in fields for name in names):
             return None
         absent = []
@@ -464,7 +497,7 @@ class _Reader:
                 if not spec.optional or spec.default is not None:
                     return None
                 absent.append(spec.name)
-        return len(specs) - len(absent), tuple(absent)
+        return cls, len(specs) - len(absent), tuple(absent), fields
 
     def _build_checked(self, cls: Any, values: dict[str, Any], loc: str, dotted: str) -> Node:
         """A node from numeric arrays the parser read, its small arrays' value checks
@@ -531,11 +564,7 @@ class _Reader:
         return value
 
     def _string(self, gid: Any, name: str, loc: str) -> str:
-        read_plain_string = self.read_plain_string
-        if read_plain_string is not None:
-            value = read_plain_string(gid, name, loc)
-            if value is not None:
-                return value
+        """A scalar string dataset, the general way (see read_plain_string for the usual)."""
         obj = self.io.open_dataset(gid, name, loc)
         if not self.io.is_dataset(obj):
             raise self.error("must be a string dataset", loc)
