@@ -647,13 +647,15 @@ def _infer_flat(flat: FlatGraph, input_shapes: dict[str, Shape] | None) -> Shape
     while changed:
         changed = False
         for s, d in flat.edges:
-            if outs[s] is not None and ins[d] is None:
-                ins[d] = outs[s]
+            out = outs[s]
+            if out is not None and ins[d] is None:
+                ins[d] = out
                 compute(d)
                 changed = True
+                out = outs[s]  # (compute(d) sets it when s is d)
             if (
-                ins[d] is not None
-                and outs[s] is None
+                out is None
+                and ins[d] is not None
                 and _shape_preserving(flat.nodes[s], s, flat)
                 and (ins[s] is None or ins[s] == ins[d])
             ):
@@ -664,7 +666,7 @@ def _infer_flat(flat: FlatGraph, input_shapes: dict[str, Shape] | None) -> Shape
 
     for s, d in flat.edges:
         a, b = outs[s], ins[d]
-        if a is not None and b is not None and tuple(a) != tuple(b):
+        if a is not None and b is not None and a != b and tuple(a) != tuple(b):
             problems.append(
                 Problem(
                     d,
