@@ -205,13 +205,13 @@ def test_graph_from_checked_parts_equals_the_constructor():
     )
     nodes = {"in": nh.Input(2), "sub": sub, "out": nh.Output(2)}
     edges = [("in", "sub"), ("sub", "out")]
-    assert Graph.from_checked_parts(dict(nodes), list(edges), {"k": 1}) == nh.Graph(
+    assert Graph._from_checked_parts(dict(nodes), list(edges), {"k": 1}) == nh.Graph(
         nodes, edges, {"k": 1}
     )
     with pytest.raises(IRError, match="non-empty strings"):  # anything odd: the constructor
-        Graph.from_checked_parts({"": lif(2)}, [])
+        Graph._from_checked_parts({"": lif(2)}, [])
     levels = []
-    for build in (nh.Graph, Graph.from_checked_parts):
+    for build in (nh.Graph, Graph._from_checked_parts):
         deep = nh.Graph({"in": nh.Input(1), "out": nh.Output(1)}, [("in", "out")])
         level = 0
         with pytest.raises(IRError, match="nest"):

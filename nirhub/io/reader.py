@@ -637,7 +637,7 @@ class _Reader:
                 continue
             nodes[name] = read_node(child, child_loc, prefix + name, depth + 1)
         self.where = loc
-        return Graph.from_checked_parts(nodes, edges, metadata)
+        return Graph._from_checked_parts(nodes, edges, metadata)
 
     def _edges(self, gid: Any, loc: str) -> list[tuple[str, str]]:
         obj = self.io.open_object(gid, "edges", loc)

@@ -69,7 +69,7 @@ class Graph(Node):
         self.metadata = _copy_metadata(metadata, "NIRGraph")
 
     @classmethod
-    def from_checked_parts(
+    def _from_checked_parts(
         cls,
         nodes: dict[str, Node],
         edges: list[Edge],
