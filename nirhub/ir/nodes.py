@@ -599,8 +599,7 @@ class _Elementwise(Node):
                     return cls(**values)
         checks.add(cls.type_name, values, cls.fields, cls._positive, cls._nonnegative)
         node = cls.__new__(cls)
-        for name in cls.fields:
-            setattr(node, name, values[name])
+        node.__dict__.update(values)  # (exactly the fields)
         node._shape = shape
         node.metadata = {}
         return node
