@@ -80,6 +80,9 @@ _MSG = struct.Struct("<HHB")
 _PREFIX = struct.Struct("<BBHII")
 _QQ = struct.Struct("<QQ")
 _QQQ = struct.Struct("<QQQ")
+_II = struct.Struct("<II")
+#: a chunk B-tree node (version 1, type 1) that is a leaf (level 0) with one entry
+_ONE_ENTRY_LEAF = b"TREE\x01\x00\x01\x00"
 #: a symbol table entry (40 bytes): the name's offset in the heap, the object's address
 #: (then a cache type and scratch pad, unused)
 _SYMBOL = struct.Struct("<QQ24x")
@@ -133,9 +136,13 @@ class _Template(NamedTuple):
     shape: Any
     dtype: Any
     filters: tuple[int, ...]
-    #: bytes of the data when it is a non-empty numeric array in native order stored
-    #: contiguously (what :meth:`FastBackend.read_plain` reads in one step), else 0
-    plain_bytes: int = 0
+    #: bytes of the data when it is a non-empty numeric array in native order (what the
+    #: one-step reads of :meth:`FastBackend.read_plain_members` take), else 0
+    nbytes: int = 0
+    #: a chunked layout (v3) whose one chunk is the whole array (every small array h5py
+    #: compresses): the layout body's bytes after the chunk B-tree's address (the chunk's
+    #: dimensions, padding); else empty
+    one_chunk: bytes = b""
 
 
 class Dataset:
@@ -288,6 +295,28 @@ class FastBackend:
         if off + n <= len(buf):
             return buf, off
         return self._bytes(addr, n, location)
+
+    def _span(self, addr: int, n: int) -> tuple[Any, int] | None:
+        """(buffer, offset) of the ``n`` bytes at relative address ``addr`` if they are in
+        memory: in the file read whole, or within one block of a large file (read into the
+        cache if need be); else None, also for bytes outside the file (the one-step reads
+        then leave the object to the general path, which reports what is wrong)."""
+        start = self.base + addr
+        if addr < 0 or start + n > self.size:
+            return None
+        whole = self.whole
+        if whole is not None:
+            return whole, start
+        first = start >> _BLOCK_SHIFT
+        if first != (start + n - 1) >> _BLOCK_SHIFT:
+            return None
+        block = self._blocks.get(first)
+        if block is None:
+            block = self._block(first)
+        off = start - (first << _BLOCK_SHIFT)
+        if off + n > len(block):  # (the file shrank)
+            return None
+        return block, off
 
     def _block(self, index: int) -> bytes:
         """Block ``index`` of the file (metadata of large files is read a block at a time;
@@ -531,10 +560,15 @@ class FastBackend:
             templates = self._templates
             head = bytes(buf[start:layout])
             if len(templates) < _TEMPLATES_KEPT and len(head) >= _KEY_END:
-                itemsize = 0 if filters or shape is None else _PLAIN_ITEMSIZE.get(dtype, 0)
+                itemsize = 0 if shape is None else _PLAIN_ITEMSIZE.get(dtype, 0)
+                nbytes = itemsize * math.prod(shape) if itemsize else 0
+                chunk = ds.chunk
+                one_chunk = b""
+                if nbytes and chunk is not None and chunk == (*shape, itemsize):
+                    one_chunk = bytes(buf[layout + 11 : layout + lsize])
                 templates[head[8:_KEY_END]] = _Template(
                     head, lsize, bytes(buf[layout + lsize : end]), shape, dtype, filters,
-                    itemsize * math.prod(shape) if itemsize else 0,
+                    nbytes, one_chunk,
                 )  # fmt: skip
         return ds
 
@@ -617,16 +651,20 @@ class FastBackend:
 
     def _known_group(self, addr: int, location: str) -> Group | None:
         """A symbol-table group whose header equals one parsed before but for the symbol
-        table message's body (where its B-tree and heap lie), in a file read whole; else None.
+        table message's body (where its B-tree and heap lie); else None.
 
         Every node group of a file written by h5py has such a header (24 bytes): this skips
         parsing it twice (as a dataset, then as a group) for each node. Equal bytes mean the
-        same messages, which the general parse of the first one checked."""
-        buf = self.whole
-        if buf is None or addr < 0:
+        same messages, which the general parse of the first one checked. The header must be
+        in memory (a file read whole, or one block of a large one)."""
+        heads = self._group_heads
+        if not heads:
             return None
-        start = self.base + addr
-        tail = self._group_heads.get(buf[start : start + 24])
+        hit = self._span(addr, 40)
+        if hit is None:
+            return None
+        buf, start = hit
+        tail = heads.get(buf[start : start + 24])
         if tail is None:
             return None
         end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
@@ -642,14 +680,14 @@ class FastBackend:
             raise NotFast("a symbol-table group with other messages")
         _kind, buf, p, size = messages[0]
         btree, heap = _QQ.unpack_from(buf, p)
+        hit = self._span(addr, 40)  # (before the blocks holding the header may be dropped)
         group = self._symbol_table(addr, btree, heap, location)
-        whole = self.whole
-        start = self.base + addr
-        if buf is whole and p == start + 24 and size == 16 and whole[start] == 1:
-            end = start + 16 + _U32.unpack_from(whole, start + 8)[0]
+        if hit is not None and hit[0] is buf and p == hit[1] + 24 and size == 16:
+            start = hit[1]
+            end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
             heads = self._group_heads
-            if end <= len(whole) and len(heads) < _TEMPLATES_KEPT:
-                heads[bytes(whole[start : start + 24])] = bytes(whole[start + 40 : end])
+            if buf[start] == 1 and end <= len(buf) and len(heads) < _TEMPLATES_KEPT:
+                heads[bytes(buf[start : start + 24])] = bytes(buf[start + 40 : end])
         return group
 
     def _symbol_table(self, addr: int, btree: int, heap: int, location: str) -> Group:
@@ -839,15 +877,22 @@ class FastBackend:
 
     open_dataset = open_object
 
-    def _template_hit(self, group: Group, name: str) -> tuple[_Template, Any, int] | None:
-        """Member ``name`` of a file read whole, if its header equals a template seen before
-        but for its layout message's body: (template, buffer, offset of that body)."""
-        buf = self.whole
-        addr = group.links.get(name)
-        if buf is None or addr is None or addr < 0:
-            return None
-        start = self.base + addr
-        if start + _KEY_END > len(buf) or buf[start] != 1:
+    def _template_hit(self, addr: int) -> tuple[_Template, Any, int] | None:
+        """The dataset whose header is at ``addr``, if the header is in memory (see
+        :meth:`_span`) and equals a template seen before but for its layout message's body:
+        (template, buffer, offset of that body in it)."""
+        whole = self.whole
+        if whole is not None:
+            start = self.base + addr
+            if addr < 0 or start + _KEY_END > self.size:
+                return None
+            buf = whole
+        else:
+            hit = self._span(addr, _KEY_END)
+            if hit is None:
+                return None
+            buf, start = hit
+        if buf[start] != 1:
             return None
         tpl = self._templates.get(buf[start + 8 : start + _KEY_END])
         if tpl is None:
@@ -864,44 +909,103 @@ class FastBackend:
             return None
         return tpl, buf, at
 
-    def read_plain(self, group: Group, name: str, location: str) -> np.ndarray | None:
-        """The value of member ``name`` if it is the most common dataset of a file of many
-        nodes, else None (then the caller opens and reads it the general way).
+    def _plain_value(self, addr: int, location: str) -> np.ndarray | None:
+        """The value of the dataset whose header is at ``addr`` if it is the common dataset of
+        a file of many nodes, read in one step; else None (then the caller opens and reads it
+        the general way, with its checks and errors).
 
-        The common dataset: its header equals a template seen before (same shape and type,
-        no attributes, no filters) but for where its data lies, the data is a non-empty
-        numeric array in native order stored contiguously or compact (in the header), and the
-        file is read whole. This is
-        :meth:`open_object` and :meth:`read_dataset` of such a dataset in one call, with the
-        same checks and the same budget; everything else, odd or corrupt, takes the general
-        path with its errors. Files of many small nodes pay per member, so this matters there.
-        """
-        hit = self._template_hit(group, name)
+        The common dataset: its header equals a template seen before (same shape and type, no
+        attributes) but for where its data lies, and its data is a non-empty numeric array in
+        native order, stored contiguously or compact (in the header) without filters, or in
+        one chunk (the whole array: how h5py stores each small compressed array) found
+        through a chunk B-tree of one leaf with one entry, its filters (deflate, shuffle)
+        undone as the general path undoes them (inflate bounded by the chunk's size). The
+        budget is charged as the general path charges it, and a budget that runs out raises
+        the general path's error before anything is read; anything odd or corrupt returns
+        None before anything is charged."""
+        hit = self._template_hit(addr)
         if hit is None:
             return None
         tpl, buf, at = hit
-        need = tpl.plain_bytes
-        lsize = tpl.layout_size
-        if not need:
+        need = tpl.nbytes
+        budget = self.budget
+        limit = budget.limits.max_bytes
+        if not need or need > limit:  # (the general path names the limit)
             return None
-        if buf[at + 1] == 1 and lsize >= 18:  # contiguous
+        lsize = tpl.layout_size
+        cls = buf[at + 1]
+        if cls == 2:  # chunked: the one-chunk arrays of h5py's compressed files
+            if (
+                not tpl.one_chunk
+                or buf[at] != 3
+                or buf[at + 2] != len(tpl.shape) + 1
+                or not buf.startswith(tpl.one_chunk, at + 11)
+            ):
+                return None
+            if budget.used + need > limit:
+                budget.charge(need, location)  # (raises)
+            dbuf = self._one_chunk(_U64.unpack_from(buf, at + 3)[0], tpl, location)
+            if dbuf is None:
+                return None
+            doff = 0
+        elif tpl.filters:
+            return None
+        elif cls == 1 and lsize >= 18:  # contiguous
             data, stored = _QQ.unpack_from(buf, at + 2)
             if data == UNDEF or stored < need or data < 0 or self.base + data + need > self.size:
                 return None
-            data += self.base
-        elif buf[at + 1] == 0 and lsize >= 4:  # compact: in the header
+            if self.whole is not None:
+                dbuf, doff = self.whole, self.base + data
+            else:
+                span = self._span(data, need) if need <= _BLOCK_READ_MAX else None
+                if span is None:
+                    return None  # (large data is read into place by the general path)
+                dbuf, doff = span
+        elif cls == 0 and lsize >= 4:  # compact: in the header
             if _U16.unpack_from(buf, at + 2)[0] != need or 4 + need > lsize:
                 return None
-            data = at + 4
+            dbuf, doff = buf, at + 4
         else:
             return None
-        budget = self.budget
-        if need > budget.limits.max_bytes:
-            return None  # (the general path names the limit)
-        budget.charge(need, location)
+        if budget.used + need > limit:
+            budget.charge(need, location)  # (raises, naming the member)
+        budget.used += need
         shape = tpl.shape
-        out = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, data)
-        return (out if len(shape) == 1 else out.reshape(shape)).copy()
+        arr = np.frombuffer(dbuf, tpl.dtype, need // tpl.dtype.itemsize, doff)
+        return (arr if len(shape) == 1 else arr.reshape(shape)).copy()
+
+    def _one_chunk(self, btree: int, tpl: _Template, location: str) -> Any:
+        """The bytes of the one chunk of a dataset of template ``tpl`` (its chunk is the
+        whole array) whose chunk B-tree is at ``btree``, filters undone; None if the B-tree is
+        not a single leaf with a single entry at the origin, or anything is wrong."""
+        key_size = 16 + 8 * len(tpl.shape)
+        hit = self._span(btree, 32 + 2 * key_size)
+        if hit is None:
+            return None
+        buf, off = hit
+        if (
+            not buf.startswith(_ONE_ENTRY_LEAF, off)
+            or buf.count(0, off + 32, off + 24 + key_size) != key_size - 8
+        ):  # (the chunk's offsets in the array: all 0)
+            return None
+        stored, mask = _II.unpack_from(buf, off + 24)
+        (addr,) = _U64.unpack_from(buf, off + 24 + key_size)
+        try:
+            return self._chunk_bytes(
+                tpl.filters, addr, stored, mask, tpl.nbytes, tpl.dtype.itemsize, location
+            )
+        except (NotFast, FileFormatError):
+            return None
+
+    def read_plain(self, group: Group, name: str, location: str) -> np.ndarray | None:
+        """The value of member ``name`` if it is the most common dataset of a file of many
+        nodes (see :meth:`_plain_value`), else None (then the caller opens and reads it the
+        general way). This is :meth:`open_object` and :meth:`read_dataset` of such a dataset
+        in one call, with the same checks and the same budget; everything else, odd or
+        corrupt, takes the general path with its errors. Files of many small nodes pay per
+        member, so this matters there."""
+        addr = group.links.get(name)
+        return None if addr is None else self._plain_value(addr, location)
 
     def read_plain_members(
         self, group: Group, names: list[str], fields: frozenset[str], location: str
@@ -911,70 +1015,25 @@ class FastBackend:
         such a plain dataset or is ``metadata`` (where the caller goes on, member by member,
         so that the budget is charged in the same order). Members outside ``fields`` are
         skipped (the caller reports them). ``location`` is the group's."""
-        buf = self.whole
         out: dict[str, np.ndarray] = {}
-        if buf is None:
-            return out
         links = group.links
-        templates = self._templates
-        base = self.base
-        size = self.size
-        nbuf = len(buf)
-        budget = self.budget
-        limit = budget.limits.max_bytes
-        u32 = _U32.unpack_from
-        qq = _QQ.unpack_from
-        u16 = _U16.unpack_from
+        value_at = self._plain_value
         for name in names:
             if name not in fields:
                 if name == "metadata":
                     break
                 continue
-            addr = links[name]
-            start = base + addr
-            if addr < 0 or start + _KEY_END > nbuf or buf[start] != 1:
+            value = value_at(links[name], f"{location}/{name}")
+            if value is None:
                 break
-            tpl = templates.get(buf[start + 8 : start + _KEY_END])
-            if tpl is None:
-                break
-            need = tpl.plain_bytes
-            at = start + len(tpl.head)
-            end = start + 16 + u32(buf, start + 8)[0]
-            lsize = tpl.layout_size
-            if (
-                not need
-                or at + lsize + len(tpl.tail) != end
-                or end > nbuf
-                or buf[at] not in (3, 4)
-                or not buf.startswith(tpl.head, start)
-                or not buf.startswith(tpl.tail, end - len(tpl.tail))
-            ):
-                break
-            if buf[at + 1] == 1 and lsize >= 18:  # contiguous
-                data, stored = qq(buf, at + 2)
-                if data == UNDEF or stored < need or data < 0 or base + data + need > size:
-                    break
-                data += base
-            elif buf[at + 1] == 0 and lsize >= 4:  # compact: in the header
-                if u16(buf, at + 2)[0] != need or 4 + need > lsize:
-                    break
-                data = at + 4
-            else:
-                break
-            if need > limit:
-                break  # (the general path names the limit)
-            if budget.used + need > limit:
-                budget.charge(need, f"{location}/{name}")  # (raises, naming the member)
-            budget.used += need
-            shape = tpl.shape
-            arr = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, data)
-            out[name] = (arr if len(shape) == 1 else arr.reshape(shape)).copy()
+            out[name] = value
         return out
 
     def read_plain_string(self, group: Group, name: str, location: str) -> str | None:
         """As :meth:`read_plain`, for a scalar variable-length string (every node's ``type``
         in files written by h5py/nir), stored contiguously or compact; else None."""
-        hit = self._template_hit(group, name)
+        addr = group.links.get(name)
+        hit = None if addr is None else self._template_hit(addr)
         if hit is None:
             return None
         tpl, buf, at = hit
@@ -988,9 +1047,12 @@ class FastBackend:
             if tpl.layout_size < 18:
                 return None
             data, stored = _QQ.unpack_from(buf, at + 2)
-            off = self.base + data
-            if data == UNDEF or stored < 16 or data < 0 or off + 16 > self.size:
+            if data == UNDEF or stored < 16:
                 return None
+            span = self._span(data, 16)
+            if span is None:
+                return None
+            buf, off = span
         elif cls == 0:
             (n,) = _U16.unpack_from(buf, at + 2)
             if n != 16 or 4 + n > tpl.layout_size:
@@ -1138,7 +1200,9 @@ class FastBackend:
             ):
                 stored, mask = struct.unpack_from("<II", buf, off + 24)
                 (addr,) = _U64.unpack_from(buf, off + 24 + key_size)
-                data = self._chunk_bytes(ds, addr, stored, mask, chunk_bytes, itemsize, location)
+                data = self._chunk_bytes(
+                    ds.filters, addr, stored, mask, chunk_bytes, itemsize, location
+                )
                 out = np.frombuffer(data, dtype=dtype, count=count).reshape(shape)
                 return self._finish(out, dtype, native, location)
         out = None if whole_chunk else np.empty(shape, dtype=dtype)
@@ -1154,7 +1218,9 @@ class FastBackend:
                 if any(o % c or o >= d for o, c, d in zip(origin, cshape, shape, strict=True)):
                     raise self.error("is corrupt: a chunk outside the dataset", location)
                 placed.add(origin)
-                data = self._chunk_bytes(ds, addr, stored, mask, chunk_bytes, itemsize, location)
+                data = self._chunk_bytes(
+                    ds.filters, addr, stored, mask, chunk_bytes, itemsize, location
+                )
                 piece = np.frombuffer(data, dtype=dtype, count=chunk_bytes // itemsize)
                 piece = piece.reshape(cshape)
                 if out is None:
@@ -1179,21 +1245,21 @@ class FastBackend:
         return out
 
     def _chunk_bytes(
-        self, ds: Dataset, addr: int, stored: int, mask: int, chunk_bytes: int, itemsize: int,
-        location: str,
+        self, filters: tuple[int, ...], addr: int, stored: int, mask: int, chunk_bytes: int,
+        itemsize: int, location: str,
     ) -> Any:  # fmt: skip
         """The raw bytes of one chunk, its filters undone (in reverse order)."""
-        if not ds.filters and stored != chunk_bytes:
+        if not filters and stored != chunk_bytes:
             raise self.error("is corrupt: a chunk of the wrong size", location)
-        if not ds.filters:
+        if not filters:
             buf, off = self._bytes(addr, stored, location)
             return memoryview(buf)[off : off + stored]
         raw, off = self._bytes(addr, stored, location)
         data: Any = memoryview(raw)[off : off + stored]
-        for i in range(len(ds.filters) - 1, -1, -1):
+        for i in range(len(filters) - 1, -1, -1):
             if mask >> i & 1:
                 continue  # (an optional filter that was skipped for this chunk)
-            fid = ds.filters[i]
+            fid = filters[i]
             if fid == 1:
                 inflate = zlib.decompressobj()
                 try:
