@@ -83,6 +83,8 @@ _QQQ = struct.Struct("<QQQ")
 _II = struct.Struct("<II")
 #: a chunk B-tree node (version 1, type 1) that is a leaf (level 0) with one entry
 _ONE_ENTRY_LEAF = b"TREE\x01\x00\x01\x00"
+#: the filter pipeline of h5py's ``compression="gzip"``: deflate alone
+_DEFLATE = (1,)
 #: a symbol table entry (40 bytes): the name's offset in the heap, the object's address
 #: (then a cache type and scratch pad, unused)
 _SYMBOL = struct.Struct("<QQ24x")
@@ -932,37 +934,62 @@ class FastBackend:
         limit = budget.limits.max_bytes
         if not need or need > limit:  # (the general path names the limit)
             return None
-        lsize = tpl.layout_size
+        whole = self.whole
+        base = self.base
         cls = buf[at + 1]
         if cls == 2:  # chunked: the one-chunk arrays of h5py's compressed files
+            rank = len(tpl.shape)
             if (
                 not tpl.one_chunk
                 or buf[at] != 3
-                or buf[at + 2] != len(tpl.shape) + 1
+                or buf[at + 2] != rank + 1
                 or not buf.startswith(tpl.one_chunk, at + 11)
             ):
                 return None
+            # the chunk B-tree: one leaf with one entry, the chunk at the array's origin
+            (btree,) = _U64.unpack_from(buf, at + 3)
+            key_size = 16 + 8 * rank
+            if whole is not None:
+                leaf = base + btree
+                if btree < 0 or leaf + 32 + 2 * key_size > self.size:
+                    return None
+                tree = whole
+            else:
+                span = self._span(btree, 32 + 2 * key_size)
+                if span is None:
+                    return None
+                tree, leaf = span
+            if (
+                not tree.startswith(_ONE_ENTRY_LEAF, leaf)
+                or tree.count(0, leaf + 32, leaf + 24 + key_size) != key_size - 8
+            ):
+                return None
+            stored, mask = _II.unpack_from(tree, leaf + 24)
+            (chunk,) = _U64.unpack_from(tree, leaf + 24 + key_size)
             if budget.used + need > limit:
-                budget.charge(need, location)  # (raises)
-            dbuf = self._one_chunk(_U64.unpack_from(buf, at + 3)[0], tpl, location)
-            if dbuf is None:
+                budget.charge(need, location)  # (raises, naming the member)
+            try:
+                dbuf: Any = self._chunk_bytes(
+                    tpl.filters, chunk, stored, mask, need, tpl.dtype.itemsize, location
+                )
+            except (NotFast, FileFormatError):
                 return None
             doff = 0
         elif tpl.filters:
             return None
-        elif cls == 1 and lsize >= 18:  # contiguous
+        elif cls == 1 and tpl.layout_size >= 18:  # contiguous
             data, stored = _QQ.unpack_from(buf, at + 2)
-            if data == UNDEF or stored < need or data < 0 or self.base + data + need > self.size:
+            if data == UNDEF or stored < need or data < 0 or base + data + need > self.size:
                 return None
-            if self.whole is not None:
-                dbuf, doff = self.whole, self.base + data
+            if whole is not None:
+                dbuf, doff = whole, base + data
             else:
                 span = self._span(data, need) if need <= _BLOCK_READ_MAX else None
                 if span is None:
                     return None  # (large data is read into place by the general path)
                 dbuf, doff = span
-        elif cls == 0 and lsize >= 4:  # compact: in the header
-            if _U16.unpack_from(buf, at + 2)[0] != need or 4 + need > lsize:
+        elif cls == 0 and tpl.layout_size >= 4:  # compact: in the header
+            if _U16.unpack_from(buf, at + 2)[0] != need or 4 + need > tpl.layout_size:
                 return None
             dbuf, doff = buf, at + 4
         else:
@@ -973,29 +1000,6 @@ class FastBackend:
         shape = tpl.shape
         arr = np.frombuffer(dbuf, tpl.dtype, need // tpl.dtype.itemsize, doff)
         return (arr if len(shape) == 1 else arr.reshape(shape)).copy()
-
-    def _one_chunk(self, btree: int, tpl: _Template, location: str) -> Any:
-        """The bytes of the one chunk of a dataset of template ``tpl`` (its chunk is the
-        whole array) whose chunk B-tree is at ``btree``, filters undone; None if the B-tree is
-        not a single leaf with a single entry at the origin, or anything is wrong."""
-        key_size = 16 + 8 * len(tpl.shape)
-        hit = self._span(btree, 32 + 2 * key_size)
-        if hit is None:
-            return None
-        buf, off = hit
-        if (
-            not buf.startswith(_ONE_ENTRY_LEAF, off)
-            or buf.count(0, off + 32, off + 24 + key_size) != key_size - 8
-        ):  # (the chunk's offsets in the array: all 0)
-            return None
-        stored, mask = _II.unpack_from(buf, off + 24)
-        (addr,) = _U64.unpack_from(buf, off + 24 + key_size)
-        try:
-            return self._chunk_bytes(
-                tpl.filters, addr, stored, mask, tpl.nbytes, tpl.dtype.itemsize, location
-            )
-        except (NotFast, FileFormatError):
-            return None
 
     def read_plain(self, group: Group, name: str, location: str) -> np.ndarray | None:
         """The value of member ``name`` if it is the most common dataset of a file of many
@@ -1251,25 +1255,19 @@ class FastBackend:
         """The raw bytes of one chunk, its filters undone (in reverse order)."""
         if not filters and stored != chunk_bytes:
             raise self.error("is corrupt: a chunk of the wrong size", location)
-        if not filters:
-            buf, off = self._bytes(addr, stored, location)
-            return memoryview(buf)[off : off + stored]
-        raw, off = self._bytes(addr, stored, location)
+        span = self._span(addr, stored)
+        raw, off = self._bytes(addr, stored, location) if span is None else span
         data: Any = memoryview(raw)[off : off + stored]
+        if not filters:
+            return data
+        if filters == _DEFLATE and not mask:  # (h5py's compression="gzip")
+            return self._inflate(data, chunk_bytes, location)
         for i in range(len(filters) - 1, -1, -1):
             if mask >> i & 1:
                 continue  # (an optional filter that was skipped for this chunk)
             fid = filters[i]
             if fid == 1:
-                inflate = zlib.decompressobj()
-                try:
-                    data = inflate.decompress(data, chunk_bytes)
-                except zlib.error as exc:
-                    raise self.error(f"is corrupt: bad compressed data ({exc})", location) from None
-                if len(data) != chunk_bytes or inflate.unconsumed_tail or not inflate.eof:
-                    raise self.error(
-                        "is corrupt: a compressed chunk does not hold its size", location
-                    )
+                data = self._inflate(data, chunk_bytes, location)
             else:  # shuffle: byte k of every element was stored together
                 if len(data) != chunk_bytes:
                     raise self.error("is corrupt: a chunk of the wrong size", location)
@@ -1280,6 +1278,17 @@ class FastBackend:
         if len(data) != chunk_bytes:
             raise self.error("is corrupt: a chunk of the wrong size", location)
         return data
+
+    def _inflate(self, data: Any, chunk_bytes: int, location: str) -> bytes:
+        """Deflate undone, with a bound of the chunk's size (no zip bombs)."""
+        inflate = zlib.decompressobj()
+        try:
+            out = inflate.decompress(data, chunk_bytes)
+        except zlib.error as exc:
+            raise self.error(f"is corrupt: bad compressed data ({exc})", location) from None
+        if len(out) != chunk_bytes or inflate.unconsumed_tail or not inflate.eof:
+            raise self.error("is corrupt: a compressed chunk does not hold its size", location)
+        return out
 
     def _data(self, addr: int, n: int, location: str) -> tuple[Any, int]:
         """Contiguous data: (buffer, offset), or (None, 0) if it is to be read into place."""
