@@ -58,9 +58,9 @@ from nirhub.io._h5 import _VLEN_ELEMENT_BYTES, Budget, not_utf8
 WHOLE_FILE_MAX = 16 << 20
 #: large files: reads of up to this many bytes go through a cache of file blocks ...
 _BLOCK_READ_MAX = 1 << 16
-#: ... of 2 ** _BLOCK_SHIFT bytes (256 KiB), the most recent _BLOCKS_KEPT of them
-_BLOCK_SHIFT = 18
-_BLOCKS_KEPT = 4
+#: ... of 2 ** _BLOCK_SHIFT bytes (64 KiB), the most recent _BLOCKS_KEPT of them (1 MiB)
+_BLOCK_SHIFT = 16
+_BLOCKS_KEPT = 16
 #: dataset headers kept to compare new ones with (a graph has few kinds of dataset)
 _TEMPLATES_KEPT = 64
 #: symbol-table group layouts remembered, and the largest name heap remembered
@@ -70,6 +70,9 @@ _NAMES_CACHED_MAX = 4096
 _KEY_END = 80
 #: object header chunks one object may have (continuation messages)
 _MAX_CHUNKS = 256
+#: bytes read at once for a symbol node read past the block cache: its header and 8 entries
+#: (libhdf5's default, 2 x "group leaf node K" = 4; a node with more reads the rest)
+_SNOD_BYTES = 8 + 40 * 8
 #: the ranks libhdf5 supports
 _MAX_RANK = 32
 
@@ -145,6 +148,16 @@ class _Template(NamedTuple):
     #: compresses): the layout body's bytes after the chunk B-tree's address (the chunk's
     #: dimensions, padding); else empty
     one_chunk: bytes = b""
+    #: ... and the chunk B-tree leaf holding that chunk: signature and entry count, stored
+    #: size, filter mask, the chunk's offsets in the array, its address (see _leaf_struct)
+    leaf: Any = None
+
+
+def _leaf_struct(rank: int) -> struct.Struct:
+    """A chunk B-tree node (version 1) of a dataset of ``rank`` dimensions, to its first
+    child: signature, type, level and entry count (8 bytes), the siblings (skipped), the
+    first key (chunk size, filter mask, rank + 1 offsets) and the first child's address."""
+    return struct.Struct(f"<8s16xII{rank + 1}QQ")
 
 
 class Dataset:
@@ -288,6 +301,18 @@ class FastBackend:
         self.fh.seek(start)
         data = _read_all(self.fh, n)
         if len(data) != n:
+            raise self.error("is truncated (the file ends early)", location)
+        return data, 0
+
+    def _direct(self, addr: int, n: int, location: str) -> tuple[Any, int]:
+        """(buffer, offset) of up to ``n`` bytes at relative address ``addr`` (at least 8;
+        fewer than ``n`` at the end of the file), read past the block cache."""
+        start = self.base + addr
+        if addr < 0 or start + 8 > self.size:
+            return self._bytes(addr, 8, location)  # (raises, naming the bytes)
+        self.fh.seek(start)
+        data = _read_all(self.fh, min(n, self.size - start))
+        if len(data) < 8:
             raise self.error("is truncated (the file ends early)", location)
         return data, 0
 
@@ -565,12 +590,13 @@ class FastBackend:
                 itemsize = 0 if shape is None else _PLAIN_ITEMSIZE.get(dtype, 0)
                 nbytes = itemsize * math.prod(shape) if itemsize else 0
                 chunk = ds.chunk
-                one_chunk = b""
+                one_chunk, leaf = b"", None
                 if nbytes and chunk is not None and chunk == (*shape, itemsize):
                     one_chunk = bytes(buf[layout + 11 : layout + lsize])
+                    leaf = _leaf_struct(len(shape))
                 templates[head[8:_KEY_END]] = _Template(
                     head, lsize, bytes(buf[layout + lsize : end]), shape, dtype, filters,
-                    nbytes, one_chunk,
+                    nbytes, one_chunk, leaf,
                 )  # fmt: skip
         return ds
 
@@ -702,8 +728,16 @@ class FastBackend:
         names_buf, names_off = self._bytes(seg_addr, seg_size, location)
         offsets: list[int] = []  # of each member's name in the heap, in B-tree order
         children: list[int] = []
-        for snod in self._btree_children(btree, 0, location):
-            sbuf, soff = self._bytes(snod, 8, location)
+        snods = self._btree_children(btree, 0, location)
+        # the symbol nodes of a large group lie all over a large file: each is read with a
+        # read of its own, not as a 256 KiB block of the cache (which would also drop the
+        # blocks that hold the structures read next)
+        direct = self.whole is None and len(snods) > 1
+        for snod in snods:
+            if direct:
+                sbuf, soff = self._direct(snod, _SNOD_BYTES, location)
+            else:
+                sbuf, soff = self._bytes(snod, 8, location)
             if sbuf[soff : soff + 4] != b"SNOD" or sbuf[soff + 4] != 1:
                 raise self.error("is corrupt: bad symbol table node", location)
             (n,) = _U16.unpack_from(sbuf, soff + 6)
@@ -916,89 +950,109 @@ class FastBackend:
         a file of many nodes, read in one step; else None (then the caller opens and reads it
         the general way, with its checks and errors).
 
-        The common dataset: its header equals a template seen before (same shape and type, no
-        attributes) but for where its data lies, and its data is a non-empty numeric array in
-        native order, stored contiguously or compact (in the header) without filters, or in
-        one chunk (the whole array: how h5py stores each small compressed array) found
-        through a chunk B-tree of one leaf with one entry, its filters (deflate, shuffle)
-        undone as the general path undoes them (inflate bounded by the chunk's size). The
-        budget is charged as the general path charges it, and a budget that runs out raises
-        the general path's error before anything is read; anything odd or corrupt returns
-        None before anything is charged."""
-        hit = self._template_hit(addr)
-        if hit is None:
+        The common dataset: its header is in memory (see :meth:`_span`) and equals a template
+        seen before (same shape and type, no attributes) but for where its data lies, and its
+        data is a non-empty numeric array in native order, stored contiguously or compact (in
+        the header) without filters, or in one chunk (the whole array: how h5py stores each
+        small compressed array) found through a chunk B-tree of one leaf with one entry, its
+        filters (deflate, shuffle) undone as the general path undoes them (inflate bounded by
+        the chunk's size). The budget is charged as the general path charges it, and a budget
+        that runs out raises the general path's error before anything is read; anything odd
+        or corrupt returns None before anything is charged. (One function, as this runs once
+        per array of a file: tens of thousands of times for a graph of many small nodes.)"""
+        whole = self.whole
+        base = self.base
+        size = self.size
+        if whole is not None:
+            buf, start = whole, base + addr
+            if addr < 0 or start + _KEY_END > size:
+                return None
+        else:
+            span = self._span(addr, _KEY_END)
+            if span is None:
+                return None
+            buf, start = span
+        if buf[start] != 1:
             return None
-        tpl, buf, at = hit
+        tpl = self._templates.get(buf[start + 8 : start + _KEY_END])
+        if tpl is None or not tpl.nbytes:
+            return None
+        head, lsize, tail = tpl.head, tpl.layout_size, tpl.tail
+        at = start + len(head)
+        end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
+        if (
+            at + lsize + len(tail) != end
+            or end > len(buf)
+            or not buf.startswith(head, start)
+            or not buf.startswith(tail, end - len(tail))
+        ):
+            return None
         need = tpl.nbytes
         budget = self.budget
         limit = budget.limits.max_bytes
-        if not need or need > limit:  # (the general path names the limit)
-            return None
-        whole = self.whole
-        base = self.base
-        cls = buf[at + 1]
+        if need > limit:
+            return None  # (the general path names the limit)
+        version, cls = buf[at], buf[at + 1]
         if cls == 2:  # chunked: the one-chunk arrays of h5py's compressed files
-            rank = len(tpl.shape)
+            leaf = tpl.leaf
             if (
-                not tpl.one_chunk
-                or buf[at] != 3
-                or buf[at + 2] != rank + 1
+                leaf is None
+                or version != 3
+                or buf[at + 2] != len(tpl.shape) + 1
                 or not buf.startswith(tpl.one_chunk, at + 11)
             ):
                 return None
-            # the chunk B-tree: one leaf with one entry, the chunk at the array's origin
+            # the chunk B-tree: one leaf with one entry, the chunk at the array's origin (the
+            # general path reads the leaf's second key too: its bounds are checked here)
             (btree,) = _U64.unpack_from(buf, at + 3)
-            key_size = 16 + 8 * rank
+            reach = 32 + 2 * (16 + 8 * len(tpl.shape))  # (the node's header, 2 keys, 1 child)
             if whole is not None:
-                leaf = base + btree
-                if btree < 0 or leaf + 32 + 2 * key_size > self.size:
+                node = base + btree
+                if btree < 0 or node + reach > size:
                     return None
                 tree = whole
             else:
-                span = self._span(btree, 32 + 2 * key_size)
+                span = self._span(btree, reach)
                 if span is None:
                     return None
-                tree, leaf = span
-            if (
-                not tree.startswith(_ONE_ENTRY_LEAF, leaf)
-                or tree.count(0, leaf + 32, leaf + 24 + key_size) != key_size - 8
-            ):
+                tree, node = span
+            entry = leaf.unpack_from(tree, node)
+            if entry[0] != _ONE_ENTRY_LEAF or any(entry[3:-1]):
                 return None
-            stored, mask = _II.unpack_from(tree, leaf + 24)
-            (chunk,) = _U64.unpack_from(tree, leaf + 24 + key_size)
             if budget.used + need > limit:
                 budget.charge(need, location)  # (raises, naming the member)
             try:
-                dbuf: Any = self._chunk_bytes(
-                    tpl.filters, chunk, stored, mask, need, tpl.dtype.itemsize, location
-                )
+                data: Any = self._chunk_bytes(
+                    tpl.filters, entry[-1], entry[1], entry[2], need, tpl.dtype.itemsize,
+                    location,
+                )  # fmt: skip
             except (NotFast, FileFormatError):
                 return None
-            doff = 0
-        elif tpl.filters:
+            offset = 0
+        elif tpl.filters or version not in (3, 4):
             return None
-        elif cls == 1 and tpl.layout_size >= 18:  # contiguous
-            data, stored = _QQ.unpack_from(buf, at + 2)
-            if data == UNDEF or stored < need or data < 0 or base + data + need > self.size:
+        elif cls == 1 and lsize >= 18:  # contiguous
+            offset, stored = _QQ.unpack_from(buf, at + 2)
+            if offset == UNDEF or stored < need or offset < 0 or base + offset + need > size:
                 return None
             if whole is not None:
-                dbuf, doff = whole, base + data
+                data, offset = whole, base + offset
             else:
-                span = self._span(data, need) if need <= _BLOCK_READ_MAX else None
+                span = self._span(offset, need) if need <= _BLOCK_READ_MAX else None
                 if span is None:
                     return None  # (large data is read into place by the general path)
-                dbuf, doff = span
-        elif cls == 0 and tpl.layout_size >= 4:  # compact: in the header
-            if _U16.unpack_from(buf, at + 2)[0] != need or 4 + need > tpl.layout_size:
+                data, offset = span
+        elif cls == 0 and lsize >= 4:  # compact: in the header
+            if _U16.unpack_from(buf, at + 2)[0] != need or 4 + need > lsize:
                 return None
-            dbuf, doff = buf, at + 4
+            data, offset = buf, at + 4
         else:
             return None
         if budget.used + need > limit:
             budget.charge(need, location)  # (raises, naming the member)
         budget.used += need
         shape = tpl.shape
-        arr = np.frombuffer(dbuf, tpl.dtype, need // tpl.dtype.itemsize, doff)
+        arr = np.frombuffer(data, tpl.dtype, need // tpl.dtype.itemsize, offset)
         return (arr if len(shape) == 1 else arr.reshape(shape)).copy()
 
     def read_plain(self, group: Group, name: str, location: str) -> np.ndarray | None:
