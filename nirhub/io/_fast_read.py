@@ -151,6 +151,10 @@ class _Template(NamedTuple):
     #: ... and the chunk B-tree leaf holding that chunk: signature and entry count, stored
     #: size, filter mask, the chunk's offsets in the array, its address (see _leaf_struct)
     leaf: Any = None
+    #: the bytes of such a leaf the general path reads (header, two keys, one child)
+    leaf_reach: int = 0
+    #: the filter pipeline is deflate alone (h5py's ``compression="gzip"``)
+    deflate_only: bool = False
 
 
 def _leaf_struct(rank: int) -> struct.Struct:
@@ -243,7 +247,10 @@ class FastBackend:
         self.fh = fh
         self.size = size
         self.whole = whole
+        #: the file read whole, as a memoryview (slices without copies)
+        self._whole_view = None if whole is None else memoryview(whole)
         self.budget = budget
+        self._max_bytes = budget.limits.max_bytes
         self.base = base
         #: a file without nirhub's marker: every problem found is NotFast (h5py decides)
         self.foreign = foreign
@@ -590,13 +597,14 @@ class FastBackend:
                 itemsize = 0 if shape is None else _PLAIN_ITEMSIZE.get(dtype, 0)
                 nbytes = itemsize * math.prod(shape) if itemsize else 0
                 chunk = ds.chunk
-                one_chunk, leaf = b"", None
+                one_chunk, leaf, reach = b"", None, 0
                 if nbytes and chunk is not None and chunk == (*shape, itemsize):
                     one_chunk = bytes(buf[layout + 11 : layout + lsize])
                     leaf = _leaf_struct(len(shape))
+                    reach = 32 + 2 * (16 + 8 * len(shape))  # (header, two keys, one child)
                 templates[head[8:_KEY_END]] = _Template(
                     head, lsize, bytes(buf[layout + lsize : end]), shape, dtype, filters,
-                    nbytes, one_chunk, leaf,
+                    nbytes, one_chunk, leaf, reach, filters == _DEFLATE,
                 )  # fmt: skip
         return ds
 
@@ -730,8 +738,8 @@ class FastBackend:
         children: list[int] = []
         snods = self._btree_children(btree, 0, location)
         # the symbol nodes of a large group lie all over a large file: each is read with a
-        # read of its own, not as a 256 KiB block of the cache (which would also drop the
-        # blocks that hold the structures read next)
+        # read of its own, not as a block of the cache (which would also drop the blocks
+        # that hold the structures read next)
         direct = self.whole is None and len(snods) > 1
         for snod in snods:
             if direct:
@@ -972,6 +980,9 @@ class FastBackend:
             if span is None:
                 return None
             buf, start = span
+        # where buf[0] lies in the file: the B-tree leaf and the chunk are looked for in the
+        # same buffer first (in a large file they are usually in the header's block)
+        origin = base + addr - start
         if buf[start] != 1:
             return None
         tpl = self._templates.get(buf[start + 8 : start + _KEY_END])
@@ -989,7 +1000,7 @@ class FastBackend:
             return None
         need = tpl.nbytes
         budget = self.budget
-        limit = budget.limits.max_bytes
+        limit = self._max_bytes
         if need > limit:
             return None  # (the general path names the limit)
         version, cls = buf[at], buf[at + 1]
@@ -1005,29 +1016,45 @@ class FastBackend:
             # the chunk B-tree: one leaf with one entry, the chunk at the array's origin (the
             # general path reads the leaf's second key too: its bounds are checked here)
             (btree,) = _U64.unpack_from(buf, at + 3)
-            reach = 32 + 2 * (16 + 8 * len(tpl.shape))  # (the node's header, 2 keys, 1 child)
-            if whole is not None:
-                node = base + btree
-                if btree < 0 or node + reach > size:
-                    return None
-                tree = whole
-            else:
-                span = self._span(btree, reach)
+            reach = tpl.leaf_reach
+            tree, node = buf, base + btree - origin
+            if btree < 0 or node < 0 or node + reach > len(buf):
+                span = None if whole is not None else self._span(btree, reach)
                 if span is None:
                     return None
                 tree, node = span
+                origin = base + btree - node
             entry = leaf.unpack_from(tree, node)
             if entry[0] != _ONE_ENTRY_LEAF or any(entry[3:-1]):
                 return None
+            stored, mask, chunk = entry[1], entry[2], entry[-1]
             if budget.used + need > limit:
                 budget.charge(need, location)  # (raises, naming the member)
-            try:
-                data: Any = self._chunk_bytes(
-                    tpl.filters, entry[-1], entry[1], entry[2], need, tpl.dtype.itemsize,
-                    location,
-                )  # fmt: skip
-            except (NotFast, FileFormatError):
-                return None
+            raw = None
+            if tpl.deflate_only and not mask:  # (the usual chunk, inflated here)
+                pos = base + chunk - origin
+                if chunk >= 0 and pos >= 0 and pos + stored <= len(tree):
+                    view = self._whole_view if tree is whole else memoryview(tree)
+                    raw = view[pos : pos + stored]
+                elif whole is None:
+                    span = self._span(chunk, stored)
+                    if span is not None:
+                        raw = memoryview(span[0])[span[1] : span[1] + stored]
+            if raw is not None:  # (as _inflate, the bound included)
+                inflate = zlib.decompressobj()
+                try:
+                    data: Any = inflate.decompress(raw, need)
+                except zlib.error:
+                    return None
+                if len(data) != need or inflate.unconsumed_tail or not inflate.eof:
+                    return None
+            else:
+                try:
+                    data = self._chunk_bytes(
+                        tpl.filters, chunk, stored, mask, need, tpl.dtype.itemsize, location
+                    )
+                except (NotFast, FileFormatError):
+                    return None
             offset = 0
         elif tpl.filters or version not in (3, 4):
             return None
