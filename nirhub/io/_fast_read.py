@@ -696,10 +696,16 @@ class FastBackend:
         heads = self._group_heads
         if not heads:
             return None
-        hit = self._span(addr, 40)
-        if hit is None:
-            return None
-        buf, start = hit
+        buf = self.whole
+        if buf is not None:
+            start = self.base + addr
+            if addr < 0 or start + 40 > self.size:
+                return None
+        else:
+            hit = self._span(addr, 40)
+            if hit is None:
+                return None
+            buf, start = hit
         tail = heads.get(buf[start : start + 24])
         if tail is None:
             return None
@@ -953,10 +959,15 @@ class FastBackend:
             return None
         return tpl, buf, at
 
-    def _plain_value(self, addr: int, location: str) -> np.ndarray | None:
-        """The value of the dataset whose header is at ``addr`` if it is the common dataset of
-        a file of many nodes, read in one step; else None (then the caller opens and reads it
-        the general way, with its checks and errors).
+    def _plain_values(
+        self, group: Group, names: Any, fields: Any, location: str, single: bool = False
+    ) -> dict[str, np.ndarray]:
+        """The members ``names`` of ``group`` that are in ``fields``, read in one step each,
+        in order, up to the first one that is not the common dataset of a file of many nodes
+        or is ``metadata`` (then the caller opens and reads the rest the general way, with
+        its checks and errors, so that the budget is charged in the same order); members
+        outside ``fields`` are skipped. ``location``: the group's (the member's if
+        ``single``).
 
         The common dataset: its header is in memory (see :meth:`_span`) and equals a template
         seen before (same shape and type, no attributes) but for where its data lies, and its
@@ -966,131 +977,143 @@ class FastBackend:
         filters (deflate, shuffle) undone as the general path undoes them (inflate bounded by
         the chunk's size). The budget is charged as the general path charges it, and a budget
         that runs out raises the general path's error before anything is read; anything odd
-        or corrupt returns None before anything is charged. (One function, as this runs once
-        per array of a file: tens of thousands of times for a graph of many small nodes.)"""
+        or corrupt stops the pass before anything is charged for that member. (One loop, as
+        this runs once per array of a file: tens of thousands of times for a graph of many
+        small nodes.)"""
+        out: dict[str, np.ndarray] = {}
+        links = group.links
         whole = self.whole
         base = self.base
         size = self.size
-        if whole is not None:
-            buf, start = whole, base + addr
-            if addr < 0 or start + _KEY_END > size:
-                return None
-        else:
-            span = self._span(addr, _KEY_END)
-            if span is None:
-                return None
-            buf, start = span
-        # where buf[0] lies in the file: the B-tree leaf and the chunk are looked for in the
-        # same buffer first (in a large file they are usually in the header's block)
-        origin = base + addr - start
-        if buf[start] != 1:
-            return None
-        tpl = self._templates.get(buf[start + 8 : start + _KEY_END])
-        if tpl is None or not tpl.nbytes:
-            return None
-        head, lsize, tail = tpl.head, tpl.layout_size, tpl.tail
-        at = start + len(head)
-        end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
-        if (
-            at + lsize + len(tail) != end
-            or end > len(buf)
-            or not buf.startswith(head, start)
-            or not buf.startswith(tail, end - len(tail))
-        ):
-            return None
-        need = tpl.nbytes
+        templates = self._templates
         budget = self.budget
         limit = self._max_bytes
-        if need > limit:
-            return None  # (the general path names the limit)
-        version, cls = buf[at], buf[at + 1]
-        if cls == 2:  # chunked: the one-chunk arrays of h5py's compressed files
-            leaf = tpl.leaf
-            if (
-                leaf is None
-                or version != 3
-                or buf[at + 2] != len(tpl.shape) + 1
-                or not buf.startswith(tpl.one_chunk, at + 11)
-            ):
-                return None
-            # the chunk B-tree: one leaf with one entry, the chunk at the array's origin (the
-            # general path reads the leaf's second key too: its bounds are checked here)
-            (btree,) = _U64.unpack_from(buf, at + 3)
-            reach = tpl.leaf_reach
-            tree, node = buf, base + btree - origin
-            if btree < 0 or node < 0 or node + reach > len(buf):
-                span = None if whole is not None else self._span(btree, reach)
-                if span is None:
-                    return None
-                tree, node = span
-                origin = base + btree - node
-            entry = leaf.unpack_from(tree, node)
-            if entry[0] != _ONE_ENTRY_LEAF or any(entry[3:-1]):
-                return None
-            stored, mask, chunk = entry[1], entry[2], entry[-1]
-            if budget.used + need > limit:
-                budget.charge(need, location)  # (raises, naming the member)
-            raw = None
-            if tpl.deflate_only and not mask:  # (the usual chunk, inflated here)
-                pos = base + chunk - origin
-                if chunk >= 0 and pos >= 0 and pos + stored <= len(tree):
-                    view = self._whole_view if tree is whole else memoryview(tree)
-                    raw = view[pos : pos + stored]
-                elif whole is None:
-                    span = self._span(chunk, stored)
-                    if span is not None:
-                        raw = memoryview(span[0])[span[1] : span[1] + stored]
-            if raw is not None:  # (as _inflate, the bound included)
-                inflate = zlib.decompressobj()
-                try:
-                    data: Any = inflate.decompress(raw, need)
-                except zlib.error:
-                    return None
-                if len(data) != need or inflate.unconsumed_tail or not inflate.eof:
-                    return None
-            else:
-                try:
-                    data = self._chunk_bytes(
-                        tpl.filters, chunk, stored, mask, need, tpl.dtype.itemsize, location
-                    )
-                except (NotFast, FileFormatError):
-                    return None
-            offset = 0
-        elif tpl.filters or version not in (3, 4):
-            return None
-        elif cls == 1 and lsize >= 18:  # contiguous
-            offset, stored = _QQ.unpack_from(buf, at + 2)
-            if offset == UNDEF or stored < need or offset < 0 or base + offset + need > size:
-                return None
+        for name in names:
+            if name not in fields:
+                if name == "metadata":
+                    break
+                continue
+            addr = links[name]
             if whole is not None:
-                data, offset = whole, base + offset
+                buf, start = whole, base + addr
+                if addr < 0 or start + _KEY_END > size:
+                    break
             else:
-                span = self._span(offset, need) if need <= _BLOCK_READ_MAX else None
+                span = self._span(addr, _KEY_END)
                 if span is None:
-                    return None  # (large data is read into place by the general path)
-                data, offset = span
-        elif cls == 0 and lsize >= 4:  # compact: in the header
-            if _U16.unpack_from(buf, at + 2)[0] != need or 4 + need > lsize:
-                return None
-            data, offset = buf, at + 4
-        else:
-            return None
-        if budget.used + need > limit:
-            budget.charge(need, location)  # (raises, naming the member)
-        budget.used += need
-        shape = tpl.shape
-        arr = np.frombuffer(data, tpl.dtype, need // tpl.dtype.itemsize, offset)
-        return (arr if len(shape) == 1 else arr.reshape(shape)).copy()
+                    break
+                buf, start = span
+            # where buf[0] lies in the file: the B-tree leaf and the chunk are looked for in
+            # the same buffer first (in a large file they are usually in the header's block)
+            origin = base + addr - start
+            if buf[start] != 1:
+                break
+            tpl = templates.get(buf[start + 8 : start + _KEY_END])
+            if tpl is None or not tpl.nbytes:
+                break
+            head, lsize, tail = tpl.head, tpl.layout_size, tpl.tail
+            at = start + len(head)
+            end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
+            if (
+                at + lsize + len(tail) != end
+                or end > len(buf)
+                or not buf.startswith(head, start)
+                or not buf.startswith(tail, end - len(tail))
+            ):
+                break
+            need = tpl.nbytes
+            if need > limit:
+                break  # (the general path names the limit)
+            version, cls = buf[at], buf[at + 1]
+            if cls == 2:  # chunked: the one-chunk arrays of h5py's compressed files
+                leaf = tpl.leaf
+                if (
+                    leaf is None
+                    or version != 3
+                    or buf[at + 2] != len(tpl.shape) + 1
+                    or not buf.startswith(tpl.one_chunk, at + 11)
+                ):
+                    break
+                # the chunk B-tree: one leaf with one entry, the chunk at the array's origin
+                # (the general path reads the leaf's second key too: its bounds are checked)
+                (btree,) = _U64.unpack_from(buf, at + 3)
+                reach = tpl.leaf_reach
+                tree, node = buf, base + btree - origin
+                if btree < 0 or node < 0 or node + reach > len(buf):
+                    span = None if whole is not None else self._span(btree, reach)
+                    if span is None:
+                        break
+                    tree, node = span
+                    origin = base + btree - node
+                entry = leaf.unpack_from(tree, node)
+                if entry[0] != _ONE_ENTRY_LEAF or any(entry[3:-1]):
+                    break
+                stored, mask, chunk = entry[1], entry[2], entry[-1]
+                if budget.used + need > limit:  # (raises, naming the member)
+                    budget.charge(need, location if single else f"{location}/{name}")
+                raw = None
+                if tpl.deflate_only and not mask:  # (the usual chunk, inflated here)
+                    pos = base + chunk - origin
+                    if chunk >= 0 and pos >= 0 and pos + stored <= len(tree):
+                        view = self._whole_view if tree is whole else memoryview(tree)
+                        raw = view[pos : pos + stored]
+                    elif whole is None:
+                        span = self._span(chunk, stored)
+                        if span is not None:
+                            raw = memoryview(span[0])[span[1] : span[1] + stored]
+                if raw is not None:  # (as _inflate, the bound included)
+                    inflate = zlib.decompressobj()
+                    try:
+                        data: Any = inflate.decompress(raw, need)
+                    except zlib.error:
+                        break
+                    if len(data) != need or inflate.unconsumed_tail or not inflate.eof:
+                        break
+                else:
+                    try:
+                        data = self._chunk_bytes(
+                            tpl.filters, chunk, stored, mask, need, tpl.dtype.itemsize, location
+                        )
+                    except (NotFast, FileFormatError):
+                        break
+                offset = 0
+            elif tpl.filters or version not in (3, 4):
+                break
+            elif cls == 1 and lsize >= 18:  # contiguous
+                offset, stored = _QQ.unpack_from(buf, at + 2)
+                if offset == UNDEF or stored < need or offset < 0 or base + offset + need > size:
+                    break
+                if whole is not None:
+                    data, offset = whole, base + offset
+                else:
+                    span = self._span(offset, need) if need <= _BLOCK_READ_MAX else None
+                    if span is None:
+                        break  # (large data is read into place by the general path)
+                    data, offset = span
+            elif cls == 0 and lsize >= 4:  # compact: in the header
+                if _U16.unpack_from(buf, at + 2)[0] != need or 4 + need > lsize:
+                    break
+                data, offset = buf, at + 4
+            else:
+                break
+            if budget.used + need > limit:  # (raises, naming the member)
+                budget.charge(need, location if single else f"{location}/{name}")
+            budget.used += need
+            shape = tpl.shape
+            arr = np.frombuffer(data, tpl.dtype, need // tpl.dtype.itemsize, offset)
+            out[name] = (arr if len(shape) == 1 else arr.reshape(shape)).copy()
+        return out
 
     def read_plain(self, group: Group, name: str, location: str) -> np.ndarray | None:
         """The value of member ``name`` if it is the most common dataset of a file of many
-        nodes (see :meth:`_plain_value`), else None (then the caller opens and reads it the
+        nodes (see :meth:`_plain_values`), else None (then the caller opens and reads it the
         general way). This is :meth:`open_object` and :meth:`read_dataset` of such a dataset
         in one call, with the same checks and the same budget; everything else, odd or
         corrupt, takes the general path with its errors. Files of many small nodes pay per
-        member, so this matters there."""
-        addr = group.links.get(name)
-        return None if addr is None else self._plain_value(addr, location)
+        member, so this matters there. ``location`` is the member's."""
+        if name not in group.links:
+            return None
+        return self._plain_values(group, (name,), (name,), location, single=True).get(name)
 
     def read_plain_members(
         self, group: Group, names: list[str], fields: frozenset[str], location: str
@@ -1100,19 +1123,7 @@ class FastBackend:
         such a plain dataset or is ``metadata`` (where the caller goes on, member by member,
         so that the budget is charged in the same order). Members outside ``fields`` are
         skipped (the caller reports them). ``location`` is the group's."""
-        out: dict[str, np.ndarray] = {}
-        links = group.links
-        value_at = self._plain_value
-        for name in names:
-            if name not in fields:
-                if name == "metadata":
-                    break
-                continue
-            value = value_at(links[name], f"{location}/{name}")
-            if value is None:
-                break
-            out[name] = value
-        return out
+        return self._plain_values(group, names, fields, location)
 
     def read_plain_string(self, group: Group, name: str, location: str) -> str | None:
         """As :meth:`read_plain`, for a scalar variable-length string (every node's ``type``
