@@ -390,18 +390,24 @@ def test_many_nodes_of_few_kinds_read_as_h5py_reads_them(tmp_path, monkeypatch, 
     assert back == graph
 
 
-def _copy_untracked(src: h5py.Group, dst: h5py.Group) -> None:
+def _copy_untracked(src: h5py.Group, dst: h5py.Group, **storage) -> None:
+    """A copy of ``src`` with old-style groups, as nir writes them; ``storage``: h5py's
+    dataset options for every numeric array (e.g. ``compression="gzip"``: nir 1.0.8 leaves
+    strings and scalars uncompressed)."""
     for name, obj in src.items():
         if isinstance(obj, h5py.Group):
-            _copy_untracked(obj, dst.create_group(name))
+            _copy_untracked(obj, dst.create_group(name), **storage)
         else:
-            dst.create_dataset(name, data=obj[()], dtype=obj.dtype)
+            numeric = obj.shape and obj.dtype.kind != "O"
+            options = storage if numeric else {}
+            dst.create_dataset(name, data=obj[()], dtype=obj.dtype, **options)
             for key, value in obj.attrs.items():
                 dst[name].attrs[key] = value
 
 
-def _many_nodes_as_nir_writes(tmp_path: Path, pairs: int = 30) -> tuple[Path, nh.Graph]:
-    """An h5py file of many nodes of two kinds in nir's layout (old-style groups)."""
+def _many_nodes_as_nir_writes(tmp_path: Path, pairs: int = 30, **storage) -> tuple[Path, nh.Graph]:
+    """An h5py file of many nodes of two kinds in nir's layout (old-style groups);
+    ``storage``: h5py's options for the arrays (nir 1.0.8 writes ``compression="gzip"``)."""
     rng = np.random.default_rng(2)
     nodes: dict[str, nh.Node] = {"input": nh.Input([4])}
     edges, prev = [], "input"
@@ -420,7 +426,7 @@ def _many_nodes_as_nir_writes(tmp_path: Path, pairs: int = 30) -> tuple[Path, nh
     _write(graph, tracked, engine="h5py")
     p = tmp_path / "many.nir"
     with h5py.File(tracked, "r") as src, h5py.File(p, "w") as dst:
-        _copy_untracked(src, dst)
+        _copy_untracked(src, dst, **storage)
     return p, graph
 
 
@@ -472,6 +478,148 @@ def test_one_step_reads_charge_the_budget_in_member_order(tmp_path):
         with pytest.MonkeyPatch.context() as mp:
             if not whole:
                 mp.setattr(_fast_read, "WHOLE_FILE_MAX", 0)
+            with pytest.raises(nh.FileFormatError) as exc:
+                _read(p, strict=False, engine="fast", max_bytes=12000)
+        errors.append((exc.value.location, str(exc.value)))
+    assert errors[0] == errors[1]
+    assert "budget" in errors[0][1]
+
+
+#: how h5py stores the arrays of the files users have: nir >= 1.0.5 writes gzip by default
+_CHUNKED_STORAGE = {
+    "deflate": {"compression": "gzip"},
+    "shuffle+deflate": {"compression": "gzip", "shuffle": True},
+    "uncompressed": {"chunks": True},
+}
+
+
+def _chunked_datasets(path: Path) -> int:
+    with h5py.File(path) as f:
+        return sum(d.chunks is not None for d in _datasets(f))
+
+
+def _array_bytes(graph: nh.Graph) -> list:
+    """Every node's arrays as (node, field, dtype, shape, bytes)."""
+    return sorted(
+        (path, field, a.dtype.str, a.shape, a.tobytes())
+        for path, node in graph.walk()
+        for field, a in node.arrays()
+    )
+
+
+def _no_one_step_reads(mp: pytest.MonkeyPatch) -> None:
+    """Every member read through the general path (open_object + read_dataset)."""
+    mp.setattr(_fast_read.FastBackend, "_plain_values", lambda self, *args, **kw: {})
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-file", "blocks"])
+@pytest.mark.parametrize("storage", list(_CHUNKED_STORAGE), ids=list(_CHUNKED_STORAGE))
+def test_one_step_reads_of_one_chunk_arrays_give_the_general_paths_bytes(
+    tmp_path, monkeypatch, whole, storage
+):
+    """h5py stores each small array of a compressed file (nir.write's default) in one chunk
+    behind a chunk B-tree of one leaf. Such arrays are read in one step with their node's
+    other members, in files read whole and in blocks: the bytes are those of the general
+    chunked path and of h5py, and the general path is left with the first few arrays only
+    (before their header is known)."""
+    p, graph = _many_nodes_as_nir_writes(tmp_path, **_CHUNKED_STORAGE[storage])
+    chunked = _chunked_datasets(p)
+    assert chunked > 150
+    if not whole:
+        monkeypatch.setattr(_fast_read, "WHOLE_FILE_MAX", 0)
+    general: list[str] = []
+    chunked_path = _fast_read.FastBackend._chunked
+
+    def counted(self, ds, shape, count, dtype, native, location):
+        general.append(location)
+        return chunked_path(self, ds, shape, count, dtype, native, location)
+
+    monkeypatch.setattr(_fast_read.FastBackend, "_chunked", counted)
+    one_step = same_read(p)
+    assert one_step == graph
+    assert 0 < len(general) <= 10
+    general.clear()
+    with pytest.MonkeyPatch.context() as mp:
+        _no_one_step_reads(mp)
+        every_member = _read(p, strict=False, engine="fast").graph
+    assert len(general) == chunked
+    assert _array_bytes(one_step) == _array_bytes(every_member) == _array_bytes(graph)
+
+
+def _chunk_leaf(data: bytes, chunk_addr: int) -> int:
+    """The offset of the one-entry chunk B-tree leaf (rank-1 keys) pointing at a chunk
+    (``chunk_addr`` as libhdf5 gives it: from the file's start, a user block included)."""
+    base = 512 if data.startswith(MARKER) else 0  # (addresses in the file: from the superblock)
+    raw = (chunk_addr - base).to_bytes(8, "little")
+    at = data.index(raw)
+    while data[at - 48 : at - 40] != b"TREE\x01\x00\x01\x00":
+        at = data.index(raw, at + 1)
+    return at - 48
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-file", "blocks"])
+@pytest.mark.parametrize("writer", ["h5py", "nirhub"])
+@pytest.mark.parametrize(
+    "damage", ["short chunk", "chunk past the end", "chunk address", "filter mask", "leaf"]
+)
+def test_one_step_reads_of_damaged_chunks_fail_as_the_general_path_fails(
+    tmp_path, whole, writer, damage
+):
+    """A one-chunk array whose header matches its siblings' but whose chunk is damaged (its
+    stored size, its address, its filter mask, or the B-tree leaf pointing to it) is refused
+    with the general path's error, naming it: NotFast on files written by h5py (then h5py
+    reads the file and has the last word), FileFormatError on nirhub's own files."""
+    if writer == "h5py":
+        p, graph = _many_nodes_as_nir_writes(tmp_path, compression="gzip")
+    else:
+        graph = _many_nodes_as_nir_writes(tmp_path)[1]
+        p = tmp_path / "own.nir"
+        _write(graph, p, engine="fast", compression="gzip")
+    with h5py.File(p) as f:
+        info = f["node/nodes/l20/tau"].id.get_chunk_info(0)
+    data = bytearray(p.read_bytes())
+    leaf = _chunk_leaf(data, info.byte_offset)
+    if damage == "short chunk":  # inflate ends before the chunk's size
+        data[leaf + 24 : leaf + 28] = (info.size - 1).to_bytes(4, "little")
+    elif damage == "chunk past the end":
+        data[leaf + 24 : leaf + 28] = len(data).to_bytes(4, "little")
+    elif damage == "chunk address":
+        data[leaf + 48 : leaf + 56] = (len(data) + 4096).to_bytes(8, "little")
+    elif damage == "filter mask":  # deflate marked as skipped: the deflated bytes taken raw
+        data[leaf + 28 : leaf + 32] = (1).to_bytes(4, "little")
+    else:  # a leaf of two entries (the second one a copy of the first)
+        data[leaf + 6] = 2
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(bytes(data))
+    expected = NotFast if writer == "h5py" else nh.FileFormatError
+    errors = []
+    for one_step in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            if not whole:
+                mp.setattr(_fast_read, "WHOLE_FILE_MAX", 0)
+            if not one_step:
+                _no_one_step_reads(mp)
+            with pytest.raises(expected) as exc:
+                _read(bad, strict=False, engine="fast")
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1]
+    assert "/node/nodes/l20/tau" in errors[0] and "is corrupt" in errors[0]
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-file", "blocks"])
+def test_one_step_reads_of_one_chunk_arrays_charge_the_budget_in_member_order(
+    tmp_path, monkeypatch, whole
+):
+    """The budget runs out at the same member, with the same message, whether h5py's
+    one-chunk arrays are read in one step or one by one."""
+    p, _ = _many_nodes_as_nir_writes(tmp_path, compression="gzip")
+    if not whole:
+        monkeypatch.setattr(_fast_read, "WHOLE_FILE_MAX", 0)
+    errors = []
+    for one_step in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            if not one_step:
+                _no_one_step_reads(mp)
             with pytest.raises(nh.FileFormatError) as exc:
                 _read(p, strict=False, engine="fast", max_bytes=12000)
         errors.append((exc.value.location, str(exc.value)))

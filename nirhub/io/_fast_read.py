@@ -58,9 +58,9 @@ from nirhub.io._h5 import _VLEN_ELEMENT_BYTES, Budget, not_utf8
 WHOLE_FILE_MAX = 16 << 20
 #: large files: reads of up to this many bytes go through a cache of file blocks ...
 _BLOCK_READ_MAX = 1 << 16
-#: ... of 2 ** _BLOCK_SHIFT bytes (256 KiB), the most recent _BLOCKS_KEPT of them
-_BLOCK_SHIFT = 18
-_BLOCKS_KEPT = 4
+#: ... of 2 ** _BLOCK_SHIFT bytes (64 KiB), the most recent _BLOCKS_KEPT of them (1 MiB)
+_BLOCK_SHIFT = 16
+_BLOCKS_KEPT = 16
 #: dataset headers kept to compare new ones with (a graph has few kinds of dataset)
 _TEMPLATES_KEPT = 64
 #: symbol-table group layouts remembered, and the largest name heap remembered
@@ -70,6 +70,9 @@ _NAMES_CACHED_MAX = 4096
 _KEY_END = 80
 #: object header chunks one object may have (continuation messages)
 _MAX_CHUNKS = 256
+#: bytes read at once for a symbol node read past the block cache: its header and 8 entries
+#: (libhdf5's default, 2 x "group leaf node K" = 4; a node with more reads the rest)
+_SNOD_BYTES = 8 + 40 * 8
 #: the ranks libhdf5 supports
 _MAX_RANK = 32
 
@@ -80,6 +83,11 @@ _MSG = struct.Struct("<HHB")
 _PREFIX = struct.Struct("<BBHII")
 _QQ = struct.Struct("<QQ")
 _QQQ = struct.Struct("<QQQ")
+_II = struct.Struct("<II")
+#: a chunk B-tree node (version 1, type 1) that is a leaf (level 0) with one entry
+_ONE_ENTRY_LEAF = b"TREE\x01\x00\x01\x00"
+#: the filter pipeline of h5py's ``compression="gzip"``: deflate alone
+_DEFLATE = (1,)
 #: a symbol table entry (40 bytes): the name's offset in the heap, the object's address
 #: (then a cache type and scratch pad, unused)
 _SYMBOL = struct.Struct("<QQ24x")
@@ -133,9 +141,27 @@ class _Template(NamedTuple):
     shape: Any
     dtype: Any
     filters: tuple[int, ...]
-    #: bytes of the data when it is a non-empty numeric array in native order stored
-    #: contiguously (what :meth:`FastBackend.read_plain` reads in one step), else 0
-    plain_bytes: int = 0
+    #: bytes of the data when it is a non-empty numeric array in native order (what the
+    #: one-step reads of :meth:`FastBackend.read_plain_members` take), else 0
+    nbytes: int = 0
+    #: a chunked layout (v3) whose one chunk is the whole array (every small array h5py
+    #: compresses): the layout body's bytes after the chunk B-tree's address (the chunk's
+    #: dimensions, padding); else empty
+    one_chunk: bytes = b""
+    #: ... and the chunk B-tree leaf holding that chunk: signature and entry count, stored
+    #: size, filter mask, the chunk's offsets in the array, its address (see _leaf_struct)
+    leaf: Any = None
+    #: the bytes of such a leaf the general path reads (header, two keys, one child)
+    leaf_reach: int = 0
+    #: the filter pipeline is deflate alone (h5py's ``compression="gzip"``)
+    deflate_only: bool = False
+
+
+def _leaf_struct(rank: int) -> struct.Struct:
+    """A chunk B-tree node (version 1) of a dataset of ``rank`` dimensions, to its first
+    child: signature, type, level and entry count (8 bytes), the siblings (skipped), the
+    first key (chunk size, filter mask, rank + 1 offsets) and the first child's address."""
+    return struct.Struct(f"<8s16xII{rank + 1}QQ")
 
 
 class Dataset:
@@ -221,7 +247,10 @@ class FastBackend:
         self.fh = fh
         self.size = size
         self.whole = whole
+        #: the file read whole, as a memoryview (slices without copies)
+        self._whole_view = None if whole is None else memoryview(whole)
         self.budget = budget
+        self._max_bytes = budget.limits.max_bytes
         self.base = base
         #: a file without nirhub's marker: every problem found is NotFast (h5py decides)
         self.foreign = foreign
@@ -282,12 +311,46 @@ class FastBackend:
             raise self.error("is truncated (the file ends early)", location)
         return data, 0
 
+    def _direct(self, addr: int, n: int, location: str) -> tuple[Any, int]:
+        """(buffer, offset) of up to ``n`` bytes at relative address ``addr`` (at least 8;
+        fewer than ``n`` at the end of the file), read past the block cache."""
+        start = self.base + addr
+        if addr < 0 or start + 8 > self.size:
+            return self._bytes(addr, 8, location)  # (raises, naming the bytes)
+        self.fh.seek(start)
+        data = _read_all(self.fh, min(n, self.size - start))
+        if len(data) < 8:
+            raise self.error("is truncated (the file ends early)", location)
+        return data, 0
+
     def _more(self, buf: Any, off: int, n: int, addr: int, location: str) -> tuple[Any, int]:
         """The ``n`` bytes at ``addr``, which follow ``buf[:off]`` in the file: still in
         ``buf`` (a cached block) if it holds them, else read."""
         if off + n <= len(buf):
             return buf, off
         return self._bytes(addr, n, location)
+
+    def _span(self, addr: int, n: int) -> tuple[Any, int] | None:
+        """(buffer, offset) of the ``n`` bytes at relative address ``addr`` if they are in
+        memory: in the file read whole, or within one block of a large file (read into the
+        cache if need be); else None, also for bytes outside the file (the one-step reads
+        then leave the object to the general path, which reports what is wrong)."""
+        start = self.base + addr
+        if addr < 0 or start + n > self.size:
+            return None
+        whole = self.whole
+        if whole is not None:
+            return whole, start
+        first = start >> _BLOCK_SHIFT
+        if first != (start + n - 1) >> _BLOCK_SHIFT:
+            return None
+        block = self._blocks.get(first)
+        if block is None:
+            block = self._block(first)
+        off = start - (first << _BLOCK_SHIFT)
+        if off + n > len(block):  # (the file shrank)
+            return None
+        return block, off
 
     def _block(self, index: int) -> bytes:
         """Block ``index`` of the file (metadata of large files is read a block at a time;
@@ -531,10 +594,17 @@ class FastBackend:
             templates = self._templates
             head = bytes(buf[start:layout])
             if len(templates) < _TEMPLATES_KEPT and len(head) >= _KEY_END:
-                itemsize = 0 if filters or shape is None else _PLAIN_ITEMSIZE.get(dtype, 0)
+                itemsize = 0 if shape is None else _PLAIN_ITEMSIZE.get(dtype, 0)
+                nbytes = itemsize * math.prod(shape) if itemsize else 0
+                chunk = ds.chunk
+                one_chunk, leaf, reach = b"", None, 0
+                if nbytes and chunk is not None and chunk == (*shape, itemsize):
+                    one_chunk = bytes(buf[layout + 11 : layout + lsize])
+                    leaf = _leaf_struct(len(shape))
+                    reach = 32 + 2 * (16 + 8 * len(shape))  # (header, two keys, one child)
                 templates[head[8:_KEY_END]] = _Template(
                     head, lsize, bytes(buf[layout + lsize : end]), shape, dtype, filters,
-                    itemsize * math.prod(shape) if itemsize else 0,
+                    nbytes, one_chunk, leaf, reach, filters == _DEFLATE,
                 )  # fmt: skip
         return ds
 
@@ -617,16 +687,26 @@ class FastBackend:
 
     def _known_group(self, addr: int, location: str) -> Group | None:
         """A symbol-table group whose header equals one parsed before but for the symbol
-        table message's body (where its B-tree and heap lie), in a file read whole; else None.
+        table message's body (where its B-tree and heap lie); else None.
 
         Every node group of a file written by h5py has such a header (24 bytes): this skips
         parsing it twice (as a dataset, then as a group) for each node. Equal bytes mean the
-        same messages, which the general parse of the first one checked."""
-        buf = self.whole
-        if buf is None or addr < 0:
+        same messages, which the general parse of the first one checked. The header must be
+        in memory (a file read whole, or one block of a large one)."""
+        heads = self._group_heads
+        if not heads:
             return None
-        start = self.base + addr
-        tail = self._group_heads.get(buf[start : start + 24])
+        buf = self.whole
+        if buf is not None:
+            start = self.base + addr
+            if addr < 0 or start + 40 > self.size:
+                return None
+        else:
+            hit = self._span(addr, 40)
+            if hit is None:
+                return None
+            buf, start = hit
+        tail = heads.get(buf[start : start + 24])
         if tail is None:
             return None
         end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
@@ -642,14 +722,14 @@ class FastBackend:
             raise NotFast("a symbol-table group with other messages")
         _kind, buf, p, size = messages[0]
         btree, heap = _QQ.unpack_from(buf, p)
+        hit = self._span(addr, 40)  # (before the blocks holding the header may be dropped)
         group = self._symbol_table(addr, btree, heap, location)
-        whole = self.whole
-        start = self.base + addr
-        if buf is whole and p == start + 24 and size == 16 and whole[start] == 1:
-            end = start + 16 + _U32.unpack_from(whole, start + 8)[0]
+        if hit is not None and hit[0] is buf and p == hit[1] + 24 and size == 16:
+            start = hit[1]
+            end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
             heads = self._group_heads
-            if end <= len(whole) and len(heads) < _TEMPLATES_KEPT:
-                heads[bytes(whole[start : start + 24])] = bytes(whole[start + 40 : end])
+            if buf[start] == 1 and end <= len(buf) and len(heads) < _TEMPLATES_KEPT:
+                heads[bytes(buf[start : start + 24])] = bytes(buf[start + 40 : end])
         return group
 
     def _symbol_table(self, addr: int, btree: int, heap: int, location: str) -> Group:
@@ -662,8 +742,16 @@ class FastBackend:
         names_buf, names_off = self._bytes(seg_addr, seg_size, location)
         offsets: list[int] = []  # of each member's name in the heap, in B-tree order
         children: list[int] = []
-        for snod in self._btree_children(btree, 0, location):
-            sbuf, soff = self._bytes(snod, 8, location)
+        snods = self._btree_children(btree, 0, location)
+        # the symbol nodes of a large group lie all over a large file: each is read with a
+        # read of its own, not as a block of the cache (which would also drop the blocks
+        # that hold the structures read next)
+        direct = self.whole is None and len(snods) > 1
+        for snod in snods:
+            if direct:
+                sbuf, soff = self._direct(snod, _SNOD_BYTES, location)
+            else:
+                sbuf, soff = self._bytes(snod, 8, location)
             if sbuf[soff : soff + 4] != b"SNOD" or sbuf[soff + 4] != 1:
                 raise self.error("is corrupt: bad symbol table node", location)
             (n,) = _U16.unpack_from(sbuf, soff + 6)
@@ -839,15 +927,22 @@ class FastBackend:
 
     open_dataset = open_object
 
-    def _template_hit(self, group: Group, name: str) -> tuple[_Template, Any, int] | None:
-        """Member ``name`` of a file read whole, if its header equals a template seen before
-        but for its layout message's body: (template, buffer, offset of that body)."""
-        buf = self.whole
-        addr = group.links.get(name)
-        if buf is None or addr is None or addr < 0:
-            return None
-        start = self.base + addr
-        if start + _KEY_END > len(buf) or buf[start] != 1:
+    def _template_hit(self, addr: int) -> tuple[_Template, Any, int] | None:
+        """The dataset whose header is at ``addr``, if the header is in memory (see
+        :meth:`_span`) and equals a template seen before but for its layout message's body:
+        (template, buffer, offset of that body in it)."""
+        whole = self.whole
+        if whole is not None:
+            start = self.base + addr
+            if addr < 0 or start + _KEY_END > self.size:
+                return None
+            buf = whole
+        else:
+            hit = self._span(addr, _KEY_END)
+            if hit is None:
+                return None
+            buf, start = hit
+        if buf[start] != 1:
             return None
         tpl = self._templates.get(buf[start + 8 : start + _KEY_END])
         if tpl is None:
@@ -864,44 +959,162 @@ class FastBackend:
             return None
         return tpl, buf, at
 
+    def _plain_values(
+        self, group: Group, names: Any, fields: Any, location: str, single: bool = False
+    ) -> dict[str, np.ndarray]:
+        """The members ``names`` of ``group`` that are in ``fields``, read in one step each,
+        in order, up to the first one that is not the common dataset of a file of many nodes
+        or is ``metadata`` (then the caller opens and reads the rest the general way, with
+        its checks and errors, so that the budget is charged in the same order); members
+        outside ``fields`` are skipped. ``location``: the group's (the member's if
+        ``single``).
+
+        The common dataset: its header is in memory (see :meth:`_span`) and equals a template
+        seen before (same shape and type, no attributes) but for where its data lies, and its
+        data is a non-empty numeric array in native order, stored contiguously or compact (in
+        the header) without filters, or in one chunk (the whole array: how h5py stores each
+        small compressed array) found through a chunk B-tree of one leaf with one entry, its
+        filters (deflate, shuffle) undone as the general path undoes them (inflate bounded by
+        the chunk's size). The budget is charged as the general path charges it, and a budget
+        that runs out raises the general path's error before anything is read; anything odd
+        or corrupt stops the pass before anything is charged for that member. (One loop, as
+        this runs once per array of a file: tens of thousands of times for a graph of many
+        small nodes.)"""
+        out: dict[str, np.ndarray] = {}
+        links = group.links
+        whole = self.whole
+        base = self.base
+        size = self.size
+        templates = self._templates
+        budget = self.budget
+        limit = self._max_bytes
+        for name in names:
+            if name not in fields:
+                if name == "metadata":
+                    break
+                continue
+            addr = links[name]
+            if whole is not None:
+                buf, start = whole, base + addr
+                if addr < 0 or start + _KEY_END > size:
+                    break
+            else:
+                span = self._span(addr, _KEY_END)
+                if span is None:
+                    break
+                buf, start = span
+            # where buf[0] lies in the file: the B-tree leaf and the chunk are looked for in
+            # the same buffer first (in a large file they are usually in the header's block)
+            origin = base + addr - start
+            if buf[start] != 1:
+                break
+            tpl = templates.get(buf[start + 8 : start + _KEY_END])
+            if tpl is None or not tpl.nbytes:
+                break
+            head, lsize, tail = tpl.head, tpl.layout_size, tpl.tail
+            at = start + len(head)
+            end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
+            if (
+                at + lsize + len(tail) != end
+                or end > len(buf)
+                or not buf.startswith(head, start)
+                or not buf.startswith(tail, end - len(tail))
+            ):
+                break
+            need = tpl.nbytes
+            if need > limit:
+                break  # (the general path names the limit)
+            version, cls = buf[at], buf[at + 1]
+            if cls == 2:  # chunked: the one-chunk arrays of h5py's compressed files
+                leaf = tpl.leaf
+                if (
+                    leaf is None
+                    or version != 3
+                    or buf[at + 2] != len(tpl.shape) + 1
+                    or not buf.startswith(tpl.one_chunk, at + 11)
+                ):
+                    break
+                # the chunk B-tree: one leaf with one entry, the chunk at the array's origin
+                # (the general path reads the leaf's second key too: its bounds are checked)
+                (btree,) = _U64.unpack_from(buf, at + 3)
+                reach = tpl.leaf_reach
+                tree, node = buf, base + btree - origin
+                if btree < 0 or node < 0 or node + reach > len(buf):
+                    span = None if whole is not None else self._span(btree, reach)
+                    if span is None:
+                        break
+                    tree, node = span
+                    origin = base + btree - node
+                entry = leaf.unpack_from(tree, node)
+                if entry[0] != _ONE_ENTRY_LEAF or any(entry[3:-1]):
+                    break
+                stored, mask, chunk = entry[1], entry[2], entry[-1]
+                if budget.used + need > limit:  # (raises, naming the member)
+                    budget.charge(need, location if single else f"{location}/{name}")
+                raw = None
+                if tpl.deflate_only and not mask:  # (the usual chunk, inflated here)
+                    pos = base + chunk - origin
+                    if chunk >= 0 and pos >= 0 and pos + stored <= len(tree):
+                        view = self._whole_view if tree is whole else memoryview(tree)
+                        raw = view[pos : pos + stored]
+                    elif whole is None:
+                        span = self._span(chunk, stored)
+                        if span is not None:
+                            raw = memoryview(span[0])[span[1] : span[1] + stored]
+                if raw is not None:  # (as _inflate, the bound included)
+                    inflate = zlib.decompressobj()
+                    try:
+                        data: Any = inflate.decompress(raw, need)
+                    except zlib.error:
+                        break
+                    if len(data) != need or inflate.unconsumed_tail or not inflate.eof:
+                        break
+                else:
+                    try:
+                        data = self._chunk_bytes(
+                            tpl.filters, chunk, stored, mask, need, tpl.dtype.itemsize, location
+                        )
+                    except (NotFast, FileFormatError):
+                        break
+                offset = 0
+            elif tpl.filters or version not in (3, 4):
+                break
+            elif cls == 1 and lsize >= 18:  # contiguous
+                offset, stored = _QQ.unpack_from(buf, at + 2)
+                if offset == UNDEF or stored < need or offset < 0 or base + offset + need > size:
+                    break
+                if whole is not None:
+                    data, offset = whole, base + offset
+                else:
+                    span = self._span(offset, need) if need <= _BLOCK_READ_MAX else None
+                    if span is None:
+                        break  # (large data is read into place by the general path)
+                    data, offset = span
+            elif cls == 0 and lsize >= 4:  # compact: in the header
+                if _U16.unpack_from(buf, at + 2)[0] != need or 4 + need > lsize:
+                    break
+                data, offset = buf, at + 4
+            else:
+                break
+            if budget.used + need > limit:  # (raises, naming the member)
+                budget.charge(need, location if single else f"{location}/{name}")
+            budget.used += need
+            # (an empty array filled through a byte view: half the cost of frombuffer + copy)
+            arr = np.empty(tpl.shape, tpl.dtype)
+            arr.data.cast("B")[:] = memoryview(data)[offset : offset + need]
+            out[name] = arr
+        return out
+
     def read_plain(self, group: Group, name: str, location: str) -> np.ndarray | None:
         """The value of member ``name`` if it is the most common dataset of a file of many
-        nodes, else None (then the caller opens and reads it the general way).
-
-        The common dataset: its header equals a template seen before (same shape and type,
-        no attributes, no filters) but for where its data lies, the data is a non-empty
-        numeric array in native order stored contiguously or compact (in the header), and the
-        file is read whole. This is
-        :meth:`open_object` and :meth:`read_dataset` of such a dataset in one call, with the
-        same checks and the same budget; everything else, odd or corrupt, takes the general
-        path with its errors. Files of many small nodes pay per member, so this matters there.
-        """
-        hit = self._template_hit(group, name)
-        if hit is None:
+        nodes (see :meth:`_plain_values`), else None (then the caller opens and reads it the
+        general way). This is :meth:`open_object` and :meth:`read_dataset` of such a dataset
+        in one call, with the same checks and the same budget; everything else, odd or
+        corrupt, takes the general path with its errors. Files of many small nodes pay per
+        member, so this matters there. ``location`` is the member's."""
+        if name not in group.links:
             return None
-        tpl, buf, at = hit
-        need = tpl.plain_bytes
-        lsize = tpl.layout_size
-        if not need:
-            return None
-        if buf[at + 1] == 1 and lsize >= 18:  # contiguous
-            data, stored = _QQ.unpack_from(buf, at + 2)
-            if data == UNDEF or stored < need or data < 0 or self.base + data + need > self.size:
-                return None
-            data += self.base
-        elif buf[at + 1] == 0 and lsize >= 4:  # compact: in the header
-            if _U16.unpack_from(buf, at + 2)[0] != need or 4 + need > lsize:
-                return None
-            data = at + 4
-        else:
-            return None
-        budget = self.budget
-        if need > budget.limits.max_bytes:
-            return None  # (the general path names the limit)
-        budget.charge(need, location)
-        shape = tpl.shape
-        out = np.frombuffer(buf, tpl.dtype, need // tpl.dtype.itemsize, data)
-        return (out if len(shape) == 1 else out.reshape(shape)).copy()
+        return self._plain_values(group, (name,), (name,), location, single=True).get(name)
 
     def read_plain_members(
         self, group: Group, names: list[str], fields: frozenset[str], location: str
@@ -911,73 +1124,13 @@ class FastBackend:
         such a plain dataset or is ``metadata`` (where the caller goes on, member by member,
         so that the budget is charged in the same order). Members outside ``fields`` are
         skipped (the caller reports them). ``location`` is the group's."""
-        buf = self.whole
-        out: dict[str, np.ndarray] = {}
-        if buf is None:
-            return out
-        links = group.links
-        templates = self._templates
-        base = self.base
-        size = self.size
-        nbuf = len(buf)
-        budget = self.budget
-        limit = budget.limits.max_bytes
-        u32 = _U32.unpack_from
-        qq = _QQ.unpack_from
-        u16 = _U16.unpack_from
-        view = memoryview(buf)
-        empty = np.empty
-        for name in names:
-            if name not in fields:
-                if name == "metadata":
-                    break
-                continue
-            addr = links[name]
-            start = base + addr
-            if addr < 0 or start + _KEY_END > nbuf or buf[start] != 1:
-                break
-            tpl = templates.get(buf[start + 8 : start + _KEY_END])
-            if tpl is None:
-                break
-            need = tpl.plain_bytes
-            at = start + len(tpl.head)
-            end = start + 16 + u32(buf, start + 8)[0]
-            lsize = tpl.layout_size
-            if (
-                not need
-                or at + lsize + len(tpl.tail) != end
-                or end > nbuf
-                or buf[at] not in (3, 4)
-                or not buf.startswith(tpl.head, start)
-                or not buf.startswith(tpl.tail, end - len(tpl.tail))
-            ):
-                break
-            if buf[at + 1] == 1 and lsize >= 18:  # contiguous
-                data, stored = qq(buf, at + 2)
-                if data == UNDEF or stored < need or data < 0 or base + data + need > size:
-                    break
-                data += base
-            elif buf[at + 1] == 0 and lsize >= 4:  # compact: in the header
-                if u16(buf, at + 2)[0] != need or 4 + need > lsize:
-                    break
-                data = at + 4
-            else:
-                break
-            if need > limit:
-                break  # (the general path names the limit)
-            if budget.used + need > limit:
-                budget.charge(need, f"{location}/{name}")  # (raises, naming the member)
-            budget.used += need
-            # (an empty array filled through a byte view: half the cost of frombuffer + copy)
-            arr = empty(tpl.shape, tpl.dtype)
-            arr.data.cast("B")[:] = view[data : data + need]
-            out[name] = arr
-        return out
+        return self._plain_values(group, names, fields, location)
 
     def read_plain_string(self, group: Group, name: str, location: str) -> str | None:
         """As :meth:`read_plain`, for a scalar variable-length string (every node's ``type``
         in files written by h5py/nir), stored contiguously or compact; else None."""
-        hit = self._template_hit(group, name)
+        addr = group.links.get(name)
+        hit = None if addr is None else self._template_hit(addr)
         if hit is None:
             return None
         tpl, buf, at = hit
@@ -991,9 +1144,12 @@ class FastBackend:
             if tpl.layout_size < 18:
                 return None
             data, stored = _QQ.unpack_from(buf, at + 2)
-            off = self.base + data
-            if data == UNDEF or stored < 16 or data < 0 or off + 16 > self.size:
+            if data == UNDEF or stored < 16:
                 return None
+            span = self._span(data, 16)
+            if span is None:
+                return None
+            buf, off = span
         elif cls == 0:
             (n,) = _U16.unpack_from(buf, at + 2)
             if n != 16 or 4 + n > tpl.layout_size:
@@ -1141,7 +1297,9 @@ class FastBackend:
             ):
                 stored, mask = struct.unpack_from("<II", buf, off + 24)
                 (addr,) = _U64.unpack_from(buf, off + 24 + key_size)
-                data = self._chunk_bytes(ds, addr, stored, mask, chunk_bytes, itemsize, location)
+                data = self._chunk_bytes(
+                    ds.filters, addr, stored, mask, chunk_bytes, itemsize, location
+                )
                 out = np.frombuffer(data, dtype=dtype, count=count).reshape(shape)
                 return self._finish(out, dtype, native, location)
         out = None if whole_chunk else np.empty(shape, dtype=dtype)
@@ -1157,7 +1315,9 @@ class FastBackend:
                 if any(o % c or o >= d for o, c, d in zip(origin, cshape, shape, strict=True)):
                     raise self.error("is corrupt: a chunk outside the dataset", location)
                 placed.add(origin)
-                data = self._chunk_bytes(ds, addr, stored, mask, chunk_bytes, itemsize, location)
+                data = self._chunk_bytes(
+                    ds.filters, addr, stored, mask, chunk_bytes, itemsize, location
+                )
                 piece = np.frombuffer(data, dtype=dtype, count=chunk_bytes // itemsize)
                 piece = piece.reshape(cshape)
                 if out is None:
@@ -1182,31 +1342,25 @@ class FastBackend:
         return out
 
     def _chunk_bytes(
-        self, ds: Dataset, addr: int, stored: int, mask: int, chunk_bytes: int, itemsize: int,
-        location: str,
+        self, filters: tuple[int, ...], addr: int, stored: int, mask: int, chunk_bytes: int,
+        itemsize: int, location: str,
     ) -> Any:  # fmt: skip
         """The raw bytes of one chunk, its filters undone (in reverse order)."""
-        if not ds.filters and stored != chunk_bytes:
+        if not filters and stored != chunk_bytes:
             raise self.error("is corrupt: a chunk of the wrong size", location)
-        if not ds.filters:
-            buf, off = self._bytes(addr, stored, location)
-            return memoryview(buf)[off : off + stored]
-        raw, off = self._bytes(addr, stored, location)
+        span = self._span(addr, stored)
+        raw, off = self._bytes(addr, stored, location) if span is None else span
         data: Any = memoryview(raw)[off : off + stored]
-        for i in range(len(ds.filters) - 1, -1, -1):
+        if not filters:
+            return data
+        if filters == _DEFLATE and not mask:  # (h5py's compression="gzip")
+            return self._inflate(data, chunk_bytes, location)
+        for i in range(len(filters) - 1, -1, -1):
             if mask >> i & 1:
                 continue  # (an optional filter that was skipped for this chunk)
-            fid = ds.filters[i]
+            fid = filters[i]
             if fid == 1:
-                inflate = zlib.decompressobj()
-                try:
-                    data = inflate.decompress(data, chunk_bytes)
-                except zlib.error as exc:
-                    raise self.error(f"is corrupt: bad compressed data ({exc})", location) from None
-                if len(data) != chunk_bytes or inflate.unconsumed_tail or not inflate.eof:
-                    raise self.error(
-                        "is corrupt: a compressed chunk does not hold its size", location
-                    )
+                data = self._inflate(data, chunk_bytes, location)
             else:  # shuffle: byte k of every element was stored together
                 if len(data) != chunk_bytes:
                     raise self.error("is corrupt: a chunk of the wrong size", location)
@@ -1217,6 +1371,17 @@ class FastBackend:
         if len(data) != chunk_bytes:
             raise self.error("is corrupt: a chunk of the wrong size", location)
         return data
+
+    def _inflate(self, data: Any, chunk_bytes: int, location: str) -> bytes:
+        """Deflate undone, with a bound of the chunk's size (no zip bombs)."""
+        inflate = zlib.decompressobj()
+        try:
+            out = inflate.decompress(data, chunk_bytes)
+        except zlib.error as exc:
+            raise self.error(f"is corrupt: bad compressed data ({exc})", location) from None
+        if len(out) != chunk_bytes or inflate.unconsumed_tail or not inflate.eof:
+            raise self.error("is corrupt: a compressed chunk does not hold its size", location)
+        return out
 
     def _data(self, addr: int, n: int, location: str) -> tuple[Any, int]:
         """Contiguous data: (buffer, offset), or (None, 0) if it is to be read into place."""
