@@ -159,10 +159,11 @@ class XyloBackend(Backend):
 
         from nirhub.backend import ConversionWarning, resolve_dt
         from nirhub_xylo.mapping import map_graph
-        from nirhub_xylo.run import shortest_synapse_if_asked
+        from nirhub_xylo.run import shortest_synapse_if_asked, warn_measured_effect
         from nirhub_xylo.structure import mapping_options
 
         dt = resolve_dt(graph, options.get("dt"))
+        given = graph
         graph = shortest_synapse_if_asked(graph, dt, options)
         model = map_graph(
             graph,
@@ -173,6 +174,7 @@ class XyloBackend(Backend):
         )
         for note in model.notes:
             warnings.warn(note, ConversionWarning, stacklevel=2)
+        warn_measured_effect(given, model, dt, options)
         return model
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:
