@@ -95,7 +95,8 @@ def effect_warning(effects: list[PopulationEffect]) -> str | None:
         "bit-shift decay rounds (v - (v >> dash): exact only on multiples of 2^dash), the chip "
         "fires at v >= threshold (NIR: v > v_threshold) and hidden neurons emit "
         f"floor(v/threshold) spikes. Measured with XyloSim against nirhub's reference "
-        f"simulator on {STEPS} steps of random input spikes (rate {RATE}): "
+        f"simulator running the graph as given (reset modes replaced above included) on "
+        f"{STEPS} steps of random input spikes (rate {RATE}): "
         + "; ".join(e.describe() for e in differing)
         + "."
     )
