@@ -944,14 +944,19 @@ Hardware users deploy quantized networks: integer weights and thresholds, binary
 decays that are powers of two. There every membrane potential is exact in binary and lands
 *on* the threshold often, so a backend that tests `v >= threshold` instead of NIR's
 `v > threshold`, or rescales the weights in a way that breaks their integer ratios, spikes
-differently — where a float-weight network almost never does. Two such networks (`Linear
+differently — where a float-weight network almost never does. Three such networks (`Linear
 8→16`, neuron, `Linear 16→4`, neuron, no biases; dt = 2^-10 s; {steps} steps, batch {batch},
 input p = {rate:g}):
 
 * **`int-if`** — integer-weight IF: weights in {{−1, 0, 1, 2}}, thresholds 2 (hidden) and 3
   (output), `v ← v + W·s`;
 * **`dyadic-lif`** — dyadic LIF: weights k/4 in [−0.5, 0.75], threshold 1, τ = 8·dt (Euler:
-  `v ← 7/8·v + W·s`).
+  `v ← 7/8·v + W·s`);
+* **`dyadic-cubalif`** — dyadic CubaLIF, what Xylo users deploy: weights k/4 in [−0.5, 0.75],
+  threshold 8, τ_syn = τ_mem = 8·dt, gains 8 (Euler: `I ← 7/8·I + W·s`, `v ← 7/8·v + I`);
+  it checks Xylo's arithmetic (bit-shift decays of 7/8), so its NIR graph goes to `xylo` and
+  to `torch` only, and no framework builds it natively (the matrix stays lean). See
+  [Xylo: ties and integer arithmetic](backends/xylo.md#ties-and-integer-arithmetic).
 
 Sources: the network as a **plain NIR graph written with `nir.write`** (row `nir`; reset to
 zero, or subtract recorded in the `nirhub` metadata), whose spikes are computed by the matrix

@@ -125,6 +125,10 @@ class XyloBackend(Backend):
             "-O reset=subtract (an accepted approximation)",
             "hidden neurons emit floor(v/threshold) spikes per step (up to 31) where NIR "
             "neurons emit one: identical only while v stays below 2x threshold",
+            "never exact, even on integer/dyadic networks: every bit-shift decay rounds "
+            "(v - (v >> dash)) and the chip fires at v >= threshold; every conversion warns, "
+            "per population, with the differing cells measured in XyloSim against the "
+            "reference simulator",
             "run = XyloSim (bit-accurate SNN core; no audio/IMU front end); inputs are event "
             "counts 0..15",
         ),
