@@ -122,26 +122,26 @@ def test_dyadic_cubalif_differs_and_the_conversion_says_by_how_much(tmp_path: Pa
     assert "v >= threshold" in note and "rounds" in note
 
 
-def test_finer_membrane_units_round_less(tmp_path: Path, monkeypatch) -> None:
-    """Weights shifted left by one bit (threshold 3556 instead of rockpool's 1778): the same
-    int8 weights, fewer differing cells."""
+def test_finer_membrane_units_round_less(tmp_path: Path) -> None:
+    """Weights shifted left by one bit (thresholds up to 3556 instead of 1778): the same
+    int8 weights, fewer differing cells; ``-O units=rockpool`` keeps rockpool's units."""
     path, _, _ = quantized_model(MODEL, "subtract", tmp_path)
     graph = nirhub.read(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         finer = XYLO.from_ir(graph, dt=DT)
+        coarse = XYLO.from_ir(graph, dt=DT, units="rockpool")
     assert finer.spec["weight_shift_in"] == finer.spec["weight_shift_out"] == 1
     assert finer.spec["threshold"].max() <= mapping.RESOLUTION_THRESHOLD
-    want, got, _ = exact_and_warning(tmp_path)
-    assert (got != want).sum() == DIFF_FINER
-
-    monkeypatch.setattr(mapping, "RESOLUTION_THRESHOLD", 0)  # rockpool's own units
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        coarse = XYLO.from_ir(graph, dt=DT)
     assert coarse.spec["weight_shift_in"] == coarse.spec["weight_shift_out"] == 0
     np.testing.assert_array_equal(finer.spec["weights_in"], coarse.spec["weights_in"])
+    # twice the units, each threshold rounded at the finer scale
+    assert np.abs(finer.spec["threshold"] - 2 * coarse.spec["threshold"]).max() <= 1
+    assert finer.spec["threshold"].max() == 3556 and coarse.spec["threshold"].max() == 1778
+
     want, got, _ = exact_and_warning(tmp_path)
+    assert (got != want).sum() == DIFF_FINER
+    want, got, _ = exact_and_warning(tmp_path, units="rockpool")
     assert (got != want).sum() == DIFF_ROCKPOOL > DIFF_FINER
 
 

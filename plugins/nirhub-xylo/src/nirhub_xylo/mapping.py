@@ -68,6 +68,8 @@ SPEC_SCALARS = ("weight_shift_in", "weight_shift_rec", "weight_shift_out")
 RESOLUTION_THRESHOLD = 2**12
 #: the largest weight left shift nirhub uses
 MAX_WEIGHT_SHIFT = 7
+#: the ``units`` option: finer membrane units (default) or rockpool's own
+UNITS_CHOICES = (None, "fine", "rockpool")
 
 
 @dataclass
@@ -167,12 +169,21 @@ def map_graph(
     bias: str | None = None,
     unroll_conv: bool = False,
     layout: Layout | None = None,
+    units: str | None = None,
 ) -> XyloModel:
     """Check, map and quantize ``graph`` for ``chip`` (see the module docstring).
 
     ``layout``: what :func:`~nirhub_xylo.structure.analyse` found for these arguments, when
-    the check already ran it (the graph is then lowered once per conversion).
+    the check already ran it (the graph is then lowered once per conversion). ``units``:
+    ``"fine"`` (default: :func:`_finer_state`) or ``"rockpool"`` (``channel_quantize``'s own
+    units, no weight shifts).
     """
+    if units not in UNITS_CHOICES:
+        from nirhub.backend import UsageError
+
+        raise UsageError(
+            f"unknown units {units!r}", hint=f"-O units= one of {', '.join(UNITS_CHOICES[1:])}"
+        )
     the_chip = get_chip(chip)
     problems: list[Problem] = []
     if layout is None:
@@ -182,10 +193,10 @@ def map_graph(
     raise_unsupported(problems, the_chip.title, how="")
     if layout is None:  # a lowering error that names no node
         raise UnsupportedError(f"{the_chip.title} cannot run this graph", problems=[])
-    return _map(layout.graph or graph, layout, the_chip)
+    return _map(layout.graph or graph, layout, the_chip, fine=units != "rockpool")
 
 
-def _map(graph: Graph, layout: Layout, chip: Chip) -> XyloModel:
+def _map(graph: Graph, layout: Layout, chip: Chip, *, fine: bool = True) -> XyloModel:
     from nirhub_rockpool.import_ import build_model
 
     mapper, channel_quantize, _ = import_xylo(chip)
@@ -223,7 +234,7 @@ def _map(graph: Graph, layout: Layout, chip: Chip) -> XyloModel:
         for path in layout.reset_overridden
     ]
     notes += _correct(f, layout, model, pops)
-    q, s_hid, s_out = _quantize(f, channel_quantize, chip)
+    q, s_hid, s_out = _quantize(f, channel_quantize, chip, fine=fine)
     return XyloModel(
         chip=chip,
         dt=layout.dt,
@@ -326,7 +337,7 @@ def _neuron_scales(w_into: np.ndarray, thr: np.ndarray, w_max: int, thr_max: int
 
 
 def _quantize(
-    f: dict[str, Any], channel_quantize: Any, chip: Chip
+    f: dict[str, Any], channel_quantize: Any, chip: Chip, *, fine: bool = True
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     args = {k: v for k, v in f.items() if k not in ("bias", "bias_out")}
     q = channel_quantize(
@@ -356,7 +367,7 @@ def _quantize(
     for k in SPEC_SCALARS:
         out[k] = int(f[k])
     out["dash_syn_2"] = np.zeros_like(out["dash_syn"])
-    if RESOLUTION_THRESHOLD:
+    if fine and RESOLUTION_THRESHOLD:
         s_hid, s_out = _finer_state(out, f, s_hid, s_out, chip)
     problems = _range_problems(out, chip)
     if problems:

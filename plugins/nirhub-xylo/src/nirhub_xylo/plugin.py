@@ -83,6 +83,14 @@ class XyloBackend(Backend):
                 choices=("refuse", "synapse"),
             ),
             Option(
+                "units",
+                "choice",
+                "membrane units: fine (default: weights shifted left so that thresholds near "
+                "2^12 units, the bit-shift decays round less) or rockpool (channel_quantize's "
+                "own units, as rockpool deploys)",
+                choices=("fine", "rockpool"),
+            ),
+            Option(
                 "unroll_conv",
                 "bool",
                 "unroll Conv1d/Conv2d (and Flatten) into dense weight matrices (exact; the "
@@ -174,6 +182,7 @@ class XyloBackend(Backend):
             chip=options.get("chip"),
             dt=dt,
             layout=options.get("prepared"),
+            units=options.get("units"),
             **mapping_options(options),
         )
         for note in model.notes:

@@ -149,7 +149,13 @@ def run_graph(
 
     given = graph
     graph = shortest_synapse_if_asked(graph, dt, options)
-    model = map_graph(graph, chip=options.get("chip"), dt=dt, **mapping_options(options))
+    model = map_graph(
+        graph,
+        chip=options.get("chip"),
+        dt=dt,
+        units=options.get("units"),
+        **mapping_options(options),
+    )
     for note in model.notes:
         warnings.warn(note, ConversionWarning, stacklevel=2)
     warn_measured_effect(given, model, dt, options)
