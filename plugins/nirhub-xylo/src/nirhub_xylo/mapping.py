@@ -19,7 +19,10 @@ Pipeline (``map_graph``):
    neuron (scale ``s = 127 / max|w|`` over all weights into the neuron, threshold ``round(s
    thr)``, reduced if it would overflow int16); nirhub quantizes the membrane biases with the
    same per-neuron scale (rockpool's channel_quantize leaves them unscaled when each neuron has
-   one synapse) and refuses values outside int16.
+   one synapse) and refuses values outside int16;
+6. finer membrane units (``-O units=fine``, the default; :func:`_finer_state`): the int8
+   weights shifted left by ``k`` bits, thresholds and biases rounded at ``2^k s``, so that
+   every bit-shift decay's rounding (one unit per step) weighs ``2^k`` times less.
 """
 
 from __future__ import annotations
@@ -378,17 +381,18 @@ def _quantize(
     return out, s_hid, s_out
 
 
-def _shift_for(thr_q: np.ndarray, bias_q: np.ndarray, chip: Chip) -> int:
-    """The largest weight left shift that keeps the largest threshold within
-    ``RESOLUTION_THRESHOLD`` units and the biases within int16 (0: leave the spec alone)."""
+def _shift_for(thr: np.ndarray, bias: np.ndarray, chip: Chip) -> int:
+    """The largest weight left shift ``k`` that keeps every threshold, rounded at ``2^k``
+    finer units, within ``RESOLUTION_THRESHOLD`` and every bias within int16 (``thr`` and
+    ``bias`` in the quantization's units, before rounding; 0: leave the spec alone)."""
+    peak = float(np.max(np.abs(thr), initial=0.0))
+    top = float(np.max(np.abs(bias), initial=0.0))
     k = 0
-    peak = int(np.max(np.abs(thr_q), initial=0))
-    bias = int(np.max(np.abs(bias_q), initial=0))
     while (
         k < MAX_WEIGHT_SHIFT
         and peak > 0
-        and peak << (k + 1) <= RESOLUTION_THRESHOLD
-        and bias << (k + 1) <= chip.bias_max
+        and round(peak * 2 ** (k + 1)) <= RESOLUTION_THRESHOLD
+        and round(top * 2 ** (k + 1)) <= chip.bias_max
     ):
         k += 1
     return k
@@ -408,8 +412,8 @@ def _finer_state(
     threshold for the membrane (which saturates)."""
     if any(q[k] for k in SPEC_SCALARS):  # the mapper chose shifts itself: keep them
         return s_hid, s_out
-    k_hid = _shift_for(q["threshold"], q["bias"], chip)
-    k_out = _shift_for(q["threshold_out"], q["bias_out"], chip)
+    k_hid = _shift_for(f["threshold"] * s_hid, f["bias"] * s_hid, chip)
+    k_out = _shift_for(f["threshold_out"] * s_out, f["bias_out"] * s_out, chip)
     if k_hid:
         s_hid = s_hid * 2**k_hid
         q["weight_shift_in"] = q["weight_shift_rec"] = k_hid
