@@ -10,7 +10,8 @@ serves every test here:
   command and the number of differing spikes (tolerance: 0 differing output cells); a cell
   that differs passes as ``approx`` only when the conversion warned with the measured effect;
 * the quantized models (integer-weight IF, dyadic LIF; ``nir.write`` graphs and native models)
-  reach every target, hardware included, and are never silently different;
+  reach every target, hardware included, and are never silently different (the dyadic
+  CubaLIF, which checks Xylo's arithmetic, goes from its NIR graph to torch and xylo only);
 * the matrix's exact evaluation of a quantized NIR graph is the reference simulator's;
 * the committed ``docs/any-to-any.md`` shows the same result for every model of every cell
   (regenerate it with ``python tools/any_to_any.py`` when a backend learns something new).
@@ -116,9 +117,10 @@ def test_the_quantized_models_reach_every_target(matrix: a2a.Matrix) -> None:
     assert hardware, "no hardware backend took part"
     for q in a2a.QUANTIZED:
         tried = {b for (m, a, b) in matrix.cells if m == q.name and a == a2a.NIR_SOURCE}
-        assert tried == set(matrix.targets), (q.name, set(matrix.targets) - tried)
+        expected = set(matrix.targets) & set(q.targets or matrix.targets)
+        assert tried == expected, (q.name, expected - tried)
         natives = {a for (m, a, _) in matrix.cells if m == q.name and a != a2a.NIR_SOURCE}
-        assert natives, f"{q.name}: no framework built it natively"
+        assert bool(natives) == q.natives, f"{q.name}: natives {sorted(natives)}"
     for target in hardware:
         taken = [
             c
@@ -148,4 +150,8 @@ def test_exact_evaluation_is_the_reference_simulators(
     assert want.sum() > 0
     assert (got == want).all(), int((got != want).sum())
     at_or_above = a2a.exact_spikes(q, weights, x, variant, fire_at_threshold=True)
-    assert (at_or_above.astype(bool) != want).sum() > 0, "no tie changes an output spike"
+    ties = int((at_or_above.astype(bool) != want).sum())
+    if q.neuron == "cubalif":  # both decays 7/8: v is rarely exactly on the threshold
+        assert ties == 0, ties
+    else:
+        assert ties > 0, "no tie changes an output spike"

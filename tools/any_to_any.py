@@ -84,10 +84,14 @@ class QuantizedModel:
 
     name: str
     title: str
-    neuron: str  # "if" | "lif"
+    neuron: str  # "if" | "lif" | "cubalif"
     thresholds: tuple[float, float]
     beta: float
     weights: tuple[float, ...]
+    #: the only targets of its NIR graph (None: every target) and whether frameworks build it
+    #: natively: a model that checks one target's arithmetic keeps the matrix lean
+    targets: tuple[str, ...] | None = None
+    natives: bool = True
 
     def spec(self) -> dict[str, Any]:
         """What ``any_to_any_native`` needs to build it."""
@@ -102,11 +106,23 @@ class QuantizedModel:
 
 
 #: the quantized models: an integer-weight IF network (thresholds 2 and 3: what Speck and Loihi
-#: users deploy) and a dyadic LIF (weights k/4, decay 7/8 per step: dt/tau = 1/8)
+#: users deploy), a dyadic LIF (weights k/4, decay 7/8 per step: dt/tau = 1/8) and a dyadic
+#: CubaLIF (synapse and membrane decay 7/8: what Xylo users deploy; Xylo's arithmetic is what
+#: it checks, so it goes to Xylo and to one simulator only)
 QUANTIZED = (
     QuantizedModel("int-if", "Integer-weight IF", "if", (2.0, 3.0), 1.0, (-1, 0, 1, 1, 2)),
     QuantizedModel(
         "dyadic-lif", "Dyadic LIF", "lif", (1.0, 1.0), 0.875, (-0.5, -0.25, 0, 0.25, 0.5, 0.75)
+    ),
+    QuantizedModel(
+        "dyadic-cubalif",
+        "Dyadic CubaLIF",
+        "cubalif",
+        (8.0, 8.0),
+        0.875,
+        (-0.5, -0.25, 0, 0.25, 0.5, 0.75),
+        targets=("torch", "xylo"),
+        natives=False,
     ),
 )
 MODELS = (FLOAT_MODEL, *(q.name for q in QUANTIZED))
@@ -449,6 +465,17 @@ def write_nir_source(path: Path, q: QuantizedModel, variant: str, weights: Path)
         if q.neuron == "if":  # v += dt * r * x: a unit gain
             return nir.IF(r=np.full(n, 1.0 / QDT), v_threshold=thr, v_reset=zero)
         tau = QDT / (1.0 - q.beta)  # Euler: v <- (1 - dt/tau) v + (dt/tau) r x
+        if q.neuron == "cubalif":  # I <- beta I + W s, v <- beta v + I (unit gains)
+            gain = np.full(n, tau / QDT)
+            return nir.CubaLIF(
+                tau_syn=np.full(n, tau),
+                tau_mem=np.full(n, tau),
+                r=gain,
+                v_leak=zero,
+                v_threshold=thr,
+                v_reset=zero,
+                w_in=gain,
+            )
         return nir.LIF(
             tau=np.full(n, tau), r=np.full(n, tau / QDT), v_leak=zero, v_threshold=thr, v_reset=zero
         )
@@ -476,9 +503,10 @@ def exact_spikes(
     fire_at_threshold: bool = False,
 ) -> np.ndarray:
     """What the NIR graph means, in exact rational arithmetic (no float rounding at all):
-    ``v <- beta v + W s`` (Euler, unit gain), a spike where ``v > threshold`` (``>=`` with
-    ``fire_at_threshold``: Sinabs' and Speck's test), then reset to 0 or subtract the
-    threshold, both layers in the same step. (T, B, 4) uint8."""
+    ``v <- beta v + W s`` (Euler, unit gain; a CubaLIF: ``I <- beta I + W s``, ``v <- beta v
+    + I``), a spike where ``v > threshold`` (``>=`` with ``fire_at_threshold``: Sinabs' and
+    Speck's test), then reset to 0 or subtract the threshold, both layers in the same step.
+    (T, B, 4) uint8."""
     with np.load(weights) as w:
         layers = [
             ([[Fraction(float(v)) for v in row] for row in w[key]], Fraction(thr))
@@ -489,14 +517,18 @@ def exact_spikes(
     out = np.zeros((steps, batch, native.N_OUT), dtype=np.uint8)
     for b in range(batch):
         state = [[Fraction(0)] * len(weight) for weight, _ in layers]
+        current = [[Fraction(0)] * len(weight) for weight, _ in layers]
         for t in range(steps):
             spikes = [bool(s) for s in x[t, b]]
             for k, (weight, thr) in enumerate(layers):
-                v = [
-                    beta * v0
-                    + sum((wi for wi, s in zip(row, spikes, strict=True) if s), Fraction(0))
-                    for v0, row in zip(state[k], weight, strict=True)
+                drive = [
+                    sum((wi for wi, s in zip(row, spikes, strict=True) if s), Fraction(0))
+                    for row in weight
                 ]
+                if q.neuron == "cubalif":
+                    current[k] = [beta * i + d for i, d in zip(current[k], drive, strict=True)]
+                    drive = current[k]
+                v = [beta * v0 + d for v0, d in zip(state[k], drive, strict=True)]
                 spikes = [vi > thr or (fire_at_threshold and vi == thr) for vi in v]
                 after = [Fraction(0) if variant == "zero" else vi - thr for vi in v]
                 state[k] = [a if s else vi for vi, a, s in zip(v, after, spikes, strict=True)]
@@ -601,6 +633,11 @@ def run_matrix(
                 if name == "torch":  # its model *is* a NIR graph: the nir source covers it
                     natives[q.name][name][variant] = "torch's model is the NIR graph (see nir)"
                     continue
+                if not q.natives:
+                    natives[q.name][name][variant] = (
+                        "not built: this model checks the targets' arithmetic from its NIR graph"
+                    )
+                    continue
                 folder = workdir / "sources" / f"{q.name}-{name}-{variant}"
                 common = {"input": str(x_path), "dt": QDT, "weights": str(weights_path)}
                 add_job(q.name, name, variant, folder, spec=q.spec(), **common)
@@ -645,6 +682,8 @@ def run_matrix(
             if not built:
                 continue  # the native-models table says why
             for b in quantized_targets(a, targets, hardware):
+                if q.targets is not None and b not in q.targets:
+                    continue
                 cell = Cell(a, b, q.name, attempts=[Attempt(v) for v in built])
                 cell.first_accepted = b in names  # hardware: every reset mode it may have
                 cells[(q.name, a, b)] = cell
@@ -905,14 +944,19 @@ Hardware users deploy quantized networks: integer weights and thresholds, binary
 decays that are powers of two. There every membrane potential is exact in binary and lands
 *on* the threshold often, so a backend that tests `v >= threshold` instead of NIR's
 `v > threshold`, or rescales the weights in a way that breaks their integer ratios, spikes
-differently — where a float-weight network almost never does. Two such networks (`Linear
+differently — where a float-weight network almost never does. Three such networks (`Linear
 8→16`, neuron, `Linear 16→4`, neuron, no biases; dt = 2^-10 s; {steps} steps, batch {batch},
 input p = {rate:g}):
 
 * **`int-if`** — integer-weight IF: weights in {{−1, 0, 1, 2}}, thresholds 2 (hidden) and 3
   (output), `v ← v + W·s`;
 * **`dyadic-lif`** — dyadic LIF: weights k/4 in [−0.5, 0.75], threshold 1, τ = 8·dt (Euler:
-  `v ← 7/8·v + W·s`).
+  `v ← 7/8·v + W·s`);
+* **`dyadic-cubalif`** — dyadic CubaLIF, what Xylo users deploy: weights k/4 in [−0.5, 0.75],
+  threshold 8, τ_syn = τ_mem = 8·dt, gains 8 (Euler: `I ← 7/8·I + W·s`, `v ← 7/8·v + I`);
+  it checks Xylo's arithmetic (bit-shift decays of 7/8), so its NIR graph goes to `xylo` and
+  to `torch` only, and no framework builds it natively (the matrix stays lean). See
+  [Xylo: ties and integer arithmetic](backends/xylo.md#ties-and-integer-arithmetic).
 
 Sources: the network as a **plain NIR graph written with `nir.write`** (row `nir`; reset to
 zero, or subtract recorded in the `nirhub` metadata), whose spikes are computed by the matrix

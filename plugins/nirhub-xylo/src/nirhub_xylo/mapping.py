@@ -19,7 +19,10 @@ Pipeline (``map_graph``):
    neuron (scale ``s = 127 / max|w|`` over all weights into the neuron, threshold ``round(s
    thr)``, reduced if it would overflow int16); nirhub quantizes the membrane biases with the
    same per-neuron scale (rockpool's channel_quantize leaves them unscaled when each neuron has
-   one synapse) and refuses values outside int16.
+   one synapse) and refuses values outside int16;
+6. finer membrane units (``-O units=fine``, the default; :func:`_finer_state`): the int8
+   weights shifted left by ``k`` bits, thresholds and biases rounded at ``2^k s``, so that
+   every bit-shift decay's rounding (one unit per step) weighs ``2^k`` times less.
 """
 
 from __future__ import annotations
@@ -63,6 +66,13 @@ SPEC_ARRAYS = (
 #: help graph B (0.985 vs 0.981) but hurt graph A (0.69 vs 0.83); see docs/backends/xylo.md)
 MEMBRANE_DC = False
 SPEC_SCALARS = ("weight_shift_in", "weight_shift_rec", "weight_shift_out")
+#: finer membrane units: weights shifted left until the largest threshold would exceed this
+#: many units (0: off, rockpool's units); 2**12 leaves 8x int16 headroom above the threshold
+RESOLUTION_THRESHOLD = 2**12
+#: the largest weight left shift nirhub uses
+MAX_WEIGHT_SHIFT = 7
+#: the ``units`` option: finer membrane units (default) or rockpool's own
+UNITS_CHOICES = (None, "fine", "rockpool")
 
 
 @dataclass
@@ -162,12 +172,21 @@ def map_graph(
     bias: str | None = None,
     unroll_conv: bool = False,
     layout: Layout | None = None,
+    units: str | None = None,
 ) -> XyloModel:
     """Check, map and quantize ``graph`` for ``chip`` (see the module docstring).
 
     ``layout``: what :func:`~nirhub_xylo.structure.analyse` found for these arguments, when
-    the check already ran it (the graph is then lowered once per conversion).
+    the check already ran it (the graph is then lowered once per conversion). ``units``:
+    ``"fine"`` (default: :func:`_finer_state`) or ``"rockpool"`` (``channel_quantize``'s own
+    units, no weight shifts).
     """
+    if units not in UNITS_CHOICES:
+        from nirhub.backend import UsageError
+
+        raise UsageError(
+            f"unknown units {units!r}", hint=f"-O units= one of {', '.join(UNITS_CHOICES[1:])}"
+        )
     the_chip = get_chip(chip)
     problems: list[Problem] = []
     if layout is None:
@@ -177,10 +196,10 @@ def map_graph(
     raise_unsupported(problems, the_chip.title, how="")
     if layout is None:  # a lowering error that names no node
         raise UnsupportedError(f"{the_chip.title} cannot run this graph", problems=[])
-    return _map(layout.graph or graph, layout, the_chip)
+    return _map(layout.graph or graph, layout, the_chip, fine=units != "rockpool")
 
 
-def _map(graph: Graph, layout: Layout, chip: Chip) -> XyloModel:
+def _map(graph: Graph, layout: Layout, chip: Chip, *, fine: bool = True) -> XyloModel:
     from nirhub_rockpool.import_ import build_model
 
     mapper, channel_quantize, _ = import_xylo(chip)
@@ -218,7 +237,7 @@ def _map(graph: Graph, layout: Layout, chip: Chip) -> XyloModel:
         for path in layout.reset_overridden
     ]
     notes += _correct(f, layout, model, pops)
-    q, s_hid, s_out = _quantize(f, channel_quantize, chip)
+    q, s_hid, s_out = _quantize(f, channel_quantize, chip, fine=fine)
     return XyloModel(
         chip=chip,
         dt=layout.dt,
@@ -321,7 +340,7 @@ def _neuron_scales(w_into: np.ndarray, thr: np.ndarray, w_max: int, thr_max: int
 
 
 def _quantize(
-    f: dict[str, Any], channel_quantize: Any, chip: Chip
+    f: dict[str, Any], channel_quantize: Any, chip: Chip, *, fine: bool = True
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     args = {k: v for k, v in f.items() if k not in ("bias", "bias_out")}
     q = channel_quantize(
@@ -351,6 +370,8 @@ def _quantize(
     for k in SPEC_SCALARS:
         out[k] = int(f[k])
     out["dash_syn_2"] = np.zeros_like(out["dash_syn"])
+    if fine and RESOLUTION_THRESHOLD:
+        s_hid, s_out = _finer_state(out, f, s_hid, s_out, chip)
     problems = _range_problems(out, chip)
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
@@ -358,6 +379,52 @@ def _quantize(
             f"the quantized network does not fit {chip.title}:\n{listing}", problems=problems
         )
     return out, s_hid, s_out
+
+
+def _shift_for(thr: np.ndarray, bias: np.ndarray, chip: Chip) -> int:
+    """The largest weight left shift ``k`` that keeps every threshold, rounded at ``2^k``
+    finer units, within ``RESOLUTION_THRESHOLD`` and every bias within int16 (``thr`` and
+    ``bias`` in the quantization's units, before rounding; 0: leave the spec alone)."""
+    peak = float(np.max(np.abs(thr), initial=0.0))
+    top = float(np.max(np.abs(bias), initial=0.0))
+    k = 0
+    while (
+        k < MAX_WEIGHT_SHIFT
+        and peak > 0
+        and round(peak * 2 ** (k + 1)) <= RESOLUTION_THRESHOLD
+        and round(top * 2 ** (k + 1)) <= chip.bias_max
+    ):
+        k += 1
+    return k
+
+
+def _finer_state(
+    q: dict[str, Any], f: dict[str, Any], s_hid: np.ndarray, s_out: np.ndarray, chip: Chip
+) -> tuple[np.ndarray, np.ndarray]:
+    """Measure the membrane in finer units: weights shifted left by ``k`` bits (Xylo's
+    ``weight_shift_*``), thresholds and biases rounded at ``2^k`` times the scale.
+
+    The int8 weights keep their values; what gains is every bit-shift decay, which rounds
+    by up to one unit per step (``v - (v >> dash)``): ``2^k`` finer units make that error
+    ``2^k`` times smaller against the threshold (measured on the any-to-any matrix's
+    ``dyadic-cubalif``: 39 of 400 differing output cells at shift 0, see
+    docs/backends/xylo.md). ``RESOLUTION_THRESHOLD`` leaves int16 headroom above the
+    threshold for the membrane (which saturates)."""
+    if any(q[k] for k in SPEC_SCALARS):  # the mapper chose shifts itself: keep them
+        return s_hid, s_out
+    k_hid = _shift_for(f["threshold"] * s_hid, f["bias"] * s_hid, chip)
+    k_out = _shift_for(f["threshold_out"] * s_out, f["bias_out"] * s_out, chip)
+    if k_hid:
+        s_hid = s_hid * 2**k_hid
+        q["weight_shift_in"] = q["weight_shift_rec"] = k_hid
+        q["threshold"] = np.round(f["threshold"] * s_hid).astype(np.int64)
+        q["bias"] = np.round(f["bias"] * s_hid).astype(np.int64)
+    if k_out:
+        s_out = s_out * 2**k_out
+        q["weight_shift_out"] = k_out
+        q["threshold_out"] = np.round(f["threshold_out"] * s_out).astype(np.int64)
+        q["bias_out"] = np.round(f["bias_out"] * s_out).astype(np.int64)
+    return s_hid, s_out
 
 
 def _range_problems(q: dict[str, Any], chip: Chip) -> list[Any]:

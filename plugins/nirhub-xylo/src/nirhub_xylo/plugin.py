@@ -83,6 +83,14 @@ class XyloBackend(Backend):
                 choices=("refuse", "synapse"),
             ),
             Option(
+                "units",
+                "choice",
+                "membrane units: fine (default: weights shifted left so that thresholds near "
+                "2^12 units, the bit-shift decays round less) or rockpool (channel_quantize's "
+                "own units, as rockpool deploys)",
+                choices=("fine", "rockpool"),
+            ),
+            Option(
                 "unroll_conv",
                 "bool",
                 "unroll Conv1d/Conv2d (and Flatten) into dense weight matrices (exact; the "
@@ -125,6 +133,10 @@ class XyloBackend(Backend):
             "-O reset=subtract (an accepted approximation)",
             "hidden neurons emit floor(v/threshold) spikes per step (up to 31) where NIR "
             "neurons emit one: identical only while v stays below 2x threshold",
+            "never exact, even on integer/dyadic networks: every bit-shift decay rounds "
+            "(v - (v >> dash)) and the chip fires at v >= threshold; every conversion warns, "
+            "per population, with the differing cells measured in XyloSim against the "
+            "reference simulator",
             "run = XyloSim (bit-accurate SNN core; no audio/IMU front end); inputs are event "
             "counts 0..15",
         ),
@@ -159,20 +171,23 @@ class XyloBackend(Backend):
 
         from nirhub.backend import ConversionWarning, resolve_dt
         from nirhub_xylo.mapping import map_graph
-        from nirhub_xylo.run import shortest_synapse_if_asked
+        from nirhub_xylo.run import shortest_synapse_if_asked, warn_measured_effect
         from nirhub_xylo.structure import mapping_options
 
         dt = resolve_dt(graph, options.get("dt"))
+        given = graph
         graph = shortest_synapse_if_asked(graph, dt, options)
         model = map_graph(
             graph,
             chip=options.get("chip"),
             dt=dt,
             layout=options.get("prepared"),
+            units=options.get("units"),
             **mapping_options(options),
         )
         for note in model.notes:
             warnings.warn(note, ConversionWarning, stacklevel=2)
+        warn_measured_effect(given, model, dt, options)
         return model
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:

@@ -23,17 +23,21 @@ def quantization_errors(model: XyloModel) -> dict[str, Any]:
     s_h, s_o = model.scale_hidden, model.scale_out
     w_in = f["weights_in"][:, :, : q["weights_in"].shape[2]]
     w_rec = f["weights_rec"][:, :, : q["weights_rec"].shape[2]]
+    # the chip's weight is the int8 value shifted left (weight_shift_*)
+    shifted = {
+        k: q[f"weights_{k}"] * 2 ** int(q[f"weight_shift_{k}"]) for k in ("in", "rec", "out")
+    }
     out: dict[str, Any] = {
         f"input weights ({', '.join(model.weight_paths['in'])})": _rel_error(
-            w_in, q["weights_in"], s_h[None, : w_in.shape[1], None]
+            w_in, shifted["in"], s_h[None, : w_in.shape[1], None]
         ),
         f"output weights ({', '.join(model.weight_paths['out'])})": _rel_error(
-            f["weights_out"], q["weights_out"], s_o[None, :]
+            f["weights_out"], shifted["out"], s_o[None, :]
         ),
     }
     if np.any(q["weights_rec"]):
         out[f"recurrent weights ({', '.join(model.weight_paths['rec'])})"] = _rel_error(
-            w_rec, q["weights_rec"], s_h[None, :, None]
+            w_rec, shifted["rec"], s_h[None, :, None]
         )
     for p in model.populations:
         hid = p.role == "hidden"

@@ -127,6 +127,19 @@ def shortest_synapse_if_asked(graph: Any, dt: float, options: dict[str, Any]) ->
     return graph
 
 
+def warn_measured_effect(graph: Any, model: XyloModel, dt: float, options: dict[str, Any]) -> None:
+    """Warn with what Xylo's integer arithmetic changes against the reference simulator,
+    per population (``graph``: the graph as the user gave it). See
+    :mod:`nirhub_xylo.effects`."""
+    from nirhub.backend import resolve_method
+    from nirhub_xylo.effects import effect_warning, measure
+
+    method = resolve_method(graph, options.get("method"))
+    note = effect_warning(measure(graph, model, dt, method=method, reset=None))
+    if note is not None:
+        warnings.warn(note, ConversionWarning, stacklevel=3)
+
+
 def run_graph(
     graph: Any, inputs: Any, dt: float, *, record: tuple[str, ...] = (), **options: Any
 ) -> Any:
@@ -134,10 +147,18 @@ def run_graph(
     from nirhub_xylo.mapping import map_graph
     from nirhub_xylo.structure import mapping_options
 
+    given = graph
     graph = shortest_synapse_if_asked(graph, dt, options)
-    model = map_graph(graph, chip=options.get("chip"), dt=dt, **mapping_options(options))
+    model = map_graph(
+        graph,
+        chip=options.get("chip"),
+        dt=dt,
+        units=options.get("units"),
+        **mapping_options(options),
+    )
     for note in model.notes:
         warnings.warn(note, ConversionWarning, stacklevel=2)
+    warn_measured_effect(given, model, dt, options)
     got = run_model(model, inputs, record=record)
     return SimulationResult(
         outputs=got["outputs"],
