@@ -27,6 +27,8 @@ and ``I = 0``.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from nirhub.errors import IRError
@@ -108,6 +110,24 @@ class Population:
             names = RECORDABLE[node.type_name] + (("count",) if self.multi else ())
             for var in names:
                 self.rec[var] = np.zeros((steps, *full), dtype=bool if var == "spikes" else dtype)
+
+    def batch_part(self, lo: int, hi: int) -> Population:
+        """This population restricted to samples ``lo:hi`` of the batch.
+
+        The part shares the parameters, and its state (``v``, ``I``, spike flags, recordings)
+        is a view of this population's: running it advances those samples here. Every update
+        is element-wise, so parts run on separate threads give the bits of one whole run.
+        """
+        part = copy.copy(self)
+        part.v = self.v[lo:hi]
+        if self.i_syn is not None:
+            part.i_syn = self.i_syn[lo:hi]
+        if self.spiking:
+            part._spk = self._spk[lo:hi]
+            part._flag = None if self._flag is None else self._flag[lo:hi]
+            part._count = None if self._count is None else self._count[lo:hi]
+        part.rec = {var: buf[:, lo:hi] for var, buf in self.rec.items()}
+        return part
 
     def init_flags(self) -> None:
         """Initial flag of the subtraction variants: ``v_init > v_threshold``."""

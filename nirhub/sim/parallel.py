@@ -1,0 +1,211 @@
+"""Element-wise work and copies of the reference simulator, split over the CPU's cores.
+
+Why: numpy runs one operation on one core, except the BLAS matrix products. On a conv net
+the im2col copies, the bias-add/transposes, the pooling sums and the neuron updates were
+about two thirds of the simulator's time and all ran on one core while the frameworks it is
+compared with use every core for every operation (profiled, ``docs/performance.md``).
+
+What is split: only work whose every output element is computed from the same input
+elements by the same operations whatever the split: copies, element-wise ufuncs, and sums of
+a fixed list of whole slices. So a split result is bit-identical to the unsplit one (tested).
+Matrix products are never split: OpenBLAS rounds a row differently depending on the number
+of rows of the product, and it already uses every core itself. The pool's tasks run only
+inside an operation, between two products, so they never compete with the BLAS's threads.
+
+How: :meth:`Splitter.run` cuts a range (samples of a batch) into near-equal parts, hands all
+parts but the first to a small persistent thread pool and runs the first itself. numpy
+releases the GIL inside copies and ufunc loops, so the parts run at the same time. Waking a
+thread costs tens of microseconds, so a part must hold at least :data:`MIN_PART` elements of
+work; smaller operations run as before, in the calling thread.
+
+How many threads: ``simulate(threads=...)``; by default the number of threads the BLAS is set
+to use (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` or a runtime limit such as
+threadpoolctl's), at most the CPUs this process may run on. With one thread nothing changes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+#: least elements of work per part (a thread's wake-up costs ~30-70 us on the 2-CPU machine
+#: of docs/performance.md; an element-wise op on 32k float32 elements costs ~5 us)
+MIN_PART = 1 << 15
+
+_BLAS_GETTERS = (
+    "scipy_openblas_get_num_threads64_",
+    "scipy_openblas_get_num_threads",
+    "openblas_get_num_threads64_",
+    "openblas_get_num_threads",
+)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)  # pragma: no cover - not Linux
+
+
+@lru_cache(maxsize=1)
+def _blas_thread_getter() -> Callable[[], int] | None:
+    """``openblas_get_num_threads`` of the OpenBLAS bundled with numpy's wheel, if found."""
+    import ctypes
+    import glob
+
+    import numpy as np
+
+    base = os.path.dirname(np.__file__)
+    candidates = glob.glob(os.path.join(base + ".libs", "*openblas*"))
+    candidates += glob.glob(os.path.join(base, ".dylibs", "*openblas*"))
+    for path in candidates:
+        try:
+            lib = ctypes.CDLL(path)  # already loaded by numpy: the same handle
+        except OSError:
+            continue
+        for name in _BLAS_GETTERS:
+            getter = getattr(lib, name, None)
+            if getter is not None:
+                getter.restype = ctypes.c_int
+                return getter
+    return None
+
+
+def _env_threads() -> int | None:
+    """The first of ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` set to
+    a positive number (``OMP_NUM_THREADS=4,2`` means 4 at the outer level)."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(var, "").split(",")[0].strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def default_threads() -> int:
+    """The BLAS's current thread count (else the environment's), at most the CPUs available."""
+    cpus = available_cpus()
+    limit: int | None = None
+    getter = _blas_thread_getter()
+    if getter is not None:
+        try:
+            limit = int(getter())
+        except (OSError, ValueError):  # pragma: no cover - a broken BLAS library
+            limit = None
+    if limit is None or limit < 1:
+        limit = _env_threads()
+    return cpus if limit is None else max(1, min(cpus, limit))
+
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_workers = 0
+_local = threading.local()
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """The shared pool, with at least ``workers`` threads (created on first use)."""
+    global _pool, _pool_workers
+    with _lock:
+        if _pool is None or _pool_workers < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(workers, thread_name_prefix="nirhub-sim")
+            _pool_workers = workers
+        return _pool
+
+
+def _forget_pool() -> None:
+    """A forked child has no pool threads: start a new pool when it needs one."""
+    global _pool, _pool_workers, _local
+    _pool, _pool_workers, _local = None, 0, threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+class _Job:
+    """The parts of one split operation, taken one at a time by whichever thread is free.
+
+    The calling thread takes parts too and, once none is left, waits only for the parts
+    other threads already started. So when the machine is busy and a pool thread is not
+    scheduled in time, the caller does its parts itself instead of waiting for a time slice
+    (measured at load 3: waiting made a run 3x slower than one thread).
+    """
+
+    def __init__(self, fn: Callable[[int, int], Any], ranges: list[tuple[int, int]]) -> None:
+        self.fn = fn
+        self.todo = ranges[::-1]
+        self.unfinished = len(ranges)
+        self.lock = threading.Lock()
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+
+    def work(self) -> None:
+        """Run parts until none is left (marked so that a part does not split again: a part
+        waiting for the pool from inside the pool could wait forever)."""
+        _local.inside = True
+        try:
+            while True:
+                with self.lock:
+                    if not self.todo:
+                        return
+                    lo, hi = self.todo.pop()
+                try:
+                    self.fn(lo, hi)
+                except BaseException as exc:  # handed to the caller of Splitter.run
+                    with self.lock:
+                        self.error = self.error or exc
+                finally:
+                    with self.lock:
+                        self.unfinished -= 1
+                        if self.unfinished == 0:
+                            self.finished.set()
+        finally:
+            _local.inside = False
+
+
+@dataclass(frozen=True)
+class Splitter:
+    """Runs ``fn(lo, hi)`` over parts of ``range(n)`` on up to ``threads`` threads."""
+
+    threads: int = 1
+    #: read when the splitter is made (tests lower the module's MIN_PART to split tiny arrays)
+    min_part: int = field(default_factory=lambda: MIN_PART)
+
+    def ranges(self, n: int, size: int) -> list[tuple[int, int]]:
+        """Near-equal ranges covering ``range(n)``: one per thread, fewer when ``size``
+        elements of work give a part less than ``min_part`` of them, a single one when
+        called from inside a part."""
+        parts = min(self.threads, n, size // max(1, self.min_part))
+        if parts <= 1 or getattr(_local, "inside", False):
+            return [(0, n)]
+        bounds = [n * i // parts for i in range(parts + 1)]
+        return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+    def run(self, fn: Callable[[int, int], Any], n: int, size: int) -> None:
+        """``fn(lo, hi)`` for each range of :meth:`ranges`; ``fn`` must write disjoint parts.
+
+        Returns when every part is done, raising the first error of a part.
+        """
+        ranges = self.ranges(n, size)
+        if len(ranges) == 1:
+            fn(0, n)
+            return
+        job = _Job(fn, ranges)
+        pool = _executor(len(ranges) - 1)
+        for _ in range(len(ranges) - 1):
+            pool.submit(job.work)
+        job.work()
+        job.finished.wait()
+        if job.error is not None:
+            raise job.error
+
+
+#: the splitter that never splits (callers that did not ask for threads)
+SERIAL = Splitter(1)
