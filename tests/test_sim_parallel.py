@@ -218,6 +218,9 @@ def _neuron_nodes(n: int) -> dict[str, object]:
                    v_threshold=pos(0.5, 1.5), v_reset=pos(-0.2, 0.0))  # fmt: skip
         set_reset(node.metadata, reset)
         nodes[f"lif_{reset}"] = node
+    # reset to +0.0 (no v_reset) clears bits instead of copying; input gain 1 skips a product
+    nodes["lif_plain"] = LIF(tau=np.full(n, 8e-3), r=np.full(n, 8.0), v_leak=np.zeros(n),
+                             v_threshold=np.ones(n))  # fmt: skip
     variants = {
         "multi": {"spikes": "multi", "threshold": ">=", "max_spikes": 3},
         "vmin": {"v_min": -0.5},
