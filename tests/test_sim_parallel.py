@@ -8,9 +8,6 @@ arrays take the threaded path that only large arrays take in real runs.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -128,28 +125,22 @@ def test_a_part_does_not_split_again():
     assert inner == [(0, 4), (0, 4)]
 
 
-def test_thread_count_follows_the_blas_setting():
-    assert 1 <= parallel.default_threads() <= parallel.available_cpus()
-    code = "from nirhub.sim.parallel import default_threads; print(default_threads())"
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
-        env[var] = "1"
-        out = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-        )
-        assert out.stdout.strip() == "1", var
+def test_one_thread_by_default(monkeypatch):
+    """Nothing is split unless asked for (splitting did not pay on the machine measured)."""
+    seen = set()
+    ranges = Splitter.ranges
 
+    def spy(self, n, size):
+        seen.add(self.threads)
+        return ranges(self, n, size)
 
-def test_environment_thread_settings_are_parsed(monkeypatch):
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.delenv(var, raising=False)
-    assert parallel._env_threads() is None
-    monkeypatch.setenv("OMP_NUM_THREADS", "4,2")
-    assert parallel._env_threads() == 4
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "junk")
-    assert parallel._env_threads() == 4
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
-    assert parallel._env_threads() == 3
+    monkeypatch.setattr(Splitter, "ranges", spy)
+    g = Graph({"in": Input((2,)), "n": LIF(tau=[1e-3] * 2, r=[1.0] * 2, v_leak=[0.0] * 2,
+               v_threshold=[1.0] * 2), "out": Output()}, [("in", "n"), ("n", "out")])  # fmt: skip
+    simulate(g, np.ones((3, 4, 2)), 1e-4)
+    assert seen == {1}
+    simulate(g, np.ones((3, 4, 2)), 1e-4, threads=2)
+    assert seen == {1, 2}
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])

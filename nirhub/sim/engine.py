@@ -33,7 +33,7 @@ from nirhub.sim.discretize import METHODS, check_euler_decay
 from nirhub.sim.inputs import Signals, check_inputs
 from nirhub.sim.neurons import Population, make_population
 from nirhub.sim.ops import Op, conv_work, make_op
-from nirhub.sim.parallel import SERIAL, Splitter, default_threads
+from nirhub.sim.parallel import SERIAL, Splitter
 from nirhub.sim.plan import Plan, make_plan
 from nirhub.sim.result import SimulationResult
 
@@ -88,7 +88,7 @@ def _check_dtype(dtype: Any) -> np.dtype:
 
 def _check_threads(threads: Any) -> int:
     if threads is None:
-        return default_threads()
+        return 1
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise UsageError(f"threads must be a positive int, got {threads!r}")
     return int(threads)
@@ -456,9 +456,10 @@ def simulate(
         steps: how long to run a graph without Input nodes (driven by its biases alone;
             ``inputs`` is then ``{}`` or None).
         threads: threads for the copies and element-wise work of large nodes (convolutions,
-            pooling, bias adds, neuron updates; :mod:`nirhub.sim.parallel`). Default: as many
-            as the BLAS uses (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``), at most the CPUs
-            available. Results are bit-identical whatever the number.
+            pooling, bias adds, neuron updates; :mod:`nirhub.sim.parallel`). Default 1: on
+            the machine measured it did not pay (``docs/performance.md``). The matrix
+            products use the BLAS's own threads either way. Results are bit-identical
+            whatever the number.
 
     Returns:
         a :class:`SimulationResult` with every Output node's signal in the inputs' layout.

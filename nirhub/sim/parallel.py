@@ -18,9 +18,13 @@ releases the GIL inside copies and ufunc loops, so the parts run at the same tim
 thread costs tens of microseconds, so a part must hold at least :data:`MIN_PART` elements of
 work; smaller operations run as before, in the calling thread.
 
-How many threads: ``simulate(threads=...)``; by default the number of threads the BLAS is set
-to use (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` or a runtime limit such as
-threadpoolctl's), at most the CPUs this process may run on. With one thread nothing changes.
+How many threads: ``simulate(threads=N)``; the default is one, nothing split. Measured on the
+2-CPU machine of ``docs/performance.md`` (a KVM guest), splitting made whole runs of the conv
+net 5-20 % slower, although each operation alone, called back to back, ran 1.7x faster on
+two threads: in a run, the pool thread's CPU has gone idle between two split operations and
+waking it, and reading data the other core just wrote, cost more than the halved work saves
+(a part is 0.2-0.7 ms there). Machines whose cores share caches and wake quickly may gain;
+measure with ``benchmarks/sim_conv.py --sim-threads N``.
 """
 
 from __future__ import annotations
@@ -30,19 +34,11 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 #: least elements of work per part (a thread's wake-up costs ~30-70 us on the 2-CPU machine
 #: of docs/performance.md; an element-wise op on 32k float32 elements costs ~5 us)
 MIN_PART = 1 << 15
-
-_BLAS_GETTERS = (
-    "scipy_openblas_get_num_threads64_",
-    "scipy_openblas_get_num_threads",
-    "openblas_get_num_threads64_",
-    "openblas_get_num_threads",
-)
 
 
 def available_cpus() -> int:
@@ -50,55 +46,6 @@ def available_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)  # pragma: no cover - not Linux
-
-
-@lru_cache(maxsize=1)
-def _blas_thread_getter() -> Callable[[], int] | None:
-    """``openblas_get_num_threads`` of the OpenBLAS bundled with numpy's wheel, if found."""
-    import ctypes
-    import glob
-
-    import numpy as np
-
-    base = os.path.dirname(np.__file__)
-    candidates = glob.glob(os.path.join(base + ".libs", "*openblas*"))
-    candidates += glob.glob(os.path.join(base, ".dylibs", "*openblas*"))
-    for path in candidates:
-        try:
-            lib = ctypes.CDLL(path)  # already loaded by numpy: the same handle
-        except OSError:
-            continue
-        for name in _BLAS_GETTERS:
-            getter = getattr(lib, name, None)
-            if getter is not None:
-                getter.restype = ctypes.c_int
-                return getter
-    return None
-
-
-def _env_threads() -> int | None:
-    """The first of ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` set to
-    a positive number (``OMP_NUM_THREADS=4,2`` means 4 at the outer level)."""
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        value = os.environ.get(var, "").split(",")[0].strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return None
-
-
-def default_threads() -> int:
-    """The BLAS's current thread count (else the environment's), at most the CPUs available."""
-    cpus = available_cpus()
-    limit: int | None = None
-    getter = _blas_thread_getter()
-    if getter is not None:
-        try:
-            limit = int(getter())
-        except (OSError, ValueError):  # pragma: no cover - a broken BLAS library
-            limit = None
-    if limit is None or limit < 1:
-        limit = _env_threads()
-    return cpus if limit is None else max(1, min(cpus, limit))
 
 
 _lock = threading.Lock()
