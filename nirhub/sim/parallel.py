@@ -12,9 +12,10 @@ Matrix products are never split: OpenBLAS rounds a row differently depending on 
 of rows of the product, and it already uses every core itself. The pool's tasks run only
 inside an operation, between two products, so they never compete with the BLAS's threads.
 
-How: :meth:`Splitter.run` cuts a range (samples of a batch) into near-equal parts, hands all
-parts but the first to a small persistent thread pool and runs the first itself. numpy
-releases the GIL inside copies and ufunc loops, so the parts run at the same time. Waking a
+How: :meth:`Splitter.run` cuts a range (samples of a batch) into near-equal parts and offers
+them to a small persistent thread pool; the calling thread takes parts too, and does those
+no pool thread has started yet (see :class:`_Job`). numpy releases the GIL inside copies and
+ufunc loops, so the parts run at the same time. Waking a
 thread costs tens of microseconds, so a part must hold at least :data:`MIN_PART` elements of
 work; smaller operations run as before, in the calling thread.
 
@@ -39,13 +40,6 @@ from typing import Any
 #: least elements of work per part (a thread's wake-up costs ~30-70 us on the 2-CPU machine
 #: of docs/performance.md; an element-wise op on 32k float32 elements costs ~5 us)
 MIN_PART = 1 << 15
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)  # pragma: no cover - not Linux
 
 
 _lock = threading.Lock()
