@@ -16,6 +16,7 @@ Run with a Python that has torch, snntorch and norse (see ``benchmarks/sim.py --
 the nox environment after ``nox -s plugin-norse plugin-snntorch``)::
 
     python benchmarks/sim_conv.py [--batch 16] [--steps 300] [--repeats 3] [--threads N]
+                                  [--sim-threads N]
 """
 
 from __future__ import annotations
@@ -141,10 +142,10 @@ def run_norse(w, x):
     return out.numpy()
 
 
-def run_nirhub(graph, x):
+def run_nirhub(graph, x, threads=None):
     from nirhub.sim import simulate
 
-    return simulate(graph, x, DT, dtype=np.float32)["output"]
+    return simulate(graph, x, DT, dtype=np.float32, threads=threads)["output"]
 
 
 def run_torch_backend(graph, x):
@@ -166,6 +167,13 @@ def main(argv: list[str]) -> int:
         default=None,
         help="threads for torch and numpy's BLAS alike (default: the number of CPUs)",
     )
+    ap.add_argument(
+        "--sim-threads",
+        type=int,
+        default=None,
+        help="threads of the reference simulator's element-wise work (simulate(threads=); "
+        "default 1)",
+    )
     args = ap.parse_args(argv)
     ensure_frameworks(argv, __file__)
     import torch
@@ -177,7 +185,7 @@ def main(argv: list[str]) -> int:
     x = (rng.random((args.steps, args.batch, 2, SIDE, SIDE)) < 0.05).astype(np.float32)
     graph = nir_graph(w)
     runners = {
-        "nirhub": lambda: run_nirhub(graph, x),
+        "nirhub": lambda: run_nirhub(graph, x, args.sim_threads),
         "snntorch": lambda: run_snntorch(w, x),
         "norse": lambda: run_norse(w, x),
     }

@@ -248,3 +248,40 @@ def test_snntorch_subtraction_variants_match_a_hand_written_loop(mode, delayed):
     np.testing.assert_allclose(res.v("lif")[:, 0], want_v, rtol=0, atol=1e-12)
     plain = simulate(_lif_graph(), x, dt, reset="subtract")
     assert not np.array_equal(plain["output"][:, 0], want_s)  # the variants really differ
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lif_fast_paths_give_the_bits_of_the_general_arithmetic(dtype):
+    """An LIF whose input gain is 1 adds ``c`` to its input without multiplying by ``g``, and a
+    reset to +0.0 clears the bits of ``v`` instead of ``np.copyto(where=)``: the same bits
+    as the general arithmetic, also for inputs of +-0, +-inf, NaN and huge values."""
+    from nirhub.sim.neurons import make_population
+
+    n, dt, tau = 60, 2.0**-10, 2.0**-7
+    rng = np.random.default_rng(8)
+    node = LIF(tau=np.full(n, tau), r=np.full(n, tau / dt), v_leak=rng.uniform(-0.1, 0.1, n),
+               v_threshold=np.ones(n))  # fmt: skip
+    x = rng.standard_normal((50, 3, n)) * 10.0 ** rng.integers(-3, 3, (50, 3, n))
+    specials = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e300, -1e300, 5e-324]
+    special = rng.random(x.shape) < 0.05
+    x[special] = rng.choice(specials, int(special.sum()))
+    with np.errstate(over="ignore"):
+        x = x.astype(dtype)
+    pops = []
+    for fast in (True, False):
+        pop = make_population(node, (n,), dt=dt, method="euler", reset="zero", batch=3,
+                              dtype=np.dtype(dtype), steps=50, record=True)  # fmt: skip
+        assert pop.unit_gain and pop._zero_mask is not None
+        if not fast:
+            pop.unit_gain, pop._zero_mask = False, None
+        out = np.empty_like(x)
+        with np.errstate(all="ignore"):  # inf - inf, overflow: on purpose
+            pop.run(x[:30], 0, out[:30])
+            for t in range(30, 50):
+                pop.step(x[t], t, out[t])
+        pops.append((pop, out))
+    (fast, out_fast), (slow, out_slow) = pops
+    assert out_fast.any() and np.isnan(slow.rec["v"]).any()
+    assert out_fast.tobytes() == out_slow.tobytes()
+    for var in ("v", "spikes"):
+        assert fast.rec[var].tobytes() == slow.rec[var].tobytes(), var

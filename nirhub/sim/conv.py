@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from nirhub.sim.parallel import SERIAL, Splitter
+
 
 def same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
     pads = []
@@ -81,7 +83,9 @@ class ConvOp:
         dilation: tuple[int, ...],
         groups: int,
         dtype: np.dtype,
+        split: Splitter = SERIAL,
     ) -> None:
+        self.split = split
         self.c_out = int(weight.shape[0])
         self.c_in_g = int(weight.shape[1])
         self.kernel = tuple(int(k) for k in weight.shape[2:])
@@ -132,20 +136,35 @@ class ConvOp:
         ``cols`` and the product live in buffers kept from call to call (fresh memory costs a
         page fault per 4 KiB on its first write); the returned array is new and contiguous
         in ``(N, C_out, *out)``, the bias added while transposing into it (same sums).
+
+        The copy into ``cols`` and the transpose out of the product are split over the
+        samples on ``self.split``'s threads (same bits); the product is one BLAS call.
         """
         nd, n = len(self.kernel), win.shape[0]
         rows, p = n * math.prod(out), math.prod(out)
         order = (1, *range(2 + nd, 2 + 2 * nd), 0, *range(2, 2 + nd))
         cols_t = self._scratch("cols", (self.c_in_g, *self.kernel, n, *out))
-        np.copyto(cols_t, win.transpose(order))
+        windows_t = win.transpose(order)
+        lead = (slice(None),) * (1 + nd)  # the (C, *K) axes before the samples
+
+        def copy_windows(lo: int, hi: int) -> None:
+            np.copyto(cols_t[(*lead, slice(lo, hi))], windows_t[(*lead, slice(lo, hi))])
+
+        self.split.run(copy_windows, n, cols_t.size)
         y = self._scratch("y", (rows, self.c_out))
         np.matmul(cols_t.reshape(-1, rows).T, self.w[0], out=y)
         result = np.empty((n, self.c_out, *out), dtype=self.w.dtype)
         y_t = y.reshape(n, p, self.c_out).transpose(0, 2, 1)
-        if self.bias is None:
-            np.copyto(result.reshape(n, self.c_out, p), y_t)
-        else:
-            np.add(y_t, self.bias[:, None], out=result.reshape(n, self.c_out, p))
+        flat = result.reshape(n, self.c_out, p)
+        bias = None if self.bias is None else self.bias[:, None]
+
+        def transpose_out(lo: int, hi: int) -> None:
+            if bias is None:
+                np.copyto(flat[lo:hi], y_t[lo:hi])
+            else:
+                np.add(y_t[lo:hi], bias, out=flat[lo:hi])
+
+        self.split.run(transpose_out, n, result.size)
         return result
 
     def _scratch(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -175,22 +194,24 @@ class ConvOp:
         return buf
 
 
-def _window_sum(win: np.ndarray, kernel: tuple[int, int]) -> np.ndarray:
-    """``win.sum(axis=(-2, -1))`` with whole-array adds, in numpy's own order for windows of a
-    C-contiguous array: each kernel row summed left to right, then the rows added top to
-    bottom (numpy reduces the contiguous last axis first, sequentially below 8 elements). The
-    same bits, several times faster than numpy's reduction over a strided window view."""
-    y = None
+def _window_sum(win: np.ndarray, kernel: tuple[int, int], out: np.ndarray) -> None:
+    """``win.sum(axis=(-2, -1))`` into ``out`` with whole-array adds, in numpy's own order for
+    windows of a C-contiguous array: each kernel row summed left to right, then the rows added
+    top to bottom (numpy reduces the contiguous last axis first, sequentially below 8
+    elements). The same bits, several times faster than numpy's reduction over a strided
+    window view."""
+    row = out
     for i in range(kernel[0]):
-        row = win[..., i, 0] + win[..., i, 1] if kernel[1] > 1 else win[..., i, 0].copy()
+        if i == 1:
+            row = np.empty_like(out)
+        if kernel[1] > 1:
+            np.add(win[..., i, 0], win[..., i, 1], out=row)
+        else:
+            np.copyto(row, win[..., i, 0])
         for j in range(2, kernel[1]):
             row += win[..., i, j]
-        if y is None:
-            y = row
-        else:
-            y += row
-    assert y is not None
-    return y
+        if i > 0:
+            out += row
 
 
 def pool2d(
@@ -199,14 +220,28 @@ def pool2d(
     stride: tuple[int, int],
     padding: tuple[int, int],
     average: bool,
+    split: Splitter = SERIAL,
 ) -> np.ndarray:
-    """Sum (or mean, padded cells counted: ``count_include_pad``) over each window."""
+    """Sum (or mean, padded cells counted: ``count_include_pad``) over each window.
+
+    C-contiguous inputs with windows narrower than 8 are summed in parts of the samples on
+    ``split``'s threads (each output element the same sum: same bits).
+    """
     pads = [(p, p) for p in padding]
     win = windows(x, kernel, stride, (1, 1), pads)
-    if kernel[1] < 8 and x.flags.c_contiguous:
-        y = _window_sum(win, kernel)
-    else:  # numpy sums other memory layouts in other orders; and pairwise from 8 on
+    area = kernel[0] * kernel[1]
+    if not (kernel[1] < 8 and x.flags.c_contiguous):
+        # numpy sums other memory layouts in other orders; and pairwise from 8 on
         y = win.sum(axis=(-2, -1))
-    if average:
-        y /= kernel[0] * kernel[1]
+        if average:
+            y /= area
+        return y
+    y = np.empty(win.shape[:-2], dtype=win.dtype)
+
+    def pool_part(lo: int, hi: int) -> None:
+        _window_sum(win[lo:hi], kernel, y[lo:hi])
+        if average:
+            y[lo:hi] /= area
+
+    split.run(pool_part, x.shape[0], win.size)
     return y

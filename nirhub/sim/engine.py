@@ -33,6 +33,7 @@ from nirhub.sim.discretize import METHODS, check_euler_decay
 from nirhub.sim.inputs import Signals, check_inputs
 from nirhub.sim.neurons import Population, make_population
 from nirhub.sim.ops import Op, conv_work, make_op
+from nirhub.sim.parallel import SERIAL, Splitter
 from nirhub.sim.plan import Plan, make_plan
 from nirhub.sim.result import SimulationResult
 
@@ -83,6 +84,14 @@ def _check_dtype(dtype: Any) -> np.dtype:
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise UsageError(f"dtype must be float32 or float64, got {dt}")
     return dt
+
+
+def _check_threads(threads: Any) -> int:
+    if threads is None:
+        return 1
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise UsageError(f"threads must be a positive int, got {threads!r}")
+    return int(threads)
 
 
 def _check_dt(dt: Any, graph: Graph) -> float:
@@ -228,8 +237,12 @@ class _Run:
         record: list[str],
         dtype: np.dtype,
         variants: dict[str, NeuronVariant] | None = None,
+        split: Splitter = SERIAL,
     ) -> None:
         self.flat, self.ins, self.outs, self.plan = flat, ins, outs, plan
+        self.split = split
+        # batch parts of each population, made once (see _run_population)
+        self.pop_parts: dict[tuple[str, int, int], Population] = {}
         self.dtype, self.batch, self.steps = dtype, signals.batch, signals.steps
         self.signals = signals.arrays
         self.top_inputs = set(flat.inputs)
@@ -261,7 +274,7 @@ class _Run:
             elif isinstance(node, Delay):
                 self.lines[path] = DelayLine(delays[path], ins[path], self.batch, dtype)
             else:
-                self.ops[path] = make_op(node, ins[path], outs[path], dtype)
+                self.ops[path] = make_op(node, ins[path], outs[path], dtype, split)
         self.outputs = {
             name: np.zeros((self.steps, self.batch, *outs[name]), dtype=dtype)
             for name in flat.outputs
@@ -337,7 +350,7 @@ class _Run:
             x = self._chunk_input(path, chunk, c)
             if path in self.pops:
                 y = np.empty((c, self.batch, *self.outs[path]), dtype=self.dtype)
-                self.pops[path].run(x, t0, y)
+                self._run_population(path, x, t0, y)
             elif path in self.lines:
                 line = self.lines[path]
                 y = np.empty((c, self.batch, *self.outs[path]), dtype=self.dtype)
@@ -353,6 +366,22 @@ class _Run:
             self.outputs[path][t0 : t0 + c] = y
         if path in self.rec_out:
             self.rec_out[path][t0 : t0 + c] = y
+
+    def _run_population(self, path: str, x: np.ndarray, t0: int, y: np.ndarray) -> None:
+        """A neuron node over a whole chunk, its batch in parts on the splitter's threads."""
+        pop = self.pops[path]
+        ranges = self.split.ranges(self.batch, x.size)
+        if len(ranges) == 1:
+            pop.run(x, t0, y)
+            return
+        for lo, hi in ranges:
+            if (path, lo, hi) not in self.pop_parts:
+                self.pop_parts[path, lo, hi] = pop.batch_part(lo, hi)
+
+        def run_part(lo: int, hi: int) -> None:
+            self.pop_parts[path, lo, hi].run(x[:, lo:hi], t0, y[:, lo:hi])
+
+        self.split.run(run_part, self.batch, x.size)
 
     def _run_cyclic(self, nodes: list[str], chunk: dict[str, np.ndarray], t0: int, c: int) -> None:
         for p in nodes:
@@ -404,6 +433,7 @@ def simulate(
     dtype: Any = np.float64,
     chunk_size: int | None = None,
     steps: int | None = None,
+    threads: int | None = None,
 ) -> SimulationResult:
     """Run ``graph`` on ``inputs`` for ``T`` steps of ``dt`` seconds.
 
@@ -425,6 +455,11 @@ def simulate(
         chunk_size: steps per chunk (default: chosen from a 64 MiB budget, at most 256).
         steps: how long to run a graph without Input nodes (driven by its biases alone;
             ``inputs`` is then ``{}`` or None).
+        threads: threads for the copies and element-wise work of large nodes (convolutions,
+            pooling, bias adds, neuron updates; :mod:`nirhub.sim.parallel`). Default 1: on
+            the machine measured it did not pay (``docs/performance.md``). The matrix
+            products use the BLAS's own threads either way. Results are bit-identical
+            whatever the number.
 
     Returns:
         a :class:`SimulationResult` with every Output node's signal in the inputs' layout.
@@ -433,6 +468,7 @@ def simulate(
         raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     override = check_reset(reset)
     dtype = _check_dtype(dtype)
+    split = Splitter(_check_threads(threads))
     flat, ins, outs = _check_graph(graph, inputless=steps is not None)
     if method is None:
         method = get_method(graph) or "euler"
@@ -480,6 +516,7 @@ def simulate(
         record_paths,
         dtype,
         variants,
+        split,
     )
     run.run(size)
 

@@ -27,6 +27,8 @@ and ``I = 0``.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from nirhub.errors import IRError
@@ -34,6 +36,10 @@ from nirhub.ir.conventions import NeuronVariant
 from nirhub.ir.nodes import IF, LI, LIF, CubaLI, CubaLIF, I, Node
 from nirhub.ir.params import Shape
 from nirhub.sim.discretize import cuba_exact, leak
+
+#: same-size integer types of the float types (bitwise operations on the values' bits)
+_INT = {np.dtype(np.float32): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.int64)}
+_UINT = {np.dtype(np.float32): np.dtype(np.uint32), np.dtype(np.float64): np.dtype(np.uint64)}
 
 #: state variables each type can record, in the order they are reported
 RECORDABLE: dict[str, tuple[str, ...]] = {
@@ -89,6 +95,12 @@ class Population:
             vr = np.zeros((), dtype=dtype) if v_reset is None else np.asarray(v_reset, dtype=dtype)
             self.v_reset = np.ascontiguousarray(np.broadcast_to(vr, self.shape))
             self._spk = np.zeros(full, dtype=bool)
+            # reset to +0.0 (every v_reset bit 0: absent, or 0 in the file) as a bitwise AND
+            # with an integer mask: np.copyto(where=) branches per element and costs ~3x more
+            # with sparse spikes (measured); the same bits result
+            self._zero_mask: np.ndarray | None = None
+            if reset == "zero" and not self.multi and not self.v_reset.view(_UINT[dtype]).any():
+                self._zero_mask = np.zeros(full, dtype=_INT[dtype])
             # per-neuron flag carried between steps by the subtraction variants; set from the
             # initial membrane value by init_flags() once the subclass has initialised v
             self._flag = np.zeros(full, dtype=bool) if reset.startswith("subtract-") else None
@@ -108,6 +120,25 @@ class Population:
             names = RECORDABLE[node.type_name] + (("count",) if self.multi else ())
             for var in names:
                 self.rec[var] = np.zeros((steps, *full), dtype=bool if var == "spikes" else dtype)
+
+    def batch_part(self, lo: int, hi: int) -> Population:
+        """This population restricted to samples ``lo:hi`` of the batch.
+
+        The part shares the parameters, and its state (``v``, ``I``, spike flags, recordings)
+        is a view of this population's: running it advances those samples here. Every update
+        is element-wise, so parts run on separate threads give the bits of one whole run.
+        """
+        part = copy.copy(self)
+        part.v = self.v[lo:hi]
+        if self.i_syn is not None:
+            part.i_syn = self.i_syn[lo:hi]
+        if self.spiking:
+            part._spk = self._spk[lo:hi]
+            part._zero_mask = None if self._zero_mask is None else self._zero_mask[lo:hi]
+            part._flag = None if self._flag is None else self._flag[lo:hi]
+            part._count = None if self._count is None else self._count[lo:hi]
+        part.rec = {var: buf[:, lo:hi] for var, buf in self.rec.items()}
+        return part
 
     def init_flags(self) -> None:
         """Initial flag of the subtraction variants: ``v_init > v_threshold``."""
@@ -152,7 +183,11 @@ class Population:
                 v -= n * thr
             out[...] = n
         else:
-            if self.reset == "zero":
+            if self._zero_mask is not None:  # reset to +0.0: clear every bit of v where s
+                s = test(v, thr, out=self._spk)
+                keep = np.subtract(s, 1, dtype=self._zero_mask.dtype, out=self._zero_mask)
+                np.bitwise_and(v.view(keep.dtype), keep, out=v.view(keep.dtype))
+            elif self.reset == "zero":
                 s = test(v, thr, out=self._spk)
                 np.copyto(v, self.v_reset, where=s)
             elif self.reset == "subtract":
@@ -238,18 +273,26 @@ class Leaky(Population):
         self.a = co.a.astype(self.dtype)
         self.g = co.g.astype(self.dtype)
         self.c = co.c.astype(self.dtype)
+        self.unit_gain = bool(np.all(self.g == 1))
         self.v[...] = np.asarray(node.v_leak, dtype=self.dtype)
 
-    def step(self, x: np.ndarray, t: int, out: np.ndarray) -> None:
+    def _drive(self, x: np.ndarray) -> np.ndarray:
+        """``g*x + c``; ``x + c`` when every ``g`` is 1 (``1*x`` is ``x``, bit for bit, so
+        one pass over the input less: snnTorch's and Norse's exports have ``r = tau/dt``)."""
+        if self.unit_gain:
+            return x + self.c
         drive = self.g * x
         drive += self.c
+        return drive
+
+    def step(self, x: np.ndarray, t: int, out: np.ndarray) -> None:
+        drive = self._drive(x)
         self.v *= self.a
         self.v += drive
         self._emit(out, t)
 
     def run(self, x: np.ndarray, t0: int, out: np.ndarray) -> None:
-        drive = self.g * x
-        drive += self.c
+        drive = self._drive(x)
         for i in range(x.shape[0]):
             self.v *= self.a
             self.v += drive[i]

@@ -27,6 +27,7 @@ from nirhub.ir.nodes import (
 )
 from nirhub.ir.params import Shape
 from nirhub.sim.conv import ConvOp, pool2d
+from nirhub.sim.parallel import SERIAL, Splitter
 
 Op = Callable[[np.ndarray], np.ndarray]
 
@@ -35,7 +36,7 @@ def identity(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _linear(node: Linear, dtype: np.dtype) -> Op:
+def _linear(node: Linear, dtype: np.dtype, split: Splitter) -> Op:
     w = np.asarray(node.weight, dtype=dtype)
     bias = np.asarray(node.bias, dtype=dtype) if isinstance(node, Affine) else None
     if w.ndim == 2:
@@ -45,7 +46,11 @@ def _linear(node: Linear, dtype: np.dtype) -> Op:
         def op(x: np.ndarray) -> np.ndarray:
             y = x.reshape(-1, n_in) @ wt
             if bias is not None:
-                y += bias
+
+                def add_bias(lo: int, hi: int) -> None:
+                    y[lo:hi] += bias
+
+                split.run(add_bias, y.shape[0], y.size)
             return y.reshape(*x.shape[:-1], wt.shape[1])
 
         return op
@@ -69,23 +74,35 @@ def _threshold(node: Threshold, dtype: np.dtype) -> Op:
     return op
 
 
-def make_op(node: Node, in_shape: Shape, out_shape: Shape, dtype: np.dtype) -> Op:
-    """The function computing a stateless node's output from its (summed) input."""
+def make_op(
+    node: Node, in_shape: Shape, out_shape: Shape, dtype: np.dtype, split: Splitter = SERIAL
+) -> Op:
+    """The function computing a stateless node's output from its (summed) input.
+
+    ``split`` runs the element-wise parts and copies of convolutions, pooling and bias adds
+    on several threads (same bits; :mod:`nirhub.sim.parallel`)."""
     if isinstance(node, (Input, Output)):
         return identity
     if isinstance(node, Linear):  # Affine too
-        return _linear(node, dtype)
+        return _linear(node, dtype, split)
     if isinstance(node, Scale):
         s = np.asarray(node.scale, dtype=dtype)
         return lambda x: x * s
     if isinstance(node, (Conv1d, Conv2d)):
         return ConvOp(
-            node.weight, node.bias, node.stride, node.padding, node.dilation, node.groups, dtype
+            node.weight,
+            node.bias,
+            node.stride,
+            node.padding,
+            node.dilation,
+            node.groups,
+            dtype,
+            split,
         )
     if isinstance(node, (SumPool2d, AvgPool2d)):
         avg = isinstance(node, AvgPool2d)
         k, s, p = node.kernel_size, node.stride, node.padding
-        return lambda x: pool2d(x, k, s, p, avg)
+        return lambda x: pool2d(x, k, s, p, avg, split)
     if isinstance(node, Flatten):
         target = tuple(out_shape)
         return lambda x: x.reshape(x.shape[0], *target)
