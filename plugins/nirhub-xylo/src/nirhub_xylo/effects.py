@@ -58,9 +58,8 @@ def measure(graph: Any, model: Any, dt: float, *, method: str | None, reset: str
     """Per population, XyloSim (``model``) against the reference simulator (``graph``, as the
     user gave it) on ``STEPS`` steps of seeded random input spikes. Empty when the graph
     cannot be simulated as given (the conversion then has other warnings)."""
-    from nirhub.errors import NirhubError
+    from nirhub.backend import NirhubError, simulate
     from nirhub.ir.graph import infer_shapes
-    from nirhub.sim import simulate
     from nirhub_xylo.run import run_model
 
     shapes = infer_shapes(graph).outputs
