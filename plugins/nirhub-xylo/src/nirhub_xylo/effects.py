@@ -26,6 +26,7 @@ and warns, per population, with the (step, neuron) cells whose spike count diffe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,13 +55,21 @@ class PopulationEffect:
         )
 
 
-def measure(graph: Any, model: Any, dt: float, *, method: str | None, reset: str | None):
-    """Per population, XyloSim (``model``) against the reference simulator (``graph``, as the
-    user gave it) on ``STEPS`` steps of seeded random input spikes. Empty when the graph
-    cannot be simulated as given (the conversion then has other warnings)."""
+def measure(
+    graph: Any,
+    model: Any,
+    dt: float,
+    *,
+    method: str | None,
+    reset: str | None,
+    run_model: Callable[..., dict[str, Any]],
+):
+    """Per population, XyloSim (``model``, run by ``run_model``: :func:`nirhub_xylo.run.run_model`,
+    passed in by its module to keep the imports one-way) against the reference simulator
+    (``graph``, as the user gave it) on ``STEPS`` steps of seeded random input spikes. Empty when
+    the graph cannot be simulated as given (the conversion then has other warnings)."""
     from nirhub.backend import NirhubError, simulate
     from nirhub.ir.graph import infer_shapes
-    from nirhub_xylo.run import run_model
 
     shapes = infer_shapes(graph).outputs
     rng = np.random.default_rng(SEED)

@@ -135,7 +135,7 @@ def warn_measured_effect(graph: Any, model: XyloModel, dt: float, options: dict[
     from nirhub_xylo.effects import effect_warning, measure
 
     method = resolve_method(graph, options.get("method"))
-    note = effect_warning(measure(graph, model, dt, method=method, reset=None))
+    note = effect_warning(measure(graph, model, dt, method=method, reset=None, run_model=run_model))
     if note is not None:
         warnings.warn(note, ConversionWarning, stacklevel=3)
 
