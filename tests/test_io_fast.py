@@ -654,3 +654,95 @@ def test_one_chunk_shortcut_writes_the_bytes_of_the_general_path(attrs):
         assert fast._one_chunk[(arr.dtype.str, arr.shape)] is not None
         assert b"".join(fast.parts()) == b"".join(general.parts())
         assert fast.out.pos == general.out.pos
+
+
+def _no_group_templates(mp: pytest.MonkeyPatch) -> None:
+    """Every symbol-table group read through the general path (heap, B-tree, symbol node)."""
+    mp.setattr(_fast_read.FastBackend, "_known_symbol_table", lambda self, *args: None)
+
+
+def _symbol_table_parts(data: bytes, group_header: int) -> dict[str, int]:
+    """Where the parts of an old-style group lie: its B-tree leaf, local heap, names segment
+    and (first) symbol node."""
+    assert data[group_header + 16] == 0x11  # (the symbol table message)
+    btree, heap = np.frombuffer(data, "<u8", 2, group_header + 24)
+    segment = int.from_bytes(data[heap + 24 : heap + 32], "little")
+    snod = int.from_bytes(data[btree + 32 : btree + 40], "little")
+    return {"btree": int(btree), "heap": int(heap), "segment": segment, "snod": snod}
+
+
+def _damage(data: bytearray, at: int, value: bytes) -> None:
+    data[at : at + len(value)] = value
+
+
+#: damage to one node group's symbol table, at (part, offset in it, new bytes)
+_GROUP_DAMAGE = {
+    "heap-signature": ("heap", 0, b"PAEH"),
+    "heap-segment-past-eof": ("heap", 24, (1 << 40).to_bytes(8, "little")),
+    "heap-size": ("heap", 8, (1 << 12).to_bytes(8, "little")),
+    "names": ("segment", 9, b"x"),
+    "leaf-signature": ("btree", 0, b"EERT"),
+    "leaf-level": ("btree", 5, b"\x01"),
+    "leaf-entries": ("btree", 6, b"\x02\x00"),
+    "leaf-child-past-eof": ("btree", 32, (1 << 40).to_bytes(8, "little")),
+    "snod-signature": ("snod", 0, b"DONS"),
+    "snod-count": ("snod", 6, b"\x01\x00"),
+    "snod-name-offset": ("snod", 8, (1 << 20).to_bytes(8, "little")),
+    "snod-member-past-eof": ("snod", 16, (1 << 40).to_bytes(8, "little")),
+    "snod-member-swapped": ("snod", 56, b"\x00" * 8),
+}
+
+
+def test_node_groups_like_one_read_before_give_the_general_paths_members(tmp_path):
+    """Node groups whose heap, names, B-tree leaf and symbol node equal a group's read in
+    full before but for addresses are read in one step (every node group h5py writes): the
+    same graph as the general path gives, and the step is taken."""
+    p, graph = _many_nodes_as_nir_writes(tmp_path)
+    calls = []
+    known = _fast_read.FastBackend._known_symbol_table
+
+    def counted(self, *args):
+        group = known(self, *args)
+        calls.append(group is not None)
+        return group
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_fast_read.FastBackend, "_known_symbol_table", counted)
+        fast = _read(p, strict=True, engine="fast")
+    with pytest.MonkeyPatch.context() as mp:
+        _no_group_templates(mp)
+        general = _read(p, strict=True, engine="fast")
+    assert fast == general == graph
+    assert sum(calls) >= 55  # (all but the first group of each layout)
+
+
+@pytest.mark.parametrize("damage", list(_GROUP_DAMAGE), ids=list(_GROUP_DAMAGE))
+def test_damaged_node_groups_like_one_read_before_fail_as_the_general_path_fails(tmp_path, damage):
+    """A node group that resembles its siblings but for one damaged piece of its symbol
+    table gives what the general path gives: the same error at the same place, or the same
+    graph and warnings."""
+    p, _ = _many_nodes_as_nir_writes(tmp_path)
+    with h5py.File(p, "r") as f:
+        header = h5py.h5o.get_info(f["node/nodes/l20"].id).addr
+    data = bytearray(p.read_bytes())
+    part, offset, value = _GROUP_DAMAGE[damage]
+    _damage(data, _symbol_table_parts(bytes(data), header)[part] + offset, value)
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(bytes(data))
+    for strict in (True, False):
+        fast = _outcome_said(bad, strict)
+        with pytest.MonkeyPatch.context() as mp:
+            _no_group_templates(mp)
+            general = _outcome_said(bad, strict)
+        assert fast == general
+
+
+def _outcome_said(path: Path, strict: bool) -> object:
+    """:func:`outcome` of a fast read, with what NotFast said (a file written by h5py)."""
+    try:
+        res = _read(path, strict=strict, engine="fast")
+    except NotFast as exc:
+        return ("NotFast", str(exc))
+    except nh.FileFormatError as exc:
+        return (type(exc), exc.location, exc.message)
+    return (res.graph, res.warnings) if isinstance(res, nh.ReadResult) else res

@@ -157,6 +157,26 @@ class _Template(NamedTuple):
     deflate_only: bool = False
 
 
+class _StabTemplate(NamedTuple):
+    """A symbol-table group read in full before, for :meth:`FastBackend._known_symbol_table`:
+    its names segment, its B-tree leaf to the first key (header, one entry, siblings), its
+    symbol node's header, a struct of the node's entries (name offsets and addresses), the
+    name offsets, and the names with their order as the general path found them."""
+
+    names_raw: bytes
+    tree: bytes
+    snod: bytes
+    entries: Any
+    offsets: tuple[int, ...]
+    names: tuple[str, ...]
+    order: Any
+
+
+def _entries_struct(n: int) -> struct.Struct:
+    """``n`` symbol table entries: (name offset, object address) each, the rest skipped."""
+    return struct.Struct("<" + "QQ24x" * n)
+
+
 def _leaf_struct(rank: int) -> struct.Struct:
     """A chunk B-tree node (version 1) of a dataset of ``rank`` dimensions, to its first
     child: signature, type, level and entry count (8 bytes), the siblings (skipped), the
@@ -271,6 +291,9 @@ class FastBackend:
         #: symbol-table groups: (heap segment, name offsets) -> (names, (name index, member
         #: index) pairs), see :meth:`_old_group`
         self._member_names: dict[tuple[bytes, tuple[int, ...]], tuple[tuple[str, ...], Any]] = {}
+        #: symbol-table groups read in full: the first 24 bytes of their local heap -> the
+        #: pieces that do not depend on where they lie (see :meth:`_known_symbol_table`)
+        self._stab_templates: dict[bytes, list[_StabTemplate]] = {}
         self._superblock()
 
     def __enter__(self) -> FastBackend:
@@ -735,6 +758,10 @@ class FastBackend:
     def _symbol_table(self, addr: int, btree: int, heap: int, location: str) -> Group:
         """The members of a symbol-table group: its B-tree of symbol nodes and its heap of
         names."""
+        if self.whole is not None and self._stab_templates:
+            group = self._known_symbol_table(addr, btree, heap)
+            if group is not None:
+                return group
         hbuf, hoff = self._bytes(heap, 32, location)
         if hbuf[hoff : hoff + 4] != b"HEAP" or hbuf[hoff + 4] != 0:
             raise self.error("is corrupt: bad local heap", location)
@@ -797,7 +824,70 @@ class FastBackend:
             order = tuple((k, i) for k, (_raw, i) in enumerate(entries))
             identity = all(k == i for k, i in order)
             self._member_names[key] = (tuple(names), None if identity else order)
+            if len(snods) == 1 and self.whole is not None:
+                self._remember_symbol_table(btree, heap, snods[0], key)
         return Group(addr, names, links)
+
+    def _remember_symbol_table(
+        self, btree: int, heap: int, snod: int, key: tuple[bytes, tuple[int, ...]]
+    ) -> None:
+        """Keep the pieces of a symbol-table group just read in full (a file read whole, a
+        B-tree of one leaf pointing to one symbol node, names cached) that do not depend on
+        where they lie, for :meth:`_known_symbol_table`."""
+        whole = self.whole
+        base = self.base
+        h, t, s = base + heap, base + btree, base + snod
+        tree = bytes(whole[t : t + 32])
+        if tree[:8] != b"TREE\x00\x00\x01\x00":  # (a leaf with one child, one symbol node)
+            return
+        raw, offsets = key
+        names, order = self._member_names[key]
+        tpl = _StabTemplate(
+            bytes(raw), tree, bytes(whole[s : s + 8]), _entries_struct(len(offsets)), offsets,
+            names, order,
+        )  # fmt: skip
+        key = bytes(whole[h : h + 24])
+        known_tpls = self._stab_templates.setdefault(key, [])
+        if len(known_tpls) < 8 and tpl not in known_tpls:
+            known_tpls.append(tpl)
+
+    def _known_symbol_table(self, addr: int, btree: int, heap: int) -> Group | None:
+        """A symbol-table group whose local heap (but for where its names lie), names, B-tree
+        leaf (but for its child's address) and symbol node (but for the members' addresses)
+        equal those of a group read in full before (every node group of one type that h5py
+        writes): its members in one step; else None (the general path, with its checks).
+        Equal bytes hold the same names at the same offsets, which the general path checked
+        when it read the first such group."""
+        whole = self.whole
+        base = self.base
+        size = self.size
+        h = base + heap
+        if heap < 0 or h + 32 > size:
+            return None
+        tpls = self._stab_templates.get(whole[h : h + 24])
+        if tpls is None:
+            return None
+        names_at = base + _U64.unpack_from(whole, h + 24)[0]
+        t = base + btree
+        if btree < 0 or t + 48 > size:  # (the leaf's header, two keys and a child)
+            return None
+        for tpl in tpls:
+            if not whole.startswith(tpl.names_raw, names_at) or not whole.startswith(tpl.tree, t):
+                continue
+            s = base + _U64.unpack_from(whole, t + 32)[0]
+            entries = tpl.entries
+            if s + 8 + entries.size > size or not whole.startswith(tpl.snod, s):
+                return None
+            values = entries.unpack_from(whole, s + 8)
+            if values[0::2] != tpl.offsets:
+                return None
+            names = tpl.names
+            children = values[1::2]
+            order = tpl.order
+            if order is None:
+                return Group(addr, list(names), dict(zip(names, children, strict=True)))
+            return Group(addr, list(names), {names[k]: children[i] for k, i in order})
+        return None
 
     def _btree_nodes(self, addr: int, kind: int, location: str, key_size: int):
         """The leaves of a version 1 B-tree: yields (buffer, offset of the first key, entries)
