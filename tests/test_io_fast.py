@@ -746,3 +746,57 @@ def _outcome_said(path: Path, strict: bool) -> object:
     except nh.FileFormatError as exc:
         return (type(exc), exc.location, exc.message)
     return (res.graph, res.warnings) if isinstance(res, nh.ReadResult) else res
+
+
+def _no_one_step_strings(mp: pytest.MonkeyPatch) -> None:
+    """Every node's ``type`` read through the general path (open_object + read_dataset)."""
+    mp.setattr(_fast_read.FastBackend, "read_plain_string", lambda self, *args: None)
+
+
+def _header_and_layout(path: Path, member: str) -> tuple[int, int]:
+    """A dataset's object header address and the offset of its layout message's body."""
+    with h5py.File(path, "r") as f:
+        header = h5py.h5o.get_info(f[member].id).addr
+    data = path.read_bytes()
+    p = header + 16
+    while True:  # (version 1 header messages: type, size, flags, 3 reserved bytes)
+        kind, size = int.from_bytes(data[p : p + 2], "little"), data[p + 2] | data[p + 3] << 8
+        if kind == 0x08:
+            return header, p + 8 - header
+        p += 8 + size
+
+
+#: damage to one dataset header whose other bytes match its siblings': (offset in the
+#: layout message's body, new bytes)
+_LAYOUT_DAMAGE = {
+    "layout-version": (0, b"\x02"),
+    "layout-class": (1, b"\x02"),
+    "data-past-eof": (2, (1 << 40).to_bytes(8, "little")),
+    "data-undefined": (2, b"\xff" * 8),
+    "stored-size": (10, b"\x01" + b"\x00" * 7),
+}
+
+
+@pytest.mark.parametrize("member", ["type", "tau"])
+@pytest.mark.parametrize("damage", list(_LAYOUT_DAMAGE), ids=list(_LAYOUT_DAMAGE))
+def test_damaged_members_like_their_siblings_fail_as_the_general_path_fails(
+    tmp_path, damage, member
+):
+    """A node's ``type`` or array whose header equals its siblings' (read in one step with
+    the template of the last member of that name) but for a damaged layout gives what the
+    general path gives."""
+    p, _ = _many_nodes_as_nir_writes(tmp_path)
+    header, layout = _header_and_layout(p, f"node/nodes/l20/{member}")
+    data = bytearray(p.read_bytes())
+    offset, value = _LAYOUT_DAMAGE[damage]
+    _damage(data, header + layout + offset, value)
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(bytes(data))
+    for strict in (True, False):
+        fast = _outcome_said(bad, strict)
+        with pytest.MonkeyPatch.context() as mp:
+            _no_one_step_strings(mp)
+            _no_one_step_reads(mp)
+            general = _outcome_said(bad, strict)
+        assert fast == general
+        assert fast[0] == "NotFast"  # (a file written by h5py: h5py has the last word)

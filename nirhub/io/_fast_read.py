@@ -288,6 +288,11 @@ class FastBackend:
         #: symbol-table group headers seen: their bytes up to the message's body (its first 24:
         #: the prefix and the message's own header) -> the bytes after that body
         self._group_heads: dict[bytes, bytes] = {}
+        #: the template of the last scalar string read by :meth:`read_plain_string`
+        self._string_guess: _Template | None = None
+        #: member name -> the template of the last plain array of that name read in one step
+        #: (see :meth:`_plain_values`)
+        self._guesses: dict[str, _Template] = {}
         #: symbol-table groups: (heap segment, name offsets) -> (names, (name index, member
         #: index) pairs), see :meth:`_old_group`
         self._member_names: dict[tuple[bytes, tuple[int, ...]], tuple[tuple[str, ...], Any]] = {}
@@ -1076,6 +1081,7 @@ class FastBackend:
         base = self.base
         size = self.size
         templates = self._templates
+        guesses = self._guesses
         budget = self.budget
         limit = self._max_bytes
         for name in names:
@@ -1096,21 +1102,33 @@ class FastBackend:
             # where buf[0] lies in the file: the B-tree leaf and the chunk are looked for in
             # the same buffer first (in a large file they are usually in the header's block)
             origin = base + addr - start
-            if buf[start] != 1:
-                break
-            tpl = templates.get(buf[start + 8 : start + _KEY_END])
-            if tpl is None or not tpl.nbytes:
-                break
-            head, lsize, tail = tpl.head, tpl.layout_size, tpl.tail
-            at = start + len(head)
-            end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
-            if (
-                at + lsize + len(tail) != end
-                or end > len(buf)
-                or not buf.startswith(head, start)
-                or not buf.startswith(tail, end - len(tail))
-            ):
-                break
+            # the template this member's name had last time (members of one name have one
+            # shape and type in a file of many nodes): its head holds the header's size, so
+            # head and tail equal mean the same header but for the layout's body, as below
+            tpl = guesses.get(name)
+            if tpl is not None:
+                head, lsize, tail = tpl.head, tpl.layout_size, tpl.tail
+                at = start + len(head)
+                if not buf.startswith(head, start) or not buf.startswith(tail, at + lsize):
+                    tpl = None
+            if tpl is None:
+                if buf[start] != 1:
+                    break
+                tpl = templates.get(buf[start + 8 : start + _KEY_END])
+                if tpl is None or not tpl.nbytes:
+                    break
+                head, lsize, tail = tpl.head, tpl.layout_size, tpl.tail
+                at = start + len(head)
+                end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
+                if (
+                    at + lsize + len(tail) != end
+                    or end > len(buf)
+                    or not buf.startswith(head, start)
+                    or not buf.startswith(tail, end - len(tail))
+                ):
+                    break
+                if len(guesses) < _TEMPLATES_KEPT:
+                    guesses[name] = tpl
             need = tpl.nbytes
             if need > limit:
                 break  # (the general path names the limit)
@@ -1220,14 +1238,34 @@ class FastBackend:
         """As :meth:`read_plain`, for a scalar variable-length string (every node's ``type``
         in files written by h5py/nir), stored contiguously or compact; else None."""
         addr = group.links.get(name)
-        hit = None if addr is None else self._template_hit(addr)
-        if hit is None:
+        if addr is None:
             return None
-        tpl, buf, at = hit
-        if tpl.dtype != "str" or tpl.shape != () or tpl.filters:
-            return None
+        whole = self.whole
+        # the template of the last such string (every node's type has the same header but
+        # for where its descriptor lies): equal head and tail, as _template_hit compares
+        tpl = self._string_guess
+        if tpl is not None and whole is not None:
+            start = self.base + addr
+            at = start + len(tpl.head)
+            if (
+                whole.startswith(tpl.head, start)
+                and whole.startswith(tpl.tail, at + tpl.layout_size)
+                and whole[at] in (3, 4)
+            ):
+                buf = whole
+            else:
+                tpl = None
+        if tpl is None:
+            hit = self._template_hit(addr)
+            if hit is None:
+                return None
+            tpl, buf, at = hit
+            if tpl.dtype != "str" or tpl.shape != () or tpl.filters:
+                return None
+            if whole is not None:
+                self._string_guess = tpl
         budget = self.budget
-        if _VLEN_ELEMENT_BYTES > budget.limits.max_bytes:
+        if _VLEN_ELEMENT_BYTES > self._max_bytes:
             return None
         cls = buf[at + 1]
         if cls == 1:
@@ -1236,10 +1274,16 @@ class FastBackend:
             data, stored = _QQ.unpack_from(buf, at + 2)
             if data == UNDEF or stored < 16:
                 return None
-            span = self._span(data, 16)
-            if span is None:
-                return None
-            buf, off = span
+            if whole is not None:
+                off = self.base + data
+                if off + 16 > self.size:
+                    return None
+                buf = whole
+            else:
+                span = self._span(data, 16)
+                if span is None:
+                    return None
+                buf, off = span
         elif cls == 0:
             (n,) = _U16.unpack_from(buf, at + 2)
             if n != 16 or 4 + n > tpl.layout_size:
@@ -1251,6 +1295,16 @@ class FastBackend:
         length, coll, idx = _DESC.unpack_from(buf, off)
         if length == 0:
             return ""
+        if length <= _VLEN_ELEMENT_BYTES:  # (as _heap_string reads it, in one step)
+            found = self.heaps.get(coll, _MISSING)
+            if found is not _MISSING:
+                found = found.get(idx)
+                if found is not None and length <= found[2]:
+                    hbuf, hoff, _size = found
+                    raw = hbuf[hoff : hoff + length]
+                    if raw.isascii():
+                        return raw.decode("ascii")
+        return self._heap_string(coll, idx, length, location)
         if length > _VLEN_ELEMENT_BYTES:  # (as _strings charges it)
             budget.charge(length - _VLEN_ELEMENT_BYTES, location)
         return self._heap_string(coll, idx, length, location)
