@@ -1015,10 +1015,38 @@ class FastBackend:
 
     def open_object(self, group: Group, name: str, location: str) -> Group | Dataset:
         addr = group.links[name]
-        obj = self._object(addr, location)
+        obj = None
+        if self.whole is not None and self._stab_templates:
+            obj = self._known_node_group(addr)
+        if obj is None:
+            obj = self._object(addr, location)
         if isinstance(obj, Group):
-            self.budget.visit_group(addr, location)
+            seen = self.budget.groups_seen
+            if addr in seen:
+                self.budget.visit_group(addr, location)  # (raises)
+            seen.add(addr)
         return obj
+
+    def _known_node_group(self, addr: int) -> Group | None:
+        """:meth:`_known_group` then :meth:`_known_symbol_table` in one step, for a file read
+        whole (every node group of a file written by h5py): the group, else None (then
+        :meth:`_object` reads it, with its checks and errors)."""
+        whole = self.whole
+        start = self.base + addr
+        if start + 40 > self.size:
+            return None
+        tail = self._group_heads.get(whole[start : start + 24])
+        if tail is None:
+            return None
+        end = start + 16 + _U32.unpack_from(whole, start + 8)[0]
+        if (
+            start + 40 + len(tail) != end
+            or end > len(whole)
+            or not whole.startswith(tail, start + 40)
+        ):
+            return None
+        btree, heap = _QQ.unpack_from(whole, start + 24)
+        return self._known_symbol_table(addr, btree, heap)
 
     open_dataset = open_object
 
@@ -1082,6 +1110,7 @@ class FastBackend:
         size = self.size
         templates = self._templates
         guesses = self._guesses
+        wview = self._whole_view
         budget = self.budget
         limit = self._max_bytes
         for name in names:
@@ -1209,7 +1238,8 @@ class FastBackend:
             budget.used += need
             # (an empty array filled through a byte view: half the cost of frombuffer + copy)
             arr = np.empty(tpl.shape, tpl.dtype)
-            arr.data.cast("B")[:] = memoryview(data)[offset : offset + need]
+            src = wview if data is whole else memoryview(data)
+            arr.data.cast("B")[:] = src[offset : offset + need]
             out[name] = arr
         return out
 
@@ -1555,12 +1585,21 @@ class FastBackend:
         else:
             buf, off = ds.buf, ds.data_off
         values = []
+        heaps = self.heaps
         for length, coll, idx in _DESC.iter_unpack(buf[off : off + 16 * count]):
             if length == 0:
                 values.append("")
                 continue
             if length > _VLEN_ELEMENT_BYTES:  # 64 bytes per string were charged already
                 self.budget.charge(length - _VLEN_ELEMENT_BYTES, location)
+            else:  # (the usual short ASCII name, as _heap_string reads it, in one step)
+                objects = heaps.get(coll)
+                found = None if objects is None else objects.get(idx)
+                if found is not None and length <= found[2]:
+                    raw = found[0][found[1] : found[1] + length]
+                    if raw.isascii():
+                        values.append(raw.decode("ascii"))
+                        continue
             values.append(self._heap_string(coll, idx, length, location))
         if not shape:
             return values[0]
