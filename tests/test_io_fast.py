@@ -800,3 +800,19 @@ def test_damaged_members_like_their_siblings_fail_as_the_general_path_fails(
             general = _outcome_said(bad, strict)
         assert fast == general
         assert fast[0] == "NotFast"  # (a file written by h5py: h5py has the last word)
+
+
+def test_a_node_group_reached_twice_is_refused_on_the_one_step_path(tmp_path):
+    """A second hard link to a node group read in one step (its siblings' layout) is refused
+    as the general path refuses it: a group that appears more than once."""
+    p, _ = _many_nodes_as_nir_writes(tmp_path)
+    with h5py.File(p, "r+") as f:
+        f["node/nodes/zz"] = f["node/nodes/l3"]
+    outcomes = []
+    for one_step in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            if not one_step:
+                _no_group_templates(mp)
+            outcomes.append(_outcome_said(p, False))
+    assert outcomes[0] == outcomes[1]
+    assert "more than once" in str(outcomes[0])
