@@ -123,9 +123,12 @@ def _by_name(entry: tuple[int, bytes, int]) -> bytes:
 class Group:
     __slots__ = ("addr", "names", "links")
 
-    def __init__(self, addr: int, names: list[str], links: dict[str, int]) -> None:
+    def __init__(
+        self, addr: int, names: list[str] | tuple[str, ...], links: dict[str, int]
+    ) -> None:
         self.addr = addr
-        #: member names in listing order (creation order if tracked, else name order)
+        #: member names in listing order (creation order if tracked, else name order); read
+        #: only (groups of one layout may share one tuple)
         self.names = names
         self.links = links
 
@@ -886,12 +889,14 @@ class FastBackend:
             values = entries.unpack_from(whole, s + 8)
             if values[0::2] != tpl.offsets:
                 return None
+            # (the names are the template's tuple, shared: the reader only reads them; the
+            # entries struct has one child per name)
             names = tpl.names
             children = values[1::2]
             order = tpl.order
             if order is None:
-                return Group(addr, list(names), dict(zip(names, children, strict=True)))
-            return Group(addr, list(names), {names[k]: children[i] for k, i in order})
+                return Group(addr, names, dict(zip(names, children)))  # noqa: B905
+            return Group(addr, names, {names[k]: children[i] for k, i in order})
         return None
 
     def _btree_nodes(self, addr: int, kind: int, location: str, key_size: int):
