@@ -1125,6 +1125,38 @@ class FastBackend:
                 continue
             addr = links[name]
             if whole is not None:
+                # the usual member of a file read whole, in a few steps: a header equal to
+                # the last one of that name (see below) and contiguous data in the file; the
+                # steps below check and read such a member the same way, so anything else
+                # goes on to them
+                tpl = guesses.get(name)
+                if tpl is not None and not tpl.filters:
+                    start = base + addr
+                    at = start + len(tpl.head)
+                    lsize = tpl.layout_size
+                    if (
+                        whole.startswith(tpl.head, start)
+                        and whole.startswith(tpl.tail, at + lsize)
+                        and whole[at + 1] == 1
+                        and lsize >= 18
+                        and whole[at] in (3, 4)
+                    ):
+                        offset, stored = _QQ.unpack_from(whole, at + 2)
+                        need = tpl.nbytes
+                        offset += base
+                        if (
+                            need <= limit
+                            and offset - base != UNDEF
+                            and stored >= need
+                            and offset + need <= size
+                        ):
+                            if budget.used + need > limit:  # (raises, naming the member)
+                                budget.charge(need, location if single else f"{location}/{name}")
+                            budget.used += need
+                            arr = np.empty(tpl.shape, tpl.dtype)
+                            arr.data.cast("B")[:] = wview[offset : offset + need]
+                            out[name] = arr
+                            continue
                 buf, start = whole, base + addr
                 if addr < 0 or start + _KEY_END > size:
                     break
@@ -1326,7 +1358,9 @@ class FastBackend:
             off = at + 4
         else:
             return None
-        budget.charge(_VLEN_ELEMENT_BYTES, location)
+        if budget.used + _VLEN_ELEMENT_BYTES > self._max_bytes:
+            budget.charge(_VLEN_ELEMENT_BYTES, location)  # (raises, naming the member)
+        budget.used += _VLEN_ELEMENT_BYTES
         length, coll, idx = _DESC.unpack_from(buf, off)
         if length == 0:
             return ""
