@@ -654,3 +654,165 @@ def test_one_chunk_shortcut_writes_the_bytes_of_the_general_path(attrs):
         assert fast._one_chunk[(arr.dtype.str, arr.shape)] is not None
         assert b"".join(fast.parts()) == b"".join(general.parts())
         assert fast.out.pos == general.out.pos
+
+
+def _no_group_templates(mp: pytest.MonkeyPatch) -> None:
+    """Every symbol-table group read through the general path (heap, B-tree, symbol node)."""
+    mp.setattr(_fast_read.FastBackend, "_known_symbol_table", lambda self, *args: None)
+
+
+def _symbol_table_parts(data: bytes, group_header: int) -> dict[str, int]:
+    """Where the parts of an old-style group lie: its B-tree leaf, local heap, names segment
+    and (first) symbol node."""
+    assert data[group_header + 16] == 0x11  # (the symbol table message)
+    btree, heap = np.frombuffer(data, "<u8", 2, group_header + 24)
+    segment = int.from_bytes(data[heap + 24 : heap + 32], "little")
+    snod = int.from_bytes(data[btree + 32 : btree + 40], "little")
+    return {"btree": int(btree), "heap": int(heap), "segment": segment, "snod": snod}
+
+
+def _damage(data: bytearray, at: int, value: bytes) -> None:
+    data[at : at + len(value)] = value
+
+
+#: damage to one node group's symbol table, at (part, offset in it, new bytes)
+_GROUP_DAMAGE = {
+    "heap-signature": ("heap", 0, b"PAEH"),
+    "heap-segment-past-eof": ("heap", 24, (1 << 40).to_bytes(8, "little")),
+    "heap-size": ("heap", 8, (1 << 12).to_bytes(8, "little")),
+    "names": ("segment", 9, b"x"),
+    "leaf-signature": ("btree", 0, b"EERT"),
+    "leaf-level": ("btree", 5, b"\x01"),
+    "leaf-entries": ("btree", 6, b"\x02\x00"),
+    "leaf-child-past-eof": ("btree", 32, (1 << 40).to_bytes(8, "little")),
+    "snod-signature": ("snod", 0, b"DONS"),
+    "snod-count": ("snod", 6, b"\x01\x00"),
+    "snod-name-offset": ("snod", 8, (1 << 20).to_bytes(8, "little")),
+    "snod-member-past-eof": ("snod", 16, (1 << 40).to_bytes(8, "little")),
+    "snod-member-swapped": ("snod", 56, b"\x00" * 8),
+}
+
+
+def test_node_groups_like_one_read_before_give_the_general_paths_members(tmp_path):
+    """Node groups whose heap, names, B-tree leaf and symbol node equal a group's read in
+    full before but for addresses are read in one step (every node group h5py writes): the
+    same graph as the general path gives, and the step is taken."""
+    p, graph = _many_nodes_as_nir_writes(tmp_path)
+    calls = []
+    known = _fast_read.FastBackend._known_symbol_table
+
+    def counted(self, *args):
+        group = known(self, *args)
+        calls.append(group is not None)
+        return group
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_fast_read.FastBackend, "_known_symbol_table", counted)
+        fast = _read(p, strict=True, engine="fast")
+    with pytest.MonkeyPatch.context() as mp:
+        _no_group_templates(mp)
+        general = _read(p, strict=True, engine="fast")
+    assert fast == general == graph
+    assert sum(calls) >= 55  # (all but the first group of each layout)
+
+
+@pytest.mark.parametrize("damage", list(_GROUP_DAMAGE), ids=list(_GROUP_DAMAGE))
+def test_damaged_node_groups_like_one_read_before_fail_as_the_general_path_fails(tmp_path, damage):
+    """A node group that resembles its siblings but for one damaged piece of its symbol
+    table gives what the general path gives: the same error at the same place, or the same
+    graph and warnings."""
+    p, _ = _many_nodes_as_nir_writes(tmp_path)
+    with h5py.File(p, "r") as f:
+        header = h5py.h5o.get_info(f["node/nodes/l20"].id).addr
+    data = bytearray(p.read_bytes())
+    part, offset, value = _GROUP_DAMAGE[damage]
+    _damage(data, _symbol_table_parts(bytes(data), header)[part] + offset, value)
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(bytes(data))
+    for strict in (True, False):
+        fast = _outcome_said(bad, strict)
+        with pytest.MonkeyPatch.context() as mp:
+            _no_group_templates(mp)
+            general = _outcome_said(bad, strict)
+        assert fast == general
+
+
+def _outcome_said(path: Path, strict: bool) -> object:
+    """:func:`outcome` of a fast read, with what NotFast said (a file written by h5py)."""
+    try:
+        res = _read(path, strict=strict, engine="fast")
+    except NotFast as exc:
+        return ("NotFast", str(exc))
+    except nh.FileFormatError as exc:
+        return (type(exc), exc.location, exc.message)
+    return (res.graph, res.warnings) if isinstance(res, nh.ReadResult) else res
+
+
+def _no_one_step_strings(mp: pytest.MonkeyPatch) -> None:
+    """Every node's ``type`` read through the general path (open_object + read_dataset)."""
+    mp.setattr(_fast_read.FastBackend, "read_plain_string", lambda self, *args: None)
+
+
+def _header_and_layout(path: Path, member: str) -> tuple[int, int]:
+    """A dataset's object header address and the offset of its layout message's body."""
+    with h5py.File(path, "r") as f:
+        header = h5py.h5o.get_info(f[member].id).addr
+    data = path.read_bytes()
+    p = header + 16
+    while True:  # (version 1 header messages: type, size, flags, 3 reserved bytes)
+        kind, size = int.from_bytes(data[p : p + 2], "little"), data[p + 2] | data[p + 3] << 8
+        if kind == 0x08:
+            return header, p + 8 - header
+        p += 8 + size
+
+
+#: damage to one dataset header whose other bytes match its siblings': (offset in the
+#: layout message's body, new bytes)
+_LAYOUT_DAMAGE = {
+    "layout-version": (0, b"\x02"),
+    "layout-class": (1, b"\x02"),
+    "data-past-eof": (2, (1 << 40).to_bytes(8, "little")),
+    "data-undefined": (2, b"\xff" * 8),
+    "stored-size": (10, b"\x01" + b"\x00" * 7),
+}
+
+
+@pytest.mark.parametrize("member", ["type", "tau"])
+@pytest.mark.parametrize("damage", list(_LAYOUT_DAMAGE), ids=list(_LAYOUT_DAMAGE))
+def test_damaged_members_like_their_siblings_fail_as_the_general_path_fails(
+    tmp_path, damage, member
+):
+    """A node's ``type`` or array whose header equals its siblings' (read in one step with
+    the template of the last member of that name) but for a damaged layout gives what the
+    general path gives."""
+    p, _ = _many_nodes_as_nir_writes(tmp_path)
+    header, layout = _header_and_layout(p, f"node/nodes/l20/{member}")
+    data = bytearray(p.read_bytes())
+    offset, value = _LAYOUT_DAMAGE[damage]
+    _damage(data, header + layout + offset, value)
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(bytes(data))
+    for strict in (True, False):
+        fast = _outcome_said(bad, strict)
+        with pytest.MonkeyPatch.context() as mp:
+            _no_one_step_strings(mp)
+            _no_one_step_reads(mp)
+            general = _outcome_said(bad, strict)
+        assert fast == general
+        assert fast[0] == "NotFast"  # (a file written by h5py: h5py has the last word)
+
+
+def test_a_node_group_reached_twice_is_refused_on_the_one_step_path(tmp_path):
+    """A second hard link to a node group read in one step (its siblings' layout) is refused
+    as the general path refuses it: a group that appears more than once."""
+    p, _ = _many_nodes_as_nir_writes(tmp_path)
+    with h5py.File(p, "r+") as f:
+        f["node/nodes/zz"] = f["node/nodes/l3"]
+    outcomes = []
+    for one_step in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            if not one_step:
+                _no_group_templates(mp)
+            outcomes.append(_outcome_said(p, False))
+    assert outcomes[0] == outcomes[1]
+    assert "more than once" in str(outcomes[0])

@@ -123,9 +123,12 @@ def _by_name(entry: tuple[int, bytes, int]) -> bytes:
 class Group:
     __slots__ = ("addr", "names", "links")
 
-    def __init__(self, addr: int, names: list[str], links: dict[str, int]) -> None:
+    def __init__(
+        self, addr: int, names: list[str] | tuple[str, ...], links: dict[str, int]
+    ) -> None:
         self.addr = addr
-        #: member names in listing order (creation order if tracked, else name order)
+        #: member names in listing order (creation order if tracked, else name order); read
+        #: only (groups of one layout may share one tuple)
         self.names = names
         self.links = links
 
@@ -155,6 +158,26 @@ class _Template(NamedTuple):
     leaf_reach: int = 0
     #: the filter pipeline is deflate alone (h5py's ``compression="gzip"``)
     deflate_only: bool = False
+
+
+class _StabTemplate(NamedTuple):
+    """A symbol-table group read in full before, for :meth:`FastBackend._known_symbol_table`:
+    its names segment, its B-tree leaf to the first key (header, one entry, siblings), its
+    symbol node's header, a struct of the node's entries (name offsets and addresses), the
+    name offsets, and the names with their order as the general path found them."""
+
+    names_raw: bytes
+    tree: bytes
+    snod: bytes
+    entries: Any
+    offsets: tuple[int, ...]
+    names: tuple[str, ...]
+    order: Any
+
+
+def _entries_struct(n: int) -> struct.Struct:
+    """``n`` symbol table entries: (name offset, object address) each, the rest skipped."""
+    return struct.Struct("<" + "QQ24x" * n)
 
 
 def _leaf_struct(rank: int) -> struct.Struct:
@@ -268,9 +291,17 @@ class FastBackend:
         #: symbol-table group headers seen: their bytes up to the message's body (its first 24:
         #: the prefix and the message's own header) -> the bytes after that body
         self._group_heads: dict[bytes, bytes] = {}
+        #: the template of the last scalar string read by :meth:`read_plain_string`
+        self._string_guess: _Template | None = None
+        #: member name -> the template of the last plain array of that name read in one step
+        #: (see :meth:`_plain_values`)
+        self._guesses: dict[str, _Template] = {}
         #: symbol-table groups: (heap segment, name offsets) -> (names, (name index, member
         #: index) pairs), see :meth:`_old_group`
         self._member_names: dict[tuple[bytes, tuple[int, ...]], tuple[tuple[str, ...], Any]] = {}
+        #: symbol-table groups read in full: the first 24 bytes of their local heap -> the
+        #: pieces that do not depend on where they lie (see :meth:`_known_symbol_table`)
+        self._stab_templates: dict[bytes, list[_StabTemplate]] = {}
         self._superblock()
 
     def __enter__(self) -> FastBackend:
@@ -735,6 +766,10 @@ class FastBackend:
     def _symbol_table(self, addr: int, btree: int, heap: int, location: str) -> Group:
         """The members of a symbol-table group: its B-tree of symbol nodes and its heap of
         names."""
+        if self.whole is not None and self._stab_templates:
+            group = self._known_symbol_table(addr, btree, heap)
+            if group is not None:
+                return group
         hbuf, hoff = self._bytes(heap, 32, location)
         if hbuf[hoff : hoff + 4] != b"HEAP" or hbuf[hoff + 4] != 0:
             raise self.error("is corrupt: bad local heap", location)
@@ -797,7 +832,72 @@ class FastBackend:
             order = tuple((k, i) for k, (_raw, i) in enumerate(entries))
             identity = all(k == i for k, i in order)
             self._member_names[key] = (tuple(names), None if identity else order)
+            if len(snods) == 1 and self.whole is not None:
+                self._remember_symbol_table(btree, heap, snods[0], key)
         return Group(addr, names, links)
+
+    def _remember_symbol_table(
+        self, btree: int, heap: int, snod: int, key: tuple[bytes, tuple[int, ...]]
+    ) -> None:
+        """Keep the pieces of a symbol-table group just read in full (a file read whole, a
+        B-tree of one leaf pointing to one symbol node, names cached) that do not depend on
+        where they lie, for :meth:`_known_symbol_table`."""
+        whole = self.whole
+        base = self.base
+        h, t, s = base + heap, base + btree, base + snod
+        tree = bytes(whole[t : t + 32])
+        if tree[:8] != b"TREE\x00\x00\x01\x00":  # (a leaf with one child, one symbol node)
+            return
+        raw, offsets = key
+        names, order = self._member_names[key]
+        tpl = _StabTemplate(
+            bytes(raw), tree, bytes(whole[s : s + 8]), _entries_struct(len(offsets)), offsets,
+            names, order,
+        )  # fmt: skip
+        key = bytes(whole[h : h + 24])
+        known_tpls = self._stab_templates.setdefault(key, [])
+        if len(known_tpls) < 8 and tpl not in known_tpls:
+            known_tpls.append(tpl)
+
+    def _known_symbol_table(self, addr: int, btree: int, heap: int) -> Group | None:
+        """A symbol-table group whose local heap (but for where its names lie), names, B-tree
+        leaf (but for its child's address) and symbol node (but for the members' addresses)
+        equal those of a group read in full before (every node group of one type that h5py
+        writes): its members in one step; else None (the general path, with its checks).
+        Equal bytes hold the same names at the same offsets, which the general path checked
+        when it read the first such group."""
+        whole = self.whole
+        base = self.base
+        size = self.size
+        h = base + heap
+        if heap < 0 or h + 32 > size:
+            return None
+        tpls = self._stab_templates.get(whole[h : h + 24])
+        if tpls is None:
+            return None
+        names_at = base + _U64.unpack_from(whole, h + 24)[0]
+        t = base + btree
+        if btree < 0 or t + 48 > size:  # (the leaf's header, two keys and a child)
+            return None
+        for tpl in tpls:
+            if not whole.startswith(tpl.names_raw, names_at) or not whole.startswith(tpl.tree, t):
+                continue
+            s = base + _U64.unpack_from(whole, t + 32)[0]
+            entries = tpl.entries
+            if s + 8 + entries.size > size or not whole.startswith(tpl.snod, s):
+                return None
+            values = entries.unpack_from(whole, s + 8)
+            if values[0::2] != tpl.offsets:
+                return None
+            # (the names are the template's tuple, shared: the reader only reads them; the
+            # entries struct has one child per name)
+            names = tpl.names
+            children = values[1::2]
+            order = tpl.order
+            if order is None:
+                return Group(addr, names, dict(zip(names, children)))  # noqa: B905
+            return Group(addr, names, {names[k]: children[i] for k, i in order})
+        return None
 
     def _btree_nodes(self, addr: int, kind: int, location: str, key_size: int):
         """The leaves of a version 1 B-tree: yields (buffer, offset of the first key, entries)
@@ -920,10 +1020,38 @@ class FastBackend:
 
     def open_object(self, group: Group, name: str, location: str) -> Group | Dataset:
         addr = group.links[name]
-        obj = self._object(addr, location)
+        obj = None
+        if self.whole is not None and self._stab_templates:
+            obj = self._known_node_group(addr)
+        if obj is None:
+            obj = self._object(addr, location)
         if isinstance(obj, Group):
-            self.budget.visit_group(addr, location)
+            seen = self.budget.groups_seen
+            if addr in seen:
+                self.budget.visit_group(addr, location)  # (raises)
+            seen.add(addr)
         return obj
+
+    def _known_node_group(self, addr: int) -> Group | None:
+        """:meth:`_known_group` then :meth:`_known_symbol_table` in one step, for a file read
+        whole (every node group of a file written by h5py): the group, else None (then
+        :meth:`_object` reads it, with its checks and errors)."""
+        whole = self.whole
+        start = self.base + addr
+        if start + 40 > self.size:
+            return None
+        tail = self._group_heads.get(whole[start : start + 24])
+        if tail is None:
+            return None
+        end = start + 16 + _U32.unpack_from(whole, start + 8)[0]
+        if (
+            start + 40 + len(tail) != end
+            or end > len(whole)
+            or not whole.startswith(tail, start + 40)
+        ):
+            return None
+        btree, heap = _QQ.unpack_from(whole, start + 24)
+        return self._known_symbol_table(addr, btree, heap)
 
     open_dataset = open_object
 
@@ -986,6 +1114,8 @@ class FastBackend:
         base = self.base
         size = self.size
         templates = self._templates
+        guesses = self._guesses
+        wview = self._whole_view
         budget = self.budget
         limit = self._max_bytes
         for name in names:
@@ -995,6 +1125,38 @@ class FastBackend:
                 continue
             addr = links[name]
             if whole is not None:
+                # the usual member of a file read whole, in a few steps: a header equal to
+                # the last one of that name (see below) and contiguous data in the file; the
+                # steps below check and read such a member the same way, so anything else
+                # goes on to them
+                tpl = guesses.get(name)
+                if tpl is not None and not tpl.filters:
+                    start = base + addr
+                    at = start + len(tpl.head)
+                    lsize = tpl.layout_size
+                    if (
+                        whole.startswith(tpl.head, start)
+                        and whole.startswith(tpl.tail, at + lsize)
+                        and whole[at + 1] == 1
+                        and lsize >= 18
+                        and whole[at] in (3, 4)
+                    ):
+                        offset, stored = _QQ.unpack_from(whole, at + 2)
+                        need = tpl.nbytes
+                        offset += base
+                        if (
+                            need <= limit
+                            and offset - base != UNDEF
+                            and stored >= need
+                            and offset + need <= size
+                        ):
+                            if budget.used + need > limit:  # (raises, naming the member)
+                                budget.charge(need, location if single else f"{location}/{name}")
+                            budget.used += need
+                            arr = np.empty(tpl.shape, tpl.dtype)
+                            arr.data.cast("B")[:] = wview[offset : offset + need]
+                            out[name] = arr
+                            continue
                 buf, start = whole, base + addr
                 if addr < 0 or start + _KEY_END > size:
                     break
@@ -1006,21 +1168,33 @@ class FastBackend:
             # where buf[0] lies in the file: the B-tree leaf and the chunk are looked for in
             # the same buffer first (in a large file they are usually in the header's block)
             origin = base + addr - start
-            if buf[start] != 1:
-                break
-            tpl = templates.get(buf[start + 8 : start + _KEY_END])
-            if tpl is None or not tpl.nbytes:
-                break
-            head, lsize, tail = tpl.head, tpl.layout_size, tpl.tail
-            at = start + len(head)
-            end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
-            if (
-                at + lsize + len(tail) != end
-                or end > len(buf)
-                or not buf.startswith(head, start)
-                or not buf.startswith(tail, end - len(tail))
-            ):
-                break
+            # the template this member's name had last time (members of one name have one
+            # shape and type in a file of many nodes): its head holds the header's size, so
+            # head and tail equal mean the same header but for the layout's body, as below
+            tpl = guesses.get(name)
+            if tpl is not None:
+                head, lsize, tail = tpl.head, tpl.layout_size, tpl.tail
+                at = start + len(head)
+                if not buf.startswith(head, start) or not buf.startswith(tail, at + lsize):
+                    tpl = None
+            if tpl is None:
+                if buf[start] != 1:
+                    break
+                tpl = templates.get(buf[start + 8 : start + _KEY_END])
+                if tpl is None or not tpl.nbytes:
+                    break
+                head, lsize, tail = tpl.head, tpl.layout_size, tpl.tail
+                at = start + len(head)
+                end = start + 16 + _U32.unpack_from(buf, start + 8)[0]
+                if (
+                    at + lsize + len(tail) != end
+                    or end > len(buf)
+                    or not buf.startswith(head, start)
+                    or not buf.startswith(tail, end - len(tail))
+                ):
+                    break
+                if len(guesses) < _TEMPLATES_KEPT:
+                    guesses[name] = tpl
             need = tpl.nbytes
             if need > limit:
                 break  # (the general path names the limit)
@@ -1101,7 +1275,8 @@ class FastBackend:
             budget.used += need
             # (an empty array filled through a byte view: half the cost of frombuffer + copy)
             arr = np.empty(tpl.shape, tpl.dtype)
-            arr.data.cast("B")[:] = memoryview(data)[offset : offset + need]
+            src = wview if data is whole else memoryview(data)
+            arr.data.cast("B")[:] = src[offset : offset + need]
             out[name] = arr
         return out
 
@@ -1130,14 +1305,34 @@ class FastBackend:
         """As :meth:`read_plain`, for a scalar variable-length string (every node's ``type``
         in files written by h5py/nir), stored contiguously or compact; else None."""
         addr = group.links.get(name)
-        hit = None if addr is None else self._template_hit(addr)
-        if hit is None:
+        if addr is None:
             return None
-        tpl, buf, at = hit
-        if tpl.dtype != "str" or tpl.shape != () or tpl.filters:
-            return None
+        whole = self.whole
+        # the template of the last such string (every node's type has the same header but
+        # for where its descriptor lies): equal head and tail, as _template_hit compares
+        tpl = self._string_guess
+        if tpl is not None and whole is not None:
+            start = self.base + addr
+            at = start + len(tpl.head)
+            if (
+                whole.startswith(tpl.head, start)
+                and whole.startswith(tpl.tail, at + tpl.layout_size)
+                and whole[at] in (3, 4)
+            ):
+                buf = whole
+            else:
+                tpl = None
+        if tpl is None:
+            hit = self._template_hit(addr)
+            if hit is None:
+                return None
+            tpl, buf, at = hit
+            if tpl.dtype != "str" or tpl.shape != () or tpl.filters:
+                return None
+            if whole is not None:
+                self._string_guess = tpl
         budget = self.budget
-        if _VLEN_ELEMENT_BYTES > budget.limits.max_bytes:
+        if _VLEN_ELEMENT_BYTES > self._max_bytes:
             return None
         cls = buf[at + 1]
         if cls == 1:
@@ -1146,10 +1341,16 @@ class FastBackend:
             data, stored = _QQ.unpack_from(buf, at + 2)
             if data == UNDEF or stored < 16:
                 return None
-            span = self._span(data, 16)
-            if span is None:
-                return None
-            buf, off = span
+            if whole is not None:
+                off = self.base + data
+                if off + 16 > self.size:
+                    return None
+                buf = whole
+            else:
+                span = self._span(data, 16)
+                if span is None:
+                    return None
+                buf, off = span
         elif cls == 0:
             (n,) = _U16.unpack_from(buf, at + 2)
             if n != 16 or 4 + n > tpl.layout_size:
@@ -1157,10 +1358,22 @@ class FastBackend:
             off = at + 4
         else:
             return None
-        budget.charge(_VLEN_ELEMENT_BYTES, location)
+        if budget.used + _VLEN_ELEMENT_BYTES > self._max_bytes:
+            budget.charge(_VLEN_ELEMENT_BYTES, location)  # (raises, naming the member)
+        budget.used += _VLEN_ELEMENT_BYTES
         length, coll, idx = _DESC.unpack_from(buf, off)
         if length == 0:
             return ""
+        if length <= _VLEN_ELEMENT_BYTES:  # (as _heap_string reads it, in one step)
+            found = self.heaps.get(coll, _MISSING)
+            if found is not _MISSING:
+                found = found.get(idx)
+                if found is not None and length <= found[2]:
+                    hbuf, hoff, _size = found
+                    raw = hbuf[hoff : hoff + length]
+                    if raw.isascii():
+                        return raw.decode("ascii")
+        return self._heap_string(coll, idx, length, location)
         if length > _VLEN_ELEMENT_BYTES:  # (as _strings charges it)
             budget.charge(length - _VLEN_ELEMENT_BYTES, location)
         return self._heap_string(coll, idx, length, location)
@@ -1411,12 +1624,21 @@ class FastBackend:
         else:
             buf, off = ds.buf, ds.data_off
         values = []
+        heaps = self.heaps
         for length, coll, idx in _DESC.iter_unpack(buf[off : off + 16 * count]):
             if length == 0:
                 values.append("")
                 continue
             if length > _VLEN_ELEMENT_BYTES:  # 64 bytes per string were charged already
                 self.budget.charge(length - _VLEN_ELEMENT_BYTES, location)
+            else:  # (the usual short ASCII name, as _heap_string reads it, in one step)
+                objects = heaps.get(coll)
+                found = None if objects is None else objects.get(idx)
+                if found is not None and length <= found[2]:
+                    raw = found[0][found[1] : found[1] + length]
+                    if raw.isascii():
+                        values.append(raw.decode("ascii"))
+                        continue
             values.append(self._heap_string(coll, idx, length, location))
         if not shape:
             return values[0]

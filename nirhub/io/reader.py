@@ -298,7 +298,9 @@ class _Reader:
                     hint="Re-export the model with a current tool.",
                 )
             raise self.error(
-                "has no '/node' group, so it is not a .nir file", "/", hint=f"Members: {names}"
+                "has no '/node' group, so it is not a .nir file",
+                "/",
+                hint=f"Members: {list(names)}",
             )
         self.version = self.read_version(io)
         for name in names:
