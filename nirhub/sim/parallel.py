@@ -42,6 +42,13 @@ from typing import Any
 MIN_PART = 1 << 15
 
 
+#: held around every matrix product of the simulator: when two threads of one run
+#: (:mod:`nirhub.sim.pipeline`) reach a product at once, they call the BLAS one after the
+#: other, each call on the BLAS's usual threads. OpenBLAS picks its kernel and split from the
+#: size and its thread count (both change the rounding: measured, 1 vs 2 threads differ on
+#: some float32 shapes), so concurrent calls could otherwise round differently.
+BLAS_LOCK = threading.Lock()
+
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_workers = 0
