@@ -479,10 +479,11 @@ def simulate(
         chunk_size: steps per chunk (default: chosen from a 64 MiB budget, at most 256).
         steps: how long to run a graph without Input nodes (driven by its biases alone;
             ``inputs`` is then ``{}`` or None).
-        threads: threads for the copies and element-wise work of large nodes (convolutions,
-            pooling, bias adds, neuron updates; :mod:`nirhub.sim.parallel`). Default 1: on
-            the machine measured it did not pay (``docs/performance.md``). The matrix
-            products use the BLAS's own threads either way. Results are bit-identical
+        threads: 2 or more runs a graph without recurrent loops as a two-stage pipeline
+            over chunks (:mod:`nirhub.sim.pipeline`), and splits the copies and element-wise
+            work of a recurrent graph's large nodes (:mod:`nirhub.sim.parallel`). Default 1:
+            on the machine measured neither paid reliably (``docs/performance.md``). The
+            matrix products use the BLAS's own threads either way. Results are bit-identical
             whatever the number.
 
     Returns:
