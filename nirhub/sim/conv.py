@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from nirhub.sim.parallel import BLAS_LOCK, SERIAL, Splitter
+from nirhub.sim.parallel import SERIAL, Splitter
 
 
 def same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -113,13 +113,13 @@ class ConvOp:
         order = (0, *range(2, 2 + nd), 1, *range(2 + nd, 2 + 2 * nd))
         if g == 1:
             cols = win[:, 0].transpose(order).reshape(rows, -1)
-            with BLAS_LOCK:
+            with self.split.products:
                 y = cols @ self.w[0]
         else:
             y = np.empty((rows, g, cog), dtype=self.w.dtype)
             for gi in range(g):
                 cols = win[:, gi].transpose(order).reshape(rows, -1)
-                with BLAS_LOCK:
+                with self.split.products:
                     y[:, gi, :] = cols @ self.w[gi]
         y = y.reshape(n, *out, self.c_out)
         if self.bias is not None:
@@ -156,7 +156,7 @@ class ConvOp:
 
         self.split.run(copy_windows, n, cols_t.size)
         y = self._scratch("y", (rows, self.c_out))
-        with BLAS_LOCK:
+        with self.split.products:
             np.matmul(cols_t.reshape(-1, rows).T, self.w[0], out=y)
         result = np.empty((n, self.c_out, *out), dtype=self.w.dtype)
         y_t = y.reshape(n, p, self.c_out).transpose(0, 2, 1)

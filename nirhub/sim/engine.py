@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -522,7 +523,7 @@ def simulate(
     # two threads or more: an acyclic graph runs as a two-stage pipeline over chunks (one
     # wake-up per chunk); a graph with recurrent units splits its large operations instead
     pipeline = PIPELINE_ACYCLIC and n_threads >= 2 and not any(u.cyclic for u in plan.units)
-    split = SERIAL if pipeline else Splitter(n_threads)
+    split = Splitter(1, products=threading.Lock()) if pipeline else Splitter(n_threads)
     resets = {
         p: reset_mode(graph, p, override)
         for p, n in flat.nodes.items()

@@ -27,7 +27,7 @@ from nirhub.ir.nodes import (
 )
 from nirhub.ir.params import Shape
 from nirhub.sim.conv import ConvOp, pool2d
-from nirhub.sim.parallel import BLAS_LOCK, SERIAL, Splitter
+from nirhub.sim.parallel import SERIAL, Splitter
 
 Op = Callable[[np.ndarray], np.ndarray]
 
@@ -45,7 +45,7 @@ def _linear(node: Linear, dtype: np.dtype, split: Splitter) -> Op:
 
         def op(x: np.ndarray) -> np.ndarray:
             rows = x.reshape(-1, n_in)
-            with BLAS_LOCK:
+            with split.products:
                 y = rows @ wt
             if bias is not None:
 
@@ -59,7 +59,7 @@ def _linear(node: Linear, dtype: np.dtype, split: Splitter) -> Op:
 
     # leading dimensions: weight (*lead, out, in), input (N, *lead, in)
     def op_nd(x: np.ndarray) -> np.ndarray:
-        with BLAS_LOCK:
+        with split.products:
             y = np.matmul(w, x[..., None])[..., 0]
         if bias is not None:
             y += bias

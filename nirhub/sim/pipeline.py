@@ -10,7 +10,7 @@ same arrays, chunk after chunk in the same order; only *which* thread runs it an
 change. The cut goes between two units of the plan (:mod:`nirhub.sim.plan`, topological
 order), so the first stage never needs a value of the second. A node's state (neurons,
 delay lines, an op's scratch buffers) is only touched by its own stage, one chunk at a
-time. Matrix products are taken one at a time (:data:`nirhub.sim.parallel.BLAS_LOCK`), each
+time. Matrix products are taken one at a time (``Splitter.products``, a lock per run), each
 on the BLAS's usual threads.
 
 Where to cut: the first two chunks run on the calling thread alone and each unit of the
