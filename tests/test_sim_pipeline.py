@@ -18,6 +18,7 @@ import nirhub
 from nirhub.ir import LIF, Affine, Graph, Input, Output
 from nirhub.ir.graph import flatten
 from nirhub.sim import engine, pipeline, simulate
+from nirhub.sim.blas import local_threads_setter, one_blas_thread
 from nirhub.sim.pipeline import best_cut, run_pipelined
 
 CORPUS = Path(__file__).parent / "data" / "corpus"
@@ -29,9 +30,9 @@ def always_pipeline(monkeypatch):
     cuts = []
     real = engine.run_pipelined
 
-    def spy(run_unit, n_units, cut, starts):
+    def spy(run_unit, n_units, cut, starts, *rest):
         cuts.append(cut)
-        return real(run_unit, n_units, cut, starts)
+        return real(run_unit, n_units, cut, starts, *rest)
 
     monkeypatch.setattr(engine, "run_pipelined", spy)
     return cuts
@@ -95,8 +96,9 @@ def test_every_neuron_type_gives_the_same_bits_pipelined(always_pipeline, method
     x = rng.uniform(-1, 3, (40, 5, n)).astype(dtype)
     record = list(neurons) + ["w"]
     for chunk in (1, 7):
-        want = simulate(g, x, 1e-3, method=method, dtype=dtype, record=record, threads=1,
-                        chunk_size=chunk)  # fmt: skip
+        with one_blas_thread():  # (threads=2 runs every product on one BLAS thread)
+            want = simulate(g, x, 1e-3, method=method, dtype=dtype, record=record, threads=1,
+                            chunk_size=chunk)  # fmt: skip
         got = simulate(g, x, 1e-3, method=method, dtype=dtype, record=record, threads=2,
                        chunk_size=chunk)  # fmt: skip
         for name in got.outputs:
@@ -117,8 +119,9 @@ def test_conv_nets_give_the_same_bits_pipelined(always_pipeline, dtype):
         record = list(flatten(graph).nodes)
         for batch, chunk in ((1, 2), (3, 5)):
             x = {k: rng.poisson(rate, (16, batch, *s)).astype(dtype) for k, s in shapes.items()}
-            want = simulate(graph, x, dt, dtype=dtype, record=record, threads=1,
-                            chunk_size=chunk)  # fmt: skip
+            with one_blas_thread():  # (threads=2 runs every product on one BLAS thread)
+                want = simulate(graph, x, dt, dtype=dtype, record=record, threads=1,
+                                chunk_size=chunk)  # fmt: skip
             got = simulate(graph, x, dt, dtype=dtype, record=record, threads=2,
                            chunk_size=chunk)  # fmt: skip
             for name in want.outputs:
@@ -140,3 +143,31 @@ def test_few_chunks_and_recurrent_graphs_run_on_one_thread(always_pipeline):
     )
     simulate(loop, np.ones((20, 4, 2)), 1e-4, threads=2, chunk_size=1)
     assert always_pipeline == []
+
+
+def test_pipelined_stages_run_their_products_on_one_blas_thread(always_pipeline, monkeypatch):
+    """numpy's OpenBLAS (the wheels CI installs) has the per-thread setter; each stage sets it
+    to 1 for the run and restores it after."""
+    setter = local_threads_setter()
+    assert setter is not None, "numpy's OpenBLAS has no openblas_set_num_threads_local"
+    calls: list[tuple[str, int]] = []
+
+    def spy(n: int) -> int:
+        calls.append((threading.current_thread().name, n))
+        return setter(n)
+
+    monkeypatch.setattr("nirhub.sim.blas._setter", spy)
+    monkeypatch.setattr("nirhub.sim.blas._looked_up", True)
+    lif = LIF(tau=[1e-3] * 2, r=[1.0] * 2, v_leak=[0.0] * 2, v_threshold=[1.0] * 2)
+    chain = Graph(
+        {"in": Input((2,)), "w": Affine(np.eye(2), np.zeros(2)), "n": lif, "out": Output()},
+        [("in", "w"), ("w", "n"), ("n", "out")],
+    )
+    simulate(chain, np.ones((10, 4, 2)), 1e-4, threads=2, chunk_size=1)
+    assert always_pipeline, "the run was not pipelined"
+    stages = {name for name, n in calls if n == 1}
+    assert stages == {threading.current_thread().name, "nirhub-sim-stage"}
+    assert len(calls) == 4  # set and restored on each thread
+    with one_blas_thread() as done:
+        assert done
+        assert setter(1) == 1  # (the setter returns the thread's previous count)

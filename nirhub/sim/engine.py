@@ -30,6 +30,7 @@ from nirhub.ir.conventions import (
 from nirhub.ir.graph import FlatGraph, Graph, flatten, infer_shapes
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES, Delay
 from nirhub.ir.params import Shape
+from nirhub.sim.blas import local_threads_setter, one_blas_thread
 from nirhub.sim.discretize import METHODS, check_euler_decay
 from nirhub.sim.inputs import Signals, check_inputs
 from nirhub.sim.neurons import Population, make_population
@@ -426,9 +427,13 @@ class _Run:
         else:
             self._run_node_chunk(unit.nodes[0], chunk, t0, c)
 
-    def run(self, chunk_size: int, pipeline: bool = False) -> None:
+    def run(
+        self, chunk_size: int, pipeline: bool = False, one_thread_products: bool = False
+    ) -> None:
         """Every chunk in order; with ``pipeline``, an acyclic graph's chunks run on two
-        threads when that balances (:mod:`nirhub.sim.pipeline`; same bits)."""
+        threads when that balances (:mod:`nirhub.sim.pipeline`; same bits). With
+        ``one_thread_products`` (the caller already runs on one BLAS thread) the helper
+        stage's products run on one BLAS thread too."""
         starts = [(t0, min(chunk_size, self.steps - t0)) for t0 in range(0, self.steps, chunk_size)]
         n_units = len(self.plan.units)
         if pipeline and len(starts) > MIN_CHUNKS:
@@ -438,7 +443,7 @@ class _Run:
             cut, share = best_cut(costs)
             self.pipeline_share = share
             if share <= MAX_STAGE_SHARE:
-                run_pipelined(self._run_unit, n_units, cut, starts[2:])
+                run_pipelined(self._run_unit, n_units, cut, starts[2:], one_thread_products)
                 return
             starts = starts[2:]
         for t0, c in starts:
@@ -481,11 +486,12 @@ def simulate(
         steps: how long to run a graph without Input nodes (driven by its biases alone;
             ``inputs`` is then ``{}`` or None).
         threads: 2 or more runs a graph without recurrent loops as a two-stage pipeline
-            over chunks (:mod:`nirhub.sim.pipeline`), and splits the copies and element-wise
-            work of a recurrent graph's large nodes (:mod:`nirhub.sim.parallel`). Default 1:
-            on the machine measured neither paid reliably (``docs/performance.md``). The
-            matrix products use the BLAS's own threads either way. Results are bit-identical
-            whatever the number.
+            over chunks (:mod:`nirhub.sim.pipeline`), each stage's matrix products on one
+            BLAS thread where the BLAS allows it (:mod:`nirhub.sim.blas`: results then
+            bit-identical to a one-thread run with ``OPENBLAS_NUM_THREADS=1``); a recurrent
+            graph splits the copies and element-wise work of its large nodes instead
+            (:mod:`nirhub.sim.parallel`, bit-identical). Default 1: one thread, the products
+            on the BLAS's own threads.
 
     Returns:
         a :class:`SimulationResult` with every Output node's signal in the inputs' layout.
@@ -523,7 +529,15 @@ def simulate(
     # two threads or more: an acyclic graph runs as a two-stage pipeline over chunks (one
     # wake-up per chunk); a graph with recurrent units splits its large operations instead
     pipeline = PIPELINE_ACYCLIC and n_threads >= 2 and not any(u.cyclic for u in plan.units)
-    split = Splitter(1, products=threading.Lock()) if pipeline else Splitter(n_threads)
+    # each stage's products on one BLAS thread where the BLAS allows it (nirhub.sim.blas),
+    # else one product at a time on the BLAS's own threads
+    one_thread_products = pipeline and local_threads_setter() is not None
+    if not pipeline:
+        split = Splitter(n_threads)
+    elif one_thread_products:
+        split = Splitter(1)
+    else:
+        split = Splitter(1, products=threading.Lock())
     resets = {
         p: reset_mode(graph, p, override)
         for p, n in flat.nodes.items()
@@ -548,7 +562,11 @@ def simulate(
         variants,
         split,
     )
-    run.run(size, pipeline=pipeline)
+    if one_thread_products:
+        with one_blas_thread():
+            run.run(size, pipeline=True, one_thread_products=True)
+    else:
+        run.run(size, pipeline=pipeline)
 
     def layout(arr: np.ndarray) -> np.ndarray:
         return arr if signals.batched else arr[:, 0]

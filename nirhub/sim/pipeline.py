@@ -25,8 +25,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 import numpy as np
+
+from nirhub.sim.blas import one_blas_thread
 
 #: a pipeline pays only when its better-balanced stage takes at most this share of a chunk
 MAX_STAGE_SHARE = 0.8
@@ -68,31 +71,39 @@ _DONE = object()
 
 
 def run_pipelined(
-    run_unit: RunUnit, n_units: int, cut: int, starts: Sequence[tuple[int, int]]
+    run_unit: RunUnit,
+    n_units: int,
+    cut: int,
+    starts: Sequence[tuple[int, int]],
+    one_thread_products: bool = False,
 ) -> None:
     """Units ``[:cut]`` of every chunk on a helper thread, units ``[cut:]`` on this one.
 
     ``starts`` are the chunks' ``(t0, c)`` in order. The helper runs at most two chunks ahead
-    (bounded memory). An error on either side stops both and is raised here.
+    (bounded memory). An error on either side stops both and is raised here. With
+    ``one_thread_products`` the helper's matrix products run on one BLAS thread
+    (:mod:`nirhub.sim.blas`), as the caller's already do.
     """
     handoff: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
     failure: list[BaseException] = []
 
     def first_stage() -> None:
+        blas = one_blas_thread() if one_thread_products else nullcontext()
         try:
-            for t0, c in starts:
-                if stop.is_set():
-                    return
-                chunk: Chunk = {}
-                for u in range(cut):
-                    run_unit(u, chunk, t0, c)
-                while not stop.is_set():
-                    try:
-                        handoff.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+            with blas:
+                for t0, c in starts:
+                    if stop.is_set():
+                        return
+                    chunk: Chunk = {}
+                    for u in range(cut):
+                        run_unit(u, chunk, t0, c)
+                    while not stop.is_set():
+                        try:
+                            handoff.put(chunk, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
         except BaseException as exc:  # handed to the caller below
             failure.append(exc)
         finally:
