@@ -35,7 +35,7 @@ from nirhub.ir import (
 )
 from nirhub.ir.conventions import set_reset, set_variant
 from nirhub.ir.graph import flatten
-from nirhub.sim import parallel, simulate
+from nirhub.sim import engine, parallel, simulate
 from nirhub.sim.conv import ConvOp, pool2d
 from nirhub.sim.parallel import SERIAL, Splitter
 
@@ -59,6 +59,8 @@ def wild(rng: np.random.Generator, shape, dtype=np.float64) -> np.ndarray:
 @pytest.fixture
 def split_everything(monkeypatch):
     monkeypatch.setattr(parallel, "MIN_PART", 1)
+    # acyclic graphs would run as a pipeline (tests/test_sim_pipeline.py): split their ops
+    monkeypatch.setattr(engine, "PIPELINE_ACYCLIC", False)
 
 
 # -- the splitter -------------------------------------------------------------------------------
@@ -139,6 +141,7 @@ def test_one_thread_by_default(monkeypatch):
                v_threshold=[1.0] * 2), "out": Output()}, [("in", "n"), ("n", "out")])  # fmt: skip
     simulate(g, np.ones((3, 4, 2)), 1e-4)
     assert seen == {1}
+    monkeypatch.setattr(engine, "PIPELINE_ACYCLIC", False)
     simulate(g, np.ones((3, 4, 2)), 1e-4, threads=2)
     assert seen == {1, 2}
 

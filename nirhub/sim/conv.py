@@ -112,11 +112,15 @@ class ConvOp:
             return self._large_single_group(win[:, 0], out)
         order = (0, *range(2, 2 + nd), 1, *range(2 + nd, 2 + 2 * nd))
         if g == 1:
-            y = win[:, 0].transpose(order).reshape(rows, -1) @ self.w[0]
+            cols = win[:, 0].transpose(order).reshape(rows, -1)
+            with self.split.products:
+                y = cols @ self.w[0]
         else:
             y = np.empty((rows, g, cog), dtype=self.w.dtype)
             for gi in range(g):
-                y[:, gi, :] = win[:, gi].transpose(order).reshape(rows, -1) @ self.w[gi]
+                cols = win[:, gi].transpose(order).reshape(rows, -1)
+                with self.split.products:
+                    y[:, gi, :] = cols @ self.w[gi]
         y = y.reshape(n, *out, self.c_out)
         if self.bias is not None:
             y += self.bias
@@ -152,7 +156,8 @@ class ConvOp:
 
         self.split.run(copy_windows, n, cols_t.size)
         y = self._scratch("y", (rows, self.c_out))
-        np.matmul(cols_t.reshape(-1, rows).T, self.w[0], out=y)
+        with self.split.products:
+            np.matmul(cols_t.reshape(-1, rows).T, self.w[0], out=y)
         result = np.empty((n, self.c_out, *out), dtype=self.w.dtype)
         y_t = y.reshape(n, p, self.c_out).transpose(0, 2, 1)
         flat = result.reshape(n, self.c_out, p)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,11 +30,13 @@ from nirhub.ir.conventions import (
 from nirhub.ir.graph import FlatGraph, Graph, flatten, infer_shapes
 from nirhub.ir.nodes import NEURON_TYPES, SPIKING_TYPES, Delay
 from nirhub.ir.params import Shape
+from nirhub.sim.blas import local_threads_setter, one_blas_thread
 from nirhub.sim.discretize import METHODS, check_euler_decay
 from nirhub.sim.inputs import Signals, check_inputs
 from nirhub.sim.neurons import Population, make_population
 from nirhub.sim.ops import Op, conv_work, make_op
 from nirhub.sim.parallel import SERIAL, Splitter
+from nirhub.sim.pipeline import MAX_STAGE_SHARE, MIN_CHUNKS, best_cut, run_pipelined, timed_chunk
 from nirhub.sim.plan import Plan, make_plan
 from nirhub.sim.result import SimulationResult
 
@@ -42,6 +45,10 @@ _HARMLESS = frozenset({"dead-end", "unreachable"})
 #: memory budget of one chunk's signals (bytes) and the largest chunk (steps)
 CHUNK_BUDGET = 64 * 2**20
 MAX_CHUNK = 256
+#: with two threads or more, run an acyclic graph as a pipeline over chunks
+#: (:mod:`nirhub.sim.pipeline`); False splits its large operations instead
+#: (:mod:`nirhub.sim.parallel`), as graphs with recurrent units always do
+PIPELINE_ACYCLIC = True
 
 
 def delay_steps(delay: np.ndarray, dt: float) -> np.ndarray:
@@ -241,6 +248,8 @@ class _Run:
     ) -> None:
         self.flat, self.ins, self.outs, self.plan = flat, ins, outs, plan
         self.split = split
+        #: the larger stage's share of a chunk when run(pipeline=True) timed one (else None)
+        self.pipeline_share: float | None = None
         # batch parts of each population, made once (see _run_population)
         self.pop_parts: dict[tuple[str, int, int], Population] = {}
         self.dtype, self.batch, self.steps = dtype, signals.batch, signals.steps
@@ -411,15 +420,36 @@ class _Run:
             if s in chunk:
                 self.carry[s] = chunk[s][c - 1].copy()
 
-    def run(self, chunk_size: int) -> None:
-        for t0 in range(0, self.steps, chunk_size):
-            c = min(chunk_size, self.steps - t0)
+    def _run_unit(self, index: int, chunk: dict[str, np.ndarray], t0: int, c: int) -> None:
+        unit = self.plan.units[index]
+        if unit.cyclic:
+            self._run_cyclic(unit.nodes, chunk, t0, c)
+        else:
+            self._run_node_chunk(unit.nodes[0], chunk, t0, c)
+
+    def run(
+        self, chunk_size: int, pipeline: bool = False, one_thread_products: bool = False
+    ) -> None:
+        """Every chunk in order; with ``pipeline``, an acyclic graph's chunks run on two
+        threads when that balances (:mod:`nirhub.sim.pipeline`; same bits). With
+        ``one_thread_products`` (the caller already runs on one BLAS thread) the helper
+        stage's products run on one BLAS thread too."""
+        starts = [(t0, min(chunk_size, self.steps - t0)) for t0 in range(0, self.steps, chunk_size)]
+        n_units = len(self.plan.units)
+        if pipeline and len(starts) > MIN_CHUNKS:
+            # chunk 0 warms the buffers up (first writes fault pages in); chunk 1 is timed
+            for t0, c in starts[:2]:
+                costs = timed_chunk(self._run_unit, n_units, t0, c)
+            cut, share = best_cut(costs)
+            self.pipeline_share = share
+            if share <= MAX_STAGE_SHARE:
+                run_pipelined(self._run_unit, n_units, cut, starts[2:], one_thread_products)
+                return
+            starts = starts[2:]
+        for t0, c in starts:
             chunk: dict[str, np.ndarray] = {}
-            for unit in self.plan.units:
-                if unit.cyclic:
-                    self._run_cyclic(unit.nodes, chunk, t0, c)
-                else:
-                    self._run_node_chunk(unit.nodes[0], chunk, t0, c)
+            for u in range(n_units):
+                self._run_unit(u, chunk, t0, c)
 
 
 def simulate(
@@ -455,11 +485,13 @@ def simulate(
         chunk_size: steps per chunk (default: chosen from a 64 MiB budget, at most 256).
         steps: how long to run a graph without Input nodes (driven by its biases alone;
             ``inputs`` is then ``{}`` or None).
-        threads: threads for the copies and element-wise work of large nodes (convolutions,
-            pooling, bias adds, neuron updates; :mod:`nirhub.sim.parallel`). Default 1: on
-            the machine measured it did not pay (``docs/performance.md``). The matrix
-            products use the BLAS's own threads either way. Results are bit-identical
-            whatever the number.
+        threads: 2 or more runs a graph without recurrent loops as a two-stage pipeline
+            over chunks (:mod:`nirhub.sim.pipeline`), each stage's matrix products on one
+            BLAS thread where the BLAS allows it (:mod:`nirhub.sim.blas`: results then
+            bit-identical to a one-thread run with ``OPENBLAS_NUM_THREADS=1``); a recurrent
+            graph splits the copies and element-wise work of its large nodes instead
+            (:mod:`nirhub.sim.parallel`, bit-identical). Default 1: one thread, the products
+            on the BLAS's own threads.
 
     Returns:
         a :class:`SimulationResult` with every Output node's signal in the inputs' layout.
@@ -468,7 +500,7 @@ def simulate(
         raise UsageError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     override = check_reset(reset)
     dtype = _check_dtype(dtype)
-    split = Splitter(_check_threads(threads))
+    n_threads = _check_threads(threads)
     flat, ins, outs = _check_graph(graph, inputless=steps is not None)
     if method is None:
         method = get_method(graph) or "euler"
@@ -494,6 +526,18 @@ def simulate(
             }
     breaking = {p for p, k in delays.items() if int(k.min()) >= 1}
     plan = make_plan(flat, breaking)
+    # two threads or more: an acyclic graph runs as a two-stage pipeline over chunks (one
+    # wake-up per chunk); a graph with recurrent units splits its large operations instead
+    pipeline = PIPELINE_ACYCLIC and n_threads >= 2 and not any(u.cyclic for u in plan.units)
+    # each stage's products on one BLAS thread where the BLAS allows it (nirhub.sim.blas),
+    # else one product at a time on the BLAS's own threads
+    one_thread_products = pipeline and local_threads_setter() is not None
+    if not pipeline:
+        split = Splitter(n_threads)
+    elif one_thread_products:
+        split = Splitter(1)
+    else:
+        split = Splitter(1, products=threading.Lock())
     resets = {
         p: reset_mode(graph, p, override)
         for p, n in flat.nodes.items()
@@ -518,7 +562,11 @@ def simulate(
         variants,
         split,
     )
-    run.run(size)
+    if one_thread_products:
+        with one_blas_thread():
+            run.run(size, pipeline=True, one_thread_products=True)
+    else:
+        run.run(size, pipeline=pipeline)
 
     def layout(arr: np.ndarray) -> np.ndarray:
         return arr if signals.batched else arr[:, 0]

@@ -44,7 +44,9 @@ def _linear(node: Linear, dtype: np.dtype, split: Splitter) -> Op:
         n_in = w.shape[1]
 
         def op(x: np.ndarray) -> np.ndarray:
-            y = x.reshape(-1, n_in) @ wt
+            rows = x.reshape(-1, n_in)
+            with split.products:
+                y = rows @ wt
             if bias is not None:
 
                 def add_bias(lo: int, hi: int) -> None:
@@ -57,7 +59,8 @@ def _linear(node: Linear, dtype: np.dtype, split: Splitter) -> Op:
 
     # leading dimensions: weight (*lead, out, in), input (N, *lead, in)
     def op_nd(x: np.ndarray) -> np.ndarray:
-        y = np.matmul(w, x[..., None])[..., 0]
+        with split.products:
+            y = np.matmul(w, x[..., None])[..., 0]
         if bias is not None:
             y += bias
         return y

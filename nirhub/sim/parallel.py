@@ -34,6 +34,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,13 @@ class Splitter:
     threads: int = 1
     #: read when the splitter is made (tests lower the module's MIN_PART to split tiny arrays)
     min_part: int = field(default_factory=lambda: MIN_PART)
+    #: held around every matrix product of the ops given this splitter. A pipelined run
+    #: (:mod:`nirhub.sim.pipeline`) gives its ops one lock, so that its two threads call the
+    #: BLAS one after the other, each call on the BLAS's usual threads: OpenBLAS picks its
+    #: kernel and split from the size and its thread count (both change the rounding:
+    #: measured, 1 vs 2 threads differ on some float32 shapes), so concurrent calls could
+    #: otherwise round differently. Other runs hold nothing.
+    products: AbstractContextManager = field(default_factory=nullcontext, compare=False)
 
     def ranges(self, n: int, size: int) -> list[tuple[int, int]]:
         """Near-equal ranges covering ``range(n)``: one per thread, fewer when ``size``
