@@ -353,3 +353,32 @@ def test_a_missing_input_exits_2_like_the_python_api(
     with pytest.raises(UsageError) as info:
         nirhub.read(missing)
     assert info.value.exit_code == result.exit_code
+
+
+def test_simulate_threads_reach_the_reference_simulator_and_keep_its_results(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--threads is simulate(threads=): the Braille RNN (loops: split element-wise work, same
+    bits) gives the same .npz; with --backend, or below 1, it is a usage error (exit 2)."""
+    import nirhub.sim
+
+    base = ["simulate", str(BRAILLE), "-i", str(BRAILLE_INPUT), "--dt", "1e-4"]
+    seen: list[Any] = []
+    real = nirhub.sim.simulate
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("threads"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nirhub.sim, "simulate", spy)
+    one, two = tmp_path / "one.npz", tmp_path / "two.npz"
+    assert invoke([*base, "-o", str(one)], env).exit_code == 0
+    result = invoke([*base, "--threads", "2", "-r", "lif1.lif", "-o", str(two)], env)
+    assert result.exit_code == 0, result.stderr
+    assert seen == [None, 2]
+    with np.load(one) as a, np.load(two) as b:
+        assert a["output"].tobytes() == b["output"].tobytes()
+    for bad in (["--threads", "0"], ["--threads", "2", "--backend", "nir"]):
+        result = invoke([*base, *bad, "-o", str(tmp_path / "bad.npz")], env)
+        assert result.exit_code == ExitCode.USAGE, (bad, result.stderr)
+        assert "threads" in result.stderr

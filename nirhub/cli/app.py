@@ -666,6 +666,17 @@ def simulate(
             show_default=False,
         ),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            help="Threads of the reference simulator (default 1). 2 or more: a graph without "
+            "loops runs as a pipeline over chunks, each stage's matrix products on one BLAS "
+            "thread (results those of a one-BLAS-thread run; see docs/simulator.md).",
+            metavar="N",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a graph and save its outputs (.npz).
 
@@ -695,6 +706,7 @@ def simulate(
             weights=weights,
             trust_pickle=trust_pickle,
             steps=steps,
+            threads=threads,
         )
     state.out.result(run.to_json, lambda: render.simulation(state.out, run))
 

@@ -73,6 +73,7 @@ def simulate_file(
     weights: str | os.PathLike[str] | None = None,
     trust_pickle: bool = False,
     steps: int | None = None,
+    threads: int | None = None,
 ) -> SimulationRun:
     """Simulate the model in ``source`` on the signals in ``inputs``; write ``output`` (.npz).
 
@@ -87,11 +88,16 @@ def simulate_file(
     (``--from``, ``--weights``, ``--trust-pickle``) for a model source that is not a ``.nir``
     file; such a source is exported at ``dt`` when it is given, as ``convert`` does.
     ``steps`` runs a graph without Input nodes (driven by its biases alone); ``inputs`` is
-    then None.
+    then None. ``threads`` is :func:`nirhub.sim.simulate`'s (reference simulator only).
     """
     from nirhub.hub.options import missing_dt, resolve_dt, take_conventions
 
     target = _checked_output(output, force)
+    if threads is not None and backend is not None:
+        raise UsageError(
+            "--threads is for nirhub's reference simulator",
+            hint=f"Drop --threads, or drop --backend {backend} to run the reference simulator.",
+        )
     # --dt/--method/--reset and -O dt/method/reset are one option each: merged and checked here
     given, options = take_conventions(options, dt=dt, method=method, reset=reset)
     dt, method, reset = given.get("dt"), given.get("method"), given.get("reset")
@@ -160,6 +166,8 @@ def simulate_file(
     }
     if steps is not None:
         conventions["steps"] = steps
+    if threads is not None:
+        conventions["threads"] = threads  # (the reference simulator's; checked above)
     result = _run(
         graph, signals, step, backend, tuple(record), registry, options, conventions, warnings
     )
