@@ -26,7 +26,9 @@ from nirhub.ir.conventions import set_variant
 from nirhub.testing.matrix import any_to_any, quantized_model
 
 a2a = any_to_any()
-MODELS = {q.name: q for q in a2a.QUANTIZED}
+# the quantized models whose NIR graph the matrix sends to rockpool (dyadic-cubalif goes to
+# torch and xylo only: with both decays at 7/8 its membrane almost never lands on a threshold)
+MODELS = {q.name: q for q in a2a.QUANTIZED if q.targets is None or "rockpool" in q.targets}
 DT = a2a.QDT
 
 
