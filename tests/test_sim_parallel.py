@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -233,19 +234,25 @@ def _neuron_nodes(n: int) -> dict[str, object]:
     return nodes
 
 
-@pytest.mark.parametrize("method", ["euler", "exact"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_every_neuron_type_gives_the_same_bits_on_several_threads(split_everything, method, dtype):
-    n = 6
+def neuron_fanout(n: int, rng: np.random.Generator) -> tuple[Graph, dict[str, Any]]:
+    """One Affine feeding every neuron type and variant of :func:`_neuron_nodes` (each to its
+    own Output): the graph and the neurons by name."""
     neurons = _neuron_nodes(n)
-    rng = np.random.default_rng(24)
     nodes = {"in": Input((n,)), "w": Affine(wild(rng, (n, n)) * 1e-5 + 0.3, wild(rng, (n,)))}
     edges = [("in", "w")]
     for name, node in neurons.items():
         nodes[name] = node
         nodes[f"{name}_out"] = Output()
         edges += [("w", name), (name, f"{name}_out")]
-    g = Graph(nodes, edges)
+    return Graph(nodes, edges), neurons
+
+
+@pytest.mark.parametrize("method", ["euler", "exact"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_neuron_type_gives_the_same_bits_on_several_threads(split_everything, method, dtype):
+    n = 6
+    rng = np.random.default_rng(24)
+    g, neurons = neuron_fanout(n, rng)
     x = rng.uniform(-1, 3, (40, 5, n)).astype(dtype)  # batch 5: parts of unequal size
     record = list(neurons) + ["w"]
     for chunk in (None, 7):  # the chunk changes the matrix products' M: compared chunk by chunk

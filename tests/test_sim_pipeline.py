@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_sim_parallel import _conv_net, _neuron_nodes, same_bits, wild
+from test_sim_parallel import _conv_net, neuron_fanout, same_bits
 
 import nirhub
 from nirhub.ir import LIF, Affine, Graph, Input, Output
@@ -84,15 +84,8 @@ def test_an_error_in_either_stage_stops_both_and_reaches_the_caller(failing):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_neuron_type_gives_the_same_bits_pipelined(always_pipeline, method, dtype):
     n = 6
-    neurons = _neuron_nodes(n)
     rng = np.random.default_rng(31)
-    nodes = {"in": Input((n,)), "w": Affine(wild(rng, (n, n)) * 1e-5 + 0.3, wild(rng, (n,)))}
-    edges = [("in", "w")]
-    for name, node in neurons.items():
-        nodes[name] = node
-        nodes[f"{name}_out"] = Output()
-        edges += [("w", name), (name, f"{name}_out")]
-    g = Graph(nodes, edges)
+    g, neurons = neuron_fanout(n, rng)
     x = rng.uniform(-1, 3, (40, 5, n)).astype(dtype)
     record = list(neurons) + ["w"]
     for chunk in (1, 7):

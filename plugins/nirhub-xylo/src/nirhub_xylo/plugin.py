@@ -167,28 +167,11 @@ class XyloBackend(Backend):
         return Checked(problems, prepared=layout)
 
     def from_ir(self, graph: Graph, **options: Any) -> Any:
-        import warnings
-
-        from nirhub.backend import ConversionWarning, resolve_dt
-        from nirhub_xylo.mapping import map_graph
-        from nirhub_xylo.run import shortest_synapse_if_asked, warn_measured_effect
-        from nirhub_xylo.structure import mapping_options
+        from nirhub.backend import resolve_dt
+        from nirhub_xylo.run import map_with_effects
 
         dt = resolve_dt(graph, options.get("dt"))
-        given = graph
-        graph = shortest_synapse_if_asked(graph, dt, options)
-        model = map_graph(
-            graph,
-            chip=options.get("chip"),
-            dt=dt,
-            layout=options.get("prepared"),
-            units=options.get("units"),
-            **mapping_options(options),
-        )
-        for note in model.notes:
-            warnings.warn(note, ConversionWarning, stacklevel=2)
-        warn_measured_effect(given, model, dt, options)
-        return model
+        return map_with_effects(graph, dt, options, layout=options.get("prepared"))
 
     def report(self, obj: Any, **options: Any) -> dict[str, Any]:
         from nirhub_xylo.report import resource_report

@@ -140,10 +140,12 @@ def warn_measured_effect(graph: Any, model: XyloModel, dt: float, options: dict[
         warnings.warn(note, ConversionWarning, stacklevel=3)
 
 
-def run_graph(
-    graph: Any, inputs: Any, dt: float, *, record: tuple[str, ...] = (), **options: Any
-) -> Any:
-    from nirhub.backend import SimulationResult
+def map_with_effects(
+    graph: Any, dt: float, options: dict[str, Any], *, layout: Any = None
+) -> XyloModel:
+    """The graph mapped to Xylo (``-O lif=synapse`` applied when asked), its mapping notes
+    and the measured effect of the chip's arithmetic warned: what ``from_ir`` and the run
+    hook share."""
     from nirhub_xylo.mapping import map_graph
     from nirhub_xylo.structure import mapping_options
 
@@ -153,12 +155,22 @@ def run_graph(
         graph,
         chip=options.get("chip"),
         dt=dt,
+        layout=layout,
         units=options.get("units"),
         **mapping_options(options),
     )
     for note in model.notes:
-        warnings.warn(note, ConversionWarning, stacklevel=2)
+        warnings.warn(note, ConversionWarning, stacklevel=3)
     warn_measured_effect(given, model, dt, options)
+    return model
+
+
+def run_graph(
+    graph: Any, inputs: Any, dt: float, *, record: tuple[str, ...] = (), **options: Any
+) -> Any:
+    from nirhub.backend import SimulationResult
+
+    model = map_with_effects(graph, dt, options)
     got = run_model(model, inputs, record=record)
     return SimulationResult(
         outputs=got["outputs"],
